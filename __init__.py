@@ -1,0 +1,47 @@
+"""llax: a JAX-compatible array-program compiler.
+
+``import llax as jax; import llax.numpy as jnp`` runs JAX code: tracing builds a
+typed IR, passes rewrite it, and llvmlite turns it into native code.
+
+The public submodules ``llax.numpy``, ``llax.lax`` ... are implemented under
+``llax.frontend`` and registered here under their JAX names. They are not
+files at the repository root because the root is the package: a root folder
+called ``numpy`` would shadow the real NumPy whenever Python runs from there.
+"""
+
+import importlib
+import sys
+
+from llax.config import config
+from llax.frontend.api import ShapeDtypeStruct, jit, make_jaxpr
+from llax.frontend.core import Array, ConcretizationTypeError, UnexpectedTracerError
+
+__version__ = "0.1.0"
+
+# Public module name -> implementing module.
+_ALIASES = {
+    "numpy": "llax.frontend.jnp",
+    "numpy.linalg": "llax.frontend.jnp.linalg",
+    "lax": "llax.frontend.lax",
+}
+
+
+def _register_aliases() -> None:
+    for public, impl in _ALIASES.items():
+        try:
+            module = importlib.import_module(impl)
+        except ModuleNotFoundError as e:
+            if e.name != impl:
+                raise
+            continue
+        sys.modules[f"{__name__}.{public}"] = module
+        if "." not in public:
+            globals()[public] = module
+
+
+_register_aliases()
+
+from llax import tree, tree_util  # noqa: E402
+
+__all__ = ["Array", "ConcretizationTypeError", "ShapeDtypeStruct", "UnexpectedTracerError",
+           "config", "jit", "make_jaxpr", "tree", "tree_util"]

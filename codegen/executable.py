@@ -1,0 +1,88 @@
+"""Build the ``Compiled`` object: lower, add the CPython entry, optimise, JIT.
+
+The kernel and its METH_FASTCALL entry (``llax.codegen.native``) share one
+module, so LLVM inlines the kernel into the entry and a call costs about what
+a C-extension call costs. Three text stages are kept for inspection:
+unoptimised LLVM IR, optimised IR, and host assembly (produced on first access,
+since most callers never look at it).
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Mapping, Sequence
+from typing import Iterator
+
+import numpy as np
+
+from llax.codegen import native, target
+from llax.codegen.lower import lower_function
+from llax.frontend.compile import Compiled
+from llax.ir.core import Function
+
+# Kernels touching more than this many bytes release the GIL while they run:
+# dropping and retaking it costs ~0.1 us, noise next to a kernel this size.
+RELEASE_GIL_BYTES = 1 << 20
+
+_ids = itertools.count()
+
+
+class Stages(Mapping):
+    """``{"llvm", "llvm-opt", "asm"}``; the assembly is generated when first read."""
+
+    def __init__(self, llvm_ir: str, compiled: target.CompiledModule) -> None:
+        self._llvm = llvm_ir
+        self._compiled = compiled
+
+    def __getitem__(self, key: str) -> str:
+        if key == "llvm":
+            return self._llvm
+        if key == "llvm-opt":
+            return self._compiled.optimized_ir
+        if key == "asm":
+            return self._compiled.assembly
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(("llvm", "llvm-opt", "asm"))
+
+    def __len__(self) -> int:
+        return 3
+
+
+def compile_native(traced: Function, optimized: Function) -> Compiled:
+    """Compile ``optimized`` to native code; ``traced`` is kept for reference only."""
+    t0 = time.perf_counter()
+    kernel = lower_function(optimized)
+    module = kernel.module
+    kernel_fn = module.get_global(kernel.name)
+    name = f"llax_{_symbol(optimized.name)}_{next(_ids)}"
+    nbytes = sum(t.nbytes for t in (*kernel.in_types, *kernel.out_types))
+    entry = native.add_entry(
+        module, kernel_fn,
+        [(t.shape, t.dtype) for t in kernel.in_types],
+        [(t.shape, t.dtype) for t in kernel.out_types],
+        name=name, release_gil=nbytes > RELEASE_GIL_BYTES)
+    llvm_ir = str(module)
+    t1 = time.perf_counter()
+    compiled = target.compile_module(llvm_ir, name)
+    fn = native.make_callable(compiled, entry)
+    t2 = time.perf_counter()
+    n_out = len(kernel.out_types)
+
+    if n_out == 1:
+        def call(args: Sequence[np.ndarray]) -> list[np.ndarray]:
+            return [fn(*args)]
+    else:
+        def call(args: Sequence[np.ndarray]) -> list[np.ndarray]:
+            return list(fn(*args))
+
+    result = Compiled(traced, optimized, call, Stages(llvm_ir, compiled))
+    result.entry = fn  # the raw builtin (returns an array, or a tuple of them)
+    result.timings = {"lower": t1 - t0, "jit": t2 - t1}
+    return result
+
+
+def _symbol(name: str) -> str:
+    return "".join(c if c.isalnum() or c == "_" else "_" for c in name)[:40] or "fn"

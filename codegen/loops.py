@@ -1,0 +1,76 @@
+"""Counted loops in the shape LLVM's loop vectoriser expects.
+
+Each loop is ``for (i = 0; i < n; i++)`` over an i64 induction variable with a
+single latch, ``nuw nsw`` increments and optional loop-carried values (phis),
+which is what reductions need. Trip counts are static Python ints or LLVM
+values. No unrolling here: LLVM decides vector width and interleaving.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import llvmlite.ir as ir
+
+from llax.codegen.ltypes import I64, i64
+
+Body = Callable[[ir.Value, list[ir.Value]], Sequence[ir.Value]]
+
+
+def for_range(b: ir.IRBuilder, n: int | ir.Value, body: Body,
+              init: Sequence[ir.Value] = (), name: str = "i") -> list[ir.Value]:
+    """Emit ``for i in range(n)``; ``body(i, carried) -> new carried values``.
+
+    Returns the carried values after the loop, with the builder placed after it.
+    A loop with a static trip count of 0 emits nothing; one of 1 emits its body
+    once without a loop (i = 0), which keeps the IR small.
+    """
+    if isinstance(n, int):
+        if n <= 0:
+            return list(init)
+        if n == 1:
+            return list(body(i64(0), list(init)))
+        n = i64(n)
+    pre = b.block
+    header = b.append_basic_block(f"{name}.head")
+    body_bb = b.append_basic_block(f"{name}.body")
+    exit_bb = b.append_basic_block(f"{name}.exit")
+    b.branch(header)
+
+    b.position_at_end(header)
+    iv = b.phi(I64, name=name)
+    iv.add_incoming(i64(0), pre)
+    phis = []
+    for k, v in enumerate(init):
+        p = b.phi(v.type, name=f"{name}.acc{k}")
+        p.add_incoming(v, pre)
+        phis.append(p)
+    b.cbranch(b.icmp_signed("<", iv, n), body_bb, exit_bb)
+
+    b.position_at_end(body_bb)
+    new = list(body(iv, list(phis)))
+    if len(new) != len(phis):
+        raise ValueError("loop body must return one value per carried value")
+    nxt = b.add(iv, i64(1), name=f"{name}.next", flags=["nuw", "nsw"])
+    latch = b.block
+    b.branch(header)
+    iv.add_incoming(nxt, latch)
+    for p, v in zip(phis, new):
+        p.add_incoming(v, latch)
+
+    b.position_at_end(exit_bb)
+    return list(phis)
+
+
+def loop_nest(b: ir.IRBuilder, sizes: Sequence[int], body: Callable[[list[ir.Value]], None],
+              name: str = "i") -> None:
+    """Nested loops over ``sizes`` (outermost first); ``body(ivs)`` emits the innermost body."""
+
+    def level(k: int, ivs: list[ir.Value]) -> None:
+        if k == len(sizes):
+            body(ivs)
+            return
+        for_range(b, sizes[k], lambda iv, _: (level(k + 1, [*ivs, iv]), [])[1],
+                  name=f"{name}{k}")
+
+    level(0, [])

@@ -1,0 +1,273 @@
+"""Function -> LLVM module holding one kernel with static shapes.
+
+``void llax_kernel(ptr in0, ..., ptr out0, ...)``: every buffer is ``noalias``,
+not captured, aligned to its element size and dereferenceable for its byte
+size. Outputs are allocated by the caller.
+
+Each top-level op becomes a loop nest (or a BLAS call): a ``fusion`` op is one
+group whose region is evaluated per element by ``Emitter``; a lone elementwise,
+index-map or reduction op is a one-op group through the same emitter; other
+(opaque) ops have a rule in ``OPAQUE_RULES``. An op output that is a function
+result is written straight into its output buffer; other intermediates are
+malloc'ed (64-byte aligned) inside the kernel and freed right after their last
+use. A result that is a parameter, a literal, or repeated is copied (filled)
+into its output at the end.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import llvmlite.ir as ir
+import numpy as np
+
+from llax.codegen import ltypes
+from llax.codegen.emitter import (Emitter, Index, LoweringError, choose_group, loop_index,
+                                  loop_shape)
+from llax.codegen.loops import loop_nest
+from llax.codegen.ltypes import I1, I8, I64, PTR, VOID, i64
+from llax.ir import prims as P
+from llax.ir.core import Atom, Function, Literal, Op, Var
+from llax.ir.graph import last_use
+from llax.ir.primitive import FusionClass, Primitive, fusion_class
+from llax.ir.types import TensorType
+
+KERNEL_NAME = "llax_kernel"
+ALIGN = 64  # bytes: a cache line, and enough for any vector load
+
+OpaqueRule = Callable[["KernelBuilder", Op, list[ir.Value]], None]
+OPAQUE_RULES: dict[Primitive, OpaqueRule] = {}
+
+
+@dataclass
+class Kernel:
+    """A lowered function: its module and the kernel's calling contract."""
+
+    module: ir.Module
+    name: str
+    in_types: tuple[TensorType, ...]
+    out_types: tuple[TensorType, ...]
+
+
+def lower_function(fn: Function) -> Kernel:
+    """Build the LLVM module computing ``fn``."""
+    return KernelBuilder(fn).build()
+
+
+class KernelBuilder:
+    def __init__(self, fn: Function) -> None:
+        from llax.codegen import target
+
+        self.fn = fn
+        self.module = ir.Module(name=fn.name)
+        host = target.host()
+        self.module.triple = host.triple
+        self.module.data_layout = host.data_layout
+        n_in, n_out = len(fn.params), len(fn.results)
+        self.func = ir.Function(self.module, ir.FunctionType(VOID, [PTR] * (n_in + n_out)),
+                                name=KERNEL_NAME)
+        self.func.attributes.add("nounwind")
+        types = [v.type for v in fn.params] + [a.type for a in fn.results]
+        for arg, t in zip(self.func.args, types):
+            # noalias: inputs are only read and outputs are fresh, so no store through one
+            # pointer can change what another reads; this is what lets LLVM vectorise.
+            arg.attributes.add("noalias")
+            arg.attributes.add("captures(none)")
+            arg.attributes.align = t.dtype.itemsize
+            if t.nbytes:
+                arg.attributes.dereferenceable = t.nbytes
+        self.b = ir.IRBuilder(self.func.append_basic_block("entry"))
+        self.inputs = list(self.func.args[:n_in])
+        self.outputs = list(self.func.args[n_in:])
+        self.buffers: dict[Var, ir.Value] = dict(zip(fn.params, self.inputs))
+        self._literals: dict[tuple, ir.Value] = {}
+        self._temps: dict[Var, ir.Value] = {}
+
+    # --- memory ------------------------------------------------------------------------
+
+    def literal_ptr(self, lit: Literal) -> ir.Value:
+        """A private constant global holding a literal's bytes (one per distinct literal)."""
+        key = lit.key()
+        ptr = self._literals.get(key)
+        if ptr is None:
+            data = np.ascontiguousarray(lit.value).tobytes()
+            if not data:
+                return ir.Constant(PTR, None)
+            g = ir.GlobalVariable(self.module, ir.ArrayType(I8, len(data)),
+                                  name=f"lit{len(self._literals)}")
+            g.global_constant = True
+            g.linkage = "private"
+            g.align = ALIGN
+            g.initializer = ir.Constant(ir.ArrayType(I8, len(data)), bytearray(data))
+            self._literals[key] = ptr = g
+        return ptr
+
+    def buffer(self, atom: Atom) -> ir.Value:
+        """The pointer holding ``atom`` (a literal becomes a constant global)."""
+        if isinstance(atom, Literal):
+            return self.literal_ptr(atom)
+        return self.buffers[atom]
+
+    def alloc(self, t: TensorType) -> ir.Value:
+        b = self.b
+        if t.nbytes == 0:
+            return ir.Constant(PTR, None)
+        size = -(-t.nbytes // ALIGN) * ALIGN  # aligned_alloc wants a multiple of the alignment
+        fn = ltypes.external(b, "aligned_alloc", PTR, [I64, I64])
+        ptr = b.call(fn, [i64(ALIGN), i64(size)])
+        # Out of memory has no error channel from a void kernel: stop rather than
+        # write through null.
+        with b.if_then(b.icmp_unsigned("==", ptr, ir.Constant(PTR, None)), likely=False):
+            ltypes.intrinsic(b, "trap", [], VOID, [])
+        return ptr
+
+    def free(self, ptr: ir.Value) -> None:
+        if isinstance(ptr, ir.Constant):
+            return
+        self.b.call(ltypes.external(self.b, "free", VOID, [PTR]), [ptr])
+
+    # --- driver ------------------------------------------------------------------------
+
+    def build(self) -> Kernel:
+        fn = self.fn
+        copies: list[tuple[int, Atom]] = []
+        claimed: set[Var] = set()
+        produced = {v for op in fn.ops for v in op.outputs}
+        for j, a in enumerate(fn.results):
+            if isinstance(a, Var) and a in produced and a not in claimed:
+                self.buffers[a] = self.outputs[j]
+                claimed.add(a)
+            else:
+                copies.append((j, a))
+        last = last_use(fn)
+        frees: dict[int, list[Var]] = {}
+        for i, op in enumerate(fn.ops):
+            for v in op.outputs:
+                if v not in self.buffers:
+                    self.buffers[v] = self._temps[v] = self.alloc(v.type)
+                    # A dead output is freed right after the op that wrote it.
+                    frees.setdefault(last.get(v, i), []).append(v)
+            self.lower_op(op)
+            for v in frees.pop(i, []):
+                self.free(self._temps.pop(v))
+        for j, a in copies:
+            self.copy(a, self.outputs[j])
+        for v in list(self._temps):  # temps read by a copied result
+            self.free(self._temps.pop(v))
+        self.b.ret_void()
+        return Kernel(self.module, KERNEL_NAME, fn.in_types, fn.out_types)
+
+    def lower_op(self, op: Op) -> None:
+        outs = [self.buffers[v] for v in op.outputs]
+        if op.prim is P.fusion:
+            (region,) = op.regions
+            sources: dict[Var, ir.Value | Literal] = {}
+            for p, a in zip(region.params, op.inputs):
+                sources[p] = a if isinstance(a, Literal) else self.buffer(a)
+            self.lower_group(region.ops, sources, list(zip(region.results, outs)))
+            return
+        cls = fusion_class.get(op.prim)
+        if cls in (FusionClass.ELEMENTWISE, FusionClass.INDEX_MAP, FusionClass.REDUCTION):
+            sources = {a: self.buffer(a) for a in op.inputs if isinstance(a, Var)}
+            self.lower_group([op], sources, [(op.outputs[0], outs[0])])
+            return
+        rule = OPAQUE_RULES.get(op.prim)
+        if rule is None:
+            raise LoweringError(f"no lowering rule for primitive {op.prim.name!r}")
+        rule(self, op, outs)
+
+    def emitter(self, ops: Sequence[Op], sources: dict) -> Emitter:
+        return Emitter(self.b, ops, sources, self.literal_ptr)
+
+    def lower_group(self, ops: Sequence[Op], sources: dict,
+                    results: Sequence[tuple[Atom, ir.Value]]) -> None:
+        """One loop nest per distinct result shape, evaluating ``ops`` per element."""
+        from llax.codegen.reductions import RULES as REDUCTION_RULES
+
+        producer = {v: op for op in ops for v in op.outputs}
+        reductions = [op for op in ops if fusion_class.get(op.prim) is FusionClass.REDUCTION]
+        if reductions:
+            atom, ptr = results[0]
+            op = producer.get(atom)
+            if len(results) != 1 or len(reductions) > 1 or op is not reductions[0]:
+                raise LoweringError("a group with a reduction must have it as its only result")
+            if op.prim not in REDUCTION_RULES:
+                raise LoweringError(f"no reduction lowering rule for {op.prim.name!r}")
+            REDUCTION_RULES[op.prim](self.emitter(ops, sources), op, ptr, ops)
+            return
+        by_shape: dict[tuple[int, ...], list[tuple[Atom, ir.Value]]] = {}
+        for atom, ptr in results:
+            by_shape.setdefault(atom.type.shape, []).append((atom, ptr))
+        for shape, group in by_shape.items():
+            if math.prod(shape) == 0:
+                continue
+            atoms = [a for a, _ in group]
+            n = choose_group(shape, ops, atoms)
+            em = self.emitter(ops, sources)
+
+            def body(ivs: list[ir.Value], em=em, shape=shape, n=n, group=group) -> None:
+                index = loop_index(self.b, shape, n, ivs)
+                for atom, ptr in group:
+                    em.store(em.emit(atom, index), ptr, atom.type.dtype, index)
+
+            loop_nest(self.b, loop_shape(shape, n), body)
+
+    def copy(self, atom: Atom, out: ir.Value) -> None:
+        sources = {atom: self.buffer(atom)} if isinstance(atom, Var) else {}
+        self.lower_group([], sources, [(atom, out)])
+
+
+# --- dynamic_update_slice: out = x with a clamped window replaced by update ---------------
+
+def _lower_dynamic_update_slice(kb: KernelBuilder, op: Op, outs: list[ir.Value]) -> None:
+    from llax.codegen.index_rules import _start_index
+
+    x, update, *starts = op.inputs
+    shape, ushape = x.type.shape, update.type.shape
+    (out,) = outs
+    if x.type.size == 0:
+        return
+    b = kb.b
+    sources = {a: kb.buffer(a) for a in (x, update, *starts) if isinstance(a, Var)}
+    em = kb.emitter([], sources)
+    # One branch-free pass over the output: positions inside the window read update.
+    begin = [_start_index(em, s, n, k) for s, n, k in zip(starts, shape, ushape)]
+
+    def body(ivs: list[ir.Value]) -> None:
+        index = loop_index(b, shape, shape[-1] if shape else 1, ivs)
+        v = em.emit(x, index)
+        if update.type.size:
+            inside: ir.Value = ir.Constant(I1, 1)
+            dims = []
+            for d in range(len(shape)):
+                t = b.sub(index.dim(d), begin[d])
+                inside = b.and_(inside, b.and_(b.icmp_signed(">=", t, i64(0)),
+                                               b.icmp_signed("<", t, i64(ushape[d]))))
+                dims.append(ltypes.intrinsic(b, "smin", [ltypes.intrinsic(
+                    b, "smax", [t, i64(0)], I64), i64(max(ushape[d] - 1, 0))], I64))
+            u = em.emit(update, Index(b, ushape, dims))
+            v = b.select(inside, u, v)
+        em.store(v, out, op.outputs[0].type.dtype, index)
+
+    with em.scope():
+        loop_nest(b, loop_shape(shape, shape[-1] if shape else 1), body)
+
+
+OPAQUE_RULES[P.dynamic_update_slice] = _lower_dynamic_update_slice
+
+
+def _register_rules() -> None:
+    from llax.codegen.dot import lower_dot
+
+    OPAQUE_RULES[P.dot_general] = lower_dot
+    # gather/scatter live in their own module, which adds itself to the rule tables.
+    try:
+        import llax.codegen.indexing  # noqa: F401
+    except ModuleNotFoundError as e:
+        if e.name != "llax.codegen.indexing":
+            raise
+
+
+_register_rules()

@@ -1,0 +1,210 @@
+"""The host target: one LLVM target machine, the O3 pipeline, and the JIT.
+
+The host target machine is detected and built once per process, not per
+compile. (The pass builder, by contrast, must be fresh per module: see
+``optimize``.)
+
+Compiled code lives in MCJIT execution engines shared by a batch of modules
+(``MODULES_PER_ENGINE``). Sharing saves the engine and target-machine set-up
+on every compile (measured ~1.5-2 ms of ~12 ms for a small kernel); batching
+lets the code of dropped kernels be freed once every module of the batch is
+gone, which one engine for the whole process never would. An engine has one
+flat symbol namespace, so every definition is renamed with a per-compile
+suffix before it enters; ``CompiledModule.address`` takes the original names.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+from dataclasses import dataclass
+
+import llvmlite.binding as llvm
+import llvmlite.ir as lir
+
+# Kernels per engine. Larger amortises engine creation further but keeps more
+# dead code alive; 32 keeps the waste at a few megabytes at most.
+MODULES_PER_ENGINE = 32
+
+
+@dataclass(frozen=True)
+class HostTarget:
+    """What LLVM knows about this machine, plus the target machine built for it."""
+
+    triple: str
+    cpu: str
+    features: str
+    data_layout: str
+    machine: llvm.TargetMachine  # for optimisation and assembly; never given to an engine
+
+    def has_feature(self, name: str) -> bool:
+        """True if LLVM reports CPU feature ``name`` (e.g. ``"avx2"``) enabled."""
+        return f"+{name}" in self.features.split(",")
+
+
+@functools.cache
+def host() -> HostTarget:
+    """The host target, detected from the running CPU (never assumed)."""
+    llvm.initialize_native_target()
+    llvm.initialize_native_asmprinter()
+    triple = llvm.get_process_triple()
+    cpu = llvm.get_host_cpu_name()
+    try:
+        features = llvm.get_host_cpu_features().flatten()
+    except RuntimeError:  # LLVM cannot list features on some hosts; the CPU name still tells
+        features = ""
+    machine = _new_machine(triple, cpu, features)
+    return HostTarget(triple, cpu, features, str(machine.target_data), machine)
+
+
+def _new_machine(triple: str, cpu: str, features: str) -> llvm.TargetMachine:
+    # 'jitdefault' is the large code model on x86-64: MCJIT may place code and
+    # the data it references more than 2 GiB apart, so small-model relocations
+    # could overflow. Its cost is a movabs per constant-pool load.
+    return llvm.Target.from_triple(triple).create_target_machine(
+        cpu=cpu, features=features, opt=3, codemodel="jitdefault", jit=True)
+
+
+@functools.cache
+def _tuning_options() -> llvm.PipelineTuningOptions:
+    pto = llvm.create_pipeline_tuning_options(speed_level=3)
+    pto.loop_vectorization = True
+    pto.slp_vectorization = True
+    pto.loop_unrolling = True
+    pto.loop_interleaving = True
+    return pto
+
+
+def parse(ir_text: str | lir.Module | llvm.ModuleRef) -> llvm.ModuleRef:
+    """Parse and verify IR, retargeted to the host (triple and data layout).
+
+    Text goes into LLVM's global context. (A context per module was tried:
+    memory use was the same, and llvmlite's engine disposal then frees a
+    module's context before the module, so it needs careful ordering.)
+    """
+    if isinstance(ir_text, llvm.ModuleRef):
+        mod = ir_text
+    else:
+        mod = llvm.parse_assembly(str(ir_text))
+    target = host()
+    mod.triple = target.triple
+    mod.data_layout = target.data_layout
+    mod.verify()  # invalid IR can crash LLVM's passes; fail here instead
+    return mod
+
+
+def optimize(module_ref: llvm.ModuleRef) -> None:
+    """Run LLVM's default O3 module pipeline (new pass manager) in place."""
+    # A fresh pass builder every time, although it looks reusable: llvmlite's
+    # run (ffi/newpassmanagers.cpp, LLVMPY_RunNewModulePassManager) registers
+    # a stack-allocated StandardInstrumentations' callbacks into the builder,
+    # so a reused builder piles up callbacks to dead objects (measured: each
+    # compile got slower, 14 -> 19 ms over 300). The pass manager cannot be
+    # reused either: a second run aborts inside LLVM. Both are cheap to build.
+    pb = llvm.create_pass_builder(host().machine, _tuning_options())
+    pb.getModulePassManager().run(module_ref, pb)
+
+
+class _Engine:
+    """One MCJIT engine and how many modules it has been given."""
+
+    def __init__(self) -> None:
+        target = host()
+        # MCJIT takes ownership of its target machine, so each engine gets its own.
+        machine = _new_machine(target.triple, target.cpu, target.features)
+        self.ee = llvm.create_mcjit_compiler(parse(""), machine)
+        self.count = 0
+
+    def add(self, mod: llvm.ModuleRef) -> None:
+        self.ee.add_module(mod)
+        self.ee.finalize_object()
+        self.count += 1
+
+
+_current_engine: _Engine | None = None
+_suffix = itertools.count()
+
+
+def _engine_for_new_module() -> _Engine:
+    global _current_engine
+    if _current_engine is None or _current_engine.count >= MODULES_PER_ENGINE:
+        _current_engine = _Engine()  # the old one lives on in its CompiledModules
+    return _current_engine
+
+
+class CompiledModule:
+    """JIT-compiled code of one module; keep it alive while its code may run."""
+
+    def __init__(self, name: str, engine: _Engine, symbols: dict[str, tuple[str, bool]],
+                 optimized_ir: str | None) -> None:
+        self.name = name
+        self._engine = engine  # holds the machine code alive
+        self._symbols = symbols  # original name -> (name in the engine, is function)
+        self._optimized_ir = optimized_ir
+        self._assembly: str | None = None
+
+    @property
+    def symbols(self) -> list[str]:
+        """The names this module defines (as written in its IR)."""
+        return list(self._symbols)
+
+    def address(self, symbol: str) -> int:
+        """Address of a function or global the module defines."""
+        try:
+            mangled, is_function = self._symbols[symbol]
+        except KeyError:
+            raise KeyError(f"module {self.name!r} defines no symbol {symbol!r}; "
+                           f"it defines {sorted(self._symbols)}") from None
+        ee = self._engine.ee
+        addr = ee.get_function_address(mangled) if is_function \
+            else ee.get_global_value_address(mangled)
+        if not addr:
+            raise RuntimeError(f"JIT has no address for {symbol!r} in module {self.name!r}")
+        return addr
+
+    @property
+    def optimized_ir(self) -> str:
+        """The LLVM IR after optimisation, before it entered the JIT."""
+        if self._optimized_ir is None:
+            raise RuntimeError(f"module {self.name!r} was compiled with keep_ir=False")
+        return self._optimized_ir
+
+    @property
+    def assembly(self) -> str:
+        """Host assembly for the optimised IR (produced on first access)."""
+        if self._assembly is None:
+            # Re-parse the saved text rather than touch the engine's module:
+            # MCJIT's code generation has already rewritten that one in place.
+            self._assembly = host().machine.emit_assembly(parse(self.optimized_ir))
+        return self._assembly
+
+    def __repr__(self) -> str:
+        return f"<CompiledModule {self.name!r} symbols={self.symbols}>"
+
+
+def compile_module(ir: str | lir.Module | llvm.ModuleRef, name: str, *,
+                   opt: bool = True, keep_ir: bool = True) -> CompiledModule:
+    """Verify, optimise (O3) and JIT-compile ``ir``; ``name`` labels it in messages.
+
+    ``keep_ir=False`` skips saving the optimised IR text (and so ``.assembly``),
+    shaving a little off the compile time. A ModuleRef is taken over (it
+    belongs to the JIT afterwards).
+    """
+    mod = parse(ir)
+    if opt:
+        optimize(mod)
+    optimized_ir = str(mod) if keep_ir else None
+
+    engine = _engine_for_new_module()
+    suffix = f".llax{next(_suffix)}"
+    symbols: dict[str, tuple[str, bool]] = {}
+    for is_function, values in ((True, mod.functions), (False, mod.global_variables)):
+        for value in values:
+            if value.is_declaration:
+                continue
+            original = value.name
+            value.name = original + suffix  # unique within the shared engine
+            symbols[original] = (value.name, is_function)
+
+    engine.add(mod)
+    return CompiledModule(name, engine, symbols, optimized_ir)

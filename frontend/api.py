@@ -1,0 +1,335 @@
+"""The staging API: ``jit`` and ``make_jaxpr``.
+
+Both flatten the arguments to leaves, trace the function once per abstract
+signature, and (for jit) compile and cache the result. The cache key is the
+tree structure, each leaf's (shape, dtype, weak) and the static arguments.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import weakref
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+from llax.frontend.compile import Compiled, compile_function
+from llax.frontend.core import Array, Trace, Tracer, current_trace
+from llax.frontend.jaxpr import ClosedJaxpr
+from llax.frontend.tree_util import keystr, tree_flatten, tree_flatten_with_path, tree_unflatten
+from llax.ir import dtypes
+from llax.ir.promotion import dtype_of_value
+from llax.ir.types import TensorType
+
+
+def _as_tuple(x: int | str | Iterable | None) -> tuple:
+    if x is None:
+        return ()
+    if isinstance(x, (int, str)):
+        return (x,)
+    return tuple(x)
+
+
+class _Signature:
+    """Splits a call's arguments into static values and dynamic pytrees."""
+
+    def __init__(self, fun: Callable, static_argnums, static_argnames) -> None:
+        self.name = getattr(fun, "__name__", type(fun).__name__)
+        try:
+            self.sig: inspect.Signature | None = inspect.signature(fun)
+        except (TypeError, ValueError):
+            self.sig = None
+        nums, names = _as_tuple(static_argnums), _as_tuple(static_argnames)
+        positional = [p.name for p in self.sig.parameters.values()
+                      if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)] if self.sig else []
+        # As in JAX, static_argnums implies the matching names and vice versa.
+        nums = nums + tuple(positional.index(n) for n in names if n in positional)
+        names = names + tuple(positional[i] for i in nums if 0 <= i < len(positional))
+        self.static_argnums = frozenset(nums)
+        self.static_argnames = frozenset(names)
+        self.positional = positional
+
+    def split(self, args: tuple, kwargs: dict) -> tuple[tuple, tuple, dict, list[str]]:
+        nargs = len(args)
+        statics, dyn_args = [], []
+        for i, a in enumerate(args):
+            if i in self.static_argnums or (i - nargs) in self.static_argnums:
+                statics.append((i, _check_hashable(a, self._argname(i))))
+            else:
+                dyn_args.append(a)
+        dyn_kwargs = {}
+        for k, v in kwargs.items():
+            if k in self.static_argnames:
+                statics.append((k, _check_hashable(v, k)))
+            else:
+                dyn_kwargs[k] = v
+        names = [self._argname(i) for i in range(nargs)
+                 if not (i in self.static_argnums or (i - nargs) in self.static_argnums)]
+        return tuple(statics), tuple(dyn_args), dyn_kwargs, names
+
+    def _argname(self, i: int) -> str:
+        return self.positional[i] if i < len(self.positional) else f"args[{i}]"
+
+
+def _check_hashable(value: Any, name: str) -> Any:
+    try:
+        hash(value)
+    except TypeError:
+        raise ValueError(
+            f"Non-hashable static arguments are not supported. An error occurred while trying "
+            f"to hash an object of type {type(value)}, {value!r}, passed as static argument "
+            f"{name!r}.") from None
+    return value
+
+
+def _leaf_key(leaf: Any, where: str) -> tuple:
+    if type(leaf) is Array:
+        v = leaf._value
+        return (v.shape, v.dtype, leaf.weak_type)
+    if isinstance(leaf, np.ndarray):
+        return (leaf.shape, dtypes.canonicalize(leaf.dtype, where=where), False)
+    if isinstance(leaf, (bool, int, float, np.generic)):
+        dtype, weak = dtype_of_value(leaf)
+        return ((), dtype, weak)
+    if isinstance(leaf, ShapeDtypeStruct):  # abstract arguments, as for jit(f).lower(...)
+        return (leaf.shape, dtypes.canonicalize(leaf.dtype, where=where), leaf.weak_type)
+    if isinstance(leaf, Tracer):
+        raise TypeError(f"{where}: unexpected tracer outside of a trace")
+    raise TypeError(f"{where}: argument of type {type(leaf).__name__} is not a valid JAX type "
+                    "(expected an array, a numpy array or a Python scalar)")
+
+
+def _to_buffer(leaf: Any, dtype: np.dtype) -> np.ndarray:
+    if type(leaf) is Array:
+        return leaf._value
+    return np.ascontiguousarray(np.asarray(leaf, dtype=dtype))
+
+
+class _Entry:
+    """One compiled specialisation: the executable plus what is needed to call it."""
+
+    __slots__ = ("compiled", "consts", "out_tree", "out_types", "in_dtypes", "jaxpr")
+
+    def __init__(self, compiled: Compiled, consts: list[np.ndarray], out_tree: Any,
+                 in_dtypes: list[np.dtype], jaxpr: ClosedJaxpr) -> None:
+        self.compiled = compiled
+        self.consts = consts
+        self.out_tree = out_tree
+        self.out_types = [r.type for r in compiled.traced.results]
+        self.in_dtypes = in_dtypes
+        self.jaxpr = jaxpr
+
+    def __call__(self, leaves: Sequence[Any]) -> Any:
+        bufs = self.consts + [_to_buffer(x, d) for x, d in zip(leaves, self.in_dtypes)]
+        outs = self.compiled.call(bufs)
+        return tree_unflatten(self.out_tree,
+                              [Array(o, t.weak) for o, t in zip(outs, self.out_types)])
+
+
+def trace_to_function(fun: Callable, name: str, dyn_args: tuple, dyn_kwargs: dict,
+                      argnames: list[str], statics: tuple = (),
+                      signature: _Signature | None = None
+                      ) -> tuple[ClosedJaxpr, list[TensorType], Any]:
+    """Trace ``fun`` on abstract versions of the dynamic arguments."""
+    path_leaves, in_tree = tree_flatten_with_path((dyn_args, dyn_kwargs))
+    in_types, names = [], []
+    for path, leaf in path_leaves:
+        where = _describe(path, argnames)
+        shape, dtype, weak = _leaf_key(leaf, where)
+        in_types.append(TensorType(shape, dtype, weak))
+        names.append(where)
+
+    def flat_fun(*tracers):
+        args, kwargs = tree_unflatten(in_tree, list(tracers))
+        if statics:
+            args, kwargs = _merge_statics(args, kwargs, statics)
+        return fun(*args, **kwargs)
+
+    t = Trace(name)
+    with t:
+        tracers = [t.new_param(ty, n) for ty, n in zip(in_types, names)]
+        out = flat_fun(*tracers)
+    out_leaves, out_tree = tree_flatten(out)
+    fn, consts = t.finish(out_leaves)
+    const_values = [np.asarray(c) if not isinstance(c, Tracer) else c for c in consts]
+    return ClosedJaxpr(fn, const_values, out_tree), in_types, out_tree
+
+
+def _describe(path: tuple, argnames: list[str]) -> str:
+    if not path:
+        return "argument"
+    first, rest = path[0], path[1:]
+    # path[0] selects args (0) or kwargs (1) of the (args, kwargs) pair.
+    if getattr(first, "idx", None) == 0 and rest:
+        idx = rest[0].idx
+        base = argnames[idx] if idx < len(argnames) else f"args[{idx}]"
+        return base + keystr(rest[1:])
+    return "kwargs" + keystr(rest) if rest else "kwargs"
+
+
+def _merge_statics(args: tuple, kwargs: dict, statics: tuple) -> tuple[tuple, dict]:
+    args = list(args)
+    kwargs = dict(kwargs)
+    # Positional statics carry their original (non-negative) index: re-insert in order.
+    for key, value in sorted(s for s in statics if isinstance(s[0], int)):
+        args.insert(key, value)
+    for key, value in statics:
+        if isinstance(key, str):
+            kwargs[key] = value
+    return tuple(args), kwargs
+
+
+_CACHES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+class JitFunction:
+    """The callable ``jit`` returns. Its cache is shared by every jit of the same function."""
+
+    def __init__(self, fun: Callable, static_argnums=None, static_argnames=None,
+                 donate_argnums=None, pipeline: str | None = None,
+                 backend: str = "native") -> None:
+        if not callable(fun):
+            raise TypeError(f"jit: expected a callable, got {fun!r}")
+        functools.update_wrapper(self, fun)
+        self._fun = fun
+        self._signature = _Signature(fun, static_argnums, static_argnames)
+        self._pipeline = pipeline
+        self._backend = backend
+        self._donate = _as_tuple(donate_argnums)
+        try:
+            per_fun = _CACHES.setdefault(fun, {})
+        except TypeError:  # not weak-referenceable (e.g. some builtins)
+            per_fun = {}
+        self._cache: dict = per_fun.setdefault((self._signature.static_argnums,
+                                               self._signature.static_argnames,
+                                               pipeline, backend), {})
+
+    def __call__(self, *args, **kwargs):
+        if current_trace() is not None:
+            # Inside another trace, inline: the enclosing trace records our ops.
+            return self._fun(*args, **kwargs)
+        entry, leaves = self._lookup(args, kwargs)
+        return entry(leaves)
+
+    def _lookup(self, args: tuple, kwargs: dict) -> tuple[_Entry, list]:
+        if kwargs or self._signature.static_argnums:
+            statics, dyn_args, dyn_kwargs, names = self._signature.split(args, kwargs)
+        else:  # the common case, kept short: it runs on every call
+            statics, dyn_args, dyn_kwargs, names = (), args, {}, None
+        # Flattening the positional tuple alone hits tree_util's fast path for flat tuples;
+        # the leaf order is the same as flattening (args, kwargs).
+        leaves, treedef = tree_flatten(dyn_args)
+        kw_treedef = None
+        if dyn_kwargs:
+            kw_leaves, kw_treedef = tree_flatten(dyn_kwargs)
+            leaves = leaves + kw_leaves
+        key = (treedef, kw_treedef, statics, tuple([_leaf_key(x, "argument") for x in leaves]))
+        entry = self._cache.get(key)
+        if entry is None:
+            if names is None:
+                names = self._signature.split(args, kwargs)[3]
+            entry = self._cache[key] = self._compile(statics, dyn_args, dyn_kwargs, names)
+        return entry, leaves
+
+    def _compile(self, statics, dyn_args, dyn_kwargs, names) -> _Entry:
+        jaxpr, in_types, out_tree = trace_to_function(
+            self._fun, self._signature.name, dyn_args, dyn_kwargs, names, statics)
+        compiled = compile_function(jaxpr.jaxpr.function, pipeline=self._pipeline,
+                                    backend=self._backend)
+        return _Entry(compiled, list(jaxpr.consts), out_tree, [t.dtype for t in in_types], jaxpr)
+
+    def lower(self, *args, **kwargs) -> Lowered:
+        entry, _ = self._lookup(args, kwargs)
+        return Lowered(entry)
+
+    def trace(self, *args, **kwargs) -> ClosedJaxpr:
+        entry, _ = self._lookup(args, kwargs)
+        return entry.jaxpr
+
+    def clear_cache(self) -> None:
+        self._cache.clear()
+
+    def _cache_size(self) -> int:
+        return len(self._cache)
+
+    def __get__(self, obj, objtype=None):
+        # Support jitted methods: bind like a function would.
+        return self if obj is None else functools.partial(self, obj)
+
+    def __repr__(self) -> str:
+        return f"<llax.jit of {self._signature.name}>"
+
+
+class Lowered:
+    """The stages of one compiled specialisation, as text: ``as_text(stage)``."""
+
+    def __init__(self, entry: _Entry) -> None:
+        self._entry = entry
+
+    def as_text(self, stage: str = "ir") -> str:
+        c = self._entry.compiled
+        texts = {"traced": str(c.traced), "ir": str(c.optimized), **c.stages}
+        if stage not in texts:
+            raise ValueError(f"unknown stage {stage!r}; available: {', '.join(texts)}")
+        return texts[stage]
+
+    def compile(self) -> Compiled:
+        return self._entry.compiled
+
+
+def jit(fun: Callable | None = None, *, static_argnums: int | Sequence[int] | None = None,
+        static_argnames: str | Iterable[str] | None = None,
+        donate_argnums: int | Sequence[int] | None = None, pipeline: str | None = None,
+        backend: str = "native", **unsupported: Any) -> Any:
+    """Compile ``fun`` to native code, specialised on argument shapes, dtypes and statics.
+
+    Usable as ``jit(f)``, ``@jit`` and ``@jit(static_argnums=...)``; ``pipeline``
+    picks the optimisation passes (default ``simplify,cse,dce,fuse``).
+    """
+    if unsupported:
+        raise TypeError(f"jit: unsupported keyword arguments {sorted(unsupported)}")
+    if fun is None:
+        return functools.partial(jit, static_argnums=static_argnums,
+                                 static_argnames=static_argnames, donate_argnums=donate_argnums,
+                                 pipeline=pipeline, backend=backend)
+    return JitFunction(fun, static_argnums, static_argnames, donate_argnums, pipeline, backend)
+
+
+def make_jaxpr(fun: Callable, static_argnums: int | Sequence[int] = (),
+               return_shape: bool = False) -> Callable[..., ClosedJaxpr]:
+    """``make_jaxpr(f)(*args)``: the traced IR, in an object shaped like JAX's ClosedJaxpr."""
+    signature = _Signature(fun, static_argnums, None)
+
+    @functools.wraps(fun)
+    def make(*args, **kwargs):
+        statics, dyn_args, dyn_kwargs, names = signature.split(args, kwargs)
+        jaxpr, _, out_tree = trace_to_function(fun, signature.name, dyn_args, dyn_kwargs,
+                                               names, statics)
+        if return_shape:
+            shapes = [ShapeDtypeStruct(a.shape, a.dtype) for a in jaxpr.out_avals]
+            return jaxpr, tree_unflatten(out_tree, shapes)
+        return jaxpr
+
+    return make
+
+
+class ShapeDtypeStruct:
+    __slots__ = ("shape", "dtype", "weak_type")
+
+    def __init__(self, shape: Sequence[int], dtype: Any, weak_type: bool = False) -> None:
+        self.shape = tuple(shape)
+        self.dtype = np.dtype(dtype)
+        self.weak_type = weak_type
+
+    def __repr__(self) -> str:
+        return f"ShapeDtypeStruct(shape={self.shape}, dtype={self.dtype.name})"
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, ShapeDtypeStruct) and self.shape == other.shape
+                and self.dtype == other.dtype)
+
+    def __hash__(self) -> int:
+        return hash((self.shape, self.dtype))
+

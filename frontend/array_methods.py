@@ -1,0 +1,161 @@
+"""Operators, methods and properties of ``Array`` and ``Tracer``, attached from one table.
+
+Both classes get exactly the same entries, so eager and traced code behave alike.
+Binary operators return ``NotImplemented`` for operands that are not arrays or
+scalars (a list, say), as JAX does, so Python can try the other operand.
+Indexing (``x[i]``, ``x.at[i]``) is delegated to ``llax.frontend.indexing``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from llax.frontend import jnp
+from llax.frontend.core import Array, Tracer
+from llax.frontend.jnp import _manipulation as M
+from llax.frontend.jnp import _reductions as R
+from llax.frontend.jnp._coerce import convert
+from llax.frontend.jnp._dtypes import requested_dtype
+
+_OPERAND_TYPES = (Array, Tracer, np.ndarray, np.generic, bool, int, float)
+
+
+def _forward(fn: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    def method(self: Any, other: Any) -> Any:
+        if not isinstance(other, _OPERAND_TYPES):
+            return NotImplemented
+        return fn(self, other)
+
+    return method
+
+
+def _reflected(fn: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    def method(self: Any, other: Any) -> Any:
+        if not isinstance(other, _OPERAND_TYPES):
+            return NotImplemented
+        return fn(other, self)
+
+    return method
+
+
+def _divmod(x: Any, y: Any) -> tuple[Any, Any]:
+    return jnp.floor_divide(x, y), jnp.remainder(x, y)
+
+
+# operator name -> jnp function; each also gets its reflected form unless marked.
+_BINARY_OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
+    "add": jnp.add, "sub": jnp.subtract, "mul": jnp.multiply, "truediv": jnp.divide,
+    "floordiv": jnp.floor_divide, "mod": jnp.remainder, "divmod": _divmod,
+    "matmul": jnp.matmul, "and": jnp.bitwise_and, "or": jnp.bitwise_or,
+    "xor": jnp.bitwise_xor, "lshift": jnp.left_shift, "rshift": jnp.right_shift,
+}
+# Comparisons have no reflected forms: Python swaps ``a < b`` into ``b > a`` itself.
+_COMPARISONS: dict[str, Callable[[Any, Any], Any]] = {
+    "eq": jnp.equal, "ne": jnp.not_equal, "lt": jnp.less, "le": jnp.less_equal,
+    "gt": jnp.greater, "ge": jnp.greater_equal,
+}
+_UNARY_OPERATORS: dict[str, Callable[[Any], Any]] = {
+    "neg": jnp.negative, "pos": jnp.positive, "abs": jnp.abs, "invert": jnp.invert,
+}
+
+
+def _unary(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    # A plain function, so that it binds as a method (ufunc objects are not descriptors).
+    def method(self: Any) -> Any:
+        return fn(self)
+
+    return method
+
+
+def _pow(self: Any, other: Any, mod: None = None) -> Any:
+    if mod is not None:
+        raise NotImplementedError("three-argument pow() is not supported on arrays")
+    if not isinstance(other, _OPERAND_TYPES):
+        return NotImplemented
+    return jnp.power(self, other)
+
+
+def _rpow(self: Any, other: Any) -> Any:
+    if not isinstance(other, _OPERAND_TYPES):
+        return NotImplemented
+    return jnp.power(other, self)
+
+
+def _shape_args(shape: tuple) -> Any:
+    """``x.reshape(2, 3)`` and ``x.reshape((2, 3))`` both mean shape (2, 3)."""
+    return shape[0] if len(shape) == 1 and not isinstance(shape[0], int) else shape
+
+
+def _reshape(self: Any, *shape: Any, order: str = "C") -> Any:
+    return M.reshape(self, _shape_args(shape), order)
+
+
+def _transpose(self: Any, *axes: Any) -> Any:
+    return M.transpose(self, _shape_args(axes) if axes else None)
+
+
+def _astype(self: Any, dtype: Any, copy: bool = False, device: Any = None) -> Any:
+    return convert(self, requested_dtype(dtype, "astype"), False)
+
+
+def _round_method(self: Any, decimals: int = 0, out: None = None) -> Any:
+    return jnp.round(self, decimals, out)
+
+
+def _python_round(self: Any, ndigits: int | None = None) -> Any:
+    if ndigits is None:
+        return convert(jnp.round(self), jnp.dtype(int))
+    return jnp.round(self, ndigits)
+
+
+def _getitem(self: Any, index: Any) -> Any:
+    from llax.frontend import indexing  # written alongside; imported on first use
+
+    return indexing.getitem(self, index)
+
+
+def _at(self: Any) -> Any:
+    from llax.frontend import indexing
+
+    return indexing.at(self)
+
+
+def _imag(self: Any) -> Any:
+    return jnp.zeros_like(self)
+
+
+METHODS: dict[str, Any] = {
+    **{f"__{name}__": _forward(fn) for name, fn in _BINARY_OPERATORS.items()},
+    **{f"__r{name}__": _reflected(fn) for name, fn in _BINARY_OPERATORS.items()},
+    **{f"__{name}__": _forward(fn) for name, fn in _COMPARISONS.items()},
+    **{f"__{name}__": _unary(fn) for name, fn in _UNARY_OPERATORS.items()},
+    "__pow__": _pow, "__rpow__": _rpow, "__round__": _python_round,
+    "__getitem__": _getitem,
+    "reshape": _reshape, "transpose": _transpose, "astype": _astype, "round": _round_method,
+    "sum": R.sum, "prod": R.prod, "max": R.max, "min": R.min, "mean": R.mean, "var": R.var,
+    "std": R.std, "any": R.any, "all": R.all, "argmax": R.argmax, "argmin": R.argmin,
+    "swapaxes": M.swapaxes, "squeeze": M.squeeze, "ravel": M.ravel, "flatten": M.ravel,
+    "dot": jnp.dot, "clip": jnp.clip, "nonzero": jnp.nonzero,
+    "conj": _unary(jnp.conjugate), "conjugate": _unary(jnp.conjugate), "copy": jnp.asarray,
+    "T": property(_transpose), "mT": property(M.matrix_transpose),
+    "real": property(_unary(jnp.real)), "imag": property(_imag), "at": property(_at),
+    "itemsize": property(lambda self: self.dtype.itemsize),
+    "nbytes": property(lambda self: self.size * self.dtype.itemsize),
+}
+
+
+# Names a class already uses for something else: Tracer.var is its IR variable.
+_RESERVED = {Tracer: {"var"}}
+
+
+def attach(classes: tuple[type, ...] = (Array, Tracer)) -> None:
+    for cls in classes:
+        for name, value in METHODS.items():
+            if name not in _RESERVED.get(cls, ()):
+                setattr(cls, name, value)
+
+
+attach()

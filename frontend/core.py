@@ -1,0 +1,426 @@
+"""Tracing: running Python once on stand-in values and recording every primitive as an op.
+
+``bind`` is the single door every primitive goes through. With no trace active
+it evaluates eagerly through the NumPy reference implementation; inside a trace
+it appends an op to the innermost ``Trace`` and returns a ``Tracer`` for each
+output. A trace converts whatever it is handed into IR operands: its own
+tracers become their Vars, Python and 0-d scalars become Literals, and
+non-scalar concrete arrays or tracers of an enclosing trace are captured as
+extra leading parameters (closure conversion), so a nested trace stays a
+self-contained Function.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from llax.ir import dtypes
+from llax.ir.core import Atom, Function, Literal, Op, Params, Var
+from llax.ir.primitive import Primitive, infer_types
+from llax.ir.promotion import dtype_of_value
+from llax.ir.reference import reference
+from llax.ir.types import TensorType
+
+
+class TracerError(Exception):
+    """Base of the errors raised when traced values are misused."""
+
+
+class ConcretizationTypeError(TracerError, TypeError):
+    """A traced (abstract) value was used where Python needs a concrete one."""
+
+
+class UnexpectedTracerError(TracerError):
+    """A tracer escaped the trace that created it (e.g. stored in a global)."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Concrete arrays
+
+
+class Array:
+    """An immutable array with a dtype and a weak-type flag (the type of Python scalars).
+
+    The buffer is a read-only numpy array, so views of it handed out through
+    ``np.asarray`` cannot change it.
+    """
+
+    __slots__ = ("_value", "weak_type")
+    __array_priority__ = 100
+
+    def __init__(self, value: np.ndarray, weak_type: bool = False) -> None:
+        if value.flags.writeable:
+            value.flags.writeable = False
+        self._value = value
+        self.weak_type = weak_type
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self._value.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._value.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self._value.ndim
+
+    @property
+    def size(self) -> int:
+        return self._value.size
+
+    @property
+    def aval(self) -> TensorType:
+        return TensorType(self._value.shape, self._value.dtype, self.weak_type)
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        if copy:
+            return np.array(self._value, dtype=dtype)
+        return self._value if dtype is None else self._value.astype(dtype)
+
+    def block_until_ready(self) -> Array:
+        return self
+
+    def item(self, *args) -> Any:
+        return self._value.item(*args)
+
+    def tolist(self) -> Any:
+        return self._value.tolist()
+
+    def __setitem__(self, idx, value) -> None:
+        raise TypeError(
+            f"{type(self).__name__!r} object does not support item assignment. JAX arrays are "
+            "immutable. Instead of ``x[idx] = y``, use ``x = x.at[idx].set(y)`` or another "
+            ".at[] method: https://docs.jax.dev/en/latest/_autosummary/jax.numpy.ndarray.at.html")
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __int__(self) -> int:
+        return int(self._value)
+
+    def __float__(self) -> float:
+        return float(self._value)
+
+    def __index__(self) -> int:
+        if self._value.dtype.kind not in "iu" or self._value.ndim:
+            raise TypeError("only integer scalar arrays can be converted to a scalar index")
+        return int(self._value)
+
+    def __len__(self) -> int:
+        if not self._value.ndim:
+            raise TypeError("len() of unsized object")
+        return self._value.shape[0]
+
+    def __iter__(self):
+        if not self._value.ndim:
+            raise TypeError("iteration over a 0-d array")
+        return (self[i] for i in range(self._value.shape[0]))
+
+    def __hash__(self):
+        raise TypeError("unhashable type: 'Array'")
+
+    def __repr__(self) -> str:
+        prefix = "Array("
+        weak = ", weak_type=True" if self.weak_type else ""
+        suffix = f", dtype={self._value.dtype.name}{weak}"
+        if self._value.size == 0:
+            body = f"[], shape={self._value.shape}" if self._value.ndim else "[]"
+        else:
+            body = np.array2string(self._value, separator=", ", prefix=prefix)
+        return f"{prefix}{body}{suffix})"
+
+    def __str__(self) -> str:
+        return str(self._value)
+
+    def __format__(self, spec: str) -> str:
+        return format(self._value.item(), spec) if self._value.ndim == 0 else str(self)
+
+    def __reduce__(self):
+        return (Array, (np.array(self._value), self.weak_type))
+
+
+# ---------------------------------------------------------------------------------------------
+# Traces and tracers
+
+
+class Tracer:
+    """Stands for an IR value while a function is being traced.
+
+    ``val`` holds the concrete value when the trace knows it (transformations
+    applied outside jit trace with known inputs, so Python control flow on
+    values works, as in JAX); under jit it is None.
+    """
+
+    __slots__ = ("var", "trace", "val")
+    __array_priority__ = 100
+
+    def __init__(self, var: Var, trace: Trace, val: np.ndarray | None = None) -> None:
+        self.var = var
+        self.trace = trace
+        self.val = val
+
+    @property
+    def aval(self) -> TensorType:
+        return self.var.type
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.var.type.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.var.type.dtype
+
+    @property
+    def ndim(self) -> int:
+        return len(self.var.type.shape)
+
+    @property
+    def size(self) -> int:
+        return self.var.type.size
+
+    @property
+    def weak_type(self) -> bool:
+        return self.var.type.weak
+
+    def _concrete(self, what: str) -> np.ndarray:
+        if self.val is not None:
+            return self.val
+        raise ConcretizationTypeError(self.trace.concretization_message(self.var, what))
+
+    def __bool__(self) -> bool:
+        return bool(self._concrete("bool"))
+
+    def __int__(self) -> int:
+        return int(self._concrete("int"))
+
+    def __float__(self) -> float:
+        return float(self._concrete("float"))
+
+    def __index__(self) -> int:
+        return int(self._concrete("index"))
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        val = self._concrete("numpy.asarray")
+        return val if dtype is None else val.astype(dtype)
+
+    def item(self, *args) -> Any:
+        return self._concrete("item").item(*args)
+
+    def tolist(self) -> Any:
+        return self._concrete("tolist").tolist()
+
+    def __len__(self) -> int:
+        if not self.shape:
+            raise TypeError("len() of unsized object")
+        return self.shape[0]
+
+    def __iter__(self):
+        if not self.shape:
+            raise TypeError("iteration over a 0-d array")
+        return (self[i] for i in range(self.shape[0]))
+
+    def __setitem__(self, idx, value) -> None:
+        Array.__setitem__(self, idx, value)  # type: ignore[arg-type]
+
+    def __hash__(self):
+        raise TypeError("unhashable type: 'Tracer'")
+
+    def block_until_ready(self) -> Tracer:
+        return self
+
+    def __repr__(self) -> str:
+        return f"Traced<{self.var.type}>with<{self.trace.name}>"
+
+
+_trace_stack: list[Trace] = []
+
+
+def current_trace() -> Trace | None:
+    return _trace_stack[-1] if _trace_stack else None
+
+
+class Trace:
+    """Records the ops of one function being traced."""
+
+    def __init__(self, name: str = "fn", *, concrete: bool = False) -> None:
+        self.name = name
+        self.concrete = concrete
+        self.params: list[Var] = []
+        self.param_names: dict[Var, str] = {}
+        self.ops: list[Op] = []
+        self.producer: dict[Var, Op] = {}
+        # Closure conversion: captured outside values, keyed by identity, with their Vars.
+        self.captured: dict[int, tuple[Any, Var]] = {}
+        self.active = False
+
+    def __enter__(self) -> Trace:
+        self.active = True
+        _trace_stack.append(self)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        popped = _trace_stack.pop()
+        assert popped is self, "trace stack corrupted"
+        self.active = False
+
+    def new_param(self, type: TensorType, name: str = "", val: np.ndarray | None = None) -> Tracer:
+        var = Var(type)
+        self.params.append(var)
+        if name:
+            self.param_names[var] = name
+        return Tracer(var, self, val)
+
+    def atom(self, x: Any) -> Atom:
+        """Convert an operand handed to a primitive into an IR operand of this trace."""
+        if isinstance(x, Tracer):
+            if x.trace is self:
+                return x.var
+            if not x.trace.active:
+                raise UnexpectedTracerError(
+                    f"Encountered an unexpected tracer: a value traced in {x.trace.name!r} "
+                    f"({x.var.type}) escaped the trace that created it and was used in "
+                    f"{self.name!r}. This often means a traced value was stored in a global or "
+                    "a Python object during tracing.")
+            return self._capture(x, x.var.type)
+        value, weak = concrete_value(x)
+        if value.ndim == 0:
+            return Literal(value, TensorType((), value.dtype, weak))
+        return self._capture(x, TensorType(value.shape, value.dtype, weak), value)
+
+    def _capture(self, x: Any, type: TensorType, value: np.ndarray | None = None) -> Var:
+        hit = self.captured.get(id(x))
+        if hit is not None:
+            return hit[1]
+        var = Var(type)
+        self.captured[id(x)] = (x if value is None or isinstance(x, Array) else value, var)
+        return var
+
+    def emit(self, prim: Primitive, args: Sequence[Any], params: dict) -> Any:
+        inputs = tuple(self.atom(a) for a in args)
+        p = Params(params)
+        out_types = infer_types(prim, tuple(a.type for a in inputs), p)
+        outputs = tuple(Var(t) for t in out_types)
+        op = Op(prim, inputs, outputs, p)
+        self.ops.append(op)
+        for v in outputs:
+            self.producer[v] = op
+        vals = self._concrete_outputs(prim, args, params, out_types) if self.concrete else None
+        tracers = [Tracer(v, self, None if vals is None else vals[i])
+                   for i, v in enumerate(outputs)]
+        return tracers if prim.multiple_results else tracers[0]
+
+    def _concrete_outputs(self, prim, args, params, out_types) -> list[np.ndarray] | None:
+        vals = []
+        for a in args:
+            if isinstance(a, Tracer):
+                if a.val is None:
+                    return None
+                vals.append(a.val)
+            else:
+                vals.append(concrete_value(a)[0])
+        return evaluate(prim, vals, params, out_types)
+
+    def concretization_message(self, var: Var, what: str) -> str:
+        deps = self._param_dependencies(var)
+        names = [self.param_names.get(p) or f"argument {self.params.index(p)}" for p in deps]
+        depends = (f"It depends on the value of {', '.join(names)}." if names else "")
+        return (
+            f"Abstract tracer value encountered where concrete value is expected: "
+            f"{var.type} in {what}() while tracing the function {self.name}. {depends}\n"
+            "The value is not known while tracing (for example under jit). Use lax.cond or "
+            "lax.while_loop / fori_loop instead of Python control flow on traced values, or "
+            "mark the argument static with static_argnums/static_argnames.")
+
+    def _param_dependencies(self, var: Var) -> list[Var]:
+        seen, stack, found = set(), [var], []
+        params = set(self.params)
+        while stack:
+            v = stack.pop()
+            if v in seen:
+                continue
+            seen.add(v)
+            if v in params:
+                found.append(v)
+            elif v in self.producer:
+                stack.extend(a for a in self.producer[v].inputs if isinstance(a, Var))
+        return sorted(found, key=self.params.index)
+
+    def finish(self, outputs: Sequence[Any]) -> tuple[Function, list[Any]]:
+        """Close the trace: the Function (captures first, then params) and the captured values."""
+        results = tuple(self.atom(x) for x in outputs)
+        captured = list(self.captured.values())
+        fn = Function(tuple(v for _, v in captured) + tuple(self.params), tuple(self.ops),
+                      results, self.name)
+        return fn, [x for x, _ in captured]
+
+
+def concrete_value(x: Any) -> tuple[np.ndarray, bool]:
+    """A concrete operand as (numpy array of a supported dtype, weak flag)."""
+    if isinstance(x, Array):
+        return x._value, x.weak_type
+    if isinstance(x, Tracer):
+        return x._concrete("a concrete value"), x.weak_type
+    dtype, weak = dtype_of_value(x)
+    return np.asarray(x, dtype=dtype), weak
+
+
+def aval_of(x: Any) -> TensorType:
+    """The abstract type of any array-like operand."""
+    if isinstance(x, (Array, Tracer)):
+        return x.aval
+    dtype, weak = dtype_of_value(x)
+    return TensorType(np.shape(x), dtype, weak)
+
+
+def evaluate(prim: Primitive, vals: Sequence[np.ndarray], params: dict,
+             out_types: Sequence[TensorType]) -> list[np.ndarray]:
+    """Run the reference implementation and cast results to the inferred types."""
+    out = reference[prim](*vals, **params)
+    outs = out if prim.multiple_results else (out,)
+    return [np.asarray(o, dtype=t.dtype) for o, t in zip(outs, out_types)]
+
+
+def bind(prim: Primitive, args: Sequence[Any], params: dict) -> Any:
+    """Apply a primitive: staged into the current trace, or evaluated eagerly."""
+    if _trace_stack:
+        return _trace_stack[-1].emit(prim, args, params)
+    vals, types = [], []
+    for a in args:
+        value, weak = concrete_value(a)
+        vals.append(value)
+        types.append(TensorType(value.shape, value.dtype, weak))
+    out_types = infer_types(prim, tuple(types), params)
+    outs = [Array(v, t.weak) for v, t in zip(evaluate(prim, vals, params, out_types), out_types)]
+    return outs if prim.multiple_results else outs[0]
+
+
+def trace(fn: Callable, in_types: Sequence[TensorType], *, name: str = "fn",
+          arg_names: Sequence[str] = (), concrete_values: Sequence[np.ndarray] | None = None,
+          ) -> tuple[Trace, list[Tracer], Any]:
+    """Trace ``fn`` on one tracer per input type.
+
+    Returns the finished Trace, the input tracers and fn's raw Python output (a
+    pytree of tracers/constants); the caller flattens the output and calls
+    ``Trace.finish(leaves)`` for the Function and its captured values.
+    """
+    t = Trace(name, concrete=concrete_values is not None)
+    with t:
+        names = list(arg_names) + [""] * (len(in_types) - len(arg_names))
+        vals = concrete_values if concrete_values is not None else [None] * len(in_types)
+        tracers = [t.new_param(ty, n, v) for ty, n, v in zip(in_types, names, vals)]
+        out = fn(*tracers)
+    return t, tracers, out
+
+
+def is_array_like(x: Any) -> bool:
+    return isinstance(x, (Array, Tracer, np.ndarray, np.generic, int, float, bool))
+
+
+__all__ = ["Array", "Tracer", "Trace", "bind", "trace", "aval_of", "concrete_value",
+           "ConcretizationTypeError", "UnexpectedTracerError", "current_trace", "dtypes"]

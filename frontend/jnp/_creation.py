@@ -1,0 +1,288 @@
+"""Array creation in ``llax.numpy``: array/asarray, zeros/ones/full/empty, arange, linspace, eye.
+
+Dtypes follow JAX: 32-bit defaults unless x64 is on; a Python scalar given to
+``array``/``asarray`` (or as ``full``'s fill value) stays weakly typed; a list
+never is.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from llax.frontend import lax
+from llax.frontend.core import Array, Tracer
+from llax.frontend.jnp._coerce import (
+    PY_SCALARS,
+    as_array,
+    as_operand,
+    broadcast_to_shape,
+    convert,
+    from_numpy,
+    promote_dtypes,
+    scalar_constant,
+)
+from llax.frontend.jnp._dtypes import maybe_requested_dtype, requested_dtype, to_inexact
+from llax.frontend.jnp._manipulation import _as_shape, broadcast_to, reshape, stack
+from llax.ir import dtypes
+from llax.ir import prims as P
+from llax.ir.promotion import dtype_of_value, result_type
+from llax.ir.reference import reference
+
+Shape = int | Sequence[int]
+
+
+# ---------------------------------------------------------------------------------------------
+# array / asarray
+
+
+def _numpy_leaf_type(x: np.ndarray | np.generic) -> tuple[np.dtype, bool]:
+    if x.dtype not in dtypes.SUPPORTED:
+        raise TypeError(f"Value {x!r} with dtype {x.dtype} is not a valid JAX array type. Only "
+                        "arrays of numeric types are supported by llax.")
+    return dtypes.canonicalize(x.dtype), False
+
+
+def _collect_leaves(obj: Sequence[Any], py_types: set, typed: list, traced: list) -> None:
+    """Walk nested lists/tuples: Python scalar types, typed leaves, and traced leaves."""
+    for item in obj:
+        t = type(item)
+        if t is list or t is tuple:
+            _collect_leaves(item, py_types, typed, traced)
+        elif t in PY_SCALARS:
+            py_types.add(t)
+        elif isinstance(item, Tracer):
+            traced.append(item)
+        elif isinstance(item, Array):
+            typed.append((item.dtype, item.weak_type))
+        elif isinstance(item, (np.ndarray, np.generic)):
+            typed.append(_numpy_leaf_type(item))
+        elif isinstance(item, (int, float)):
+            typed.append(dtype_of_value(item))
+        else:
+            raise TypeError(f"Value {item!r} of type {t.__name__} is not a valid JAX array "
+                            "type. Only arrays of numeric types are supported by llax.")
+
+
+_PY_TYPE_NODES = {bool: (dtypes.bool_, False), int: (dtypes.int64, True),
+                  float: (dtypes.float64, True)}
+
+
+def _from_sequence(obj: Sequence[Any], dt: np.dtype | None) -> Any:
+    py_types: set = set()
+    typed: list = []
+    traced: list = []
+    _collect_leaves(obj, py_types, typed, traced)
+    if traced:
+        # Traced elements: build the array with ops, one stack per nesting level.
+        items = [_to_array(x, None) for x in obj]
+        if not items:
+            raise ValueError("jnp.array: cannot build an array from an empty sequence")
+        out = stack(promote_dtypes("array", items))
+        return out if dt is None else convert(out, dt)
+    if dt is None:
+        nodes = typed + [_PY_TYPE_NODES[t] for t in py_types]
+        # A list is never weak; an empty one is float, as in NumPy.
+        dt = result_type(*nodes)[0] if nodes else dtypes.default_float()
+    try:
+        value = np.array(obj, dtype=dt)
+    except OverflowError as e:
+        raise OverflowError(f"jnp.array: {e}") from None
+    return Array(value)
+
+
+def _to_array(obj: Any, dt: np.dtype | None) -> Any:
+    if isinstance(obj, (Array, Tracer)):
+        return obj if dt is None else convert(obj, dt)
+    if obj is None:
+        raise ValueError("None is not a valid value for jnp.array")
+    if isinstance(obj, (list, tuple)):
+        return _from_sequence(obj, dt)
+    if isinstance(obj, (np.ndarray, np.generic)):
+        _numpy_leaf_type(obj)
+        if dt is None:
+            return from_numpy(obj, "array")
+        value = reference[P.convert_element_type](np.asarray(obj), new_dtype=dt)
+        return Array(np.array(value, dtype=dt))
+    if isinstance(obj, (bool, int, float)):
+        return as_array(obj, "array") if dt is None else convert(as_operand(obj, "array"), dt)
+    if hasattr(obj, "__array__"):
+        return _to_array(np.asarray(obj), dt)
+    if isinstance(obj, complex):
+        raise TypeError(f"jnp.array: complex value {obj!r} is not supported by llax")
+    raise TypeError(f"Value {obj!r} of type {type(obj).__name__} is not a valid JAX array type. "
+                    "Only arrays of numeric types are supported by llax.")
+
+
+def array(object: Any, dtype: Any = None, copy: bool = True, order: str | None = "K",
+          ndmin: int = 0) -> Any:
+    """An Array from an array, a NumPy value, a (nested) list, or a Python scalar."""
+    out = _to_array(object, maybe_requested_dtype(dtype, "array"))
+    if ndmin > out.ndim:
+        out = reshape(out, (1,) * (ndmin - out.ndim) + out.shape)
+    return out
+
+
+def asarray(a: Any, dtype: Any = None, order: str | None = None, *,
+            copy: bool | None = None) -> Any:
+    """Like ``array``, but an Array of the right dtype is returned as is."""
+    return _to_array(a, maybe_requested_dtype(dtype, "asarray"))
+
+
+def copy(a: Any, order: str | None = None) -> Any:
+    return asarray(a)
+
+
+# ---------------------------------------------------------------------------------------------
+# Filled arrays
+
+
+def _check_shape(shape: Shape, where: str) -> tuple[int, ...]:
+    out = _as_shape(shape, where)
+    if any(d < 0 for d in out):
+        raise ValueError(f"{where}: negative dimensions are not allowed, got shape {out}")
+    return out
+
+
+def full(shape: Shape, fill_value: Any, dtype: Any = None) -> Any:
+    """An array of ``shape`` filled with ``fill_value`` (broadcast if it is an array)."""
+    shape = _check_shape(shape, "full")
+    dt = maybe_requested_dtype(dtype, "full")
+    value = as_operand(fill_value, "full", 1)
+    if type(value) in PY_SCALARS or value.ndim == 0:
+        return lax.full(shape, value, dt)
+    return broadcast_to(value if dt is None else convert(value, dt), shape)
+
+
+def zeros(shape: Shape, dtype: Any = None) -> Any:
+    return full(shape, 0, dtype or dtypes.default_float())
+
+
+def ones(shape: Shape, dtype: Any = None) -> Any:
+    return full(shape, 1, dtype or dtypes.default_float())
+
+
+def empty(shape: Shape, dtype: Any = None) -> Any:
+    return zeros(shape, dtype)
+
+
+def full_like(a: Any, fill_value: Any, dtype: Any = None, shape: Shape | None = None) -> Any:
+    """``full`` with ``a``'s shape and dtype (and weak type, unless ``dtype`` is given)."""
+    x = as_array(a, "full_like")
+    out_shape = x.shape if shape is None else _check_shape(shape, "full_like")
+    value = as_operand(fill_value, "full_like", 1)
+    if type(value) in PY_SCALARS or value.ndim == 0:
+        return lax.full_like(x, value, dtype, out_shape)
+    dt = x.dtype if dtype is None else requested_dtype(dtype, "full_like")
+    return broadcast_to(convert(value, dt), out_shape)
+
+
+def zeros_like(a: Any, dtype: Any = None, shape: Shape | None = None) -> Any:
+    return full_like(a, 0, dtype, shape)
+
+
+def ones_like(a: Any, dtype: Any = None, shape: Shape | None = None) -> Any:
+    return full_like(a, 1, dtype, shape)
+
+
+def empty_like(prototype: Any, dtype: Any = None, shape: Shape | None = None) -> Any:
+    return zeros_like(prototype, dtype, shape)
+
+
+# ---------------------------------------------------------------------------------------------
+# Ranges
+
+
+def _concrete_scalar(x: Any, name: str) -> Any:
+    """A Python number from a concrete scalar argument (tracers without a value raise)."""
+    if isinstance(x, (Array, Tracer)):
+        if x.ndim:
+            raise TypeError(f"{name} must be a scalar, got an array of shape {x.shape}")
+        return x.item()
+    return x
+
+
+def arange(start: Any, stop: Any = None, step: Any = None, dtype: Any = None) -> Any:
+    """Evenly spaced values in ``[start, stop)``; the bounds must be concrete."""
+    args = [a for a in (start, stop, step) if a is not None]
+    for i, a in enumerate(args):
+        as_operand(a, "arange", i)
+    if dtype is not None:
+        dt = requested_dtype(dtype, "arange")
+    else:
+        dt = result_type(*(_arange_type(a) for a in args))[0]
+    start, stop, step = (_concrete_scalar(a, "arange") if a is not None else None
+                         for a in (start, stop, step))
+    if stop is None:
+        start, stop = 0, start
+    step = 1 if step is None else step
+    if step == 0:
+        raise ZeroDivisionError("arange: step must not be zero")
+    if dt.kind in "iu" and start == 0 and step == 1 and isinstance(stop, (int, np.integer)):
+        return lax.iota(dt, max(int(stop), 0))
+    return Array(np.arange(start, stop, step, dtype=dt))
+
+
+def _arange_type(x: Any) -> tuple[np.dtype, bool]:
+    if isinstance(x, (Array, Tracer)):
+        return x.dtype, x.weak_type
+    return dtype_of_value(x)
+
+
+def linspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True,
+             retstep: bool = False, dtype: Any = None, axis: int = 0) -> Any:
+    """``num`` evenly spaced samples from ``start`` to ``stop`` (array bounds broadcast)."""
+    num = operator.index(num)
+    if num < 0:
+        raise ValueError(f"Number of samples, {num}, must be non-negative.")
+    lo, hi = (as_array(v, "linspace", i) for i, v in enumerate((start, stop)))
+    requested = maybe_requested_dtype(dtype, "linspace")
+    common = result_type((lo.dtype, lo.weak_type), (hi.dtype, hi.weak_type))[0]
+    compute = to_inexact(requested if requested is not None else common, False)[0]
+    out_dtype = requested if requested is not None else compute
+    lo, hi = convert(lo, compute), convert(hi, compute)
+    bshape = np.broadcast_shapes(lo.shape, hi.shape)
+    lo, hi = broadcast_to_shape(lo, bshape), broadcast_to_shape(hi, bshape)
+    ax = axis % (len(bshape) + 1)
+    out_shape = bshape[:ax] + (num,) + bshape[ax:]
+    kept = tuple(i for i in range(len(out_shape)) if i != ax)
+    lo_b = lax.broadcast_in_dim(lo, out_shape, kept)
+    hi_b = lax.broadcast_in_dim(hi, out_shape, kept)
+    div = num - 1 if endpoint else num
+    step = lax.div(lax.sub(hi, lo), scalar_constant(float(div), compute, True)) if div > 0 \
+        else lax.mul(lax.sub(hi, lo), scalar_constant(math.nan, compute, True))
+    if num > 1:
+        iota = lax.broadcasted_iota(compute, out_shape, ax)
+        step_b = lax.broadcast_in_dim(step, out_shape, kept)
+        out = lax.add(lo_b, lax.mul(iota, step_b))
+        if endpoint:
+            last = lax.eq(iota, scalar_constant(float(num - 1), compute, True))
+            out = lax.select(last, hi_b, out)
+    else:
+        out = lo_b
+    if out_dtype.kind in "iub":
+        out = lax.floor(out) if out_dtype.kind != "b" else out
+    out = convert(out, out_dtype)
+    return (out, convert(step, out_dtype) if out_dtype.kind == "f" else step) if retstep \
+        else out
+
+
+def eye(N: int, M: int | None = None, k: int = 0, dtype: Any = None) -> Any:
+    """A 2-d array with ones on the ``k``-th diagonal."""
+    n = operator.index(N)
+    m = n if M is None else operator.index(M)
+    if n < 0 or m < 0:
+        raise ValueError(f"negative dimensions are not allowed, got N={n}, M={m}")
+    dt = maybe_requested_dtype(dtype, "eye") or dtypes.default_float()
+    rows = lax.broadcasted_iota(dtypes.default_int(), (n, m), 0)
+    cols = lax.broadcasted_iota(dtypes.default_int(), (n, m), 1)
+    on_diagonal = lax.eq(lax.add(rows, operator.index(k)), cols)
+    return convert(on_diagonal, dt)
+
+
+def identity(n: int, dtype: Any = None) -> Any:
+    return eye(n, dtype=dtype)

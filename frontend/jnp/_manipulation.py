@@ -1,0 +1,302 @@
+"""Shape manipulation in ``llax.numpy``: reshape, transpose, joining, squeezing, broadcasting."""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from llax.frontend import lax
+from llax.frontend.core import Array, ConcretizationTypeError, Tracer
+from llax.frontend.jnp._coerce import (
+    as_array,
+    broadcast_to_shape,
+    convert,
+    is_arraylike,
+    promote_dtypes,
+)
+from llax.frontend.jnp._coerce import broadcast_shapes as _broadcast_shapes
+from llax.frontend.jnp._dtypes import maybe_requested_dtype
+from llax.frontend.jnp._reductions import canonical_axes
+
+Shape = int | Sequence[int]
+
+
+def _axis(axis: int, ndim: int, what: str = "axis") -> int:
+    return canonical_axes(operator.index(axis), ndim, what)[0]
+
+
+def _as_shape(shape: Shape, where: str) -> tuple[int, ...]:
+    """A shape as a tuple of Python ints (concrete values only, as in JAX)."""
+    dims = (shape,) if not isinstance(shape, (tuple, list)) and np.ndim(shape) == 0 else shape
+    out = []
+    for d in dims:
+        try:
+            out.append(operator.index(d))
+        except ConcretizationTypeError:
+            raise
+        except TypeError:
+            raise TypeError(f"{where}: shapes must be 1D sequences of concrete values of "
+                            f"integer type, got {shape!r}.") from None
+    return tuple(out)
+
+
+def shape(a: Any) -> tuple[int, ...]:
+    return a.shape if isinstance(a, (Array, Tracer)) else np.shape(a)
+
+
+def ndim(a: Any) -> int:
+    return len(shape(a))
+
+
+def size(a: Any, axis: int | None = None) -> int:
+    s = shape(a)
+    return math.prod(s) if axis is None else s[axis]
+
+
+def _resolve_shape(new_shape: tuple[int, ...], total: int, old: tuple[int, ...]) -> tuple[int, ...]:
+    unknown = [i for i, d in enumerate(new_shape) if d == -1]
+    if len(unknown) > 1:
+        raise ValueError("can only specify one unknown dimension")
+    if any(d < -1 for d in new_shape):
+        raise ValueError(f"cannot reshape array of shape {old} into shape {new_shape}: "
+                         "negative dimension")
+    if unknown:
+        known = math.prod(d for d in new_shape if d != -1)
+        if known == 0 or total % known:
+            raise TypeError(f"cannot reshape array of shape {old} (size {total}) into shape "
+                            f"{new_shape}")
+        new_shape = tuple(total // known if d == -1 else d for d in new_shape)
+    if math.prod(new_shape) != total:
+        raise TypeError(f"cannot reshape array of shape {old} (size {total}) into shape "
+                        f"{new_shape}")
+    return new_shape
+
+
+def reshape(a: Any, shape: Shape | None = None, order: str = "C", *, newshape: Any = None,
+            copy: bool | None = None) -> Any:
+    """Reshape in row-major (``order='C'``) or column-major (``'F'``) order; one -1 allowed."""
+    if newshape is not None:
+        if shape is not None:
+            raise TypeError("reshape: pass only one of shape and newshape")
+        shape = newshape
+    if shape is None:
+        raise TypeError("reshape() missing required argument 'shape'")
+    x = as_array(a, "reshape")
+    new = _resolve_shape(_as_shape(shape, "reshape"), x.size, x.shape)
+    if order == "C":
+        return lax.reshape(x, new)
+    if order == "F":
+        flipped = lax.reshape(transpose(x), new[::-1])
+        return transpose(flipped)
+    raise NotImplementedError(f"reshape: order={order!r} is not supported; use 'C' or 'F'")
+
+
+def ravel(a: Any, order: str = "C") -> Any:
+    x = as_array(a, "ravel")
+    return reshape(x, (x.size,), order)
+
+
+def transpose(a: Any, axes: Sequence[int] | None = None) -> Any:
+    x = as_array(a, "transpose")
+    if axes is None:
+        perm = tuple(range(x.ndim))[::-1]
+    else:
+        perm = tuple(_axis(ax, x.ndim) for ax in axes)
+        if sorted(perm) != list(range(x.ndim)):
+            raise ValueError(f"transpose: axes {tuple(axes)} are not a permutation of the "
+                             f"{x.ndim} axes of an array of shape {x.shape}")
+    return lax.transpose(x, perm)
+
+
+def permute_dims(a: Any, axes: Sequence[int]) -> Any:
+    return transpose(a, axes)
+
+
+def matrix_transpose(x: Any) -> Any:
+    x = as_array(x, "matrix_transpose")
+    if x.ndim < 2:
+        raise ValueError(f"matrix_transpose requires at least 2 dimensions; got ndim={x.ndim}")
+    return lax.transpose(x, (*range(x.ndim - 2), x.ndim - 1, x.ndim - 2))
+
+
+def swapaxes(a: Any, axis1: int, axis2: int) -> Any:
+    x = as_array(a, "swapaxes")
+    perm = list(range(x.ndim))
+    i, j = _axis(axis1, x.ndim), _axis(axis2, x.ndim)
+    perm[i], perm[j] = perm[j], perm[i]
+    return lax.transpose(x, perm)
+
+
+def _axis_tuple(axes: int | Sequence[int], ndim: int, what: str) -> tuple[int, ...]:
+    """Axes in the caller's order (unlike ``canonical_axes``, which sorts them)."""
+    items = axes if isinstance(axes, (tuple, list)) else (axes,)
+    out = tuple(_axis(a, ndim, what) for a in items)
+    if len(set(out)) != len(out):
+        raise ValueError(f"repeated axis in `{what}` argument")
+    return out
+
+
+def moveaxis(a: Any, source: int | Sequence[int], destination: int | Sequence[int]) -> Any:
+    x = as_array(a, "moveaxis")
+    src = _axis_tuple(source, x.ndim, "source")
+    dst = _axis_tuple(destination, x.ndim, "destination")
+    if len(src) != len(dst):
+        raise ValueError("`source` and `destination` arguments must have the same number of "
+                         "elements")
+    order = [i for i in range(x.ndim) if i not in src]
+    for d, s in sorted(zip(dst, src)):
+        order.insert(d, s)
+    return lax.transpose(x, tuple(order))
+
+
+def squeeze(a: Any, axis: int | Sequence[int] | None = None) -> Any:
+    x = as_array(a, "squeeze")
+    if axis is None:
+        dims = tuple(i for i, n in enumerate(x.shape) if n == 1)
+    else:
+        dims = canonical_axes(axis, x.ndim)
+        for d in dims:
+            if x.shape[d] != 1:
+                raise ValueError("cannot select an axis to squeeze out which has size not "
+                                 f"equal to one, got shape={x.shape} and dimensions={dims}")
+    return lax.squeeze(x, dims) if dims else x
+
+
+def expand_dims(a: Any, axis: int | Sequence[int]) -> Any:
+    x = as_array(a, "expand_dims")
+    axes = tuple(axis) if isinstance(axis, (tuple, list)) else (axis,)
+    out_rank = x.ndim + len(axes)
+    return lax.expand_dims(x, canonical_axes(axes, out_rank))
+
+
+def _elements(arrays: Any, name: str) -> list[Any]:
+    """The arrays of a sequence argument (an array counts as the sequence of its rows)."""
+    if isinstance(arrays, (Array, Tracer)):
+        return [lax.index_in_dim(arrays, i, 0, keepdims=False) for i in range(arrays.shape[0])]
+    if isinstance(arrays, np.ndarray):
+        return list(arrays)
+    if not isinstance(arrays, (tuple, list)):
+        raise TypeError(f"{name}: expected a sequence of arrays, got {type(arrays).__name__}")
+    for i, a in enumerate(arrays):
+        if not is_arraylike(a):
+            raise TypeError(f"{name} requires ndarray or scalar arguments, got {type(a)} at "
+                            f"position {i}.")
+    return list(arrays)
+
+
+def _promoted(arrays: list[Any], dtype: Any, name: str) -> list[Any]:
+    ops = promote_dtypes(name, arrays)
+    dt = maybe_requested_dtype(dtype, name)
+    return ops if dt is None else [convert(x, dt) for x in ops]
+
+
+def concatenate(arrays: Any, axis: int | None = 0, dtype: Any = None) -> Any:
+    items = _elements(arrays, "concatenate")
+    if not items:
+        raise ValueError("Need at least one array to concatenate.")
+    ops = _promoted(items, dtype, "concatenate")
+    if axis is None:
+        ops = [ravel(x) for x in ops]
+        axis = 0
+    if any(x.ndim == 0 for x in ops):
+        raise ValueError("Zero-dimensional arrays cannot be concatenated.")
+    ax = _axis(axis, ops[0].ndim)
+    for x in ops[1:]:
+        if x.ndim != ops[0].ndim:
+            raise ValueError("All the input arrays must have same number of dimensions, but "
+                             f"got shapes {[o.shape for o in ops]}")
+    return lax.concatenate(ops, ax)
+
+
+def stack(arrays: Any, axis: int = 0, out: None = None, dtype: Any = None) -> Any:
+    if out is not None:
+        raise NotImplementedError("The 'out' argument to jnp.stack is not supported.")
+    items = _elements(arrays, "stack")
+    if not items:
+        raise ValueError("Need at least one array to stack.")
+    ops = _promoted(items, dtype, "stack")
+    if len({x.shape for x in ops}) > 1:
+        raise ValueError(f"All input arrays must have the same shape, got "
+                         f"{[x.shape for x in ops]}.")
+    ax = _axis(axis, ops[0].ndim + 1)
+    return lax.concatenate([lax.expand_dims(x, (ax,)) for x in ops], ax)
+
+
+def hstack(tup: Any, dtype: Any = None) -> Any:
+    ops = [atleast_1d(x) for x in _elements(tup, "hstack")]
+    return concatenate(ops, 0 if ops and ops[0].ndim == 1 else 1, dtype)
+
+
+def vstack(tup: Any, dtype: Any = None) -> Any:
+    return concatenate([atleast_2d(x) for x in _elements(tup, "vstack")], 0, dtype)
+
+
+def dstack(tup: Any, dtype: Any = None) -> Any:
+    return concatenate([atleast_3d(x) for x in _elements(tup, "dstack")], 2, dtype)
+
+
+def column_stack(tup: Any) -> Any:
+    cols = []
+    for x in _elements(tup, "column_stack"):
+        x = as_array(x, "column_stack")
+        cols.append(reshape(x, (x.size, 1)) if x.ndim < 2 else x)
+    return concatenate(cols, 1)
+
+
+def atleast_1d(*arys: Any) -> Any:
+    out = [(reshape(x, (1,)) if x.ndim == 0 else x)
+           for x in (as_array(a, "atleast_1d", i) for i, a in enumerate(arys))]
+    return out[0] if len(out) == 1 else out
+
+
+def atleast_2d(*arys: Any) -> Any:
+    out = []
+    for i, a in enumerate(arys):
+        x = as_array(a, "atleast_2d", i)
+        out.append(lax.broadcast_to_rank(x, 2) if x.ndim < 2 else x)
+    return out[0] if len(out) == 1 else out
+
+
+def atleast_3d(*arys: Any) -> Any:
+    out = []
+    for i, a in enumerate(arys):
+        x = as_array(a, "atleast_3d", i)
+        if x.ndim == 0:
+            x = reshape(x, (1, 1, 1))
+        elif x.ndim == 1:
+            x = reshape(x, (1, x.shape[0], 1))
+        elif x.ndim == 2:
+            x = expand_dims(x, 2)
+        out.append(x)
+    return out[0] if len(out) == 1 else out
+
+
+def broadcast_shapes(*shapes: Shape) -> tuple[int, ...]:
+    return _broadcast_shapes("broadcast_shapes", tuple(_as_shape(s, "broadcast_shapes")
+                                                       for s in shapes))
+
+
+def broadcast_to(array: Any, shape: Shape) -> Any:
+    x = as_array(array, "broadcast_to")
+    target = _as_shape(shape, "broadcast_to")
+    ok = len(target) >= x.ndim and all(
+        n in (1, t) for n, t in zip(x.shape[::-1], target[::-1]))
+    if not ok:
+        raise ValueError(f"Incompatible shapes for broadcasting: {x.shape} and requested shape "
+                         f"{target}")
+    return broadcast_to_shape(x, target)
+
+
+def broadcast_arrays(*args: Any) -> list[Any]:
+    arrays = [as_array(a, "broadcast_arrays", i) for i, a in enumerate(args)]
+    target = _broadcast_shapes("broadcast_arrays", tuple(x.shape for x in arrays))
+    return [broadcast_to_shape(x, target) for x in arrays]
+
+
+def flip(m: Any, axis: int | Sequence[int] | None = None) -> Any:
+    x = as_array(m, "flip")
+    return lax.rev(x, canonical_axes(axis, x.ndim))

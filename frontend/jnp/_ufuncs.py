@@ -1,0 +1,430 @@
+"""Elementwise ``llax.numpy`` functions, built from two tables.
+
+Each function promotes its operands under a policy (see ``_coerce.POLICIES``)
+and then applies an implementation chosen by the dtype it computes in: usually
+one primitive, sometimes a short composition (floor_divide, hypot...) or the
+identity (``floor`` of an integer). Both choices are made once per operand type
+signature and cached, so a repeated call is a dict lookup plus the ``bind``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from llax.config import config
+from llax.frontend.core import Array, Tracer, bind
+from llax.frontend.jnp._coerce import (
+    broadcast_to_shape,
+    checked_signature,
+    make_plan,
+    promote,
+    scalar_constant,
+    signature,
+)
+from llax.ir import dtypes
+from llax.ir import prims as P
+
+_NO_PARAMS: dict = {}
+Impl = Callable[..., Any]
+
+
+def _prim(prim: P.Primitive, **params: Any) -> Impl:
+    if len(params) == 0:
+        params = _NO_PARAMS
+    return lambda *args: bind(prim, args, params)
+
+
+def _const(value: float | int | bool, x: Any) -> Any:
+    """A weak constant of ``x``'s dtype (what a Python literal in the formula would be)."""
+    return scalar_constant(value, x.dtype, True)
+
+
+def _strong_const(value: float | int | bool, x: Any) -> Any:
+    return scalar_constant(value, x.dtype, False)
+
+
+def _identity(x: Any) -> Any:
+    return x
+
+
+def _select(pred: Any, on_true: Any, on_false: Any) -> Any:
+    return bind(P.select_n, (pred, on_false, on_true), _NO_PARAMS)
+
+
+def _full_like_bool(x: Any, value: bool) -> Any:
+    const = scalar_constant(value, dtypes.bool_, False)
+    if not x.shape:
+        return const
+    return bind(P.broadcast_in_dim, (const,), {"shape": x.shape, "broadcast_dimensions": ()})
+
+
+# Primitive shorthands used by the compositions below.
+_add, _sub, _mul, _div, _rem = (_prim(p) for p in (P.add, P.sub, P.mul, P.div, P.rem))
+_eq, _ne, _lt, _gt = (_prim(p) for p in (P.eq, P.ne, P.lt, P.gt))
+_and, _or, _not = _prim(P.and_), _prim(P.or_), _prim(P.not_)
+_abs, _neg, _sign, _max, _min = (_prim(p) for p in (P.abs, P.neg, P.sign, P.max, P.min))
+_sqrt, _log, _sin, _floor, _ceil = (_prim(p) for p in (P.sqrt, P.log, P.sin, P.floor, P.ceil))
+
+
+# ---------------------------------------------------------------------------------------------
+# Compositions, written for operands already promoted to a common dtype.
+
+
+def _isnan(x: Any) -> Any:
+    return _ne(x, x)
+
+
+def _signbit(x: Any) -> Any:
+    if x.dtype.kind == "f":
+        # -0.0 is the one negative number that compares equal to zero: 1/-0.0 is -inf.
+        is_zero = _eq(x, _const(0, x))
+        return _or(_lt(x, _const(0, x)), _and(is_zero, _lt(_div(_const(1, x), x),
+                                                           _const(0, x))))
+    if x.dtype.kind == "i":
+        return _lt(x, _const(0, x))
+    return _full_like_bool(x, False)
+
+
+def _log_base(base: float) -> Impl:
+    # log(x) / log(base) with a strong constant, so the result is never weak (as in JAX).
+    return lambda x: _div(_log(x), _log(_strong_const(base, x)))
+
+
+def _scale(factor: float) -> Impl:
+    return lambda x: _mul(x, _const(factor, x))
+
+
+def _sinc(x: Any) -> Any:
+    pi_x = _mul(_const(math.pi, x), x)
+    is_zero = _eq(pi_x, _const(0, x))
+    safe = _select(is_zero, _const(1, x), pi_x)
+    return _select(is_zero, _const(1, x), _div(_sin(safe), safe))
+
+
+def _trunc(x: Any) -> Any:
+    return _select(_lt(x, _const(0, x)), _ceil(x), _floor(x))
+
+
+def _logical_not(x: Any) -> Any:
+    return _not(x if x.dtype == dtypes.bool_ else _ne(x, _const(0, x)))
+
+
+def _floor_divide(x: Any, y: Any) -> Any:
+    if x.dtype.kind == "u":
+        return _div(x, y)
+    if x.dtype.kind == "i":
+        # Truncating division, moved down by one where the signs differ and it was inexact.
+        q = _div(x, y)
+        inexact = _ne(_rem(x, y), _const(0, x))
+        return _select(_and(_ne(_sign(x), _sign(y)), inexact), _sub(q, _const(1, q)), q)
+    # NumPy's float algorithm: divide the exact multiple, then fix the rounding.
+    mod = _rem(x, y)
+    div = _div(_select(_eq(y, _const(0, y)), x, _sub(x, mod)), y)
+    fix = _and(_ne(mod, _const(0, mod)), _ne(_sign(y), _sign(mod)))
+    q = _select(fix, _sub(div, _const(1, div)), div)
+    return bind(P.round, (q,), {"rounding_method": 0})
+
+
+def _remainder(x: Any, y: Any) -> Any:
+    if x.dtype.kind == "u":
+        return _rem(x, _select(_eq(y, _const(0, y)), _const(1, y), y))
+    if x.dtype.kind == "i":
+        y = _select(_eq(y, _const(0, y)), _const(1, y), y)
+    r = _rem(x, y)
+    # rem takes the dividend's sign; Python's mod takes the divisor's.
+    fix = _and(_ne(_lt(r, _const(0, r)), _lt(y, _const(0, y))), _ne(r, _const(0, r)))
+    return _select(fix, _add(r, y), r)
+
+
+def _fmod(x: Any, y: Any) -> Any:
+    if x.dtype.kind in "iu":
+        y = _select(_eq(y, _const(0, y)), _const(1, y), y)
+    return _rem(x, y)
+
+
+def _nan_ignoring(pick: Impl) -> Impl:
+    def fn(x: Any, y: Any) -> Any:
+        if x.dtype.kind != "f":
+            return pick(x, y)
+        return _select(_isnan(y), x, _select(_isnan(x), y, pick(x, y)))
+
+    return fn
+
+
+def _hypot(x: Any, y: Any) -> Any:
+    # Scale by the larger magnitude so squares cannot overflow; infinities win over NaN.
+    x, y = _abs(x), _abs(y)
+    inf = _const(math.inf, x)
+    any_inf = _or(_eq(x, inf), _eq(y, inf))
+    big, small = _max(x, y), _min(x, y)
+    safe_big = _select(_eq(big, _const(0, big)), _const(1, big), big)
+    ratio = _div(small, safe_big)
+    out = _mul(big, _sqrt(_add(_const(1, x), _mul(ratio, ratio))))
+    return _select(any_inf, inf, out)
+
+
+def _heaviside(x: Any, h0: Any) -> Any:
+    zero, one = _const(0, x), _const(1, x)
+    return _select(_lt(x, zero), zero, _select(_gt(x, zero), one, h0))
+
+
+def _copysign(x: Any, y: Any) -> Any:
+    magnitude = _abs(x)
+    return _select(_signbit(y), _neg(magnitude), magnitude)
+
+
+def _right_shift(x: Any, y: Any) -> Any:
+    prim = P.shift_right_arithmetic if x.dtype.kind == "i" else P.shift_right_logical
+    return bind(prim, (x, y), _NO_PARAMS)
+
+
+def _by_kind(float_impl: Impl, other: Impl) -> Callable[[np.dtype], Impl]:
+    return lambda dt: float_impl if dt.kind == "f" else other
+
+
+def _by_bool(bool_impl: Impl, other: Impl) -> Callable[[np.dtype], Impl]:
+    return lambda dt: bool_impl if dt == dtypes.bool_ else other
+
+
+def _always(impl: Impl) -> Callable[[np.dtype], Impl]:
+    return lambda dt: impl
+
+
+def _reject_bool(name: str, impl: Impl) -> Callable[[np.dtype], Impl]:
+    def select(dt: np.dtype) -> Impl:
+        if dt == dtypes.bool_:
+            raise TypeError(f"{name} does not accept dtype bool")
+        return impl
+
+    return select
+
+
+def _identity_unless_signed(impl: Impl) -> Callable[[np.dtype], Impl]:
+    return lambda dt: impl if dt.kind in "if" else _identity
+
+
+# ---------------------------------------------------------------------------------------------
+# The ufunc objects
+
+
+class _Ufunc:
+    """Common part of unary and binary ufuncs: the per-signature plan cache."""
+
+    def __init__(self, name: str, policy: str, select_impl: Callable[[np.dtype], Impl],
+                 doc: str = "") -> None:
+        self.__name__ = self.__qualname__ = name
+        self.__doc__ = doc or f"Elementwise ``{name}`` with NumPy broadcasting and JAX promotion."
+        self.policy = policy
+        self.select_impl = select_impl
+        self._plans: dict[tuple, tuple] = {}
+
+    def _build(self, key: tuple) -> tuple:
+        plan = make_plan(self.__name__, key[1:], self.policy)
+        entry = (*plan.converters, self.select_impl(plan.dtype))
+        if len(self._plans) > 4096:
+            self._plans.clear()
+        self._plans[key] = entry
+        return entry
+
+    def __repr__(self) -> str:
+        return f"<llax.numpy ufunc {self.__name__}>"
+
+
+class UnaryUfunc(_Ufunc):
+    nin = 1
+
+    def __call__(self, x: Any, /) -> Any:
+        key = (config.jax_enable_x64, signature(x))
+        entry = self._plans.get(key)
+        if entry is None:
+            x, sig = checked_signature(x, self.__name__, 0)
+            key = (key[0], sig)
+            entry = self._plans.get(key) or self._build(key)
+        convert, impl = entry
+        return impl(x if convert is None else convert(x))
+
+
+class BinaryUfunc(_Ufunc):
+    nin = 2
+
+    def __call__(self, x: Any, y: Any, /) -> Any:
+        key = (config.jax_enable_x64, signature(x), signature(y))
+        entry = self._plans.get(key)
+        if entry is None:
+            x, sx = checked_signature(x, self.__name__, 0)
+            y, sy = checked_signature(y, self.__name__, 1)
+            key = (key[0], sx, sy)
+            entry = self._plans.get(key) or self._build(key)
+        cx, cy, impl = entry
+        return impl(x if cx is None else cx(x), y if cy is None else cy(y))
+
+
+# name -> (promotion policy, implementation for the computation dtype)
+UNARY: dict[str, tuple[str, Callable[[np.dtype], Impl]]] = {
+    **{name: ("inexact", _always(_prim(prim))) for name, prim in {
+        "exp": P.exp, "exp2": P.exp2, "expm1": P.expm1, "log": P.log, "log1p": P.log1p,
+        "sqrt": P.sqrt, "cbrt": P.cbrt, "sin": P.sin, "cos": P.cos, "tan": P.tan,
+        "arcsin": P.asin, "arccos": P.acos, "arctan": P.atan, "sinh": P.sinh, "cosh": P.cosh,
+        "tanh": P.tanh, "arcsinh": P.asinh, "arccosh": P.acosh, "arctanh": P.atanh,
+    }.items()},
+    "log2": ("inexact", _always(_log_base(2.0))),
+    "log10": ("inexact", _always(_log_base(10.0))),
+    "reciprocal": ("inexact", _always(_prim(P.integer_pow, y=-1))),
+    "deg2rad": ("inexact", _always(_scale(math.pi / 180))),
+    "rad2deg": ("inexact", _always(_scale(180 / math.pi))),
+    "radians": ("inexact", _always(_scale(math.pi / 180))),
+    "degrees": ("inexact", _always(_scale(180 / math.pi))),
+    "sinc": ("inexact", _always(_sinc)),
+    "fabs": ("inexact", _always(_abs)),
+    "rint": ("inexact_strong", _always(_prim(P.round, rounding_method=1))),
+    "negative": ("promote", _always(_neg)),
+    "positive": ("promote", _always(_identity)),
+    "abs": ("promote", _identity_unless_signed(_abs)),
+    "sign": ("promote", _reject_bool("sign", _sign)),
+    "square": ("numeric", _always(_prim(P.square))),
+    "floor": ("promote", _by_kind(_floor, _identity)),
+    "ceil": ("promote", _by_kind(_ceil, _identity)),
+    "trunc": ("promote", _by_kind(_trunc, _identity)),
+    "fix": ("promote", _by_kind(_trunc, _identity)),
+    "isnan": ("promote", _by_kind(_isnan, lambda x: _full_like_bool(x, False))),
+    "isinf": ("promote", _by_kind(lambda x: _eq(_abs(x), _strong_const(math.inf, x)),
+                                  lambda x: _full_like_bool(x, False))),
+    "isfinite": ("promote", _by_kind(_prim(P.is_finite), lambda x: _full_like_bool(x, True))),
+    "signbit": ("promote", _always(_signbit)),
+    "logical_not": ("promote", _always(_logical_not)),
+    "bitwise_not": ("promote", _always(_not)),
+    "conjugate": ("promote", _always(_identity)),
+    "real": ("promote", _always(_identity)),
+}
+UNARY_ALIASES = {"absolute": "abs", "invert": "bitwise_not", "conj": "conjugate",
+                 "asin": "arcsin", "acos": "arccos", "atan": "arctan", "asinh": "arcsinh",
+                 "acosh": "arccosh", "atanh": "arctanh", "bitwise_invert": "bitwise_not"}
+
+BINARY: dict[str, tuple[str, Callable[[np.dtype], Impl]]] = {
+    "add": ("promote", _by_bool(_or, _add)),
+    "multiply": ("promote", _by_bool(_and, _mul)),
+    "subtract": ("promote", _always(_sub)),
+    "divide": ("inexact", _always(_div)),
+    "floor_divide": ("numeric", _always(_floor_divide)),
+    "remainder": ("numeric", _always(_remainder)),
+    "fmod": ("numeric", _always(_fmod)),
+    "float_power": ("inexact", _always(_prim(P.pow))),
+    "maximum": ("promote", _always(_max)),
+    "minimum": ("promote", _always(_min)),
+    "fmax": ("promote", _always(_nan_ignoring(_max))),
+    "fmin": ("promote", _always(_nan_ignoring(_min))),
+    "arctan2": ("inexact", _always(_prim(P.atan2))),
+    "hypot": ("inexact", _always(_hypot)),
+    "heaviside": ("inexact", _always(_heaviside)),
+    "copysign": ("inexact", _always(_copysign)),
+    "nextafter": ("inexact", _always(_prim(P.nextafter))),
+    "logical_and": ("bool", _always(_and)),
+    "logical_or": ("bool", _always(_or)),
+    "logical_xor": ("bool", _always(_prim(P.xor))),
+    "bitwise_and": ("promote", _always(_and)),
+    "bitwise_or": ("promote", _always(_or)),
+    "bitwise_xor": ("promote", _always(_prim(P.xor))),
+    "left_shift": ("numeric", _always(_prim(P.shift_left))),
+    "right_shift": ("numeric", _always(_right_shift)),
+    "equal": ("promote", _always(_eq)),
+    "not_equal": ("promote", _always(_ne)),
+    "less": ("promote", _always(_lt)),
+    "less_equal": ("promote", _always(_prim(P.le))),
+    "greater": ("promote", _always(_gt)),
+    "greater_equal": ("promote", _always(_prim(P.ge))),
+}
+BINARY_ALIASES = {"true_divide": "divide", "mod": "remainder", "arctan2": "arctan2",
+                  "atan2": "arctan2", "bitwise_left_shift": "left_shift",
+                  "bitwise_right_shift": "right_shift"}
+
+
+def _build_namespace() -> dict[str, _Ufunc]:
+    out: dict[str, _Ufunc] = {}
+    for name, (policy, select) in UNARY.items():
+        out[name] = UnaryUfunc(name, policy, select)
+    for name, (policy, select) in BINARY.items():
+        out[name] = BinaryUfunc(name, policy, select)
+    for alias, target in {**UNARY_ALIASES, **BINARY_ALIASES}.items():
+        out[alias] = out[target]
+    return out
+
+
+UFUNCS = _build_namespace()
+
+
+# ---------------------------------------------------------------------------------------------
+# Elementwise functions whose behaviour depends on more than the operand types
+
+
+def power(x1: Any, x2: Any, /) -> Any:
+    """``x1 ** x2``. A static integer exponent gives ``integer_pow``, as in JAX."""
+    if isinstance(x2, (int, np.integer)):  # bools too: ``x ** True`` is integer_pow[y=1]
+        # The base meets a weak int: floats and ints keep their dtype, bools count as ints.
+        (base,), _ = promote("power", [x1], "numeric")
+        return bind(P.integer_pow, (base,), {"y": int(x2)})
+    (x1, x2), plan = promote("power", [x1, x2], "numeric")
+    if plan.dtype.kind == "f":
+        return bind(P.pow, (x1, x2), _NO_PARAMS)
+    return _integer_power(x1, x2, plan.shape)
+
+
+def _integer_power(x: Any, y: Any, shape: tuple[int, ...]) -> Any:
+    """Integer ``x ** y`` by repeated squaring over the bits of ``y`` (which must be >= 0)."""
+    known = _known_value(y)
+    if known is not None and known.size and (known < 0).any():
+        raise TypeError(f"Integers cannot be raised to negative powers, got exponent {known}")
+    if known is not None:
+        bits = int(known.max()).bit_length() if known.size else 0
+    else:  # every non-negative value of y's dtype
+        bits = y.dtype.itemsize * 8 - (y.dtype.kind == "i")
+    x, y = broadcast_to_shape(x, shape), broadcast_to_shape(y, shape)
+    acc = broadcast_to_shape(scalar_constant(1, x.dtype, x.weak_type and y.weak_type), shape)
+    one = _const(1, y)
+    for i in range(bits):
+        acc = _select(_ne(_and(y, one), _const(0, y)), _mul(acc, x), acc)
+        if i + 1 < bits:
+            x = _mul(x, x)
+            y = bind(P.shift_right_logical, (y, one), _NO_PARAMS)
+    return acc
+
+
+def _known_value(x: Any) -> np.ndarray | None:
+    """``x``'s value when it is known while tracing (always, for concrete Arrays)."""
+    if isinstance(x, Array):
+        return np.asarray(x)
+    if isinstance(x, Tracer):
+        return x.val
+    return None
+
+
+def round(a: Any, decimals: int = 0, out: None = None) -> Any:  # noqa: A001 - NumPy's name
+    """Round half to even, to ``decimals`` places (negative: to tens, hundreds...)."""
+    if out is not None:
+        raise NotImplementedError("The 'out' argument to jnp.round is not supported.")
+    decimals = int(decimals)
+    (a,), plan = promote("round", [a])
+    if plan.dtype == dtypes.bool_:
+        raise ValueError("round: data type bool is not supported (round takes numbers)")
+    if plan.dtype.kind in "iu":
+        return a if decimals >= 0 else _round_int(a, 10 ** -decimals)
+    if decimals == 0:
+        return bind(P.round, (a,), {"rounding_method": 1})
+    factor = _const(10.0 ** decimals, a)
+    return _div(bind(P.round, (_mul(a, factor),), {"rounding_method": 1}), factor)
+
+
+def _round_int(a: Any, factor: int) -> Any:
+    # Integers to a multiple of ``factor``, half to even, in exact integer arithmetic.
+    f = _const(factor, a)
+    q = _floor_divide(a, f)
+    r2 = _mul(_sub(a, _mul(q, f)), _const(2, a))
+    odd = _ne(_rem(q, _const(2, q)), _const(0, q))
+    up = _or(_gt(r2, f), _and(_eq(r2, f), odd))
+    return _mul(_select(up, _add(q, _const(1, q)), q), f)
+
+
+around = round

@@ -1,0 +1,545 @@
+"""``llax.lax``: the primitives under JAX's ``lax`` names and signatures.
+
+Unlike ``llax.numpy`` these do not promote: array operands of an elementwise op
+must share one dtype (TypeError otherwise), and a Python scalar takes the dtype
+of the array operands when it is of a compatible kind (an int for integer and
+floating arrays, a float for floating arrays, a bool for bool arrays). Shapes
+must have equal ranks (rank 0 broadcasts); size-1 dimensions broadcast, as in
+current JAX.
+"""
+
+from __future__ import annotations
+
+import enum
+import operator
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from llax.frontend.core import Array, bind, current_trace
+from llax.frontend.jnp._coerce import (
+    PY_SCALARS,
+    as_array,
+    as_operand,
+    convert,
+    dtype_and_weak,
+    scalar_constant,
+)
+from llax.frontend.jnp._coerce import broadcast_in_dim as _broadcast_in_dim
+from llax.frontend.jnp._dtypes import requested_dtype
+from llax.ir import dtypes
+from llax.ir import prims as P
+from llax.ir.promotion import dtype_of_value
+
+_NO_PARAMS: dict = {}
+Shape = Sequence[int]
+
+
+class RoundingMethod(enum.IntEnum):
+    """How ``round`` breaks ties: away from zero (``lax.round``'s default) or to even."""
+
+    AWAY_FROM_ZERO = 0
+    TO_NEAREST_EVEN = 1
+
+
+# ---------------------------------------------------------------------------------------------
+# Operand checking
+
+
+# A Python scalar may stand for a value of these dtype kinds.
+_SCALAR_KINDS = {bool: "b", int: "iuf", float: "f"}
+
+
+def _dtype_error(name: str, dts: Sequence[np.dtype], jnp_name: str | None) -> TypeError:
+    tip = (f" (Tip: jnp.{jnp_name} is a similar function that does automatic type promotion "
+           "on inputs).") if jnp_name else "."
+    return TypeError(f"lax.{name} requires arguments to have the same dtypes, got "
+                     f"{', '.join(str(d) for d in dts)}{tip}")
+
+
+def _same_dtype(name: str, args: Sequence[Any], jnp_name: str | None = None) -> list[Any]:
+    """Operands with one dtype: Python scalars take the dtype of the array operands."""
+    ops = [as_operand(a, name, i) for i, a in enumerate(args)]
+    arrays = [a for a in ops if type(a) not in PY_SCALARS]
+    if not arrays:
+        typed = [dtype_of_value(a) for a in ops]
+        if len({d for d, _ in typed}) > 1:
+            raise _dtype_error(name, [d for d, _ in typed], jnp_name)
+        return [scalar_constant(a, d, w) for a, (d, w) in zip(ops, typed)]
+    dt = arrays[0].dtype
+    if any(a.dtype != dt for a in arrays):
+        raise _dtype_error(name, [dtype_and_weak(a)[0] for a in ops], jnp_name)
+    kind = "b" if dt == dtypes.bool_ else dt.kind
+    out = []
+    for a in ops:
+        if type(a) in PY_SCALARS:
+            if kind not in _SCALAR_KINDS[type(a)]:
+                raise _dtype_error(name, [dtype_and_weak(o)[0] for o in ops], jnp_name)
+            a = scalar_constant(a, dt, True)
+        out.append(a)
+    return out
+
+
+def _same_shape(name: str, ops: list[Any]) -> list[Any]:
+    """Equal ranks (rank 0 excepted); size-1 dimensions broadcast."""
+    shapes = [a.shape for a in ops]
+    ranked = [s for s in shapes if s != ()]
+    if len({len(s) for s in ranked}) > 1:
+        raise TypeError(f"{name}: arrays must have the same number of dimensions, got "
+                        f"{', '.join(str(s) for s in shapes)}")
+    if len(set(ranked)) <= 1:
+        return ops
+    target = []
+    for sizes in zip(*ranked):
+        big = {n for n in sizes if n != 1}
+        if len(big) > 1:
+            raise TypeError(f"{name} got incompatible shapes for broadcasting: "
+                            f"{', '.join(str(s) for s in shapes)}.")
+        target.append(big.pop() if big else 1)
+    shape = tuple(target)
+    return [a if a.shape in ((), shape) else
+            _broadcast_in_dim(a, shape, tuple(range(len(shape)))) for a in ops]
+
+
+def _unary(prim: P.Primitive, name: str):
+    def fn(x: Any) -> Any:
+        return bind(prim, (as_array(x, name),), _NO_PARAMS)
+
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = f"Elementwise ``{prim.name}``."
+    return fn
+
+
+def _binary(prim: P.Primitive, name: str, jnp_name: str | None):
+    def fn(x: Any, y: Any) -> Any:
+        return bind(prim, tuple(_same_shape(name, _same_dtype(name, (x, y), jnp_name))),
+                    _NO_PARAMS)
+
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = f"Elementwise ``{prim.name}``; operands must have equal dtypes."
+    return fn
+
+
+# ---------------------------------------------------------------------------------------------
+# Elementwise
+
+neg, sign, abs, exp, exp2, log, log1p, expm1, tanh, logistic = (
+    _unary(p, n) for p, n in ((P.neg, "neg"), (P.sign, "sign"), (P.abs, "abs"),
+                              (P.exp, "exp"), (P.exp2, "exp2"), (P.log, "log"),
+                              (P.log1p, "log1p"), (P.expm1, "expm1"), (P.tanh, "tanh"),
+                              (P.logistic, "logistic")))
+sin, cos, tan, asin, acos, atan, sinh, cosh, asinh, acosh, atanh = (
+    _unary(getattr(P, n), n)
+    for n in "sin cos tan asin acos atan sinh cosh asinh acosh atanh".split())
+sqrt, rsqrt, cbrt, floor, ceil, erf, erfc, erf_inv, is_finite, square = (
+    _unary(getattr(P, n), n)
+    for n in "sqrt rsqrt cbrt floor ceil erf erfc erf_inv is_finite square".split())
+bitwise_not = _unary(P.not_, "bitwise_not")
+population_count = _unary(P.population_count, "population_count")
+
+add = _binary(P.add, "add", "add")
+sub = _binary(P.sub, "sub", "subtract")
+mul = _binary(P.mul, "mul", "multiply")
+div = _binary(P.div, "div", "divide")
+rem = _binary(P.rem, "rem", "remainder")
+max = _binary(P.max, "max", "maximum")
+min = _binary(P.min, "min", "minimum")
+atan2 = _binary(P.atan2, "atan2", "arctan2")
+nextafter = _binary(P.nextafter, "nextafter", "nextafter")
+eq, ne, lt, le, gt, ge = (
+    _binary(getattr(P, n), n, j) for n, j in (
+        ("eq", "equal"), ("ne", "not_equal"), ("lt", "less"), ("le", "less_equal"),
+        ("gt", "greater"), ("ge", "greater_equal")))
+bitwise_and = _binary(P.and_, "bitwise_and", "bitwise_and")
+bitwise_or = _binary(P.or_, "bitwise_or", "bitwise_or")
+bitwise_xor = _binary(P.xor, "bitwise_xor", "bitwise_xor")
+shift_left = _binary(P.shift_left, "shift_left", "left_shift")
+shift_right_logical = _binary(P.shift_right_logical, "shift_right_logical", "right_shift")
+shift_right_arithmetic = _binary(P.shift_right_arithmetic, "shift_right_arithmetic",
+                                 "right_shift")
+
+
+def pow(x: Any, y: Any) -> Any:  # noqa: A001 - lax's name
+    """``x ** y`` for floating ``x``; an integer exponent is converted to ``x``'s dtype."""
+    x = as_array(x, "pow")
+    y = as_operand(y, "pow", 1)
+    if type(y) not in PY_SCALARS and y.dtype.kind in "iu" and x.dtype.kind == "f":
+        y = convert(y, x.dtype, y.weak_type)
+    return bind(P.pow, tuple(_same_shape("pow", _same_dtype("pow", (x, y), "power"))),
+                _NO_PARAMS)
+
+
+def integer_pow(x: Any, y: int) -> Any:
+    return bind(P.integer_pow, (as_array(x, "integer_pow"),), {"y": operator.index(y)})
+
+
+def round(x: Any, rounding_method: int = RoundingMethod.AWAY_FROM_ZERO) -> Any:  # noqa: A001
+    return bind(P.round, (as_array(x, "round"),), {"rounding_method": int(rounding_method)})
+
+
+def select_n(which: Any, *cases: Any) -> Any:
+    """``cases[which]`` elementwise; ``which`` is bool (two cases) or an integer."""
+    if not cases:
+        raise ValueError("select_n called with no cases")
+    which = as_array(which, "select_n")
+    cases = tuple(_same_dtype("select_n", cases, "where"))
+    shapes = {c.shape for c in cases}
+    if len(shapes) > 1:
+        raise TypeError(f"select cases must have the same shapes, got "
+                        f"{[c.shape for c in cases]}.")
+    if which.shape not in ((), cases[0].shape):
+        raise TypeError(f"select `which` must be scalar or have the same shape as cases, got "
+                        f"`which` shape {which.shape} but case shape {cases[0].shape}.")
+    return bind(P.select_n, (which, *cases), _NO_PARAMS)
+
+
+def select(pred: Any, on_true: Any, on_false: Any) -> Any:
+    """``on_true`` where ``pred`` else ``on_false`` (select_n with the cases swapped)."""
+    return select_n(pred, on_false, on_true)
+
+
+def clamp(min: Any, x: Any, max: Any) -> Any:  # noqa: A002 - lax's names
+    lo, x, hi = _same_dtype("clamp", (min, x, max), "clip")
+    return bind(P.clamp, (lo, x, hi), _NO_PARAMS)
+
+
+def convert_element_type(operand: Any, new_dtype: Any) -> Any:
+    dt = requested_dtype(new_dtype, "convert_element_type")
+    return convert(as_operand(operand, "convert_element_type"), dt, False)
+
+
+# ---------------------------------------------------------------------------------------------
+# Shapes
+
+
+def _shape_tuple(shape: Any, what: str = "shape") -> tuple[int, ...]:
+    try:
+        return tuple(operator.index(d) for d in shape)
+    except TypeError:
+        raise TypeError(f"{what} must be a sequence of integers, got {shape!r}") from None
+
+
+def broadcast_in_dim(operand: Any, shape: Shape, broadcast_dimensions: Sequence[int]) -> Any:
+    x = as_array(operand, "broadcast_in_dim")
+    shape = _shape_tuple(shape)
+    dims = _shape_tuple(broadcast_dimensions, "broadcast_dimensions")
+    if x.shape == shape and dims == tuple(range(len(shape))):
+        return x
+    return _broadcast_in_dim(x, shape, dims)
+
+
+def broadcast(operand: Any, sizes: Shape) -> Any:
+    """Add leading dimensions of the given sizes."""
+    x = as_array(operand, "broadcast")
+    sizes = _shape_tuple(sizes, "sizes")
+    return broadcast_in_dim(x, sizes + x.shape, tuple(range(len(sizes), len(sizes) + x.ndim)))
+
+
+def broadcast_to_rank(x: Any, rank: int) -> Any:
+    x = as_array(x, "broadcast_to_rank")
+    return x if x.ndim >= rank else broadcast(x, (1,) * (rank - x.ndim))
+
+
+def reshape(operand: Any, new_sizes: Shape, dimensions: Sequence[int] | None = None) -> Any:
+    """Row-major reshape, after transposing by ``dimensions`` if given."""
+    x = as_array(operand, "reshape")
+    new_sizes = _shape_tuple(new_sizes, "new_sizes")
+    if dimensions is not None and tuple(dimensions) != tuple(range(x.ndim)):
+        x = transpose(x, dimensions)
+    if x.shape == new_sizes:
+        return x
+    return bind(P.reshape, (x,), {"new_sizes": new_sizes, "dimensions": None})
+
+
+def transpose(operand: Any, permutation: Sequence[int]) -> Any:
+    x = as_array(operand, "transpose")
+    perm = _shape_tuple(permutation, "permutation")
+    if perm == tuple(range(x.ndim)) and isinstance(x, Array):
+        return x
+    return bind(P.transpose, (x,), {"permutation": perm})
+
+
+def _normalize_dims(dims: Sequence[int], ndim: int, name: str) -> tuple[int, ...]:
+    out = []
+    for d in dims:
+        d = operator.index(d)
+        if not -ndim <= d < ndim:
+            raise ValueError(f"{name}: dimension {d} is out of range for rank {ndim}")
+        out.append(d % ndim)
+    return tuple(out)
+
+
+def squeeze(array: Any, dimensions: Sequence[int]) -> Any:
+    x = as_array(array, "squeeze")
+    dims = tuple(sorted(set(_normalize_dims(dimensions, x.ndim, "squeeze"))))
+    return bind(P.squeeze, (x,), {"dimensions": dims})
+
+
+def expand_dims(array: Any, dimensions: Sequence[int]) -> Any:
+    """Insert size-1 dimensions at ``dimensions`` (positions in the result)."""
+    x = as_array(array, "expand_dims")
+    out_rank = x.ndim + len(dimensions)
+    new = set(_normalize_dims(dimensions, out_rank, "expand_dims"))
+    if len(new) != len(dimensions):
+        raise ValueError(f"expand_dims: repeated dimension in {tuple(dimensions)}")
+    kept = [i for i in range(out_rank) if i not in new]
+    shape = [1] * out_rank
+    for i, n in zip(kept, x.shape):
+        shape[i] = n
+    return _broadcast_in_dim(x, tuple(shape), tuple(kept))
+
+
+def rev(operand: Any, dimensions: Sequence[int]) -> Any:
+    return bind(P.rev, (as_array(operand, "rev"),), {"dimensions": _shape_tuple(dimensions)})
+
+
+def slice(operand: Any, start_indices: Shape, limit_indices: Shape,  # noqa: A001
+          strides: Shape | None = None) -> Any:
+    x = as_array(operand, "slice")
+    params = {"start_indices": _shape_tuple(start_indices, "start_indices"),
+              "limit_indices": _shape_tuple(limit_indices, "limit_indices"),
+              "strides": None if strides is None else _shape_tuple(strides, "strides")}
+    return bind(P.slice, (x,), params)
+
+
+def slice_in_dim(operand: Any, start_index: int | None, limit_index: int | None,
+                 stride: int = 1, axis: int = 0) -> Any:
+    """``operand[start:limit:stride]`` along ``axis``; negative indices count from the end."""
+    x = as_array(operand, "slice_in_dim")
+    axis = _normalize_dims((axis,), x.ndim, "slice_in_dim")[0]
+    size = x.shape[axis]
+    start = 0 if start_index is None else operator.index(start_index)
+    limit = size if limit_index is None else operator.index(limit_index)
+    start, limit = (start + size if start < 0 else start), (limit + size if limit < 0 else limit)
+    starts, limits, strides = [0] * x.ndim, list(x.shape), [1] * x.ndim
+    starts[axis], limits[axis], strides[axis] = start, limit, operator.index(stride)
+    return slice(x, starts, limits, strides)
+
+
+def index_in_dim(operand: Any, index: int, axis: int = 0, keepdims: bool = True) -> Any:
+    x = as_array(operand, "index_in_dim")
+    axis = _normalize_dims((axis,), x.ndim, "index_in_dim")[0]
+    index = operator.index(index)
+    size = x.shape[axis]
+    if not -size <= index < size:
+        raise IndexError(f"index {index} is out of bounds for axis {axis} with size {size}")
+    index %= size
+    out = slice_in_dim(x, index, index + 1, 1, axis)
+    return out if keepdims else squeeze(out, (axis,))
+
+
+def _start_index(index: Any, size: int, name: str) -> Any:
+    """A dynamic start index as an integer scalar; negative indices count from the end."""
+    if isinstance(index, (int, np.integer)) and not isinstance(index, (bool, np.bool_)):
+        index = int(index)
+        return scalar_constant(index + size if index < 0 else index, dtypes.default_int(),
+                               True)
+    index = as_array(index, name)
+    if index.shape != () or index.dtype.kind not in "iu":
+        raise TypeError(f"index arguments to {name} must be integer scalars, got "
+                        f"{index.dtype}{list(index.shape)}")
+    if index.dtype.kind == "u":
+        return index
+    zero, n = scalar_constant(0, index.dtype, True), scalar_constant(size, index.dtype, True)
+    negative = bind(P.lt, (index, zero), _NO_PARAMS)
+    return bind(P.select_n, (negative, index, bind(P.add, (index, n), _NO_PARAMS)), _NO_PARAMS)
+
+
+def dynamic_slice(operand: Any, start_indices: Sequence[Any], slice_sizes: Shape) -> Any:
+    """A ``slice_sizes`` block at ``start_indices``, clamped to stay inside ``operand``."""
+    x = as_array(operand, "dynamic_slice")
+    if len(start_indices) != x.ndim:
+        raise TypeError(f"dynamic_slice: needs {x.ndim} start indices for an operand of shape "
+                        f"{x.shape}, got {len(start_indices)}")
+    starts = [_start_index(i, n, "dynamic_slice") for i, n in zip(start_indices, x.shape)]
+    return bind(P.dynamic_slice, (x, *starts),
+                {"slice_sizes": _shape_tuple(slice_sizes, "slice_sizes")})
+
+
+def dynamic_slice_in_dim(operand: Any, start_index: Any, slice_size: int, axis: int = 0) -> Any:
+    x = as_array(operand, "dynamic_slice_in_dim")
+    axis = _normalize_dims((axis,), x.ndim, "dynamic_slice_in_dim")[0]
+    starts: list[Any] = [0] * x.ndim
+    sizes = list(x.shape)
+    starts[axis], sizes[axis] = start_index, operator.index(slice_size)
+    return dynamic_slice(x, starts, sizes)
+
+
+def dynamic_index_in_dim(operand: Any, index: Any, axis: int = 0, keepdims: bool = True) -> Any:
+    x = as_array(operand, "dynamic_index_in_dim")
+    axis = _normalize_dims((axis,), x.ndim, "dynamic_index_in_dim")[0]
+    out = dynamic_slice_in_dim(x, index, 1, axis)
+    return out if keepdims else squeeze(out, (axis,))
+
+
+def dynamic_update_slice(operand: Any, update: Any, start_indices: Sequence[Any]) -> Any:
+    """``operand`` with ``update`` written at ``start_indices`` (clamped to fit)."""
+    x, upd = _same_dtype("dynamic_update_slice", (operand, update))
+    if len(start_indices) != x.ndim:
+        raise TypeError(f"dynamic_update_slice: needs {x.ndim} start indices for an operand "
+                        f"of shape {x.shape}, got {len(start_indices)}")
+    starts = [_start_index(i, n, "dynamic_update_slice")
+              for i, n in zip(start_indices, x.shape)]
+    return bind(P.dynamic_update_slice, (x, upd, *starts), _NO_PARAMS)
+
+
+def dynamic_update_slice_in_dim(operand: Any, update: Any, start_index: Any, axis: int) -> Any:
+    x = as_array(operand, "dynamic_update_slice_in_dim")
+    axis = _normalize_dims((axis,), x.ndim, "dynamic_update_slice_in_dim")[0]
+    starts: list[Any] = [0] * x.ndim
+    starts[axis] = start_index
+    return dynamic_update_slice(x, update, starts)
+
+
+def dynamic_update_index_in_dim(operand: Any, update: Any, index: Any, axis: int) -> Any:
+    x = as_array(operand, "dynamic_update_index_in_dim")
+    axis = _normalize_dims((axis,), x.ndim, "dynamic_update_index_in_dim")[0]
+    upd = as_array(update, "dynamic_update_index_in_dim", 1)
+    if upd.ndim == x.ndim - 1:
+        upd = expand_dims(upd, (axis,))
+    return dynamic_update_slice_in_dim(x, upd, index, axis)
+
+
+def concatenate(operands: Sequence[Any], dimension: int) -> Any:
+    ops = _same_dtype("concatenate", operands, "concatenate")
+    if len(ops) == 1:
+        return ops[0]
+    return bind(P.concatenate, tuple(ops), {"dimension": operator.index(dimension)})
+
+
+def pad(operand: Any, padding_value: Any,
+        padding_config: Sequence[tuple[int, int, int]]) -> Any:
+    """Pad with ``(low, high, interior)`` per dimension; negative low/high crop."""
+    x, value = _same_dtype("pad", (operand, padding_value))
+    config = tuple(tuple(operator.index(v) for v in c) for c in padding_config)
+    return bind(P.pad, (x, value), {"padding_config": config})
+
+
+# ---------------------------------------------------------------------------------------------
+# Creation
+
+
+def iota(dtype: Any, size: int) -> Any:
+    return broadcasted_iota(dtype, (size,), 0)
+
+
+def broadcasted_iota(dtype: Any, shape: Shape, dimension: int) -> Any:
+    params = {"dtype": requested_dtype(dtype, "iota"), "shape": _shape_tuple(shape),
+              "dimension": operator.index(dimension)}
+    return bind(P.iota, (), params)
+
+
+def full(shape: Shape, fill_value: Any, dtype: Any = None) -> Any:
+    """An array of ``shape`` filled with the scalar ``fill_value``."""
+    shape = _shape_tuple((shape,) if isinstance(shape, (int, np.integer)) else shape)
+    value = as_operand(fill_value, "full")
+    if type(value) not in PY_SCALARS and value.shape != ():
+        raise TypeError(f"full must be called with scalar fill_value, got fill_value.shape "
+                        f"{value.shape}.")
+    if dtype is None:
+        value = as_array(value, "full")
+    else:
+        value = convert(value, requested_dtype(dtype, "full"), False)
+    return _filled(value, shape)
+
+
+def _filled(value: Any, shape: tuple[int, ...]) -> Any:
+    """``value`` broadcast to ``shape``: an op when tracing, a fresh contiguous buffer when
+    eager (a broadcast view would be a zero-strided array that native code cannot take)."""
+    if current_trace() is None and isinstance(value, Array):
+        return Array(np.full(shape, np.asarray(value), dtype=value.dtype), value.weak_type)
+    return _broadcast_in_dim(value, shape, ())
+
+
+def full_like(x: Any, fill_value: Any, dtype: Any = None, shape: Shape | None = None) -> Any:
+    """``full`` with ``x``'s shape and dtype (and weak type, unless ``dtype`` is given)."""
+    x = as_array(x, "full_like")
+    dt = x.dtype if dtype is None else requested_dtype(dtype, "full_like")
+    weak = dtype is None and x.weak_type
+    value = convert(as_operand(fill_value, "full_like", 1), dt, weak)
+    if value.shape != ():
+        raise TypeError(f"full_like must be called with a scalar fill_value, got shape "
+                        f"{value.shape}")
+    out_shape = x.shape if shape is None else _shape_tuple(shape)
+    return _filled(value, out_shape)
+
+
+def zeros_like_array(x: Any) -> Any:
+    return full_like(x, 0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Reductions and contractions
+
+
+def _reducer(prim: P.Primitive, name: str):
+    def fn(operand: Any, axes: Sequence[int]) -> Any:
+        return bind(prim, (as_array(operand, name),), {"axes": _shape_tuple(axes, "axes")})
+
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = f"``{prim.name}`` over ``axes``."
+    return fn
+
+
+reduce_sum = _reducer(P.reduce_sum, "reduce_sum")
+reduce_prod = _reducer(P.reduce_prod, "reduce_prod")
+reduce_max = _reducer(P.reduce_max, "reduce_max")
+reduce_min = _reducer(P.reduce_min, "reduce_min")
+reduce_and = _reducer(P.reduce_and, "reduce_and")
+reduce_or = _reducer(P.reduce_or, "reduce_or")
+reduce_xor = _reducer(P.reduce_xor, "reduce_xor")
+
+
+def argmax(operand: Any, axis: int, index_dtype: Any) -> Any:
+    params = {"axes": (operator.index(axis),),
+              "index_dtype": requested_dtype(index_dtype, "argmax")}
+    return bind(P.argmax, (as_array(operand, "argmax"),), params)
+
+
+def argmin(operand: Any, axis: int, index_dtype: Any) -> Any:
+    params = {"axes": (operator.index(axis),),
+              "index_dtype": requested_dtype(index_dtype, "argmin")}
+    return bind(P.argmin, (as_array(operand, "argmin"),), params)
+
+
+DimensionNumbers = tuple[tuple[Sequence[int], Sequence[int]], tuple[Sequence[int], Sequence[int]]]
+
+
+def dot_general(lhs: Any, rhs: Any, dimension_numbers: DimensionNumbers,
+                precision: Any = None, preferred_element_type: Any = None) -> Any:
+    """Contract ``lhs`` and ``rhs``: out = batch dims + lhs free dims + rhs free dims."""
+    (lc, rc), (lb, rb) = dimension_numbers
+    dn = ((_shape_tuple(lc), _shape_tuple(rc)), (_shape_tuple(lb), _shape_tuple(rb)))
+    x = as_array(lhs, "dot_general")
+    y = as_array(rhs, "dot_general", 1)
+    pet = None if preferred_element_type is None else \
+        requested_dtype(preferred_element_type, "dot_general")
+    if x.dtype != y.dtype:
+        if pet is None:
+            raise TypeError(f"dot_general requires operands of the same dtype, got {x.dtype} "
+                            f"and {y.dtype}")
+        x, y = convert(x, pet), convert(y, pet)
+    return bind(P.dot_general, (x, y), {"dimension_numbers": dn, "precision": None,
+                                        "preferred_element_type": pet})
+
+
+def dot(lhs: Any, rhs: Any, precision: Any = None, preferred_element_type: Any = None) -> Any:
+    """Vector/matrix products of rank-1 and rank-2 operands."""
+    x, y = as_array(lhs, "dot"), as_array(rhs, "dot", 1)
+    if 1 <= x.ndim <= 2 and 1 <= y.ndim <= 2:
+        dn = (((x.ndim - 1,), (0,)), ((), ()))
+        return dot_general(x, y, dn, precision, preferred_element_type)
+    raise ValueError("lax.dot: dimension_numbers must be specified when not performing "
+                     "simple un-batched matrix-matrix, matrix-vector, or vector-vector "
+                     f"products; got lhs_shape={x.shape} rhs_shape={y.shape}")
+
+
+def batch_matmul(lhs: Any, rhs: Any, precision: Any = None) -> Any:
+    """Matrix products over matching leading batch dimensions."""
+    x, y = as_array(lhs, "batch_matmul"), as_array(rhs, "batch_matmul", 1)
+    if x.ndim < 2 or x.ndim != y.ndim:
+        raise ValueError(f"batch_matmul requires operands of equal rank >= 2, got shapes "
+                         f"{x.shape} and {y.shape}")
+    batch = tuple(range(x.ndim - 2))
+    return dot_general(x, y, (((x.ndim - 1,), (y.ndim - 2,)), (batch, batch)), precision)

@@ -1,0 +1,159 @@
+"""The IR's data structures: values, ops and functions.
+
+A ``Function`` is typed SSA: parameters, ops in a valid (topological) order,
+results. Every object here is immutable; passes build new functions rather than
+editing old ones. ``Var`` hashes by identity, so a value is the same value only
+if it is the same object, and names exist only when printing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from llax.ir.types import TensorType
+
+if TYPE_CHECKING:
+    from llax.ir.primitive import Primitive
+
+
+class Var:
+    """An SSA value. Identity is the value: two Vars are never equal unless identical."""
+
+    __slots__ = ("type",)
+
+    def __init__(self, type: TensorType) -> None:
+        self.type = type
+
+    def __repr__(self) -> str:
+        return f"Var({self.type}@{id(self):x})"
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Literal:
+    """A constant operand written inline in the IR (Python scalars, small folded constants)."""
+
+    value: np.ndarray
+    type: TensorType
+
+    @staticmethod
+    def of(value: Any, type: TensorType) -> Literal:
+        return Literal(np.asarray(value, dtype=type.dtype).reshape(type.shape), type)
+
+    def key(self) -> tuple:
+        """Equality key: same type and same bits (so nan == nan and 0.0 != -0.0)."""
+        return (self.type, self.value.tobytes())
+
+    def __repr__(self) -> str:
+        return f"Literal({self.value!r}:{self.type})"
+
+
+Atom = Var | Literal
+
+
+class Params(Mapping):
+    """An immutable, hashable mapping of an op's static parameters.
+
+    Values must be hashable: ints, floats, bools, strings, None, numpy dtypes and
+    tuples of those. The hash is computed once because CSE and the jit cache hash
+    params often.
+    """
+
+    __slots__ = ("_items", "_dict", "_hash")
+
+    def __init__(self, items: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
+        d = dict(items or {}, **kwargs)
+        self._dict = d
+        self._items = tuple(sorted(d.items()))
+        self._hash = hash(self._items)
+
+    def __getitem__(self, key: str) -> Any:
+        return self._dict[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(k for k, _ in self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Params) and self._items == other._items
+
+    def replace(self, **changes: Any) -> Params:
+        return Params(self._dict, **changes)
+
+    def __repr__(self) -> str:
+        return f"Params({dict(self._items)})"
+
+
+EMPTY_PARAMS = Params()
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Op:
+    """One operation: ``outputs = prim[params](inputs) { regions }``.
+
+    Regions are sub-functions (branches, loop bodies, fused kernels); an op that
+    has them interprets them according to its primitive.
+    """
+
+    prim: Primitive
+    inputs: tuple[Atom, ...]
+    outputs: tuple[Var, ...]
+    params: Params = EMPTY_PARAMS
+    regions: tuple[Function, ...] = ()
+
+    @property
+    def out(self) -> Var:
+        """The single output of a one-result op."""
+        (v,) = self.outputs
+        return v
+
+    def replace(self, **changes: Any) -> Op:
+        fields = {"prim": self.prim, "inputs": self.inputs, "outputs": self.outputs,
+                  "params": self.params, "regions": self.regions}
+        fields.update(changes)
+        return Op(**fields)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Function:
+    """A typed SSA function: ``params -> results`` computed by ``ops`` in order."""
+
+    params: tuple[Var, ...]
+    ops: tuple[Op, ...]
+    results: tuple[Atom, ...]
+    name: str = "main"
+
+    @property
+    def in_types(self) -> tuple[TensorType, ...]:
+        return tuple(v.type for v in self.params)
+
+    @property
+    def out_types(self) -> tuple[TensorType, ...]:
+        return tuple(v.type for v in self.results)
+
+    def replace(self, **changes: Any) -> Function:
+        fields = {"params": self.params, "ops": self.ops, "results": self.results,
+                  "name": self.name}
+        fields.update(changes)
+        return Function(**fields)
+
+    def __str__(self) -> str:
+        from llax.ir.printer import print_function
+
+        return print_function(self)
+
+
+def walk_ops(fn: Function) -> Iterator[Op]:
+    """Every op of ``fn``, including those nested in regions, outermost first."""
+    for op in fn.ops:
+        yield op
+        for region in op.regions:
+            yield from walk_ops(region)

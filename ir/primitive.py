@@ -1,0 +1,76 @@
+"""Primitives and the rule tables that give them meaning.
+
+A ``Primitive`` is only a name. What it means lives in tables keyed by the
+primitive, one table per interpretation (autodidax style):
+
+- ``abstract_eval`` here: input types + params -> output types (shape/dtype inference);
+- ``reference`` (llax.ir.reference): a NumPy implementation, used eagerly and as an oracle;
+- ``fusion_class`` here: how the fusion pass may group it;
+- lowering to LLVM (llax.codegen), JVP/transpose (autodiff), batching (vmap)
+  live beside their transformation.
+
+Rules are plain functions ``rule(*inputs, **params)``, each written right above
+its one-line registration.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+
+from llax.ir.types import TensorType
+
+
+class Primitive:
+    __slots__ = ("name", "multiple_results")
+
+    def __init__(self, name: str, multiple_results: bool = False) -> None:
+        self.name = name
+        self.multiple_results = multiple_results
+
+    def __repr__(self) -> str:
+        return self.name
+
+    def bind(self, *args, **params):
+        """Apply the primitive: eagerly on concrete arrays, or staged into the current trace."""
+        from llax.frontend.core import bind
+
+        return bind(self, args, params)
+
+
+class FusionClass(enum.Enum):
+    ELEMENTWISE = "elementwise"  # out[i] = f(in0[i], in1[i], ...)
+    INDEX_MAP = "index_map"      # out[i] = in[g(i)]: broadcasts, views, gathers
+    REDUCTION = "reduction"      # out[i] = reduce over a slice of in
+    OPAQUE = "opaque"            # its own kernel (matmul, ...)
+
+
+PRIMITIVES: dict[str, Primitive] = {}
+abstract_eval: dict[Primitive, Callable[..., tuple[TensorType, ...]]] = {}
+fusion_class: dict[Primitive, FusionClass] = {}
+
+
+def primitive(name: str, *, multiple_results: bool = False,
+              fusion: FusionClass = FusionClass.OPAQUE) -> Primitive:
+    """Create and register a primitive under its (JAX) name."""
+    if name in PRIMITIVES:
+        raise ValueError(f"primitive {name!r} is already registered")
+    prim = Primitive(name, multiple_results)
+    PRIMITIVES[name] = prim
+    fusion_class[prim] = fusion
+    return prim
+
+
+def infer_types(prim: Primitive, in_types: tuple[TensorType, ...], params,
+                regions: tuple = ()) -> tuple[TensorType, ...]:
+    """Run the abstract-evaluation rule; always returns a tuple of output types.
+
+    Ops with regions (fusion, control flow) get them as the ``regions`` keyword.
+    """
+    try:
+        rule = abstract_eval[prim]
+    except KeyError:
+        raise NotImplementedError(
+            f"primitive {prim.name!r} has no abstract evaluation rule") from None
+    out = rule(*in_types, regions=regions, **params) if regions else rule(*in_types, **params)
+    return tuple(out) if prim.multiple_results else (out,)

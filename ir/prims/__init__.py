@@ -1,0 +1,10 @@
+"""Every primitive, importable by name: ``from llax.ir.prims import add, dot_general``.
+
+Importing this package registers all primitives and their abstract-evaluation rules.
+"""
+
+from llax.ir.prims.elementwise import *  # noqa: F403
+from llax.ir.prims.fusion import *  # noqa: F403
+from llax.ir.prims.indexing import *  # noqa: F403
+from llax.ir.prims.reduce import *  # noqa: F403
+from llax.ir.prims.shape import *  # noqa: F403

@@ -1,0 +1,155 @@
+"""Elementwise primitives: unary math, binary arithmetic, comparisons, logic, select, casts.
+
+Operands of a multi-input elementwise op have equal shapes, except that a rank-0
+operand broadcasts (as in JAX's jaxprs, ``mul a 2.0:f32[]``). Operand dtypes must
+be equal: the numpy layer inserts ``convert_element_type`` to promote first.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from llax.ir import dtypes
+from llax.ir.primitive import FusionClass, abstract_eval, primitive
+from llax.ir.types import TensorType
+
+EW = FusionClass.ELEMENTWISE
+
+
+def _common_shape(name: str, types: tuple[TensorType, ...]) -> tuple[int, ...]:
+    shapes = {t.shape for t in types if t.shape != ()}
+    if len(shapes) > 1:
+        raise TypeError(f"{name}: operand shapes must be equal (or rank 0), got "
+                        f"{', '.join(str(t.shape) for t in types)}")
+    return shapes.pop() if shapes else ()
+
+
+def _common_dtype(name: str, types: tuple[TensorType, ...]) -> np.dtype:
+    kinds = {t.dtype for t in types}
+    if len(kinds) > 1:
+        raise TypeError(f"{name}: operand dtypes must be equal, got "
+                        f"{', '.join(str(t.dtype) for t in types)}")
+    return types[0].dtype
+
+
+def _check_kind(name: str, dtype: np.dtype, allowed: str) -> None:
+    kind = "b" if dtypes.is_bool(dtype) else dtype.kind
+    if kind not in allowed:
+        wanted = {"f": "floating", "i": "signed integer", "u": "unsigned integer", "b": "bool"}
+        raise TypeError(f"{name} does not accept dtype {dtype}; it takes "
+                        f"{' or '.join(wanted[k] for k in allowed)} operands")
+
+
+def _elementwise_rule(name: str, kinds: str, result: str):
+    """Build the abstract-eval rule shared by a family of elementwise primitives.
+
+    ``kinds`` lists the accepted dtype kinds ('f', 'i', 'u', 'b'); ``result`` is
+    'same' (the operand dtype) or 'bool' (comparisons).
+    """
+
+    def rule(*types: TensorType) -> TensorType:
+        shape = _common_shape(name, types)
+        dtype = _common_dtype(name, types)
+        _check_kind(name, dtype, kinds)
+        if result == "bool":
+            return TensorType(shape, dtypes.bool_)
+        return TensorType(shape, dtype, all(t.weak for t in types))
+
+    return rule
+
+
+def _family(names: str, kinds: str, result: str = "same") -> list:
+    prims = []
+    for name in names.split():
+        p = primitive(name, fusion=EW)
+        abstract_eval[p] = _elementwise_rule(name, kinds, result)
+        prims.append(p)
+    return prims
+
+
+NUMERIC, FLOAT, INTEGRAL, ANY = "fiu", "f", "iub", "fiub"
+
+# Unary.
+neg, sign, abs = _family("neg sign abs", NUMERIC)
+(exp, exp2, log, log1p, expm1, tanh, logistic, sin, cos, tan, asin, acos, atan, sinh, cosh,
+ asinh, acosh, atanh, sqrt, rsqrt, cbrt, floor, ceil, round, erf, erfc, erf_inv, is_finite_
+ ) = _family("exp exp2 log log1p expm1 tanh logistic sin cos tan asin acos atan sinh cosh "
+             "asinh acosh atanh sqrt rsqrt cbrt floor ceil round erf erfc erf_inv is_finite", FLOAT)
+not_, population_count = _family("not population_count", INTEGRAL)
+# is_finite returns bool: give it its own rule.
+abstract_eval[is_finite_] = _elementwise_rule("is_finite", FLOAT, "bool")
+is_finite = is_finite_
+
+# Binary.
+add, sub, mul, div, rem = _family("add sub mul div rem", NUMERIC)
+max, min = _family("max min", ANY)
+pow, atan2, nextafter = _family("pow atan2 nextafter", FLOAT)
+and_, or_, xor = _family("and or xor", INTEGRAL)
+shift_left, shift_right_logical, shift_right_arithmetic = _family(
+    "shift_left shift_right_logical shift_right_arithmetic", "iu")
+eq, ne, lt, le, gt, ge = _family("eq ne lt le gt ge", ANY, result="bool")
+
+
+# integer_pow[y](x): x ** y for a static integer y (what ``x ** 2`` traces to, as in JAX).
+integer_pow = primitive("integer_pow", fusion=EW)
+
+
+def _integer_pow_rule(x: TensorType, *, y: int) -> TensorType:
+    _check_kind("integer_pow", x.dtype, NUMERIC)
+    if y < 0 and not dtypes.is_float(x.dtype):
+        raise TypeError(f"integer_pow: negative exponent {y} needs a floating operand, "
+                        f"got {x.dtype}")
+    return x
+
+
+abstract_eval[integer_pow] = _integer_pow_rule
+(square,) = _family("square", NUMERIC)
+
+
+# select_n(which, *cases): which is bool (two cases) or int32; picks cases[which] per element.
+select_n = primitive("select_n", fusion=EW)
+
+
+def _select_n_rule(which: TensorType, *cases: TensorType) -> TensorType:
+    if not cases:
+        raise TypeError("select_n needs at least one case")
+    if which.dtype != dtypes.bool_ and not dtypes.is_int(which.dtype):
+        raise TypeError(f"select_n: predicate must be bool or integer, got {which.dtype}")
+    if which.dtype == dtypes.bool_ and len(cases) > 2:
+        raise TypeError(f"select_n: a bool predicate selects between 2 cases, got {len(cases)}")
+    shape = _common_shape("select_n", cases)
+    if shape != () and which.shape not in ((), shape):
+        raise TypeError(f"select_n: predicate shape {which.shape} does not match cases {shape}")
+    if shape == () and which.shape != ():
+        raise TypeError(f"select_n: predicate shape {which.shape} but scalar cases")
+    dtype = _common_dtype("select_n", cases)
+    return TensorType(shape, dtype, all(c.weak for c in cases))
+
+
+abstract_eval[select_n] = _select_n_rule
+
+
+# convert_element_type[new_dtype, weak_type](x)
+convert_element_type = primitive("convert_element_type", fusion=EW)
+
+
+def _convert_rule(x: TensorType, *, new_dtype: np.dtype, weak_type: bool) -> TensorType:
+    return TensorType(x.shape, new_dtype, weak_type)
+
+
+abstract_eval[convert_element_type] = _convert_rule
+
+
+# clamp(lo, x, hi): lo and hi are rank 0 or the shape of x.
+clamp = primitive("clamp", fusion=EW)
+
+
+def _clamp_rule(lo: TensorType, x: TensorType, hi: TensorType) -> TensorType:
+    for name, t in (("min", lo), ("max", hi)):
+        if t.shape not in ((), x.shape):
+            raise TypeError(f"clamp: {name} shape {t.shape} must be () or {x.shape}")
+    _common_dtype("clamp", (lo, x, hi))
+    return x
+
+
+abstract_eval[clamp] = _clamp_rule

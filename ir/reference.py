@@ -1,0 +1,277 @@
+"""Reference implementations: one NumPy function per primitive.
+
+They define what each primitive means. Eager ``llax.numpy`` calls run them, the
+IR interpreter runs them, and the compiled code is tested against them. They
+take and return numpy arrays; the caller casts results to the inferred dtype.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+
+from llax.ir import prims as P
+from llax.ir.primitive import Primitive
+
+reference: dict[Primitive, Callable[..., np.ndarray]] = {}
+
+
+def _quiet(fn: Callable) -> Callable:
+    """Run ``fn`` with floating-point warnings off: JAX returns inf/nan silently."""
+
+    def run(*args, **params):
+        with np.errstate(all="ignore"):
+            return fn(*args, **params)
+
+    return run
+
+
+def _erf(x: np.ndarray) -> np.ndarray:
+    return np.vectorize(math.erf, otypes=[x.dtype])(x) if x.size else x.copy()
+
+
+def _erfc(x: np.ndarray) -> np.ndarray:
+    return np.vectorize(math.erfc, otypes=[x.dtype])(x) if x.size else x.copy()
+
+
+def _erf_inv(x: np.ndarray) -> np.ndarray:
+    # Newton's method on erf from a good start; exact enough as a reference.
+    x64 = x.astype(np.float64)
+    y = np.where(np.abs(x64) < 1, np.arctanh(x64) * 0.8862269254527580, np.sign(x64) * np.inf)
+    finite = np.abs(x64) < 1
+    for _ in range(60):
+        err = _erf(y) - x64
+        step = err / (2 / np.sqrt(np.pi) * np.exp(-y * y))
+        y = np.where(finite, y - step, y)
+    y = np.where(np.abs(x64) > 1, np.nan, y)
+    return y.astype(x.dtype)
+
+
+def _round(x: np.ndarray, rounding_method: int = 0) -> np.ndarray:
+    # rounding_method 0 = away from zero (lax default), 1 = to nearest even (jnp.round).
+    if rounding_method == 1:
+        return np.round(x)
+    return np.sign(x) * np.floor(np.abs(x) + 0.5) if x.size else x.copy()
+
+
+def _int_div(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    # lax.div on integers truncates toward zero (C semantics), unlike numpy's floor_divide.
+    if x.dtype.kind in "iu":
+        safe = np.where(y == 0, 1, y)
+        # x - fmod(x, y) is an exact multiple of y and moves toward zero, so it cannot
+        # overflow; dividing it by y is exact, so floor division gives the truncated quotient.
+        q = (x - np.fmod(x, safe)) // safe
+        by_zero = -1 if x.dtype.kind == "i" else np.iinfo(x.dtype).max
+        return np.where(y == 0, by_zero, q).astype(x.dtype)
+    return x / y
+
+
+def _int_rem(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    # lax.rem takes the sign of the dividend (C fmod semantics).
+    if x.dtype.kind in "iu":
+        safe = np.where(y == 0, 1, y)
+        return np.where(y == 0, x, np.fmod(x, safe)).astype(x.dtype)
+    return np.fmod(x, y)
+
+
+def _logistic(x: np.ndarray) -> np.ndarray:
+    return (1 / (1 + np.exp(-x))).astype(x.dtype)
+
+
+def _shift(kind: str) -> Callable:
+    def shift(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        bits = x.dtype.itemsize * 8
+        unsigned = x.view(x.dtype.str.replace("i", "u")) if x.dtype.kind == "i" else x
+        yy = y.astype(np.int64)
+        oob = (yy < 0) | (yy >= bits)
+        safe = np.where(oob, 0, yy).astype(x.dtype)
+        if kind == "left":
+            out = np.left_shift(x, safe)
+            return np.where(oob, 0, out).astype(x.dtype)
+        if kind == "logical":
+            out = np.right_shift(unsigned, safe.astype(unsigned.dtype)).view(x.dtype)
+            return np.where(oob, 0, out).astype(x.dtype)
+        fill = np.where(x < 0, -1, 0) if x.dtype.kind == "i" else 0
+        return np.where(oob, fill, np.right_shift(x, safe)).astype(x.dtype)
+
+    return shift
+
+
+_UNARY = {
+    P.neg: np.negative, P.sign: np.sign, P.abs: np.abs, P.exp: np.exp, P.exp2: np.exp2,
+    P.log: np.log, P.log1p: np.log1p, P.expm1: np.expm1, P.tanh: np.tanh, P.logistic: _logistic,
+    P.sin: np.sin, P.cos: np.cos, P.tan: np.tan, P.asin: np.arcsin, P.acos: np.arccos,
+    P.atan: np.arctan, P.sinh: np.sinh, P.cosh: np.cosh, P.asinh: np.arcsinh,
+    P.acosh: np.arccosh, P.atanh: np.arctanh, P.sqrt: np.sqrt,
+    P.rsqrt: lambda x: (1 / np.sqrt(x)).astype(x.dtype), P.cbrt: np.cbrt, P.floor: np.floor,
+    P.ceil: np.ceil, P.erf: _erf, P.erfc: _erfc, P.erf_inv: _erf_inv, P.is_finite: np.isfinite,
+    P.not_: lambda x: np.logical_not(x) if x.dtype == np.bool_ else np.invert(x),
+    P.population_count: lambda x: np.bitwise_count(x).astype(x.dtype),
+}
+_BINARY = {
+    P.add: np.add, P.sub: np.subtract, P.mul: np.multiply, P.div: _int_div, P.rem: _int_rem,
+    P.max: np.maximum, P.min: np.minimum, P.pow: np.power, P.atan2: np.arctan2,
+    P.nextafter: np.nextafter, P.and_: np.bitwise_and, P.or_: np.bitwise_or,
+    P.xor: np.bitwise_xor, P.eq: np.equal, P.ne: np.not_equal, P.lt: np.less,
+    P.le: np.less_equal, P.gt: np.greater, P.ge: np.greater_equal,
+    P.shift_left: _shift("left"), P.shift_right_logical: _shift("logical"),
+    P.shift_right_arithmetic: _shift("arithmetic"),
+}
+for _prim, _fn in {**_UNARY, **_BINARY}.items():
+    reference[_prim] = _quiet(_fn)
+reference[P.round] = _quiet(_round)
+reference[P.square] = _quiet(np.square)
+reference[P.integer_pow] = _quiet(
+    lambda x, *, y: np.power(x, y) if y >= 0 else (1 / np.power(x, -y)).astype(x.dtype))
+
+
+def _select_n(which: np.ndarray, *cases: np.ndarray) -> np.ndarray:
+    if len(cases) == 1:
+        return np.broadcast_to(cases[0], np.broadcast_shapes(which.shape, cases[0].shape)).copy()
+    if len(cases) > 2:
+        return np.choose(which.astype(np.int64), cases)
+    return np.where(which, cases[1], cases[0])
+
+
+reference[P.select_n] = _select_n
+
+
+def _convert(x: np.ndarray, *, new_dtype: np.dtype, weak_type: bool = False) -> np.ndarray:
+    new_dtype = np.dtype(new_dtype)
+    if x.dtype.kind == "f" and new_dtype.kind in "iu":
+        # Like XLA: NaN -> 0, out-of-range values saturate instead of wrapping.
+        info = np.iinfo(new_dtype)
+        with np.errstate(invalid="ignore"):
+            x = np.clip(np.nan_to_num(np.trunc(x), nan=0), info.min, info.max)
+            return np.where(x >= 2.0 ** (info.bits - (new_dtype.kind == "i")), info.max,
+                            x.astype(np.float64).astype(new_dtype))
+    if new_dtype == np.bool_:
+        return x != 0
+    with np.errstate(all="ignore"):
+        return x.astype(new_dtype)
+
+
+reference[P.convert_element_type] = _convert
+reference[P.clamp] = lambda lo, x, hi: np.minimum(np.maximum(x, lo), hi)
+
+
+def _broadcast_in_dim(x: np.ndarray, *, shape, broadcast_dimensions) -> np.ndarray:
+    expanded = [1] * len(shape)
+    for i, d in enumerate(broadcast_dimensions):
+        expanded[d] = x.shape[i]
+    return np.broadcast_to(x.reshape(expanded), shape)
+
+
+reference[P.broadcast_in_dim] = _broadcast_in_dim
+reference[P.reshape] = lambda x, *, new_sizes, dimensions=None: x.reshape(new_sizes)
+reference[P.transpose] = lambda x, *, permutation: np.transpose(x, permutation)
+reference[P.squeeze] = lambda x, *, dimensions: np.squeeze(x, tuple(dimensions))
+reference[P.rev] = lambda x, *, dimensions: np.flip(x, tuple(dimensions)) if dimensions else x
+reference[P.slice] = lambda x, *, start_indices, limit_indices, strides=None: x[tuple(
+    np.s_[s:l:st] for s, l, st in zip(start_indices, limit_indices, strides or (1,) * x.ndim))]
+
+
+def _clamped_starts(shape, sizes, starts) -> list[int]:
+    return [int(min(max(int(s), 0), n - k)) for s, n, k in zip(starts, shape, sizes)]
+
+
+def _dynamic_slice(x: np.ndarray, *starts: np.ndarray, slice_sizes) -> np.ndarray:
+    begin = _clamped_starts(x.shape, slice_sizes, starts)
+    return x[tuple(np.s_[b:b + k] for b, k in zip(begin, slice_sizes))]
+
+
+def _dynamic_update_slice(x: np.ndarray, update: np.ndarray, *starts: np.ndarray) -> np.ndarray:
+    begin = _clamped_starts(x.shape, update.shape, starts)
+    out = x.copy()
+    out[tuple(np.s_[b:b + k] for b, k in zip(begin, update.shape))] = update
+    return out
+
+
+reference[P.dynamic_slice] = _dynamic_slice
+reference[P.dynamic_update_slice] = _dynamic_update_slice
+reference[P.concatenate] = lambda *xs, dimension: np.concatenate(xs, axis=dimension)
+
+
+def _pad(x: np.ndarray, value: np.ndarray, *, padding_config) -> np.ndarray:
+    # Interior padding first (scatter into a strided grid), then low/high (negative = crop).
+    inner_shape = [n + max(n - 1, 0) * i for n, (_, _, i) in zip(x.shape, padding_config)]
+    inner = np.full(inner_shape, value, dtype=x.dtype)
+    inner[tuple(np.s_[::i + 1] for _, _, i in padding_config)] = x
+    grown = np.pad(inner, [(max(lo, 0), max(hi, 0)) for lo, hi, _ in padding_config],
+                   constant_values=value)
+    crop = tuple(np.s_[max(-lo, 0):grown.shape[d] - max(-hi, 0)]
+                 for d, (lo, hi, _) in enumerate(padding_config))
+    return grown[crop]
+
+
+reference[P.pad] = _pad
+
+
+def _iota(*, dtype, shape, dimension) -> np.ndarray:
+    line = np.arange(shape[dimension], dtype=dtype)
+    return np.broadcast_to(line.reshape([-1 if d == dimension else 1 for d in range(len(shape))]),
+                           shape)
+
+
+reference[P.iota] = _iota
+
+_REDUCERS = {P.reduce_sum: np.sum, P.reduce_prod: np.prod, P.reduce_max: np.max,
+             P.reduce_min: np.min, P.reduce_and: np.bitwise_and.reduce,
+             P.reduce_or: np.bitwise_or.reduce, P.reduce_xor: np.bitwise_xor.reduce}
+
+
+def _reducer(fn: Callable) -> Callable:
+    def reduce(x: np.ndarray, *, axes) -> np.ndarray:
+        if fn in (np.max, np.min) and x.size == 0:
+            # The identity of max/min: -inf/+inf, or the integer extremes.
+            if x.dtype.kind == "f":
+                init = -np.inf if fn is np.max else np.inf
+            elif x.dtype == np.bool_:
+                init = fn is np.min
+            else:
+                info = np.iinfo(x.dtype)
+                init = info.min if fn is np.max else info.max
+            shape = [n for i, n in enumerate(x.shape) if i not in axes]
+            return np.full(shape, init, dtype=x.dtype)
+        if fn in (np.sum, np.prod):
+            return fn(x, axis=tuple(axes), dtype=x.dtype)
+        return fn(x, axis=tuple(axes))
+
+    return _quiet(reduce)
+
+
+for _prim, _fn in _REDUCERS.items():
+    reference[_prim] = _reducer(_fn)
+
+
+def _arg(fn: Callable) -> Callable:
+    def arg(x: np.ndarray, *, axes, index_dtype) -> np.ndarray:
+        return fn(x, axis=axes[0]).astype(index_dtype)
+
+    return arg
+
+
+reference[P.argmax] = _arg(np.argmax)
+reference[P.argmin] = _arg(np.argmin)
+
+
+def _dot_general(lhs: np.ndarray, rhs: np.ndarray, *, dimension_numbers, precision=None,
+                 preferred_element_type=None) -> np.ndarray:
+    (lc, rc), (lb, rb) = dimension_numbers
+    lfree = [i for i in range(lhs.ndim) if i not in lc and i not in lb]
+    rfree = [i for i in range(rhs.ndim) if i not in rc and i not in rb]
+    # Move to (batch, free, contract) and contract with matmul, which calls BLAS.
+    l2 = np.transpose(lhs, [*lb, *lfree, *lc])
+    r2 = np.transpose(rhs, [*rb, *rc, *rfree])
+    nb = [lhs.shape[i] for i in lb]
+    m = math.prod(lhs.shape[i] for i in lfree)
+    k = math.prod(lhs.shape[i] for i in lc)
+    n = math.prod(rhs.shape[i] for i in rfree)
+    dtype = np.dtype(preferred_element_type or lhs.dtype)
+    out = np.matmul(l2.reshape(*nb, m, k).astype(dtype), r2.reshape(*nb, k, n).astype(dtype))
+    return out.reshape(*nb, *[lhs.shape[i] for i in lfree], *[rhs.shape[i] for i in rfree])
+
+
+reference[P.dot_general] = _quiet(_dot_general)

@@ -1,0 +1,102 @@
+"""Helpers for the code-generator tests: build IR by hand, compile, compare to the oracle."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from llax.codegen import compile_native
+from llax.ir.core import Atom, Function, Literal, Op, Params, Var
+from llax.ir.interpreter import evaluate_function
+from llax.ir.primitive import Primitive, infer_types
+from llax.ir.types import TensorType
+
+F32, F64, I32, BOOL = (np.dtype(t) for t in (np.float32, np.float64, np.int32, np.bool_))
+
+
+def tt(shape: Sequence[int], dtype) -> TensorType:
+    return TensorType(tuple(shape), np.dtype(dtype))
+
+
+def op(prim: Primitive, *inputs: Atom, regions: tuple = (), **params) -> Op:
+    p = Params(params)
+    outs = infer_types(prim, tuple(a.type for a in inputs), p, regions)
+    return Op(prim, tuple(inputs), tuple(Var(t) for t in outs), p, regions)
+
+
+def lit(value, dtype, shape=()) -> Literal:
+    return Literal.of(value, tt(shape, dtype))
+
+
+def single(prim: Primitive, in_types: Sequence[TensorType], **params) -> Function:
+    """A function applying one op to fresh parameters."""
+    params_ = tuple(Var(t) for t in in_types)
+    o = op(prim, *params_, **params)
+    return Function(params_, (o,), o.outputs)
+
+
+def fused(fn: Function) -> Function:
+    """Wrap ``fn``'s body into one hand-built ``fusion`` op (before the fuse pass exists)."""
+    from llax.ir import prims as P
+
+    outer = tuple(Var(v.type) for v in fn.params)
+    o = op(P.fusion, *outer, regions=(fn,))
+    return Function(outer, (o,), o.outputs)
+
+
+def run(fn: Function, args: Sequence[np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """(compiled results, reference results)."""
+    args = [np.array(a, dtype=v.type.dtype, order="C") for v, a in zip(fn.params, args)]
+    compiled = compile_native(fn, fn)
+    got = compiled.call(args)
+    want = evaluate_function(fn, args)
+    return got, [np.asarray(w, dtype=t.dtype).reshape(t.shape) for w, t in zip(want, fn.out_types)]
+
+
+def assert_same(got: np.ndarray, want: np.ndarray, rtol: float = 0.0, atol: float = 0.0,
+                what: str = "") -> None:
+    assert got.shape == want.shape, f"{what}: shape {got.shape} != {want.shape}"
+    assert got.dtype == want.dtype, f"{what}: dtype {got.dtype} != {want.dtype}"
+    if got.dtype.kind == "f":
+        if rtol == 0 and atol == 0:
+            # Exact, but nan == nan and -0.0 == 0.0 (max/min may order signed zeros differently).
+            same = (got == want) | (np.isnan(got) & np.isnan(want))
+            if not same.all():
+                bad = np.argwhere(~same)[:5]
+                raise AssertionError(f"{what}: mismatch at {bad.tolist()}: got "
+                                     f"{got[tuple(bad.T)]} want {want[tuple(bad.T)]}")
+        else:
+            np.testing.assert_allclose(got, want, rtol=rtol, atol=atol, equal_nan=True,
+                                       err_msg=what)
+    else:
+        np.testing.assert_array_equal(got, want, err_msg=what)
+
+
+def check(fn: Function, args: Sequence[np.ndarray], rtol: float = 0.0, atol: float = 0.0) -> None:
+    got, want = run(fn, args)
+    assert len(got) == len(want)
+    for k, (g, w) in enumerate(zip(got, want)):
+        assert_same(g, w, rtol, atol, what=f"{fn.name} result {k}")
+
+
+def special_values(dtype) -> np.ndarray:
+    dtype = np.dtype(dtype)
+    if dtype == BOOL:
+        return np.array([False, True])
+    if dtype.kind == "f":
+        v = [np.nan, np.inf, -np.inf, -0.0, 0.0, 1.0, -1.0, 0.5, -0.5, 1.5, 2.5, -2.5, 3.7,
+             -3.7, 1e-30, 1e30, 0.1, 100.0, 0.49999997]
+        return np.array(v, dtype=dtype)
+    info = np.iinfo(dtype)
+    v = [info.min, info.max, info.min + 1, -1, 0, 1, 2, -2, 7, -7, 31, 32, 33, 64, -33, 100]
+    return np.array([x for x in v if info.min <= x <= info.max], dtype=dtype)
+
+
+def random_values(dtype, shape, rng: np.random.Generator, low=-10.0, high=10.0) -> np.ndarray:
+    dtype = np.dtype(dtype)
+    if dtype == BOOL:
+        return rng.random(shape) < 0.5
+    if dtype.kind == "f":
+        return rng.uniform(low, high, shape).astype(dtype)
+    return rng.integers(int(low), int(high) + 1, shape).astype(dtype)

@@ -1,0 +1,131 @@
+"""Calling NumPy's bundled BLAS from generated code.
+
+Run with ``-s`` to see the 1024^3 float32 matmul timing against NumPy
+(reported, never asserted).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import llvmlite.ir as lir
+import numpy as np
+import pytest
+
+from llax.codegen import blas, native
+
+pytestmark = pytest.mark.skipif(not blas.available(), reason="no ILP64 CBLAS in this process")
+
+_I32, _I64, _PTR = lir.IntType(32), lir.IntType(64), lir.PointerType()
+
+
+def _scalar(dtype: np.dtype, value: float) -> lir.Constant:
+    return lir.Constant(lir.FloatType() if dtype == np.float32 else lir.DoubleType(), value)
+
+
+def gemm_callable(m: int, k: int, n: int, dtype: object,
+                  trans_b: bool = False) -> Callable[..., object]:
+    """An entry computing ``a @ b`` (or ``a @ b.T``) with one cblas_?gemm call."""
+    dt = np.dtype(dtype)
+    module = lir.Module("gemm")
+    gemm = blas.declare(module, "sgemm" if dt == np.float32 else "dgemm")
+    kernel = lir.Function(module, lir.FunctionType(lir.VoidType(), [_PTR] * 3), name="kernel")
+    a, b, c = kernel.args
+    bld = lir.IRBuilder(kernel.append_basic_block())
+    ldb = k if trans_b else n
+    bld.call(gemm, [
+        lir.Constant(_I32, blas.ROW_MAJOR), lir.Constant(_I32, blas.NO_TRANS),
+        lir.Constant(_I32, blas.TRANS if trans_b else blas.NO_TRANS),
+        lir.Constant(_I64, m), lir.Constant(_I64, n), lir.Constant(_I64, k),
+        _scalar(dt, 1.0), a, lir.Constant(_I64, k), b, lir.Constant(_I64, ldb),
+        _scalar(dt, 0.0), c, lir.Constant(_I64, n)])
+    bld.ret_void()
+    b_shape = (n, k) if trans_b else (k, n)
+    return native.compile_callable(module, kernel, [((m, k), dt), (b_shape, dt)],
+                                   [((m, n), dt)], name=f"gemm_{dt.name}", release_gil=True)
+
+
+def test_library_is_ilp64_and_named() -> None:
+    found = blas.find()
+    assert found is not None and found.has("sgemm") and found.has("dgemm")
+    assert found.native_names["sgemm"].endswith(("64_", "_64"))
+    if found.config is not None:
+        assert "USE64BITINT" in found.config
+    assert "sgemm" in blas.describe()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gemm_64x64_matches_numpy(dtype: type) -> None:
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((64, 64)).astype(dtype)
+    b = rng.standard_normal((64, 64)).astype(dtype)
+    f = gemm_callable(64, 64, 64, dtype)
+    tol = 1e-4 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(f(a, b), a @ b, rtol=tol, atol=tol)
+
+
+def test_gemm_rectangular_and_transposed() -> None:
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal((5, 7)).astype(np.float32)
+    bt = rng.standard_normal((3, 7)).astype(np.float32)
+    f = gemm_callable(5, 7, 3, np.float32, trans_b=True)
+    np.testing.assert_allclose(f(a, bt), a @ bt.T, rtol=1e-5, atol=1e-5)
+
+
+def test_gemv_and_dot() -> None:
+    module = lir.Module("gemv")
+    gemv, dot = blas.declare(module, "dgemv"), blas.declare(module, "ddot")
+    assert blas.declare(module, "dgemv") is gemv  # declared once per module
+    kernel = lir.Function(module, lir.FunctionType(lir.VoidType(), [_PTR] * 4), name="kernel")
+    a, x, y, d = kernel.args
+    bld = lir.IRBuilder(kernel.append_basic_block())
+    one = lir.Constant(_I64, 1)
+    bld.call(gemv, [lir.Constant(_I32, blas.ROW_MAJOR), lir.Constant(_I32, blas.NO_TRANS),
+                    lir.Constant(_I64, 4), lir.Constant(_I64, 3), _scalar(np.float64, 1.0),
+                    a, lir.Constant(_I64, 3), x, one, _scalar(np.float64, 0.0), y, one])
+    bld.store(bld.call(dot, [lir.Constant(_I64, 3), x, one, x, one]), d)
+    bld.ret_void()
+    f = native.compile_callable(module, kernel, [((4, 3), np.float64), ((3,), np.float64)],
+                                [((4,), np.float64), ((), np.float64)], name="gemv_dot")
+    a_ = np.arange(12.0).reshape(4, 3)
+    x_ = np.array([1.0, -2.0, 0.5])
+    y_, d_ = f(a_, x_)
+    np.testing.assert_allclose(y_, a_ @ x_)
+    assert d_.shape == () and float(d_) == pytest.approx(x_ @ x_)
+
+
+def test_unknown_routine_is_refused() -> None:
+    with pytest.raises((RuntimeError, ValueError)):
+        blas.declare(lir.Module("m"), "zgemm")
+
+
+def report_matmul(n: int = 1024, repeat: int = 5) -> str:
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((n, n)).astype(np.float32)
+    b = rng.standard_normal((n, n)).astype(np.float32)
+    f = gemm_callable(n, n, n, np.float32)
+    np.testing.assert_allclose(f(a, b), a @ b, rtol=1e-3, atol=1e-3)
+
+    def best(fn: Callable[[], object]) -> float:
+        fn()
+        times = []
+        for _ in range(repeat):
+            t = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t)
+        return min(times)
+
+    ours, theirs = best(lambda: f(a, b)), best(lambda: a @ b)
+    flops = 2 * n ** 3
+    return (f"{n}^3 float32 matmul: llax->BLAS {ours * 1e3:.1f} ms "
+            f"({flops / ours / 1e9:.0f} GFLOP/s), numpy {theirs * 1e3:.1f} ms "
+            f"({flops / theirs / 1e9:.0f} GFLOP/s); {blas.describe()}")
+
+
+def test_report_matmul() -> None:
+    print("\n" + report_matmul())
+
+
+if __name__ == "__main__":
+    print(report_matmul())

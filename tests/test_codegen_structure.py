@@ -1,0 +1,399 @@
+"""Compiled index maps, reductions, dot_general, fusion regions and kernel plumbing
+(intermediates, results that are parameters/literals/repeated), against the reference."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from llax.ir import prims as P
+from llax.ir.core import Function, Var
+from llax.tests.codegen_util import (BOOL, F32, F64, I32, check, fused, lit, op, random_values,
+                                     run, single, tt)
+
+DTYPES = [F32, I32, BOOL]
+
+
+def _args(fn: Function, seed: int = 0, low: float = -10, high: float = 10) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return [random_values(v.type.dtype, v.type.shape, rng, low, high) for v in fn.params]
+
+
+def _check1(prim, in_types, seed: int = 0, **params) -> None:
+    fn = single(prim, in_types, **params)
+    check(fn, _args(fn, seed))
+    check(fused(fn), _args(fn, seed))  # the same op as a one-op fusion region
+
+
+# --- index maps ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("src, shape, dims", [
+    ((), (5,), ()), ((3,), (2, 3), (1,)), ((3, 1), (3, 4), (0, 1)), ((2, 1, 3), (2, 4, 3), (0, 1, 2)),
+    ((1,), (1,), (0,)), ((3,), (3, 0), (0,)), ((4,), (4, 7, 33), (0,)), ((33,), (2, 3, 33), (2,)),
+    ((1, 1), (5, 1, 6), (1, 2)),
+], ids=str)
+def test_broadcast_in_dim(dtype, src, shape, dims) -> None:
+    _check1(P.broadcast_in_dim, [tt(src, dtype)], shape=shape, broadcast_dimensions=dims)
+
+
+@pytest.mark.parametrize("src, new", [
+    ((6,), (2, 3)), ((2, 3), (3, 2)), ((2, 3, 4), (6, 4)), ((4, 6), (24,)), ((), (1, 1)),
+    ((0, 3), (3, 0)), ((2, 3, 4), (4, 3, 2)), ((1, 7), (7, 1)), ((5, 6, 7), (30, 7)),
+], ids=str)
+def test_reshape(src, new) -> None:
+    _check1(P.reshape, [tt(src, F32)], new_sizes=new, dimensions=None)
+
+
+@pytest.mark.parametrize("perm", list(itertools.permutations(range(3))), ids=str)
+def test_transpose(perm) -> None:
+    _check1(P.transpose, [tt((2, 3, 5), I32)], permutation=perm)
+
+
+def test_transpose_2d_large() -> None:
+    _check1(P.transpose, [tt((67, 129), F32)], permutation=(1, 0))
+
+
+@pytest.mark.parametrize("src, dims", [((1, 3, 1), (0, 2)), ((1,), (0,)), ((4, 1), (1,))],
+                         ids=str)
+def test_squeeze(src, dims) -> None:
+    _check1(P.squeeze, [tt(src, F32)], dimensions=dims)
+
+
+@pytest.mark.parametrize("dims", [(), (0,), (1,), (0, 1)], ids=str)
+def test_rev(dims) -> None:
+    _check1(P.rev, [tt((3, 33), I32)], dimensions=dims)
+
+
+@pytest.mark.parametrize("start, limit, strides", [
+    ((0, 0), (4, 9), None), ((1, 2), (3, 9), None), ((0, 1), (4, 9), (2, 3)),
+    ((3, 0), (3, 9), None), ((1, 8), (4, 9), (5, 1)),
+], ids=str)
+def test_slice(start, limit, strides) -> None:
+    _check1(P.slice, [tt((4, 9), F32)], start_indices=start, limit_indices=limit,
+            strides=strides)
+
+
+@pytest.mark.parametrize("idx_dtype", [I32, np.dtype(np.uint32), np.dtype(np.int64)])
+@pytest.mark.parametrize("starts", [(0, 0), (1, 2), (-5, 100), (3, -1), (2**31 - 1, 0)], ids=str)
+def test_dynamic_slice(starts, idx_dtype) -> None:
+    if idx_dtype.kind == "u" and min(starts) < 0:
+        pytest.skip("negative start for an unsigned index")
+    x = Var(tt((5, 7), F32))
+    s = [Var(tt((), idx_dtype)) for _ in range(2)]
+    o = op(P.dynamic_slice, x, *s, slice_sizes=(2, 3))
+    fn = Function((x, *s), (o,), o.outputs)
+    args = [np.arange(35, dtype=np.float32).reshape(5, 7), *[np.array(v, idx_dtype) for v in starts]]
+    check(fn, args)
+    check(fused(fn), args)
+
+
+@pytest.mark.parametrize("starts", [(0, 0), (1, 2), (-5, 100), (4, 6)], ids=str)
+@pytest.mark.parametrize("ushape", [(2, 3), (5, 7), (0, 3), (1, 1)], ids=str)
+def test_dynamic_update_slice(starts, ushape) -> None:
+    x = Var(tt((5, 7), I32))
+    u = Var(tt(ushape, I32))
+    s = [Var(tt((), I32)) for _ in range(2)]
+    o = op(P.dynamic_update_slice, x, u, *s)
+    fn = Function((x, u, *s), (o,), o.outputs)
+    args = [np.arange(35, dtype=np.int32).reshape(5, 7), -np.ones(ushape, np.int32),
+            *[np.array(v, np.int32) for v in starts]]
+    check(fn, args)
+
+
+@pytest.mark.parametrize("config", [
+    ((0, 0, 0), (0, 0, 0)), ((1, 2, 0), (0, 3, 0)), ((-1, 1, 0), (2, -3, 0)),
+    ((0, 0, 1), (1, 1, 2)), ((-2, -1, 1), (3, 0, 3)),
+], ids=str)
+@pytest.mark.parametrize("dtype", [F32, BOOL])
+def test_pad(config, dtype) -> None:
+    x, v = Var(tt((4, 5), dtype)), Var(tt((), dtype))
+    o = op(P.pad, x, v, padding_config=config)
+    fn = Function((x, v), (o,), o.outputs)
+    check(fn, _args(fn))
+    check(fused(fn), _args(fn))
+
+
+def test_pad_empty_operand() -> None:
+    x, v = Var(tt((0, 2), F32)), Var(tt((), F32))
+    o = op(P.pad, x, v, padding_config=((1, 1, 0), (0, 1, 0)))
+    check(Function((x, v), (o,), o.outputs), [np.zeros((0, 2)), np.float32(7)])
+
+
+@pytest.mark.parametrize("shapes, dim", [
+    (((2, 3), (4, 3)), 0), (((2, 3), (2, 1), (2, 0), (2, 5)), 1), (((7,),), 0),
+    (((0, 3), (0, 3)), 1), (((3, 2, 2), (3, 1, 2)), 1),
+], ids=str)
+def test_concatenate(shapes, dim) -> None:
+    _check1(P.concatenate, [tt(s, I32) for s in shapes], dimension=dim)
+
+
+@pytest.mark.parametrize("dtype", [F32, I32, F64, np.dtype(np.uint8)])
+@pytest.mark.parametrize("shape, dim", [((5,), 0), ((3, 4), 0), ((3, 4), 1), ((2, 3, 300), 2),
+                                        ((0, 3), 1), ((1, 1), 1)], ids=str)
+def test_iota(dtype, shape, dim) -> None:
+    fn = single(P.iota, [], dtype=dtype, shape=shape, dimension=dim)
+    check(fn, [])
+
+
+# --- reductions ----------------------------------------------------------------------------
+
+REDUCE = ["reduce_sum", "reduce_prod", "reduce_max", "reduce_min", "reduce_and", "reduce_or",
+          "reduce_xor"]
+REDUCE_CASES = [((1000,), (0,)), ((3, 5, 7), (0,)), ((3, 5, 7), (1,)), ((3, 5, 7), (2,)),
+                ((3, 5, 7), (0, 2)), ((3, 5, 7), (1, 2)), ((3, 5, 7), (0, 1, 2)),
+                ((3, 5, 7), ()), ((0, 4), (0,)), ((4, 0), (1,)), ((), ()), ((1, 9, 1), (1,)),
+                ((33, 1, 8), (0, 1)), ((6, 1), (0,))]
+
+
+def _reduce_ok(name: str, dtype) -> bool:
+    kind = "b" if dtype == BOOL else np.dtype(dtype).kind
+    allowed = {"reduce_sum": "fiu", "reduce_prod": "fiu", "reduce_max": "fiub",
+               "reduce_min": "fiub"}.get(name, "iub")
+    return kind in allowed
+
+
+@pytest.mark.parametrize("shape, axes", REDUCE_CASES, ids=str)
+@pytest.mark.parametrize("dtype", [F32, F64, I32, BOOL])
+@pytest.mark.parametrize("name", REDUCE)
+def test_reduce(name: str, dtype, shape, axes) -> None:
+    if not _reduce_ok(name, dtype):
+        pytest.skip("dtype not accepted")
+    from llax.ir.primitive import PRIMITIVES
+
+    fn = single(PRIMITIVES[name], [tt(shape, dtype)], axes=axes)
+    low, high = (0.5, 1.5) if name == "reduce_prod" else (-10, 10)
+    args = _args(fn, 7, low, high)
+    rtol = 1e-5 if dtype == F32 and name in ("reduce_sum", "reduce_prod") else \
+        1e-12 if dtype == F64 else 0.0
+    check(fn, args, rtol, rtol)
+    check(fused(fn), args, rtol, rtol)
+
+
+@pytest.mark.parametrize("name", ["reduce_max", "reduce_min", "argmax", "argmin"])
+@pytest.mark.parametrize("dtype", [F32, F64])
+def test_reduce_nan(name: str, dtype) -> None:
+    from llax.ir.primitive import PRIMITIVES
+
+    x = np.array([[1, np.nan, 3, np.nan], [-np.inf, -np.inf, -np.inf, -np.inf],
+                  [np.inf, 2, np.inf, 0], [np.nan] * 4, [-0.0, 0.0, 5, 5]], dtype)
+    extra = {"index_dtype": I32} if name.startswith("arg") else {}
+    for axes in ((0,), (1,)):
+        fn = single(PRIMITIVES[name], [tt(x.shape, dtype)], axes=axes, **extra)
+        check(fn, [x])
+
+
+@pytest.mark.parametrize("shape, axis", [((1000,), 0), ((3, 5, 7), 0), ((3, 5, 7), 1),
+                                         ((3, 5, 7), 2), ((1, 6), 1), ((6, 1), 1), ((0, 3), 1)],
+                         ids=str)
+@pytest.mark.parametrize("dtype", [F32, I32, BOOL])
+@pytest.mark.parametrize("name", ["argmax", "argmin"])
+def test_argminmax(name: str, dtype, shape, axis) -> None:
+    from llax.ir.primitive import PRIMITIVES
+
+    fn = single(PRIMITIVES[name], [tt(shape, dtype)], axes=(axis,),
+                index_dtype=np.dtype(np.int32))
+    args = _args(fn, 3, -3, 3)  # small range: many ties, first occurrence must win
+    check(fn, args)
+    check(fused(fn), args)
+
+
+def test_sum_large_float32_accuracy() -> None:
+    x = np.random.default_rng(0).random(1_000_003).astype(np.float32)
+    fn = single(P.reduce_sum, [tt(x.shape, F32)], axes=(0,))
+    (got,), _ = run(fn, [x])
+    assert abs(float(got) - float(x.astype(np.float64).sum())) < 1e-5 * x.size
+
+
+# --- dot_general ---------------------------------------------------------------------------
+
+def _dot(lhs, rhs, dtype, dn, pref=None, seed=0, rtol=None) -> None:
+    fn = single(P.dot_general, [tt(lhs, dtype), tt(rhs, dtype)], dimension_numbers=dn,
+                precision=None, preferred_element_type=pref)
+    args = _args(fn, seed, -3, 3)
+    out = np.dtype(pref or dtype)
+    if rtol is None:
+        rtol = 1e-5 if out == F32 else 1e-12 if out == F64 else 0.0
+    check(fn, args, rtol, rtol)
+
+
+MATMUL = (((1,), (0,)), ((), ()))
+
+
+@pytest.mark.parametrize("dtype", [F32, F64, I32, BOOL])
+@pytest.mark.parametrize("m, k, n", [(1, 1, 1), (7, 33, 5), (64, 64, 64), (3, 0, 4), (0, 3, 4),
+                                     (1, 100, 1), (100, 1, 100), (40, 50, 60)], ids=str)
+def test_matmul(dtype, m, k, n) -> None:
+    _dot((m, k), (k, n), dtype, MATMUL)
+
+
+@pytest.mark.parametrize("dtype", [F32, I32])
+@pytest.mark.parametrize("lhs, rhs, dn", [
+    ((5, 4), (6, 4), (((1,), (1,)), ((), ()))),          # A @ B.T
+    ((4, 5), (4, 6), (((0,), (0,)), ((), ()))),          # A.T @ B
+    ((4, 5), (6, 4), (((0,), (1,)), ((), ()))),          # A.T @ B.T
+    ((40, 50), (60, 50), (((1,), (1,)), ((), ()))),      # BLAS with trans flags
+    ((50, 40), (50, 60), (((0,), (0,)), ((), ()))),
+    ((3, 4, 5), (3, 5, 6), (((2,), (1,)), ((0,), (0,)))),   # batched
+    ((4, 3, 5), (5, 3, 6), (((2,), (0,)), ((1,), (1,)))),   # batch dims not leading
+    ((2, 3, 4), (3, 4, 5), (((1, 2), (0, 1)), ((), ()))),   # two contracting dims
+    ((2, 3, 4), (4, 3, 5), (((1, 2), (1, 0)), ((), ()))),   # ... paired in another order
+    ((3, 7), (7,), (((1,), (0,)), ((), ()))),               # matvec
+    ((2, 3), (4, 5), (((), ()), ((), ()))),                  # outer product
+    ((8, 30, 40), (8, 40, 50), (((2,), (1,)), ((0,), (0,)))),
+], ids=str)
+def test_dot_general_layouts(dtype, lhs, rhs, dn) -> None:
+    _dot(lhs, rhs, dtype, dn)
+
+
+@pytest.mark.parametrize("n", [0, 1, 7, 1000])
+@pytest.mark.parametrize("dtype", [F32, I32, BOOL])
+def test_vector_dot(dtype, n: int) -> None:
+    # A rank-0 result: the reference's final reshape cannot express it, so NumPy is the oracle.
+    fn = single(P.dot_general, [tt((n,), dtype)] * 2, dimension_numbers=(((0,), (0,)), ((), ())),
+                precision=None, preferred_element_type=None)
+    x, y = _args(fn, 0, -3, 3)
+    from llax.codegen import compile_native
+
+    got = compile_native(fn, fn).call([x, y])[0]
+    want = np.dot(x, y) if dtype != BOOL else np.bool_(np.any(x & y))
+    assert got.shape == () and got.dtype == dtype
+    np.testing.assert_allclose(got, want, rtol=1e-5)
+
+
+def test_dot_preferred_element_type() -> None:
+    _dot((5, 6), (6, 7), I32, MATMUL, pref=F32)
+    _dot((30, 40), (40, 50), F32, MATMUL, pref=F64, rtol=1e-6)
+
+
+def test_dot_float16() -> None:
+    _dot((9, 17), (17, 5), np.dtype(np.float16), MATMUL, rtol=2e-2)
+
+
+# --- fusion regions --------------------------------------------------------------------------
+
+def _selu_region(shape, dtype=F32) -> Function:
+    x = Var(tt(shape, dtype))
+    alpha, scale = 1.6732632423543772, 1.0507009873554805
+    e = op(P.exp, x)
+    em1 = op(P.sub, e.out, lit(1.0, dtype))
+    neg = op(P.mul, em1.out, lit(alpha, dtype))
+    pos = op(P.gt, x, lit(0.0, dtype))
+    sel = op(P.select_n, pos.out, neg.out, x)
+    out = op(P.mul, sel.out, lit(scale, dtype))
+    return Function((x,), (e, em1, neg, pos, sel, out), out.outputs)
+
+
+@pytest.mark.parametrize("shape", [(), (0,), (1,), (7,), (1000,), (3, 33)], ids=str)
+def test_fused_selu(shape) -> None:
+    region = _selu_region(shape)
+    check(fused(region), _args(region), 2e-6, 1e-6)
+
+
+def test_fusion_broadcast_transpose_reshape() -> None:
+    # out = exp(x + bcast(y)).T.reshape(-1) * 2, all inside one region.
+    x, y = Var(tt((4, 6), F32)), Var(tt((6,), F32))
+    b = op(P.broadcast_in_dim, y, shape=(4, 6), broadcast_dimensions=(1,))
+    a = op(P.add, x, b.out)
+    e = op(P.exp, a.out)
+    t = op(P.transpose, e.out, permutation=(1, 0))
+    r = op(P.reshape, t.out, new_sizes=(24,), dimensions=None)
+    m = op(P.mul, r.out, lit(2.0, F32))
+    region = Function((x, y), (b, a, e, t, r, m), (m.out, a.out))
+    check(fused(region), _args(region, 0, -2, 2), 2e-6, 1e-6)
+
+
+def test_fusion_reshape_chain_coalesces() -> None:
+    # Reshapes that keep the layout: one flat loop, no div/mod left in the loop body.
+    x = Var(tt((8, 16, 32), F32))
+    r1 = op(P.reshape, x, new_sizes=(128, 32), dimensions=None)
+    n = op(P.neg, r1.out)
+    r2 = op(P.reshape, n.out, new_sizes=(8, 512), dimensions=None)
+    region = Function((x,), (r1, n, r2), r2.outputs)
+    check(fused(region), _args(region))
+
+
+def test_fusion_with_reduction() -> None:
+    # sum((x - bcast(m))**2, axis=1) with everything in one region.
+    x, m = Var(tt((9, 1000), F32)), Var(tt((9,), F32))
+    b = op(P.broadcast_in_dim, m, shape=(9, 1000), broadcast_dimensions=(0,))
+    d = op(P.sub, x, b.out)
+    s = op(P.square, d.out)
+    r = op(P.reduce_sum, s.out, axes=(1,))
+    region = Function((x, m), (b, d, s, r), r.outputs)
+    check(fused(region), _args(region), 1e-5, 1e-4)
+
+
+def test_fusion_reduction_outer_axis() -> None:
+    x = Var(tt((50, 3, 37), F64))
+    e = op(P.mul, x, x)
+    r = op(P.reduce_max, e.out, axes=(0, 2))
+    region = Function((x,), (e, r), r.outputs)
+    check(fused(region), _args(region))
+
+
+def test_fusion_literal_and_param_inputs() -> None:
+    region = _selu_region((33,))
+    outer_x = Var(tt((33,), F32))
+    from llax.ir.core import Literal
+
+    c = Literal.of(np.linspace(-3, 3, 33, dtype=np.float32), tt((33,), F32))
+    o1 = op(P.fusion, c, regions=(region,))
+    o2 = op(P.fusion, outer_x, regions=(region,))
+    s = op(P.add, o1.out, o2.out)
+    fn = Function((outer_x,), (o1, o2, s), (s.out, outer_x, o1.out))
+    check(fn, _args(fn), 2e-6, 1e-6)
+
+
+def test_fusion_result_is_region_param() -> None:
+    x, y = Var(tt((5,), I32)), Var(tt((5,), I32))
+    a = op(P.add, x, y)
+    region = Function((x, y), (a,), (a.out, y, x))
+    check(fused(region), _args(region))
+
+
+def test_fusion_results_of_different_shapes() -> None:
+    x = Var(tt((4, 5), F32))
+    n = op(P.neg, x)
+    s = op(P.slice, n.out, start_indices=(0, 0), limit_indices=(2, 5), strides=None)
+    region = Function((x,), (n, s), (n.out, s.out))
+    check(fused(region), _args(region))
+
+
+# --- kernel plumbing --------------------------------------------------------------------------
+
+def test_chain_of_lone_ops_with_intermediates() -> None:
+    x = Var(tt((300,), F32))
+    a = op(P.exp, x)
+    b = op(P.reduce_sum, a.out, axes=(0,))
+    c = op(P.div, a.out, b.out)                 # rank-0 operand
+    w = Var(tt((300, 4), F32))
+    d = op(P.dot_general, c.out, w, dimension_numbers=(((0,), (0,)), ((), ())),
+           precision=None, preferred_element_type=None)
+    dead = op(P.neg, a.out)                     # unused: computed and freed
+    fn = Function((x, w), (a, b, c, d, dead), (d.out, c.out, c.out))
+    check(fn, _args(fn, 0, -1, 1), 1e-5, 1e-6)
+
+
+def test_results_params_literals_repeated() -> None:
+    x, y = Var(tt((3,), I32)), Var(tt((), F32))
+    a = op(P.add, x, x)
+    fn = Function((x, y), (a,), (x, a.out, a.out, lit(np.full((2, 2), 7), I32, (2, 2)), y,
+                                 lit(np.arange(4, dtype=np.int32), I32, (4,))))
+    check(fn, _args(fn))
+
+
+def test_no_ops_and_no_params() -> None:
+    fn = Function((), (), (lit(1.5, F32),))
+    check(fn, [])
+
+
+def test_bool_in_memory_is_one_byte() -> None:
+    x = Var(tt((9,), BOOL))
+    n = op(P.not_, x)
+    fn = Function((x,), (n,), n.outputs)
+    raw = np.array([0, 1, 2, 255, 0, 1, 0, 0, 7], np.uint8).view(np.bool_)
+    (got,), _ = run(fn, [raw])
+    np.testing.assert_array_equal(got.view(np.uint8), [1, 0, 0, 0, 1, 0, 1, 1, 0])

@@ -1,0 +1,213 @@
+"""llax-bench: llax side by side with NumPy and JAX, in one process, as ratios.
+
+    llax-bench            # all workloads
+    llax-bench selu dot   # only the named ones
+
+Every figure is the median of several repeats; only ratios measured in the same
+run mean anything on a shared machine. JAX is used when it is installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+
+def median_time(fn: Callable[[], object], *, repeat: int = 7, min_time: float = 0.05) -> float:
+    """Median seconds per call, calibrating the inner loop to take about ``min_time``."""
+    fn()  # warm up (and compile)
+    number = 1
+    while True:
+        t0 = time.perf_counter()
+        for _ in range(number):
+            fn()
+        dt = time.perf_counter() - t0
+        if dt >= min_time or number >= 1 << 20:
+            break
+        number *= 2
+    samples = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        for _ in range(number):
+            fn()
+        samples.append((time.perf_counter() - t0) / number)
+    return statistics.median(samples)
+
+
+def once_time(make: Callable[[], Callable[[], object]], repeat: int = 5) -> float:
+    """Median seconds of a first call: ``make()`` builds a fresh, uncompiled callable."""
+    samples = []
+    for _ in range(repeat):
+        fn = make()
+        t0 = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - t0)
+    return statistics.median(samples)
+
+
+@dataclass
+class Row:
+    name: str
+    llax: float
+    numpy: float | None = None
+    jax: float | None = None
+    unit: str = "s"
+
+
+def _jax():
+    try:
+        import jax
+        import jax.numpy as jnp
+    except ImportError:
+        return None, None
+    return jax, jnp
+
+
+def _block(x):
+    return x.block_until_ready() if hasattr(x, "block_until_ready") else x
+
+
+def bench_dispatch() -> list[Row]:
+    import llax
+    import llax.numpy as lnp
+
+    x = np.arange(10, dtype=np.float32)
+    f = llax.jit(lambda a: a + 1)
+    xl = lnp.asarray(x)
+    row = Row("dispatch: jit(x + 1), 10 x f32", median_time(lambda: f(xl)),
+              numpy=median_time(lambda: x + 1))
+    eager = Row("eager x + 1, 10 x f32", median_time(lambda: xl + 1), numpy=row.numpy)
+    jax, jnp = _jax()
+    if jax:
+        g = jax.jit(lambda a: a + 1)
+        xj = jnp.asarray(x)
+        row.jax = median_time(lambda: g(xj).block_until_ready())
+        eager.jax = median_time(lambda: (xj + 1).block_until_ready())
+    return [row, eager]
+
+
+def _selu_np(x):
+    alpha, scale = 1.67326324, 1.05070098
+    return scale * np.where(x > 0, x, alpha * np.expm1(x))
+
+
+def bench_selu() -> list[Row]:
+    import llax
+    import llax.numpy as lnp
+
+    def selu(x, xp):
+        alpha, scale = 1.67326324, 1.05070098
+        return scale * xp.where(x > 0, x, alpha * xp.expm1(x))
+
+    rows = []
+    jax, jnp = _jax()
+    for n in (10**6, 10**7):
+        x = np.random.default_rng(0).standard_normal(n).astype(np.float32)
+        f = llax.jit(lambda a: selu(a, lnp))
+        xl = lnp.asarray(x)
+        row = Row(f"SELU {n:.0e} x f32", median_time(lambda f=f, xl=xl: f(xl), repeat=5),
+                  numpy=median_time(lambda x=x: _selu_np(x), repeat=5))
+        if jax:
+            g = jax.jit(lambda a: selu(a, jnp))
+            xj = jnp.asarray(x)
+            row.jax = median_time(lambda g=g, xj=xj: g(xj).block_until_ready(), repeat=5)
+        rows.append(row)
+    return rows
+
+
+def bench_dot() -> list[Row]:
+    import llax
+    import llax.numpy as lnp
+
+    n = 1024
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((n, n)).astype(np.float32)
+    b = rng.standard_normal((n, n)).astype(np.float32)
+    f = llax.jit(lambda x, y: x @ y)
+    al, bl = lnp.asarray(a), lnp.asarray(b)
+    row = Row("matmul 1024^3 f32", median_time(lambda: f(al, bl), repeat=5),
+              numpy=median_time(lambda: a @ b, repeat=5))
+    jax, jnp = _jax()
+    if jax:
+        g = jax.jit(lambda x, y: x @ y)
+        aj, bj = jnp.asarray(a), jnp.asarray(b)
+        row.jax = median_time(lambda: g(aj, bj).block_until_ready(), repeat=5)
+    return [row]
+
+
+def bench_compile() -> list[Row]:
+    import llax
+    import llax.numpy as lnp
+
+    x = np.linspace(-1, 1, 1000, dtype=np.float32)
+
+    def small(a, xp):
+        return xp.sum(xp.tanh(a) * 2.0 + 1.0)
+
+    xl = lnp.asarray(x)
+    row = Row("first call (trace+compile), small fn",
+              once_time(lambda: (lambda f: lambda: f(xl))(llax.jit(lambda a: small(a, lnp)))))
+    jax, jnp = _jax()
+    if jax:
+        xj = jnp.asarray(x)
+        row.jax = once_time(
+            lambda: (lambda g: lambda: g(xj).block_until_ready())(jax.jit(lambda a: small(a, jnp))))
+    return [row]
+
+
+WORKLOADS: dict[str, Callable[[], list[Row]]] = {
+    "dispatch": bench_dispatch,
+    "selu": bench_selu,
+    "dot": bench_dot,
+    "compile": bench_compile,
+}
+
+
+def _fmt(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    for unit, scale in (("s", 1), ("ms", 1e-3), ("us", 1e-6)):
+        if seconds >= scale:
+            return f"{seconds / scale:.3g} {unit}"
+    return f"{seconds * 1e9:.3g} ns"
+
+
+def _ratio(a: float, b: float | None) -> str:
+    return "-" if b is None else f"{a / b:.2f}x"
+
+
+def format_table(rows: Sequence[Row]) -> str:
+    lines = ["| workload | llax | numpy | jax | llax/numpy | llax/jax |",
+             "|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r.name} | {_fmt(r.llax)} | {_fmt(r.numpy)} | {_fmt(r.jax)} | "
+                     f"{_ratio(r.llax, r.numpy)} | {_ratio(r.llax, r.jax)} |")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="llax-bench", description=__doc__.split("\n")[0])
+    parser.add_argument("workloads", nargs="*", default=[],
+                        help=f"which to run (default all): {', '.join(WORKLOADS)}")
+    ns = parser.parse_args(argv)
+    unknown = [w for w in ns.workloads if w not in WORKLOADS]
+    if unknown:
+        parser.error(f"unknown workloads {unknown}; choose from {', '.join(WORKLOADS)}")
+    rows: list[Row] = []
+    for name in ns.workloads or list(WORKLOADS):
+        rows.extend(WORKLOADS[name]())
+        print(f"... {name} done", file=sys.stderr)
+    print(f"llax-bench {time.strftime('%Y-%m-%d')} "
+          "(lower is better; ratios < 1 mean llax is faster)")
+    print(format_table(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

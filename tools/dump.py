@@ -1,0 +1,121 @@
+"""llax-dump: show what llax makes of a function, stage by stage.
+
+    llax-dump path/to/file.py:function --arg f32[128,784] --arg i32[]
+
+prints the traced IR; ``--passes`` prints the IR after every pass that changed
+it, ``--llvm``/``--llvm-opt``/``--asm`` the LLVM IR before and after
+optimisation and the machine code; ``--pipeline`` picks the passes. Any error
+in the request is one line on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import re
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from llax.ir import dtypes
+
+_TYPE_SPEC = re.compile(r"^([a-z]+[0-9]*)\[([0-9, ]*)\]$")
+
+
+class DumpError(Exception):
+    """A bad request: reported as one line, exit status 2."""
+
+
+def parse_type_spec(text: str):
+    """``f32[128,784]`` -> ShapeDtypeStruct((128, 784), float32)."""
+    from llax.frontend.api import ShapeDtypeStruct
+
+    m = _TYPE_SPEC.match(text.strip())
+    if not m or m.group(1) not in dtypes.FROM_SHORT_NAME:
+        names = ", ".join(sorted(dtypes.FROM_SHORT_NAME))
+        raise DumpError(f"bad type spec {text!r}: expected dtype[dims] such as f32[128,784] "
+                        f"or i32[], with dtype one of {names}")
+    dims = tuple(int(d) for d in m.group(2).replace(" ", "").split(",") if d)
+    return ShapeDtypeStruct(dims, dtypes.FROM_SHORT_NAME[m.group(1)])
+
+
+def load_function(target: str) -> Callable:
+    """``path/to/file.py:function`` -> the function object."""
+    path_text, sep, name = target.rpartition(":")
+    if not sep or not path_text or not name:
+        raise DumpError(f"expected path/to/file.py:function, got {target!r}")
+    path = Path(path_text)
+    if not path.is_file():
+        raise DumpError(f"no such file: {path}")
+    spec = importlib.util.spec_from_file_location(f"_llax_dump_{path.stem}", path)
+    if spec is None or spec.loader is None:
+        raise DumpError(f"cannot load {path} as a Python module")
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as e:  # the user's file failed: report, don't trace back
+        raise DumpError(f"importing {path} failed: {type(e).__name__}: {e}") from e
+    fn = getattr(module, name, None)
+    if fn is None or not callable(fn):
+        raise DumpError(f"{path} has no function {name!r}")
+    return fn
+
+
+def dump(fn: Callable, args: Sequence, *, pipeline: str | None, passes: bool, llvm: bool,
+         llvm_opt: bool, asm: bool, out=sys.stdout) -> None:
+    from llax.frontend.api import trace_to_function
+    from llax.frontend.compile import DEFAULT_PIPELINE, compile_function
+    from llax.passes.manager import PassContext, run_pipeline
+
+    name = getattr(fn, "__name__", "fn")
+    jaxpr, _, _ = trace_to_function(fn, name, tuple(args), {}, [])
+    traced = jaxpr.jaxpr.function
+    print(f"# traced {name}", file=out)
+    print(jaxpr, file=out)
+    spec = pipeline if pipeline is not None else DEFAULT_PIPELINE
+    if passes:
+        def show(pass_name: str, text: str) -> None:
+            print(f"\n# after {pass_name}", file=out)
+            print(text, file=out)
+
+        run_pipeline(traced, spec, PassContext(print_after=show))
+    if llvm or llvm_opt or asm:
+        compiled = compile_function(traced, pipeline=spec)
+        for flag, stage in ((llvm, "llvm"), (llvm_opt, "llvm-opt"), (asm, "asm")):
+            if flag:
+                print(f"\n# {stage}", file=out)
+                print(compiled.stages.get(stage, f"(no {stage} stage)"), file=out)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="llax-dump", description=__doc__.split("\n")[0])
+    parser.add_argument("target", help="path/to/file.py:function")
+    parser.add_argument("--arg", action="append", default=[], metavar="TYPE",
+                        help="an argument type such as f32[128,784] (repeat per argument)")
+    parser.add_argument("--pipeline", help="passes to run, e.g. 'simplify,cse,dce,fuse'")
+    parser.add_argument("--passes", action="store_true", help="print the IR after every pass")
+    parser.add_argument("--llvm", action="store_true", help="print the LLVM IR")
+    parser.add_argument("--llvm-opt", action="store_true", help="print the optimised LLVM IR")
+    parser.add_argument("--asm", action="store_true", help="print the machine code")
+    parser.add_argument("--x64", action="store_true", help="enable 64-bit types")
+    ns = parser.parse_args(argv)
+    try:
+        from llax.config import config
+
+        if ns.x64:
+            config.update("jax_enable_x64", True)
+        args = [parse_type_spec(a) for a in ns.arg]
+        fn = load_function(ns.target)
+        dump(fn, args, pipeline=ns.pipeline, passes=ns.passes, llvm=ns.llvm,
+             llvm_opt=ns.llvm_opt, asm=ns.asm)
+    except DumpError as e:
+        print(f"llax-dump: error: {e}", file=sys.stderr)
+        return 2
+    except (TypeError, ValueError) as e:  # tracing rejected the arguments
+        print(f"llax-dump: error: {type(e).__name__}: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -18,8 +18,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Union
 
 import llvmlite.ir as ir
 import numpy as np
@@ -29,7 +27,7 @@ from llax.codegen.ltypes import i64
 from llax.ir.core import Atom, Literal, Op, Var
 from llax.ir.primitive import FusionClass, fusion_class
 
-Dim = Union[ir.Value, Callable[[], ir.Value]]
+Dim = ir.Value | Callable[[], ir.Value]
 
 
 class LoweringError(NotImplementedError):

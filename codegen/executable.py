@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Mapping, Sequence
-from typing import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -69,14 +68,29 @@ def compile_native(traced: Function, optimized: Function) -> Compiled:
     compiled = target.compile_module(llvm_ir, name)
     fn = native.make_callable(compiled, entry)
     t2 = time.perf_counter()
-    n_out = len(kernel.out_types)
+    in_types = kernel.in_types
+    single = len(kernel.out_types) == 1
 
-    if n_out == 1:
-        def call(args: Sequence[np.ndarray]) -> list[np.ndarray]:
-            return [fn(*args)]
-    else:
-        def call(args: Sequence[np.ndarray]) -> list[np.ndarray]:
-            return list(fn(*args))
+    def slow(args: Sequence[np.ndarray]) -> object:
+        # The entry accepts only exact, C-contiguous, aligned arrays of the right
+        # shape and dtype; coerce anything else once here (e.g. a 0-d value that
+        # np.ascontiguousarray turned into shape (1,)) and let real errors raise.
+        if len(args) != len(in_types):
+            return fn(*args)
+        fixed = []
+        for a, t in zip(args, in_types):
+            v = np.asarray(a, dtype=t.dtype)
+            if v.shape != t.shape and v.size == t.size:
+                v = v.reshape(t.shape)
+            fixed.append(np.require(v, requirements=("C", "A")))
+        return fn(*fixed)
+
+    def call(args: Sequence[np.ndarray]) -> list[np.ndarray]:
+        try:
+            out = fn(*args)
+        except native.ArgumentError:
+            out = slow(args)
+        return [out] if single else list(out)
 
     result = Compiled(traced, optimized, call, Stages(llvm_ir, compiled))
     result.entry = fn  # the raw builtin (returns an array, or a tuple of them)

@@ -67,6 +67,11 @@ def _carries_within(op: Op, n: int, k: int) -> bool:
     return n <= math.prod(shape[len(shape) - k:])
 
 
+def _carries(op: Op, index: Index) -> bool:
+    """Does ``op`` pass ``index``'s coalesced group through to its operand?"""
+    return RULES[op.prim].carries(op, index.group_size)
+
+
 def _clamp(b: ir.IRBuilder, v: ir.Value, lo: int, hi: int) -> ir.Value:
     v = ltypes.intrinsic(b, "smax", [v, i64(lo)], I64)
     return ltypes.intrinsic(b, "smin", [v, i64(hi)], I64)
@@ -92,7 +97,7 @@ def _broadcast_emit(em: Emitter, op: Op, index: Index) -> ir.Value:
     (x,) = op.inputs
     bd = op.params["broadcast_dimensions"]
     dims = [_dim(index, d) for d in bd]
-    return em.emit(x, index.derive(x.type.shape, dims, RULES[op.prim].carries(op, index.group_size)))
+    return em.emit(x, index.derive(x.type.shape, dims, _carries(op, index)))
 
 
 def _broadcast_same(op: Op) -> dict[int, int]:
@@ -153,7 +158,7 @@ def _transpose_emit(em: Emitter, op: Op, index: Index) -> ir.Value:
     dims: list = [None] * len(perm)
     for i, p in enumerate(perm):
         dims[p] = _dim(index, i)
-    return em.emit(x, index.derive(x.type.shape, dims, RULES[op.prim].carries(op, index.group_size)))
+    return em.emit(x, index.derive(x.type.shape, dims, _carries(op, index)))
 
 
 RULES[P.transpose] = _suffix_rule(
@@ -172,7 +177,7 @@ def _squeeze_emit(em: Emitter, op: Op, index: Index) -> ir.Value:
     dims: list = [lambda: i64(0)] * x.type.ndim
     for d, i in _squeeze_map(op).items():
         dims[i] = _dim(index, d)
-    return em.emit(x, index.derive(x.type.shape, dims, RULES[op.prim].carries(op, index.group_size)))
+    return em.emit(x, index.derive(x.type.shape, dims, _carries(op, index)))
 
 
 RULES[P.squeeze] = _suffix_rule(_squeeze_emit, _squeeze_map)
@@ -190,7 +195,7 @@ def _rev_emit(em: Emitter, op: Op, index: Index) -> ir.Value:
     b = em.b
     dims = [(lambda d=d: b.sub(i64(shape[d] - 1), index.dim(d))) if d in rev else _dim(index, d)
             for d in range(len(shape))]
-    return em.emit(x, index.derive(shape, dims, RULES[op.prim].carries(op, index.group_size)))
+    return em.emit(x, index.derive(shape, dims, _carries(op, index)))
 
 
 RULES[P.rev] = _suffix_rule(
@@ -212,7 +217,7 @@ def _slice_emit(em: Emitter, op: Op, index: Index) -> ir.Value:
         return b.add(v, i64(starts[d]), flags=["nuw", "nsw"]) if starts[d] else v
 
     dims = [lambda d=d: dim(d) for d in range(len(shape))]
-    return em.emit(x, index.derive(shape, dims, RULES[op.prim].carries(op, index.group_size)))
+    return em.emit(x, index.derive(shape, dims, _carries(op, index)))
 
 
 def _slice_same(op: Op) -> dict[int, int]:
@@ -248,7 +253,7 @@ def _dynamic_slice_emit(em: Emitter, op: Op, index: Index) -> ir.Value:
     dims = [_dim(index, d) if begin[d] is None else
             (lambda d=d: b.add(begin[d], index.dim(d), flags=["nuw", "nsw"]))
             for d in range(len(shape))]
-    return em.emit(x, index.derive(shape, dims, RULES[op.prim].carries(op, index.group_size)))
+    return em.emit(x, index.derive(shape, dims, _carries(op, index)))
 
 
 RULES[P.dynamic_slice] = _suffix_rule(
@@ -281,12 +286,12 @@ def _pad_emit(em: Emitter, op: Op, index: Index) -> ir.Value:
         ok = b.and_(ok, b.icmp_signed("<", t, i64(n)))
         valid = b.and_(valid, ok)
         dims.append(_clamp(b, t, 0, n - 1))
-    v = em.emit(x, index.derive(shape, dims, RULES[op.prim].carries(op, index.group_size)))
+    v = em.emit(x, index.derive(shape, dims, _carries(op, index)))
     return b.select(valid, v, pad_value)
 
 
-RULES[P.pad] = _suffix_rule(
-    _pad_emit, lambda op: _unchanged(op, lambda d: tuple(op.params["padding_config"][d]) != (0, 0, 0)))
+RULES[P.pad] = _suffix_rule(_pad_emit, lambda op: _unchanged(
+    op, lambda d: tuple(op.params["padding_config"][d]) != (0, 0, 0)))
 
 
 # concatenate: the operand whose range holds the position along ``dimension``.
@@ -294,7 +299,7 @@ def _concatenate_emit(em: Emitter, op: Op, index: Index) -> ir.Value:
     c = op.params["dimension"]
     b = em.b
     pos = index.dim(c)
-    carries = RULES[op.prim].carries(op, index.group_size)
+    carries = _carries(op, index)
     result, offset = None, 0
     for x in op.inputs:
         shape = x.type.shape

@@ -12,6 +12,10 @@ result is written straight into its output buffer; other intermediates are
 malloc'ed (64-byte aligned) inside the kernel and freed right after their last
 use. A result that is a parameter, a literal, or repeated is copied (filled)
 into its output at the end.
+
+Nests with enough work (elementwise nests, and reductions whose outermost loop
+runs over output rows) are outlined and split across cores by
+``llax.codegen.parallel``; the loop body is the same code either way.
 """
 
 from __future__ import annotations
@@ -23,11 +27,11 @@ from dataclasses import dataclass
 import llvmlite.ir as ir
 import numpy as np
 
-from llax.codegen import ltypes
-from llax.codegen.emitter import (Emitter, Index, LoweringError, choose_group, loop_index,
-                                  loop_shape)
-from llax.codegen.loops import loop_nest
+from llax.codegen import ltypes, parallel
+from llax.codegen.emitter import Emitter, Index, LoweringError, choose_group, loop_index, loop_shape
+from llax.codegen.loops import for_range, loop_nest
 from llax.codegen.ltypes import I1, I8, I64, PTR, VOID, i64
+from llax.codegen.reductions import parallel_rows
 from llax.ir import prims as P
 from llax.ir.core import Atom, Function, Literal, Op, Var
 from llax.ir.graph import last_use
@@ -195,7 +199,19 @@ class KernelBuilder:
                 raise LoweringError("a group with a reduction must have it as its only result")
             if op.prim not in REDUCTION_RULES:
                 raise LoweringError(f"no reduction lowering rule for {op.prim.name!r}")
-            REDUCTION_RULES[op.prim](self.emitter(ops, sources), op, ptr, ops)
+            lower = REDUCTION_RULES[op.prim]
+            rows = parallel_rows(op)
+            if parallel.worth_it(rows, op.inputs[0].type.size * len(ops)):
+                def build(b: ir.IRBuilder, values: list[ir.Value], lo: ir.Value,
+                          hi: ir.Value) -> None:
+                    srcs, ((_, out),) = _remap(local, values, sources, results)
+                    lower(Emitter(b, ops, srcs, self.literal_ptr), op, out, ops,
+                          (lo, b.sub(hi, lo)))
+
+                local = _locals(sources, results)
+                parallel.emit_parallel(self.b, rows, local, build, align=1)
+            else:
+                lower(self.emitter(ops, sources), op, ptr, ops)
             return
         by_shape: dict[tuple[int, ...], list[tuple[Atom, ir.Value]]] = {}
         for atom, ptr in results:
@@ -203,20 +219,75 @@ class KernelBuilder:
         for shape, group in by_shape.items():
             if math.prod(shape) == 0:
                 continue
-            atoms = [a for a, _ in group]
-            n = choose_group(shape, ops, atoms)
-            em = self.emitter(ops, sources)
+            n = choose_group(shape, ops, [a for a, _ in group])
+            sizes = loop_shape(shape, n)
+            work = math.prod(shape) * (len(ops) + len(group))
+            if sizes and parallel.worth_it(sizes[0], work):
+                self._parallel_nest(ops, sources, group, shape, n, sizes)
+            else:
+                _elementwise_nest(self.b, self.emitter(ops, sources), group, shape, n, sizes,
+                                  i64(0), None)
 
-            def body(ivs: list[ir.Value], em=em, shape=shape, n=n, group=group) -> None:
-                index = loop_index(self.b, shape, n, ivs)
-                for atom, ptr in group:
-                    em.store(em.emit(atom, index), ptr, atom.type.dtype, index)
+    def _parallel_nest(self, ops: Sequence[Op], sources: dict,
+                       group: Sequence[tuple[Atom, ir.Value]], shape: tuple[int, ...], n: int,
+                       sizes: list[int]) -> None:
+        """The nest outlined and its outermost loop split across threads."""
+        local = _locals(sources, group)
 
-            loop_nest(self.b, loop_shape(shape, n), body)
+        def build(b: ir.IRBuilder, values: list[ir.Value], lo: ir.Value, hi: ir.Value) -> None:
+            srcs, outs = _remap(local, values, sources, group)
+            em = Emitter(b, ops, srcs, self.literal_ptr)
+            _elementwise_nest(b, em, outs, shape, n, sizes, lo, b.sub(hi, lo))
+
+        # Split coalesced element loops on cache-line-sized chunks; split rows anywhere.
+        parallel.emit_parallel(self.b, sizes[0], local, build,
+                               align=parallel.CHUNK_ALIGN if len(sizes) == 1 else 1)
 
     def copy(self, atom: Atom, out: ir.Value) -> None:
         sources = {atom: self.buffer(atom)} if isinstance(atom, Var) else {}
         self.lower_group([], sources, [(atom, out)])
+
+
+def _locals(sources: dict, results: Sequence[tuple[Atom, ir.Value]]) -> list[ir.Value]:
+    """The kernel's own values among a group's pointers: an outlined (parallel) loop
+    must receive them as arguments; globals and constants it can use directly."""
+    local: list[ir.Value] = []
+    for v in [*sources.values(), *(p for _, p in results)]:
+        if isinstance(v, ir.Value) and not isinstance(v, (ir.GlobalValue, ir.Constant)) \
+                and not any(v is w for w in local):
+            local.append(v)
+    return local
+
+
+def _remap(local: list[ir.Value], values: list[ir.Value], sources: dict,
+           results: Sequence[tuple[Atom, ir.Value]]) -> tuple[dict, list]:
+    """``sources`` and ``results`` with each of ``local`` replaced by its ``values`` twin."""
+    remap = dict(zip(map(id, local), values))
+    srcs = {k: remap.get(id(v), v) for k, v in sources.items()}
+    return srcs, [(a, remap.get(id(p), p)) for a, p in results]
+
+
+def _elementwise_nest(b: ir.IRBuilder, em: Emitter, group: Sequence[tuple[Atom, ir.Value]],
+                      shape: tuple[int, ...], n: int, sizes: list[int], start: ir.Value,
+                      count: ir.Value | None) -> None:
+    """Loops storing every ``(atom, ptr)`` of ``group`` over ``shape``; the outermost
+    loop runs ``count`` iterations from ``start`` (all of them when ``count`` is None)."""
+
+    def body(ivs: list[ir.Value]) -> None:
+        index = loop_index(b, shape, n, ivs)
+        for atom, ptr in group:
+            em.store(em.emit(atom, index), ptr, atom.type.dtype, index)
+
+    if count is None or not sizes:
+        loop_nest(b, sizes, body)
+        return
+
+    def outer(i: ir.Value, _: list[ir.Value]) -> list[ir.Value]:
+        first = b.add(start, i, flags=["nuw", "nsw"])
+        loop_nest(b, sizes[1:], lambda ivs: body([first, *ivs]), name="j")
+        return []
+
+    for_range(b, count, outer, name="p")
 
 
 # --- dynamic_update_slice: out = x with a clamped window replaced by update ---------------

@@ -169,11 +169,45 @@ def _fill(em: Emitter, ptr: ir.Value, dt: np.dtype, size: int, value: ir.Value) 
         b, value, ltypes.element_ptr(b, ptr, dt, i), dt), [])[1], name="fill")
 
 
-def lower_reduction(em: Emitter, op: Op, out_ptr: ir.Value, region_ops: Sequence[Op]) -> None:
-    """Emit the loops computing reduction ``op`` (its input evaluated by ``em``) into out_ptr."""
+Rows = tuple[ir.Value, ir.Value] | None
+
+
+def _outer_loops(b: ir.IRBuilder, sizes: Sequence[int], body: Callable[[list[ir.Value]], None],
+                 rows: Rows) -> None:
+    """``loop_nest`` over ``sizes``, the first loop restricted to ``rows = (start, count)``."""
+    if rows is None or not sizes:
+        loop_nest(b, sizes, body, name="o")
+        return
+    start, count = rows
+
+    def row(i: ir.Value, _: list[ir.Value]) -> list[ir.Value]:
+        first = b.add(start, i, flags=["nuw", "nsw"])
+        loop_nest(b, sizes[1:], lambda ivs: body([first, *ivs]), name="o")
+        return []
+
+    for_range(b, count, row, name="rows")
+
+
+def parallel_rows(op: Op) -> int:
+    """Trip count of the outermost loop that can be split across threads (each
+    iteration writes its own outputs), or 0 if there is none."""
+    shape = op.inputs[0].type.shape
+    if op.prim in (P.argmax, P.argmin):
+        outer = [d for d in range(len(shape)) if d != op.params["axes"][0] and shape[d] != 1]
+        return shape[outer[0]] if outer else 0
+    plan = _Plan(shape, op.params["axes"])
+    if plan.outer_reduces or not plan.outer:
+        return 0
+    return shape[plan.outer[0]]
+
+
+def lower_reduction(em: Emitter, op: Op, out_ptr: ir.Value, region_ops: Sequence[Op],
+                    rows: Rows = None) -> None:
+    """Emit the loops computing reduction ``op`` (its input evaluated by ``em``) into
+    out_ptr; ``rows = (start, count)`` restricts the ``parallel_rows`` loop to a range."""
     x = op.inputs[0]
     if op.prim in (P.argmax, P.argmin):
-        _lower_arg(em, op, out_ptr)
+        _lower_arg(em, op, out_ptr, rows)
         return
     reducer = REDUCERS[op.prim]
     dt = x.type.dtype
@@ -195,7 +229,7 @@ def lower_reduction(em: Emitter, op: Op, out_ptr: ir.Value, region_ops: Sequence
             _store(em, acc, out_ptr, out.dtype, plan.out_index(b, fixed))
 
         with em.scope():
-            loop_nest(b, [plan.shape[d] for d in plan.outer], body, name="o")
+            _outer_loops(b, [plan.shape[d] for d in plan.outer], body, rows)
         return
 
     # Some reduced axis is outside a kept one: combine into the output in memory.
@@ -231,7 +265,7 @@ def _arg_better(b: ir.IRBuilder, x: ir.Value, best: ir.Value, dt: np.dtype,
     return b.icmp_unsigned(op, x, best)
 
 
-def _lower_arg(em: Emitter, op: Op, out_ptr: ir.Value) -> None:
+def _lower_arg(em: Emitter, op: Op, out_ptr: ir.Value, rows: Rows) -> None:
     b = em.b
     x = op.inputs[0]
     shape = x.type.shape
@@ -262,7 +296,7 @@ def _lower_arg(em: Emitter, op: Op, out_ptr: ir.Value) -> None:
         em.store(convert(b, idx, dtypes.int64, out.dtype), out_ptr, out.dtype, oidx)
 
     with em.scope():
-        loop_nest(b, [shape[d] for d in outer], body, name="o")
+        _outer_loops(b, [shape[d] for d in outer], body, rows)
 
 
 RULES: dict[Primitive, Callable[..., None]] = {p: lower_reduction for p in REDUCERS}

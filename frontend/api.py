@@ -104,7 +104,8 @@ def _leaf_key(leaf: Any, where: str) -> tuple:
 def _to_buffer(leaf: Any, dtype: np.dtype) -> np.ndarray:
     if type(leaf) is Array:
         return leaf._value
-    return np.ascontiguousarray(np.asarray(leaf, dtype=dtype))
+    # order="C" (not np.ascontiguousarray, which turns 0-d arrays into shape (1,)).
+    return np.asarray(leaf, dtype=dtype, order="C")
 
 
 class _Entry:

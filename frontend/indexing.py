@@ -117,6 +117,11 @@ def _array_entry(item: Any) -> _Entry:
             raise _indexer_type_error(item.dtype)
     elif isinstance(item, Array):
         value = item._value
+    elif isinstance(item, (list, tuple)) and _holds_tracer(item):
+        # Traced elements: stack them with llax.numpy (as JAX's jnp.asarray does).
+        from llax.frontend import jnp
+
+        return _array_entry(jnp.asarray(item))
     elif isinstance(item, (np.ndarray, np.generic, list, tuple)):
         try:
             value = np.asarray(item)
@@ -133,6 +138,11 @@ def _array_entry(item: Any) -> _Entry:
     if value.dtype.kind in "iu":
         return _Entry("int", int(value)) if value.ndim == 0 else _Entry("array", value)
     raise _indexer_type_error(value.dtype)
+
+
+def _holds_tracer(seq: Any) -> bool:
+    return any(isinstance(v, Tracer) or (isinstance(v, (list, tuple)) and _holds_tracer(v))
+               for v in seq)
 
 
 def _is_number(x: Any) -> bool:

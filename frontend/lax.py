@@ -102,9 +102,19 @@ def _same_shape(name: str, ops: list[Any]) -> list[Any]:
             _broadcast_in_dim(a, shape, tuple(range(len(shape)))) for a in ops]
 
 
+# Where lax is stricter than the primitive's own rule: abs of unsigned or bool values
+# and population_count of bools are errors in JAX.
+_KINDS = {"abs": "fi", "population_count": "iu"}
+
+
 def _unary(prim: P.Primitive, name: str):
+    kinds = _KINDS.get(name)
+
     def fn(x: Any) -> Any:
-        return bind(prim, (as_array(x, name),), _NO_PARAMS)
+        x = as_array(x, name)
+        if kinds is not None and x.dtype.kind not in kinds:
+            raise TypeError(f"{name} does not accept dtype {x.dtype}")
+        return bind(prim, (x,), _NO_PARAMS)
 
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = f"Elementwise ``{prim.name}``."

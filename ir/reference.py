@@ -37,23 +37,27 @@ def _erfc(x: np.ndarray) -> np.ndarray:
 
 
 def _erf_inv(x: np.ndarray) -> np.ndarray:
-    # Newton's method on erf from a good start; exact enough as a reference.
-    x64 = x.astype(np.float64)
-    y = np.where(np.abs(x64) < 1, np.arctanh(x64) * 0.8862269254527580, np.sign(x64) * np.inf)
-    finite = np.abs(x64) < 1
-    for _ in range(60):
-        err = _erf(y) - x64
-        step = err / (2 / np.sqrt(np.pi) * np.exp(-y * y))
-        y = np.where(finite, y - step, y)
-    y = np.where(np.abs(x64) > 1, np.nan, y)
-    return y.astype(x.dtype)
+    # Newton's method in float64 on |x|, measuring the residual with erfc so that it
+    # keeps its precision near |x| = 1, from the start sqrt(-log((1-a)(1+a))) scaled,
+    # which is within a few percent everywhere.
+    a = np.abs(x.astype(np.float64))
+    inside = a < 1
+    a_in = np.where(inside, a, 0.5)
+    y = np.sqrt(-np.log((1 - a_in) * (1 + a_in))) * 0.9
+    for _ in range(50):
+        residual = (1 - a_in) - _erfc(y)  # = erf(y) - a, without cancellation
+        y = np.maximum(y - residual / (2 / np.sqrt(np.pi) * np.exp(-y * y)), 0)
+    y = np.where(inside, y, np.where(a == 1, np.inf, np.nan))
+    return (np.sign(x) * y).astype(x.dtype)
 
 
 def _round(x: np.ndarray, rounding_method: int = 0) -> np.ndarray:
-    # rounding_method 0 = away from zero (lax default), 1 = to nearest even (jnp.round).
+    # rounding_method 0 = half away from zero (lax default), 1 = half to even (jnp.round).
     if rounding_method == 1:
         return np.round(x)
-    return np.sign(x) * np.floor(np.abs(x) + 0.5) if x.size else x.copy()
+    # x - trunc(x) is exact, so this never rounds 0.49999997 up as floor(x + 0.5) would.
+    t = np.trunc(x)
+    return np.where(np.abs(x - t) >= 0.5, t + np.sign(x), t).astype(x.dtype)
 
 
 def _int_div(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -108,7 +112,9 @@ _UNARY = {
     P.rsqrt: lambda x: (1 / np.sqrt(x)).astype(x.dtype), P.cbrt: np.cbrt, P.floor: np.floor,
     P.ceil: np.ceil, P.erf: _erf, P.erfc: _erfc, P.erf_inv: _erf_inv, P.is_finite: np.isfinite,
     P.not_: lambda x: np.logical_not(x) if x.dtype == np.bool_ else np.invert(x),
-    P.population_count: lambda x: np.bitwise_count(x).astype(x.dtype),
+    # Count the bits of the two's-complement pattern (numpy counts those of |x|).
+    P.population_count: lambda x: np.bitwise_count(
+        x.view(x.dtype.str.replace("i", "u")) if x.dtype.kind == "i" else x).astype(x.dtype),
 }
 _BINARY = {
     P.add: np.add, P.sub: np.subtract, P.mul: np.multiply, P.div: _int_div, P.rem: _int_rem,
@@ -144,9 +150,11 @@ def _convert(x: np.ndarray, *, new_dtype: np.dtype, weak_type: bool = False) -> 
         # Like XLA: NaN -> 0, out-of-range values saturate instead of wrapping.
         info = np.iinfo(new_dtype)
         with np.errstate(invalid="ignore"):
-            x = np.clip(np.nan_to_num(np.trunc(x), nan=0), info.min, info.max)
-            return np.where(x >= 2.0 ** (info.bits - (new_dtype.kind == "i")), info.max,
-                            x.astype(np.float64).astype(new_dtype))
+            t = np.trunc(x.astype(np.float64))
+            inside = np.where(np.isnan(t), 0, np.clip(t, info.min, info.max))
+            # info.max may not be representable in float64 (int64): decide by comparison.
+            too_big = t >= 2.0 ** (info.bits - (new_dtype.kind == "i"))
+            return np.where(too_big, info.max, inside.astype(new_dtype))
     if new_dtype == np.bool_:
         return x != 0
     with np.errstate(all="ignore"):
@@ -271,7 +279,7 @@ def _dot_general(lhs: np.ndarray, rhs: np.ndarray, *, dimension_numbers, precisi
     n = math.prod(rhs.shape[i] for i in rfree)
     dtype = np.dtype(preferred_element_type or lhs.dtype)
     out = np.matmul(l2.reshape(*nb, m, k).astype(dtype), r2.reshape(*nb, k, n).astype(dtype))
-    return out.reshape(*nb, *[lhs.shape[i] for i in lfree], *[rhs.shape[i] for i in rfree])
+    return out.reshape((*nb, *[lhs.shape[i] for i in lfree], *[rhs.shape[i] for i in rfree]))
 
 
 reference[P.dot_general] = _quiet(_dot_general)

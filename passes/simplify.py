@@ -107,9 +107,14 @@ class Match:
         return v
 
     def emit(self, prim: Primitive, *inputs: Atom, **params) -> Var:
-        """Build a new op (kept only if the rewrite is applied); returns its output."""
+        """Build a new op (kept only if the rewrite is applied); returns its output.
+
+        If the op does not type-check, the rewrite is abandoned (``Decline``).
+        """
         p = Params(params)
-        (t,) = infer_types(prim, tuple(a.type for a in inputs), p)
+        t = _infer(prim, inputs, p)
+        if t is None:
+            raise Decline(f"{prim.name} does not type-check on these operands")
         new = Op(prim, tuple(inputs), (Var(t),), p)
         self.emitted.append(new)
         return new.out
@@ -121,6 +126,18 @@ class Match:
             return scalar
         return self.emit(P.broadcast_in_dim, scalar, shape=self.out.shape,
                          broadcast_dimensions=())
+
+
+class Decline(Exception):
+    """Raised inside a rewrite to leave the op as it is."""
+
+
+def _infer(prim: Primitive, inputs: tuple[Atom, ...], params: Params) -> TensorType | None:
+    try:
+        (t,) = infer_types(prim, tuple(a.type for a in inputs), params)
+    except (TypeError, ValueError):
+        return None
+    return t
 
 
 def splat(a: Atom, producers: dict[Var, Op]) -> np.ndarray | None:
@@ -281,17 +298,22 @@ def _elementwise_splats(m: Match) -> Atom | None:
         with np.errstate(all="ignore"):
             value = reference[m.root.prim](*values, **m.params)
         return m.full(np.asarray(value, dtype=m.out.dtype))
-    inputs = list(m.root.inputs)
-    for i, a in enumerate(inputs):
+    original = m.root.inputs
+    scalars = list(original)
+    for i, a in enumerate(original):
         src = m._producers.get(a) if isinstance(a, Var) else None
         if src is not None and src.prim is P.broadcast_in_dim and src.inputs[0].type.shape == ():
-            inputs[i] = src.inputs[0]
-    if all(a.type.shape == () for a in inputs):  # keep one full-shape operand
-        i = next(i for i, a in enumerate(m.root.inputs) if a.type.shape == m.out.shape)
-        inputs[i] = m.root.inputs[i]
-    if all(a is b for a, b in zip(inputs, m.root.inputs, strict=True)):
+            scalars[i] = src.inputs[0]
+    dropped = [i for i, (a, b) in enumerate(zip(scalars, original, strict=True)) if a is not b]
+    if not dropped:
         return None
-    return m.emit(m.root.prim, *inputs, **m.params)
+    # Drop every broadcast if the op still has the same type; otherwise keep one (which
+    # one matters: select_n takes its shape from the cases, not the predicate).
+    for keep in [None, *dropped]:
+        inputs = tuple(original[i] if i == keep else a for i, a in enumerate(scalars))
+        if dropped != [keep] and _infer(m.root.prim, inputs, m.params) == m.out:
+            return m.emit(m.root.prim, *inputs, **m.params)
+    return None
 
 
 for _prim, _cls in fusion_class.items():
@@ -372,7 +394,10 @@ class _Sweep:
                 m = Match(op_, self.producers)
                 if not _match_args(pat, op_, m):
                     continue
-                result = rewrite(m)
+                try:
+                    result = rewrite(m)
+                except Decline:
+                    continue
                 # The type guard: a rewrite never changes the output type.
                 if result is None or result.type != op_.out.type:
                     continue

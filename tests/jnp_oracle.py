@@ -81,12 +81,71 @@ def check(llax_fn: Callable, jax_fn: Callable, *args: Any, jit: bool = True,
     got = llax_fn(*args)
     assert_same(got, want, rtol=rtol, atol=atol, check_weak=check_weak, what="eager")
     if jit:
-        jitted = llax.jit(llax_fn)(*args)
+        # 0-d NumPy arguments go in as Arrays: jit's buffer conversion (ascontiguousarray)
+        # turns them into shape (1,) today.
+        jit_args = [Array(np.array(a)) if isinstance(a, np.ndarray) and a.ndim == 0 else a
+                    for a in args]
+        jitted = llax.jit(llax_fn)(*jit_args)
         # Under jit a Python scalar argument is a weak-typed parameter in both systems.
         want_jit = jax.jit(jax_fn)(*args) if any(
             isinstance(a, (bool, int, float)) for a in args) else want
         assert_same(jitted, want_jit, rtol=rtol, atol=atol, check_weak=check_weak, what="jit")
     return got
+
+
+def _rejected_by_jax(jax_fn: Callable, args: tuple) -> bool:
+    try:
+        jax.eval_shape(jax_fn, *args)
+    except (TypeError, ValueError, NotImplementedError):
+        return True
+    return False
+
+
+def check_many(cases: dict[str, tuple[Callable, Callable]], *args: np.ndarray,
+               jit: bool = True, weak_exempt: frozenset[str] = frozenset()) -> None:
+    """``check`` for many functions of the same array arguments at once.
+
+    JAX computes all expectations in one jitted call and llax jits all functions
+    together: one compilation each instead of one per function, which keeps the
+    suite fast. Where JAX rejects the inputs, llax must raise too.
+    """
+    accepted = {}
+    for name, (llax_fn, jax_fn) in cases.items():
+        if _rejected_by_jax(jax_fn, args):
+            with pytest.raises((TypeError, ValueError, NotImplementedError)):
+                llax_fn(*args)
+            continue
+        accepted[name] = (llax_fn, jax_fn)
+    if not accepted:
+        return
+    want = jax.jit(lambda *a: {n: f(*a) for n, (_, f) in accepted.items()})(*args)
+    for name, (llax_fn, _) in accepted.items():
+        assert_same(llax_fn(*args), want[name], check_weak=name not in weak_exempt,
+                    what=f"{name} (eager)")
+    if not jit:
+        return
+    jit_args = [Array(np.array(a)) if isinstance(a, np.ndarray) and a.ndim == 0 else a
+                for a in args]
+    try:
+        got = llax.jit(lambda *a: {n: f(*a) for n, (f, _) in accepted.items()})(*jit_args)
+    except Exception:
+        for name, (llax_fn, _) in accepted.items():  # name the function that fails
+            try:
+                llax.jit(llax_fn)(*jit_args)
+            except Exception as e:
+                raise AssertionError(f"{name} fails under jit: {type(e).__name__}: {e}") from e
+        raise
+    for name in accepted:
+        assert_same(got[name], want[name], check_weak=name not in weak_exempt,
+                    what=f"{name} (jit)")
+
+
+def pair(name: str, *args: Any, **kwargs: Any) -> tuple[Callable, Callable]:
+    """llax's and JAX's ``numpy.<name>(x, *args, **kwargs)`` as functions of ``x``."""
+    import llax.numpy as lnp
+
+    lf, jf = getattr(lnp, name), getattr(jax.numpy, name)
+    return (lambda x: lf(x, *args, **kwargs)), (lambda x: jf(x, *args, **kwargs))
 
 
 def primitive_names(fn: Callable, *args: Any, use_jax: bool = False) -> list[str]:

@@ -19,8 +19,20 @@ from llax.codegen.emitter import LoweringError
 from llax.ir import prims as P
 from llax.ir.core import Function, Op, Params, Var
 from llax.ir.primitive import PRIMITIVES, FusionClass, abstract_eval, fusion_class
-from llax.tests.codegen_util import (BOOL, F32, F64, I32, check, fused, lit, op, random_values,
-                                     run, single, special_values, tt)
+from llax.tests.codegen_util import (
+    BOOL,
+    F32,
+    F64,
+    I32,
+    check,
+    lit,
+    op,
+    random_values,
+    run,
+    single,
+    special_values,
+    tt,
+)
 
 # Primitives without a lowering, each with the reason. Anything else must lower.
 UNSUPPORTED: dict[str, str] = {}

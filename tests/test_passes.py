@@ -507,6 +507,27 @@ def test_select_n_integer_predicate_out_of_range_is_kept() -> None:
     assert out.results[0] is fn.params[1] and out.results[1] is fn.ops[1].out
 
 
+def test_scalar_broadcasts_feed_elementwise_ops_directly() -> None:
+    # select_n takes its shape from the cases: one case must keep the full shape.
+    fn = parse_function("""
+    { lambda ; p:bool[4] s:f32[] t:f32[]. let
+        a:f32[4] = broadcast_in_dim[broadcast_dimensions=() shape=(4,)] s
+        b:f32[4] = broadcast_in_dim[broadcast_dimensions=() shape=(4,)] t
+        c:f32[4] = select_n p a b
+        d:bool[4] = broadcast_in_dim[broadcast_dimensions=() shape=(4,)] True:bool[]
+        e:f32[4] = select_n d a b
+        f:f32[4] = add a b
+      in (c, e, f) }""")
+    out = run_each_pass(fn, "simplify,dce")
+    assert print_function(out) == """\
+{ lambda ; a:bool[4] b:f32[] c:f32[]. let
+    d:f32[4] = broadcast_in_dim[broadcast_dimensions=() shape=(4,)] b
+    e:f32[4] = broadcast_in_dim[broadcast_dimensions=() shape=(4,)] c
+    f:f32[4] = select_n a d c
+    g:f32[4] = add d c
+  in (f, e, g) }"""
+
+
 def test_simplify_inlines_a_degenerate_fusion() -> None:
     fn = parse_function("""
     { lambda ; a:f32[8]. let
@@ -553,7 +574,7 @@ def random_program(seed: int, n_ops: int = 24) -> Function:
 
     consts = [Literal.of(c, T(f32)) for c in (0.0, -0.0, 1.0, 2.0)]
     for _ in range(n_ops):
-        kind = rng.integers(9)
+        kind = rng.integers(11)
         if kind == 0:
             op = make_op([P.neg, P.exp, P.tanh, P.abs][rng.integers(4)], (pick(),))
         elif kind == 1:
@@ -580,11 +601,28 @@ def random_program(seed: int, n_ops: int = 24) -> Function:
             gt = make_op(P.gt, (x, consts[0]))
             ops.append(gt)
             op = make_op(P.select_n, (gt.out, x, pick()))
-        else:
+        elif kind == 8:
             op = make_op(P.neg, (pick(),))
             ops.append(op)
             pool.append(op.out)
             op = make_op(P.neg, (op.out,))
+        elif kind == 9:  # select between broadcast scalars (one may be a constant)
+            cases = []
+            for _ in range(2):
+                src = consts[rng.integers(len(consts))] if rng.integers(2) else pick(())
+                cases.append(make_op(P.broadcast_in_dim, (src,), shape=shape,
+                                     broadcast_dimensions=()))
+            gt = make_op(P.gt, (pick(), consts[0]))
+            ops.extend([*cases, gt])
+            op = make_op(P.select_n, (gt.out, cases[0].out, cases[1].out))
+        else:  # through an integer type and back
+            i32 = make_op(P.convert_element_type, (pick(),), new_dtype=dtypes.int32,
+                          weak_type=False)
+            zero = Literal.of(0, T(dtypes.int32))
+            ops.append(i32)
+            mul = make_op([P.mul, P.add, P.sub][rng.integers(3)], (i32.out, zero))
+            ops.append(mul)
+            op = make_op(P.convert_element_type, (mul.out,), new_dtype=f32, weak_type=False)
         ops.append(op)
         pool.append(op.out)
     results = tuple(pool[-1 - int(i)] for i in rng.choice(min(6, len(pool) - 3), 3,
@@ -592,7 +630,7 @@ def random_program(seed: int, n_ops: int = 24) -> Function:
     return Function(tuple(params), tuple(ops), results)
 
 
-@pytest.mark.parametrize("seed", range(12))
+@pytest.mark.parametrize("seed", range(25))
 @pytest.mark.parametrize("pipeline", ["simplify,cse,dce,fuse", "fuse,simplify,cse,dce",
                                       "cse,fuse{max-ops=3},dce,simplify"])
 def test_random_programs_keep_their_results(seed: int, pipeline: str) -> None:

@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from llax.ir import dtypes
+from llax.ir.core import Function
 
 _TYPE_SPEC = re.compile(r"^([a-z]+[0-9]*)\[([0-9, ]*)\]$")
 
@@ -74,9 +75,11 @@ def dump(fn: Callable, args: Sequence, *, pipeline: str | None, passes: bool, ll
     print(jaxpr, file=out)
     spec = pipeline if pipeline is not None else DEFAULT_PIPELINE
     if passes:
-        def show(pass_name: str, text: str) -> None:
-            print(f"\n# after {pass_name}", file=out)
-            print(text, file=out)
+        from llax.ir.printer import print_function
+
+        def show(pass_spec: str, fn: Function) -> None:
+            print(f"\n# after {pass_spec}", file=out)
+            print(print_function(fn), file=out)
 
         run_pipeline(traced, spec, PassContext(print_after=show))
     if llvm or llvm_opt or asm:
@@ -114,6 +117,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (TypeError, ValueError) as e:  # tracing rejected the arguments
         print(f"llax-dump: error: {type(e).__name__}: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # e.g. piped into `head`
+        sys.stderr.close()
     return 0
 
 

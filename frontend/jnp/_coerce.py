@@ -184,8 +184,9 @@ def _promote(dt: np.dtype, weak: bool) -> tuple[np.dtype, bool]:
 
 
 def _numeric(dt: np.dtype, weak: bool) -> tuple[np.dtype, bool]:
-    # Arithmetic that has no boolean meaning (floor_divide, power, shifts) counts in ints.
-    return (dtypes.default_int(), False) if dt == dtypes.bool_ else (dt, weak)
+    # Arithmetic that has no boolean meaning (floor_divide, power, shifts) counts bools as
+    # int32, even under x64 (JAX's choice).
+    return (dtypes.int32, False) if dt == dtypes.bool_ else (dt, weak)
 
 
 def _inexact_strong(dt: np.dtype, weak: bool) -> tuple[np.dtype, bool]:

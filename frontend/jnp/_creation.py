@@ -29,9 +29,7 @@ from llax.frontend.jnp._coerce import (
 from llax.frontend.jnp._dtypes import maybe_requested_dtype, requested_dtype, to_inexact
 from llax.frontend.jnp._manipulation import _as_shape, broadcast_to, reshape, stack
 from llax.ir import dtypes
-from llax.ir import prims as P
 from llax.ir.promotion import dtype_of_value, result_type
-from llax.ir.reference import reference
 
 Shape = int | Sequence[int]
 
@@ -95,6 +93,12 @@ def _from_sequence(obj: Sequence[Any], dt: np.dtype | None) -> Any:
     return Array(value)
 
 
+def _numpy_cast(value: Any, dt: np.dtype) -> Array:
+    # Host data is cast on the host, by NumPy's rules (NaN to int gives INT_MIN), as in JAX.
+    with np.errstate(all="ignore"):
+        return Array(np.array(np.asarray(value).astype(dt), dtype=dt))
+
+
 def _to_array(obj: Any, dt: np.dtype | None) -> Any:
     if isinstance(obj, (Array, Tracer)):
         return obj if dt is None else convert(obj, dt)
@@ -104,12 +108,9 @@ def _to_array(obj: Any, dt: np.dtype | None) -> Any:
         return _from_sequence(obj, dt)
     if isinstance(obj, (np.ndarray, np.generic)):
         _numpy_leaf_type(obj)
-        if dt is None:
-            return from_numpy(obj, "array")
-        value = reference[P.convert_element_type](np.asarray(obj), new_dtype=dt)
-        return Array(np.array(value, dtype=dt))
+        return from_numpy(obj, "array") if dt is None else _numpy_cast(obj, dt)
     if isinstance(obj, (bool, int, float)):
-        return as_array(obj, "array") if dt is None else convert(as_operand(obj, "array"), dt)
+        return as_array(obj, "array") if dt is None else _numpy_cast(obj, dt)
     if hasattr(obj, "__array__"):
         return _to_array(np.asarray(obj), dt)
     if isinstance(obj, complex):
@@ -170,27 +171,31 @@ def empty(shape: Shape, dtype: Any = None) -> Any:
     return zeros(shape, dtype)
 
 
-def full_like(a: Any, fill_value: Any, dtype: Any = None, shape: Shape | None = None) -> Any:
-    """``full`` with ``a``'s shape and dtype (and weak type, unless ``dtype`` is given)."""
-    x = as_array(a, "full_like")
-    out_shape = x.shape if shape is None else _check_shape(shape, "full_like")
-    value = as_operand(fill_value, "full_like", 1)
+def _filled_like(name: str, a: Any, fill_value: Any, dtype: Any, shape: Shape | None) -> Any:
+    x = as_array(a, name)
+    out_shape = x.shape if shape is None else _check_shape(shape, name)
+    value = as_operand(fill_value, name, 1)
     if type(value) in PY_SCALARS or value.ndim == 0:
         return lax.full_like(x, value, dtype, out_shape)
-    dt = x.dtype if dtype is None else requested_dtype(dtype, "full_like")
+    dt = x.dtype if dtype is None else requested_dtype(dtype, name)
     return broadcast_to(convert(value, dt), out_shape)
 
 
+def full_like(a: Any, fill_value: Any, dtype: Any = None, shape: Shape | None = None) -> Any:
+    """``full`` with ``a``'s shape and dtype (and weak type, unless ``dtype`` is given)."""
+    return _filled_like("full_like", a, fill_value, dtype, shape)
+
+
 def zeros_like(a: Any, dtype: Any = None, shape: Shape | None = None) -> Any:
-    return full_like(a, 0, dtype, shape)
+    return _filled_like("zeros_like", a, 0, dtype, shape)
 
 
 def ones_like(a: Any, dtype: Any = None, shape: Shape | None = None) -> Any:
-    return full_like(a, 1, dtype, shape)
+    return _filled_like("ones_like", a, 1, dtype, shape)
 
 
 def empty_like(prototype: Any, dtype: Any = None, shape: Shape | None = None) -> Any:
-    return zeros_like(prototype, dtype, shape)
+    return _filled_like("empty_like", prototype, 0, dtype, shape)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -81,25 +81,25 @@ def _raw_dtype(x: Any) -> np.dtype:
 
 
 def dtype(obj: Any, align: bool = False, copy: bool = False) -> np.dtype:
-    """``jnp.dtype``: the canonical dtype named by ``obj`` (``int`` is the default int)."""
-    return dtypes.canonicalize(_raw_dtype(obj), where="dtype")
+    """``jnp.dtype``: the dtype named by ``obj`` (``float`` is float64), not narrowed."""
+    return _raw_dtype(obj)
 
 
 def requested_dtype(dtype_like: Any, where: str) -> np.dtype:
     """Canonicalise a dtype the user asked for, warning as JAX does when x64 narrows it."""
-    return _requested_dtype(dtype_like, where, config.jax_enable_x64)
-
-
-@functools.lru_cache(maxsize=512)
-def _requested_dtype(dtype_like: Any, where: str, x64: bool) -> np.dtype:
-    raw = _raw_dtype(dtype_like)
-    canonical = dtypes.canonicalize(raw, where=where)
+    raw, canonical = _requested_dtype(dtype_like, where, config.jax_enable_x64)
     if canonical != raw and not any(dtype_like is t for t in _PYTHON_TYPE_DTYPES):
         warnings.warn(f"Explicitly requested dtype {raw} requested in {where} is not available, "
                       f"and will be truncated to dtype {canonical}. To enable more dtypes, set "
                       "the jax_enable_x64 configuration option or the JAX_ENABLE_X64 shell "
-                      "environment variable.", UserWarning, stacklevel=4)
+                      "environment variable.", UserWarning, stacklevel=3)
     return canonical
+
+
+@functools.lru_cache(maxsize=512)
+def _requested_dtype(dtype_like: Any, where: str, x64: bool) -> tuple[np.dtype, np.dtype]:
+    raw = _raw_dtype(dtype_like)
+    return raw, dtypes.canonicalize(raw, where=where)
 
 
 def maybe_requested_dtype(dtype_like: Any, where: str) -> np.dtype | None:

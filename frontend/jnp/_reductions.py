@@ -8,6 +8,7 @@ and the result is never weak.
 
 from __future__ import annotations
 
+import builtins
 import math
 import operator
 from collections.abc import Sequence
@@ -28,6 +29,7 @@ from llax.frontend.jnp._ufuncs import UFUNCS
 from llax.ir import dtypes
 from llax.ir import prims as P
 
+# This module defines sum, max, any...: Python's own are reached through ``builtins``.
 Axis = int | Sequence[int] | None
 _NO_PARAMS: dict = {}
 
@@ -115,7 +117,7 @@ def _reduce(name: str, prim: P.Primitive, a: Any, axis: Axis, dtype: np.dtype,
                              "to use a where mask one has to specify 'initial'")
         x = _masked(x, where, _identity_of(prim, compute), name)
     if initial is None and prim in (P.reduce_max, P.reduce_min) and \
-            any(x.shape[i] == 0 for i in axes):
+            builtins.any(x.shape[i] == 0 for i in axes):
         raise ValueError(f"zero-size array to reduction operation {name} which has no identity")
     out = bind(prim, (x,), {"axes": axes})
     if initial is not None:

@@ -18,8 +18,11 @@ import numpy as np
 from llax.config import config
 from llax.frontend.core import Array, Tracer, bind
 from llax.frontend.jnp._coerce import (
+    as_operand,
     broadcast_to_shape,
     checked_signature,
+    convert,
+    dtype_and_weak,
     make_plan,
     promote,
     scalar_constant,
@@ -52,6 +55,14 @@ def _identity(x: Any) -> Any:
 
 
 def _select(pred: Any, on_true: Any, on_false: Any) -> Any:
+    # select_n wants cases of one shape: rank-0 constants in the formulas are broadcast.
+    shape = max((pred.shape, on_true.shape, on_false.shape), key=len)
+    if on_true.shape != shape:
+        on_true = broadcast_to_shape(on_true, shape)
+    if on_false.shape != shape:
+        on_false = broadcast_to_shape(on_false, shape)
+    if pred.shape not in ((), shape):
+        pred = broadcast_to_shape(pred, shape)
     return bind(P.select_n, (pred, on_false, on_true), _NO_PARAMS)
 
 
@@ -168,8 +179,10 @@ def _hypot(x: Any, y: Any) -> Any:
 
 
 def _heaviside(x: Any, h0: Any) -> Any:
+    # 0 below zero, 1 above, h0 at zero, and NaN stays NaN (as in NumPy).
     zero, one = _const(0, x), _const(1, x)
-    return _select(_lt(x, zero), zero, _select(_gt(x, zero), one, h0))
+    step = _select(_lt(x, zero), zero, _select(_gt(x, zero), one, x))
+    return _select(_eq(x, zero), h0, step)
 
 
 def _copysign(x: Any, y: Any) -> Any:
@@ -366,26 +379,39 @@ def power(x1: Any, x2: Any, /) -> Any:
         # The base meets a weak int: floats and ints keep their dtype, bools count as ints.
         (base,), _ = promote("power", [x1], "numeric")
         return bind(P.integer_pow, (base,), {"y": int(x2)})
+    x2 = as_operand(x2, "power", 1)
+    exponent_dtype, exponent_weak = dtype_and_weak(x2)
     (x1, x2), plan = promote("power", [x1, x2], "numeric")
     if plan.dtype.kind == "f":
+        if exponent_dtype.kind in "iu" and not exponent_weak and plan.weak:
+            # A strong integer exponent makes the result strong, even for a weak base (JAX).
+            x1, x2 = convert(x1, plan.dtype), convert(x2, plan.dtype)
         return bind(P.pow, (x1, x2), _NO_PARAMS)
-    return _integer_power(x1, x2, plan.shape)
+    # The integer loop gives a strong result unless the exponent was weak too (JAX).
+    return _integer_power(x1, x2, plan.shape, plan.weak and exponent_weak)
 
 
-def _integer_power(x: Any, y: Any, shape: tuple[int, ...]) -> Any:
-    """Integer ``x ** y`` by repeated squaring over the bits of ``y`` (which must be >= 0)."""
+# Integer powers square over this many exponent bits: exponents past 63 overflow anyway
+# for |x| > 1 (JAX's choice too, so out-of-range exponents give the same wrapped values).
+_EXPONENT_BITS = 6
+
+
+def _integer_power(x: Any, y: Any, shape: tuple[int, ...], weak: bool) -> Any:
+    """Integer ``x ** y`` by binary exponentiation; ``0 ** y`` is 0 for any ``y != 0``."""
     known = _known_value(y)
-    if known is not None and known.size and (known < 0).any():
+    if known is not None and known.ndim == 0 and known < 0:
         raise TypeError(f"Integers cannot be raised to negative powers, got exponent {known}")
-    if known is not None:
-        bits = int(known.max()).bit_length() if known.size else 0
-    else:  # every non-negative value of y's dtype
-        bits = y.dtype.itemsize * 8 - (y.dtype.kind == "i")
+    bits = _EXPONENT_BITS
+    if known is not None and known.size and 0 <= known.min() and known.max() < 2 ** bits:
+        bits = int(known.max()).bit_length()  # the same result with fewer ops
     x, y = broadcast_to_shape(x, shape), broadcast_to_shape(y, shape)
-    acc = broadcast_to_shape(scalar_constant(1, x.dtype, x.weak_type and y.weak_type), shape)
-    one = _const(1, y)
+    zero_x, zero_y, one = _const(0, x), _const(0, y), _const(1, y)
+    acc = _select(_and(_eq(x, zero_x), _ne(y, zero_y)), scalar_constant(0, x.dtype, weak),
+                  scalar_constant(1, x.dtype, weak))
+    if acc.shape != shape:
+        acc = broadcast_to_shape(acc, shape)
     for i in range(bits):
-        acc = _select(_ne(_and(y, one), _const(0, y)), _mul(acc, x), acc)
+        acc = _select(_ne(_and(y, one), zero_y), _mul(acc, x), acc)
         if i + 1 < bits:
             x = _mul(x, x)
             y = bind(P.shift_right_logical, (y, one), _NO_PARAMS)

@@ -133,7 +133,8 @@ def _header_constants(header: str, names: Sequence[str]) -> dict[str, int]:
 # still checks them.
 _FALLBACK_ARRAY_FIELDS = ("data", "nd", "dimensions", "strides", "base", "descr", "flags")
 _FALLBACK_SLOTS = {"PyArray_GetNDArrayCVersion": 0, "PyArray_Type": 2, "PyArray_New": 93}
-_FALLBACK_FLAGS = {"NPY_ARRAY_C_CONTIGUOUS": 0x0001, "NPY_ARRAY_ALIGNED": 0x0100}
+_FALLBACK_FLAGS = {"NPY_ARRAY_C_CONTIGUOUS": 0x0001, "NPY_ARRAY_ALIGNED": 0x0100,
+                   "NPY_ARRAY_WRITEABLE": 0x0400}
 
 
 def _fallback_array_offsets() -> dict[str, int]:
@@ -158,6 +159,7 @@ class Abi:
     descr: dict[str, int]  # offsetof(PyArray_Descr, ...)
     c_contiguous: int  # NPY_ARRAY_C_CONTIGUOUS
     aligned: int  # NPY_ARRAY_ALIGNED
+    writeable: int  # NPY_ARRAY_WRITEABLE
     ndarray_type: int  # &PyArray_Type
     foreign_byteorder: bytes  # NPY_OPPBYTE: the byteorder char of byte-swapped arrays
     functions: dict[str, int]  # symbol name -> address, registered with LLVM
@@ -315,7 +317,7 @@ def _load_abi() -> Abi:
         ob_type=object.__basicsize__ - _PTR_SIZE,  # ob_type is PyObject's last field
         array=array, descr=descr,
         c_contiguous=flags["NPY_ARRAY_C_CONTIGUOUS"], aligned=flags["NPY_ARRAY_ALIGNED"],
-        ndarray_type=api_fn(slots["PyArray_Type"]),
+        writeable=flags["NPY_ARRAY_WRITEABLE"], ndarray_type=api_fn(slots["PyArray_Type"]),
         foreign_byteorder=b">" if sys.byteorder == "little" else b"<",
         functions=functions, source=source)
     _verify(abi)
@@ -568,6 +570,15 @@ class _EntryBuilder:
         else:
             self.b.call(self.kernel, pointers)
 
+    def freeze(self, outs: list[lir.Value]) -> None:
+        """Clear NPY_ARRAY_WRITEABLE on the outputs: llax arrays are immutable, and doing it
+        here costs one store where ``arr.flags.writeable = False`` in Python costs ~1 us."""
+        a = ABI.array
+        for arr in outs:
+            flags = self.field(arr, a["flags"], _I32)
+            ptr = self.b.gep(arr, [lir.Constant(_I64, a["flags"])], source_etype=_I8)
+            self.b.store(self.b.and_(flags, lir.Constant(_I32, ~ABI.writeable)), ptr)
+
     def return_outputs(self, outs: list[lir.Value]) -> None:
         if len(outs) == 1:
             self.b.ret(outs[0])
@@ -617,6 +628,7 @@ def add_entry(module: lir.Module, kernel_fn: lir.Function,
     out_arrays = entry.allocate(outs)
     pointers += [entry.field(arr, ABI.array["data"], _PTR) for arr in out_arrays]
     entry.call_kernel(pointers, release_gil)
+    entry.freeze(out_arrays)
     entry.return_outputs(out_arrays)
     # The compiled module describes its own entry, so make_callable needs
     # nothing but the module and the name.

@@ -354,11 +354,9 @@ def _round(b, args, it, ot, params):
     (x,) = args
     if params.get("rounding_method", 0) in (1, "1", "TO_NEAREST_EVEN"):
         return intrinsic(b, "roundeven", [x], x.type)
-    # The reference's definition, sign(x) * floor(|x| + 0.5), reproduced step by step
-    # (it differs from llvm.round at 0.49999997, where |x| + 0.5 rounds up to 1).
-    t = x.type
-    mag = intrinsic(b, "floor", [b.fadd(intrinsic(b, "fabs", [x], t), _fconst(t, 0.5))], t)
-    return b.fmul(_sign(b, [x], it, ot, params), mag)
+    # Half away from zero is exactly llvm.round (C's round()), which, unlike
+    # floor(|x| + 0.5), rounds 0.49999997 down, as JAX does.
+    return intrinsic(b, "round", [x], x.type)
 
 
 @register(P.is_finite)

@@ -16,8 +16,16 @@ from typing import Any
 import numpy as np
 
 from llax.frontend.compile import Compiled, compile_function
-from llax.frontend.core import Array, Trace, Tracer, current_trace
+from llax.frontend.core import (
+    Array,
+    Trace,
+    Tracer,
+    _trace_stack,
+    array_signature,
+    signature_id,
+)
 from llax.frontend.jaxpr import ClosedJaxpr
+from llax.codegen.native import ArgumentError
 from llax.frontend.tree_util import keystr, tree_flatten, tree_flatten_with_path, tree_unflatten
 from llax.ir import dtypes
 from llax.ir.promotion import dtype_of_value
@@ -128,6 +136,30 @@ class _Entry:
         return tree_unflatten(self.out_tree,
                               [Array(o, t.weak) for o, t in zip(outs, self.out_types)])
 
+    def fast_path(self) -> Callable[..., Any] | None:
+        """A call taking the input buffers positionally, for the common case: native code,
+        no captured constants, and one output that is the whole result. None otherwise.
+
+        It raises the native entry's ArgumentError for buffers the entry does not accept
+        (e.g. non-contiguous views); the caller then takes the general path.
+        """
+        entry = getattr(self.compiled, "entry", None)
+        if entry is None or self.consts or len(self.out_types) != 1 or self.out_tree.num_nodes != 1:
+            return None
+        out = self.out_types[0]
+        weak, sig = out.weak, signature_id(out.shape, out.dtype, out.weak)
+        new = object.__new__
+
+        def fast(*buffers):
+            # Array._wrap_readonly, inlined: this is the whole cost of a call besides native code.
+            result = new(Array)
+            result._value = entry(*buffers)
+            result.weak_type = weak
+            result._sig = sig
+            return result
+
+        return fast
+
 
 def trace_to_function(fun: Callable, name: str, dyn_args: tuple, dyn_kwargs: dict,
                       argnames: list[str], statics: tuple = (),
@@ -206,12 +238,37 @@ class JitFunction:
         self._cache: dict = per_fun.setdefault((self._signature.static_argnums,
                                                self._signature.static_argnames,
                                                pipeline, backend), {})
+        # Argument signature -> fast call, for calls whose arguments are all Arrays.
+        self._fast: dict = per_fun.setdefault(("fast", self._signature.static_argnums,
+                                              self._signature.static_argnames,
+                                              pipeline, backend), {})
 
     def __call__(self, *args, **kwargs):
-        if current_trace() is not None:
+        if not kwargs and not _trace_stack:
+            # Fast path: every argument an Array, signature seen before. It runs on every
+            # call of a jitted function, so it is kept to a dict lookup and the native call.
+            try:
+                if len(args) == 1:
+                    a = args[0]
+                    fast = self._fast.get(a._sig or array_signature(a))
+                    if fast is not None:
+                        return fast(a._value)
+                else:
+                    fast = self._fast.get(tuple([a._sig or array_signature(a) for a in args]))
+                    if fast is not None:
+                        return fast(*[a._value for a in args])
+            except (AttributeError, ArgumentError):  # not all Arrays / a view the entry refuses
+                pass
+        if _trace_stack:
             # Inside another trace, inline: the enclosing trace records our ops.
             return self._fun(*args, **kwargs)
         entry, leaves = self._lookup(args, kwargs)
+        if (not kwargs and not self._signature.static_argnums
+                and all(type(a) is Array for a in args)):
+            fast = entry.fast_path()
+            if fast is not None:
+                sigs = tuple(array_signature(a) for a in args)
+                self._fast[sigs[0] if len(sigs) == 1 else sigs] = fast
         return entry(leaves)
 
     def _lookup(self, args: tuple, kwargs: dict) -> tuple[_Entry, list]:
@@ -251,6 +308,7 @@ class JitFunction:
 
     def clear_cache(self) -> None:
         self._cache.clear()
+        self._fast.clear()
 
     def _cache_size(self) -> int:
         return len(self._cache)

@@ -48,7 +48,9 @@ class Array:
     ``np.asarray`` cannot change it.
     """
 
-    __slots__ = ("_value", "weak_type")
+    # _sig: the interned id of (shape, dtype, weak_type), filled in lazily; jit's cache
+    # lookup hashes these small ints instead of building and hashing type tuples.
+    __slots__ = ("_value", "weak_type", "_sig")
     __array_priority__ = 100
 
     def __init__(self, value: np.ndarray, weak_type: bool = False) -> None:
@@ -56,6 +58,17 @@ class Array:
             value.flags.writeable = False
         self._value = value
         self.weak_type = weak_type
+        self._sig = 0
+
+    @classmethod
+    def _wrap_readonly(cls, value: np.ndarray, weak_type: bool, sig: int = 0) -> Array:
+        """Wrap a buffer already made read-only (by compiled code), skipping the flag check,
+        which costs more than the rest of a jitted call."""
+        self = object.__new__(cls)
+        self._value = value
+        self.weak_type = weak_type
+        self._sig = sig
+        return self
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -142,6 +155,27 @@ class Array:
 
     def __reduce__(self):
         return (Array, (np.array(self._value), self.weak_type))
+
+
+_SIGNATURES: dict[tuple, int] = {}
+
+
+def signature_id(shape: tuple[int, ...], dtype: np.dtype, weak: bool) -> int:
+    """A small positive int standing for (shape, dtype, weak), the same for equal triples."""
+    key = (shape, dtype, weak)
+    sig = _SIGNATURES.get(key)
+    if sig is None:
+        sig = _SIGNATURES[key] = len(_SIGNATURES) + 1
+    return sig
+
+
+def array_signature(a: Array) -> int:
+    """``a``'s signature id, computed once and stored on the array."""
+    sig = a._sig
+    if not sig:
+        v = a._value
+        sig = a._sig = signature_id(v.shape, v.dtype, a.weak_type)
+    return sig
 
 
 # ---------------------------------------------------------------------------------------------

@@ -297,9 +297,10 @@ def _needs_gather(shape: tuple[int, ...], entries: list[_Entry], mode: GatherSca
     for e in entries:
         if e.kind == "dyn":
             return True
-        if e.kind == "int" and not 0 <= int(_static_index(e.value, shape[e.dim], wrap)) < \
-                shape[e.dim]:
-            return True
+        if e.kind == "int":
+            n = shape[e.dim]
+            if not 0 <= int(_static_index(e.value, n, wrap)) < n:
+                return True
     return False
 
 
@@ -319,8 +320,6 @@ def _basic(x: Any, entries: list[_Entry], wrap: bool) -> Any:
                 starts[e.dim] = e.start + (e.size - 1) * e.step
                 limits[e.dim], strides[e.dim] = e.start + 1, -e.step
                 reversed_.append(e.dim)
-            if e.size <= 1:
-                strides[e.dim] = 1
         elif e.kind == "int":
             v = _clamped_int(e, shape[e.dim], wrap)
             starts[e.dim], limits[e.dim] = v, v + 1

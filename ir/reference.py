@@ -232,6 +232,8 @@ _REDUCERS = {P.reduce_sum: np.sum, P.reduce_prod: np.prod, P.reduce_max: np.max,
 
 def _reducer(fn: Callable) -> Callable:
     def reduce(x: np.ndarray, *, axes) -> np.ndarray:
+        if not axes:  # reducing over nothing is the identity (np.sum would turn -0.0 into 0.0)
+            return x.copy()
         if fn in (np.max, np.min) and x.size == 0:
             # The identity of max/min: -inf/+inf, or the integer extremes.
             if x.dtype.kind == "f":

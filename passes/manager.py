@@ -31,6 +31,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import importlib.metadata
+import itertools
 import os
 import re
 import time
@@ -361,6 +362,7 @@ def resolve_passes(spec: str | Pass | Iterable[str | Pass]) -> list[Pass]:
 # Context and running
 
 PrintHook = Callable[[str, Function], None]
+_env_dump_runs = itertools.count()
 
 
 @dataclass
@@ -372,15 +374,16 @@ class PassContext:
     - ``print_after``: after each pass that changed the function, called as
       ``hook(pass_spec, fn)``, or, for a stream, the function's text is written to it.
     - ``dump_dir``: write ``00-traced.ir``, ``01-<pass>.ir``, ... (one file per pass,
-      changed or not, so the numbers follow the pipeline); defaults to $LLAX_DUMP_DIR.
-      Numbering continues across runs that share the context.
+      changed or not, so the numbers follow the pipeline). Numbering continues across
+      runs that share the context. Without one, $LLAX_DUMP_DIR (if set) gets a
+      subdirectory per pipeline run, ``<function name>-<n>/``, since every jit
+      compilation runs its own pipeline.
     - ``timings``: (pass name, seconds) appended for every pass run.
     """
 
     verify: bool | None = None
     print_after: PrintHook | TextIO | None = None
-    dump_dir: str | os.PathLike | None = field(
-        default_factory=lambda: os.environ.get("LLAX_DUMP_DIR") or None)
+    dump_dir: str | os.PathLike | None = None
     timings: list[tuple[str, float]] = field(default_factory=list)
     _dump_count: int = field(default=0, init=False, repr=False)
 
@@ -425,6 +428,9 @@ def run_pipeline(fn: Function, spec: str | Pass | Iterable[str | Pass],
     """Run the passes of ``spec`` on ``fn`` in order, with ``ctx``'s hooks between them."""
     passes = resolve_passes(spec)
     ctx = PassContext() if ctx is None else ctx
+    if ctx.dump_dir is None and os.environ.get("LLAX_DUMP_DIR"):
+        safe = re.sub(r"[^\w.-]", "_", fn.name)
+        ctx.dump_dir = Path(os.environ["LLAX_DUMP_DIR"]) / f"{safe}-{next(_env_dump_runs)}"
     check = ctx.should_verify()
     if check:
         _verify(fn, "the pipeline's input")

@@ -10,7 +10,7 @@ from hypothesis.extra.numpy import mutually_broadcastable_shapes
 import llax
 import llax.numpy as lnp
 from llax.frontend.core import ConcretizationTypeError
-from llax.tests.jnp_oracle import assert_same, check, check_many, pair, primitive_names, sample
+from llax.tests.jnp_oracle import assert_same, check_many, pair, primitive_names, sample
 from llax.tests.test_jnp_ufuncs import _as_jax
 
 jax = pytest.importorskip("jax")

@@ -401,7 +401,12 @@ def test_dump_files(tmp_path: Path) -> None:
 def test_dump_dir_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LLAX_DUMP_DIR", str(tmp_path))
     run_pipeline(parse_function(SMALL), "dce")
-    assert (tmp_path / "01-dce.ir").exists()
+    run_pipeline(parse_function(SMALL), "cse")
+    # Each run (each jit compilation) gets its own directory, named after the function.
+    runs = sorted(tmp_path.iterdir())
+    assert len(runs) == 2 and all(r.name.startswith("main-") for r in runs)
+    assert {p.name for r in runs for p in r.iterdir()} == {"00-traced.ir", "01-dce.ir",
+                                                           "01-cse.ir"}
 
 
 def test_compile_uses_config_pipeline() -> None:

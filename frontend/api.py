@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from llax.codegen.native import ArgumentError
 from llax.frontend.compile import Compiled, compile_function
 from llax.frontend.core import (
     Array,
@@ -25,7 +26,6 @@ from llax.frontend.core import (
     signature_id,
 )
 from llax.frontend.jaxpr import ClosedJaxpr
-from llax.codegen.native import ArgumentError
 from llax.frontend.tree_util import keystr, tree_flatten, tree_flatten_with_path, tree_unflatten
 from llax.ir import dtypes
 from llax.ir.promotion import dtype_of_value

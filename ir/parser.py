@@ -21,6 +21,7 @@ reads only its own parameters and the values it defines.
 from __future__ import annotations
 
 import ast
+import enum
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -36,6 +37,9 @@ from llax.ir.types import TensorType
 class ParseError(ValueError):
     """Bad IR text; the message says where (line:column) and shows the line."""
 
+
+# Enum-valued op params, printed as ``Class.MEMBER``; modules defining them register here.
+PARAM_ENUMS: dict[str, type[enum.Enum]] = {}
 
 _TOKEN = re.compile(r"""
     (?P<space>\s+|\#[^\n]*)
@@ -271,6 +275,13 @@ class _Parser:
                 return consts[tok.text]
             if tok.text in dtypes.FROM_SHORT_NAME:
                 return dtypes.FROM_SHORT_NAME[tok.text]
+            enum_type = PARAM_ENUMS.get(tok.text)
+            if enum_type is not None and self.at("."):
+                self.expect(".")
+                member = self.expect("name")
+                if member.text not in enum_type.__members__:
+                    raise self.error(f"{tok.text} has no member {member.text!r}", member)
+                return enum_type[member.text]
             raise self.error(f"unknown parameter value {tok.text!r} (expected a number, a "
                              "string, a dtype, True, False, None or a tuple)", tok)
         if tok.text == "(":

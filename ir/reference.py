@@ -285,3 +285,5 @@ def _dot_general(lhs: np.ndarray, rhs: np.ndarray, *, dimension_numbers, precisi
 
 
 reference[P.dot_general] = _quiet(_dot_general)
+
+import llax.ir.reference_indexing  # noqa: E402,F401  (gather/scatter register themselves)

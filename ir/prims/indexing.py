@@ -33,6 +33,7 @@ import enum
 from typing import Any, NamedTuple
 
 from llax.ir import dtypes
+from llax.ir.parser import PARAM_ENUMS
 from llax.ir.primitive import FusionClass, abstract_eval, primitive
 from llax.ir.types import TensorType
 
@@ -75,6 +76,8 @@ class GatherScatterMode(enum.Enum):
             raise NotImplementedError('gather/scatter mode "one_hot" is not supported by llax')
         raise ValueError(f'Unknown gather mode "{s}"')
 
+
+PARAM_ENUMS["GatherScatterMode"] = GatherScatterMode
 
 # NamedTuples, as in JAX: they unpack, compare and hash like the tuple of their fields,
 # so the IR printer writes them as plain tuples and the parser's tuple reads back equal.

@@ -221,6 +221,7 @@ _C = {32: _consts(32), 64: _consts(64)}
 ERF_SMALL = 0.84375  # erf uses x Q(x^2) below, 1 - erfc above
 ERFC_SMALL = 0.75  # erfc uses 1 - x - x Q(x^2) below (measured: less error there)
 ERFC_C = 3.0  # erfc variable t = ERFC_C / (ERFC_C + |x|)
+ERFC_TC = 0.5  # ... and its polynomial is in t - ERFC_TC (less rounding error)
 # erfc(x) rounds to +0 beyond these; the fits cover [ERFC_SMALL, ERFC_XMAX].
 ERFC_XMAX = {32: 10.5, 64: 27.5}
 # Breakpoints of a/b for atan and atan2 (see _atan_core).
@@ -473,44 +474,44 @@ ERF: dict[int, tuple] = {
     ),
 }
 
-# erfc x = exp(-x^2) t P(t), t = 3.0/(3.0+x), 0.75 <= x <= xmax
+# erfc x = exp(-x^2) t P(t - 0.5), t = 3.0/(3.0+x), 0.75 <= x <= xmax
 ERFC: dict[int, tuple] = {
     32: (
-        # degree 9 on [0.222222, 0.8], max weighted error 6.42e-10
-        0.18804897367954254,
-        0.18840555846691132,
-        0.17399990558624268,
-        0.1787222921848297,
-        0.04190986230969429,
-        0.3104192018508911,
-        -0.3124619722366333,
-        0.42388594150543213,
-        -0.23667065799236298,
+        # degree 9 on [-0.277778, 0.3], max weighted error 6.42e-10
+        0.35800230503082275,
+        0.5889296531677246,
+        0.7869710326194763,
+        0.8279129266738892,
+        0.6374953389167786,
+        0.28614574670791626,
+        -0.026348000392317772,
+        -0.12919004261493683,
+        -0.039867330342531204,
         0.043734073638916016,
     ),
     64: (
-        # degree 21 on [0.0983607, 0.8], max weighted error 6.06e-19
-        0.18806319451499823,
-        0.1880631945893228,
-        0.17761523655080969,
-        0.15671939067051557,
-        0.1271158114821651,
-        0.09230163433413122,
-        0.056879032237356464,
-        0.026920605498508825,
-        0.0001479489067674821,
-        0.009902020075736385,
-        -0.0731258327417486,
-        0.1820641265124118,
-        -0.44927333851444134,
-        0.8766555749501137,
-        -1.3520064660372662,
-        1.660231214982636,
-        -1.5630973716193506,
-        1.0812620658422893,
-        -0.5275061842299337,
-        0.17143810263316706,
-        -0.033286217775445125,
+        # degree 21 on [-0.401639, 0.3], max weighted error 6.06e-19
+        0.3580023023627799,
+        0.5889296354465892,
+        0.7869711428054691,
+        0.8279126984014908,
+        0.6374813935322182,
+        0.2861571693316157,
+        -0.025864888045113076,
+        -0.12945331234546512,
+        -0.04678909403619642,
+        0.047236764514150396,
+        0.03671434256932107,
+        -0.020752098974676857,
+        -0.02385386711765659,
+        0.01297249556714414,
+        0.015116226351327063,
+        -0.010939295660003415,
+        -0.00905812410496714,
+        0.010261540771908948,
+        0.004888125754648284,
+        -0.008320597446608926,
+        -0.002665522240510072,
         0.0029162567176128622,
     ),
 }
@@ -931,12 +932,17 @@ def _expm1_tail(e: _E, r, r_lo):
     return e.fma(e.mul(r, r), e.poly(r, EXP[e.bits]), r_lo)
 
 
-def _exp_core(e: _E, x, lo=None, scale: int = 0, mul=None):
-    """exp(x + lo) * 2^scale (* mul, rounded once); overflow -> inf,
-    underflow -> 0, NaN -> NaN."""
+def _exp_core(e: _E, x, lo=None, scale: int = 0, mul=None, mul_rel=None):
+    """exp(x + lo) * 2^scale, or that times mul (1 + mul_rel) rounded once;
+    overflow -> inf, underflow -> 0, NaN -> NaN."""
     r, r_lo, n = _exp_reduce(e, x, lo)
-    em = e.add(r, _expm1_tail(e, r, r_lo))
-    p = e.add(1.0, em) if mul is None else e.fma(mul, em, mul)
+    em = e.add(r, _expm1_tail(e, r, r_lo))  # e^(r + r_lo) - 1
+    if mul is None:
+        p = e.add(1.0, em)
+    else:
+        if mul_rel is not None:  # (1 + em)(1 + mul_rel) - 1
+            em = e.add(em, e.fma(mul_rel, em, mul_rel))
+        p = e.fma(mul, em, mul)
     if scale:
         n = e.iadd(n, scale)
     return _ldexp(e, p, n)
@@ -1355,25 +1361,25 @@ def emit_acos(builder: ir.IRBuilder, x: ir.Value) -> ir.Value:
 def _erfc_large(e: _E, a):
     """erfc(a) for ERFC_SMALL <= a (a >= 0; garbage below).
 
-    erfc(a) = exp(-a^2) t H(t) with t = c/(c + a) (the ERFC table is a fit of
-    erfcx(a) / t, smooth in t over the whole range).  Two corrections keep
-    the relative error small far into the tail:
+    erfc(a) = exp(-a^2) t H(t - ERFC_TC) with t = c/(c + a) (the ERFC table
+    fits erfcx(a) / t, smooth in t over the whole range).  Two corrections
+    keep the relative error small far into the tail:
       * a^2 is carried as a double-word (fma residual) into exp;
-      * the rounding error dt of t changes t H(t) by dt/t * K(t) (K from the
-        ERFC_K table), where dt/t = (c - t d - t d_lo) / c with d = fl(c + a)
-        and d_lo its exact rounding error.
+      * the rounding error dt of t changes t H by (dt/t) K(t) relatively (K
+        from the ERFC_K table), where dt/t = (c - t d - t d_lo) / c with
+        d + d_lo = c + a exactly.
+    Both, and the product exp(-a^2) t H, are folded into exp's last fma.
     """
     c = ERFC_C
     a = e.sel(e.gt(a, ERFC_XMAX[e.bits]), ERFC_XMAX[e.bits], a)  # erfc = 0 there
     d, d_lo = _two_sum(e, e.c(c), a)
     t = e.div(c, d)
-    rem = e.fma(e.neg(t), d, c)
-    g = e.mul(t, e.poly(t, ERFC[e.bits]))
-    rel = e.mul(e.fma(e.neg(t), d_lo, rem), 1.0 / c)
-    g = e.fma(g, e.mul(rel, e.poly(t, ERFC_K[e.bits])), g)
+    rel = e.mul(e.fma(e.neg(t), d_lo, e.fma(e.neg(t), d, c)), 1.0 / c)
+    g = e.mul(t, e.poly(e.sub(t, ERFC_TC), ERFC[e.bits]))
     a2 = e.mul(a, a)
     a2_lo = e.fma(a, a, e.neg(a2))
-    return _exp_core(e, e.neg(a2), lo=e.neg(a2_lo), mul=g)
+    return _exp_core(e, e.neg(a2), lo=e.neg(a2_lo), mul=g,
+                     mul_rel=e.mul(rel, e.poly(t, ERFC_K[e.bits])))
 
 
 def _erf_q(e: _E, x):
@@ -1722,9 +1728,12 @@ def _fit_specs() -> list[_Fit]:
         def xt(t):
             return c * (1 - t) / t
         lo, hi = c / (c + ERFC_XMAX[bits]), c / (c + ERFC_SMALL)
+        tc = ERFC_TC
         fits.append(_Fit(
-            "ERFC", f"erfc x = exp(-x^2) t P(t), t = {c}/({c}+x), {ERFC_SMALL} <= x <= xmax",
-            bits, lambda t: erfcx(xt(t)) / t, lambda t: t / erfcx(xt(t)), lo, hi, n))
+            "ERFC",
+            f"erfc x = exp(-x^2) t P(t - {tc}), t = {c}/({c}+x), {ERFC_SMALL} <= x <= xmax",
+            bits, lambda u, tc=tc: erfcx(xt(u + tc)) / (u + tc),
+            lambda u, tc=tc: (u + tc) / erfcx(xt(u + tc)), lo - tc, hi - tc, n))
         fits.append(_Fit(
             "ERFC_K", "d log(t P(t)) / d log t for the ERFC fit (absolute error; a few bits)",
             bits, lambda t: (c + xt(t)) * (2 / (sq(mp.pi) * erfcx(xt(t))) - 2 * xt(t)),

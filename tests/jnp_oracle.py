@@ -81,11 +81,7 @@ def check(llax_fn: Callable, jax_fn: Callable, *args: Any, jit: bool = True,
     got = llax_fn(*args)
     assert_same(got, want, rtol=rtol, atol=atol, check_weak=check_weak, what="eager")
     if jit:
-        # 0-d NumPy arguments go in as Arrays: jit's buffer conversion (ascontiguousarray)
-        # turns them into shape (1,) today.
-        jit_args = [Array(np.array(a)) if isinstance(a, np.ndarray) and a.ndim == 0 else a
-                    for a in args]
-        jitted = llax.jit(llax_fn)(*jit_args)
+        jitted = llax.jit(llax_fn)(*args)
         # Under jit a Python scalar argument is a weak-typed parameter in both systems.
         want_jit = jax.jit(jax_fn)(*args) if any(
             isinstance(a, (bool, int, float)) for a in args) else want
@@ -124,14 +120,12 @@ def check_many(cases: dict[str, tuple[Callable, Callable]], *args: np.ndarray,
                     what=f"{name} (eager)")
     if not jit:
         return
-    jit_args = [Array(np.array(a)) if isinstance(a, np.ndarray) and a.ndim == 0 else a
-                for a in args]
     try:
-        got = llax.jit(lambda *a: {n: f(*a) for n, (f, _) in accepted.items()})(*jit_args)
+        got = llax.jit(lambda *a: {n: f(*a) for n, (f, _) in accepted.items()})(*args)
     except Exception:
         for name, (llax_fn, _) in accepted.items():  # name the function that fails
             try:
-                llax.jit(llax_fn)(*jit_args)
+                llax.jit(llax_fn)(*args)
             except Exception as e:
                 raise AssertionError(f"{name} fails under jit: {type(e).__name__}: {e}") from e
         raise

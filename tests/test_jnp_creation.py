@@ -52,6 +52,7 @@ def test_array_from_values(fn: str, value: object, x64: bool) -> None:
     same(lambda m: getattr(m, fn)(value, dtype="bool"))
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # JAX casting NaN to int
 def test_array_from_arrays() -> None:
     w = lnp.asarray(2.0)
     assert lnp.asarray(w) is w

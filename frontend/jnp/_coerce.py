@@ -129,7 +129,7 @@ def scalar_constant(x: bool | int | float, dtype: np.dtype, weak: bool) -> Array
     if type(x) is int:
         check_python_int(x)
         # Python ints wrap into narrower integer dtypes, as in JAX (int8 array + 300).
-        value = np.array(x, dtype=np.int64 if x < 2**63 else np.uint64).astype(dtype)
+        value = np.array(x, dtype=np.int64).astype(dtype)
     else:
         value = np.array(x, dtype=dtype)
     out = Array(value, weak)
@@ -219,8 +219,8 @@ def broadcast_shapes(name: str, shapes: tuple[tuple[int, ...], ...]) -> tuple[in
     return tuple(out)
 
 
-def _operand_converter(sig: Any, dtype: np.dtype, weak: bool, shape: tuple[int, ...],
-                       broadcast_scalars: bool) -> Converter | None:
+def _operand_converter(sig: Any, dtype: np.dtype, weak: bool,
+                       shape: tuple[int, ...]) -> Converter | None:
     steps: list[Converter] = []
     if type(sig) is tuple:
         x_shape, x_dtype, x_weak = sig
@@ -229,8 +229,8 @@ def _operand_converter(sig: Any, dtype: np.dtype, weak: bool, shape: tuple[int, 
             steps.append(lambda x: bind(P.convert_element_type, (x,), params))
     else:
         x_shape = ()
-        steps.append(functools.partial(scalar_constant, dtype=dtype, weak=weak))
-    if x_shape != shape and (x_shape != () or broadcast_scalars):
+        steps.append(_scalar_converter(dtype, weak))
+    if x_shape != shape and x_shape != ():  # rank 0 broadcasts inside the primitive
         dims = tuple(range(len(shape) - len(x_shape), len(shape)))
         bparams = {"shape": shape, "broadcast_dimensions": dims}
         steps.append(lambda x: bind(P.broadcast_in_dim, (x,), bparams))
@@ -240,6 +240,22 @@ def _operand_converter(sig: Any, dtype: np.dtype, weak: bool, shape: tuple[int, 
         return steps[0]
     first, second = steps
     return lambda x: second(first(x))
+
+
+def _scalar_converter(dtype: np.dtype, weak: bool) -> Converter:
+    """Python scalars (all of one type, the plan's) to constants, with a per-plan cache."""
+    cache: dict[Any, Array] = {}
+
+    def convert_scalar(x: Any) -> Array:
+        hit = cache.get(x)
+        if hit is None:
+            hit = scalar_constant(x, dtype, weak)
+            # Never store 0.0 (-0.0 would find it) or NaN (never found); keep it small.
+            if (x == x and x != 0.0 or type(x) is not float) and len(cache) < 256:
+                cache[x] = hit
+        return hit
+
+    return convert_scalar
 
 
 class Plan:
@@ -255,20 +271,18 @@ class Plan:
         self.shape = shape
 
 
-def make_plan(name: str, sigs: tuple, policy: str = "promote",
-              broadcast_scalars: bool = False) -> Plan:
+def make_plan(name: str, sigs: tuple, policy: str = "promote") -> Plan:
     """Plan the promotion of operands with signatures ``sigs`` (see ``signature``)."""
-    return _make_plan(name, sigs, policy, broadcast_scalars, bool(config.jax_enable_x64))
+    return _make_plan(name, sigs, policy, bool(config.jax_enable_x64))
 
 
 @functools.lru_cache(maxsize=4096)
-def _make_plan(name: str, sigs: tuple, policy: str, broadcast_scalars: bool,
-               x64: bool) -> Plan:
+def _make_plan(name: str, sigs: tuple, policy: str, x64: bool) -> Plan:
     typed = [typed_signature(s) for s in sigs]
     dt, weak = result_type(*((d, w) for _, d, w in typed))
     dt, weak = POLICIES[policy](dt, weak)
     shape = broadcast_shapes(name, tuple(s for s, _, _ in typed))
-    convs = tuple(_operand_converter(s, dt, weak, shape, broadcast_scalars) for s in sigs)
+    convs = tuple(_operand_converter(s, dt, weak, shape) for s in sigs)
     return Plan(convs, dt, weak, shape)
 
 
@@ -281,25 +295,24 @@ def checked_signature(x: Any, name: str, position: int) -> tuple[Any, Any]:
     return x, signature(x)
 
 
-def promote(name: str, args: Sequence[Any], policy: str = "promote",
-            broadcast_scalars: bool = False) -> tuple[list[Any], Plan]:
+def promote(name: str, args: Sequence[Any], policy: str = "promote") -> tuple[list[Any], Plan]:
     """Promote ``args`` to one dtype (by ``policy``) and, NumPy style, one shape.
 
-    Rank-0 operands stay rank 0 (primitives broadcast them) unless ``broadcast_scalars``.
+    Rank-0 operands stay rank 0: elementwise primitives broadcast them (as in JAX's jaxprs).
     """
     ops, sigs = [], []
     for i, a in enumerate(args):
         a, s = checked_signature(a, name, i)
         ops.append(a)
         sigs.append(s)
-    plan = make_plan(name, tuple(sigs), policy, broadcast_scalars)
+    plan = make_plan(name, tuple(sigs), policy)
     return [a if c is None else c(a) for a, c in zip(ops, plan.converters)], plan
 
 
 def promote_dtypes(name: str, args: Sequence[Any], policy: str = "promote") -> list[Any]:
     """Promote ``args`` to one dtype (Python scalars become Arrays); shapes are left alone."""
     ops = [as_operand(a, name, i) for i, a in enumerate(args)]
-    typed = [(dtype_and_weak(a)) for a in ops]
+    typed = [dtype_and_weak(a) for a in ops]
     dt, weak = POLICIES[policy](*result_type(*typed))
     return [scalar_constant(a, dt, weak) if type(a) in PY_SCALARS else convert(a, dt, weak)
             for a in ops]

@@ -197,7 +197,7 @@ def mean(a: Any, axis: Axis = None, dtype: Any = None, out: None = None,
     axes = canonical_axes(axis, a.ndim)
     total = _reduce("mean", P.reduce_sum, a, axes, compute, keepdims, None, where)
     if where is None:
-        count: Any = scalar_constant(float(_count(a.shape, axes)), compute, True)
+        count: Any = scalar_constant(float(_count(a.shape, axes)), compute, False)
     else:
         count = sum(broadcast_to_shape(convert(as_array(where, "mean", 1), dtypes.bool_),
                                        a.shape), axis=axes, dtype=compute, keepdims=keepdims)
@@ -220,16 +220,16 @@ def var(a: Any, axis: Axis = None, dtype: Any = None, out: None = None, ddof: in
     x = convert(a, compute, False)
     n = _count(a.shape, axes)
     mean_kept = bind(P.div, (_reduce("var", P.reduce_sum, x, axes, compute, True, None, None),
-                             scalar_constant(float(n), compute, True)), _NO_PARAMS)
+                             scalar_constant(float(n), compute, False)), _NO_PARAMS)
     centered = UFUNCS["subtract"](x, mean_kept)
     total = _reduce("var", P.reduce_sum, bind(P.square, (centered,), _NO_PARAMS), axes, compute,
                     keepdims, None, None)
     normalizer = n - ddof
     if normalizer > 0:
-        out = bind(P.div, (total, scalar_constant(float(normalizer), compute, True)),
+        out = bind(P.div, (total, scalar_constant(float(normalizer), compute, False)),
                    _NO_PARAMS)
     else:  # as in NumPy and JAX: no degrees of freedom left gives NaN
-        out = bind(P.mul, (total, scalar_constant(math.nan, compute, True)), _NO_PARAMS)
+        out = bind(P.mul, (total, scalar_constant(math.nan, compute, False)), _NO_PARAMS)
     return convert(out, result, False)
 
 

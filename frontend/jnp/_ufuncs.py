@@ -350,7 +350,7 @@ BINARY: dict[str, tuple[str, Callable[[np.dtype], Impl]]] = {
     "greater": ("promote", _always(_gt)),
     "greater_equal": ("promote", _always(_prim(P.ge))),
 }
-BINARY_ALIASES = {"true_divide": "divide", "mod": "remainder", "arctan2": "arctan2",
+BINARY_ALIASES = {"true_divide": "divide", "mod": "remainder",
                   "atan2": "arctan2", "bitwise_left_shift": "left_shift",
                   "bitwise_right_shift": "right_shift"}
 

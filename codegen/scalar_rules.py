@@ -390,8 +390,9 @@ def _shift(kind: str) -> Rule:
         zero = ir.Constant(x.type, 0)
         if kind == "left":
             return b.select(oob, zero, b.shl(x, safe))
-        if kind == "logical" or _kind(it[0]) == "u":
+        if kind == "logical":
             return b.select(oob, zero, b.lshr(x, safe))
+        # Arithmetic shifts act on the bit pattern, unsigned types included (as XLA does).
         return b.select(oob, b.ashr(x, ir.Constant(x.type, bits - 1)), b.ashr(x, safe))
 
     return rule

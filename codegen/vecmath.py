@@ -1,71 +1,92 @@
 """Branch-free elementwise math emitted as LLVM IR.
 
-Every ``emit_<op>(builder, x)`` appends straight-line IR computing ``op(x)``
-and returns the result value.  ``x`` is a ``float`` or ``double`` value, or a
-vector of either (``<8 x float>`` ...).  The code uses only arithmetic,
-``select``, integer bit manipulation and intrinsics that LLVM vectorises
-(``llvm.fma``, ``llvm.fabs``, ``llvm.floor``, ``llvm.rint``, ``llvm.sqrt``,
-``llvm.copysign``), so an elementwise loop that calls an emitter is inlined
-and vectorised by the loop vectoriser, unlike a loop calling ``llvm.exp``,
-which becomes a scalar libm call per element.  ``EMITTERS`` maps JAX's lax
-primitive names to the emitters; ``atan2`` and ``pow`` take two operands.
+``emit_<op>(builder, x) -> value`` appends straight-line IR computing
+``op(x)`` at the builder's position; ``emit_atan2(builder, x1, x2)`` and
+``emit_pow(builder, x, y)`` take two operands of the same type.  ``x`` is a
+``float`` or ``double`` value, or a vector of either (``<8 x float>``), and
+the result has the same type.  ``EMITTERS`` maps JAX's lax primitive names
+(exp, exp2, expm1, log, log1p, tanh, logistic, sin, cos, tan, erf, erfc,
+erf_inv, atan, asin, acos, atan2, sinh, cosh, asinh, acosh, atanh, cbrt,
+pow) to the emitters.  ``atan2(x1, x2)`` is numpy.arctan2 / lax.atan2: the
+angle of the point (x2, x1).
+
+The code is arithmetic, ``select``, integer bit manipulation and only
+intrinsics that LLVM vectorises (``llvm.fma``, ``llvm.fabs``,
+``llvm.floor``, ``llvm.rint``, ``llvm.sqrt``, ``llvm.copysign``); there are
+no branches, no table lookups and no int<->float conversions that lack AVX2
+vector forms.  So an elementwise loop that calls an emitter is vectorised by
+LLVM's loop vectoriser, unlike a loop calling ``llvm.exp`` & co., which
+stays a scalar libm call per element.
 
 Special values follow numpy (C99 Annex F): NaN in gives NaN out; infinities,
-signed zeros, overflow to inf, gradual underflow to subnormals and zero,
-subnormal inputs, ``log(0) = -inf``, ``log(x < 0) = nan``, and the special
-cases of ``pow`` and ``atan2`` are handled exactly.  No floating-point
-exception flags are promised.
+signed zeros, overflow to inf, gradual underflow (subnormal results),
+subnormal inputs, log(0) = -inf, log(x < 0) = nan, and the special cases of
+pow and atan2 are exact.  erf_inv(+-1) = +-inf and erf_inv(-0) = -0.
+Floating-point exception flags are not meaningful.
 
-Accuracy, in units in the last place (ulp) of the result, measured by
-``tests/test_vecmath.py`` against a correctly rounded (float32) or extended
-precision (float64: x87 long double or mpmath) reference over dense samplings
-of the whole domain; the tests assert these bounds:
+Accuracy: maximum error in ulps of the result.  float32: exhaustive over
+every float32 in the op's non-trivial range, against numpy in float64
+(atan2 and pow: ~10^6 samples).  float64: ~2 10^6 samples per op over the
+whole domain against x87 long double (erf, erfc, erf_inv: ~3 10^4 samples
+against mpmath).  tests/test_vecmath.py asserts slightly rounded-up bounds.
 
-    ==========  =======  =======  ==========================================
-    op          float32  float64  method
-    ==========  =======  =======  ==========================================
-    exp         1        1        Cody-Waite by ln2, degree 7 / 12 poly
-    exp2        1        1        split off rint(x), same polynomial
-    expm1       1        1        same polynomial, 2^n (p + 1) - 1 rebuilt
-    log         1        1        x = 2^k m, log m = 2 atanh(f / (2 + f))
-    log1p       1        1        log(1 + x) corrected by TwoSum error
-    tanh        2        2        -expm1(-2|x|) / (expm1(-2|x|) + 2)
-    logistic    2        2        exp(-|x|), one division
-    sin, cos    1        1        reduction by pi (3-part), degree 9 / 17
-    tan         2        2        reduction by pi/2, sin / cos polynomials
-    erf         1        1        x Q(x^2) below 0.84375, erfc above
-    erfc        3        3        exp(-x^2) t H(t), t = 3 / (3 + |x|)
-    erf_inv     2        2        Giles-style x P(w), w = -log(1 - x^2)
-    atan        1        1        3 regions, one division, degree 11 / 23
-    asin, acos  1        1        |x| > 1/2: via sqrt((1 - |x|) / 2)
-    atan2       1        1        as atan, on |y|, |x| without a/b
-    sinh        2        2        odd poly below 1, else (e - 1/e) / 2
-    cosh        1        1        (e + 1/e) / 2 with e = exp(|x|) / 2 scaled
-    asinh       2        2        log1p(|x| + x^2 / (1 + sqrt(1 + x^2)))
-    acosh       2        2        log1p(t + sqrt(t (x + 1))), t = x - 1
-    atanh       2        2        log1p(2|x| / (1 - |x|)) / 2
-    cbrt        1        1        exponent / 3, Halley steps (fma residual)
-    pow         1        1        f32 via f64; f64 with double-double log
-    ==========  =======  =======  ==========================================
+    ========  =====  =====  ==================================================
+    op        f32    f64    method
+    ========  =====  =====  ==================================================
+    exp       0.86   0.85   x = n ln2 + r (Cody-Waite with fma, r carried as
+                            a double-word), e^r = 1 + r + r^2 P(r), P degree
+                            5 / 10, 2^n applied in two halves
+    exp2      0.85   0.84   x = n + f, f ln2 as a double-word, same P
+    expm1     1.29   1.26   as exp; 2^n e^r - 1 rebuilt without cancellation
+    log       0.84   0.81   x = 2^k m, m in [sqrt(1/2), sqrt(2)),
+                            log m = 2 atanh(s), s = (m-1)/(m+1), fdlibm sum
+    log1p     0.84   0.82   log of fl(1 + x) plus TwoSum error / (1 + x)
+    tanh      1.51   1.82   em = expm1(2|x|): em/(em+2) or 1 - 2/(em+2)
+    logistic  1.48   1.42   q = exp(-|x|): 1/(1+q) or q/(1+q)
+    sin       1.18   1.14   x = q pi/2 + r, pi/2 in 3 parts, r double-word;
+    cos       1.19   1.15   sin/cos kernels of degree 9/8 (f32), 13/14 (f64)
+    tan       1.60   1.48   same kernels, quotient of double-words
+    erf       1.04   0.95   x + x P(x^2) below 0.84375, else 1 - erfc
+    erfc      2.74   2.26   exp(-x^2) t H(t), t = 3/(3+|x|) (fdlibm-style
+                            1 - erf below 0.75)
+    erf_inv   2.09   1.85   x P(v), w = -log(1 - x^2), v = w or sqrt(w)
+                            shifted per region (M. Giles' scheme; 2 / 4
+                            regions, coefficients selected, one Horner pass)
+    atan      0.97   0.85   fdlibm's 5 regions of |x|: atan(c) + atan(t),
+                            t = (x - c)/(1 + c x); one division
+    asin      0.62   0.63   |x| <= 1/2: x + x^3 P(x^2); else pi/2 - 2 asin(s),
+    acos      0.63   0.62   s = sqrt((1-|x|)/2) with its rounding error
+    atan2     1.42   1.44   as atan on |x1|, |x2| (no x1/x2), then quadrant
+    sinh      1.62   1.59   |x| < 1: odd polynomial; else h - 1/(4h) with
+                            h = e^|x| / 2 (scaled inside exp: no overflow)
+    cosh      1.33   1.26   h + 1/(4h)
+    asinh     1.26   1.21   log1p(|x| + x^2/(1 + sqrt(1 + x^2))), large |x|:
+                            log|x| + ln2
+    acosh     1.81   1.81   log1p(t + sqrt(t^2 + 2t)), t = x - 1
+    atanh     1.66   1.48   log1p(2|x|/(1 - |x|)) / 2
+    cbrt      0.50   0.50   exponent divided by 3 in floating point, Halley
+                            steps with an fma-exact residual
+    pow       0.83   0.86   exp(y log|x|) with log|x| as a double-word
+                            (f32: ~2^-44, f64: ~2^-66); C99 special cases
+    ========  =====  =====  ==================================================
 
-(The table is regenerated by hand from the test's measured maxima; see
-``MAX_ULP`` in the test for the asserted values.)
+sin, cos, tan: the reduction is accurate for |x| < TRIG_LIMIT = 2^17
+(float32, checked exhaustively) and 2^40 (float64, sampled).  Beyond that q
+is computed from a rounded x * 2/pi and the result loses accuracy, becoming
+meaningless once |x| exceeds about 2^22 (float32) / 2^51 (float64); sin and
+cos stay in [-1, 1] and tan finite for all finite x, and +-inf gives NaN.
 
-Range reduction of sin/cos/tan: a Cody-Waite reduction with pi split into
-three parts of the working precision, evaluated with fma.  It keeps the
-stated accuracy for |x| < 2**20 (float32) and |x| < 2**40 (float64); the
-tests check |x| < 1e5 and |x| < 1e9.  Beyond that the reduced argument loses
-accuracy gradually; the result stays finite and within [-1, 1] for all
-finite x (sin, cos), and inf/nan inputs give nan.
+Caveats: ``llvm.fma`` must be a hardware instruction (x86-64 with FMA3,
+AArch64); on other targets LLVM turns it into a (slow, scalar) libm call.  The
+code assumes round-to-nearest and no flushing of subnormals (no DAZ/FTZ), and
+fast-math flags must not be added to these instructions: the double-word
+tricks rely on exact IEEE rounding.
 
-Caveats: ``llvm.fma`` must be a hardware instruction for speed (x86-64-v3,
-AArch64); on older targets LLVM lowers it to a libm call.  The code relies on
-the default rounding mode and on denormals not being flushed (no ``-ffast-math``
-style DAZ/FTZ); fast-math flags must not be put on these instructions.
-
-The polynomial coefficients are minimax fits computed by ``_regenerate()`` at
-the bottom of this file (Remez exchange in mpmath); each table names its
-function, interval and degree.
+The polynomial coefficients are minimax fits computed by ``_regenerate()``
+at the bottom of this file (a Remez exchange in mpmath; run
+``python -m llax.codegen.vecmath`` and paste the output between the
+BEGIN/END GENERATED TABLES lines); each table states what it approximates,
+the interval, the degree and the fit error.
 """
 
 from __future__ import annotations

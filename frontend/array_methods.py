@@ -19,6 +19,7 @@ from llax.frontend.jnp import _manipulation as M
 from llax.frontend.jnp import _reductions as R
 from llax.frontend.jnp._coerce import convert
 from llax.frontend.jnp._dtypes import requested_dtype
+from llax.ir import dtypes
 
 _OPERAND_TYPES = (Array, Tracer, np.ndarray, np.generic, bool, int, float)
 
@@ -107,7 +108,8 @@ def _round_method(self: Any, decimals: int = 0, out: None = None) -> Any:
 
 def _python_round(self: Any, ndigits: int | None = None) -> Any:
     if ndigits is None:
-        return convert(jnp.round(self), jnp.dtype(int))
+        # Python's round() gives JAX's default integer type (int32 unless x64), not int64.
+        return convert(jnp.round(self), dtypes.default_int())
     return jnp.round(self, ndigits)
 
 
@@ -147,15 +149,10 @@ METHODS: dict[str, Any] = {
 }
 
 
-# Names a class already uses for something else: Tracer.var is its IR variable.
-_RESERVED = {Tracer: {"var"}}
-
-
 def attach(classes: tuple[type, ...] = (Array, Tracer)) -> None:
     for cls in classes:
         for name, value in METHODS.items():
-            if name not in _RESERVED.get(cls, ()):
-                setattr(cls, name, value)
+            setattr(cls, name, value)
 
 
 attach()

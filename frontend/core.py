@@ -190,42 +190,42 @@ class Tracer:
     values works, as in JAX); under jit it is None.
     """
 
-    __slots__ = ("var", "trace", "val")
+    __slots__ = ("ir_var", "trace", "val")
     __array_priority__ = 100
 
     def __init__(self, var: Var, trace: Trace, val: np.ndarray | None = None) -> None:
-        self.var = var
+        self.ir_var = var
         self.trace = trace
         self.val = val
 
     @property
     def aval(self) -> TensorType:
-        return self.var.type
+        return self.ir_var.type
 
     @property
     def shape(self) -> tuple[int, ...]:
-        return self.var.type.shape
+        return self.ir_var.type.shape
 
     @property
     def dtype(self) -> np.dtype:
-        return self.var.type.dtype
+        return self.ir_var.type.dtype
 
     @property
     def ndim(self) -> int:
-        return len(self.var.type.shape)
+        return len(self.ir_var.type.shape)
 
     @property
     def size(self) -> int:
-        return self.var.type.size
+        return self.ir_var.type.size
 
     @property
     def weak_type(self) -> bool:
-        return self.var.type.weak
+        return self.ir_var.type.weak
 
     def _concrete(self, what: str) -> np.ndarray:
         if self.val is not None:
             return self.val
-        raise ConcretizationTypeError(self.trace.concretization_message(self.var, what))
+        raise ConcretizationTypeError(self.trace.concretization_message(self.ir_var, what))
 
     def __bool__(self) -> bool:
         return bool(self._concrete("bool"))
@@ -269,7 +269,7 @@ class Tracer:
         return self
 
     def __repr__(self) -> str:
-        return f"Traced<{self.var.type}>with<{self.trace.name}>"
+        return f"Traced<{self.ir_var.type}>with<{self.trace.name}>"
 
 
 _trace_stack: list[Trace] = []
@@ -314,14 +314,14 @@ class Trace:
         """Convert an operand handed to a primitive into an IR operand of this trace."""
         if isinstance(x, Tracer):
             if x.trace is self:
-                return x.var
+                return x.ir_var
             if not x.trace.active:
                 raise UnexpectedTracerError(
                     f"Encountered an unexpected tracer: a value traced in {x.trace.name!r} "
-                    f"({x.var.type}) escaped the trace that created it and was used in "
+                    f"({x.ir_var.type}) escaped the trace that created it and was used in "
                     f"{self.name!r}. This often means a traced value was stored in a global or "
                     "a Python object during tracing.")
-            return self._capture(x, x.var.type)
+            return self._capture(x, x.ir_var.type)
         value, weak = concrete_value(x)
         if value.ndim == 0:
             return Literal(value, TensorType((), value.dtype, weak))
@@ -420,17 +420,49 @@ def evaluate(prim: Primitive, vals: Sequence[np.ndarray], params: dict,
     return [np.asarray(o, dtype=t.dtype) for o, t in zip(outs, out_types)]
 
 
+# Eager type inference, memoised: (prim, operand signatures, params) -> output types.
+# Eager ops repeat the same few signatures, and building TensorTypes and running the
+# shape rule cost more than the NumPy call itself on small arrays.
+_EAGER_TYPES: dict[tuple, tuple[TensorType, ...]] = {}
+
+
+def _eager_out_types(prim: Primitive, vals: list[np.ndarray], weaks: list[bool],
+                     params: dict) -> tuple[TensorType, ...]:
+    try:
+        key = (prim, tuple([(v.shape, v.dtype, w) for v, w in zip(vals, weaks)]),
+               tuple(params.items()))
+        hit = _EAGER_TYPES.get(key)
+    except TypeError:  # an unhashable param: infer without the cache
+        key, hit = None, None
+    if hit is None:
+        types = tuple(TensorType(v.shape, v.dtype, w) for v, w in zip(vals, weaks))
+        hit = infer_types(prim, types, params)
+        if key is not None and len(_EAGER_TYPES) < 65536:
+            _EAGER_TYPES[key] = hit
+    return hit
+
+
 def bind(prim: Primitive, args: Sequence[Any], params: dict) -> Any:
     """Apply a primitive: staged into the current trace, or evaluated eagerly."""
     if _trace_stack:
         return _trace_stack[-1].emit(prim, args, params)
-    vals, types = [], []
+    vals, weaks = [], []
     for a in args:
-        value, weak = concrete_value(a)
-        vals.append(value)
-        types.append(TensorType(value.shape, value.dtype, weak))
-    out_types = infer_types(prim, tuple(types), params)
-    outs = [Array(v, t.weak) for v, t in zip(evaluate(prim, vals, params, out_types), out_types)]
+        if type(a) is Array:
+            vals.append(a._value)
+            weaks.append(a.weak_type)
+        else:
+            value, weak = concrete_value(a)
+            vals.append(value)
+            weaks.append(weak)
+    out_types = _eager_out_types(prim, vals, weaks, params)
+    out = reference[prim](*vals, **params)
+    outs = []
+    for o, t in zip(out if prim.multiple_results else (out,), out_types):
+        if type(o) is not np.ndarray or o.dtype != t.dtype:
+            o = np.asarray(o, dtype=t.dtype)
+        o.setflags(write=False)  # cheaper than Array.__init__'s flags check
+        outs.append(Array._wrap_readonly(o, t.weak))
     return outs if prim.multiple_results else outs[0]
 
 

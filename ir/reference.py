@@ -19,11 +19,31 @@ reference: dict[Primitive, Callable[..., np.ndarray]] = {}
 
 
 def _quiet(fn: Callable) -> Callable:
-    """Run ``fn`` with floating-point warnings off: JAX returns inf/nan silently."""
+    """Run ``fn`` with floating-point warnings off: JAX returns inf/nan silently.
+
+    ``with np.errstate(all="ignore")`` costs over a microsecond, more than a small
+    ufunc call, and this is the hot path of eager ops. NumPy 2 keeps the error state
+    in a context variable; setting it to a prebuilt "ignore" state is what errstate
+    does, minus the rebuilding. Older layouts fall back to errstate.
+    """
+    try:
+        from numpy._core._multiarray_umath import _extobj_contextvar, _make_extobj
+
+        ignore = _make_extobj(all="ignore")
+    except (ImportError, TypeError):
+
+        def run_errstate(*args, **params):
+            with np.errstate(all="ignore"):
+                return fn(*args, **params)
+
+        return run_errstate
 
     def run(*args, **params):
-        with np.errstate(all="ignore"):
+        token = _extobj_contextvar.set(ignore)
+        try:
             return fn(*args, **params)
+        finally:
+            _extobj_contextvar.reset(token)
 
     return run
 
@@ -97,8 +117,11 @@ def _shift(kind: str) -> Callable:
         if kind == "logical":
             out = np.right_shift(unsigned, safe.astype(unsigned.dtype)).view(x.dtype)
             return np.where(oob, 0, out).astype(x.dtype)
-        fill = np.where(x < 0, -1, 0) if x.dtype.kind == "i" else 0
-        return np.where(oob, fill, np.right_shift(x, safe)).astype(x.dtype)
+        # Arithmetic shifts act on the bit pattern, unsigned types included (as XLA does).
+        signed = x.view(x.dtype.str.replace("u", "i")) if x.dtype.kind == "u" else x
+        fill = np.where(signed < 0, -1, 0).astype(signed.dtype)
+        out = np.where(oob, fill, np.right_shift(signed, safe.astype(signed.dtype)))
+        return out.astype(signed.dtype).view(x.dtype)
 
     return shift
 

@@ -9,6 +9,7 @@ tolerance for the dtype). ``x64`` is a fixture that runs a test in both modes.
 from __future__ import annotations
 
 import contextlib
+import types
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -140,6 +141,12 @@ def pair(name: str, *args: Any, **kwargs: Any) -> tuple[Callable, Callable]:
 
     lf, jf = getattr(lnp, name), getattr(jax.numpy, name)
     return (lambda x: lf(x, *args, **kwargs)), (lambda x: jf(x, *args, **kwargs))
+
+
+def as_jax(fn: Callable) -> Callable:
+    """The same function with the global ``lnp`` meaning ``jax.numpy``."""
+    return types.FunctionType(fn.__code__, {**fn.__globals__, "lnp": jax.numpy}, fn.__name__,
+                              fn.__defaults__, fn.__closure__)
 
 
 def primitive_names(fn: Callable, *args: Any, use_jax: bool = False) -> list[str]:

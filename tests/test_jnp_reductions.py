@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import llax.numpy as lnp
-from llax.tests.jnp_oracle import check, check_many, pair, primitive_names, sample, x64_mode
+from llax.tests.jnp_oracle import as_jax, check, check_many, pair, primitive_names, sample, x64_mode
 from llax.tests.jnp_oracle import x64 as x64  # noqa: F401 - fixture
 
 jax = pytest.importorskip("jax")
@@ -156,7 +156,5 @@ def test_errors() -> None:
     lambda x: lnp.sum(x.astype(lnp.int32)),
 ])
 def test_primitive_names_match_jax(fn) -> None:
-    from llax.tests.test_jnp_ufuncs import _as_jax
-
     x = np.ones((2, 3), np.float32)
-    assert primitive_names(fn, x) == primitive_names(_as_jax(fn), x, use_jax=True)
+    assert primitive_names(fn, x) == primitive_names(as_jax(fn), x, use_jax=True)

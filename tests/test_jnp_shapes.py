@@ -10,8 +10,7 @@ from hypothesis.extra.numpy import mutually_broadcastable_shapes
 import llax
 import llax.numpy as lnp
 from llax.frontend.core import ConcretizationTypeError
-from llax.tests.jnp_oracle import assert_same, check_many, pair, primitive_names, sample
-from llax.tests.test_jnp_ufuncs import _as_jax
+from llax.tests.jnp_oracle import as_jax, assert_same, check_many, pair, primitive_names, sample
 
 jax = pytest.importorskip("jax")
 jnp = pytest.importorskip("jax.numpy")
@@ -268,7 +267,7 @@ def test_isclose_allclose_array_equal() -> None:
 def test_primitive_names_match_jax(make) -> None:
     x = np.ones((2, 3), np.float32)
     fn = lambda a: make(lnp, a)  # noqa: E731
-    assert primitive_names(fn, x) == primitive_names(_as_jax(fn), x, use_jax=True) or \
+    assert primitive_names(fn, x) == primitive_names(as_jax(fn), x, use_jax=True) or \
         primitive_names(fn, x) == primitive_names(lambda a: make(jnp, a), x, use_jax=True)
 
 

@@ -7,8 +7,6 @@ covers every unary or binary function for one combination of input dtypes.
 
 from __future__ import annotations
 
-import types
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -19,6 +17,7 @@ import llax
 import llax.numpy as lnp
 from llax.tests.jnp_oracle import (
     IR_ROUNDING_METHOD,
+    as_jax,
     check,
     check_many,
     needs_rounding_method,
@@ -270,12 +269,6 @@ def test_round_rejects_bool() -> None:
 # Traced IR: the same primitives as JAX
 
 
-def _as_jax(fn):
-    """The same function with ``lnp`` meaning ``jax.numpy``."""
-    return types.FunctionType(fn.__code__, {**fn.__globals__, "lnp": jnp}, fn.__name__,
-                              fn.__defaults__, fn.__closure__)
-
-
 @pytest.mark.parametrize("fn", [
     lambda x: x * 2.0, lambda x: x + 1, lambda x: x ** 2, lambda x: x ** 2.0,
     lambda x: lnp.exp(x), lambda x: lnp.tanh(x) - x, lambda x: lnp.maximum(x, 0),
@@ -285,7 +278,7 @@ def _as_jax(fn):
 ])
 def test_primitive_names_match_jax(fn) -> None:
     x = np.ones(3, np.float32)
-    assert primitive_names(fn, x) == primitive_names(_as_jax(fn), x, use_jax=True)
+    assert primitive_names(fn, x) == primitive_names(as_jax(fn), x, use_jax=True)
 
 
 def test_promoted_literals_match_jax() -> None:

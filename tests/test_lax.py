@@ -62,8 +62,6 @@ def test_binary(dtype: str) -> None:
         check_many(_ops(shifts), x, np.abs(y) % 10)
 
 
-@pytest.mark.xfail(strict=True, reason="the reference shift_right_arithmetic shifts unsigned "
-                   "values logically; XLA shifts their bit pattern arithmetically")
 def test_shift_right_arithmetic_of_unsigned() -> None:
     x = np.array([200, 7, 255], np.uint8)
     check(lax.shift_right_arithmetic, jlax.shift_right_arithmetic, x,

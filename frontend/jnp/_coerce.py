@@ -83,7 +83,7 @@ def signature(x: Any) -> Any:
         v = x._value
         return v.shape, v.dtype, x.weak_type
     if t is Tracer:
-        ty = x.var.type
+        ty = x.ir_var.type
         return ty.shape, ty.dtype, ty.weak
     return t
 

@@ -27,7 +27,7 @@ from llax.frontend.jnp._coerce import (
     scalar_constant,
 )
 from llax.frontend.jnp._dtypes import maybe_requested_dtype, requested_dtype, to_inexact
-from llax.frontend.jnp._manipulation import _as_shape, broadcast_to, reshape, stack
+from llax.frontend.jnp._manipulation import as_shape, broadcast_to, reshape, stack
 from llax.ir import dtypes
 from llax.ir.promotion import dtype_of_value, result_type
 
@@ -143,7 +143,7 @@ def copy(a: Any, order: str | None = None) -> Any:
 
 
 def _check_shape(shape: Shape, where: str) -> tuple[int, ...]:
-    out = _as_shape(shape, where)
+    out = as_shape(shape, where)
     if any(d < 0 for d in out):
         raise ValueError(f"{where}: negative dimensions are not allowed, got shape {out}")
     return out

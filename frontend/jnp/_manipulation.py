@@ -29,7 +29,7 @@ def _axis(axis: int, ndim: int, what: str = "axis") -> int:
     return canonical_axes(operator.index(axis), ndim, what)[0]
 
 
-def _as_shape(shape: Shape, where: str) -> tuple[int, ...]:
+def as_shape(shape: Shape, where: str) -> tuple[int, ...]:
     """A shape as a tuple of Python ints (concrete values only, as in JAX)."""
     dims = (shape,) if not isinstance(shape, (tuple, list)) and np.ndim(shape) == 0 else shape
     out = []
@@ -86,7 +86,7 @@ def reshape(a: Any, shape: Shape | None = None, order: str = "C", *, newshape: A
     if shape is None:
         raise TypeError("reshape() missing required argument 'shape'")
     x = as_array(a, "reshape")
-    new = _resolve_shape(_as_shape(shape, "reshape"), x.size, x.shape)
+    new = _resolve_shape(as_shape(shape, "reshape"), x.size, x.shape)
     if order == "C":
         return lax.reshape(x, new)
     if order == "F":
@@ -276,13 +276,13 @@ def atleast_3d(*arys: Any) -> Any:
 
 
 def broadcast_shapes(*shapes: Shape) -> tuple[int, ...]:
-    return _broadcast_shapes("broadcast_shapes", tuple(_as_shape(s, "broadcast_shapes")
+    return _broadcast_shapes("broadcast_shapes", tuple(as_shape(s, "broadcast_shapes")
                                                        for s in shapes))
 
 
 def broadcast_to(array: Any, shape: Shape) -> Any:
     x = as_array(array, "broadcast_to")
-    target = _as_shape(shape, "broadcast_to")
+    target = as_shape(shape, "broadcast_to")
     ok = len(target) >= x.ndim and all(
         n in (1, t) for n, t in zip(x.shape[::-1], target[::-1]))
     if not ok:

@@ -29,7 +29,7 @@ def where(condition: Any, x: Any = None, y: Any = None, /, *, size: int | None =
         return nonzero(condition, size=size, fill_value=fill_value)
     if x is None or y is None:
         raise ValueError("Either both or neither of the x and y arguments should be provided "
-                         "to jnp.where, got x={x!r} and y={y!r}.")
+                         f"to jnp.where, got x={x!r} and y={y!r}.")
     if size is not None or fill_value is not None:
         raise ValueError("size and fill_value are only used by the one-argument form of where")
     cond = as_array(condition, "where")

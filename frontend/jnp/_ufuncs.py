@@ -66,8 +66,9 @@ def _select(pred: Any, on_true: Any, on_false: Any) -> Any:
     return bind(P.select_n, (pred, on_false, on_true), _NO_PARAMS)
 
 
-def _full_like_bool(x: Any, value: bool) -> Any:
-    const = scalar_constant(value, dtypes.bool_, False)
+def _full_like_bool(x: Any, value: bool, keep_weak: bool = False) -> Any:
+    # keep_weak: JAX's isnan(2) is a weak bool (it is x != x), isinf(2) is not.
+    const = scalar_constant(value, dtypes.bool_, keep_weak and bool(x.weak_type))
     if not x.shape:
         return const
     return bind(P.broadcast_in_dim, (const,), {"shape": x.shape, "broadcast_dimensions": ()})
@@ -92,11 +93,12 @@ def _isnan(x: Any) -> Any:
 def _signbit(x: Any) -> Any:
     if x.dtype.kind == "f":
         # -0.0 is the one negative number that compares equal to zero: 1/-0.0 is -inf.
-        is_zero = _eq(x, _const(0, x))
-        return _or(_lt(x, _const(0, x)), _and(is_zero, _lt(_div(_const(1, x), x),
-                                                           _const(0, x))))
+        # Strong constants: JAX computes signbit on the bits, so the result is never weak.
+        zero = _strong_const(0, x)
+        is_zero = _eq(x, zero)
+        return _or(_lt(x, zero), _and(is_zero, _lt(_div(_strong_const(1, x), x), zero)))
     if x.dtype.kind == "i":
-        return _lt(x, _const(0, x))
+        return _lt(x, _strong_const(0, x))
     return _full_like_bool(x, False)
 
 
@@ -303,7 +305,7 @@ UNARY: dict[str, tuple[str, Callable[[np.dtype], Impl]]] = {
     "ceil": ("promote", _by_kind(_ceil, _identity)),
     "trunc": ("promote", _by_kind(_trunc, _identity)),
     "fix": ("promote", _by_kind(_trunc, _identity)),
-    "isnan": ("promote", _by_kind(_isnan, lambda x: _full_like_bool(x, False))),
+    "isnan": ("promote", _by_kind(_isnan, lambda x: _full_like_bool(x, False, keep_weak=True))),
     "isinf": ("promote", _by_kind(lambda x: _eq(_abs(x), _strong_const(math.inf, x)),
                                   lambda x: _full_like_bool(x, False))),
     "isfinite": ("promote", _by_kind(_prim(P.is_finite), lambda x: _full_like_bool(x, True))),

@@ -51,8 +51,8 @@ def _elementwise_rule(name: str, kinds: str, result: str):
         shape = _common_shape(name, types)
         dtype = _common_dtype(name, types)
         _check_kind(name, dtype, kinds)
-        if result == "bool":
-            return TensorType(shape, dtypes.bool_)
+        if result == "bool":  # weak if every operand is (JAX: weak_float > 1 is a weak bool)
+            return TensorType(shape, dtypes.bool_, all(t.weak for t in types))
         return TensorType(shape, dtype, all(t.weak for t in types))
 
     return rule
@@ -72,13 +72,25 @@ NUMERIC, FLOAT, INTEGRAL, ANY = "fiu", "f", "iub", "fiub"
 # Unary.
 neg, sign, abs = _family("neg sign abs", NUMERIC)
 (exp, exp2, log, log1p, expm1, tanh, logistic, sin, cos, tan, asin, acos, atan, sinh, cosh,
- asinh, acosh, atanh, sqrt, rsqrt, cbrt, floor, ceil, round, erf, erfc, erf_inv, is_finite_
+ asinh, acosh, atanh, sqrt, rsqrt, cbrt, floor, ceil, erf, erfc, erf_inv
  ) = _family("exp exp2 log log1p expm1 tanh logistic sin cos tan asin acos atan sinh cosh "
-             "asinh acosh atanh sqrt rsqrt cbrt floor ceil round erf erfc erf_inv is_finite", FLOAT)
+             "asinh acosh atanh sqrt rsqrt cbrt floor ceil erf erfc erf_inv", FLOAT)
+(is_finite,) = _family("is_finite", FLOAT, result="bool")
 not_, population_count = _family("not population_count", INTEGRAL)
-# is_finite returns bool: give it its own rule.
-abstract_eval[is_finite_] = _elementwise_rule("is_finite", FLOAT, "bool")
-is_finite = is_finite_
+
+# round[rounding_method](x): 0 = half away from zero (lax's default), 1 = half to even.
+round = primitive("round", fusion=EW)
+
+
+def _round_rule(x: TensorType, *, rounding_method: int = 0) -> TensorType:
+    _check_kind("round", x.dtype, FLOAT)
+    if rounding_method not in (0, 1):
+        raise ValueError(f"round: rounding_method must be 0 (away from zero) or 1 (to nearest "
+                         f"even), got {rounding_method!r}")
+    return x
+
+
+abstract_eval[round] = _round_rule
 
 # Binary.
 add, sub, mul, div, rem = _family("add sub mul div rem", NUMERIC)

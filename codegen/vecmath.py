@@ -247,13 +247,14 @@ ERFC_TC = 0.5  # ... and its polynomial is in t - ERFC_TC (less rounding error)
 ERFC_XMAX = {32: 10.5, 64: 27.5}
 # Breakpoints of a/b for atan and atan2 (see _atan_core).
 _ATAN_BOUNDS = (7 / 16, 11 / 16, 19 / 16, 39 / 16)
-# sin/cos/tan: the reduced argument may exceed pi/2 (pi/4 for tan) by this
-# much for |x| < TRIG_LIMIT, because q is computed from x * (1/pi) with
-# 1/pi rounded; the polynomials are fitted on the widened interval.
+# sin/cos/tan: q = rint(x * 2/pi) uses 2/pi rounded to the format, so for
+# |x| < TRIG_LIMIT the reduced argument may exceed pi/4 by up to
+# |x| 2^-(mbits+2) pi/2 (< TRIG_MARGIN / 3); the SIN and COS polynomials are
+# fitted on the widened interval.
 TRIG_LIMIT = {32: 2.0**17, 64: 2.0**40}
 TRIG_MARGIN = {32: 0.02, 64: 3e-4}
 # erf_inv regions: (w_lo, w_hi, polynomial in sqrt(w)?, centre, degree) with
-# w = -log((1 - x)(1 + x)); the polynomial variable is w - centre or
+# w = -log(1 - x^2); the polynomial variable is w - centre or
 # sqrt(w) - centre.  float32 needs w <= 16 (x <= 1 - 2^-24), float64 w <= 37.
 ERFINV_REGIONS = {
     32: ((0.0, 5.0, False, 0.0, 9), (5.0, 16.2, True, 3.125, 9)),

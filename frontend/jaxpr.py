@@ -60,7 +60,10 @@ class Jaxpr:
     def __str__(self) -> str:
         from llax.ir.printer import print_function
 
-        return print_function(self.function, n_consts=self.n_consts, show_name=False)
+        # JAX's jaxpr text shows neither function names nor weak types; the IR printer's
+        # markers for them exist for exact round trips, which this view does not need.
+        text = print_function(self.function, n_consts=self.n_consts, show_name=False)
+        return text.replace("{weak}", "")
 
     __repr__ = __str__
 

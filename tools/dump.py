@@ -63,11 +63,12 @@ def load_function(target: str) -> Callable:
 
 
 def dump(fn: Callable, args: Sequence, *, pipeline: str | None, passes: bool, llvm: bool,
-         llvm_opt: bool, asm: bool, out=sys.stdout) -> None:
+         llvm_opt: bool, asm: bool, out=None) -> None:
     from llax.frontend.api import trace_to_function
     from llax.frontend.compile import DEFAULT_PIPELINE, compile_function
     from llax.passes.manager import PassContext, run_pipeline
 
+    out = sys.stdout if out is None else out
     name = getattr(fn, "__name__", "fn")
     jaxpr, _, _ = trace_to_function(fn, name, tuple(args), {}, [])
     traced = jaxpr.jaxpr.function

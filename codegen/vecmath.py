@@ -99,6 +99,9 @@ from typing import NamedTuple
 
 from llvmlite import ir
 
+_V = ir.Value  # an IR value: a float(s) of the emitter's type, a mask, an int view
+_Num = float | ir.Value  # a value, or a Python float that becomes a constant
+
 __all__ = [
     "EMITTERS",
     "emit_acos",
@@ -726,22 +729,22 @@ class _E:
         return ir.Constant(self.ity, v)
 
     # -- float arithmetic ------------------------------------------------------
-    def add(self, a, b):
+    def add(self, a: _Num, b: _Num) -> _V:
         return self.b.fadd(self.c(a), self.c(b))
 
-    def sub(self, a, b):
+    def sub(self, a: _Num, b: _Num) -> _V:
         return self.b.fsub(self.c(a), self.c(b))
 
-    def mul(self, a, b):
+    def mul(self, a: _Num, b: _Num) -> _V:
         return self.b.fmul(self.c(a), self.c(b))
 
-    def div(self, a, b):
+    def div(self, a: _Num, b: _Num) -> _V:
         return self.b.fdiv(self.c(a), self.c(b))
 
-    def neg(self, a):
+    def neg(self, a: _Num) -> _V:
         return self.b.fneg(self.c(a))
 
-    def _call(self, name: str, *args):
+    def _call(self, name: str, *args: _Num) -> _V:
         fname = f"{name}.{self.suffix}"
         module = self.b.module
         fn = module.globals.get(fname)
@@ -749,25 +752,25 @@ class _E:
             fn = ir.Function(module, ir.FunctionType(self.ty, [self.ty] * len(args)), fname)
         return self.b.call(fn, [self.c(a) for a in args])
 
-    def fma(self, a, b, c):
+    def fma(self, a: _Num, b: _Num, c: _Num) -> _V:
         return self._call("llvm.fma", a, b, c)
 
-    def abs(self, a):
+    def abs(self, a: _Num) -> _V:
         return self._call("llvm.fabs", a)
 
-    def floor(self, a):
+    def floor(self, a: _Num) -> _V:
         return self._call("llvm.floor", a)
 
-    def rint(self, a):
+    def rint(self, a: _Num) -> _V:
         return self._call("llvm.rint", a)
 
-    def sqrt(self, a):
+    def sqrt(self, a: _Num) -> _V:
         return self._call("llvm.sqrt", a)
 
-    def copysign(self, mag, sign):
+    def copysign(self, mag: _Num, sign: _Num) -> _V:
         return self._call("llvm.copysign", mag, sign)
 
-    def poly(self, x, coeffs: Sequence[float | ir.Value]):
+    def poly(self, x: _Num, coeffs: Sequence[float | ir.Value]) -> _V:
         """Horner evaluation of sum(coeffs[i] * x**i) with fma."""
         acc = self.c(coeffs[-1])
         for cf in reversed(coeffs[:-1]):
@@ -775,84 +778,84 @@ class _E:
         return acc
 
     # -- comparisons and selection ---------------------------------------------
-    def _cmp(self, op: str, a, b, ordered: bool = True):
+    def _cmp(self, op: str, a: _Num, b: _Num, ordered: bool = True) -> _V:
         fn = self.b.fcmp_ordered if ordered else self.b.fcmp_unordered
         return fn(op, self.c(a), self.c(b))
 
-    def lt(self, a, b):
+    def lt(self, a: _Num, b: _Num) -> _V:
         return self._cmp("<", a, b)
 
-    def le(self, a, b):
+    def le(self, a: _Num, b: _Num) -> _V:
         return self._cmp("<=", a, b)
 
-    def gt(self, a, b):
+    def gt(self, a: _Num, b: _Num) -> _V:
         return self._cmp(">", a, b)
 
-    def ge(self, a, b):
+    def ge(self, a: _Num, b: _Num) -> _V:
         return self._cmp(">=", a, b)
 
-    def eq(self, a, b):
+    def eq(self, a: _Num, b: _Num) -> _V:
         return self._cmp("==", a, b)
 
-    def ne(self, a, b):  # ordered: false if either is NaN
+    def ne(self, a: _Num, b: _Num) -> _V:  # ordered: false if either is NaN
         return self._cmp("!=", a, b)
 
-    def ult(self, a, b):  # a < b or unordered
+    def ult(self, a: _Num, b: _Num) -> _V:  # a < b or unordered
         return self._cmp("<", a, b, ordered=False)
 
-    def ueq(self, a, b):  # a == b or unordered
+    def ueq(self, a: _Num, b: _Num) -> _V:  # a == b or unordered
         return self._cmp("==", a, b, ordered=False)
 
-    def isnan(self, a):
+    def isnan(self, a: _Num) -> _V:
         return self._cmp("uno", a, a, ordered=False)
 
-    def sel(self, cond, a, b):
+    def sel(self, cond: _V, a: _Num, b: _Num) -> _V:
         return self.b.select(cond, self.c(a), self.c(b))
 
-    def and_(self, a, b):
+    def and_(self, a: _V, b: _V) -> _V:
         return self.b.and_(a, b)
 
-    def or_(self, a, b):
+    def or_(self, a: _V, b: _V) -> _V:
         return self.b.or_(a, b)
 
-    def not_(self, a):
+    def not_(self, a: _V) -> _V:
         return self.b.not_(a)
 
-    def signbit(self, a):
+    def signbit(self, a: _Num) -> _V:
         return self.b.icmp_signed("<", self.to_int(a), self.i(0))
 
     # -- integer views ---------------------------------------------------------
-    def to_int(self, a):
+    def to_int(self, a: _Num) -> _V:
         return self.b.bitcast(self.c(a), self.ity)
 
-    def to_float(self, a):
+    def to_float(self, a: _V) -> _V:
         return self.b.bitcast(a, self.ty)
 
-    def iadd(self, a, b):
+    def iadd(self, a: _V, b: _V | int) -> _V:
         return self.b.add(a, b if isinstance(b, ir.Value) else self.i(b))
 
-    def isub(self, a, b):
+    def isub(self, a: _V, b: _V | int) -> _V:
         return self.b.sub(a, b if isinstance(b, ir.Value) else self.i(b))
 
-    def iand(self, a, b):
+    def iand(self, a: _V, b: _V | int) -> _V:
         return self.b.and_(a, b if isinstance(b, ir.Value) else self.i(b))
 
-    def ior(self, a, b):
+    def ior(self, a: _V, b: _V | int) -> _V:
         return self.b.or_(a, b if isinstance(b, ir.Value) else self.i(b))
 
-    def shl(self, a, n: int):
+    def shl(self, a: _V, n: int) -> _V:
         return self.b.shl(a, self.i(n))
 
-    def lshr(self, a, n: int):
+    def lshr(self, a: _V, n: int) -> _V:
         return self.b.lshr(a, self.i(n))
 
     # -- derived helpers -------------------------------------------------------
-    def clamp(self, x, lo: float, hi: float):
+    def clamp(self, x: _Num, lo: float, hi: float) -> _V:
         """min(max(x, lo), hi) that lets NaN through (unlike minnum/maxnum)."""
         x = self.sel(self.gt(x, hi), hi, x)
         return self.sel(self.lt(x, lo), lo, x)
 
-    def small_int_to_float(self, n):
+    def small_int_to_float(self, n: _V) -> _V:
         """Convert an integer 0 <= n < 2^mbits to float without sitofp.
 
         (sitofp i64 -> double does not vectorise on AVX2.)  OR-ing n into the
@@ -861,12 +864,12 @@ class _E:
         two_m = 2.0**self.fmt.mbits
         return self.sub(self.to_float(self.ior(n, _float_bits(two_m, self.bits))), two_m)
 
-    def float_to_small_int(self, f):
+    def float_to_small_int(self, f: _Num) -> _V:
         """Convert an integral float |f| < 2^(mbits-1) to an integer, without fptosi."""
         shift = self.k["SHIFT"]
         return self.isub(self.to_int(self.add(f, shift)), _float_bits(shift, self.bits))
 
-    def pow2i(self, n):
+    def pow2i(self, n: _V) -> _V:
         """2.0**n for an integer n in the normal exponent range."""
         return self.to_float(self.shl(self.iadd(n, self.fmt.bias), self.fmt.mbits))
 
@@ -875,13 +878,13 @@ def _ctx(builder: ir.IRBuilder, x: ir.Value) -> _E:
     return _E(builder, x.type)
 
 
-def _fast2sum(e: _E, a, b):
+def _fast2sum(e: _E, a: _Num, b: _Num) -> tuple[_V, _V]:
     """a + b = hi + lo exactly, provided |a| >= |b| (or a = 0)."""
     hi = e.add(a, b)
     return hi, e.sub(b, e.sub(hi, a))
 
 
-def _div_dw(e: _E, n, n_lo, d, d_lo):
+def _div_dw(e: _E, n: _V, n_lo: _V, d: _V, d_lo: _V) -> _V:
     """(n + n_lo) / (d + d_lo), rounded about once: q0 = n * (1/d) plus one
     correction with the exact residual fma(-q0, d, n) + (n_lo - q0 d_lo)."""
     inv = e.div(1.0, d)
@@ -890,7 +893,7 @@ def _div_dw(e: _E, n, n_lo, d, d_lo):
     return e.fma(resid, inv, q0)
 
 
-def _two_sum(e: _E, a, b):
+def _two_sum(e: _E, a: _Num, b: _Num) -> tuple[_V, _V]:
     """a + b = hi + lo exactly (Knuth)."""
     hi = e.add(a, b)
     bp = e.sub(hi, a)
@@ -908,7 +911,7 @@ _EXP_CLAMP = {32: (-105.0, 90.0), 64: (-748.0, 711.0)}
 _EXP2_CLAMP = {32: (-152.0, 130.0), 64: (-1080.0, 1026.0)}
 
 
-def _ldexp(e: _E, p, n):
+def _ldexp(e: _E, p: _V, n: _V) -> _V:
     """p * 2^n for integer n with |n| < 2 emax, rounding only once.
 
     2^n is applied as 2^n1 * 2^n2 with n1 = floor(n/2) so both factors are
@@ -921,7 +924,9 @@ def _ldexp(e: _E, p, n):
     return e.mul(e.mul(p, e.pow2i(n1)), e.pow2i(n2))
 
 
-def _exp_reduce(e: _E, x, lo=None, clamp: tuple[float, float] | None = None):
+def _exp_reduce(
+    e: _E, x: _V, lo: _V | None = None, clamp: tuple[float, float] | None = None
+) -> tuple[_V, _V, _V]:
     """Cody-Waite: x + lo = n ln2 + r + r_lo with |r| <= ln2/2 (+ rounding).
 
     n = rint(x / ln2) comes from the low bits of fma(x, log2e, SHIFT).  With
@@ -947,14 +952,21 @@ def _exp_reduce(e: _E, x, lo=None, clamp: tuple[float, float] | None = None):
     return r, r_lo, ni
 
 
-def _expm1_tail(e: _E, r, r_lo):
+def _expm1_tail(e: _E, r: _V, r_lo: _V) -> _V:
     """e^(r + r_lo) - 1 - r = r_lo + r^2 P(r) for |r| <= 0.3467 (EXP table).
 
     Returned without r so callers can add r (exact) last."""
     return e.fma(e.mul(r, r), e.poly(r, EXP[e.bits]), r_lo)
 
 
-def _exp_core(e: _E, x, lo=None, scale: int = 0, mul=None, mul_rel=None):
+def _exp_core(
+    e: _E,
+    x: _V,
+    lo: _V | None = None,
+    scale: int = 0,
+    mul: _V | None = None,
+    mul_rel: _V | None = None,
+) -> _V:
     """exp(x + lo) * 2^scale, or that times mul (1 + mul_rel) rounded once;
     overflow -> inf, underflow -> 0, NaN -> NaN."""
     r, r_lo, n = _exp_reduce(e, x, lo)
@@ -991,7 +1003,7 @@ def emit_exp2(builder: ir.IRBuilder, x: ir.Value) -> ir.Value:
     return _ldexp(e, p, ni)
 
 
-def _expm1_core(e: _E, x):
+def _expm1_core(e: _E, x: _V) -> _V:
     """expm1 x = 2^n e^r - 1 = 2 (t r + (t - 1/2) + t tail), t = 2^(n-1).
 
     Writing it with t = 2^(n-1) keeps t finite up to the overflow threshold;
@@ -1063,7 +1075,7 @@ def emit_cosh(builder: ir.IRBuilder, x: ir.Value) -> ir.Value:
 # ---------------------------------------------------------------------------
 
 
-def _log_reduce(e: _E, x):
+def _log_reduce(e: _E, x: _V) -> tuple[_V, _V]:
     """x = 2^k m with m in [sqrt(1/2), sqrt(2)), for finite x > 0.
 
     Read off the bits, musl-style: subtracting the bits of sqrt(1/2) moves
@@ -1082,7 +1094,7 @@ def _log_reduce(e: _E, x):
     return m, e.add(kf, e.sel(small, -float(pre), 0.0))
 
 
-def _log_core(e: _E, x, corr=None, k_extra=None):
+def _log_core(e: _E, x: _V, corr: _V | None = None, k_extra: _V | None = None) -> _V:
     """log(x) + corr + k_extra*ln2 for finite x > 0 (subnormals included).
 
     With x = 2^k m (_log_reduce), f = m - 1 and s = f / (2 + f):
@@ -1107,7 +1119,7 @@ def _log_core(e: _E, x, corr=None, k_extra=None):
     return e.fma(kf, ln2_hi, e.sub(f, e.sub(hfsq, tail)))
 
 
-def _log_specials(e: _E, x, res):
+def _log_specials(e: _E, x: _V, res: _V) -> _V:
     res = e.sel(e.eq(x, math.inf), math.inf, res)
     res = e.sel(e.eq(x, 0.0), -math.inf, res)
     return e.sel(e.ult(x, 0.0), math.nan, res)  # x < 0 or NaN
@@ -1118,7 +1130,7 @@ def emit_log(builder: ir.IRBuilder, x: ir.Value) -> ir.Value:
     return _log_specials(e, x, _log_core(e, x))
 
 
-def _log1p_core(e: _E, x, k_extra=None, x_lo=None):
+def _log1p_core(e: _E, x: _V, k_extra: _V | None = None, x_lo: _V | None = None) -> _V:
     """log(1 + x + x_lo) (+ k_extra ln2): log(u) of u = fl(1 + x) plus
     err / u, where err = (1 + x) - u is computed exactly by Knuth's TwoSum
     and x_lo is a small extra low part of the argument."""
@@ -1185,7 +1197,7 @@ def emit_atanh(builder: ir.IRBuilder, x: ir.Value) -> ir.Value:
 # ---------------------------------------------------------------------------
 
 
-def _trig_reduce(e: _E, x):
+def _trig_reduce(e: _E, x: _V) -> tuple[_V, _V, _V]:
     """x = q pi/2 + r + r_lo, q = rint(2x/pi), |r| <= pi/4 (+ TRIG_MARGIN).
 
     fma(x, 2/pi, SHIFT) rounds the exact product to an integer; q is then
@@ -1213,7 +1225,7 @@ def _trig_reduce(e: _E, x):
     return r, r_lo, e.isub(e.to_int(kd), _float_bits(k["SHIFT"], e.bits))
 
 
-def _sin_cos_kernels(e: _E, r, r_lo):
+def _sin_cos_kernels(e: _E, r: _V, r_lo: _V) -> tuple[_V, _V, _V, _V]:
     """(sin, cos)(r + r_lo) for |r| <= pi/4 + TRIG_MARGIN as double-words
     (s, s_lo), (c, c_lo), from the SIN and COS tables; r_lo enters to first
     order (sin += r_lo, cos -= r r_lo)."""
@@ -1223,7 +1235,7 @@ def _sin_cos_kernels(e: _E, r, r_lo):
     return s, s_lo, c, c_lo
 
 
-def _sin_cos(e: _E, x, cos: bool):
+def _sin_cos(e: _E, x: _V, cos: bool) -> _V:
     """sin x, cos x = +-sin r or +-cos r by the quadrant q mod 4:
         q mod 4:   0       1       2       3
         sin x:   sin r   cos r  -sin r  -cos r
@@ -1265,7 +1277,7 @@ def emit_tan(builder: ir.IRBuilder, x: ir.Value) -> ir.Value:
     return e.sel(e.eq(x, 0.0), x, res)
 
 
-def _atan_core(e: _E, a, b, xneg=None):
+def _atan_core(e: _E, a: _V, b: _V, xneg: _V | None = None) -> _V:
     """Angle of the point (b, a) for a, b >= 0, i.e. atan(a/b); with xneg
     (x < 0) of the point (-b, a), i.e. pi - atan(a/b).
 
@@ -1330,7 +1342,7 @@ def emit_atan2(builder: ir.IRBuilder, x1: ir.Value, x2: ir.Value) -> ir.Value:
     return e.sel(e.or_(e.isnan(x1), e.isnan(x2)), e.add(x1, x2), theta)
 
 
-def _asin_parts(e: _E, x):
+def _asin_parts(e: _E, x: _V) -> tuple[_V, _V, _V, _V]:
     """asin|x| = s + s_lo + t (|x| <= 1/2: s = |x|, s_lo = 0) or
     pi/2 - 2 (s + s_lo + t) (|x| > 1/2: s + s_lo = sqrt((1 - |x|)/2)),
     with t = s z P(z), z = s^2 <= 1/4: one ASIN polynomial serves both.
@@ -1380,7 +1392,7 @@ def emit_acos(builder: ir.IRBuilder, x: ir.Value) -> ir.Value:
 # ---------------------------------------------------------------------------
 
 
-def _erfc_large(e: _E, a):
+def _erfc_large(e: _E, a: _V) -> _V:
     """erfc(a) for ERFC_SMALL <= a (a >= 0; garbage below).
 
     erfc(a) = exp(-a^2) t H(t - ERFC_TC) with t = c/(c + a) (the ERFC table
@@ -1404,7 +1416,7 @@ def _erfc_large(e: _E, a):
                      mul_rel=e.mul(rel, e.poly(t, ERFC_K[e.bits])))
 
 
-def _erf_q(e: _E, x):
+def _erf_q(e: _E, x: _V) -> _V:
     """Q with erf(x) = x + x Q(x^2) for |x| <= ERF_SMALL (ERF table)."""
     return e.poly(e.mul(x, x), ERF[e.bits])
 
@@ -1502,7 +1514,7 @@ def emit_cbrt(builder: ir.IRBuilder, x: ir.Value) -> ir.Value:
     return e.sel(e.ueq(e.add(x, x), x), x, res)
 
 
-def _log_dd(e: _E, ax):
+def _log_dd(e: _E, ax: _V) -> tuple[_V, _V]:
     """log(ax) as hi + lo with ~2^-66 (float64) / 2^-44 (float32) relative
     error, for finite ax > 0.
 
@@ -1520,7 +1532,7 @@ def _log_dd(e: _E, ax):
     s = e.mul(f, inv)
     s_lo = e.mul(e.fma(e.neg(s), d_lo, e.fma(e.neg(s), d, f)), inv)
 
-    def mul_dw(a, a_lo, b, b_lo):
+    def mul_dw(a: _Num, a_lo: _Num, b: _Num, b_lo: _Num) -> tuple[_V, _V]:
         """(a + a_lo) (b + b_lo) as a double-word, dropping a_lo * b_lo."""
         p = e.mul(a, b)
         return p, e.add(e.fma(a, b, e.neg(p)), e.fma(a_lo, b, e.mul(a, b_lo)))
@@ -1544,7 +1556,7 @@ def _log_dd(e: _E, ax):
     return _fast2sum(e, s2, lo)
 
 
-def _pow_fixup(e: _E, x, y, r):
+def _pow_fixup(e: _E, x: _V, y: _V, r: _V) -> _V:
     """Sign and C99 special cases on top of r = |x|^y = exp(y log|x|)."""
     ax = e.abs(x)
     y_int = e.eq(e.floor(y), y)  # true for +-inf, false for NaN
@@ -1614,7 +1626,10 @@ EMITTERS: dict[str, Callable[..., ir.Value]] = {
 # achieved (pre-rounding) weighted error.  mpmath is only needed for this.
 
 
-def _remez(f, w, lo, hi, degree, npts=None, iters=40):
+def _remez(
+    f: Callable, w: Callable, lo: float, hi: float, degree: int,
+    npts: int | None = None, iters: int = 40,
+) -> tuple[list, float]:
     """Minimax polynomial sum(c_k u^k, k <= degree) for f on [lo, hi].
 
     Minimises max |w(u) * (f(u) - p(u))| by the Remez exchange algorithm on a

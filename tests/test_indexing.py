@@ -504,7 +504,8 @@ SCATTERS = [
 
 @pytest.mark.parametrize("prim", P.SCATTERS, ids=lambda p: p.name)
 @pytest.mark.parametrize("mode", [GatherScatterMode.CLIP, GatherScatterMode.FILL_OR_DROP])
-@pytest.mark.parametrize("case", range(len(SCATTERS)))
+# XLA rejects a scatter into a rank-0 operand: those cases are covered by the native tests.
+@pytest.mark.parametrize("case", [i for i, c in enumerate(SCATTERS) if c[0] != ()])
 def test_scatter_reference_matches_lax(case, mode, prim):
     shape, indices, ushape, dn = SCATTERS[case]
     operand = arange(shape)
@@ -514,8 +515,6 @@ def test_scatter_reference_matches_lax(case, mode, prim):
               "scatter-sub": jax.lax.scatter_sub, "scatter-mul": jax.lax.scatter_mul,
               "scatter-min": jax.lax.scatter_min, "scatter-max": jax.lax.scatter_max}[prim.name]
     jmode = "clip" if mode is GatherScatterMode.CLIP else "drop"
-    if shape == ():
-        pytest.skip("XLA rejects a scatter into a rank-0 operand (the native test covers it)")
     want = lax_fn(jnp.asarray(operand), jnp.asarray(indices), jnp.asarray(updates),
                   jax.lax.ScatterDimensionNumbers(*dn), mode=jmode)
     got = reference[prim](operand, indices, updates, dimension_numbers=dn, mode=mode)

@@ -420,23 +420,24 @@ def evaluate(prim: Primitive, vals: Sequence[np.ndarray], params: dict,
     return [np.asarray(o, dtype=t.dtype) for o, t in zip(outs, out_types)]
 
 
-# Eager type inference, memoised: (prim, operand signatures, params) -> output types.
-# Eager ops repeat the same few signatures, and building TensorTypes and running the
-# shape rule cost more than the NumPy call itself on small arrays.
-_EAGER_TYPES: dict[tuple, tuple[TensorType, ...]] = {}
+# Eager type inference, memoised: (prim, operand signature ids, params) -> output types and
+# their signature ids. Eager ops repeat the same few signatures, and building TensorTypes
+# and running the shape rule cost more than the NumPy call itself on small arrays.
+_EAGER_TYPES: dict[tuple, tuple[tuple[TensorType, ...], tuple[int, ...]]] = {}
 
 
 def _eager_out_types(prim: Primitive, vals: list[np.ndarray], weaks: list[bool],
-                     params: dict) -> tuple[TensorType, ...]:
+                     sigs: list[int], params: dict
+                     ) -> tuple[tuple[TensorType, ...], tuple[int, ...]]:
     try:
-        key = (prim, tuple([(v.shape, v.dtype, w) for v, w in zip(vals, weaks)]),
-               tuple(params.items()))
+        key = (prim, *sigs, *params.items()) if params else (prim, *sigs)
         hit = _EAGER_TYPES.get(key)
     except TypeError:  # an unhashable param: infer without the cache
         key, hit = None, None
     if hit is None:
         types = tuple(TensorType(v.shape, v.dtype, w) for v, w in zip(vals, weaks))
-        hit = infer_types(prim, types, params)
+        out_types = infer_types(prim, types, params)
+        hit = (out_types, tuple(signature_id(t.shape, t.dtype, t.weak) for t in out_types))
         if key is not None and len(_EAGER_TYPES) < 65536:
             _EAGER_TYPES[key] = hit
     return hit
@@ -446,23 +447,25 @@ def bind(prim: Primitive, args: Sequence[Any], params: dict) -> Any:
     """Apply a primitive: staged into the current trace, or evaluated eagerly."""
     if _trace_stack:
         return _trace_stack[-1].emit(prim, args, params)
-    vals, weaks = [], []
+    vals, weaks, sigs = [], [], []
     for a in args:
         if type(a) is Array:
             vals.append(a._value)
             weaks.append(a.weak_type)
+            sigs.append(a._sig or array_signature(a))
         else:
             value, weak = concrete_value(a)
             vals.append(value)
             weaks.append(weak)
-    out_types = _eager_out_types(prim, vals, weaks, params)
+            sigs.append(signature_id(value.shape, value.dtype, weak))
+    out_types, out_sigs = _eager_out_types(prim, vals, weaks, sigs, params)
     out = reference[prim](*vals, **params)
     outs = []
-    for o, t in zip(out if prim.multiple_results else (out,), out_types):
+    for o, t, sig in zip(out if prim.multiple_results else (out,), out_types, out_sigs):
         if type(o) is not np.ndarray or o.dtype != t.dtype:
             o = np.asarray(o, dtype=t.dtype)
         o.setflags(write=False)  # cheaper than Array.__init__'s flags check
-        outs.append(Array._wrap_readonly(o, t.weak))
+        outs.append(Array._wrap_readonly(o, t.weak, sig))
     return outs if prim.multiple_results else outs[0]
 
 

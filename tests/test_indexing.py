@@ -349,10 +349,6 @@ def test_at_divide_power(method, dtype):
     idx, vals = A([1, 4, 4]), A([2, 3, 2], dtype)
     want = getattr(jnp.asarray(x_np).at[idx], method)(vals)
     assert_same(getattr(lnp.asarray(x_np).at[idx], method)(vals), want)
-    if method == "power" and dtype == np.int32:
-        # jit(lambda x, y: jnp.power(x, y)) on int32 arrays fails in the simplify pass
-        # (_elementwise_splats builds a select_n with scalar cases and an array predicate).
-        pytest.xfail("simplify pass bug on integer jnp.power, not an indexing issue")
     assert_same(llax.jit(lambda x: getattr(x.at[idx], method)(vals))(x_np), want)
 
 

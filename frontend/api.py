@@ -15,7 +15,12 @@ from typing import Any
 
 import numpy as np
 
-from llax.codegen.native import ArgumentError
+try:
+    from llax.codegen.native import ArgumentError
+except ImportError:  # the native entry is unusable here (e.g. an unknown NumPy ABI)
+
+    class ArgumentError(Exception):  # type: ignore[no-redef]
+        """Stand-in: never raised, so the fast path simply never falls back on it."""
 from llax.frontend.compile import Compiled, compile_function
 from llax.frontend.core import (
     Array,
@@ -137,28 +142,45 @@ class _Entry:
                               [Array(o, t.weak) for o, t in zip(outs, self.out_types)])
 
     def fast_path(self) -> Callable[..., Any] | None:
-        """A call taking the input buffers positionally, for the common case: native code,
-        no captured constants, and one output that is the whole result. None otherwise.
+        """A call taking the input buffers positionally, when the code is native (None
+        otherwise). Captured constants are bound in; a single-array result, the most
+        common case, skips the pytree machinery altogether.
 
         It raises the native entry's ArgumentError for buffers the entry does not accept
         (e.g. non-contiguous views); the caller then takes the general path.
         """
         entry = getattr(self.compiled, "entry", None)
-        if entry is None or self.consts or len(self.out_types) != 1 or self.out_tree.num_nodes != 1:
+        if entry is None:
             return None
-        out = self.out_types[0]
-        weak, sig = out.weak, signature_id(out.shape, out.dtype, out.weak)
+        if self.consts:
+            consts = [np.asarray(c, dtype=v.type.dtype, order="C")
+                      for c, v in zip(self.consts, self.compiled.traced.params)]
+            entry = functools.partial(entry, *consts)
         new = object.__new__
+        wraps = [(t.weak, signature_id(t.shape, t.dtype, t.weak)) for t in self.out_types]
+        if len(wraps) == 1 and self.out_tree.num_nodes == 1:
+            ((weak, sig),) = wraps
 
-        def fast(*buffers):
-            # Array._wrap_readonly, inlined: this is the whole cost of a call besides native code.
-            result = new(Array)
-            result._value = entry(*buffers)
-            result.weak_type = weak
-            result._sig = sig
-            return result
+            def fast(*buffers):
+                # Array._wrap_readonly, inlined: this is the whole cost of a call besides
+                # the native code.
+                result = new(Array)
+                result._value = entry(*buffers)
+                result.weak_type = weak
+                result._sig = sig
+                return result
 
-        return fast
+            return fast
+        out_tree, single = self.out_tree, len(wraps) == 1
+
+        def fast_tree(*buffers):
+            outs = entry(*buffers)
+            if single:
+                outs = (outs,)
+            return tree_unflatten(out_tree, [Array._wrap_readonly(o, w, s)
+                                             for o, (w, s) in zip(outs, wraps)])
+
+        return fast_tree
 
 
 def trace_to_function(fun: Callable, name: str, dyn_args: tuple, dyn_kwargs: dict,

@@ -171,3 +171,15 @@ def test_fast_path_agrees_with_general_path_on_views():
     np.testing.assert_array_equal(f(x), np.arange(12.0).reshape(3, 4) + 1)
     xt = x.T  # a non-contiguous view on the eager path: the native entry refuses it
     np.testing.assert_array_equal(f(xt), np.arange(12.0).reshape(3, 4).T + 1)
+
+
+def test_fast_path_with_constants_and_several_outputs():
+    c = np.arange(3, dtype=np.float32)
+    f = llax.jit(lambda a: {"sum": a + c, "pair": (a * 2, jnp.sum(a))})
+    x = jnp.arange(3.0)
+    for _ in range(3):  # the first call compiles; later ones take the fast path
+        out = f(x)
+        np.testing.assert_array_equal(out["sum"], np.arange(3.0) + c)
+        np.testing.assert_array_equal(out["pair"][0], np.arange(3.0) * 2)
+        assert float(out["pair"][1]) == 3.0
+    assert f._fast, "the fast path was not installed"

@@ -13,7 +13,7 @@ import importlib
 import sys
 
 from llax.config import config
-from llax.frontend.api import ShapeDtypeStruct, jit, make_jaxpr
+from llax.frontend.api import ShapeDtypeStruct, eval_shape, jit, make_jaxpr
 from llax.frontend.core import Array, ConcretizationTypeError, UnexpectedTracerError
 
 __version__ = "0.1.0"
@@ -44,4 +44,4 @@ _register_aliases()
 from llax import tree, tree_util  # noqa: E402
 
 __all__ = ["Array", "ConcretizationTypeError", "ShapeDtypeStruct", "UnexpectedTracerError",
-           "config", "jit", "make_jaxpr", "tree", "tree_util"]
+           "config", "eval_shape", "jit", "make_jaxpr", "tree", "tree_util"]

@@ -396,6 +396,18 @@ def make_jaxpr(fun: Callable, static_argnums: int | Sequence[int] = (),
     return make
 
 
+def eval_shape(fun: Callable, *args, **kwargs) -> Any:
+    """The shapes and dtypes ``fun`` would return, as a pytree of ShapeDtypeStruct.
+
+    Traces only: nothing is compiled or run.
+    """
+    signature = _Signature(fun, None, None)
+    _, dyn_args, dyn_kwargs, names = signature.split(args, kwargs)
+    jaxpr, _, out_tree = trace_to_function(fun, signature.name, dyn_args, dyn_kwargs, names)
+    return tree_unflatten(out_tree, [ShapeDtypeStruct(a.shape, a.dtype, a.weak)
+                                     for a in jaxpr.out_avals])
+
+
 class ShapeDtypeStruct:
     __slots__ = ("shape", "dtype", "weak_type")
 

@@ -28,6 +28,11 @@ class Var:
     def __init__(self, type: TensorType) -> None:
         self.type = type
 
+    @property
+    def aval(self) -> TensorType:
+        """JAX's name for a jaxpr variable's type."""
+        return self.type
+
     def __repr__(self) -> str:
         return f"Var({self.type}@{id(self):x})"
 
@@ -42,6 +47,10 @@ class Literal:
     @staticmethod
     def of(value: Any, type: TensorType) -> Literal:
         return Literal(np.asarray(value, dtype=type.dtype).reshape(type.shape), type)
+
+    @property
+    def aval(self) -> TensorType:
+        return self.type
 
     def key(self) -> tuple:
         """Equality key: same type and same bits (so nan == nan and 0.0 != -0.0)."""

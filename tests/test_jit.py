@@ -183,3 +183,24 @@ def test_fast_path_with_constants_and_several_outputs():
         np.testing.assert_array_equal(out["pair"][0], np.arange(3.0) * 2)
         assert float(out["pair"][1]) == 3.0
     assert f._fast, "the fast path was not installed"
+
+
+def test_eval_shape_matches_jax_without_running():
+    def f(x, w):
+        return {"y": jnp.tanh(x @ w), "n": jnp.sum(x, axis=0)}
+
+    x = np.ones((4, 3), np.float32)
+    w = np.ones((3, 5), np.float32)
+    ours = llax.eval_shape(f, x, w)
+    theirs = jax.eval_shape(lambda x, w: {"y": jnp_ref.tanh(x @ w),
+                                          "n": jnp_ref.sum(x, axis=0)}, x, w)
+    for key in ("y", "n"):
+        assert ours[key].shape == theirs[key].shape
+        assert ours[key].dtype == theirs[key].dtype
+
+
+def test_jaxpr_vars_have_avals():
+    jaxpr = llax.make_jaxpr(lambda x: x * 2.0)(np.ones(2, np.float32))
+    eqn = jaxpr.eqns[0]
+    assert [v.aval.shape for v in eqn.invars] == [(2,), ()]
+    assert eqn.outvars[0].aval.dtype == np.float32

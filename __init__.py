@@ -41,7 +41,7 @@ def _register_aliases() -> None:
 
 _register_aliases()
 
-from llax import tree, tree_util  # noqa: E402
+from llax import errors, tree, tree_util  # noqa: E402
 
 __all__ = ["Array", "ConcretizationTypeError", "ShapeDtypeStruct", "UnexpectedTracerError",
-           "config", "eval_shape", "jit", "make_jaxpr", "tree", "tree_util"]
+           "config", "errors", "eval_shape", "jit", "make_jaxpr", "tree", "tree_util"]

@@ -57,12 +57,29 @@ class _Signature:
         nums, names = _as_tuple(static_argnums), _as_tuple(static_argnames)
         positional = [p.name for p in self.sig.parameters.values()
                       if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)] if self.sig else []
+        if self.sig is not None:
+            self._check_statics(nums, names, positional)
         # As in JAX, static_argnums implies the matching names and vice versa.
         nums = nums + tuple(positional.index(n) for n in names if n in positional)
         names = names + tuple(positional[i] for i in nums if 0 <= i < len(positional))
         self.static_argnums = frozenset(nums)
         self.static_argnames = frozenset(names)
         self.positional = positional
+
+    def _check_statics(self, nums: tuple, names: tuple, positional: list[str]) -> None:
+        """As JAX does: static_argnums/argnames must name parameters the function has."""
+        kinds = {p.kind for p in self.sig.parameters.values()}
+        if inspect.Parameter.VAR_POSITIONAL not in kinds:
+            bad = [n for n in nums if not -len(positional) <= n < len(positional)]
+            if bad:
+                raise ValueError(f"Jitted function has static_argnums={nums}, but only accepts "
+                                 f"{len(positional)} positional arguments.")
+        if inspect.Parameter.VAR_KEYWORD not in kinds:
+            bad_names = set(names) - set(self.sig.parameters)
+            if bad_names:
+                raise ValueError(f"Jitted function has invalid argnames {bad_names} in "
+                                 f"static_argnames={names}. Function arguments are "
+                                 f"{list(self.sig.parameters)}.")
 
     def split(self, args: tuple, kwargs: dict) -> tuple[tuple, tuple, dict, list[str]]:
         nargs = len(args)
@@ -305,7 +322,13 @@ class JitFunction:
         if dyn_kwargs:
             kw_leaves, kw_treedef = tree_flatten(dyn_kwargs)
             leaves = leaves + kw_leaves
-        key = (treedef, kw_treedef, statics, tuple([_leaf_key(x, "argument") for x in leaves]))
+        try:
+            key = (treedef, kw_treedef, statics, tuple([_leaf_key(x, "argument") for x in leaves]))
+        except TypeError:
+            # Re-derive the error with the offending argument's name and pytree path.
+            names = self._signature.split(args, kwargs)[3]
+            trace_to_function(self._fun, self._signature.name, dyn_args, dyn_kwargs, names)
+            raise
         entry = self._cache.get(key)
         if entry is None:
             if names is None:
@@ -322,7 +345,7 @@ class JitFunction:
 
     def lower(self, *args, **kwargs) -> Lowered:
         entry, _ = self._lookup(args, kwargs)
-        return Lowered(entry)
+        return Lowered(entry, self)
 
     def trace(self, *args, **kwargs) -> ClosedJaxpr:
         entry, _ = self._lookup(args, kwargs)
@@ -346,8 +369,9 @@ class JitFunction:
 class Lowered:
     """The stages of one compiled specialisation, as text: ``as_text(stage)``."""
 
-    def __init__(self, entry: _Entry) -> None:
+    def __init__(self, entry: _Entry, jitted: JitFunction) -> None:
         self._entry = entry
+        self._jitted = jitted
 
     def as_text(self, stage: str = "ir") -> str:
         c = self._entry.compiled
@@ -356,8 +380,31 @@ class Lowered:
             raise ValueError(f"unknown stage {stage!r}; available: {', '.join(texts)}")
         return texts[stage]
 
-    def compile(self) -> Compiled:
-        return self._entry.compiled
+    def compile(self) -> CompiledFunction:
+        return CompiledFunction(self._entry, self._jitted)
+
+
+class CompiledFunction:
+    """``jit(f).lower(*args).compile()``: callable on arguments of the lowered signature."""
+
+    def __init__(self, entry: _Entry, jitted: JitFunction) -> None:
+        self._entry = entry
+        self._jitted = jitted
+
+    def __call__(self, *args, **kwargs) -> Any:
+        entry, leaves = self._jitted._lookup(args, kwargs)
+        if entry is not self._entry:
+            raise TypeError("the arguments do not match the signature this function was "
+                            "lowered and compiled for")
+        return entry(leaves)
+
+    def as_text(self) -> str:
+        """The optimised LLVM IR of the compiled code."""
+        return self._entry.compiled.stages["llvm-opt"]
+
+    def __getattr__(self, name: str) -> Any:
+        # The underlying Compiled's fields: traced, optimized, stages, timings.
+        return getattr(self._entry.compiled, name)
 
 
 def jit(fun: Callable | None = None, *, static_argnums: int | Sequence[int] | None = None,

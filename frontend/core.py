@@ -37,6 +37,20 @@ class UnexpectedTracerError(TracerError):
     """A tracer escaped the trace that created it (e.g. stored in a global)."""
 
 
+class TracerBoolConversionError(ConcretizationTypeError):
+    """``bool()`` of a traced value: Python control flow on it (``if x > 0:``)."""
+
+
+class TracerIntegerConversionError(ConcretizationTypeError):
+    """``int()`` or ``operator.index()`` of a traced value."""
+
+
+class TracerArrayConversionError(ConcretizationTypeError):
+    """``np.asarray()`` of a traced value. (In JAX it is not a ConcretizationTypeError;
+    here it is, so the numpy-layer functions that need concrete values, such as
+    ``jnp.nonzero``, raise what JAX raises for them.)"""
+
+
 # ---------------------------------------------------------------------------------------------
 # Concrete arrays
 
@@ -222,25 +236,32 @@ class Tracer:
     def weak_type(self) -> bool:
         return self.ir_var.type.weak
 
-    def _concrete(self, what: str) -> np.ndarray:
+    def _concrete(self, what: str,
+                  error: type[TracerError] = ConcretizationTypeError) -> np.ndarray:
         if self.val is not None:
             return self.val
-        raise ConcretizationTypeError(self.trace.concretization_message(self.ir_var, what))
+        if not self.trace.active:
+            raise UnexpectedTracerError(
+                f"Encountered an unexpected tracer: a value of type {self.ir_var.type} traced "
+                f"in {self.trace.name!r} was used after that trace finished. A function "
+                "transformed by llax had a side effect that kept a reference to an "
+                "intermediate value (for example stored it in a global or a list).")
+        raise error(self.trace.concretization_message(self.ir_var, what))
 
     def __bool__(self) -> bool:
-        return bool(self._concrete("bool"))
+        return bool(self._concrete("bool", TracerBoolConversionError))
 
     def __int__(self) -> int:
-        return int(self._concrete("int"))
+        return int(self._concrete("int", TracerIntegerConversionError))
 
     def __float__(self) -> float:
         return float(self._concrete("float"))
 
     def __index__(self) -> int:
-        return int(self._concrete("index"))
+        return int(self._concrete("index", TracerIntegerConversionError))
 
     def __array__(self, dtype=None, copy=None) -> np.ndarray:
-        val = self._concrete("numpy.asarray")
+        val = self._concrete("numpy.asarray", TracerArrayConversionError)
         return val if dtype is None else val.astype(dtype)
 
     def item(self, *args) -> Any:

@@ -204,3 +204,30 @@ def test_jaxpr_vars_have_avals():
     eqn = jaxpr.eqns[0]
     assert [v.aval.shape for v in eqn.invars] == [(2,), ()]
     assert eqn.outvars[0].aval.dtype == np.float32
+
+
+def test_static_args_must_name_parameters():
+    with pytest.raises(ValueError, match="only accepts 1 positional"):
+        llax.jit(lambda x: x, static_argnums=3)
+    with pytest.raises(ValueError, match="invalid argnames"):
+        llax.jit(lambda x: x, static_argnames="y")
+
+
+def test_lowered_compile_is_callable():
+    x = jnp.ones(3)
+    compiled = llax.jit(lambda a: jnp.sin(a) * 2).lower(x).compile()
+    np.testing.assert_allclose(compiled(x), np.sin(np.ones(3)) * 2, rtol=1e-6)
+    assert "define" in compiled.as_text()
+    with pytest.raises(TypeError, match="signature"):
+        compiled(jnp.ones(4))
+
+
+def test_error_classes_match_jax():
+    with pytest.raises(llax.errors.TracerBoolConversionError):
+        llax.jit(lambda x: x if x > 0 else -x)(10)
+    with pytest.raises(llax.errors.TracerArrayConversionError):
+        llax.jit(lambda x: np.asarray(x))(1.0)
+    leak = []
+    llax.jit(lambda x: leak.append(x) or x)(1.0)
+    with pytest.raises(llax.errors.UnexpectedTracerError):
+        leak[0] + 1

@@ -199,7 +199,7 @@ def test_empty_and_scalar_shapes() -> None:
 
 
 def test_incompatible_shapes() -> None:
-    with pytest.raises(TypeError, match=r"add got incompatible shapes for broadcasting: "
+    with pytest.raises(ValueError, match=r"add got incompatible shapes for broadcasting: "
                                         r"\(3,\), \(4,\)"):
         lnp.add(lnp.ones(3), lnp.ones(4))
 

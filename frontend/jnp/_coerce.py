@@ -213,8 +213,9 @@ def broadcast_shapes(name: str, shapes: tuple[tuple[int, ...], ...]) -> tuple[in
         sizes = {s[d - rank + len(s)] for s in shapes if d - rank + len(s) >= 0}
         sizes.discard(1)
         if len(sizes) > 1:
-            raise TypeError(f"{name} got incompatible shapes for broadcasting: "
-                            f"{', '.join(str(tuple(s)) for s in shapes)}.")
+            # ValueError, as JAX raises for jnp broadcasting (lax-level mismatches are TypeError).
+            raise ValueError(f"{name} got incompatible shapes for broadcasting: "
+                             f"{', '.join(str(tuple(s)) for s in shapes)}.")
         out.append(sizes.pop() if sizes else 1)
     return tuple(out)
 

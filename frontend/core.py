@@ -241,12 +241,16 @@ class Tracer:
         if self.val is not None:
             return self.val
         if not self.trace.active:
-            raise UnexpectedTracerError(
-                f"Encountered an unexpected tracer: a value of type {self.ir_var.type} traced "
-                f"in {self.trace.name!r} was used after that trace finished. A function "
-                "transformed by llax had a side effect that kept a reference to an "
-                "intermediate value (for example stored it in a global or a list).")
+            raise self.escaped("outside of any trace")
         raise error(self.trace.concretization_message(self.ir_var, what))
+
+    def escaped(self, used_in: str) -> UnexpectedTracerError:
+        """The error for using this tracer after its trace finished."""
+        return UnexpectedTracerError(
+            f"Encountered an unexpected tracer: a value of type {self.ir_var.type} traced in "
+            f"{self.trace.name!r} escaped the trace that created it and was used {used_in}. "
+            "A function transformed by llax had a side effect that kept a reference to an "
+            "intermediate value (for example stored it in a global or a list).")
 
     def __bool__(self) -> bool:
         return bool(self._concrete("bool", TracerBoolConversionError))
@@ -337,11 +341,7 @@ class Trace:
             if x.trace is self:
                 return x.ir_var
             if not x.trace.active:
-                raise UnexpectedTracerError(
-                    f"Encountered an unexpected tracer: a value traced in {x.trace.name!r} "
-                    f"({x.ir_var.type}) escaped the trace that created it and was used in "
-                    f"{self.name!r}. This often means a traced value was stored in a global or "
-                    "a Python object during tracing.")
+                raise x.escaped(f"in {self.name!r}")
             return self._capture(x, x.ir_var.type)
         value, weak = concrete_value(x)
         if value.ndim == 0:
@@ -480,6 +480,8 @@ def bind(prim: Primitive, args: Sequence[Any], params: dict) -> Any:
             weaks.append(weak)
             sigs.append(signature_id(value.shape, value.dtype, weak))
     out_types, out_sigs = _eager_out_types(prim, vals, weaks, sigs, params)
+    # evaluate(), inlined and fused with the wrapping loop: calling it costs ~0.5 us, an
+    # eighth of an eager op.
     out = reference[prim](*vals, **params)
     outs = []
     for o, t, sig in zip(out if prim.multiple_results else (out,), out_types, out_sigs):

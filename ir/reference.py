@@ -104,10 +104,15 @@ def _logistic(x: np.ndarray) -> np.ndarray:
     return (1 / (1 + np.exp(-x))).astype(x.dtype)
 
 
+def _bits_as(x: np.ndarray, kind: str) -> np.ndarray:
+    """``x``'s bit pattern viewed as the signed ('i') or unsigned ('u') integer of its width."""
+    return x.view(x.dtype.str.replace(x.dtype.kind, kind)) if x.dtype.kind in "iu" else x
+
+
 def _shift(kind: str) -> Callable:
     def shift(x: np.ndarray, y: np.ndarray) -> np.ndarray:
         bits = x.dtype.itemsize * 8
-        unsigned = x.view(x.dtype.str.replace("i", "u")) if x.dtype.kind == "i" else x
+        unsigned = _bits_as(x, "u")
         yy = y.astype(np.int64)
         oob = (yy < 0) | (yy >= bits)
         safe = np.where(oob, 0, yy).astype(x.dtype)
@@ -118,7 +123,7 @@ def _shift(kind: str) -> Callable:
             out = np.right_shift(unsigned, safe.astype(unsigned.dtype)).view(x.dtype)
             return np.where(oob, 0, out).astype(x.dtype)
         # Arithmetic shifts act on the bit pattern, unsigned types included (as XLA does).
-        signed = x.view(x.dtype.str.replace("u", "i")) if x.dtype.kind == "u" else x
+        signed = _bits_as(x, "i")
         fill = np.where(signed < 0, -1, 0).astype(signed.dtype)
         out = np.where(oob, fill, np.right_shift(signed, safe.astype(signed.dtype)))
         return out.astype(signed.dtype).view(x.dtype)
@@ -136,8 +141,7 @@ _UNARY = {
     P.ceil: np.ceil, P.erf: _erf, P.erfc: _erfc, P.erf_inv: _erf_inv, P.is_finite: np.isfinite,
     P.not_: lambda x: np.logical_not(x) if x.dtype == np.bool_ else np.invert(x),
     # Count the bits of the two's-complement pattern (numpy counts those of |x|).
-    P.population_count: lambda x: np.bitwise_count(
-        x.view(x.dtype.str.replace("i", "u")) if x.dtype.kind == "i" else x).astype(x.dtype),
+    P.population_count: lambda x: np.bitwise_count(_bits_as(x, "u")).astype(x.dtype),
 }
 _BINARY = {
     P.add: np.add, P.sub: np.subtract, P.mul: np.multiply, P.div: _int_div, P.rem: _int_rem,

@@ -63,9 +63,7 @@ def assert_same(got: Any, want: Any, *, rtol: float | None = None, atol: float |
         gv = np.asarray(g)
         assert gv.shape == wv.shape, f"{what}: shape {gv.shape} != {wv.shape}"
         assert gv.dtype == wv.dtype, f"{what}: dtype {gv.dtype} != {wv.dtype}"
-        # A weak bool (a comparison of weak values) is a JAX subtlety the IR cannot express
-        # yet: compare it only once it can.
-        if check_weak and (IR_WEAK_BOOL or wv.dtype != np.bool_):
+        if check_weak:
             assert g.weak_type == w.weak_type, f"{what}: weak_type {g.weak_type} != {w.weak_type}"
         if gv.dtype.kind == "f":
             np.testing.assert_allclose(gv, wv, rtol=rtol or RTOL[gv.dtype],
@@ -180,36 +178,3 @@ def sample(dtype: Any, shape: tuple[int, ...] = (13,), *, seed: int = 0,
         spec = np.array(_SPECIAL[kind], dtype=dt)[:n]
         vals[: spec.size] = spec
     return vals.reshape(shape)
-
-
-# ---------------------------------------------------------------------------------------------
-# What the IR can express today. Where it cannot match JAX yet, the tests that need it
-# are marked xfail through these probes, and become strict once the IR catches up.
-
-
-def _ir_weak_comparisons() -> bool:
-    from llax.ir import prims as P
-    from llax.ir.primitive import infer_types
-    from llax.ir.types import TensorType
-
-    weak = TensorType((), np.dtype("float32"), True)
-    return infer_types(P.eq, (weak, weak), {})[0].weak
-
-
-def _ir_rounding_method() -> bool:
-    from llax.ir import prims as P
-    from llax.ir.primitive import infer_types
-    from llax.ir.types import TensorType
-
-    try:
-        infer_types(P.round, (TensorType((), np.dtype("float32")),), {"rounding_method": 1})
-    except TypeError:
-        return False
-    return True
-
-
-IR_WEAK_BOOL = _ir_weak_comparisons()
-IR_ROUNDING_METHOD = _ir_rounding_method()
-needs_rounding_method = pytest.mark.xfail(
-    not IR_ROUNDING_METHOD, raises=TypeError, strict=True,
-    reason="the round primitive's abstract-eval rule does not accept rounding_method")

@@ -16,11 +16,9 @@ from hypothesis.extra.numpy import mutually_broadcastable_shapes
 import llax
 import llax.numpy as lnp
 from llax.tests.jnp_oracle import (
-    IR_ROUNDING_METHOD,
     as_jax,
     check,
     check_many,
-    needs_rounding_method,
     primitive_names,
     sample,
     x64_mode,
@@ -37,16 +35,10 @@ BINARY = """add subtract multiply divide true_divide floor_divide power float_po
     fmod maximum minimum fmax fmin hypot arctan2 logical_and logical_or logical_xor
     bitwise_and bitwise_or bitwise_xor left_shift right_shift equal not_equal less less_equal
     greater greater_equal heaviside copysign nextafter""".split()
-# These reach the round primitive (with rounding_method) for floating inputs.
-ROUNDING = frozenset({"rint", "round", "around", "floor_divide"})
 # Weak flags that come from the insides of JAX's implementations rather than from its
 # promotion rules (e.g. hypot of an int array and a Python float is strong in JAX, while
 # the same function of two weak values is weak). llax follows the rules.
 WEAK_QUIRKS = frozenset({"hypot", "heaviside"})
-
-
-def _uses_round(name: str, *dtypes: str) -> bool:
-    return name in ROUNDING and any(np.dtype(d).kind == "f" for d in dtypes) or name == "rint"
 
 
 def _domain(name: str, module):
@@ -65,8 +57,6 @@ def _domain(name: str, module):
 def _unary_cases(dtype: str) -> dict:
     cases = {}
     for name in UNARY:
-        if _uses_round(name, dtype) and not IR_ROUNDING_METHOD:
-            continue
         lf, jf = getattr(lnp, name), getattr(jnp, name)
         lpre, jpre = _domain(name, lnp), _domain(name, jnp)
         cases[name] = (lambda x, f=lf, p=lpre: f(p(x)), lambda x, f=jf, p=jpre: f(p(x)))
@@ -86,8 +76,7 @@ def test_unary_x64(dtype: str) -> None:
         if dtype == "float64":  # and the same values as NumPy
             for name in UNARY:
                 if hasattr(np, name) and name not in ("round", "around", "bitwise_not",
-                                                      "invert") and \
-                        not (_uses_round(name, dtype) and not IR_ROUNDING_METHOD):
+                                                      "invert"):
                     with np.errstate(all="ignore"):
                         want = getattr(np, name)(x)
                     np.testing.assert_allclose(np.asarray(getattr(lnp, name)(x)), want,
@@ -103,8 +92,7 @@ def _of_constant(name: str, value: object) -> tuple:
                                         (0.5, True)], ids=str)
 def test_unary_python_scalars(value: object, x64: bool) -> None:
     with x64_mode(x64):
-        cases = {n: _of_constant(n, value) for n in UNARY
-                 if not (n in ROUNDING and not IR_ROUNDING_METHOD)}
+        cases = {n: _of_constant(n, value) for n in UNARY}
         check_many(cases, np.zeros(()), jit=False)
 
 
@@ -112,8 +100,6 @@ def _binary_cases(dtypes: tuple[str, ...], scalar: object = None, scalar_first: 
                   ) -> dict:
     cases = {}
     for name in BINARY:
-        if _uses_round(name, *dtypes) and not IR_ROUNDING_METHOD:
-            continue
         if name == "fmod" and "bool" in dtypes:
             continue  # JAX's fmod of bools by False gives the dividend: a quirk we skip
         if name == "multiply" and "bool" in dtypes and scalar is None and \
@@ -249,7 +235,6 @@ def test_power_with_static_exponents() -> None:
         lnp.power(lnp.arange(3), -1)
 
 
-@needs_rounding_method
 def test_round_decimals() -> None:
     x = np.array([1.25, 1.35, -2.5, 1234.5, 0.5, 1.5], np.float32)
     check_many({f"decimals={d}": (lambda a, d=d: lnp.round(a, d),

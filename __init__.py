@@ -14,7 +14,18 @@ import sys
 
 from llax.config import config
 from llax.frontend.api import ShapeDtypeStruct, eval_shape, jit, make_jaxpr
+from llax.frontend.autodiff import (
+    grad,
+    hessian,
+    jacfwd,
+    jacrev,
+    jvp,
+    linearize,
+    value_and_grad,
+    vjp,
+)
 from llax.frontend.core import Array, ConcretizationTypeError, UnexpectedTracerError
+from llax.frontend.custom_derivatives import custom_jvp, custom_vjp
 
 __version__ = "0.1.0"
 
@@ -44,4 +55,6 @@ _register_aliases()
 from llax import errors, tree, tree_util  # noqa: E402
 
 __all__ = ["Array", "ConcretizationTypeError", "ShapeDtypeStruct", "UnexpectedTracerError",
-           "config", "errors", "eval_shape", "jit", "make_jaxpr", "tree", "tree_util"]
+           "config", "custom_jvp", "custom_vjp", "errors", "eval_shape", "grad", "hessian",
+           "jacfwd", "jacrev", "jit", "jvp", "linearize", "make_jaxpr", "tree", "tree_util",
+           "value_and_grad", "vjp"]

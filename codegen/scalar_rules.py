@@ -305,6 +305,11 @@ def _square(b, args, it, ot, params):
     return b.fmul(x, x) if _kind(it[0]) == "f" else b.mul(x, x)
 
 
+@register(P.stop_gradient)
+def _stop_gradient(b, args, it, ot, params):
+    return args[0]
+
+
 @register(P.nextafter)
 def _nextafter(b, args, it, ot, params):
     x, y = args

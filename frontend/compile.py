@@ -30,12 +30,13 @@ class Compiled:
 
 
 def optimize(fn: Function, pipeline: str | None = None) -> Function:
-    try:
-        from llax.passes.manager import run_pipeline
-    except ImportError:  # passes not built yet
-        return fn
+    """Run the optimisation pipeline, after inlining the custom-derivative call ops, which
+    only the transformations (already applied by now) look inside."""
+    from llax.passes.inline_calls import inline_calls
+    from llax.passes.manager import run_pipeline
+
     spec = pipeline if pipeline is not None else (config.llax_pipeline or DEFAULT_PIPELINE)
-    return run_pipeline(fn, spec)
+    return run_pipeline(inline_calls(fn), spec)
 
 
 def compile_function(fn: Function, *, pipeline: str | None = None,

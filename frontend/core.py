@@ -356,21 +356,22 @@ class Trace:
         self.captured[id(x)] = (x if value is None or isinstance(x, Array) else value, var)
         return var
 
-    def emit(self, prim: Primitive, args: Sequence[Any], params: dict) -> Any:
+    def emit(self, prim: Primitive, args: Sequence[Any], params: dict,
+             regions: tuple[Function, ...] = ()) -> Any:
         inputs = tuple(self.atom(a) for a in args)
         p = Params(params)
-        out_types = infer_types(prim, tuple(a.type for a in inputs), p)
+        out_types = infer_types(prim, tuple(a.type for a in inputs), p, regions)
         outputs = tuple(Var(t) for t in out_types)
-        op = Op(prim, inputs, outputs, p)
+        op = Op(prim, inputs, outputs, p, regions)
         self.ops.append(op)
         for v in outputs:
             self.producer[v] = op
-        vals = self._concrete_outputs(prim, args, params, out_types) if self.concrete else None
+        vals = (self._concrete_outputs(op, args, out_types) if self.concrete else None)
         tracers = [Tracer(v, self, None if vals is None else vals[i])
                    for i, v in enumerate(outputs)]
         return tracers if prim.multiple_results else tracers[0]
 
-    def _concrete_outputs(self, prim, args, params, out_types) -> list[np.ndarray] | None:
+    def _concrete_outputs(self, op: Op, args, out_types) -> list[np.ndarray] | None:
         vals = []
         for a in args:
             if isinstance(a, Tracer):
@@ -379,7 +380,9 @@ class Trace:
                 vals.append(a.val)
             else:
                 vals.append(concrete_value(a)[0])
-        return evaluate(prim, vals, params, out_types)
+        if op.regions:
+            return evaluate_op(op, vals)
+        return evaluate(op.prim, vals, op.params, out_types)
 
     def concretization_message(self, var: Var, what: str) -> str:
         deps = self._param_dependencies(var)
@@ -464,10 +467,25 @@ def _eager_out_types(prim: Primitive, vals: list[np.ndarray], weaks: list[bool],
     return hit
 
 
-def bind(prim: Primitive, args: Sequence[Any], params: dict) -> Any:
-    """Apply a primitive: staged into the current trace, or evaluated eagerly."""
+def evaluate_op(op: Op, vals: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """Evaluate one op (regions included) on concrete values, cast to its output types."""
+    from llax.ir.interpreter import run_op
+
+    outs = run_op(op, list(vals))
+    return [np.asarray(o, dtype=v.type.dtype).reshape(v.type.shape)
+            for o, v in zip(outs, op.outputs)]
+
+
+def bind(prim: Primitive, args: Sequence[Any], params: dict,
+         regions: tuple[Function, ...] = ()) -> Any:
+    """Apply a primitive: staged into the current trace, or evaluated eagerly.
+
+    Ops with regions (control flow, custom derivatives) pass them as ``regions``.
+    """
     if _trace_stack:
-        return _trace_stack[-1].emit(prim, args, params)
+        return _trace_stack[-1].emit(prim, args, params, regions)
+    if regions:
+        return _bind_with_regions(prim, args, params, regions)
     vals, weaks, sigs = [], [], []
     for a in args:
         if type(a) is Array:
@@ -489,6 +507,17 @@ def bind(prim: Primitive, args: Sequence[Any], params: dict) -> Any:
             o = np.asarray(o, dtype=t.dtype)
         o.setflags(write=False)  # cheaper than Array.__init__'s flags check
         outs.append(Array._wrap_readonly(o, t.weak, sig))
+    return outs if prim.multiple_results else outs[0]
+
+
+def _bind_with_regions(prim: Primitive, args: Sequence[Any], params: dict,
+                       regions: tuple[Function, ...]) -> Any:
+    vals = [concrete_value(a) for a in args]
+    types = tuple(TensorType(v.shape, v.dtype, w) for v, w in vals)
+    p = Params(params)
+    out_types = infer_types(prim, types, p, regions)
+    op = Op(prim, tuple(Var(t) for t in types), tuple(Var(t) for t in out_types), p, regions)
+    outs = [Array(o, t.weak) for o, t in zip(evaluate_op(op, [v for v, _ in vals]), out_types)]
     return outs if prim.multiple_results else outs[0]
 
 

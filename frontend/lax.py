@@ -553,3 +553,19 @@ def batch_matmul(lhs: Any, rhs: Any, precision: Any = None) -> Any:
                          f"{x.shape} and {y.shape}")
     batch = tuple(range(x.ndim - 2))
     return dot_general(x, y, (((x.ndim - 1,), (y.ndim - 2,)), (batch, batch)), precision)
+
+
+# ---------------------------------------------------------------------------------------------
+# Differentiation
+
+
+def stop_gradient(x: Any) -> Any:
+    """``x`` with derivatives blocked: every floating leaf of the pytree is a constant to
+    differentiation (``stop_gradient`` op); other leaves pass through."""
+    from llax.frontend.tree_util import tree_map
+
+    def stop(leaf: Any) -> Any:
+        leaf = as_array(leaf, "stop_gradient")
+        return bind(P.stop_gradient, (leaf,), _NO_PARAMS) if leaf.dtype.kind == "f" else leaf
+
+    return tree_map(stop, x)

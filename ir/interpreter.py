@@ -38,14 +38,21 @@ def run_op(op: Op, vals: list[np.ndarray]) -> list[np.ndarray]:
     return list(out) if op.prim.multiple_results else [out]
 
 
-def _fusion(op: Op, vals: list[np.ndarray]) -> list[np.ndarray]:
+def _run_region(op: Op, vals: list[np.ndarray]) -> list[np.ndarray]:
+    """fusion, custom_jvp_call, custom_vjp_call: the op means its one region."""
     return evaluate_function(op.regions[0], vals)
 
 
-def _register() -> None:
-    from llax.ir.prims import fusion
+def _custom_lin(*vals: np.ndarray, **params) -> list[np.ndarray]:
+    raise TypeError("can't apply forward-mode autodiff (jvp) to a custom_vjp function.")
 
-    region_rules[fusion] = _fusion
+
+def _register() -> None:
+    from llax.ir.prims import custom_jvp_call, custom_lin, custom_vjp_call, fusion
+
+    for prim in (fusion, custom_jvp_call, custom_vjp_call):
+        region_rules[prim] = _run_region
+    reference[custom_lin] = _custom_lin
 
 
 _register()

@@ -156,6 +156,7 @@ for _prim, _fn in {**_UNARY, **_BINARY}.items():
     reference[_prim] = _quiet(_fn)
 reference[P.round] = _quiet(_round)
 reference[P.square] = _quiet(np.square)
+reference[P.stop_gradient] = lambda x: x
 reference[P.integer_pow] = _quiet(
     lambda x, *, y: np.power(x, y) if y >= 0 else (1 / np.power(x, -y)).astype(x.dtype))
 
@@ -312,5 +313,9 @@ def _dot_general(lhs: np.ndarray, rhs: np.ndarray, *, dimension_numbers, precisi
 
 
 reference[P.dot_general] = _quiet(_dot_general)
+
+# Collectives evaluated outside the transformation that binds their axis: NameError.
+for _prim in P.COLLECTIVES:
+    reference[_prim] = P.unbound_axis
 
 import llax.ir.reference_indexing  # noqa: E402,F401  (gather/scatter register themselves)

@@ -3,6 +3,8 @@
 Importing this package registers all primitives and their abstract-evaluation rules.
 """
 
+from llax.ir.prims.collectives import *  # noqa: F403
+from llax.ir.prims.custom import *  # noqa: F403
 from llax.ir.prims.elementwise import *  # noqa: F403
 from llax.ir.prims.fusion import *  # noqa: F403
 from llax.ir.prims.indexing import *  # noqa: F403

@@ -117,6 +117,9 @@ def _integer_pow_rule(x: TensorType, *, y: int) -> TensorType:
 abstract_eval[integer_pow] = _integer_pow_rule
 (square,) = _family("square", NUMERIC)
 
+# stop_gradient(x) is x; autodiff gives it a zero tangent (lax.stop_gradient).
+(stop_gradient,) = _family("stop_gradient", ANY)
+
 
 # select_n(which, *cases): which is bool (two cases) or int32; picks cases[which] per element.
 select_n = primitive("select_n", fusion=EW)

@@ -1,0 +1,477 @@
+"""The differentiation API: ``grad``, ``value_and_grad``, ``jvp``, ``vjp``, ``linearize``,
+``jacfwd``, ``jacrev``, ``hessian``.
+
+Each call traces the function to IR and transforms the IR (transforms/):
+forward mode is ``jvp_function``; reverse mode is JVP, then partial evaluation
+(known primals, unknown tangents) into a primal part and a linear part, then
+the transpose of the linear part. The resulting Functions run through
+``call_function``: inlined into the enclosing trace (so ``jit(grad(f))`` and
+``grad(grad(f))`` compose) or evaluated when no trace is active.
+
+Outside jit, the inputs' values are known while tracing (a concrete trace), so
+Python control flow on them works and ``grad(f)`` retraces each call, as in JAX.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from llax.frontend.core import Array, Trace, Tracer, aval_of, concrete_value
+from llax.frontend.jnp._coerce import convert
+from llax.frontend.tree_util import PyTreeDef, tree_flatten, tree_unflatten
+from llax.ir import dtypes
+from llax.ir.core import Function
+from llax.ir.types import TensorType
+from llax.passes.dce import eliminate_dead_code
+from llax.transforms import jvp_rules as _jvp_rules  # noqa: F401  (registers the rules)
+from llax.transforms import transpose_rules as _transpose_rules  # noqa: F401
+from llax.transforms.jvp import has_tangent, jvp_function
+from llax.transforms.partial_eval import partial_eval
+from llax.transforms.staging import call_function
+from llax.transforms.transpose import transpose_function
+
+# JAX's dtype of the tangent of an integer or boolean value: zero bytes per element.
+float0 = np.dtype([("float0", np.void, 0)])
+
+
+# ---------------------------------------------------------------------------------------------
+# Tracing a function of flat leaves
+
+
+@dataclass
+class Traced:
+    """``fn(*captured, *leaves) -> out leaves`` and how to read its outputs."""
+
+    fn: Function
+    captured: list[Any]
+    out_tree: PyTreeDef
+    aux_tree: PyTreeDef | None = None
+    num_aux: int = 0
+
+    @property
+    def num_out(self) -> int:
+        """Outputs that are differentiated (the aux outputs, if any, come after them)."""
+        return len(self.fn.results) - self.num_aux
+
+
+def _knows_value(x: Any) -> bool:
+    return not isinstance(x, Tracer) or x.val is not None
+
+
+def trace_flat(fun: Callable, leaves: Sequence[Any], name: str, has_aux: bool = False) -> Traced:
+    """Trace ``fun`` (taking the flat leaves) with values when all leaves have them."""
+    types = [aval_of(x) for x in leaves]
+    concrete = all(_knows_value(x) for x in leaves)
+    t = Trace(name, concrete=concrete)
+    with t:
+        tracers = [t.new_param(ty, "", concrete_value(x)[0] if concrete else None)
+                   for ty, x in zip(types, leaves)]
+        out = fun(*tracers)
+    aux_leaves, aux_tree = [], None
+    if has_aux:
+        if not (isinstance(out, (tuple, list)) and len(out) == 2):
+            raise TypeError("expected function with aux output to return a two-element tuple, "
+                            f"but got type {type(out)} with value {out!r}")
+        out, aux = out
+        aux_leaves, aux_tree = tree_flatten(aux)
+    out_leaves, out_tree = tree_flatten(out)
+    fn, captured = t.finish(out_leaves + aux_leaves)
+    return Traced(fn, captured, out_tree, aux_tree, len(aux_leaves))
+
+
+def _check_leaf(x: Any) -> Any:
+    if isinstance(x, (Array, Tracer, np.ndarray, np.generic, bool, int, float)):
+        return x
+    raise TypeError(f"Argument {x!r} of type {type(x)} is not a valid JAX type.")
+
+
+def _flatten_args(args: Sequence[Any]) -> tuple[list[Any], PyTreeDef]:
+    leaves, tree = tree_flatten(tuple(args))
+    return [_check_leaf(x) for x in leaves], tree
+
+
+def _restore_weak(ct: Any, like: TensorType) -> Any:
+    """A cotangent with the weak flag of its primal, as JAX returns them."""
+    return convert(ct, like.dtype, like.weak)
+
+
+def _float0_zeros(type: TensorType) -> np.ndarray:
+    return np.zeros(type.shape, dtype=float0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Linearization: the shared core of vjp, grad and linearize
+
+
+@dataclass
+class Linearized:
+    """The primal outputs, the residuals, and ``staged(*residuals, *tangents) -> out tangents``
+    (tangents for the differentiable inputs only, in order)."""
+
+    outs: list[Any]
+    residuals: list[Any]
+    staged: Function
+    diff: list[bool]  # which flat inputs are differentiated
+
+
+def linearize_flat(traced: Traced, leaves: Sequence[Any], diff: Sequence[bool]) -> Linearized:
+    fn = traced.fn
+    n_capt = len(traced.captured)
+    nonzero = [False] * n_capt + list(diff)
+    jfn, consts = jvp_function(fn, nonzero)
+    n_res = len(fn.results)
+    staged_results = [False] * n_res + [i < traced.num_out for i in range(n_res)]
+    known_params = len(consts) + len(fn.params)
+    split = partial_eval(jfn, [False] * known_params + [True] * sum(diff), staged_results)
+    known = call_function(eliminate_dead_code(split.known),
+                          [*consts, *traced.captured, *leaves])
+    return Linearized(known[:n_res], known[n_res:], eliminate_dead_code(split.staged),
+                      list(diff))
+
+
+def _transposed(lin: Linearized) -> Function:
+    n_res = len(lin.residuals)
+    return eliminate_dead_code(transpose_function(
+        lin.staged, [False] * n_res + [True] * (len(lin.staged.params) - n_res)))
+
+
+# ---------------------------------------------------------------------------------------------
+# vjp / grad / value_and_grad
+
+
+def vjp(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple:
+    """``(fun(*primals), f_vjp)``, where ``f_vjp(ct)`` returns one cotangent per primal."""
+    leaves, in_tree = _flatten_args(primals)
+    types = [aval_of(x) for x in leaves]
+    traced = trace_flat(_flat_fun(fun, in_tree), leaves, _name(fun), has_aux)
+    diff = [has_tangent(t) for t in types]
+    lin = linearize_flat(traced, leaves, diff)
+    out_types = [r.type for r in traced.fn.results[:traced.num_out]]
+    bwd = None
+
+    def f_vjp(ct: Any) -> tuple:
+        nonlocal bwd
+        ct_leaves, ct_tree = tree_flatten(ct)
+        if ct_tree != traced.out_tree:
+            raise ValueError(
+                "unexpected tree structure of the argument to the VJP function returned by "
+                f"vjp: expected {traced.out_tree}, got {ct_tree}")
+        for c, t in zip(ct_leaves, out_types):
+            ct_type = aval_of(c)
+            if has_tangent(t) and (ct_type.shape != t.shape or ct_type.dtype != t.dtype):
+                raise ValueError(
+                    "unexpected JAX type (e.g. shape/dtype) for argument to VJP function: got "
+                    f"{_jax_type(ct_type)}, but expected {_jax_type(t)} because the "
+                    "corresponding output of the differentiated function had JAX type "
+                    f"{_jax_type(t)}")
+        if bwd is None:
+            bwd = _transposed(lin)
+        # Integer outputs have float0 cotangents; the transposed function ignores them.
+        ct_leaves = [c if has_tangent(t) else Array(np.zeros(t.shape, t.dtype))
+                     for c, t in zip(ct_leaves, out_types)]
+        cts = iter(call_function(bwd, [*lin.residuals, *ct_leaves]))
+        flat = [_restore_weak(next(cts), t) if d else _float0_zeros(t)
+                for d, t in zip(diff, types)]
+        return tuple(tree_unflatten(in_tree, flat))
+
+    out = tree_unflatten(traced.out_tree, lin.outs[:traced.num_out])
+    if has_aux:
+        return out, f_vjp, tree_unflatten(traced.aux_tree, lin.outs[traced.num_out:])
+    return out, f_vjp
+
+
+def _jax_type(t: TensorType) -> str:
+    return f"{t.dtype.name}[{','.join(map(str, t.shape))}]"
+
+
+def _name(fun: Callable) -> str:
+    return getattr(fun, "__name__", type(fun).__name__)
+
+
+def _flat_fun(fun: Callable, in_tree: PyTreeDef) -> Callable:
+    def flat(*leaves):
+        return fun(*tree_unflatten(in_tree, leaves))
+
+    return flat
+
+
+def _argnums_tuple(argnums: int | Sequence[int]) -> tuple[int, ...]:
+    return (argnums,) if isinstance(argnums, int) else tuple(argnums)
+
+
+def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
+                   holomorphic: bool = False, allow_int: bool = False) -> Callable:
+    """``(fun(*args), gradient)`` with respect to the ``argnums`` arguments (pytrees)."""
+    if holomorphic:
+        raise NotImplementedError("holomorphic differentiation needs complex dtypes, which "
+                                  "llax does not support")
+    nums = _argnums_tuple(argnums)
+
+    @functools.wraps(fun)
+    def value_and_grad_f(*args, **kwargs):
+        for i in nums:
+            if not -len(args) <= i < len(args):
+                raise TypeError(
+                    f"differentiating with respect to argnums={argnums} requires at least "
+                    f"{max(nums) + 1} positional arguments to be passed by the caller, but got "
+                    f"only {len(args)} positional arguments.")
+        picked = [i % len(args) for i in nums]
+        leaves, in_tree = _flatten_args([args[i] for i in picked])
+        types = [aval_of(x) for x in leaves]
+        for t in types:
+            if not has_tangent(t) and not allow_int:
+                raise TypeError(
+                    "grad requires real- or complex-valued inputs (input dtype that is a "
+                    f"sub-dtype of np.inexact), but got {t.dtype.name}. If you want to use "
+                    "Boolean- or integer-valued inputs, use vjp or set allow_int to True.")
+
+        def partial_fun(*diff_args):
+            full = list(args)
+            for i, a in zip(picked, diff_args):
+                full[i] = a
+            return fun(*full, **kwargs)
+
+        traced = trace_flat(_flat_fun(partial_fun, in_tree), leaves, _name(fun), has_aux)
+        out_types = [r.type for r in traced.fn.results[:traced.num_out]]
+        if traced.out_tree.num_leaves != 1 or out_types[0].shape != ():
+            shape = out_types[0].shape if len(out_types) == 1 else "a pytree"
+            raise TypeError("Gradient only defined for scalar-output functions. Output had "
+                            f"shape: {shape}.")
+        if not dtypes.is_float(out_types[0].dtype):
+            raise TypeError(
+                "grad requires real-valued outputs (output dtype that is a sub-dtype of "
+                f"np.floating), but got {out_types[0].dtype.name}. For differentiation of "
+                "functions with integer outputs, use jax.vjp directly.")
+        diff = [has_tangent(t) for t in types]
+        lin = linearize_flat(traced, leaves, diff)
+        one = Array(np.ones((), out_types[0].dtype))
+        cts = iter(call_function(_transposed(lin), [*lin.residuals, one]))
+        flat = [_restore_weak(next(cts), t) if d else _float0_zeros(t)
+                for d, t in zip(diff, types)]
+        grads = tree_unflatten(in_tree, flat)
+        g = grads[0] if isinstance(argnums, int) else tuple(grads)
+        value = lin.outs[0]
+        if has_aux:
+            return (value, tree_unflatten(traced.aux_tree, lin.outs[1:])), g
+        return value, g
+
+    return value_and_grad_f
+
+
+def grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
+         holomorphic: bool = False, allow_int: bool = False) -> Callable:
+    """The gradient of scalar-valued ``fun`` with respect to the ``argnums`` arguments."""
+    vg = value_and_grad(fun, argnums, has_aux, holomorphic, allow_int)
+
+    @functools.wraps(fun)
+    def grad_f(*args, **kwargs):
+        (value_or_pair, g) = vg(*args, **kwargs)
+        return (g, value_or_pair[1]) if has_aux else g
+
+    return grad_f
+
+
+# ---------------------------------------------------------------------------------------------
+# jvp / linearize
+
+
+def _check_primals_tangents(primals: Any, tangents: Any) -> tuple[list, list, PyTreeDef]:
+    if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
+        raise TypeError("primal and tangent arguments to jax.jvp must be tuples or lists; "
+                        f"found {type(primals).__name__} and {type(tangents).__name__}.")
+    p_leaves, p_tree = _flatten_args(primals)
+    t_leaves, t_tree = tree_flatten(tuple(tangents))
+    if p_tree != t_tree:
+        raise TypeError("primal and tangent arguments to jax.jvp must have the same tree "
+                        f"structure; primals have tree structure {p_tree} whereas tangents have "
+                        f"tree structure {t_tree}.")
+    for p, t in zip(p_leaves, t_leaves):
+        pt, tt = aval_of(p), aval_of(t)
+        if pt.shape != tt.shape:
+            raise ValueError("jvp called with different primal and tangent shapes;"
+                             f"Got primal shape {pt.shape} and tangent shape as {tt.shape}")
+        expected = pt.dtype if has_tangent(pt) else float0
+        if tt.dtype != expected and has_tangent(pt):
+            raise TypeError(
+                "primal and tangent arguments to jax.jvp do not match; dtypes must be equal, "
+                "or in case of int/bool primal dtype the tangent dtype must be float0."
+                f"Got primal dtype {pt.dtype.name} and so expected tangent dtype "
+                f"{expected.name}, but got tangent dtype {tt.dtype.name} instead.")
+    return p_leaves, t_leaves, p_tree
+
+
+def jvp(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any],
+        has_aux: bool = False) -> tuple:
+    """``(fun(*primals), the directional derivative of fun along tangents)``."""
+    p_leaves, t_leaves, in_tree = _check_primals_tangents(primals, tangents)
+    traced = trace_flat(_flat_fun(fun, in_tree), p_leaves, _name(fun), has_aux)
+    diff = [has_tangent(aval_of(p)) for p in p_leaves]
+    jfn, consts = jvp_function(traced.fn, [False] * len(traced.captured) + diff)
+    outs = call_function(eliminate_dead_code(jfn), [*consts, *traced.captured, *p_leaves,
+                               *(t for t, d in zip(t_leaves, diff) if d)])
+    n = len(traced.fn.results)
+    primal_out, tangent_out = outs[:n], outs[n:]
+    out_types = [r.type for r in traced.fn.results]
+    tangent_out = [t if has_tangent(ty) else _float0_zeros(ty)
+                   for t, ty in zip(tangent_out, out_types)]
+    k = traced.num_out
+    result = (tree_unflatten(traced.out_tree, primal_out[:k]),
+              tree_unflatten(traced.out_tree, tangent_out[:k]))
+    if has_aux:
+        return (*result, tree_unflatten(traced.aux_tree, primal_out[k:]))
+    return result
+
+
+def linearize(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple:
+    """``(fun(*primals), f_jvp)`` where ``f_jvp(*tangents)`` evaluates the linear map only."""
+    leaves, in_tree = _flatten_args(primals)
+    traced = trace_flat(_flat_fun(fun, in_tree), leaves, _name(fun), has_aux)
+    diff = [has_tangent(aval_of(x)) for x in leaves]
+    lin = linearize_flat(traced, leaves, diff)
+
+    def f_jvp(*tangents: Any) -> Any:
+        _, t_leaves, _ = _check_primals_tangents(primals, tangents)
+        outs = call_function(lin.staged, [*lin.residuals,
+                                          *(t for t, d in zip(t_leaves, diff) if d)])
+        return tree_unflatten(traced.out_tree, outs)
+
+    out = tree_unflatten(traced.out_tree, lin.outs[:traced.num_out])
+    if has_aux:
+        return out, f_jvp, tree_unflatten(traced.aux_tree, lin.outs[traced.num_out:])
+    return out, f_jvp
+
+
+# ---------------------------------------------------------------------------------------------
+# Jacobians: a vmap of jvp over the input basis (forward) or of vjp over the output basis
+# (reverse)
+
+
+def _jacobian_args(name: str, args: tuple, argnums: int | Sequence[int]
+                   ) -> tuple[list[int], list[Any], PyTreeDef]:
+    nums = _argnums_tuple(argnums)
+    for i in nums:
+        if not -len(args) <= i < len(args):
+            raise TypeError(f"differentiating with respect to argnums={argnums} requires at "
+                            f"least {max(nums) + 1} positional arguments to be passed by the "
+                            f"caller, but got only {len(args)} positional arguments.")
+    picked = [i % len(args) for i in nums]
+    dyn = [args[i] for i in picked]
+    leaves, tree = _flatten_args(dyn[0] if isinstance(argnums, int) else tuple(dyn))
+    for x in leaves:
+        t = aval_of(x)
+        if not dtypes.is_float(t.dtype):
+            raise TypeError(f"{name} requires real-valued inputs (input dtype that is a "
+                            f"sub-dtype of np.floating), but got {t.dtype.name}. For "
+                            "holomorphic differentiation, pass holomorphic=True. For "
+                            "differentiation of non-holomorphic functions involving complex "
+                            "inputs or integer inputs, use jax.jvp directly.")
+    return picked, leaves, tree
+
+
+def _leaf_function(fun: Callable, args: tuple, kwargs: dict, picked: list[int],
+                   single: bool, in_tree: PyTreeDef) -> Callable:
+    """``fun`` as a function of the flat leaves of the differentiated arguments."""
+
+    def f(*leaves):
+        dyn = tree_unflatten(in_tree, leaves)
+        full = list(args)
+        for i, a in zip(picked, [dyn] if single else dyn):
+            full[i] = a
+        return fun(*full, **kwargs)
+
+    return f
+
+
+def _basis(types: Sequence[TensorType]) -> list[Any]:
+    """The standard basis of the flattened inputs, split per leaf: leaf j has shape
+    (N, *shape_j), where N is the total size."""
+    from llax.frontend import jnp
+
+    sizes = [t.size for t in types]
+    eye = jnp.eye(sum(sizes), dtype=types[0].dtype) if types else None
+    out, start = [], 0
+    for t, n in zip(types, sizes):
+        out.append(jnp.reshape(eye[:, start:start + n], (sum(sizes), *t.shape)))
+        start += n
+    return out
+
+
+def _assemble(rows: list[list[Any]], out_tree: PyTreeDef, in_tree: PyTreeDef) -> Any:
+    """Nest the blocks ``rows[i][j]`` (output leaf i, input leaf j) as JAX does: the output
+    structure outside, the input structure inside."""
+    return tree_unflatten(out_tree, [tree_unflatten(in_tree, row) for row in rows])
+
+
+def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
+           holomorphic: bool = False) -> Callable:
+    """The Jacobian of ``fun`` by forward mode: one JVP per input element, batched."""
+    from llax.frontend import jnp
+    from llax.frontend.vmap import vmap
+
+    @functools.wraps(fun)
+    def jacfun(*args, **kwargs):
+        picked, leaves, in_tree = _jacobian_args("jacfwd", args, argnums)
+        f = _leaf_function(fun, args, kwargs, picked, isinstance(argnums, int), in_tree)
+        types = [aval_of(x) for x in leaves]
+
+        def pushforward(*tangents):
+            result = jvp(f, tuple(leaves), tuple(tangents), has_aux=has_aux)
+            return (result[1], result[2]) if has_aux else result[1]
+
+        result = vmap(pushforward, out_axes=(-1, None) if has_aux else -1)(*_basis(types))
+        tangents, aux = result if has_aux else (result, None)
+        t_leaves, out_tree = tree_flatten(tangents)
+        rows = []
+        for t in t_leaves:
+            out_shape = t.shape[:-1]
+            row, start = [], 0
+            for ty in types:
+                block = t[..., start:start + ty.size]
+                row.append(jnp.reshape(block, (*out_shape, *ty.shape)))
+                start += ty.size
+            rows.append(row)
+        jac = _assemble(rows, out_tree, in_tree)
+        return (jac, aux) if has_aux else jac
+
+    return jacfun
+
+
+def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
+           holomorphic: bool = False, allow_int: bool = False) -> Callable:
+    """The Jacobian of ``fun`` by reverse mode: one VJP per output element, batched."""
+    from llax.frontend import jnp
+    from llax.frontend.vmap import vmap
+
+    @functools.wraps(fun)
+    def jacfun(*args, **kwargs):
+        picked, leaves, in_tree = _jacobian_args("jacrev", args, argnums)
+        f = _leaf_function(fun, args, kwargs, picked, isinstance(argnums, int), in_tree)
+        result = vjp(f, *leaves, has_aux=has_aux)
+        out, f_vjp = result[0], result[1]
+        out_leaves, out_tree = tree_flatten(out)
+        out_types = [aval_of(o) for o in out_leaves]
+
+        def pullback(*cts):
+            return f_vjp(tree_unflatten(out_tree, cts))
+
+        in_cts = vmap(pullback)(*_basis(out_types))  # per input leaf: (N_out, *in_shape)
+        rows, start = [], 0
+        for ot in out_types:
+            rows.append([jnp.reshape(c[start:start + ot.size], (*ot.shape, *c.shape[1:]))
+                         for c in in_cts])
+            start += ot.size
+        jac = _assemble(rows, out_tree, in_tree)
+        return (jac, result[2]) if has_aux else jac
+
+    return jacfun
+
+
+def hessian(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
+            holomorphic: bool = False) -> Callable:
+    """The Hessian of scalar ``fun``: forward over reverse mode."""
+    return jacfwd(jacrev(fun, argnums, has_aux), argnums, has_aux)

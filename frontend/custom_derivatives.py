@@ -1,0 +1,269 @@
+"""``custom_jvp`` and ``custom_vjp``: functions that bring their own derivative rules.
+
+Called with no trace active, the function simply runs. Inside a trace (jit,
+grad, vmap) it becomes one op whose region is the traced function and whose
+params hold the rules as ``Rule`` objects (ir/prims/custom.py). A rule is
+traced only when the JVP pass (or the transpose, for ``bwd``) reaches the op:
+rules usually call the function itself, so tracing them at call time would
+recurse without end.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from llax.frontend.core import Trace, _trace_stack, aval_of, bind
+from llax.frontend.tree_util import PyTreeDef, tree_flatten, tree_unflatten
+from llax.ir import prims as P
+from llax.ir.core import Function
+from llax.ir.types import TensorType
+from llax.transforms.jvp import instantiate, jvp_rules, zeros
+from llax.transforms.staging import build_closed_function, call_function
+from llax.transforms.transpose import is_linear, transpose_rules
+
+
+class Rule:
+    """A user rule as a function of flat leaves, traced on demand: ``trace(in_types)``."""
+
+    __slots__ = ("name", "flat")
+
+    def __init__(self, name: str, flat: Callable[..., list[Any]]) -> None:
+        self.name = name
+        self.flat = flat
+
+    def trace(self, in_types: Sequence[TensorType]) -> tuple[Function, list[Any]]:
+        """``(fn, consts)``: call as ``fn(*consts, *inputs)``."""
+        return build_closed_function(self.flat, in_types, self.name)
+
+    def __repr__(self) -> str:
+        return f"<{self.name}>"
+
+
+def _name(f: Callable) -> str:
+    return getattr(f, "__name__", repr(f))
+
+
+def _pair(out: Any, what: str) -> tuple[Any, Any]:
+    if not (isinstance(out, (tuple, list)) and len(out) == 2):
+        raise TypeError(f"{what} must produce a pair (list or tuple of length two), "
+                        f"got {out!r}")
+    return out[0], out[1]
+
+
+def _leaves_like(out: Any, tree: PyTreeDef, what: str) -> list[Any]:
+    leaves, got = tree_flatten(out)
+    if got != tree:
+        raise TypeError(f"{what} must produce an output with the same container (pytree) "
+                        f"structure as the function's output, {tree}; got {got}")
+    return leaves
+
+
+class _Custom:
+    """What custom_jvp and custom_vjp share: arguments, nondiff_argnums, tracing ``fun``."""
+
+    def __init__(self, fun: Callable, nondiff_argnums: Sequence[int] = ()) -> None:
+        functools.update_wrapper(self, fun)
+        self.fun = fun
+        self.nondiff_argnums = tuple(nondiff_argnums)
+        try:
+            self._sig: inspect.Signature | None = inspect.signature(fun)
+        except (TypeError, ValueError):
+            self._sig = None
+
+    def _positional(self, args: tuple, kwargs: dict) -> tuple:
+        if not kwargs:
+            return args
+        if self._sig is None:
+            raise TypeError(f"{self.__name__}: keyword arguments need an inspectable signature")
+        bound = self._sig.bind(*args, **kwargs)
+        bound.apply_defaults()
+        return bound.args
+
+    def _stage(self, args: tuple) -> tuple[list[Any], PyTreeDef, Callable, Function, list[Any],
+                                           PyTreeDef]:
+        """Flatten the differentiable arguments and trace ``fun`` on them.
+
+        Returns (leaves, their tree, rebuild, fun's Function, its captured values, output
+        tree); ``rebuild(leaves)`` gives the full argument tuple, nondiff arguments (held
+        fixed, like static ones) back in place.
+        """
+        nondiff = set(self.nondiff_argnums)
+        leaves, tree = tree_flatten(tuple(a for i, a in enumerate(args) if i not in nondiff))
+
+        def rebuild(diff_leaves: Sequence) -> tuple:
+            diff = iter(tree_unflatten(tree, list(diff_leaves)))
+            return tuple(a if i in nondiff else next(diff) for i, a in enumerate(args))
+
+        t = Trace(self.__name__)
+        with t:
+            out = self.fun(*rebuild([t.new_param(aval_of(x)) for x in leaves]))
+        out_leaves, out_tree = tree_flatten(out)
+        fn, consts = t.finish(out_leaves)
+        return leaves, tree, rebuild, fn, consts, out_tree
+
+    def _diff(self, args: tuple) -> tuple:
+        return tuple(a for i, a in enumerate(args) if i not in self.nondiff_argnums)
+
+    def _nondiff(self, args: tuple) -> tuple:
+        return tuple(args[i] for i in self.nondiff_argnums)
+
+
+# ---------------------------------------------------------------------------------------------
+# custom_jvp
+
+
+class custom_jvp(_Custom):  # noqa: N801 - JAX's name
+    """A function with a custom JVP rule, set with ``defjvp``."""
+
+    jvp: Callable | None = None
+
+    def defjvp(self, jvp: Callable, symbolic_zeros: bool = False) -> Callable:
+        if symbolic_zeros:
+            raise NotImplementedError("custom_jvp: symbolic_zeros=True is not supported")
+        self.jvp = jvp
+        return jvp
+
+    def defjvps(self, *jvps: Callable | None) -> None:
+        """One rule per argument, ``jvp_i(tangent_i, ans, *primals)``; the results add up."""
+
+        def jvp(primals, tangents):
+            ans = self(*primals)
+            out = None
+            for rule, t in zip(jvps, tangents):
+                if rule is not None:
+                    contrib = rule(t, ans, *primals)
+                    out = contrib if out is None else out + contrib
+            return ans, out if out is not None else ans * 0
+
+        self.defjvp(jvp)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self.jvp is None:
+            raise AttributeError(f"No JVP defined for custom_jvp function {self.__name__} "
+                                 "using defjvp.")
+        args = self._positional(args, kwargs)
+        if not _trace_stack:
+            return self.fun(*args)
+        leaves, _, rebuild, fn, consts, out_tree = self._stage(args)
+        n = len(leaves)
+
+        def jvp_flat(*xs):
+            primals, tangents = rebuild(xs[:n]), rebuild(xs[n:])
+            what = f"Custom JVP rule {_name(self.jvp)}"
+            p_out, t_out = _pair(self.jvp(*self._nondiff(args), self._diff(primals),
+                                          self._diff(tangents)), what)
+            return [*_leaves_like(p_out, out_tree, what), *_leaves_like(t_out, out_tree, what)]
+
+        rule = Rule(f"{self.__name__}_jvp", jvp_flat)
+        outs = bind(P.custom_jvp_call, [*consts, *leaves],
+                    {"jvp": rule, "num_consts": len(consts)}, (fn,))
+        return tree_unflatten(out_tree, outs)
+
+
+def _custom_jvp_call_jvp(primals, tangents, *, regions, jvp, num_consts):
+    # The user's rule replaces differentiation of the body. Values the function closed over
+    # are constants to it, as in JAX.
+    args = primals[num_consts:]
+    types = [a.aval for a in args]
+    fn, consts = jvp.trace(types + types)
+    tangent_args = [instantiate(t, ty) for t, ty in zip(tangents[num_consts:], types)]
+    outs = call_function(fn, [*consts, *args, *tangent_args])
+    n = len(outs) // 2
+    return outs[:n], outs[n:]
+
+
+jvp_rules[P.custom_jvp_call] = _custom_jvp_call_jvp
+
+
+# ---------------------------------------------------------------------------------------------
+# custom_vjp
+
+
+class custom_vjp(_Custom):  # noqa: N801 - JAX's name
+    """A function with a custom VJP, set with ``defvjp(fwd, bwd)``."""
+
+    fwd: Callable | None = None
+    bwd: Callable | None = None
+
+    def defvjp(self, fwd: Callable, bwd: Callable, symbolic_zeros: bool = False) -> None:
+        if symbolic_zeros:
+            raise NotImplementedError("custom_vjp: symbolic_zeros=True is not supported")
+        self.fwd, self.bwd = fwd, bwd
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self.fwd is None:
+            raise AttributeError(f"No VJP defined for custom_vjp function {self.__name__} "
+                                 "using defvjp.")
+        args = self._positional(args, kwargs)
+        if not _trace_stack:
+            return self.fun(*args)
+        leaves, diff_tree, rebuild, fn, consts, out_tree = self._stage(args)
+        arg_types = [aval_of(x).strong() for x in leaves]
+        res_trees: list[PyTreeDef] = []
+
+        def fwd_flat(*xs):
+            what = f"Custom VJP fwd rule {_name(self.fwd)}"
+            out, res = _pair(self.fwd(*rebuild(xs)), what)
+            res_leaves, res_tree = tree_flatten(res)
+            res_trees.append(res_tree)
+            return [*_leaves_like(out, out_tree, what), *res_leaves]
+
+        def bwd_flat(*xs):
+            num_res = len(xs) - out_tree.num_leaves
+            res = tree_unflatten(res_trees[-1], xs[:num_res])
+            ct = tree_unflatten(out_tree, xs[num_res:])
+            cts = self.bwd(*self._nondiff(args), res, ct)
+            return _bwd_leaves(_name(self.bwd), cts, diff_tree, arg_types)
+
+        params = {"fwd": Rule(f"{self.__name__}_fwd", fwd_flat),
+                  "bwd": Rule(f"{self.__name__}_bwd", bwd_flat), "num_consts": len(consts)}
+        outs = bind(P.custom_vjp_call, [*consts, *leaves], params, (fn,))
+        return tree_unflatten(out_tree, outs)
+
+
+def _bwd_leaves(name: str, cts: Any, diff_tree: PyTreeDef,
+                types: Sequence[TensorType]) -> list[Any]:
+    """The flat cotangents bwd returned, with None entries (zero) made into zeros."""
+    if not isinstance(cts, (tuple, list)):
+        raise TypeError(f"Custom VJP bwd rule {name} must produce a tuple with one entry per "
+                        f"differentiable argument, got {type(cts).__name__}")
+    leaves, tree = tree_flatten(tuple(cts), is_leaf=lambda x: x is None)
+    if len(leaves) != len(types):
+        raise TypeError("Custom VJP bwd rule must produce an output with the same container "
+                        "(pytree) structure as the args tuple of the primal function, "
+                        f"{diff_tree}; got {tree}")
+    return [zeros(t) if c is None else c for c, t in zip(leaves, types)]
+
+
+def _custom_vjp_call_jvp(primals, tangents, *, regions, fwd, bwd, num_consts):
+    # Forward: fwd gives the outputs and residuals. The tangents go into a custom_lin op,
+    # linear in them, whose transpose runs bwd; evaluated forwards it is JAX's "can't apply
+    # forward-mode autodiff (jvp) to a custom_vjp function".
+    args = primals[num_consts:]
+    fwd_fn, consts = fwd.trace([a.aval for a in args])
+    fwd_out = call_function(fwd_fn, [*consts, *args])
+    out_types = tuple(r.type.strong() for r in regions[0].results)
+    outs, res = fwd_out[:len(out_types)], fwd_out[len(out_types):]
+    # One tangent per argument (bwd returns one cotangent per argument); those of integer
+    # arguments are constant zeros, which transposition ignores.
+    tangent_args = [instantiate(t, a.aval.strong()) for a, t in zip(args, tangents[num_consts:])]
+    touts = bind(P.custom_lin, [*res, *tangent_args],
+                 {"bwd": bwd, "num_res": len(res), "out_types": out_types})
+    return outs, touts
+
+
+jvp_rules[P.custom_vjp_call] = _custom_vjp_call_jvp
+
+
+def _custom_lin_transpose(cts, *inputs, bwd, num_res, out_types):
+    res = inputs[:num_res]
+    assert not any(is_linear(x) for x in res), "custom_lin is linear in its tangents only"
+    fn, consts = bwd.trace([r.aval for r in res] + list(out_types))
+    out_cts = [instantiate(ct, t) for ct, t in zip(cts, out_types)]
+    return [None] * num_res + call_function(fn, [*consts, *res, *out_cts])
+
+
+transpose_rules[P.custom_lin] = _custom_lin_transpose

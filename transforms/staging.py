@@ -1,0 +1,73 @@
+"""Building Functions by tracing Python, and running a Function on traced or concrete values.
+
+Transformations are written as interpreters: they walk a Function's ops and
+emit rewritten ones through ``bind`` into a fresh ``Trace``. ``build_function``
+runs such an interpreter and closes the result; ``call_function`` is the
+converse, running a Function's ops on given operands, so a transformed
+Function is inlined into whatever trace is active (or evaluated when none is).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from llax.frontend.core import Array, Trace, _trace_stack, bind, concrete_value
+from llax.ir.core import Atom, Function, Literal, Var
+from llax.ir.interpreter import evaluate_function
+from llax.ir.types import TensorType
+
+
+def literal_operand(lit: Literal) -> Array:
+    """A Literal as an operand for ``bind`` (which turns it back into the same Literal)."""
+    return Array(lit.value, lit.type.weak)
+
+
+def build_closed_function(body: Callable[..., Sequence[Any]], in_types: Sequence[TensorType],
+                          name: str) -> tuple[Function, list[Any]]:
+    """Trace ``body`` on one tracer per input type: ``(fn, captured)``.
+
+    ``body`` returns the flat list of results. Values ``body`` used without being
+    given them (arrays, tracers of enclosing traces) become ``fn``'s leading params,
+    and ``captured`` lists them: call ``fn`` with ``[*captured, *inputs]``.
+    """
+    t = Trace(name)
+    with t:
+        tracers = [t.new_param(ty) for ty in in_types]
+        outs = list(body(*tracers))
+    return t.finish(outs)
+
+
+def build_function(body: Callable[..., Sequence[Any]], in_types: Sequence[TensorType],
+                   name: str) -> Function:
+    """``build_closed_function`` for bodies that capture nothing.
+
+    Transformation rules create constants only from scalars, so anything captured
+    is a bug in a rule.
+    """
+    fn, captured = build_closed_function(body, in_types, name)
+    if captured:
+        raise AssertionError(f"{name}: a transformation rule captured {len(captured)} "
+                             "non-scalar constant(s); rules must build constants from scalars")
+    return fn
+
+
+def call_function(fn: Function, args: Sequence[Any]) -> list[Any]:
+    """Apply ``fn`` to ``args``: inlined into the active trace, or evaluated if none is."""
+    if len(args) != len(fn.params):
+        raise TypeError(f"{fn.name}: expected {len(fn.params)} operands, got {len(args)}")
+    if not _trace_stack:
+        outs = evaluate_function(fn, [concrete_value(a)[0] for a in args])
+        return [Array(np.asarray(o, dtype=r.type.dtype), r.type.weak)
+                for o, r in zip(outs, fn.results)]
+    env: dict[Var, Any] = dict(zip(fn.params, args))
+
+    def read(a: Atom) -> Any:
+        return env[a] if isinstance(a, Var) else literal_operand(a)
+
+    for op in fn.ops:
+        outs = bind(op.prim, [read(a) for a in op.inputs], dict(op.params), op.regions)
+        env.update(zip(op.outputs, outs if op.prim.multiple_results else (outs,)))
+    return [read(r) for r in fn.results]

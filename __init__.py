@@ -26,6 +26,7 @@ from llax.frontend.autodiff import (
 )
 from llax.frontend.core import Array, ConcretizationTypeError, UnexpectedTracerError
 from llax.frontend.custom_derivatives import custom_jvp, custom_vjp
+from llax.frontend.vmap import vmap
 
 __version__ = "0.1.0"
 
@@ -57,4 +58,4 @@ from llax import errors, tree, tree_util  # noqa: E402
 __all__ = ["Array", "ConcretizationTypeError", "ShapeDtypeStruct", "UnexpectedTracerError",
            "config", "custom_jvp", "custom_vjp", "errors", "eval_shape", "grad", "hessian",
            "jacfwd", "jacrev", "jit", "jvp", "linearize", "make_jaxpr", "tree", "tree_util",
-           "value_and_grad", "vjp"]
+           "value_and_grad", "vjp", "vmap"]

@@ -26,13 +26,14 @@ from llax.frontend.jnp._coerce import convert
 from llax.frontend.tree_util import PyTreeDef, tree_flatten, tree_unflatten
 from llax.ir import dtypes
 from llax.ir.core import Function
+from llax.ir.structure import structure_key
 from llax.ir.types import TensorType
 from llax.passes.dce import eliminate_dead_code
 from llax.transforms import jvp_rules as _jvp_rules  # noqa: F401  (registers the rules)
 from llax.transforms import transpose_rules as _transpose_rules  # noqa: F401
 from llax.transforms.jvp import has_tangent, jvp_function
 from llax.transforms.partial_eval import partial_eval
-from llax.transforms.staging import call_function
+from llax.transforms.staging import build_closed_function, call_function
 from llax.transforms.transpose import transpose_function
 
 # JAX's dtype of the tangent of an integer or boolean value: zero bytes per element.
@@ -60,7 +61,7 @@ class Traced:
 
 
 def _knows_value(x: Any) -> bool:
-    return not isinstance(x, Tracer) or x.val is not None
+    return not isinstance(x, Tracer) or (x.trace.concrete and x.val is not None)
 
 
 def trace_flat(fun: Callable, leaves: Sequence[Any], name: str, has_aux: bool = False) -> Traced:
@@ -108,36 +109,72 @@ def _float0_zeros(type: TensorType) -> np.ndarray:
 # Linearization: the shared core of vjp, grad and linearize
 
 
-@dataclass
-class Linearized:
-    """The primal outputs, the residuals, and ``staged(*residuals, *tangents) -> out tangents``
-    (tangents for the differentiable inputs only, in order)."""
+@dataclass(frozen=True)
+class LinearProgram:
+    """A traced function split for reverse mode.
 
-    outs: list[Any]
-    residuals: list[Any]
+    ``known(*consts, *captured, *leaves) -> (*outs, *residuals)`` computes the primal
+    outputs; ``staged(*residuals, *tangents) -> out tangents`` is linear in the tangents
+    (one per differentiated leaf) and is what gets transposed.
+    """
+
+    known: Function
     staged: Function
-    diff: list[bool]  # which flat inputs are differentiated
+    consts: list[Any]
+    num_outs: int
+
+    @property
+    def num_residuals(self) -> int:
+        return len(self.known.results) - self.num_outs
+
+    def transposed(self) -> Function:
+        """``(*residuals, *out cotangents) -> cotangents of the differentiated leaves``."""
+        n_res = self.num_residuals
+        return eliminate_dead_code(transpose_function(
+            self.staged, [False] * n_res + [True] * (len(self.staged.params) - n_res)))
 
 
-def linearize_flat(traced: Traced, leaves: Sequence[Any], diff: Sequence[bool]) -> Linearized:
+def linear_program(traced: Traced, diff: Sequence[bool]) -> LinearProgram:
+    """JVP of the traced function, split into its primal part and its linear part."""
     fn = traced.fn
-    n_capt = len(traced.captured)
-    nonzero = [False] * n_capt + list(diff)
-    jfn, consts = jvp_function(fn, nonzero)
-    n_res = len(fn.results)
-    staged_results = [False] * n_res + [i < traced.num_out for i in range(n_res)]
-    known_params = len(consts) + len(fn.params)
-    split = partial_eval(jfn, [False] * known_params + [True] * sum(diff), staged_results)
-    known = call_function(eliminate_dead_code(split.known),
-                          [*consts, *traced.captured, *leaves])
-    return Linearized(known[:n_res], known[n_res:], eliminate_dead_code(split.staged),
-                      list(diff))
+    jfn, consts = jvp_function(fn, [False] * len(traced.captured) + list(diff))
+    n = len(fn.results)
+    staged_results = [False] * n + [i < traced.num_out for i in range(n)]
+    split = partial_eval(jfn, [False] * (len(consts) + len(fn.params)) + [True] * sum(diff),
+                         staged_results)
+    return LinearProgram(eliminate_dead_code(split.known), eliminate_dead_code(split.staged),
+                         consts, n)
 
 
-def _transposed(lin: Linearized) -> Function:
-    n_res = len(lin.residuals)
-    return eliminate_dead_code(transpose_function(
-        lin.staged, [False] * n_res + [True] * (len(lin.staged.params) - n_res)))
+# The gradient programs of recently seen traced functions, by structure. Outside jit every
+# grad call retraces (as in JAX); the transformation is then reused whenever the trace comes
+# out the same, which is what makes an unjitted training loop cheap.
+_GRAD_PROGRAMS: dict[Any, tuple[Function, list[Any]]] = {}
+_MAX_GRAD_PROGRAMS = 256
+
+
+def grad_program(traced: Traced, diff: Sequence[bool]) -> tuple[Function, list[Any]]:
+    """``(fn, consts)``: ``fn(*consts, *captured, *leaves) -> (*outs, *gradients)`` for a
+    scalar first output; gradients of the differentiated leaves only."""
+    key = (structure_key(traced.fn), tuple(diff), traced.num_out)
+    hit = _GRAD_PROGRAMS.get(key)
+    if hit is not None:
+        return hit
+    prog = linear_program(traced, diff)
+    bwd = prog.transposed()
+    out_type = traced.fn.results[0].type
+
+    def body(*args):
+        known = call_function(prog.known, [*prog.consts, *args])
+        one = Array(np.ones((), out_type.dtype))  # a literal in the built function
+        return [*known[:prog.num_outs],
+                *call_function(bwd, [*known[prog.num_outs:], one])]
+
+    fn, consts = build_closed_function(body, traced.fn.in_types, f"grad_{traced.fn.name}")
+    result = (eliminate_dead_code(fn), consts)
+    if not consts and len(_GRAD_PROGRAMS) < _MAX_GRAD_PROGRAMS:
+        _GRAD_PROGRAMS[key] = result
+    return result
 
 
 # ---------------------------------------------------------------------------------------------
@@ -150,7 +187,9 @@ def vjp(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple:
     types = [aval_of(x) for x in leaves]
     traced = trace_flat(_flat_fun(fun, in_tree), leaves, _name(fun), has_aux)
     diff = [has_tangent(t) for t in types]
-    lin = linearize_flat(traced, leaves, diff)
+    prog = linear_program(traced, diff)
+    known = call_function(prog.known, [*prog.consts, *traced.captured, *leaves])
+    outs, residuals = known[:prog.num_outs], known[prog.num_outs:]
     out_types = [r.type for r in traced.fn.results[:traced.num_out]]
     bwd = None
 
@@ -170,18 +209,18 @@ def vjp(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple:
                     "corresponding output of the differentiated function had JAX type "
                     f"{_jax_type(t)}")
         if bwd is None:
-            bwd = _transposed(lin)
+            bwd = prog.transposed()
         # Integer outputs have float0 cotangents; the transposed function ignores them.
         ct_leaves = [c if has_tangent(t) else Array(np.zeros(t.shape, t.dtype))
                      for c, t in zip(ct_leaves, out_types)]
-        cts = iter(call_function(bwd, [*lin.residuals, *ct_leaves]))
+        cts = iter(call_function(bwd, [*residuals, *ct_leaves]))
         flat = [_restore_weak(next(cts), t) if d else _float0_zeros(t)
                 for d, t in zip(diff, types)]
         return tuple(tree_unflatten(in_tree, flat))
 
-    out = tree_unflatten(traced.out_tree, lin.outs[:traced.num_out])
+    out = tree_unflatten(traced.out_tree, outs[:traced.num_out])
     if has_aux:
-        return out, f_vjp, tree_unflatten(traced.aux_tree, lin.outs[traced.num_out:])
+        return out, f_vjp, tree_unflatten(traced.aux_tree, outs[traced.num_out:])
     return out, f_vjp
 
 
@@ -248,16 +287,17 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
                 f"np.floating), but got {out_types[0].dtype.name}. For differentiation of "
                 "functions with integer outputs, use jax.vjp directly.")
         diff = [has_tangent(t) for t in types]
-        lin = linearize_flat(traced, leaves, diff)
-        one = Array(np.ones((), out_types[0].dtype))
-        cts = iter(call_function(_transposed(lin), [*lin.residuals, one]))
+        fn, consts = grad_program(traced, diff)
+        results = call_function(fn, [*consts, *traced.captured, *leaves])
+        n = len(traced.fn.results)
+        cts = iter(results[n:])
         flat = [_restore_weak(next(cts), t) if d else _float0_zeros(t)
                 for d, t in zip(diff, types)]
         grads = tree_unflatten(in_tree, flat)
         g = grads[0] if isinstance(argnums, int) else tuple(grads)
-        value = lin.outs[0]
+        value = results[0]
         if has_aux:
-            return (value, tree_unflatten(traced.aux_tree, lin.outs[1:])), g
+            return (value, tree_unflatten(traced.aux_tree, results[1:n])), g
         return value, g
 
     return value_and_grad_f
@@ -332,17 +372,19 @@ def linearize(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple:
     leaves, in_tree = _flatten_args(primals)
     traced = trace_flat(_flat_fun(fun, in_tree), leaves, _name(fun), has_aux)
     diff = [has_tangent(aval_of(x)) for x in leaves]
-    lin = linearize_flat(traced, leaves, diff)
+    prog = linear_program(traced, diff)
+    known = call_function(prog.known, [*prog.consts, *traced.captured, *leaves])
+    outs, residuals = known[:prog.num_outs], known[prog.num_outs:]
 
     def f_jvp(*tangents: Any) -> Any:
         _, t_leaves, _ = _check_primals_tangents(primals, tangents)
-        outs = call_function(lin.staged, [*lin.residuals,
-                                          *(t for t, d in zip(t_leaves, diff) if d)])
-        return tree_unflatten(traced.out_tree, outs)
+        out_tangents = call_function(prog.staged, [*residuals,
+                                                   *(t for t, d in zip(t_leaves, diff) if d)])
+        return tree_unflatten(traced.out_tree, out_tangents)
 
-    out = tree_unflatten(traced.out_tree, lin.outs[:traced.num_out])
+    out = tree_unflatten(traced.out_tree, outs[:traced.num_out])
     if has_aux:
-        return out, f_jvp, tree_unflatten(traced.aux_tree, lin.outs[traced.num_out:])
+        return out, f_jvp, tree_unflatten(traced.aux_tree, outs[traced.num_out:])
     return out, f_jvp
 
 

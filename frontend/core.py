@@ -20,6 +20,7 @@ import numpy as np
 from llax.ir import dtypes
 from llax.ir.core import Atom, Function, Literal, Op, Params, Var
 from llax.ir.primitive import Primitive, infer_types
+from llax.ir.prims.collectives import COLLECTIVES
 from llax.ir.promotion import dtype_of_value
 from llax.ir.reference import reference
 from llax.ir.types import TensorType
@@ -199,18 +200,23 @@ def array_signature(a: Array) -> int:
 class Tracer:
     """Stands for an IR value while a function is being traced.
 
-    ``val`` holds the concrete value when the trace knows it (transformations
+    ``val`` is the concrete value when the trace knows it (transformations
     applied outside jit trace with known inputs, so Python control flow on
-    values works, as in JAX); under jit it is None.
+    values works, as in JAX); under jit it is None. It is computed on first use.
     """
 
-    __slots__ = ("ir_var", "trace", "val")
+    __slots__ = ("ir_var", "trace")
     __array_priority__ = 100
 
     def __init__(self, var: Var, trace: Trace, val: np.ndarray | None = None) -> None:
         self.ir_var = var
         self.trace = trace
-        self.val = val
+        if val is not None:
+            trace.values[var] = val
+
+    @property
+    def val(self) -> np.ndarray | None:
+        return self.trace.value_of(self.ir_var) if self.trace.concrete else None
 
     @property
     def aval(self) -> TensorType:
@@ -309,7 +315,10 @@ class Trace:
 
     def __init__(self, name: str = "fn", *, concrete: bool = False) -> None:
         self.name = name
+        # A concrete trace knows its inputs' values; those of other values are computed
+        # on demand (value_of), so tracing costs nothing extra unless Python asks.
         self.concrete = concrete
+        self.values: dict[Var, np.ndarray] = {}
         self.params: list[Var] = []
         self.param_names: dict[Var, str] = {}
         self.ops: list[Op] = []
@@ -366,23 +375,43 @@ class Trace:
         self.ops.append(op)
         for v in outputs:
             self.producer[v] = op
-        vals = (self._concrete_outputs(op, args, out_types) if self.concrete else None)
-        tracers = [Tracer(v, self, None if vals is None else vals[i])
-                   for i, v in enumerate(outputs)]
+        tracers = [Tracer(v, self) for v in outputs]
         return tracers if prim.multiple_results else tracers[0]
 
-    def _concrete_outputs(self, op: Op, args, out_types) -> list[np.ndarray] | None:
-        vals = []
-        for a in args:
-            if isinstance(a, Tracer):
-                if a.val is None:
+    def value_of(self, var: Var) -> np.ndarray | None:
+        """``var``'s value in a concrete trace, evaluating the ops it depends on once; None
+        when it depends on a value nobody knows (a tracer of an abstract enclosing trace, a
+        collective, whose value depends on the mapped axis)."""
+        if var in self.values:
+            return self.values[var]
+        outside = {v: x for x, v in self.captured.values()}
+        stack = [var]
+        while stack:
+            v = stack[-1]
+            if v in self.values:
+                stack.pop()
+                continue
+            if v in outside:
+                x = outside[v]
+                value = x.val if isinstance(x, Tracer) else concrete_value(x)[0]
+                if value is None:
                     return None
-                vals.append(a.val)
-            else:
-                vals.append(concrete_value(a)[0])
-        if op.regions:
-            return evaluate_op(op, vals)
-        return evaluate(op.prim, vals, op.params, out_types)
+                self.values[v] = value
+                stack.pop()
+                continue
+            op = self.producer.get(v)
+            if op is None or op.prim in COLLECTIVES:  # a parameter without a value
+                return None
+            missing = [a for a in op.inputs if isinstance(a, Var) and a not in self.values]
+            if missing:
+                stack.extend(missing)
+                continue
+            vals = [self.values[a] if isinstance(a, Var) else a.value for a in op.inputs]
+            outs = (evaluate_op(op, vals) if op.regions else
+                    evaluate(op.prim, vals, op.params, [o.type for o in op.outputs]))
+            self.values.update(zip(op.outputs, outs))
+            stack.pop()
+        return self.values[var]
 
     def concretization_message(self, var: Var, what: str) -> str:
         deps = self._param_dependencies(var)

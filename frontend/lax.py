@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from llax.frontend.collectives import axis_index, pmax, pmean, pmin, psum  # noqa: F401
 from llax.frontend.core import Array, bind, current_trace
 from llax.frontend.jnp._coerce import (
     PY_SCALARS,

@@ -82,11 +82,11 @@ def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0, axis_name: Hashable
         mapped = [as_array(x, "vmap") for x, d in zip(leaves, dims) if d is not None]
         batch_dims = [d for d in dims if d is not None]
 
+        names = [n for n, d in zip(_leaf_names(fun, args, kwargs), dims) if d is not None]
         t = Trace(getattr(fun, "__name__", "fn"), concrete=True)
         with bound_axis(axis_name, size), t:
-            examples = iter(t.new_param(_example_type(x, d), name)
-                            for x, d, name in zip(mapped, batch_dims, _mapped_names(leaves, dims,
-                                                                                     in_tree)))
+            examples = iter([t.new_param(_example_type(x, d), name)
+                             for x, d, name in zip(mapped, batch_dims, names)])
             call_leaves = [x if d is None else next(examples) for x, d in zip(leaves, dims)]
             call_args, call_kwargs = tree_unflatten(in_tree, call_leaves)
             out = fun(*call_args, **call_kwargs)
@@ -135,14 +135,6 @@ def _example_type(x: Any, d: int) -> TensorType:
     return TensorType(x.shape[:d] + x.shape[d + 1:], x.dtype, x.weak_type)
 
 
-def _mapped_names(leaves: list, dims: list, in_tree) -> list[str]:
-    """Names of the mapped leaves for error messages (``xs``, ``params['w']``)."""
-    paths = [p for p, _ in tree_flatten_with_path(tree_unflatten(in_tree, list(range(len(
-        leaves)))))[0]]
-    return [keystr(p[1:]) if p[0].idx == 1 else f"args{keystr(p[1:])}"
-            for p, d in zip(paths, dims) if d is not None]
-
-
 def _mapped_size(fun: Callable, args: tuple, kwargs: dict, leaves: list, axes: list,
                  axis_size: int | None) -> int:
     """The batch size: every mapped axis (and ``axis_size``, if given) must agree.
@@ -162,7 +154,8 @@ def _mapped_size(fun: Callable, args: tuple, kwargs: dict, leaves: list, axes: l
     if not distinct:
         raise ValueError("vmap must have at least one non-None value in in_axes or axis_size "
                          "must be specified")
-    where = _argument_descriptions(fun, args, kwargs)
+    where = [f"{name} of type {_type_text(x)}"
+             for name, x in zip(_leaf_names(fun, args, kwargs), leaves)]
     lines = ["vmap got inconsistent sizes for array axes to be mapped:"]
     if axis_size is not None:
         lines.append(f"  * the `axis_size` argument was {axis_size};")
@@ -178,27 +171,24 @@ def _mapped_size(fun: Callable, args: tuple, kwargs: dict, leaves: list, axes: l
     raise ValueError("\n".join(lines)[:-1])
 
 
-def _argument_descriptions(fun: Callable, args: tuple, kwargs: dict) -> list[str]:
-    """``argument x of type float32[3,4]`` for every leaf of the arguments."""
+def _leaf_names(fun: Callable, args: tuple, kwargs: dict) -> list[str]:
+    """JAX's names for the leaves of the arguments: ``argument x['w']``, ``kwargs['b']``."""
     try:
         params: list[str] | None = list(inspect.signature(fun).bind(*args, **kwargs)
                                         .signature.parameters)
     except (TypeError, ValueError):
         params = None
-
-    def describe(x: Any) -> str:
-        if isinstance(x, _ARRAY_TYPES):
-            shape = x.shape if isinstance(x, (Array, Tracer)) else np.shape(x)
-            dtype = x.dtype if isinstance(x, (Array, Tracer)) else as_array(x, "vmap").dtype
-            return f"{dtype.name}[{','.join(map(str, shape))}]"
-        return "unknown"
-
-    out = []
-    for path, x in tree_flatten_with_path(args)[0]:
+    names = []
+    for path, _ in tree_flatten_with_path(args)[0]:
         i = path[0].idx
-        name = (f"argument {params[i]}{keystr(path[1:])}" if params and i < len(params)
-                else f"args{keystr(path)}")
-        out.append(f"{name} of type {describe(x)}")
-    out += [f"kwargs{keystr(p)} of type {describe(x)}"
-            for p, x in tree_flatten_with_path(kwargs)[0]]
-    return out
+        names.append(f"argument {params[i]}{keystr(path[1:])}" if params and i < len(params)
+                     else f"args{keystr(path)}")
+    return names + [f"kwargs{keystr(p)}" for p, _ in tree_flatten_with_path(kwargs)[0]]
+
+
+def _type_text(x: Any) -> str:
+    """``float32[3,4]``, as JAX writes an argument's type in messages."""
+    if not isinstance(x, _ARRAY_TYPES):
+        return "unknown"
+    x = x if isinstance(x, (Array, Tracer)) else as_array(x, "vmap")
+    return f"{x.dtype.name}[{','.join(map(str, x.shape))}]"

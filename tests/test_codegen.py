@@ -40,6 +40,9 @@ UNSUPPORTED: dict[str, str] = {
     "custom_vjp_call": "inlined before code generation (passes/inline_calls.py)",
     "custom_lin": "only ever transposed: evaluating it is JAX's forward-mode-of-custom_vjp "
                   "error",
+    **{name: "a collective: vmap turns it into a reduction over the batch; one that is left "
+             "names an unbound axis (test_collectives_do_not_lower)"
+       for name in ("psum", "pmax", "pmin", "axis_index")},
 }
 
 RULE_TABLES = {
@@ -75,6 +78,17 @@ def test_unsupported_primitive_raises() -> None:
             run(fn, [np.zeros(3, np.float32)])
     finally:
         del fusion_class[fake], abstract_eval[fake]
+
+
+@pytest.mark.parametrize("name", ["psum", "pmax", "pmin", "axis_index"])
+def test_collectives_do_not_lower(name: str) -> None:
+    # Honest about UNSUPPORTED: compiling one is a clear error naming it, not a crash.
+    if name == "axis_index":
+        fn, args = single(PRIMITIVES[name], [], axis_name="i"), []
+    else:
+        fn, args = single(PRIMITIVES[name], [tt((3,), F32)], axes=("i",)), [np.zeros(3, F32)]
+    with pytest.raises(LoweringError, match=name):
+        run(fn, args)
 
 
 # --- elementwise ---------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 Lowering rules are checked in test_codegen.py (test_every_primitive_lowers);
 here: shape/dtype inference, a NumPy reference implementation (or a region rule
-in the interpreter for ops with regions), and a fusion class.
+in the interpreter for ops with regions), a fusion class, and a batching rule
+(or an entry in ``never_batched`` saying why it needs none).
 """
 
 import pytest
@@ -11,6 +12,7 @@ import llax  # noqa: F401  (registers every primitive, including the frontend's)
 from llax.ir.interpreter import region_rules
 from llax.ir.primitive import PRIMITIVES, FusionClass, abstract_eval, fusion_class
 from llax.ir.reference import reference
+from llax.transforms.batching import axis_batching_rules, batching_rules, never_batched
 
 
 @pytest.mark.parametrize("name", sorted(PRIMITIVES))
@@ -19,6 +21,8 @@ def test_primitive_has_every_rule(name: str) -> None:
     assert prim in abstract_eval, f"{name} has no abstract evaluation rule"
     assert prim in reference or prim in region_rules, f"{name} has no reference implementation"
     assert isinstance(fusion_class.get(prim), FusionClass), f"{name} has no fusion class"
+    assert (prim in batching_rules or prim in axis_batching_rules
+            or prim in never_batched), f"{name} has no batching rule (vmap)"
 
 
 def test_registry_is_not_trivially_small() -> None:

@@ -288,6 +288,7 @@ for _name in "reduce_sum reduce_prod reduce_max reduce_min reduce_and reduce_or 
 # Both operands batched: the batch axis becomes a dot_general batch dimension (output dim
 # 0). One operand batched: its batch axis is one more free dimension of that operand, so
 # a matrix times a batch of vectors is one matrix-matrix product, with no broadcast.
+# (Swapping the operands is allowed when it keeps the example's output order.)
 def _dot_general_rule(args, dims, *, dimension_numbers, **params):
     (lhs, rhs), (ld, rd) = args, dims
     (lc, rc), (lb, rb) = dimension_numbers
@@ -300,8 +301,13 @@ def _dot_general_rule(args, dims, *, dimension_numbers, **params):
         lfree = [i for i in range(lhs.ndim) if i not in lc and i not in lb]
         out_d = len(lb) + lfree.index(ld)
     else:
-        dn = ((lc, rc), (lb, rb))
         rfree = [i for i in range(rhs.ndim) if i not in rc and i not in rb]
+        if rfree == [rd]:
+            # The batch axis is rhs's only free dimension: with the operands swapped it
+            # lands right after the batch dimensions, and the result needs no transpose.
+            dn = ((rc, lc), (rb, lb))
+            return bind(P.dot_general, (rhs, lhs), dict(params, dimension_numbers=dn)), len(lb)
+        dn = ((lc, rc), (lb, rb))
         out_d = lhs.ndim - len(lc) + rfree.index(rd)
     return bind(P.dot_general, (lhs, rhs), dict(params, dimension_numbers=dn)), out_d
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from llax.config import config
 from llax.frontend.core import Array, Tracer, bind
+from llax.frontend.custom_derivatives import custom_jvp
 from llax.frontend.jnp._coerce import (
     as_operand,
     broadcast_to_shape,
@@ -80,6 +81,7 @@ _eq, _ne, _lt, _gt = (_prim(p) for p in (P.eq, P.ne, P.lt, P.gt))
 _and, _or, _not = _prim(P.and_), _prim(P.or_), _prim(P.not_)
 _abs, _neg, _sign, _max, _min = (_prim(p) for p in (P.abs, P.neg, P.sign, P.max, P.min))
 _sqrt, _log, _sin, _floor, _ceil = (_prim(p) for p in (P.sqrt, P.log, P.sin, P.floor, P.ceil))
+_log1p = _prim(P.log1p)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -190,6 +192,32 @@ def _heaviside(x: Any, h0: Any) -> Any:
 def _copysign(x: Any, y: Any) -> Any:
     magnitude = _abs(x)
     return _select(_signbit(y), _neg(magnitude), magnitude)
+
+
+@custom_jvp
+def _logaddexp(x: Any, y: Any) -> Any:
+    """``log(exp(x) + exp(y))`` as ``max + log1p(exp(-|x - y|))``, which cannot overflow."""
+    delta = _sub(x, y)
+    stable = _add(_max(x, y), _log1p(bind(P.exp, (_neg(_abs(delta)),), _NO_PARAMS)))
+    # delta is NaN for a NaN operand or for infinities of one sign: x + y is then right.
+    return _select(_isnan(delta), _add(x, y), stable)
+
+
+def _finite_or_zero_at_inf(x: Any) -> Any:
+    return _select(_eq(x, _const(math.inf, x)), _const(0, x), x)
+
+
+@_logaddexp.defjvp
+def _logaddexp_jvp(primals: tuple, tangents: tuple) -> tuple:
+    # d/dx = exp(x - out), with +inf read as 0 so that inf - inf gives no NaN (JAX's rule).
+    (x, y), (tx, ty) = primals, tangents
+    out = _logaddexp(x, y)
+    safe_out = _finite_or_zero_at_inf(out)
+
+    def weight(v: Any) -> Any:
+        return bind(P.exp, (_sub(_finite_or_zero_at_inf(v), safe_out),), _NO_PARAMS)
+
+    return out, _add(_mul(tx, weight(x)), _mul(ty, weight(y)))
 
 
 def _right_shift(x: Any, y: Any) -> Any:
@@ -333,6 +361,7 @@ BINARY: dict[str, tuple[str, Callable[[np.dtype], Impl]]] = {
     "fmax": ("promote", _always(_nan_ignoring(_max))),
     "fmin": ("promote", _always(_nan_ignoring(_min))),
     "arctan2": ("inexact", _always(_prim(P.atan2))),
+    "logaddexp": ("inexact", _always(_logaddexp)),
     "hypot": ("inexact", _always(_hypot)),
     "heaviside": ("inexact", _always(_heaviside)),
     "copysign": ("inexact", _always(_copysign)),

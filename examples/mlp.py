@@ -1,0 +1,101 @@
+"""A multi-layer perceptron trained with SGD on synthetic data, on llax.
+
+The data are Gaussian blobs: one random centre per class in a 32-dimensional
+space, samples scattered around it. The network is 32-128-128-10 with relu,
+trained on the softmax cross-entropy with a jitted SGD step; the parameters are
+a list of (W, b) tuples, as in JAX's MLP examples.
+
+    python examples/mlp.py
+"""
+
+import time
+
+import numpy as np
+
+import llax as jax
+import llax.numpy as jnp
+
+try:
+    from llax.nn import log_softmax
+except ImportError:  # llax.nn is not there yet: the same thing with jnp
+
+    def log_softmax(x, axis=-1):
+        shifted = x - jax.lax.stop_gradient(jnp.max(x, axis=axis, keepdims=True))
+        return shifted - jnp.log(jnp.sum(jnp.exp(shifted), axis=axis, keepdims=True))
+
+
+def make_blobs(n=4096, dim=32, classes=10, spread=2.0, seed=0):
+    """``n`` samples of ``classes`` Gaussian blobs: (x float32[n, dim], one-hot float32[n, classes])."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(classes, dim)).astype(np.float32)
+    labels = rng.integers(0, classes, size=n)
+    x = centres[labels] + spread * rng.normal(size=(n, dim)).astype(np.float32)
+    onehot = np.eye(classes, dtype=np.float32)[labels]
+    return x.astype(np.float32), onehot
+
+
+def init_params(sizes, seed=1):
+    """A list of (W, b) per layer, W scaled by 1/sqrt(fan_in)."""
+    rng = np.random.default_rng(seed)
+    return [(jnp.asarray((rng.normal(size=(m, n)) / np.sqrt(m)).astype(np.float32)),
+             jnp.zeros(n, dtype=jnp.float32))
+            for m, n in zip(sizes[:-1], sizes[1:])]
+
+
+def predict(params, x):
+    for w, b in params[:-1]:
+        x = jnp.maximum(x @ w + b, 0.0)
+    w, b = params[-1]
+    return x @ w + b
+
+
+def loss_fn(params, x, y):
+    """Mean softmax cross-entropy of the logits against one-hot labels ``y``."""
+    return -jnp.mean(jnp.sum(y * log_softmax(predict(params, x)), axis=-1))
+
+
+@jax.jit
+def update(params, x, y, lr=0.1):
+    loss, grads = jax.value_and_grad(loss_fn)(params, x, y)
+    new = jax.tree_util.tree_map(lambda p, g: p - lr * g, params, grads)
+    return new, loss
+
+
+@jax.jit
+def accuracy(params, x, y):
+    return jnp.mean(jnp.argmax(predict(params, x), axis=-1) == jnp.argmax(y, axis=-1))
+
+
+def main(steps=600, batch=128, sizes=(32, 128, 128, 10), lr=0.1, log_every=100,
+         verbose=True):
+    """Train for ``steps`` SGD steps; returns the list of (step, loss) logged."""
+    x, y = make_blobs(dim=sizes[0], classes=sizes[-1])
+    params = init_params(list(sizes))
+    n = x.shape[0]
+    perm = np.random.default_rng(2).permutation
+    order = perm(n)
+    history = []
+    t0 = time.perf_counter()
+    for step in range(steps + 1):
+        start = (step * batch) % n
+        if start + batch > n:  # a new epoch: reshuffle
+            order = perm(n)
+            start = 0
+        idx = order[start:start + batch]
+        xb, yb = jnp.asarray(x[idx]), jnp.asarray(y[idx])
+        if step == steps:  # the loss after the last update, on a fresh batch
+            loss = float(loss_fn(params, xb, yb))
+        else:
+            params, loss = update(params, xb, yb, lr)
+        if step % log_every == 0 or step == steps:
+            history.append((step, float(loss)))
+            if verbose:
+                print(f"step {step:5d}  loss {float(loss):.4f}")
+    if verbose:
+        acc = float(accuracy(params, jnp.asarray(x), jnp.asarray(y)))
+        print(f"train accuracy {acc:.3f}  ({steps} steps in {time.perf_counter() - t0:.2f} s)")
+    return history
+
+
+if __name__ == "__main__":
+    main()

@@ -35,6 +35,9 @@ _ALIASES = {
     "numpy": "llax.frontend.jnp",
     "numpy.linalg": "llax.frontend.jnp.linalg",
     "lax": "llax.frontend.lax",
+    "nn": "llax.frontend.nn",
+    "scipy": "llax.frontend.scipy",
+    "scipy.special": "llax.frontend.scipy.special",
 }
 
 

@@ -68,29 +68,26 @@ def accuracy(params, x, y):
 
 def main(steps=600, batch=128, sizes=(32, 128, 128, 10), lr=0.1, log_every=100,
          verbose=True):
-    """Train for ``steps`` SGD steps; returns the list of (step, loss) logged."""
+    """Train for ``steps`` SGD steps; returns the logged (step, mean loss since the last log)."""
     x, y = make_blobs(dim=sizes[0], classes=sizes[-1])
     params = init_params(list(sizes))
-    n = x.shape[0]
-    perm = np.random.default_rng(2).permutation
-    order = perm(n)
-    history = []
+    rng = np.random.default_rng(2)
+    per_epoch = x.shape[0] // batch
+    history, window = [], []
     t0 = time.perf_counter()
-    for step in range(steps + 1):
-        start = (step * batch) % n
-        if start + batch > n:  # a new epoch: reshuffle
-            order = perm(n)
-            start = 0
-        idx = order[start:start + batch]
-        xb, yb = jnp.asarray(x[idx]), jnp.asarray(y[idx])
-        if step == steps:  # the loss after the last update, on a fresh batch
-            loss = float(loss_fn(params, xb, yb))
-        else:
-            params, loss = update(params, xb, yb, lr)
-        if step % log_every == 0 or step == steps:
-            history.append((step, float(loss)))
+    for step in range(1, steps + 1):
+        i = (step - 1) % per_epoch
+        if i == 0:  # a new epoch: reshuffle
+            order = rng.permutation(x.shape[0])
+        idx = order[i * batch:(i + 1) * batch]
+        params, loss = update(params, jnp.asarray(x[idx]), jnp.asarray(y[idx]), lr)
+        window.append(loss)
+        if step == 1 or step % log_every == 0 or step == steps:
+            mean = float(np.mean([float(v) for v in window]))  # the mean over the window
+            window = []
+            history.append((step, mean))
             if verbose:
-                print(f"step {step:5d}  loss {float(loss):.4f}")
+                print(f"step {step:5d}  loss {mean:.4f}")
     if verbose:
         acc = float(accuracy(params, jnp.asarray(x), jnp.asarray(y)))
         print(f"train accuracy {acc:.3f}  ({steps} steps in {time.perf_counter() - t0:.2f} s)")

@@ -134,12 +134,14 @@ class LinearProgram:
             self.staged, [False] * n_res + [True] * (len(self.staged.params) - n_res)))
 
 
-def linear_program(traced: Traced, diff: Sequence[bool]) -> LinearProgram:
-    """JVP of the traced function, split into its primal part and its linear part."""
-    fn = traced.fn
-    jfn, consts = jvp_function(fn, [False] * len(traced.captured) + list(diff))
+def linear_program(fn: Function, diff: Sequence[bool], num_out: int) -> LinearProgram:
+    """The JVP of ``fn`` for its params flagged in ``diff``, split into its primal part and
+    its linear part (the tangents of the first ``num_out`` results)."""
+    jfn, consts = jvp_function(fn, diff)
     n = len(fn.results)
-    staged_results = [False] * n + [i < traced.num_out for i in range(n)]
+    # Keep every primal result, but only the tangents of the differentiated ones.
+    jfn = jfn.replace(results=jfn.results[:n + num_out])
+    staged_results = [False] * n + [True] * num_out
     split = partial_eval(jfn, [False] * (len(consts) + len(fn.params)) + [True] * sum(diff),
                          staged_results)
     return LinearProgram(eliminate_dead_code(split.known), eliminate_dead_code(split.staged),
@@ -153,16 +155,18 @@ _GRAD_PROGRAMS: dict[Any, tuple[Function, list[Any]]] = {}
 _MAX_GRAD_PROGRAMS = 256
 
 
-def grad_program(traced: Traced, diff: Sequence[bool]) -> tuple[Function, list[Any]]:
-    """``(fn, consts)``: ``fn(*consts, *captured, *leaves) -> (*outs, *gradients)`` for a
-    scalar first output; gradients of the differentiated leaves only."""
-    key = (structure_key(traced.fn), tuple(diff), traced.num_out)
+def grad_program(fn: Function, diff: Sequence[bool], num_out: int = 1
+                 ) -> tuple[Function, list[Any]]:
+    """``(grad_fn, consts)``: ``grad_fn(*consts, *params) -> (*results, *gradients)``, the
+    gradient of ``fn``'s scalar first result with respect to the params flagged in ``diff``
+    (results past ``num_out`` are auxiliary: not differentiated)."""
+    key = (structure_key(fn), tuple(diff), num_out)
     hit = _GRAD_PROGRAMS.get(key)
     if hit is not None:
         return hit
-    prog = linear_program(traced, diff)
+    prog = linear_program(fn, diff, num_out)
     bwd = prog.transposed()
-    out_type = traced.fn.results[0].type
+    out_type = fn.results[0].type
 
     def body(*args):
         known = call_function(prog.known, [*prog.consts, *args])
@@ -170,8 +174,8 @@ def grad_program(traced: Traced, diff: Sequence[bool]) -> tuple[Function, list[A
         return [*known[:prog.num_outs],
                 *call_function(bwd, [*known[prog.num_outs:], one])]
 
-    fn, consts = build_closed_function(body, traced.fn.in_types, f"grad_{traced.fn.name}")
-    result = (eliminate_dead_code(fn), consts)
+    grad_fn, consts = build_closed_function(body, fn.in_types, f"grad_{fn.name}")
+    result = (eliminate_dead_code(grad_fn), consts)
     if not consts and len(_GRAD_PROGRAMS) < _MAX_GRAD_PROGRAMS:
         _GRAD_PROGRAMS[key] = result
     return result
@@ -187,7 +191,7 @@ def vjp(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple:
     types = [aval_of(x) for x in leaves]
     traced = trace_flat(_flat_fun(fun, in_tree), leaves, _name(fun), has_aux)
     diff = [has_tangent(t) for t in types]
-    prog = linear_program(traced, diff)
+    prog = linear_program(traced.fn, [False] * len(traced.captured) + diff, traced.num_out)
     known = call_function(prog.known, [*prog.consts, *traced.captured, *leaves])
     outs, residuals = known[:prog.num_outs], known[prog.num_outs:]
     out_types = [r.type for r in traced.fn.results[:traced.num_out]]
@@ -287,7 +291,8 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
                 f"np.floating), but got {out_types[0].dtype.name}. For differentiation of "
                 "functions with integer outputs, use jax.vjp directly.")
         diff = [has_tangent(t) for t in types]
-        fn, consts = grad_program(traced, diff)
+        fn, consts = grad_program(traced.fn, [False] * len(traced.captured) + diff,
+                                  traced.num_out)
         results = call_function(fn, [*consts, *traced.captured, *leaves])
         n = len(traced.fn.results)
         cts = iter(results[n:])
@@ -372,7 +377,7 @@ def linearize(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple:
     leaves, in_tree = _flatten_args(primals)
     traced = trace_flat(_flat_fun(fun, in_tree), leaves, _name(fun), has_aux)
     diff = [has_tangent(aval_of(x)) for x in leaves]
-    prog = linear_program(traced, diff)
+    prog = linear_program(traced.fn, [False] * len(traced.captured) + diff, traced.num_out)
     known = call_function(prog.known, [*prog.consts, *traced.captured, *leaves])
     outs, residuals = known[:prog.num_outs], known[prog.num_outs:]
 

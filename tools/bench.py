@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -161,11 +162,138 @@ def bench_compile() -> list[Row]:
     return [row]
 
 
+# ---------------------------------------------------------------------------------------------
+# Training loops: linreg (examples/linear_regression.py) and an MLP train step (examples/mlp.py)
+
+
+def _sides() -> list[tuple[str, Any, Any, Callable[[Any], Any]]]:
+    """(row attribute, jax-like module, its numpy, block) for llax and, if installed, JAX."""
+    import llax
+    import llax.numpy as lnp
+
+    sides: list[tuple[str, Any, Any, Callable[[Any], Any]]] = [
+        ("llax", llax, lnp, lambda out: out)]
+    jax, jnp = _jax()
+    if jax:
+        sides.append(("jax", jax, jnp, jax.block_until_ready))
+    return sides
+
+
+LINREG_STEPS = 1000
+LINREG_EAGER_STEPS = 100  # steps timed without jit; the row scales them to LINREG_STEPS
+
+
+def _linreg_data(n: int = 100) -> tuple[np.ndarray, np.ndarray]:
+    """y = 3x - 1 + N(0, 0.1^2), as in examples/linear_regression.py."""
+    rng = np.random.default_rng(0)
+    xs = rng.normal(size=(n,)).astype(np.float32)
+    noise = rng.normal(scale=0.1, size=(n,)).astype(np.float32)
+    return xs, (3 * xs - 1 + noise).astype(np.float32)
+
+
+def _linreg_update(jax_mod: Any, xp: Any) -> Callable[..., Any]:
+    """JAX's tutorial update step on params (w, b), written against ``jax_mod`` and ``xp``."""
+
+    def loss_fn(params, x, y):
+        w, b = params
+        return xp.mean((w * x + b - y) ** 2)
+
+    def update(params, x, y, lr=0.1):
+        grads = jax_mod.grad(loss_fn)(params, x, y)
+        return jax_mod.tree_util.tree_map(lambda p, g: p - lr * g, params, grads)
+
+    return update
+
+
+def _training_loop(update: Callable[..., Any], params: Any, xs: Any, ys: Any, steps: int,
+                   block: Callable[[Any], Any]) -> Callable[[], object]:
+    def run() -> object:
+        p = params
+        for _ in range(steps):
+            p = update(p, xs, ys)
+        return block(p)
+
+    return run
+
+
+def bench_linreg() -> list[Row]:
+    x, y = _linreg_data()
+    scale = LINREG_STEPS / LINREG_EAGER_STEPS
+    jitted = Row(f"linreg {LINREG_STEPS} steps, jit(update)", 0.0)
+    eager = Row(f"linreg {LINREG_STEPS} steps, no jit ({LINREG_EAGER_STEPS} timed, "
+                f"x{scale:g})", 0.0)
+    for side, mod, xp, block in _sides():
+        update = _linreg_update(mod, xp)
+        xs, ys = xp.asarray(x), xp.asarray(y)
+        params = (xp.asarray(1.0), xp.asarray(1.0))
+        setattr(jitted, side, median_time(
+            _training_loop(mod.jit(update), params, xs, ys, LINREG_STEPS, block), repeat=5))
+        setattr(eager, side, scale * median_time(
+            _training_loop(update, params, xs, ys, LINREG_EAGER_STEPS, block), repeat=3))
+    return [jitted, eager]
+
+
+MLP_SIZES = (784, 512, 512, 10)
+MLP_BATCH = 128
+
+
+def _mlp_problem() -> tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray, np.ndarray]:
+    """Float32 params [(W, b), ...] for MLP_SIZES, a batch x and its one-hot labels y."""
+    rng = np.random.default_rng(0)
+    params = [((rng.standard_normal((m, n)) / np.sqrt(m)).astype(np.float32),
+               np.zeros(n, np.float32)) for m, n in zip(MLP_SIZES[:-1], MLP_SIZES[1:])]
+    x = rng.standard_normal((MLP_BATCH, MLP_SIZES[0])).astype(np.float32)
+    y = np.eye(MLP_SIZES[-1], dtype=np.float32)[rng.integers(0, MLP_SIZES[-1], MLP_BATCH)]
+    return params, x, y
+
+
+def _mlp_train_step(jax_mod: Any, xp: Any, lr: float = 0.01) -> Callable[..., Any]:
+    """``(params, x, y) -> (new params, loss)``: relu MLP, softmax cross-entropy, SGD."""
+
+    def log_softmax(z):
+        shifted = z - jax_mod.lax.stop_gradient(xp.max(z, axis=-1, keepdims=True))
+        return shifted - xp.log(xp.sum(xp.exp(shifted), axis=-1, keepdims=True))
+
+    def loss_fn(params, x, y):
+        for w, b in params[:-1]:
+            x = xp.maximum(x @ w + b, 0.0)
+        w, b = params[-1]
+        return -xp.mean(xp.sum(y * log_softmax(x @ w + b), axis=-1))
+
+    def train_step(params, x, y):
+        loss, grads = jax_mod.value_and_grad(loss_fn)(params, x, y)
+        return jax_mod.tree_util.tree_map(lambda p, g: p - lr * g, params, grads), loss
+
+    return train_step
+
+
+def bench_mlp() -> list[Row]:
+    params_np, x_np, y_np = _mlp_problem()
+    shape = "-".join(map(str, MLP_SIZES))
+    step_row = Row(f"MLP train step {shape}, batch {MLP_BATCH}, f32", 0.0)
+    first_row = Row("MLP train step first call (trace+compile)", 0.0)
+    for side, mod, xp, block in _sides():
+        params = [(xp.asarray(w), xp.asarray(b)) for w, b in params_np]
+        x, y = xp.asarray(x_np), xp.asarray(y_np)
+        step = mod.jit(_mlp_train_step(mod, xp))
+        setattr(step_row, side, median_time(lambda s=step, p=params, x=x, y=y, bl=block:
+                                            bl(s(p, x, y)), repeat=7))
+
+        def make(mod=mod, xp=xp, params=params, x=x, y=y, block=block) -> Callable[[], object]:
+            fresh = mod.jit(_mlp_train_step(mod, xp))  # new function objects: nothing cached
+            return lambda: block(fresh(params, x, y))
+
+        setattr(first_row, side, once_time(make))
+    return [step_row, first_row]
+
+
 WORKLOADS: dict[str, Callable[[], list[Row]]] = {
     "dispatch": bench_dispatch,
     "selu": bench_selu,
     "dot": bench_dot,
     "compile": bench_compile,
+    "linreg": bench_linreg,
+    "mlp": bench_mlp,
 }
 
 

@@ -2,7 +2,8 @@
 
     llax-dump path/to/file.py:function --arg f32[128,784] --arg i32[]
 
-prints the traced IR; ``--passes`` prints the IR after every pass that changed
+prints the traced IR; ``--grad`` replaces the function by its gradient (with
+respect to every floating-point argument) and prints that; ``--passes`` prints the IR after every pass that changed
 it, ``--llvm``/``--llvm-opt``/``--asm`` the LLVM IR before and after
 optimisation and the machine code; ``--pipeline`` picks the passes. Any error
 in the request is one line on stderr and exit status 2.
@@ -63,7 +64,7 @@ def load_function(target: str) -> Callable:
 
 
 def dump(fn: Callable, args: Sequence, *, pipeline: str | None, passes: bool, llvm: bool,
-         llvm_opt: bool, asm: bool, out=None) -> None:
+         llvm_opt: bool, asm: bool, grad: bool = False, out=None) -> None:
     from llax.frontend.api import trace_to_function
     from llax.frontend.compile import DEFAULT_PIPELINE, compile_function
     from llax.passes.manager import PassContext, run_pipeline
@@ -74,6 +75,13 @@ def dump(fn: Callable, args: Sequence, *, pipeline: str | None, passes: bool, ll
     traced = jaxpr.jaxpr.function
     print(f"# traced {name}", file=out)
     print(jaxpr, file=out)
+    if grad:
+        from llax.ir.printer import print_function
+        from llax.passes.grad import gradient_function
+
+        traced = gradient_function(traced)
+        print(f"\n# grad {name}", file=out)
+        print(print_function(traced), file=out)
     spec = pipeline if pipeline is not None else DEFAULT_PIPELINE
     if passes:
         from llax.ir.printer import print_function
@@ -96,6 +104,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("target", help="path/to/file.py:function")
     parser.add_argument("--arg", action="append", default=[], metavar="TYPE",
                         help="an argument type such as f32[128,784] (repeat per argument)")
+    parser.add_argument("--grad", action="store_true",
+                        help="differentiate the (scalar) function first and show its gradient")
     parser.add_argument("--pipeline", help="passes to run, e.g. 'simplify,cse,dce,fuse'")
     parser.add_argument("--passes", action="store_true", help="print the IR after every pass")
     parser.add_argument("--llvm", action="store_true", help="print the LLVM IR")
@@ -111,7 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = [parse_type_spec(a) for a in ns.arg]
         fn = load_function(ns.target)
         dump(fn, args, pipeline=ns.pipeline, passes=ns.passes, llvm=ns.llvm,
-             llvm_opt=ns.llvm_opt, asm=ns.asm)
+             llvm_opt=ns.llvm_opt, asm=ns.asm, grad=ns.grad)
     except DumpError as e:
         print(f"llax-dump: error: {e}", file=sys.stderr)
         return 2

@@ -138,15 +138,18 @@ defjvp_unary(P.abs, lambda x, y: lax.select(lax.ge(x, 0.0), lax.full_like(x, 1.0
                                             lax.full_like(x, -1.0)))
 
 
-def _integer_pow_deriv(x: Any, y: Any, n: int) -> Any:
+def _integer_pow_deriv(x: Any, n: int) -> Any:
+    """d/dx x**n = n * x**(n-1), without emitting x**0 or x**1."""
     if n == 0:
         return lax.full_like(x, 0.0)
-    return lax.mul(lax.integer_pow(x, n - 1) if n != 1 else lax.full_like(x, 1.0), float(n))
+    if n == 1:
+        return lax.full_like(x, 1.0)
+    return lax.mul(x if n == 2 else lax.integer_pow(x, n - 1), float(n))
 
 
 def _integer_pow_jvp(primals, tangents, *, y):
     (x,), (t,) = primals, tangents
-    return lax.integer_pow(x, y), lax.mul(t, _integer_pow_deriv(x, None, y))
+    return lax.integer_pow(x, y), lax.mul(t, _integer_pow_deriv(x, y))
 
 
 jvp_rules[P.integer_pow] = _integer_pow_jvp

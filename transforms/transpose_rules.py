@@ -314,9 +314,17 @@ def _dot_transpose_lhs(ct, x_shape, y, dimension_numbers, swapped=False):
         ct_batch, _, ct_y = _consecutive(x_batch, x_free, y_free)
     dims = ((tuple(ct_y), tuple(y_free)), (tuple(ct_batch), tuple(y_batch)))
     x_contract_by_y = [x_contract[i] for i in np.argsort(y_contract)]
-    result = bind(P.dot_general, (ct, y), {"dimension_numbers": dims, "precision": None,
-                                           "preferred_element_type": None})
+    params = {"precision": None, "preferred_element_type": None}
     order = list(x_batch) + x_free + x_contract_by_y
+    if order != sorted(order):
+        # With the operands swapped the product comes out as (batch, x contracting, x free);
+        # when that is x's order, no transpose is needed (a matmul's dW = x^T g, not (g^T x)^T).
+        swapped_order = list(x_batch) + x_contract_by_y + x_free
+        if swapped_order == sorted(swapped_order):
+            (ct_c, y_c), (ct_b, y_b) = dims
+            return bind(P.dot_general, (y, ct), {"dimension_numbers": ((y_c, ct_c), (y_b, ct_b)),
+                                                 **params})
+    result = bind(P.dot_general, (ct, y), {"dimension_numbers": dims, **params})
     perm = tuple(int(i) for i in np.argsort(order))
     return result if perm == tuple(range(x_ndim)) else lax.transpose(result, perm)
 

@@ -6,8 +6,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from llax.frontend import lax
-from llax.frontend import jnp
+from llax.frontend import jnp, lax
 from llax.frontend.jnp._coerce import promote
 from llax.frontend.jnp._reductions import canonical_axes
 

@@ -3,10 +3,10 @@
     llax-dump path/to/file.py:function --arg f32[128,784] --arg i32[]
 
 prints the traced IR; ``--grad`` replaces the function by its gradient (with
-respect to every floating-point argument) and prints that; ``--passes`` prints the IR after every pass that changed
-it, ``--llvm``/``--llvm-opt``/``--asm`` the LLVM IR before and after
-optimisation and the machine code; ``--pipeline`` picks the passes. Any error
-in the request is one line on stderr and exit status 2.
+respect to every floating-point argument) and prints that; ``--passes`` prints
+the IR after every pass that changed it, ``--llvm``/``--llvm-opt``/``--asm`` the
+LLVM IR before and after optimisation and the machine code; ``--pipeline`` picks
+the passes. Any error in the request is one line on stderr and exit status 2.
 """
 
 from __future__ import annotations

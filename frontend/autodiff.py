@@ -408,7 +408,8 @@ def _jacobian_args(name: str, args: tuple, argnums: int | Sequence[int]
                             f"caller, but got only {len(args)} positional arguments.")
     picked = [i % len(args) for i in nums]
     dyn = [args[i] for i in picked]
-    leaves, tree = _flatten_args(dyn[0] if isinstance(argnums, int) else tuple(dyn))
+    leaves, tree = tree_flatten(dyn[0] if isinstance(argnums, int) else tuple(dyn))
+    leaves = [_check_leaf(x) for x in leaves]
     for x in leaves:
         t = aval_of(x)
         if not dtypes.is_float(t.dtype):

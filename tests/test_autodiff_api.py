@@ -517,3 +517,51 @@ def test_grad_ir_dump_tool(tmp_path, capsys):
     assert main([f"{src}:f", "--arg", "f32[3]", "--grad"]) == 0
     out = capsys.readouterr().out
     assert "# grad f" in out and "cos" in out
+
+
+# ---------------------------------------------------------------------------------------------
+# Jacobians and Hessians (vmap of jvp / vjp)
+
+
+def _vector_fn(m):
+    return lambda x, y: {"s": m.sin(x) * m.sum(y ** 2), "t": (m.tanh(x[:2] * y[0]),)}
+
+
+@pytest.mark.parametrize("jacobian", ["jacfwd", "jacrev"])
+@pytest.mark.parametrize("argnums", [0, 1, (0, 1)])
+def test_jacobians_match_jax(jacobian, argnums):
+    x, y = rand(3), rand(2)
+    ours = getattr(llax, jacobian)(_vector_fn(jnp), argnums=argnums)
+    theirs = getattr(jax, jacobian)(_vector_fn(jjnp), argnums=argnums)
+    want = theirs(x, y)
+    for transform in (lambda f: f, llax.jit):
+        got = transform(ours)(x, y)
+        same_structure(got, want)
+        close(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_jacobian_of_pytree_input_and_has_aux():
+    p = {"w": rand(3), "v": rand(3)}
+    f = lambda m: lambda p: (p["w"] * m.sum(p["v"]), {"aux": m.max(p["w"])})  # noqa: E731
+    for name in ("jacfwd", "jacrev"):
+        got, aux = getattr(llax, name)(f(jnp), has_aux=True)(p)
+        want, jaux = getattr(jax, name)(f(jjnp), has_aux=True)(p)
+        same_structure(got, want)
+        close((got, aux), (want, jaux))
+
+
+def test_hessian_and_forward_over_reverse():
+    f = lambda m: lambda x: m.sum(m.sin(x) ** 2 * x[::-1])  # noqa: E731
+    x = rand(4)
+    close(llax.hessian(f(jnp))(x), jax.hessian(f(jjnp))(x), rtol=1e-5, atol=1e-6)
+    close(llax.jit(llax.jacfwd(llax.jacrev(f(jnp))))(x), jax.jacfwd(jax.jacrev(f(jjnp)))(x),
+          rtol=1e-5, atol=1e-6)
+    close(llax.jacrev(llax.jacfwd(f(jnp)))(x), jax.jacrev(jax.jacfwd(f(jjnp)))(x),
+          rtol=1e-5, atol=1e-6)
+
+
+def test_jacobian_errors():
+    with pytest.raises(TypeError, match="jacfwd requires real-valued inputs.*int32"):
+        llax.jacfwd(lambda x: x)(np.arange(3))
+    with pytest.raises(TypeError, match="jacrev requires real-valued inputs.*int32"):
+        llax.jacrev(lambda x: x)(np.arange(3))

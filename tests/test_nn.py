@@ -58,9 +58,9 @@ ELEMENTWISE = {
     "leaky_relu_slope": both("leaky_relu", negative_slope=0.2),
     "gelu_exact": both("gelu", approximate=False),
 }
-# Derivatives that are NaN at +-inf in both, through different inf - inf or 0 * inf.
-NAN_GRAD_AT_INF = {"squareplus", "gelu", "gelu_exact", "silu", "swish", "mish", "hard_silu",
-                   "hard_swish", "soft_sign", "sparse_plus"}
+# XLA's float32 tanh is exactly +-1 beyond |x| ~ 7.9 where ours is a few ulps closer to the
+# truth, so gelu's tail derivative (about 1e-6 there) is 0 in JAX: compare absolutely.
+GRAD_ATOL = {"gelu": 1e-5}
 
 
 def grad_pair(lf, jf, w, argnums=0):
@@ -91,10 +91,7 @@ def test_elementwise_values(shape):
 @pytest.mark.parametrize("name", sorted(ELEMENTWISE))
 def test_elementwise_grads(name):
     lf, jf = ELEMENTWISE[name]
-    x = inputs((6, 7))
-    if name in NAN_GRAD_AT_INF:
-        x = np.where(np.isinf(x), 7.5, x).astype(x.dtype)
-    check_grad(lf, jf, x)
+    check_grad(lf, jf, inputs((6, 7)), atol=GRAD_ATOL.get(name))
 
 
 @pytest.mark.parametrize("name", ["relu", "relu6", "hard_tanh", "hard_sigmoid", "leaky_relu",

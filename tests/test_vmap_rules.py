@@ -9,10 +9,10 @@ example. Each combination is checked three ways:
 - the batched Function itself (``batch_function``): verified, evaluated by the
   NumPy interpreter, its reported output batch dims honoured;
 - ``llax.vmap`` eagerly;
-- ``llax.jit(llax.vmap(...))``, all the primitive's combinations compiled as one
-  function (a compilation costs ~25 ms per op, so the jit pass takes the first
-  accepted dtype of each signature with every mapping pattern, and the others with
-  all operands mapped along axis 0).
+- ``llax.jit(llax.vmap(...))``, the primitive's combinations compiled as one
+  function. Compiling costs ~25 ms per kernel, so this pass takes the first
+  signature (in its first accepted dtype) with every mapping pattern, and each
+  other signature with one pattern (the mixed one).
 
 Dtypes float32, int32 and bool are tried for every signature and kept where the
 primitive accepts them. The registry walk at the end fails for a primitive with
@@ -284,17 +284,19 @@ def combos_of(name: str) -> list[tuple[Combo, bool]]:
     prim = PRIMITIVES[name]
     rng = np.random.default_rng(sum(map(ord, name)))
     out = []
-    for s in CASES[name]:
-        first = True
+    for i, s in enumerate(CASES[name]):
+        first_dtype = True
         for dtype in s.dtypes:
             types = s.types(dtype)
             try:
                 fn = one_op(prim, types, s.params, s.regions)
             except TypeError:  # the primitive does not take this dtype
                 continue
-            for k, axes in enumerate(patterns([t.ndim for t in types])):
-                out.append((make_combo(fn, s, dtype, axes, rng), first or k == 0))
-            first = False
+            pats = patterns([t.ndim for t in types])
+            for k, axes in enumerate(pats):
+                jit = first_dtype and (i == 0 or k == len(pats) - 1)
+                out.append((make_combo(fn, s, dtype, axes, rng), jit))
+            first_dtype = False
     assert out, f"no signature of {name} accepted any dtype"
     return out
 

@@ -97,10 +97,11 @@ for _p in (P.sign, P.floor, P.ceil, P.round):
     zero_tangent[_p] = _PIECEWISE
 for _p in (P.eq, P.ne, P.lt, P.le, P.gt, P.ge, P.is_finite, P.not_, P.and_, P.or_, P.xor,
            P.population_count, P.shift_left, P.shift_right_logical, P.shift_right_arithmetic,
-           P.argmax, P.argmin, P.iota, P.reduce_and, P.reduce_or, P.reduce_xor):
+           P.argmax, P.argmin, P.iota, P.axis_index, P.reduce_and, P.reduce_or, P.reduce_xor):
     zero_tangent[_p] = _BOOLEAN
 zero_tangent[P.stop_gradient] = "what stop_gradient is for: its output is a constant"
-zero_tangent[P.nextafter] = "the next representable number: a step function of its inputs"
+# No entry for nextafter: it follows x within an ulp, so a zero tangent would be wrong; JAX
+# defines no derivative for it (nor for pmax/pmin), and differentiating it raises.
 
 
 # ---------------------------------------------------------------------------------------------
@@ -438,6 +439,13 @@ def _dot_general_jvp(primals, tangents, **params):
 
 
 jvp_rules[P.dot_general] = _dot_general_jvp
+
+
+# ---------------------------------------------------------------------------------------------
+# Collectives
+
+# psum is linear: the tangent is the psum of the tangents.
+defjvp_linear(P.psum)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -343,3 +343,17 @@ def _dot_general_t(ct, x, y, *, dimension_numbers, precision=None,
 
 
 transpose_rules[P.dot_general] = _dot_general_t
+
+
+# ---------------------------------------------------------------------------------------------
+# Collectives
+
+
+def _psum_t(ct, x, *, axes):
+    # Over the examples of the named axis, psum maps X to (sum_j X_j on every example): a
+    # symmetric map, so it is its own transpose (JAX's rule too: under vmap, the VJP of
+    # psum(x) is psum of the cotangents).
+    return [bind(P.psum, (ct,), {"axes": axes})]
+
+
+transpose_rules[P.psum] = _psum_t

@@ -412,12 +412,18 @@ def _jacobian_args(name: str, args: tuple, argnums: int | Sequence[int]
     leaves = [_check_leaf(x) for x in leaves]
     for x in leaves:
         t = aval_of(x)
-        if not dtypes.is_float(t.dtype):
-            raise TypeError(f"{name} requires real-valued inputs (input dtype that is a "
-                            f"sub-dtype of np.floating), but got {t.dtype.name}. For "
-                            "holomorphic differentiation, pass holomorphic=True. For "
-                            "differentiation of non-holomorphic functions involving complex "
-                            "inputs or integer inputs, use jax.jvp directly.")
+        if dtypes.is_float(t.dtype):
+            continue
+        if name == "jacrev":  # the same wording as grad's, as in JAX
+            raise TypeError(
+                "jacrev requires real- or complex-valued inputs (input dtype that is a "
+                f"sub-dtype of np.inexact), but got {t.dtype.name}. If you want to use "
+                "Boolean- or integer-valued inputs, use vjp or set allow_int to True.")
+        raise TypeError(f"{name} requires real-valued inputs (input dtype that is a "
+                        f"sub-dtype of np.floating), but got {t.dtype.name}. For "
+                        "holomorphic differentiation, pass holomorphic=True. For "
+                        "differentiation of non-holomorphic functions involving complex "
+                        "inputs or integer inputs, use jax.jvp directly.")
     return picked, leaves, tree
 
 

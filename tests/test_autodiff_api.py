@@ -563,5 +563,5 @@ def test_hessian_and_forward_over_reverse():
 def test_jacobian_errors():
     with pytest.raises(TypeError, match="jacfwd requires real-valued inputs.*int32"):
         llax.jacfwd(lambda x: x)(np.arange(3))
-    with pytest.raises(TypeError, match="jacrev requires real-valued inputs.*int32"):
+    with pytest.raises(TypeError, match="jacrev requires real- or complex-valued inputs.*int32"):
         llax.jacrev(lambda x: x)(np.arange(3))

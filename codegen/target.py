@@ -70,7 +70,11 @@ def _tuning_options() -> llvm.PipelineTuningOptions:
     pto = llvm.create_pipeline_tuning_options(speed_level=3)
     pto.loop_vectorization = True
     pto.slp_vectorization = True
-    pto.loop_unrolling = True
+    # No unrolling beyond what interleaving does: on the MLP train step it more than doubled
+    # optimisation time (260 -> 600 ms) and code generation (170 -> 340 ms), with no
+    # measurable gain on SELU, sums or softmax. Interleaving (several accumulators per
+    # reduction) is what reductions need, and it is cheap.
+    pto.loop_unrolling = False
     pto.loop_interleaving = True
     return pto
 

@@ -9,6 +9,7 @@ and logsumexp subtract a max that differentiation treats as a constant, softplus
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -147,7 +148,7 @@ def hard_tanh(x: Any) -> Any:
 
 def hard_sigmoid(x: Any) -> Any:
     """``relu6(x + 3) / 6``, a piecewise-linear sigmoid."""
-    return relu6(x + 3.0) / 6.0
+    return relu6(as_array(x, "hard_sigmoid") + 3.0) / 6.0
 
 
 def hard_silu(x: Any) -> Any:
@@ -167,7 +168,7 @@ def sparse_plus(x: Any) -> Any:
 
 def sparse_sigmoid(x: Any) -> Any:
     """``clip((x + 1) / 2, 0, 1)``, the derivative of sparse_plus."""
-    return 0.5 * jnp.clip(x + 1.0, 0.0, 2.0)
+    return 0.5 * jnp.clip(as_array(x, "sparse_sigmoid") + 1.0, 0.0, 2.0)
 
 
 def gelu(x: Any, approximate: bool = True) -> Any:
@@ -273,6 +274,9 @@ def one_hot(x: Any, num_classes: int, *, dtype: Any = None, axis: int = -1) -> A
     """
     x = jnp.asarray(x)
     num_classes = int(num_classes)
+    if x.dtype.kind not in "iu":
+        warnings.warn(f"jax.nn.one_hot input should be integer-typed; got dtype={x.dtype}",
+                      DeprecationWarning, stacklevel=2)
     dtype = dtypes.default_float() if dtype is None else dtype
     out_axis = canonical_axes(axis, x.ndim + 1)[0]
     classes_shape = [1] * x.ndim

@@ -111,10 +111,10 @@ def test_jvp_and_hessian(name):
     x = np.array([-2.0, 0.0, 0.5, 3.0, 6.0, 100.0], np.float32)
     t = weights(x.shape)
     assert_same(llax.jvp(lf, (x,), (t,)), jax.jvp(jf, (x,), (t,)), what="jvp")
+    x = x[:4]
     w = weights(np.shape(jf(x)), seed=2)
-    assert_same(llax.hessian(lambda x: lnp.sum(lf(x) * w))(x[:4]),
-                jax.hessian(lambda x: jax.numpy.sum(jf(x) * w))(x[:4]), what="hessian",
-                atol=1e-5)
+    assert_same(llax.hessian(lambda x: lnp.sum(lf(x) * w))(x),
+                jax.hessian(lambda x: jax.numpy.sum(jf(x) * w))(x), what="hessian", atol=1e-5)
 
 
 def test_relu_derivative_is_zero_at_zero():
@@ -132,10 +132,10 @@ def test_python_scalars_and_weak_types():
         check(lf, jax.jit(jf), -2.0)
 
 
-def test_integer_inputs():
-    x = np.array([-3, 0, 2, 7], np.int32)
-    check_many({n: ELEMENTWISE[n] for n in ("relu", "relu6", "gelu", "gelu_exact",
-                                            "leaky_relu", "hard_tanh", "softplus")}, x)
+@pytest.mark.parametrize("dtype", ["int32", "float64", "bool"])
+def test_other_input_dtypes(dtype):
+    # Integers promote (or are rejected) as in JAX; float64 NumPy input is float32 in x32.
+    check_many(ELEMENTWISE, np.array([-3, 0, 2, 7, 1]).astype(dtype))
 
 
 def test_log1mexp():
@@ -143,6 +143,19 @@ def test_log1mexp():
                  np.float32)
     check(lnn.log1mexp, jnn.log1mexp, x)
     check_grad(lnn.log1mexp, jnn.log1mexp, x[1:])
+
+
+def test_logaddexp():
+    # jnp.logaddexp (added for softplus): stable form, NaN/inf cases, grads in both operands.
+    x = inputs((4, 18))
+    y = np.concatenate([x[:, ::-1][:, :9], x[:, :9]], axis=1)
+    ljnp, jjnp = lnp.logaddexp, jax.numpy.logaddexp
+    for b in (y, y[0], np.float32(2.0), 0.0, np.nan):
+        check(ljnp, jjnp, x, b)
+    check(ljnp, jax.jit(jjnp), 1, 2.5)
+    finite = np.where(np.isinf(x), 5.0, x).astype(np.float32)
+    check_grad(ljnp, jjnp, x, y[0])
+    check_grad(ljnp, jjnp, finite, y[0], argnums=1)
 
 
 def test_softplus_stability():
@@ -215,6 +228,15 @@ def test_where(name):
     check(lambda x: lf(x, where=mask), lambda x: jf(x, where=mask), x)
     check_grad(lambda x: lf(x, where=mask), lambda x: jf(x, where=mask), x,
                w=np.where(mask, weights(x.shape), 0).astype(np.float32))
+
+
+# JAX casts the -inf initial value of its max to the integer dtype, which NumPy warns about.
+@pytest.mark.filterwarnings("ignore:invalid value encountered in cast:RuntimeWarning")
+@pytest.mark.parametrize("dtype", ["int32", "float64", "bool"])
+def test_normalizations_other_input_dtypes(dtype):
+    x = np.arange(12).reshape(3, 4).astype(dtype)
+    check_many({n: both(n) for n in ("softmax", "log_softmax", "logsumexp", "logmeanexp",
+                                     "standardize", "glu")}, x)
 
 
 def test_standardize_options():
@@ -325,6 +347,14 @@ def test_one_hot_dtype(dtype):
     x = np.array([0, 3, 1, -1, 4], np.int32)
     check(lambda x: lnn.one_hot(x, 4, dtype=dtype),
           lambda x: jnn.one_hot(x, 4, dtype=dtype), x)
+
+
+def test_one_hot_float_input_warns():
+    x = np.array([0.0, 1.5, 2.0, -1.0], np.float32)
+    with pytest.warns(DeprecationWarning, match="integer-typed"):
+        got = lnn.one_hot(x, 3)
+    with pytest.warns(DeprecationWarning):
+        assert_same(got, jnn.one_hot(x, 3))
 
 
 def test_one_hot_inputs():

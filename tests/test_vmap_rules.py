@@ -222,9 +222,9 @@ TESTED_ELSEWHERE = {
     "pmax": "test_vmap.py::test_collectives_match_jax",
     "pmin": "test_vmap.py::test_collectives_match_jax",
     "axis_index": "test_vmap.py::test_collectives_match_jax",
-    "custom_jvp_call": "test_vmap.py::test_custom_jvp_under_vmap",
-    "custom_vjp_call": "test_vmap.py::test_custom_vjp_under_vmap",
-    "custom_lin": "test_vmap.py::test_custom_vjp_under_vmap",
+    "custom_jvp_call": "test_vmap.py::test_custom_derivatives_under_vmap",
+    "custom_vjp_call": "test_vmap.py::test_custom_derivatives_under_vmap",
+    "custom_lin": "test_vmap.py::test_custom_lin_batched_and_transposed",
 }
 
 
@@ -358,6 +358,10 @@ def test_every_primitive_is_tested() -> None:
                 - {p.name for p in never_batched})
     assert not untested, f"primitives with no vmap test: {sorted(untested)}"
     assert not set(CASES) - set(PRIMITIVES), "CASES names a primitive that does not exist"
+    from llax.tests import test_vmap
+
+    for where in TESTED_ELSEWHERE.values():
+        assert hasattr(test_vmap, where.split("::")[1]), f"{where} does not exist"
 
 
 def test_never_batched_primitives_have_no_operands() -> None:

@@ -10,7 +10,7 @@ batch dimension only when the op needs it somewhere else.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -497,3 +497,82 @@ def _fusion_rule(axis: Axis, args, dims, *, regions):
 
 
 axis_batching_rules[P.fusion] = _fusion_rule
+
+
+# ---------------------------------------------------------------------------------------------
+# Ops with user rules (custom_jvp / custom_vjp): the function region is batched like a
+# fusion's body, with every output batched at 0; the rules, traced per example on demand,
+# are wrapped into rules on batched operands that agree with it.
+
+
+def _user_rule(rule: Any, in_dims: Sequence[Dim] | None, axis: Axis,
+               out_dims: Callable[[int], Sequence[Dim]]) -> Any:
+    """``rule`` (traced on one example) as a rule on operands batched at ``in_dims`` (all
+    at 0 if None). Output ``k`` is moved to ``out_dims(n)[k]``; None there means an
+    unbatched result, which for a cotangent is the sum over the examples."""
+    from llax.frontend.custom_derivatives import Rule
+    from llax.transforms.staging import call_function
+
+    def flat(*xs: Any) -> list[Any]:
+        dims = [0] * len(xs) if in_dims is None else list(in_dims)
+        example = [x.aval if d is None else x.aval.with_shape(x.shape[:d] + x.shape[d + 1:])
+                   for x, d in zip(xs, dims)]
+        fn, consts = rule.trace(example)
+        batched, got = batch_function(fn, [None] * len(consts) + dims, axis.size, axis.name)
+        outs = call_function(batched, [*consts, *xs])
+        placed = []
+        for o, d, want in zip(outs, got, out_dims(len(outs))):
+            if want is not None:
+                o = batch_at(o, d, axis.size, want)
+            elif d is not None:
+                o = bind(P.reduce_sum, (o,), {"axes": (d,)})
+            placed.append(o)
+        return placed
+
+    return Rule(rule.name, flat)
+
+
+def _at_front(n: int) -> list[int]:
+    return [0] * n
+
+
+def _batched_fun(axis: Axis, dims: Sequence[Dim], regions) -> Any:
+    fun = regions[0]
+    return batch_function(fun, dims, axis.size, axis.name, out_dims=_at_front(len(fun.results)))[0]
+
+
+def _custom_jvp_call_rule(axis: Axis, args, dims, *, regions, jvp, num_consts):
+    arg_dims = list(dims[num_consts:])
+    params = {"jvp": _user_rule(jvp, arg_dims * 2, axis, _at_front), "num_consts": num_consts}
+    outs = bind(P.custom_jvp_call, args, params, (_batched_fun(axis, dims, regions),))
+    return outs, _at_front(len(outs))
+
+
+axis_batching_rules[P.custom_jvp_call] = _custom_jvp_call_rule
+
+
+# fwd's outputs and residuals are all batched at 0, so bwd takes everything at 0 and gives
+# each argument its cotangent where the argument has its batch axis (summed if it has none).
+def _custom_vjp_call_rule(axis: Axis, args, dims, *, regions, fwd, bwd, num_consts):
+    arg_dims = list(dims[num_consts:])
+    params = {"fwd": _user_rule(fwd, arg_dims, axis, _at_front),
+              "bwd": _user_rule(bwd, None, axis, lambda n: arg_dims),
+              "num_consts": num_consts}
+    outs = bind(P.custom_vjp_call, args, params, (_batched_fun(axis, dims, regions),))
+    return outs, _at_front(len(outs))
+
+
+axis_batching_rules[P.custom_vjp_call] = _custom_vjp_call_rule
+
+
+def _custom_lin_rule(axis: Axis, args, dims, *, bwd, num_res, out_types):
+    res_dims, tangent_dims = list(dims[:num_res]), list(dims[num_res:])
+    params = {"bwd": _user_rule(bwd, res_dims + _at_front(len(out_types)), axis,
+                                lambda n: tangent_dims),
+              "num_res": num_res,
+              "out_types": tuple(t.with_shape((axis.size, *t.shape)) for t in out_types)}
+    outs = bind(P.custom_lin, args, params)
+    return outs, _at_front(len(outs))
+
+
+axis_batching_rules[P.custom_lin] = _custom_lin_rule

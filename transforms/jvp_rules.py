@@ -218,8 +218,10 @@ jvp_rules[P.min] = _minmax_jvp(P.min, lax.lt)
 
 
 def _pow_jvp(primals, tangents):
-    # As JAX: d/dx is 0 where y == 0 (even at x == 0); d/dy uses log(x) with x == 0
-    # replaced by 1, so 0 ** y has a zero y-derivative rather than nan.
+    # As JAX for an integer exponent (which llax's pow sees converted to float): d/dx is 0
+    # where y == 0, even at x == 0 (JAX's rule for a float exponent gives 0 * inf = nan
+    # there). d/dy uses log(x) with x == 0 replaced by 1, so 0 ** y has a zero y-derivative
+    # rather than nan.
     (x, y), (tx, ty) = primals, tangents
     out = _out(P.pow, primals, {})
     xb, yb = bcast(x, out.shape), bcast(y, out.shape)
@@ -310,10 +312,37 @@ jvp_rules[P.convert_element_type] = _convert_jvp
 # Shape ops and indexing: linear in the array operands
 
 for _p in (P.broadcast_in_dim, P.reshape, P.transpose, P.squeeze, P.rev, P.slice,
-           P.reduce_sum, P.pad, P.concatenate, P.dynamic_update_slice):
+           P.reduce_sum, P.pad, P.concatenate):
     defjvp_linear(_p)
-for _p in (P.dynamic_slice, P.gather):
-    defjvp_linear_in_first(_p)
+defjvp_linear_in_first(P.dynamic_slice)
+
+
+def _gather_jvp(primals, tangents, **params):
+    # Linear in the operand, except that out-of-bound windows of a FILL_OR_DROP gather hold
+    # the fill value, a constant: their tangent is 0 (as in JAX), not the fill value again.
+    operand, indices = primals
+    out = _out(P.gather, primals, params)
+    if tangents[0] is None:
+        return out, None
+    return out, bind(P.gather, (tangents[0], indices), dict(params, fill_value=0))
+
+
+jvp_rules[P.gather] = _gather_jvp
+
+
+def _dynamic_update_slice_jvp(primals, tangents):
+    # Linear in (operand, update) jointly; the start indices are the primal ones (made into
+    # zero tangents they would move the update to the origin).
+    operand, update, *starts = primals
+    t_op, t_up = tangents[:2]
+    out = _out(P.dynamic_update_slice, primals, {})
+    if t_op is None and t_up is None:
+        return out, None
+    return out, bind(P.dynamic_update_slice, (instantiate(t_op, operand.aval),
+                                              instantiate(t_up, update.aval), *starts), {})
+
+
+jvp_rules[P.dynamic_update_slice] = _dynamic_update_slice_jvp
 
 
 def _scatter_linear_jvp(prim: Primitive):

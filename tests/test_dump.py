@@ -10,9 +10,13 @@ from llax.tools.dump import main
 
 SOURCE = textwrap.dedent("""
     import llax.numpy as jnp
+    from llax import lax
 
     def loss(w, x):
         return jnp.sum(jnp.tanh(x @ w) ** 2)
+
+    def center(x):
+        return x - lax.pmean(x, "batch")
 """)
 
 
@@ -47,6 +51,11 @@ def test_pipeline_flag_chooses_passes(model, capsys):
     (["{model}:loss", "--arg", "q32[2]"], "bad type spec"),
     (["{model}", "--arg", "f32[2]"], "expected path/to/file.py:function"),
     (["{model}:loss", "--arg", "f32[4,3]", "--arg", "f32[2,5]"], "matmul"),
+    (["{model}:loss", "--arg", "f32[4,3]", "--arg", "f32[2,4]", "--vmap", "0,x"],
+     "bad --vmap axes"),
+    (["{model}:loss", "--arg", "f32[4,3]", "--arg", "f32[2,4]", "--vmap", "0"],
+     "vmap got inconsistent sizes for array axes to be mapped"),
+    (["{model}:center", "--arg", "f32[2,4]", "--vmap", "0"], "unbound axis name: batch"),
 ])
 def test_errors_are_one_line_with_status_2(model, capsys, args, message):
     args = [a.format(dir=model.parent, model=model) for a in args]
@@ -54,6 +63,25 @@ def test_errors_are_one_line_with_status_2(model, capsys, args, message):
     err = capsys.readouterr().err.strip()
     assert err.startswith("llax-dump: error:") and message in err
     assert "\n" not in err
+
+
+def test_vmap_shows_the_batched_ir(model, capsys):
+    # The --arg types are those of the batched call: w shared, x a batch of 8 rows.
+    assert main([f"{model}:loss", "--arg", "f32[4,3]", "--arg", "f32[8,4]",
+                 "--vmap", "None,0"]) == 0
+    out = capsys.readouterr().out
+    assert "# traced loss under vmap(in_axes=(None, 0))" in out
+    assert "{ lambda ; a:f32[4,3] b:f32[8,4]. let" in out
+    assert out.count("dot_general") == 1 and "c:f32[8,3] = dot_general" in out
+    assert "f32[8] = reduce_sum[axes=(1,)]" in out
+
+
+def test_vmap_with_an_axis_name(model, capsys):
+    assert main([f"{model}:center", "--arg", "f32[8,4]", "--vmap", "1", "--axis-name",
+                 "batch", "--passes"]) == 0
+    out = capsys.readouterr().out
+    assert "reduce_sum[axes=(1,)]" in out and "psum" not in out
+    assert "# after fuse" in out
 
 
 def test_console_script_runs(model):

@@ -287,6 +287,53 @@ def bench_mlp() -> list[Row]:
     return [step_row, first_row]
 
 
+# ---------------------------------------------------------------------------------------------
+# vmap: a batched matrix-vector product, and per-example gradients
+
+
+MATVEC_SHAPE, MATVEC_BATCH = (512, 256), 1024
+PEG_W, PEG_BATCH = (256, 64), 512  # per-example gradients: w and the number of examples
+
+
+def bench_vmap() -> list[Row]:
+    """jit(vmap(A @ v)) against a Python loop of jitted calls; jit(vmap(grad(loss)))."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal(MATVEC_SHAPE).astype(np.float32)
+    vs = rng.standard_normal((MATVEC_BATCH, MATVEC_SHAPE[1])).astype(np.float32)
+    what = f"A {MATVEC_SHAPE[0]}x{MATVEC_SHAPE[1]} f32, {MATVEC_BATCH} vectors"
+    batched = Row(f"matvec jit(vmap(A @ v)), {what}", 0.0, numpy=median_time(lambda: vs @ a.T))
+    looped = Row(f"matvec loop of jit(A @ v) calls, {what}", 0.0,
+                 numpy=median_time(lambda: [a @ v for v in vs], repeat=3))
+    w = (rng.standard_normal(PEG_W) / 16).astype(np.float32)
+    x = rng.standard_normal((PEG_BATCH, PEG_W[0])).astype(np.float32)
+    y = rng.standard_normal((PEG_BATCH, PEG_W[1])).astype(np.float32)
+
+    def numpy_grads():  # the gradients written out by hand
+        t = np.tanh(x @ w)
+        g = 2 * (t - y) * (1 - t * t)
+        return x[:, :, None] * g[:, None, :]
+
+    grads = Row(f"per-example grads jit(vmap(grad(loss))), w {PEG_W[0]}x{PEG_W[1]}, "
+                f"{PEG_BATCH} examples", 0.0, numpy=median_time(numpy_grads, repeat=5))
+    for side, mod, xp, block in _sides():
+        al, vl = xp.asarray(a), xp.asarray(vs)
+        f = mod.jit(mod.vmap(lambda v, al=al: al @ v))
+        setattr(batched, side, median_time(lambda f=f, vl=vl, bl=block: bl(f(vl))))
+        g = mod.jit(lambda v, al=al: al @ v)
+        rows = list(vl)
+        setattr(looped, side, median_time(
+            lambda g=g, rows=rows, bl=block: bl([g(v) for v in rows]), repeat=3))
+
+        def loss(w, x, y, xp=xp):
+            return xp.sum((xp.tanh(x @ w) - y) ** 2)
+
+        peg = mod.jit(mod.vmap(mod.grad(loss), in_axes=(None, 0, 0)))
+        args = tuple(xp.asarray(v) for v in (w, x, y))
+        setattr(grads, side, median_time(lambda p=peg, args=args, bl=block: bl(p(*args)),
+                                         repeat=5))
+    return [batched, looped, grads]
+
+
 WORKLOADS: dict[str, Callable[[], list[Row]]] = {
     "dispatch": bench_dispatch,
     "selu": bench_selu,
@@ -294,6 +341,7 @@ WORKLOADS: dict[str, Callable[[], list[Row]]] = {
     "compile": bench_compile,
     "linreg": bench_linreg,
     "mlp": bench_mlp,
+    "vmap": bench_vmap,
 }
 
 

@@ -2,7 +2,9 @@
 
     llax-dump path/to/file.py:function --arg f32[128,784] --arg i32[]
 
-prints the traced IR; ``--grad`` replaces the function by its gradient (with
+prints the traced IR; ``--vmap 0,None`` traces ``vmap(function, in_axes=(0, None))``
+instead (the ``--arg`` types are then those of the batched arguments), showing the
+batched IR; ``--grad`` replaces the function by its gradient (with
 respect to every floating-point argument) and prints that; ``--passes`` prints
 the IR after every pass that changed it, ``--llvm``/``--llvm-opt``/``--asm`` the
 LLVM IR before and after optimisation and the machine code; ``--pipeline`` picks
@@ -63,17 +65,40 @@ def load_function(target: str) -> Callable:
     return fn
 
 
+def parse_in_axes(text: str) -> int | None | tuple[int | None, ...]:
+    """``0`` -> 0, ``None`` -> None, ``0,None`` -> (0, None): vmap's in_axes."""
+    items = []
+    for item in text.split(","):
+        item = item.strip()
+        if item == "None":
+            items.append(None)
+        elif re.fullmatch(r"-?[0-9]+", item):
+            items.append(int(item))
+        else:
+            raise DumpError(f"bad --vmap axes {text!r}: expected integers or None separated "
+                            "by commas, such as 0 or 0,None")
+    return items[0] if len(items) == 1 else tuple(items)
+
+
 def dump(fn: Callable, args: Sequence, *, pipeline: str | None, passes: bool, llvm: bool,
-         llvm_opt: bool, asm: bool, grad: bool = False, out=None) -> None:
+         llvm_opt: bool, asm: bool, grad: bool = False, vmap: str | None = None,
+         axis_name: str | None = None, out=None) -> None:
     from llax.frontend.api import trace_to_function
     from llax.frontend.compile import DEFAULT_PIPELINE, compile_function
     from llax.passes.manager import PassContext, run_pipeline
 
     out = sys.stdout if out is None else out
     name = getattr(fn, "__name__", "fn")
+    header = name
+    if vmap is not None:
+        from llax.frontend.vmap import vmap as vmap_transform
+
+        in_axes = parse_in_axes(vmap)
+        fn = vmap_transform(fn, in_axes=in_axes, axis_name=axis_name)
+        header = f"{name} under vmap(in_axes={in_axes!r})"
     jaxpr, _, _ = trace_to_function(fn, name, tuple(args), {}, [])
     traced = jaxpr.jaxpr.function
-    print(f"# traced {name}", file=out)
+    print(f"# traced {header}", file=out)
     print(jaxpr, file=out)
     if grad:
         from llax.ir.printer import print_function
@@ -106,6 +131,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="an argument type such as f32[128,784] (repeat per argument)")
     parser.add_argument("--grad", action="store_true",
                         help="differentiate the (scalar) function first and show its gradient")
+    parser.add_argument("--vmap", metavar="AXES",
+                        help="show vmap(function, in_axes=AXES), e.g. 0 or 0,None; the --arg "
+                             "types are the batched arguments")
+    parser.add_argument("--axis-name", help="the vmap axis name, for lax.psum and friends")
     parser.add_argument("--pipeline", help="passes to run, e.g. 'simplify,cse,dce,fuse'")
     parser.add_argument("--passes", action="store_true", help="print the IR after every pass")
     parser.add_argument("--llvm", action="store_true", help="print the LLVM IR")
@@ -121,12 +150,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = [parse_type_spec(a) for a in ns.arg]
         fn = load_function(ns.target)
         dump(fn, args, pipeline=ns.pipeline, passes=ns.passes, llvm=ns.llvm,
-             llvm_opt=ns.llvm_opt, asm=ns.asm, grad=ns.grad)
+             llvm_opt=ns.llvm_opt, asm=ns.asm, grad=ns.grad, vmap=ns.vmap,
+             axis_name=ns.axis_name)
     except DumpError as e:
         print(f"llax-dump: error: {e}", file=sys.stderr)
         return 2
-    except (TypeError, ValueError) as e:  # tracing rejected the arguments
-        print(f"llax-dump: error: {type(e).__name__}: {e}", file=sys.stderr)
+    except (TypeError, ValueError, NameError) as e:  # tracing rejected the arguments
+        message = " ".join(line.strip() for line in str(e).splitlines())
+        print(f"llax-dump: error: {type(e).__name__}: {message}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # e.g. piped into `head`
         sys.stderr.close()

@@ -19,6 +19,7 @@ from llax.frontend import lax
 from llax.frontend.core import bind
 from llax.ir import prims as P
 from llax.ir.primitive import Primitive
+from llax.ir.prims.indexing import as_scatter_dnums
 from llax.transforms.jvp import instantiate, jvp_rules, zero_tangent
 from llax.transforms.staging import call_function
 from llax.transforms.transpose_rules import gather_params_for_scatter
@@ -346,8 +347,8 @@ jvp_rules[P.dynamic_update_slice] = _dynamic_update_slice_jvp
 
 
 def _scatter_linear_jvp(prim: Primitive):
-    # scatter, scatter-add, scatter-sub: linear in (operand, updates) jointly; the indices
-    # carry no tangent. (For `scatter` with duplicate indices, as JAX does for unique ones.)
+    # scatter-add, scatter-sub, and scatter with unique indices: linear in (operand, updates)
+    # jointly; the indices carry no tangent.
     def rule(primals, tangents, **params):
         operand, indices, updates = primals
         t_op, _, t_up = tangents
@@ -360,8 +361,41 @@ def _scatter_linear_jvp(prim: Primitive):
     return rule
 
 
-for _p in (P.scatter, P.scatter_add, P.scatter_sub):
+for _p in (P.scatter_add, P.scatter_sub):
     jvp_rules[_p] = _scatter_linear_jvp(_p)
+
+_scatter_unique_jvp = _scatter_linear_jvp(P.scatter)
+
+
+def _scatter_jvp(primals, tangents, **params):
+    # With repeated indices, which update lands is the implementation's choice, and the
+    # tangent must follow the same choice (a `scatter` of the tangents would, but its
+    # transpose could not tell the winners). JAX's scheme: scatter a distinct positive id
+    # per update window the same way, gather them back to see which update landed where (0:
+    # the operand stayed), and scatter-add the tangents masked by that; all of it is
+    # computed from the indices only.
+    if params.get("unique_indices"):
+        return _scatter_unique_jvp(primals, tangents, **params)
+    operand, indices, updates = primals
+    t_op, _, t_up = tangents
+    out = _out(P.scatter, primals, params)
+    if t_op is None and t_up is None:
+        return out, None
+    dn = as_scatter_dnums(params["dimension_numbers"])
+    ids_shape = tuple(1 if d in dn.update_window_dims else n
+                      for d, n in enumerate(updates.shape))
+    ids = lax.add(lax.reshape(lax.iota(np.int32, math.prod(ids_shape)), ids_shape), 1)
+    ids = lax.broadcast_in_dim(ids, updates.shape, tuple(range(len(ids_shape))))
+    landed = bind(P.scatter, (lax.full(operand.shape, 0, np.int32), indices, ids), params)
+    gparams = gather_params_for_scatter(operand.shape, updates.shape, params)
+    won = lax.eq(bind(P.gather, (landed, indices), gparams), ids)
+    kept = lax.eq(landed, 0)
+    t_op = lax.select(kept, instantiate(t_op, operand.aval), lax.full_like(operand, 0.0))
+    t_up = lax.select(won, instantiate(t_up, updates.aval), lax.full_like(updates, 0.0))
+    return out, bind(P.scatter_add, (t_op, indices, t_up), params)
+
+
+jvp_rules[P.scatter] = _scatter_jvp
 
 
 def _scatter_mul_jvp(primals, tangents, **params):

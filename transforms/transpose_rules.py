@@ -222,7 +222,11 @@ def scatter_params_for_gather(params: dict) -> dict:
 
 def gather_params_for_scatter(operand_shape: tuple[int, ...], updates_shape: tuple[int, ...],
                               params: dict) -> dict:
-    """The gather that reads, for every update element, the operand element it lands on."""
+    """The gather that reads, for every update element, the operand element it lands on.
+
+    Updates a FILL_OR_DROP scatter dropped read 0 (as in JAX's transpose), not the default
+    NaN: they had no effect, so their cotangent is 0.
+    """
     dn = as_scatter_dnums(params["dimension_numbers"])
     window = [d for d in range(len(operand_shape))
               if d not in dn.inserted_window_dims and d not in dn.operand_batching_dims]
@@ -235,7 +239,7 @@ def gather_params_for_scatter(operand_shape: tuple[int, ...], updates_shape: tup
         operand_batching_dims=dn.operand_batching_dims,
         start_indices_batching_dims=dn.scatter_indices_batching_dims)
     return {"dimension_numbers": gdn, "slice_sizes": tuple(slice_sizes),
-            "mode": params.get("mode"), "fill_value": None,
+            "mode": params.get("mode"), "fill_value": 0,
             "indices_are_sorted": params.get("indices_are_sorted", False),
             "unique_indices": params.get("unique_indices", False)}
 

@@ -104,6 +104,11 @@ def lower_dot(kb, op: Op, outs: list[ir.Value]) -> None:
         tb = False
     else:
         bm = kb.buffer(rhs)
+    if N == 1:
+        # A vector's (K, 1) and (1, K) layouts are the same memory; the transposed view
+        # selects the dot-product loop, which vectorises over K (the other form's inner
+        # loop would run over N = 1).
+        tb = True
 
     use_blas = (dt in (dtypes.float32, dtypes.float64) and K > 0
                 and M * N * K >= BLAS_MIN_FLOPS and blas.available())

@@ -15,17 +15,10 @@ import numpy as np
 import llax as jax
 import llax.numpy as jnp
 
-try:
-    from llax.nn import log_softmax
-except ImportError:  # llax.nn is not there yet: the same thing with jnp
-
-    def log_softmax(x, axis=-1):
-        shifted = x - jax.lax.stop_gradient(jnp.max(x, axis=axis, keepdims=True))
-        return shifted - jnp.log(jnp.sum(jnp.exp(shifted), axis=axis, keepdims=True))
-
 
 def make_blobs(n=4096, dim=32, classes=10, spread=2.0, seed=0):
-    """``n`` samples of ``classes`` Gaussian blobs: (x float32[n, dim], one-hot float32[n, classes])."""
+    """``n`` samples of ``classes`` Gaussian blobs: x float32[n, dim], one-hot y float32[n,
+    classes]."""
     rng = np.random.default_rng(seed)
     centres = rng.normal(size=(classes, dim)).astype(np.float32)
     labels = rng.integers(0, classes, size=n)
@@ -44,14 +37,14 @@ def init_params(sizes, seed=1):
 
 def predict(params, x):
     for w, b in params[:-1]:
-        x = jnp.maximum(x @ w + b, 0.0)
+        x = jax.nn.relu(x @ w + b)
     w, b = params[-1]
     return x @ w + b
 
 
 def loss_fn(params, x, y):
     """Mean softmax cross-entropy of the logits against one-hot labels ``y``."""
-    return -jnp.mean(jnp.sum(y * log_softmax(predict(params, x)), axis=-1))
+    return -jnp.mean(jnp.sum(y * jax.nn.log_softmax(predict(params, x)), axis=-1))
 
 
 @jax.jit

@@ -205,8 +205,10 @@ def vjp(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple:
                 "unexpected tree structure of the argument to the VJP function returned by "
                 f"vjp: expected {traced.out_tree}, got {ct_tree}")
         for c, t in zip(ct_leaves, out_types):
+            if not has_tangent(t):  # its cotangent (float0 in JAX) is ignored
+                continue
             ct_type = aval_of(c)
-            if has_tangent(t) and (ct_type.shape != t.shape or ct_type.dtype != t.dtype):
+            if ct_type.shape != t.shape or ct_type.dtype != t.dtype:
                 raise ValueError(
                     "unexpected JAX type (e.g. shape/dtype) for argument to VJP function: got "
                     f"{_jax_type(ct_type)}, but expected {_jax_type(t)} because the "

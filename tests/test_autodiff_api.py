@@ -209,6 +209,12 @@ def test_vjp_of_integer_input_gives_float0():
     assert ct_i.dtype == jax.dtypes.float0 and ct_i.shape == ()
 
 
+def test_vjp_accepts_float0_cotangents_for_integer_outputs():
+    _, f_vjp = llax.vjp(lambda x: (x * 2, x > 0), rand(3))
+    (ct,) = f_vjp((np.ones(3, np.float32), np.zeros(3, jax.dtypes.float0)))
+    close(ct, np.full(3, 2.0))
+
+
 def test_jvp_with_integer_output_gives_float0_tangent():
     (out, flag), (tout, tflag) = llax.jvp(lambda x: (x * 2, x > 1), (1.5,), (1.0,))
     assert float(tout) == 2.0 and tflag.dtype == jax.dtypes.float0

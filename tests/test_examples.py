@@ -1,7 +1,9 @@
 """The examples run and learn: linear regression finds y = 3x - 1, the MLP's loss falls."""
 
 import importlib.util
+import os
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -33,18 +35,22 @@ def test_linear_regression_recovers_the_line():
     np.testing.assert_allclose(results["eager"], results["jit"], rtol=1e-5)
 
 
-def test_mlp_loss_falls():
-    mlp = load_example("mlp")
-    history = mlp.main(steps=200, log_every=50, verbose=False)
-    losses = [loss for _, loss in history]
+def run_script(name: str, tmp_path: pathlib.Path) -> str:
+    # OpenBLAS's own threads, on top of the other pytest worker and llax's pool, make a
+    # train step 10-50x slower on a busy 2-core machine (reported; not what is tested here).
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, str(EXAMPLES / f"{name}.py")], capture_output=True,
+                          text=True, timeout=300, cwd=tmp_path, env=env, check=True).stdout
+
+
+def test_mlp_loss_falls(tmp_path):
+    out = run_script("mlp", tmp_path)
+    losses = [float(m) for m in re.findall(r"^step +\d+ +loss ([0-9.]+)$", out, re.M)]
+    assert len(losses) >= 3, out
     assert all(np.isfinite(losses))
-    # Ten classes: the first loss is about log(10) = 2.3; after 200 steps it is far below.
-    assert losses[0] > 2.0
-    assert losses[-1] < 0.5 * losses[0], losses
+    # Ten classes: the first loss is about log(10) = 2.3; by the end it is far below.
+    assert losses[0] > 2.0, losses
+    assert losses[-1] < 0.25 * losses[0], losses
     assert losses[-1] < losses[1], losses
-
-
-def test_mlp_runs_as_a_script(tmp_path):
-    out = subprocess.run([sys.executable, str(EXAMPLES / "mlp.py")], capture_output=True,
-                         text=True, timeout=120, cwd=tmp_path, check=True).stdout
-    assert out.count("loss") >= 3 and "train accuracy" in out
+    accuracy = float(re.search(r"train accuracy ([0-9.]+)", out).group(1))
+    assert accuracy > 0.8, out

@@ -20,7 +20,7 @@ from llax.frontend.core import bind
 from llax.ir import prims as P
 from llax.ir.primitive import Primitive
 from llax.ir.prims.indexing import as_scatter_dnums
-from llax.transforms.jvp import instantiate, jvp_rules, zero_tangent
+from llax.transforms.jvp import JvpRule, instantiate, jvp_rules, zero_tangent
 from llax.transforms.staging import call_function
 from llax.transforms.transpose_rules import gather_params_for_scatter
 
@@ -66,27 +66,22 @@ def defjvp_unary(prim: Primitive, deriv: Callable[[Any, Any], Any]) -> None:
     jvp_rules[prim] = rule
 
 
-def defjvp_linear(prim: Primitive) -> None:
-    """A primitive linear in all its operands: the tangent is the op on the tangents."""
+def linear_jvp(prim: Primitive, positions: tuple[int, ...] | None = None,
+               **tangent_params: Any) -> JvpRule:
+    """The rule of an op linear in its operands at ``positions`` jointly (all if None): the
+    tangent is the same op on their tangents, the other operands (indices, start positions)
+    passed as they are. ``tangent_params`` override params of the tangent op."""
 
     def rule(primals, tangents, **params):
         y = _out(prim, primals, params)
-        return y, bind(prim, [instantiate(t, x.aval) for x, t in zip(primals, tangents)],
-                       params)
-
-    jvp_rules[prim] = rule
-
-
-def defjvp_linear_in_first(prim: Primitive) -> None:
-    """Linear in operand 0; the other operands (indices, sizes) have no tangent."""
-
-    def rule(primals, tangents, **params):
-        y = _out(prim, primals, params)
-        if tangents[0] is None:
+        linear = range(len(primals)) if positions is None else positions
+        if all(tangents[i] is None for i in linear):
             return y, None
-        return y, bind(prim, [tangents[0], *primals[1:]], params)
+        args = [instantiate(t, x.aval) if i in linear else x
+                for i, (x, t) in enumerate(zip(primals, tangents))]
+        return y, bind(prim, args, dict(params, **tangent_params) if tangent_params else params)
 
-    jvp_rules[prim] = rule
+    return rule
 
 
 # ---------------------------------------------------------------------------------------------
@@ -155,7 +150,7 @@ def _integer_pow_jvp(primals, tangents, *, y):
 
 
 jvp_rules[P.integer_pow] = _integer_pow_jvp
-defjvp_linear(P.neg)
+jvp_rules[P.neg] = linear_jvp(P.neg)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -314,57 +309,22 @@ jvp_rules[P.convert_element_type] = _convert_jvp
 
 for _p in (P.broadcast_in_dim, P.reshape, P.transpose, P.squeeze, P.rev, P.slice,
            P.reduce_sum, P.pad, P.concatenate):
-    defjvp_linear(_p)
-defjvp_linear_in_first(P.dynamic_slice)
+    jvp_rules[_p] = linear_jvp(_p)
+jvp_rules[P.dynamic_slice] = linear_jvp(P.dynamic_slice, (0,))
+# The start indices stay the primal ones (made into zero tangents they would move the update
+# to the origin).
+jvp_rules[P.dynamic_update_slice] = linear_jvp(P.dynamic_update_slice, (0, 1))
+# Out-of-bound windows of a FILL_OR_DROP gather hold the fill value, a constant: their
+# tangent is 0 (as in JAX), not the fill value again.
+jvp_rules[P.gather] = linear_jvp(P.gather, (0,), fill_value=0)
 
 
-def _gather_jvp(primals, tangents, **params):
-    # Linear in the operand, except that out-of-bound windows of a FILL_OR_DROP gather hold
-    # the fill value, a constant: their tangent is 0 (as in JAX), not the fill value again.
-    operand, indices = primals
-    out = _out(P.gather, primals, params)
-    if tangents[0] is None:
-        return out, None
-    return out, bind(P.gather, (tangents[0], indices), dict(params, fill_value=0))
-
-
-jvp_rules[P.gather] = _gather_jvp
-
-
-def _dynamic_update_slice_jvp(primals, tangents):
-    # Linear in (operand, update) jointly; the start indices are the primal ones (made into
-    # zero tangents they would move the update to the origin).
-    operand, update, *starts = primals
-    t_op, t_up = tangents[:2]
-    out = _out(P.dynamic_update_slice, primals, {})
-    if t_op is None and t_up is None:
-        return out, None
-    return out, bind(P.dynamic_update_slice, (instantiate(t_op, operand.aval),
-                                              instantiate(t_up, update.aval), *starts), {})
-
-
-jvp_rules[P.dynamic_update_slice] = _dynamic_update_slice_jvp
-
-
-def _scatter_linear_jvp(prim: Primitive):
-    # scatter-add, scatter-sub, and scatter with unique indices: linear in (operand, updates)
-    # jointly; the indices carry no tangent.
-    def rule(primals, tangents, **params):
-        operand, indices, updates = primals
-        t_op, _, t_up = tangents
-        out = _out(prim, primals, params)
-        if t_op is None and t_up is None:
-            return out, None
-        return out, bind(prim, (instantiate(t_op, operand.aval), indices,
-                                instantiate(t_up, updates.aval)), params)
-
-    return rule
-
-
+# scatter-add, scatter-sub, and scatter with unique indices: linear in (operand, updates)
+# jointly; the indices carry no tangent.
 for _p in (P.scatter_add, P.scatter_sub):
-    jvp_rules[_p] = _scatter_linear_jvp(_p)
+    jvp_rules[_p] = linear_jvp(_p, (0, 2))
 
-_scatter_unique_jvp = _scatter_linear_jvp(P.scatter)
+_scatter_unique_jvp = linear_jvp(P.scatter, (0, 2))
 
 
 def _scatter_jvp(primals, tangents, **params):
@@ -508,7 +468,7 @@ jvp_rules[P.dot_general] = _dot_general_jvp
 # Collectives
 
 # psum is linear: the tangent is the psum of the tangents.
-defjvp_linear(P.psum)
+jvp_rules[P.psum] = linear_jvp(P.psum)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -296,19 +296,48 @@ class JitFunction:
                     fast = self._fast.get(tuple([a._sig or array_signature(a) for a in args]))
                     if fast is not None:
                         return fast(*[a._value for a in args])
-            except (AttributeError, ArgumentError):  # not all Arrays / a view the entry refuses
+            except AttributeError:  # not all Arrays: perhaps pytrees of Arrays
+                fast = self._fast_tree_call(args)
+                if fast is not None:
+                    return fast
+            except ArgumentError:  # a view the entry refuses
                 pass
         if _trace_stack:
             # Inside another trace, inline: the enclosing trace records our ops.
             return self._fun(*args, **kwargs)
         entry, leaves = self._lookup(args, kwargs)
-        if (not kwargs and not self._signature.static_argnums
-                and all(type(a) is Array for a in args)):
-            fast = entry.fast_path()
-            if fast is not None:
-                sigs = tuple(array_signature(a) for a in args)
-                self._fast[sigs[0] if len(sigs) == 1 else sigs] = fast
+        if not kwargs and not self._signature.static_argnums:
+            self._remember_fast_path(entry, args, leaves)
         return entry(leaves)
+
+    def _remember_fast_path(self, entry: _Entry, args: tuple, leaves: list) -> None:
+        """Register the entry's fast call for this signature: keyed by the arguments' ids
+        when all are Arrays, else by tree structure and leaf ids when all leaves are."""
+        if not all(type(x) is Array for x in leaves):
+            return
+        fast = entry.fast_path()
+        if fast is None:
+            return
+        if all(type(a) is Array for a in args):
+            sigs = tuple(array_signature(a) for a in args)
+            self._fast[sigs[0] if len(sigs) == 1 else sigs] = fast
+        else:
+            treedef = tree_flatten(args)[1]
+            self._fast[(treedef, *(array_signature(x) for x in leaves))] = fast
+
+    def _fast_tree_call(self, args: tuple) -> Any:
+        """The fast path for pytree arguments: flatten, look up, call; None on a miss."""
+        leaves, treedef = tree_flatten(args)
+        try:
+            fast = self._fast.get((treedef, *[x._sig or array_signature(x) for x in leaves]))
+        except AttributeError:  # a leaf that is not an Array
+            return None
+        if fast is None:
+            return None
+        try:
+            return fast(*[x._value for x in leaves])
+        except ArgumentError:
+            return None
 
     def _lookup(self, args: tuple, kwargs: dict) -> tuple[_Entry, list]:
         if kwargs or self._signature.static_argnums:

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from llax.frontend.compile import HotFunction
 from llax.frontend.core import Array, Trace, Tracer, aval_of, concrete_value
 from llax.frontend.jnp._coerce import convert
 from llax.frontend.tree_util import PyTreeDef, tree_flatten, tree_unflatten
@@ -29,6 +30,7 @@ from llax.ir.core import Function
 from llax.ir.structure import structure_key
 from llax.ir.types import TensorType
 from llax.passes.dce import eliminate_dead_code
+from llax.passes.manager import run_pipeline
 from llax.transforms import jvp_rules as _jvp_rules  # noqa: F401  (registers the rules)
 from llax.transforms import transpose_rules as _transpose_rules  # noqa: F401
 from llax.transforms.jvp import has_tangent, jvp_function
@@ -98,6 +100,8 @@ def _flatten_args(args: Sequence[Any]) -> tuple[list[Any], PyTreeDef]:
 
 def _restore_weak(ct: Any, like: TensorType) -> Any:
     """A cotangent with the weak flag of its primal, as JAX returns them."""
+    if type(ct) is Array and ct.dtype == like.dtype:  # eager: just the flag (no op)
+        return ct if ct.weak_type == like.weak else Array._wrap_readonly(ct._value, like.weak)
     return convert(ct, like.dtype, like.weak)
 
 
@@ -150,16 +154,18 @@ def linear_program(fn: Function, diff: Sequence[bool], num_out: int) -> LinearPr
 
 # The gradient programs of recently seen traced functions, by structure. Outside jit every
 # grad call retraces (as in JAX); the transformation is then reused whenever the trace comes
-# out the same, which is what makes an unjitted training loop cheap.
-_GRAD_PROGRAMS: dict[Any, tuple[Function, list[Any]]] = {}
+# out the same, and after a few uses it runs as native code (HotFunction), which is what
+# makes an unjitted training loop cheap.
+_GRAD_PROGRAMS: dict[Any, tuple[HotFunction, list[Any]]] = {}
 _MAX_GRAD_PROGRAMS = 256
 
 
 def grad_program(fn: Function, diff: Sequence[bool], num_out: int = 1
-                 ) -> tuple[Function, list[Any]]:
+                 ) -> tuple[HotFunction, list[Any]]:
     """``(grad_fn, consts)``: ``grad_fn(*consts, *params) -> (*results, *gradients)``, the
     gradient of ``fn``'s scalar first result with respect to the params flagged in ``diff``
-    (results past ``num_out`` are auxiliary: not differentiated)."""
+    (results past ``num_out`` are auxiliary: not differentiated). ``grad_fn.fn`` is the
+    optimised (simplified, deduplicated, dead-code-free) Function."""
     key = (structure_key(fn), tuple(diff), num_out)
     hit = _GRAD_PROGRAMS.get(key)
     if hit is not None:
@@ -175,7 +181,7 @@ def grad_program(fn: Function, diff: Sequence[bool], num_out: int = 1
                 *call_function(bwd, [*known[prog.num_outs:], one])]
 
     grad_fn, consts = build_closed_function(body, fn.in_types, f"grad_{fn.name}")
-    result = (eliminate_dead_code(grad_fn), consts)
+    result = (HotFunction(run_pipeline(grad_fn, "simplify,cse,dce")), consts)
     if not consts and len(_GRAD_PROGRAMS) < _MAX_GRAD_PROGRAMS:
         _GRAD_PROGRAMS[key] = result
     return result
@@ -293,9 +299,9 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
                 f"np.floating), but got {out_types[0].dtype.name}. For differentiation of "
                 "functions with integer outputs, use jax.vjp directly.")
         diff = [has_tangent(t) for t in types]
-        fn, consts = grad_program(traced.fn, [False] * len(traced.captured) + diff,
-                                  traced.num_out)
-        results = call_function(fn, [*consts, *traced.captured, *leaves])
+        program, consts = grad_program(traced.fn, [False] * len(traced.captured) + diff,
+                                       traced.num_out)
+        results = program([*consts, *traced.captured, *leaves])
         n = len(traced.fn.results)
         cts = iter(results[n:])
         flat = [_restore_weak(next(cts), t) if d else _float0_zeros(t)

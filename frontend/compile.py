@@ -49,3 +49,37 @@ def compile_function(fn: Function, *, pipeline: str | None = None,
     except ImportError:
         return Compiled(fn, opt, lambda args: evaluate_function(opt, args))
     return compile_native(fn, opt)
+
+
+class HotFunction:
+    """A Function run over and over by eager code (a cached gradient program, say).
+
+    Inside a trace it is inlined like any Function. Eagerly, it is interpreted
+    with NumPy until it has run ``COMPILE_AFTER`` times, then compiled to
+    native code: a one-off call never pays for compilation, and a training loop
+    runs compiled code after its first few steps.
+    """
+
+    COMPILE_AFTER = 3
+    __slots__ = ("fn", "calls", "compiled")
+
+    def __init__(self, fn: Function) -> None:
+        self.fn = fn
+        self.calls = 0
+        self.compiled: Compiled | None = None
+
+    def __call__(self, args: Sequence) -> list:
+        from llax.frontend.core import Array, _trace_stack, concrete_value
+        from llax.transforms.staging import call_function
+
+        if _trace_stack:
+            return call_function(self.fn, args)
+        self.calls += 1
+        if self.compiled is None:
+            if self.calls < self.COMPILE_AFTER:
+                return call_function(self.fn, args)
+            self.compiled = compile_function(self.fn)
+        buffers = [np.asarray(concrete_value(a)[0], dtype=v.type.dtype, order="C")
+                   for a, v in zip(args, self.fn.params)]
+        return [Array(o, r.type.weak) for o, r in zip(self.compiled.call(buffers),
+                                                         self.fn.results)]

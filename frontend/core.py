@@ -369,7 +369,7 @@ class Trace:
              regions: tuple[Function, ...] = ()) -> Any:
         inputs = tuple(self.atom(a) for a in args)
         p = Params(params)
-        out_types = infer_types(prim, tuple(a.type for a in inputs), p, regions)
+        out_types = _traced_out_types(prim, tuple(a.type for a in inputs), p, regions)
         outputs = tuple(Var(t) for t in out_types)
         op = Op(prim, inputs, outputs, p, regions)
         self.ops.append(op)
@@ -503,6 +503,27 @@ def evaluate_op(op: Op, vals: Sequence[np.ndarray]) -> list[np.ndarray]:
     outs = run_op(op, list(vals))
     return [np.asarray(o, dtype=v.type.dtype).reshape(v.type.shape)
             for o, v in zip(outs, op.outputs)]
+
+
+# Traced type inference, memoised like the eager one: tracing repeats the same few
+# (primitive, types, params) combinations, and the shape rules cost more than the lookup.
+_TRACED_TYPES: dict[tuple, tuple[TensorType, ...]] = {}
+
+
+def _traced_out_types(prim: Primitive, in_types: tuple[TensorType, ...], params: Params,
+                      regions: tuple[Function, ...]) -> tuple[TensorType, ...]:
+    if regions:  # regions are new Functions each time: nothing to share
+        return infer_types(prim, in_types, params, regions)
+    key = (prim, in_types, params)
+    try:
+        hit = _TRACED_TYPES.get(key)
+    except TypeError:  # an unhashable param
+        return infer_types(prim, in_types, params)
+    if hit is None:
+        hit = infer_types(prim, in_types, params)
+        if len(_TRACED_TYPES) < 65536:
+            _TRACED_TYPES[key] = hit
+    return hit
 
 
 def bind(prim: Primitive, args: Sequence[Any], params: dict,

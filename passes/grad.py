@@ -27,7 +27,8 @@ def gradient_function(fn: Function) -> Function:
     if not dtypes.is_float(fn.results[0].type.dtype):
         raise TypeError(f"grad: {fn.name} returns {fn.results[0].type}, not a float")
     diff = [dtypes.is_float(v.type.dtype) for v in fn.params]
-    grad_fn, consts = grad_program(fn, diff)
+    program, consts = grad_program(fn, diff)
+    grad_fn = program.fn
     if consts:
         raise ValueError(f"grad: {fn.name} has custom derivative rules that close over "
                          "arrays; differentiate it with llax.grad instead")

@@ -511,7 +511,7 @@ def test_transformed_functions_verify():
     args = CASES["broadcasting"][1]
     fn = _traced(lambda x, v: broadcasting(jnp, x, v), *args)
     prog = linear_program(fn, [True, True], 1)
-    for f in (prog.known, prog.staged, prog.transposed(), grad_program(fn, [True, True])[0]):
+    for f in (prog.known, prog.staged, prog.transposed(), grad_program(fn, [True, True])[0].fn):
         verify(f)
 
 

@@ -31,6 +31,7 @@ from llax.frontend.core import (
     signature_id,
 )
 from llax.frontend.jaxpr import ClosedJaxpr
+from llax.frontend.tree_codegen import builder, matcher
 from llax.frontend.tree_util import keystr, tree_flatten, tree_flatten_with_path, tree_unflatten
 from llax.ir import dtypes
 from llax.ir.promotion import dtype_of_value
@@ -189,13 +190,15 @@ class _Entry:
 
             return fast
         out_tree, single = self.out_tree, len(wraps) == 1
+        build = builder(out_tree, tuple(wraps))
+        if build is None:
+            def build(outs):
+                return tree_unflatten(out_tree, [Array._wrap_readonly(o, w, s)
+                                                 for o, (w, s) in zip(outs, wraps)])
 
         def fast_tree(*buffers):
             outs = entry(*buffers)
-            if single:
-                outs = (outs,)
-            return tree_unflatten(out_tree, [Array._wrap_readonly(o, w, s)
-                                             for o, (w, s) in zip(outs, wraps)])
+            return build((outs,) if single else outs)
 
         return fast_tree
 
@@ -254,6 +257,7 @@ def _merge_statics(args: tuple, kwargs: dict, statics: tuple) -> tuple[tuple, di
 
 
 _CACHES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_MISS = object()  # "no fast path for these arguments" (None is a possible result)
 
 
 class JitFunction:
@@ -277,15 +281,25 @@ class JitFunction:
         self._cache: dict = per_fun.setdefault((self._signature.static_argnums,
                                                self._signature.static_argnames,
                                                pipeline, backend), {})
-        # Argument signature -> fast call, for calls whose arguments are all Arrays.
+        # Argument signature -> fast call, for calls whose arguments are all Arrays, or
+        # pytrees of them: then the key starts with the tree structure, and _matchers
+        # holds the generated functions that recognise the structures seen so far.
         self._fast: dict = per_fun.setdefault(("fast", self._signature.static_argnums,
                                               self._signature.static_argnames,
                                               pipeline, backend), {})
+        self._matchers: list = per_fun.setdefault(("matchers", self._signature.static_argnums,
+                                                   self._signature.static_argnames,
+                                                   pipeline, backend), [])
 
     def __call__(self, *args, **kwargs):
         if not kwargs and not _trace_stack:
             # Fast path: every argument an Array, signature seen before. It runs on every
             # call of a jitted function, so it is kept to a dict lookup and the native call.
+            if self._matchers and args and type(args[0]) is not Array:
+                # Pytrees of Arrays (e.g. a parameter dict first): no exception to get here.
+                out = self._fast_tree_call(args)
+                if out is not _MISS:
+                    return out
             try:
                 if len(args) == 1:
                     a = args[0]
@@ -297,9 +311,9 @@ class JitFunction:
                     if fast is not None:
                         return fast(*[a._value for a in args])
             except AttributeError:  # not all Arrays: perhaps pytrees of Arrays
-                fast = self._fast_tree_call(args)
-                if fast is not None:
-                    return fast
+                out = self._fast_tree_call(args)
+                if out is not _MISS:
+                    return out
             except ArgumentError:  # a view the entry refuses
                 pass
         if _trace_stack:
@@ -323,21 +337,27 @@ class JitFunction:
             self._fast[sigs[0] if len(sigs) == 1 else sigs] = fast
         else:
             treedef = tree_flatten(args)[1]
+            match = matcher(treedef)
+            if match is None:
+                return
             self._fast[(treedef, *(array_signature(x) for x in leaves))] = fast
+            if match not in self._matchers and len(self._matchers) < 8:
+                self._matchers.append(match)
 
     def _fast_tree_call(self, args: tuple) -> Any:
-        """The fast path for pytree arguments: flatten, look up, call; None on a miss."""
-        leaves, treedef = tree_flatten(args)
-        try:
-            fast = self._fast.get((treedef, *[x._sig or array_signature(x) for x in leaves]))
-        except AttributeError:  # a leaf that is not an Array
-            return None
-        if fast is None:
-            return None
-        try:
-            return fast(*[x._value for x in leaves])
-        except ArgumentError:
-            return None
+        """The fast path for pytree arguments of a structure seen before; _MISS on a miss."""
+        for match in self._matchers:
+            try:
+                found = match(args)
+                if found is None:
+                    continue
+                fast = self._fast.get(found[0])
+                if fast is not None:
+                    return fast(*found[1])
+            except (AttributeError, ArgumentError):  # a leaf that is not an Array
+                pass
+            return _MISS
+        return _MISS
 
     def _lookup(self, args: tuple, kwargs: dict) -> tuple[_Entry, list]:
         if kwargs or self._signature.static_argnums:

@@ -231,3 +231,40 @@ def test_error_classes_match_jax():
     llax.jit(lambda x: leak.append(x) or x)(1.0)
     with pytest.raises(llax.errors.UnexpectedTracerError):
         leak[0] + 1
+
+
+def test_fast_path_for_pytree_arguments_checks_the_structure() -> None:
+    # After the first call, calls with the same structure take a generated fast path; any
+    # other structure, or a leaf that is not an Array, must still get the right answer.
+    import llax.numpy as lnp
+    from llax.frontend.tree_codegen import builder, matcher
+    from llax.tree_util import tree_flatten
+
+    calls = []
+
+    def f(p, x):
+        calls.append(1)
+        return {"s": sum(p[k] for k in sorted(p)) * x, "n": (x + 1,)}
+
+    g = llax.jit(f)
+    x = lnp.arange(3.0)
+    p = {"a": lnp.asarray(1.0), "b": lnp.asarray(2.0)}
+    for _ in range(3):
+        out = g(p, x)
+        np.testing.assert_allclose(np.asarray(out["s"]), 3.0 * np.arange(3.0))
+        np.testing.assert_allclose(np.asarray(out["n"][0]), np.arange(3.0) + 1)
+    assert len(calls) == 1
+    variants = [({"a": lnp.asarray(1.0), "c": lnp.asarray(2.0)}, 3.0),
+                ({"a": lnp.asarray(1.0), "b": lnp.asarray(2.0), "c": lnp.asarray(4.0)}, 7.0),
+                ({"a": np.float32(1.0), "b": lnp.asarray(5.0)}, 6.0),
+                ({"a": lnp.asarray(1.0), "b": lnp.asarray(2.0)}, 3.0)]
+    for q, total in variants:
+        np.testing.assert_allclose(np.asarray(g(q, x)["s"]), total * np.arange(3.0))
+    # The generated functions themselves.
+    tree = ({"w": 1, "b": [2, None]}, (3,))
+    leaves, treedef = tree_flatten(tree)
+    assert builder(treedef, tuple((False, 1) for _ in leaves)) is not None
+    match = matcher(treedef)
+    for other in (({"w": 1, "b": (2, None)}, (3,)), ({"w": 1, "c": [2, None]}, (3,)),
+                  ({"w": 1, "b": [2, None]}, [3]), ({"w": 1, "b": [2, 0]}, (3,))):
+        assert match(other) is None

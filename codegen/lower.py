@@ -21,7 +21,7 @@ runs over output rows) are outlined and split across cores by
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 
 import llvmlite.ir as ir
@@ -36,9 +36,15 @@ from llax.ir import prims as P
 from llax.ir.core import Atom, Function, Literal, Op, Var
 from llax.ir.graph import last_use
 from llax.ir.primitive import FusionClass, Primitive, fusion_class
+from llax.ir.structure import structure_key
 from llax.ir.types import TensorType
 
 KERNEL_NAME = "llax_kernel"
+# Groups over at most this many elements are compiled for size (minsize: no vectorisation
+# or unrolling to speak of). They run in microseconds either way, and vectorising them is
+# much of LLVM's time on a first call: on the MLP train step this cut the first call from
+# about 243 to 205 ms (1 << 13 gained nothing more), with the step time within noise.
+SMALL_GROUP = 1 << 11
 ALIGN = 64  # bytes: a cache line, and enough for any vector load
 
 OpaqueRule = Callable[["KernelBuilder", Op, list[ir.Value]], None]
@@ -74,20 +80,15 @@ class KernelBuilder:
                                 name=KERNEL_NAME)
         self.func.attributes.add("nounwind")
         types = [v.type for v in fn.params] + [a.type for a in fn.results]
-        for arg, t in zip(self.func.args, types):
-            # noalias: inputs are only read and outputs are fresh, so no store through one
-            # pointer can change what another reads; this is what lets LLVM vectorise.
-            arg.attributes.add("noalias")
-            arg.attributes.add("captures(none)")
-            arg.attributes.align = t.dtype.itemsize
-            if t.nbytes:
-                arg.attributes.dereferenceable = t.nbytes
+        _buffer_attributes(self.func.args, types)
         self.b = ir.IRBuilder(self.func.append_basic_block("entry"))
         self.inputs = list(self.func.args[:n_in])
         self.outputs = list(self.func.args[n_in:])
         self.buffers: dict[Var, ir.Value] = dict(zip(fn.params, self.inputs))
         self._literals: dict[tuple, ir.Value] = {}
         self._temps: dict[Var, ir.Value] = {}
+        # Group key -> [its function, how many calls].
+        self._groups: dict[Hashable, list] = {}
 
     # --- memory ------------------------------------------------------------------------
 
@@ -161,10 +162,53 @@ class KernelBuilder:
         for v in list(self._temps):  # temps read by a copied result
             self.free(self._temps.pop(v))
         self.b.ret_void()
+        for group_fn, calls, elements in self._groups.values():
+            if elements <= SMALL_GROUP:
+                # Optimised for size, in its own function (inlining would drop the attribute).
+                for attr in ("noinline", "minsize", "optsize"):
+                    group_fn.attributes.add(attr)
+            else:
+                group_fn.attributes.add("alwaysinline" if calls == 1 else "noinline")
         return Kernel(self.module, KERNEL_NAME, fn.in_types, fn.out_types)
 
     def lower_op(self, op: Op) -> None:
-        outs = [self.buffers[v] for v in op.outputs]
+        if op.prim is P.fusion or fusion_class.get(op.prim) in _GROUP_CLASSES:
+            self.call_group(op)
+            return
+        self.lower_op_inline(op, [self.buffers[v] for v in op.outputs])
+
+    def call_group(self, op: Op) -> None:
+        """Emit ``op``'s loop nest as a function of its buffers, and call it.
+
+        Ops computing the same thing on the same types share the function (an MLP's train
+        step has one SGD update per parameter of each shape, and the same relu twice):
+        less code for LLVM, whose time is most of a first call. A function called once is
+        inlined back (alwaysinline); one called more often stays a call. Small groups are
+        compiled for size (see SMALL_GROUP).
+        """
+        key = _group_key(op)
+        entry = self._groups.get(key)
+        if entry is None:
+            var_inputs = [a for a in op.inputs if isinstance(a, Var)]
+            types = [a.type for a in var_inputs] + [v.type for v in op.outputs]
+            fn = ir.Function(self.module, ir.FunctionType(VOID, [PTR] * len(types)),
+                             name=f"llax_group{len(self._groups)}")
+            fn.linkage = "internal"
+            fn.attributes.add("nounwind")
+            _buffer_attributes(fn.args, types)
+            saved_b, saved_buffers = self.b, self.buffers
+            self.b = ir.IRBuilder(fn.append_basic_block("entry"))
+            self.buffers = dict(zip(var_inputs, fn.args))
+            self.lower_op_inline(op, list(fn.args[len(var_inputs):]))
+            self.b.ret_void()
+            self.b, self.buffers = saved_b, saved_buffers
+            elements = max(t.size for t in types)
+            entry = self._groups[key] = [fn, 0, elements]
+        entry[1] += 1
+        args = [self.buffers[a] for a in op.inputs if isinstance(a, Var)]
+        self.b.call(entry[0], args + [self.buffers[v] for v in op.outputs])
+
+    def lower_op_inline(self, op: Op, outs: list[ir.Value]) -> None:
         if op.prim is P.fusion:
             (region,) = op.regions
             sources: dict[Var, ir.Value | Literal] = {}
@@ -246,6 +290,32 @@ class KernelBuilder:
     def copy(self, atom: Atom, out: ir.Value) -> None:
         sources = {atom: self.buffer(atom)} if isinstance(atom, Var) else {}
         self.lower_group([], sources, [(atom, out)])
+
+
+_GROUP_CLASSES = (FusionClass.ELEMENTWISE, FusionClass.INDEX_MAP, FusionClass.REDUCTION)
+
+
+def _buffer_attributes(args: Sequence[ir.Argument], types: Sequence[TensorType]) -> None:
+    for arg, t in zip(args, types):
+        # noalias: inputs are only read and outputs are fresh, so no store through one
+        # pointer can change what another reads; this is what lets LLVM vectorise.
+        arg.attributes.add("noalias")
+        arg.attributes.add("captures(none)")
+        arg.attributes.align = t.dtype.itemsize
+        if t.nbytes:
+            arg.attributes.dereferenceable = t.nbytes
+
+
+def _group_key(op: Op) -> Hashable:
+    """Equal for ops that compute the same thing on buffers of the same types.
+
+    Which operands are the same value is part of it: ``mul x x`` reads one buffer, so its
+    function cannot serve ``mul y z``.
+    """
+    inputs = tuple(a.key() if isinstance(a, Literal) else (a.type, op.inputs.index(a))
+                   for a in op.inputs)
+    regions = tuple(structure_key(r) for r in op.regions)
+    return (op.prim, op.params, inputs, tuple(v.type for v in op.outputs), regions)
 
 
 def _locals(sources: dict, results: Sequence[tuple[Atom, ir.Value]]) -> list[ir.Value]:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 import re
 
 import numpy as np
@@ -511,13 +512,26 @@ def _stages(fn: Function) -> dict:
     return compile_native(fn, fn).stages
 
 
-@pytest.mark.parametrize("shape", [(1000,), (37, 41), (8, 16, 32)], ids=str)
+@pytest.mark.parametrize("shape", [(3000,), (57, 61), (8, 16, 32)], ids=str)
 def test_elementwise_float32_loops_vectorise(shape) -> None:
+    from llax.codegen.lower import SMALL_GROUP
+
+    assert math.prod(shape) > SMALL_GROUP
     opt = _stages(fused(_selu_region(shape)))["llvm-opt"]
     assert "<8 x float>" in opt
     assert "expf" not in opt and "llvm.exp." not in opt  # vecmath, not libm
     # Coalesced: the row-major nest is one flat loop, so no index splitting is left.
     assert " udiv " not in opt and " urem " not in opt
+
+
+def test_small_groups_are_compiled_for_size() -> None:
+    # Below SMALL_GROUP elements a loop runs in microseconds whatever LLVM does with it,
+    # so it is not worth vectorising time on a first call.
+    from llax.codegen.lower import SMALL_GROUP
+
+    opt = _stages(fused(_selu_region((SMALL_GROUP // 2,))))["llvm-opt"]
+    assert "minsize" in opt and "<8 x float>" not in opt
+    assert "expf" not in opt and "llvm.exp." not in opt  # still vecmath, not libm
 
 
 def test_broadcast_row_keeps_inner_loop_unit_stride() -> None:
@@ -538,3 +552,19 @@ def test_temporaries_are_freed() -> None:
     allocs = len(re.findall(r"call ptr @\"aligned_alloc\"", text))
     frees = len(re.findall(r"call void @\"free\"", text))
     assert allocs == frees == 3
+
+
+def test_groups_computing_the_same_thing_share_one_function() -> None:
+    # Two relu layers on equal shapes: one group function, called twice. ``mul x x`` and
+    # ``mul y z`` look alike but read one and two buffers: they must not share.
+    x, y, z = (Var(tt((64, 64), F32)) for _ in range(3))
+    r1 = op(P.max, x, lit(0.0, F32))
+    r2 = op(P.max, y, lit(0.0, F32))
+    sq = op(P.mul, x, x)
+    prod = op(P.mul, y, z)
+    fn = Function((x, y, z), (r1, r2, sq, prod), (*r1.outputs, *r2.outputs, *sq.outputs,
+                                                   *prod.outputs))
+    llvm = _stages(fn)["llvm"]
+    assert llvm.count('define internal void @"llax_group') == 3
+    args = [np.random.default_rng(i).normal(size=(64, 64)).astype(np.float32) for i in range(3)]
+    check(fn, args)

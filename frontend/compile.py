@@ -61,12 +61,13 @@ class HotFunction:
     """
 
     COMPILE_AFTER = 3
-    __slots__ = ("fn", "calls", "compiled")
+    __slots__ = ("fn", "calls", "compiled", "interpret_only")
 
     def __init__(self, fn: Function) -> None:
         self.fn = fn
         self.calls = 0
         self.compiled: Compiled | None = None
+        self.interpret_only = False
 
     def __call__(self, args: Sequence) -> list:
         from llax.frontend.core import Array, _trace_stack, concrete_value
@@ -76,9 +77,13 @@ class HotFunction:
             return call_function(self.fn, args)
         self.calls += 1
         if self.compiled is None:
-            if self.calls < self.COMPILE_AFTER:
+            if self.calls < self.COMPILE_AFTER or self.interpret_only:
                 return call_function(self.fn, args)
-            self.compiled = compile_function(self.fn)
+            try:
+                self.compiled = compile_function(self.fn)
+            except Exception:  # noqa: BLE001 - e.g. an op without a lowering: keep interpreting
+                self.interpret_only = True
+                return call_function(self.fn, args)
         buffers = [np.asarray(concrete_value(a)[0], dtype=v.type.dtype, order="C")
                    for a, v in zip(args, self.fn.params)]
         return [Array(o, r.type.weak) for o, r in zip(self.compiled.call(buffers),

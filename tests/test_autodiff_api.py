@@ -571,3 +571,42 @@ def test_jacobian_errors():
         llax.jacfwd(lambda x: x)(np.arange(3))
     with pytest.raises(TypeError, match="jacrev requires real- or complex-valued inputs.*int32"):
         llax.jacrev(lambda x: x)(np.arange(3))
+
+
+# ---------------------------------------------------------------------------------------------
+# Eager gradient programs: reused by structure, compiled once hot
+
+
+def test_gradient_programs_are_reused_and_compiled_when_hot():
+    from llax.frontend.autodiff import grad_program
+    from llax.frontend.compile import HotFunction
+
+    def f(m):
+        return lambda x: m.sum(m.tanh(x) ** 2 * 1.25)
+
+    x = rand(5)
+    want = jax.grad(f(jjnp))(x)
+    for _ in range(HotFunction.COMPILE_AFTER + 2):
+        close(llax.grad(f(jnp))(x), want)
+    program, _ = grad_program(_traced(f(jnp), x), [True])
+    assert program.compiled is not None and program.calls >= HotFunction.COMPILE_AFTER
+
+
+def test_gradient_program_that_cannot_compile_keeps_interpreting(monkeypatch):
+    import llax.frontend.compile as compile_module
+    from llax.frontend.autodiff import grad_program
+
+    def refuse(fn, **kwargs):
+        raise RuntimeError("no code generation today")
+
+    monkeypatch.setattr(compile_module, "compile_function", refuse)
+
+    def f(m):
+        return lambda x: m.sum(m.sin(x) * x * 0.75)
+
+    x = rand(4)
+    want = jax.grad(f(jjnp))(x)
+    for _ in range(5):
+        close(llax.grad(f(jnp))(x), want)
+    program, _ = grad_program(_traced(f(jnp), x), [True])
+    assert program.compiled is None and program.interpret_only

@@ -131,11 +131,13 @@ class LinearProgram:
     def num_residuals(self) -> int:
         return len(self.known.results) - self.num_outs
 
-    def transposed(self) -> Function:
-        """``(*residuals, *out cotangents) -> cotangents of the differentiated leaves``."""
+    def transposed(self) -> tuple[Function, list[Any]]:
+        """``(bwd, consts)``: ``bwd(*consts, *residuals, *out cotangents)`` gives the
+        cotangents of the differentiated leaves."""
         n_res = self.num_residuals
-        return eliminate_dead_code(transpose_function(
-            self.staged, [False] * n_res + [True] * (len(self.staged.params) - n_res)))
+        bwd, consts = transpose_function(
+            self.staged, [False] * n_res + [True] * (len(self.staged.params) - n_res))
+        return eliminate_dead_code(bwd), consts
 
 
 def linear_program(fn: Function, diff: Sequence[bool], num_out: int) -> LinearProgram:
@@ -171,18 +173,20 @@ def grad_program(fn: Function, diff: Sequence[bool], num_out: int = 1
     if hit is not None:
         return hit
     prog = linear_program(fn, diff, num_out)
-    bwd = prog.transposed()
+    bwd, bwd_consts = prog.transposed()
     out_type = fn.results[0].type
 
     def body(*args):
         known = call_function(prog.known, [*prog.consts, *args])
         one = Array(np.ones((), out_type.dtype))  # a literal in the built function
         return [*known[:prog.num_outs],
-                *call_function(bwd, [*known[prog.num_outs:], one])]
+                *call_function(bwd, [*bwd_consts, *known[prog.num_outs:], one])]
 
     grad_fn, consts = build_closed_function(body, fn.in_types, f"grad_{fn.name}")
     result = (HotFunction(run_pipeline(grad_fn, "simplify,cse,dce")), consts)
-    if not consts and len(_GRAD_PROGRAMS) < _MAX_GRAD_PROGRAMS:
+    if not consts:  # constants would be stale next time
+        if len(_GRAD_PROGRAMS) >= _MAX_GRAD_PROGRAMS:
+            del _GRAD_PROGRAMS[next(iter(_GRAD_PROGRAMS))]  # the oldest
         _GRAD_PROGRAMS[key] = result
     return result
 
@@ -225,7 +229,8 @@ def vjp(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple:
         # Integer outputs have float0 cotangents; the transposed function ignores them.
         ct_leaves = [c if has_tangent(t) else Array(np.zeros(t.shape, t.dtype))
                      for c, t in zip(ct_leaves, out_types)]
-        cts = iter(call_function(bwd, [*residuals, *ct_leaves]))
+        bwd_fn, bwd_consts = bwd
+        cts = iter(call_function(bwd_fn, [*bwd_consts, *residuals, *ct_leaves]))
         flat = [_restore_weak(next(cts), t) if d else _float0_zeros(t)
                 for d, t in zip(diff, types)]
         return tuple(tree_unflatten(in_tree, flat))
@@ -289,10 +294,12 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
 
         traced = trace_flat(_flat_fun(partial_fun, in_tree), leaves, _name(fun), has_aux)
         out_types = [r.type for r in traced.fn.results[:traced.num_out]]
-        if traced.out_tree.num_leaves != 1 or out_types[0].shape != ():
-            shape = out_types[0].shape if len(out_types) == 1 else "a pytree"
+        if traced.out_tree.num_nodes != 1:  # not a bare array (a tuple holding one, say)
+            raise TypeError("Gradient only defined for scalar-output functions. Output was "
+                            f"a pytree of structure {traced.out_tree}.")
+        if out_types[0].shape != ():
             raise TypeError("Gradient only defined for scalar-output functions. Output had "
-                            f"shape: {shape}.")
+                            f"shape: {out_types[0].shape}.")
         if not dtypes.is_float(out_types[0].dtype):
             raise TypeError(
                 "grad requires real-valued outputs (output dtype that is a sub-dtype of "
@@ -344,18 +351,27 @@ def _check_primals_tangents(primals: Any, tangents: Any) -> tuple[list, list, Py
                         f"structure; primals have tree structure {p_tree} whereas tangents have "
                         f"tree structure {t_tree}.")
     for p, t in zip(p_leaves, t_leaves):
-        pt, tt = aval_of(p), aval_of(t)
-        if pt.shape != tt.shape:
+        pt = aval_of(p)
+        t_shape, t_dtype = np.shape(t), getattr(t, "dtype", None)
+        if t_dtype != float0:  # float0 arrays are NumPy's, with no llax type
+            tt = aval_of(t)
+            t_shape, t_dtype = tt.shape, tt.dtype
+        if pt.shape != t_shape:
             raise ValueError("jvp called with different primal and tangent shapes;"
-                             f"Got primal shape {pt.shape} and tangent shape as {tt.shape}")
+                             f"Got primal shape {pt.shape} and tangent shape as {t_shape}")
         expected = pt.dtype if has_tangent(pt) else float0
-        if tt.dtype != expected and has_tangent(pt):
+        if t_dtype != expected:
             raise TypeError(
                 "primal and tangent arguments to jax.jvp do not match; dtypes must be equal, "
                 "or in case of int/bool primal dtype the tangent dtype must be float0."
                 f"Got primal dtype {pt.dtype.name} and so expected tangent dtype "
-                f"{expected.name}, but got tangent dtype {tt.dtype.name} instead.")
+                f"{_dtype_name(expected)}, but got tangent dtype {_dtype_name(t_dtype)} "
+                "instead.")
     return p_leaves, t_leaves, p_tree
+
+
+def _dtype_name(dtype: np.dtype) -> str:
+    return str(dtype) if dtype == float0 else dtype.name  # JAX prints float0's record type
 
 
 def jvp(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any],
@@ -406,8 +422,8 @@ def linearize(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple:
 # (reverse)
 
 
-def _jacobian_args(name: str, args: tuple, argnums: int | Sequence[int]
-                   ) -> tuple[list[int], list[Any], PyTreeDef]:
+def _jacobian_args(name: str, args: tuple, argnums: int | Sequence[int],
+                   allow_int: bool = False) -> tuple[list[int], list[Any], PyTreeDef]:
     nums = _argnums_tuple(argnums)
     for i in nums:
         if not -len(args) <= i < len(args):
@@ -420,7 +436,7 @@ def _jacobian_args(name: str, args: tuple, argnums: int | Sequence[int]
     leaves = [_check_leaf(x) for x in leaves]
     for x in leaves:
         t = aval_of(x)
-        if dtypes.is_float(t.dtype):
+        if dtypes.is_float(t.dtype) or allow_int:
             continue
         if name == "jacrev":  # the same wording as grad's, as in JAX
             raise TypeError(
@@ -450,17 +466,25 @@ def _leaf_function(fun: Callable, args: tuple, kwargs: dict, picked: list[int],
 
 
 def _basis(types: Sequence[TensorType]) -> list[Any]:
-    """The standard basis of the flattened inputs, split per leaf: leaf j has shape
-    (N, *shape_j), where N is the total size."""
-    from llax.frontend import jnp
-
-    sizes = [t.size for t in types]
-    eye = jnp.eye(sum(sizes), dtype=types[0].dtype) if types else None
+    """The standard basis of the flattened (inexact) values of ``types``, split per value:
+    value j gets shape (N, *shape_j) and its own dtype, where N is the total size."""
+    total = sum(t.size for t in types)
     out, start = [], 0
-    for t, n in zip(types, sizes):
-        out.append(jnp.reshape(eye[:, start:start + n], (sum(sizes), *t.shape)))
-        start += n
+    for t in types:
+        block = np.eye(total, dtype=t.dtype)[:, start:start + t.size]
+        out.append(Array(np.ascontiguousarray(block).reshape(total, *t.shape)))
+        start += t.size
     return out
+
+
+def _split(flat: Any, types: Sequence[TensorType], first: bool) -> list[Any]:
+    """Cut ``flat``'s first (or last) axis, the flattened values of ``types``, into one
+    slice per type."""
+    parts, start = [], 0
+    for t in types:
+        parts.append(flat[start:start + t.size] if first else flat[..., start:start + t.size])
+        start += t.size
+    return parts
 
 
 def _assemble(rows: list[list[Any]], out_tree: PyTreeDef, in_tree: PyTreeDef) -> Any:
@@ -471,8 +495,9 @@ def _assemble(rows: list[list[Any]], out_tree: PyTreeDef, in_tree: PyTreeDef) ->
 
 def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
            holomorphic: bool = False) -> Callable:
-    """The Jacobian of ``fun`` by forward mode: one JVP per input element, batched."""
-    from llax.frontend import jnp
+    """The Jacobian of ``fun`` by forward mode: one JVP per input element, batched.
+
+    Integer outputs get blocks of integer zeros, as in JAX."""
     from llax.frontend.vmap import vmap
 
     @functools.wraps(fun)
@@ -480,24 +505,25 @@ def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
         picked, leaves, in_tree = _jacobian_args("jacfwd", args, argnums)
         f = _leaf_function(fun, args, kwargs, picked, isinstance(argnums, int), in_tree)
         types = [aval_of(x) for x in leaves]
+        outs: dict[str, Any] = {}
 
         def pushforward(*tangents):
             result = jvp(f, tuple(leaves), tuple(tangents), has_aux=has_aux)
-            return (result[1], result[2]) if has_aux else result[1]
+            out_leaves, outs["tree"] = tree_flatten(result[0])
+            outs["types"] = [aval_of(o) for o in out_leaves]
+            floats = [t for t, o in zip(tree_flatten(result[1])[0], outs["types"])
+                      if has_tangent(o)]
+            return (floats, result[2]) if has_aux else floats
 
         result = vmap(pushforward, out_axes=(-1, None) if has_aux else -1)(*_basis(types))
         tangents, aux = result if has_aux else (result, None)
-        t_leaves, out_tree = tree_flatten(tangents)
+        tangents = iter(tangents)
         rows = []
-        for t in t_leaves:
-            out_shape = t.shape[:-1]
-            row, start = [], 0
-            for ty in types:
-                block = t[..., start:start + ty.size]
-                row.append(jnp.reshape(block, (*out_shape, *ty.shape)))
-                start += ty.size
-            rows.append(row)
-        jac = _assemble(rows, out_tree, in_tree)
+        for o in outs["types"]:  # each float output's tangents: (*out shape, N_in)
+            parts = _split(next(tangents), types, first=False) if has_tangent(o) else None
+            rows.append([_int_zeros((*o.shape, *t.shape), o) if parts is None else
+                         _reshape(p, (*o.shape, *t.shape)) for p, t in zip(parts or types, types)])
+        jac = _assemble(rows, outs["tree"], in_tree)
         return (jac, aux) if has_aux else jac
 
     return jacfun
@@ -505,32 +531,55 @@ def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
 
 def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
            holomorphic: bool = False, allow_int: bool = False) -> Callable:
-    """The Jacobian of ``fun`` by reverse mode: one VJP per output element, batched."""
-    from llax.frontend import jnp
+    """The Jacobian of ``fun`` by reverse mode: one VJP per output element, batched.
+
+    Integer inputs (with ``allow_int``) get blocks of integer zeros, as in JAX."""
     from llax.frontend.vmap import vmap
 
     @functools.wraps(fun)
     def jacfun(*args, **kwargs):
-        picked, leaves, in_tree = _jacobian_args("jacrev", args, argnums)
+        picked, leaves, in_tree = _jacobian_args("jacrev", args, argnums, allow_int)
         f = _leaf_function(fun, args, kwargs, picked, isinstance(argnums, int), in_tree)
+        in_types = [aval_of(x) for x in leaves]
         result = vjp(f, *leaves, has_aux=has_aux)
         out, f_vjp = result[0], result[1]
         out_leaves, out_tree = tree_flatten(out)
         out_types = [aval_of(o) for o in out_leaves]
+        for o in out_types:
+            if not has_tangent(o):
+                raise TypeError(
+                    "jacrev requires real-valued outputs (output dtype that is a sub-dtype of "
+                    f"np.floating), but got {o.dtype.name}. For differentiation of functions "
+                    "with integer outputs, use jax.vjp directly.")
 
         def pullback(*cts):
-            return f_vjp(tree_unflatten(out_tree, cts))
+            in_cts = f_vjp(tree_unflatten(out_tree, cts))
+            return [c for c, t in zip(in_cts, in_types) if has_tangent(t)]
 
-        in_cts = vmap(pullback)(*_basis(out_types))  # per input leaf: (N_out, *in_shape)
-        rows, start = [], 0
-        for ot in out_types:
-            rows.append([jnp.reshape(c[start:start + ot.size], (*ot.shape, *c.shape[1:]))
-                         for c in in_cts])
-            start += ot.size
+        # Per differentiable input leaf: (N_out, *in_shape).
+        in_cts = iter(vmap(pullback)(*_basis(out_types)) if out_types else ())
+        rows = [[None] * len(in_types) for _ in out_types]
+        for j, t in enumerate(in_types):
+            parts = iter(_split(next(in_cts), out_types, first=True)) if has_tangent(t) else None
+            for i, o in enumerate(out_types):
+                rows[i][j] = (_int_zeros((*o.shape, *t.shape), t) if parts is None
+                              else _reshape(next(parts), (*o.shape, *t.shape)))
         jac = _assemble(rows, out_tree, in_tree)
         return (jac, result[2]) if has_aux else jac
 
     return jacfun
+
+
+def _int_zeros(shape: tuple[int, ...], like: TensorType) -> Array:
+    """A Jacobian block for an integer output (jacfwd) or input (jacrev, allow_int): zeros of
+    its dtype, as JAX returns them."""
+    return Array(np.zeros(shape, like.dtype), like.weak)
+
+
+def _reshape(x: Any, shape: tuple[int, ...]) -> Any:
+    from llax.frontend import jnp
+
+    return jnp.reshape(x, shape)
 
 
 def hessian(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,

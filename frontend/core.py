@@ -244,10 +244,10 @@ class Tracer:
 
     def _concrete(self, what: str,
                   error: type[TracerError] = ConcretizationTypeError) -> np.ndarray:
+        if not self.trace.active:  # even if its value is known: it escaped, as JAX says
+            raise self.escaped("outside of any trace")
         if self.val is not None:
             return self.val
-        if not self.trace.active:
-            raise self.escaped("outside of any trace")
         raise error(self.trace.concretization_message(self.ir_var, what))
 
     def escaped(self, used_in: str) -> UnexpectedTracerError:

@@ -20,19 +20,38 @@ from llax.frontend.tree_util import PyTreeDef, tree_flatten, tree_unflatten
 from llax.ir import prims as P
 from llax.ir.core import Function
 from llax.ir.types import TensorType
-from llax.transforms.jvp import instantiate, jvp_rules, zeros
+from llax.transforms.jvp import has_tangent, instantiate, jvp_rules, zeros
 from llax.transforms.staging import build_closed_function, call_function
 from llax.transforms.transpose import is_linear, transpose_rules
 
 
 class Rule:
-    """A user rule as a function of flat leaves, traced on demand: ``trace(in_types)``."""
+    """A user rule as a function of flat leaves, traced on demand: ``trace(in_types)``.
 
-    __slots__ = ("name", "flat")
+    Two Rules with the same ``key`` (the user's rule function and everything static its
+    tracing depends on) are equal, so ops holding them compare equal and a gradient
+    program cached for one call of a custom function serves the next. Without a key
+    (unhashable static arguments) a Rule equals only itself.
+    """
 
-    def __init__(self, name: str, flat: Callable[..., list[Any]]) -> None:
+    __slots__ = ("name", "flat", "key")
+
+    def __init__(self, name: str, flat: Callable[..., list[Any]], key: Any = None) -> None:
         self.name = name
         self.flat = flat
+        try:
+            hash(key)
+        except TypeError:
+            key = None
+        self.key = key
+
+    def __eq__(self, other: object) -> bool:
+        if self.key is None or not isinstance(other, Rule):
+            return self is other
+        return self.key == other.key
+
+    def __hash__(self) -> int:
+        return id(self) if self.key is None else hash(self.key)
 
     def trace(self, in_types: Sequence[TensorType]) -> tuple[Function, list[Any]]:
         """``(fn, consts)``: call as ``fn(*consts, *inputs)``."""
@@ -53,12 +72,27 @@ def _pair(out: Any, what: str) -> tuple[Any, Any]:
     return out[0], out[1]
 
 
-def _leaves_like(out: Any, tree: PyTreeDef, what: str) -> list[Any]:
+def _leaves_like(out: Any, tree: PyTreeDef, what: str,
+                 types: Sequence[TensorType] | None = None) -> list[Any]:
+    """``out``'s leaves, checked against the function's output structure and, if given,
+    the shapes and dtypes of its outputs."""
     leaves, got = tree_flatten(out)
     if got != tree:
         raise TypeError(f"{what} must produce an output with the same container (pytree) "
                         f"structure as the function's output, {tree}; got {got}")
+    if types is not None:
+        _check_types(leaves, types, f"{what} must produce primal and tangent outputs with "
+                                    "corresponding shapes and dtypes")
     return leaves
+
+
+def _check_types(values: Sequence[Any], types: Sequence[TensorType], what: str) -> None:
+    for i, (v, t) in enumerate(zip(values, types)):
+        got = aval_of(v)
+        if got.shape != t.shape or got.dtype != t.dtype:
+            raise TypeError(f"{what}, but output {i} has shape {got.shape} and dtype "
+                            f"{got.dtype.name} where {t.shape} and {t.dtype.name} were "
+                            "expected.")
 
 
 class _Custom:
@@ -103,6 +137,14 @@ class _Custom:
         out_leaves, out_tree = tree_flatten(out)
         fn, consts = t.finish(out_leaves)
         return leaves, tree, rebuild, fn, consts, out_tree
+
+    def _rule_key(self, which: str, args: tuple, out_tree: PyTreeDef) -> tuple:
+        """What tracing a rule of this call depends on besides the operand types: the rule
+        functions (current ones: defjvp may be called again), the nondiff arguments and the
+        argument and output structures."""
+        rules = tuple(getattr(self, n, None) for n in ("jvp", "fwd", "bwd"))
+        return (self, which, rules, self._nondiff(args), tree_flatten(self._diff(args))[1],
+                out_tree)
 
     def _diff(self, args: tuple) -> tuple:
         return tuple(a for i, a in enumerate(args) if i not in self.nondiff_argnums)
@@ -149,15 +191,23 @@ class custom_jvp(_Custom):  # noqa: N801 - JAX's name
             return self.fun(*args)
         leaves, _, rebuild, fn, consts, out_tree = self._stage(args)
         n = len(leaves)
+        out_types = [r.type for r in fn.results]
 
         def jvp_flat(*xs):
             primals, tangents = rebuild(xs[:n]), rebuild(xs[n:])
             what = f"Custom JVP rule {_name(self.jvp)}"
             p_out, t_out = _pair(self.jvp(*self._nondiff(args), self._diff(primals),
                                           self._diff(tangents)), what)
-            return [*_leaves_like(p_out, out_tree, what), *_leaves_like(t_out, out_tree, what)]
+            p_leaves = _leaves_like(p_out, out_tree, what, out_types)
+            # Tangents of integer outputs are not looked at (JAX wants float0 there).
+            t_leaves = _leaves_like(t_out, out_tree, what)
+            _check_types([t for t, o in zip(t_leaves, out_types) if has_tangent(o)],
+                         [o for o in out_types if has_tangent(o)],
+                         f"{what} must produce primal and tangent outputs with corresponding "
+                         "shapes and dtypes")
+            return [*p_leaves, *t_leaves]
 
-        rule = Rule(f"{self.__name__}_jvp", jvp_flat)
+        rule = Rule(f"{self.__name__}_jvp", jvp_flat, self._rule_key("jvp", args, out_tree))
         outs = bind(P.custom_jvp_call, [*consts, *leaves],
                     {"jvp": rule, "num_consts": len(consts)}, (fn,))
         return tree_unflatten(out_tree, outs)
@@ -218,8 +268,11 @@ class custom_vjp(_Custom):  # noqa: N801 - JAX's name
             cts = self.bwd(*self._nondiff(args), res, ct)
             return _bwd_leaves(_name(self.bwd), cts, diff_tree, arg_types)
 
-        params = {"fwd": Rule(f"{self.__name__}_fwd", fwd_flat),
-                  "bwd": Rule(f"{self.__name__}_bwd", bwd_flat), "num_consts": len(consts)}
+        params = {"fwd": Rule(f"{self.__name__}_fwd", fwd_flat,
+                              self._rule_key("fwd", args, out_tree)),
+                  "bwd": Rule(f"{self.__name__}_bwd", bwd_flat,
+                              self._rule_key("bwd", args, out_tree)),
+                  "num_consts": len(consts)}
         outs = bind(P.custom_vjp_call, [*consts, *leaves], params, (fn,))
         return tree_unflatten(out_tree, outs)
 
@@ -235,7 +288,10 @@ def _bwd_leaves(name: str, cts: Any, diff_tree: PyTreeDef,
         raise TypeError("Custom VJP bwd rule must produce an output with the same container "
                         "(pytree) structure as the args tuple of the primal function, "
                         f"{diff_tree}; got {tree}")
-    return [zeros(t) if c is None else c for c, t in zip(leaves, types)]
+    leaves = [zeros(t) if c is None else c for c, t in zip(leaves, types)]
+    _check_types(leaves, types, f"Custom VJP bwd rule {name} must produce an output with the "
+                                "shapes and dtypes of the args tuple of the primal function")
+    return leaves
 
 
 def _custom_vjp_call_jvp(primals, tangents, *, regions, fwd, bwd, num_consts):

@@ -306,6 +306,20 @@ def test_grad_retraces_every_call_outside_jit():
     assert len(calls) == 4
 
 
+def test_a_tracer_leaked_from_grad_is_an_error():
+    leaked = []
+
+    def f(x):
+        leaked.append(x * 2)
+        return x * x
+
+    llax.grad(f)(3.0)
+    with pytest.raises(llax.errors.UnexpectedTracerError):
+        float(leaked[0])
+    with pytest.raises(llax.errors.UnexpectedTracerError):
+        jnp.sin(leaked[0])
+
+
 def test_inputs_are_not_mutated():
     x = rand(5)
     before = x.copy()
@@ -321,6 +335,23 @@ def test_error_non_scalar_output():
     with pytest.raises(TypeError, match=r"Gradient only defined for scalar-output functions. "
                                         r"Output had shape: \(3,\)"):
         llax.grad(lambda x: x * 2)(rand(3))
+
+
+def test_error_output_in_a_container():
+    with pytest.raises(TypeError, match="Gradient only defined for scalar-output functions"):
+        llax.grad(lambda x: (jnp.sum(x ** 2),))(rand(3))
+    with pytest.raises(TypeError, match="Gradient only defined for scalar-output functions"):
+        llax.grad(lambda x: {"loss": jnp.sum(x)})(rand(3))
+
+
+def test_jvp_takes_float0_tangents_for_integer_primals():
+    for f in (llax.jvp, jax.jvp):
+        out, tout = f(lambda x, n: x * n, (np.ones(2, np.float32), np.arange(2, dtype=np.int32)),
+                      (np.ones(2, np.float32), np.zeros(2, jax.dtypes.float0)))
+        close(tout, np.arange(2))
+        with pytest.raises(TypeError, match=r"expected tangent dtype \[\('float0', 'V'\)\]"):
+            f(lambda x, n: x * n, (np.ones(2, np.float32), np.arange(2, dtype=np.int32)),
+              (np.ones(2, np.float32), np.ones(2, np.float32)))
 
 
 def test_error_integer_input_and_output():
@@ -511,7 +542,7 @@ def test_transformed_functions_verify():
     args = CASES["broadcasting"][1]
     fn = _traced(lambda x, v: broadcasting(jnp, x, v), *args)
     prog = linear_program(fn, [True, True], 1)
-    for f in (prog.known, prog.staged, prog.transposed(), grad_program(fn, [True, True])[0].fn):
+    for f in (prog.known, prog.staged, prog.transposed()[0], grad_program(fn, [True, True])[0].fn):
         verify(f)
 
 
@@ -610,3 +641,52 @@ def test_gradient_program_that_cannot_compile_keeps_interpreting(monkeypatch):
         close(llax.grad(f(jnp))(x), want)
     program, _ = grad_program(_traced(f(jnp), x), [True])
     assert program.compiled is None and program.interpret_only
+
+
+def test_custom_rules_may_use_constant_arrays():
+    w = np.array([1.0, 2.0, 3.0], np.float32)
+
+    @llax.custom_vjp
+    def f(x):
+        return x * w
+
+    f.defvjp(lambda x: (f(x), None), lambda res, g: (g * jnp.asarray(w) * 2.0,))
+
+    @llax.custom_jvp
+    def h(x):
+        return x * w
+
+    h.defjvp(lambda p, t: (h(p[0]), t[0] * jnp.asarray(w) * 3.0))
+    for transform in (lambda f: f, llax.jit):
+        close(transform(llax.grad(lambda x: jnp.sum(f(x))))(np.ones(3, np.float32)), 2 * w)
+        close(transform(llax.grad(lambda x: jnp.sum(h(x))))(np.ones(3, np.float32)), 3 * w)
+    close(llax.vmap(llax.grad(lambda x: jnp.sum(f(x))))(np.ones((2, 3), np.float32)),
+          np.stack([2 * w, 2 * w]))
+
+
+def test_custom_rule_outputs_are_checked():
+    @llax.custom_jvp
+    def f(x):
+        return jnp.sin(x)
+
+    f.defjvp(lambda p, t: (f(p[0]), jnp.ones(2)))
+    with pytest.raises(TypeError, match="corresponding shapes and dtypes"):
+        llax.grad(f)(1.0)
+
+    @llax.custom_vjp
+    def g(x):
+        return x * 2
+
+    g.defvjp(lambda x: (g(x), None), lambda res, ct: (jnp.ones(3),))
+    with pytest.raises(TypeError, match="shapes and dtypes of the args tuple"):
+        llax.grad(g)(1.0)
+
+
+def test_custom_functions_reuse_the_cached_gradient_program():
+    from llax.frontend import autodiff
+
+    x = rand(7)
+    before = len(autodiff._GRAD_PROGRAMS)
+    for _ in range(4):
+        llax.grad(lambda x: jnp.sum(llax.nn.relu(x) ** 2))(x)
+    assert len(autodiff._GRAD_PROGRAMS) <= before + 1

@@ -831,7 +831,7 @@ def verify_transforms(case: Case, fn: Callable) -> None:
     verify(split.staged)
     n_lin = len(split.staged.params) - split.num_residuals
     if all(r.type.dtype.kind == "f" for r in traced.fn.results):
-        verify(transpose_function(split.staged, [False] * split.num_residuals + [True] * n_lin))
+        verify(transpose_function(split.staged, [False] * split.num_residuals + [True] * n_lin)[0])
 
 
 def check_cases(name: str, cases: list[Case]) -> None:

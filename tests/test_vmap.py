@@ -503,7 +503,7 @@ def test_custom_lin_batched_and_transposed() -> None:
     verify(batched)
     assert "custom_lin" in ops_of(batched)
     cts = rng.standard_normal((3, 4)).astype(np.float32)
-    (got,) = evaluate_function(transpose_function(batched, [False, False, True]),
+    (got,) = evaluate_function(transpose_function(batched, [False, False, True])[0],
                                [X[0], Z[0], np.moveaxis(cts, 0, out_dim)])
     want = 2.0 * np.cos(X[0]) * Z[0] * cts  # the custom bwd, for every example
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)

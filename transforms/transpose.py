@@ -23,7 +23,7 @@ from llax.ir.core import Atom, Function, Var
 from llax.ir.primitive import Primitive
 from llax.ir.types import TensorType
 from llax.transforms.jvp import instantiate
-from llax.transforms.staging import build_function, literal_operand
+from llax.transforms.staging import build_closed_function, literal_operand
 
 
 class UndefinedPrimal:
@@ -56,8 +56,12 @@ TransposeRule = Callable[..., Sequence[Any]]
 transpose_rules: dict[Primitive, TransposeRule] = {}
 
 
-def transpose_function(fn: Function, linear: Sequence[bool]) -> Function:
-    """The transpose of ``fn`` with respect to its ``linear`` params; see the module docstring."""
+def transpose_function(fn: Function, linear: Sequence[bool]) -> tuple[Function, list[Any]]:
+    """The transpose of ``fn`` with respect to its ``linear`` params; see the module docstring.
+
+    Returns ``(fn_t, consts)``: call ``fn_t(*consts, *non-linear params, *cotangents)``.
+    ``consts`` are values that custom VJP rules (traced only now) closed over.
+    """
     if len(linear) != len(fn.params):
         raise ValueError(f"transpose_function: {len(linear)} flags for {len(fn.params)} params")
     fixed = [v for v, lin in zip(fn.params, linear) if not lin]
@@ -96,7 +100,7 @@ def transpose_function(fn: Function, linear: Sequence[bool]) -> Function:
         return [instantiate(ct_env.get(v), v.type) for v in lin_params]
 
     in_types = [v.type for v in fixed] + [r.type for r in fn.results]
-    return build_function(body, in_types, f"transpose_{fn.name}")
+    return build_closed_function(body, in_types, f"transpose_{fn.name}")
 
 
 def _transpose_op(op, cts_out: list[Any], ins: list[Any]) -> Sequence[Any]:

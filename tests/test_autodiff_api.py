@@ -690,3 +690,12 @@ def test_custom_functions_reuse_the_cached_gradient_program():
     for _ in range(4):
         llax.grad(lambda x: jnp.sum(llax.nn.relu(x) ** 2))(x)
     assert len(autodiff._GRAD_PROGRAMS) <= before + 1
+
+
+@pytest.mark.parametrize("name", ["fmax", "fmin", "maximum", "minimum"])
+def test_ties_share_or_pick_the_gradient_as_jax_does(name):
+    x = np.array([1.0, 2.0, np.nan, 3.0], np.float32)
+    y = np.array([1.0, 1.0, 0.5, np.nan], np.float32)
+    got = llax.grad(lambda x, y: jnp.sum(getattr(jnp, name)(x, y)), argnums=(0, 1))(x, y)
+    want = jax.grad(lambda x, y: jjnp.sum(getattr(jjnp, name)(x, y)), argnums=(0, 1))(x, y)
+    close(got, want)

@@ -161,11 +161,14 @@ def _fmod(x: Any, y: Any) -> Any:
     return _rem(x, y)
 
 
-def _nan_ignoring(pick: Impl) -> Impl:
+def _nan_ignoring(pick: Impl, beats: Impl) -> Impl:
+    """fmax/fmin: ``x`` where it beats ``y`` or ``y`` is NaN, else ``y`` (JAX's formula, so
+    the gradient at ties goes to ``y``, as in JAX)."""
+
     def fn(x: Any, y: Any) -> Any:
         if x.dtype.kind != "f":
             return pick(x, y)
-        return _select(_isnan(y), x, _select(_isnan(x), y, pick(x, y)))
+        return _select(_or(beats(x, y), _isnan(y)), x, y)
 
     return fn
 
@@ -358,8 +361,8 @@ BINARY: dict[str, tuple[str, Callable[[np.dtype], Impl]]] = {
     "float_power": ("inexact", _always(_prim(P.pow))),
     "maximum": ("promote", _always(_max)),
     "minimum": ("promote", _always(_min)),
-    "fmax": ("promote", _always(_nan_ignoring(_max))),
-    "fmin": ("promote", _always(_nan_ignoring(_min))),
+    "fmax": ("promote", _always(_nan_ignoring(_max, _gt))),
+    "fmin": ("promote", _always(_nan_ignoring(_min, _lt))),
     "arctan2": ("inexact", _always(_prim(P.atan2))),
     "logaddexp": ("inexact", _always(_logaddexp)),
     "hypot": ("inexact", _always(_hypot)),

@@ -194,23 +194,27 @@ def _div_jvp(primals, tangents):
 jvp_rules[P.div] = _div_jvp
 
 
-def _minmax_jvp(prim: Primitive, wins: Callable[[Any, Any], Any]):
-    # As JAX: where the operands are equal, each gets half of the tangent.
+def _minmax_jvp(prim: Primitive):
+    # As JAX: an operand gets the tangent where it equals the result, half of it where both
+    # do, none where neither does (a NaN result).
     def rule(primals, tangents):
-        (x, y) = primals
         out = _out(prim, primals, {})
-        xb, yb = bcast(x, out.shape), bcast(y, out.shape)
-        half = lax.select(lax.eq(xb, yb), lax.full_like(xb, 0.5), lax.full_like(xb, 0.0))
-        cx = lax.select(wins(xb, yb), lax.full_like(xb, 1.0), half)
-        cy = lax.sub(1.0, cx)
+        xb, yb = (bcast(v, out.shape) for v in primals)
+        x_is, y_is = lax.eq(xb, out), lax.eq(yb, out)
+        one, half, zero = (lax.full_like(out, v) for v in (1.0, 0.5, 0.0))
+
+        def share(mine, other):
+            return lax.select(mine, lax.select(other, half, one), zero)
+
         tx, ty = tangents
-        return out, add_tangents(scale(tx, cx, out.shape), scale(ty, cy, out.shape))
+        return out, add_tangents(scale(tx, share(x_is, y_is), out.shape),
+                                 scale(ty, share(y_is, x_is), out.shape))
 
     return rule
 
 
-jvp_rules[P.max] = _minmax_jvp(P.max, lax.gt)
-jvp_rules[P.min] = _minmax_jvp(P.min, lax.lt)
+jvp_rules[P.max] = _minmax_jvp(P.max)
+jvp_rules[P.min] = _minmax_jvp(P.min)
 
 
 def _pow_jvp(primals, tangents):

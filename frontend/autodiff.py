@@ -256,6 +256,15 @@ def _flat_fun(fun: Callable, in_tree: PyTreeDef) -> Callable:
     return flat
 
 
+def _check_argnums(nums: tuple[int, ...], n_args: int) -> None:
+    for i in nums:  # JAX's wording
+        if not -n_args <= i < n_args:
+            raise ValueError(
+                "Positional argument indices, e.g. for `static_argnums`, must have value "
+                "greater than or equal to -len(args) and less than len(args), but got value "
+                f"{i} for len(args) == {n_args}.")
+
+
 def _argnums_tuple(argnums: int | Sequence[int]) -> tuple[int, ...]:
     return (argnums,) if isinstance(argnums, int) else tuple(argnums)
 
@@ -271,11 +280,12 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
     @functools.wraps(fun)
     def value_and_grad_f(*args, **kwargs):
         for i in nums:
-            if not -len(args) <= i < len(args):
+            if i >= len(args):
                 raise TypeError(
                     f"differentiating with respect to argnums={argnums} requires at least "
                     f"{max(nums) + 1} positional arguments to be passed by the caller, but got "
                     f"only {len(args)} positional arguments.")
+        _check_argnums(nums, len(args))
         picked = [i % len(args) for i in nums]
         leaves, in_tree = _flatten_args([args[i] for i in picked])
         types = [aval_of(x) for x in leaves]
@@ -425,11 +435,7 @@ def linearize(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple:
 def _jacobian_args(name: str, args: tuple, argnums: int | Sequence[int],
                    allow_int: bool = False) -> tuple[list[int], list[Any], PyTreeDef]:
     nums = _argnums_tuple(argnums)
-    for i in nums:
-        if not -len(args) <= i < len(args):
-            raise TypeError(f"differentiating with respect to argnums={argnums} requires at "
-                            f"least {max(nums) + 1} positional arguments to be passed by the "
-                            f"caller, but got only {len(args)} positional arguments.")
+    _check_argnums(nums, len(args))
     picked = [i % len(args) for i in nums]
     dyn = [args[i] for i in picked]
     leaves, tree = tree_flatten(dyn[0] if isinstance(argnums, int) else tuple(dyn))

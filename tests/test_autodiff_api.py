@@ -364,6 +364,8 @@ def test_error_integer_input_and_output():
 def test_error_argnums_and_has_aux():
     with pytest.raises(TypeError, match="argnums=1 requires at least 2 positional arguments"):
         llax.grad(lambda x: x * 2, argnums=1)(1.0)
+    with pytest.raises(ValueError, match="got value -2 for len\\(args\\) == 1"):
+        llax.grad(lambda x: x * 2, argnums=-2)(1.0)
     with pytest.raises(TypeError, match="two-element tuple"):
         llax.grad(lambda x: x * 2, has_aux=True)(1.0)
     with pytest.raises(TypeError, match="two-element tuple"):
@@ -602,6 +604,9 @@ def test_jacobian_errors():
         llax.jacfwd(lambda x: x)(np.arange(3))
     with pytest.raises(TypeError, match="jacrev requires real- or complex-valued inputs.*int32"):
         llax.jacrev(lambda x: x)(np.arange(3))
+    for jacobian in (llax.jacfwd, llax.jacrev, llax.hessian):
+        with pytest.raises(ValueError, match="got value 1 for len\\(args\\) == 1"):
+            jacobian(lambda x: x, argnums=1)(rand(2))
 
 
 # ---------------------------------------------------------------------------------------------

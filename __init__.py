@@ -14,18 +14,10 @@ import sys
 
 from llax.config import config
 from llax.frontend.api import ShapeDtypeStruct, eval_shape, jit, make_jaxpr
-from llax.frontend.autodiff import (
-    grad,
-    hessian,
-    jacfwd,
-    jacrev,
-    jvp,
-    linearize,
-    value_and_grad,
-    vjp,
-)
+from llax.frontend.autodiff import grad, jvp, linearize, value_and_grad, vjp
 from llax.frontend.core import Array, ConcretizationTypeError, UnexpectedTracerError
 from llax.frontend.custom_derivatives import custom_jvp, custom_vjp
+from llax.frontend.jacobians import hessian, jacfwd, jacrev
 from llax.frontend.vmap import vmap
 
 __version__ = "0.1.0"

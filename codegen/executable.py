@@ -63,9 +63,10 @@ def compile_native(traced: Function, optimized: Function) -> Compiled:
         [(t.shape, t.dtype) for t in kernel.in_types],
         [(t.shape, t.dtype) for t in kernel.out_types],
         name=name, release_gil=nbytes > RELEASE_GIL_BYTES)
-    llvm_ir = str(module)
+    side_ir = [str(m) for m in kernel.side_modules]
+    llvm_ir = "\n".join([str(module), *side_ir])
     t1 = time.perf_counter()
-    compiled = target.compile_module(llvm_ir, name)
+    compiled = target.compile_module(str(module), name, side_modules=side_ir)
     fn = native.make_callable(compiled, entry)
     t2 = time.perf_counter()
     in_types = kernel.in_types

@@ -20,6 +20,7 @@ runs over output rows) are outlined and split across cores by
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
@@ -45,6 +46,14 @@ KERNEL_NAME = "llax_kernel"
 # much of LLVM's time on a first call: on the MLP train step this cut the first call from
 # about 243 to 205 ms (1 << 13 gained nothing more), with the step time within noise.
 SMALL_GROUP = 1 << 11
+# With this many loop nests or more, some are compiled on a second thread (a side module)
+# while the calling thread compiles the entry, the kernel and the others: on the MLP train
+# step LLVM's share of the first call went from ~145 to ~105 ms. Below it a thread would not
+# pay. Nests are shared out by instruction count; the main module starts with this many per
+# argument and result for the entry's checks (tuned on the MLP: 72 vs 77 ms per thread).
+SIDE_MODULE_GROUPS = 6
+ENTRY_INSTRUCTIONS_PER_ARRAY = 10
+_side_ids = itertools.count()
 ALIGN = 64  # bytes: a cache line, and enough for any vector load
 
 OpaqueRule = Callable[["KernelBuilder", Op, list[ir.Value]], None]
@@ -59,6 +68,8 @@ class Kernel:
     name: str
     in_types: tuple[TensorType, ...]
     out_types: tuple[TensorType, ...]
+    # Modules holding loop nests the kernel calls, compiled alongside (target.compile_module).
+    side_modules: tuple[ir.Module, ...] = ()
 
 
 def lower_function(fn: Function) -> Kernel:
@@ -87,8 +98,23 @@ class KernelBuilder:
         self.buffers: dict[Var, ir.Value] = dict(zip(fn.params, self.inputs))
         self._literals: dict[tuple, ir.Value] = {}
         self._temps: dict[Var, ir.Value] = {}
-        # Group key -> [its function, how many calls].
+        # Group key -> [its function, how many calls, elements, the function to call].
         self._groups: dict[Hashable, list] = {}
+        # Loop nests go to a side module, compiled on a second thread, when there are
+        # enough of them to be worth it; their names are then unique process-wide.
+        self.side: ir.Module | None = None
+        self._side_literals: dict[tuple, ir.Value] = self._literals
+        self.group_prefix = "llax"
+        # Instructions so far in [the main module, the side module]; the main one starts
+        # with an estimate of the entry's argument checks, emitted last.
+        self._sizes = [ENTRY_INSTRUCTIONS_PER_ARRAY * (len(fn.params) + len(fn.results)), 0]
+        groups = sum(op.prim is P.fusion or fusion_class.get(op.prim) in _GROUP_CLASSES
+                     for op in fn.ops)
+        if groups >= SIDE_MODULE_GROUPS and target.parallel_compile_available():
+            self.side = ir.Module(name=f"{fn.name}.loops")
+            self.side.triple, self.side.data_layout = host.triple, host.data_layout
+            self._side_literals = {}
+            self.group_prefix = f"llax_side{next(_side_ids)}"
 
     # --- memory ------------------------------------------------------------------------
 
@@ -162,14 +188,15 @@ class KernelBuilder:
         for v in list(self._temps):  # temps read by a copied result
             self.free(self._temps.pop(v))
         self.b.ret_void()
-        for group_fn, calls, elements in self._groups.values():
+        for group_fn, calls, elements, _ in self._groups.values():
             if elements <= SMALL_GROUP:
                 # Optimised for size, in its own function (inlining would drop the attribute).
                 for attr in ("noinline", "minsize", "optsize"):
                     group_fn.attributes.add(attr)
             else:
                 group_fn.attributes.add("alwaysinline" if calls == 1 else "noinline")
-        return Kernel(self.module, KERNEL_NAME, fn.in_types, fn.out_types)
+        side = (self.side,) if self.side is not None else ()
+        return Kernel(self.module, KERNEL_NAME, fn.in_types, fn.out_types, side)
 
     def lower_op(self, op: Op) -> None:
         if op.prim is P.fusion or fusion_class.get(op.prim) in _GROUP_CLASSES:
@@ -191,22 +218,31 @@ class KernelBuilder:
         if entry is None:
             var_inputs = [a for a in op.inputs if isinstance(a, Var)]
             types = [a.type for a in var_inputs] + [v.type for v in op.outputs]
-            fn = ir.Function(self.module, ir.FunctionType(VOID, [PTR] * len(types)),
-                             name=f"llax_group{len(self._groups)}")
-            fn.linkage = "internal"
+            # Balance the two threads' work: the side module takes a nest while it holds
+            # fewer instructions than the main one (entry, kernel and the nests kept there).
+            to_side = self.side is not None and self._sizes[1] <= self._sizes[0]
+            module = self.side if to_side else self.module
+            fn = ir.Function(module, ir.FunctionType(VOID, [PTR] * len(types)),
+                             name=f"{self.group_prefix}_group{len(self._groups)}")
+            if not to_side:
+                fn.linkage = "internal"
             fn.attributes.add("nounwind")
             _buffer_attributes(fn.args, types)
-            saved_b, saved_buffers = self.b, self.buffers
+            saved = self.b, self.buffers, self.module, self._literals
             self.b = ir.IRBuilder(fn.append_basic_block("entry"))
             self.buffers = dict(zip(var_inputs, fn.args))
+            if to_side:
+                self.module, self._literals = module, self._side_literals
             self.lower_op_inline(op, list(fn.args[len(var_inputs):]))
             self.b.ret_void()
-            self.b, self.buffers = saved_b, saved_buffers
+            self.b, self.buffers, self.module, self._literals = saved
+            self._sizes[to_side] += sum(len(block.instructions) for block in fn.blocks)
             elements = max(t.size for t in types)
-            entry = self._groups[key] = [fn, 0, elements]
+            callee = ir.Function(self.module, fn.function_type, name=fn.name) if to_side else fn
+            entry = self._groups[key] = [fn, 0, elements, callee]
         entry[1] += 1
         args = [self.buffers[a] for a in op.inputs if isinstance(a, Var)]
-        self.b.call(entry[0], args + [self.buffers[v] for v in op.outputs])
+        self.b.call(entry[3], args + [self.buffers[v] for v in op.outputs])
 
     def lower_op_inline(self, op: Op, outs: list[ir.Value]) -> None:
         if op.prim is P.fusion:

@@ -11,12 +11,23 @@ lets the code of dropped kernels be freed once every module of the batch is
 gone, which one engine for the whole process never would. An engine has one
 flat symbol namespace, so every definition is renamed with a per-compile
 suffix before it enters; ``CompiledModule.address`` takes the original names.
+
+A compile may come with *side modules* (the loop nests of a large function):
+they are optimised and turned into object code on a second thread, each in
+its own LLVM context and with its own target machine, while the calling
+thread compiles the main module; the objects then join the main module in the
+engine. llvmlite serialises every LLVM call behind one process-wide lock, so
+the compiling thread opts out of it (``_lock_opt_out``): it shares nothing
+with other threads but immutable tuning options. Their symbols must be
+unique process-wide, as they are not renamed.
 """
 
 from __future__ import annotations
 
 import functools
 import itertools
+import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import llvmlite.binding as llvm
@@ -124,6 +135,13 @@ class _Engine:
         self.ee.finalize_object()
         self.count += 1
 
+    def add_objects(self, objects: Sequence[bytes]) -> None:
+        """Machine code made outside the engine (side modules); linked against each other."""
+        for obj in objects:
+            self.ee.add_object_file(llvm.ObjectFileRef.from_data(obj))
+        self.ee.finalize_object()
+        self.count += 1
+
 
 _current_engine: _Engine | None = None
 _suffix = itertools.count()
@@ -140,11 +158,12 @@ class CompiledModule:
     """JIT-compiled code of one module; keep it alive while its code may run."""
 
     def __init__(self, name: str, engine: _Engine, symbols: dict[str, tuple[str, bool]],
-                 optimized_ir: str | None) -> None:
+                 optimized_ir: str | None, side_ir: Sequence[str] = ()) -> None:
         self.name = name
         self._engine = engine  # holds the machine code alive
         self._symbols = symbols  # original name -> (name in the engine, is function)
         self._optimized_ir = optimized_ir
+        self._side_ir = list(side_ir)  # the side modules' optimised IR, if any
         self._assembly: str | None = None
 
     @property
@@ -168,10 +187,11 @@ class CompiledModule:
 
     @property
     def optimized_ir(self) -> str:
-        """The LLVM IR after optimisation, before it entered the JIT."""
+        """The LLVM IR after optimisation, before it entered the JIT (side modules after the
+        main one)."""
         if self._optimized_ir is None:
             raise RuntimeError(f"module {self.name!r} was compiled with keep_ir=False")
-        return self._optimized_ir
+        return "\n".join([self._optimized_ir, *self._side_ir])
 
     @property
     def assembly(self) -> str:
@@ -179,27 +199,107 @@ class CompiledModule:
         if self._assembly is None:
             # Re-parse the saved text rather than touch the engine's module:
             # MCJIT's code generation has already rewritten that one in place.
-            self._assembly = host().machine.emit_assembly(parse(self.optimized_ir))
+            self.optimized_ir  # noqa: B018 - raises if the IR was not kept
+            self._assembly = "\n".join(
+                host().machine.emit_assembly(parse(text))
+                for text in [self._optimized_ir, *self._side_ir])
         return self._assembly
 
     def __repr__(self) -> str:
         return f"<CompiledModule {self.name!r} symbols={self.symbols}>"
 
 
-def compile_module(ir: str | lir.Module | llvm.ModuleRef, name: str, *,
-                   opt: bool = True, keep_ir: bool = True) -> CompiledModule:
-    """Verify, optimise (O3) and JIT-compile ``ir``; ``name`` labels it in messages.
+class _OptOutLock:
+    """llvmlite's global lock, made skippable by threads that set ``skip.on``."""
 
-    ``keep_ir=False`` skips saving the optimised IR text (and so ``.assembly``),
-    shaving a little off the compile time. A ModuleRef is taken over (it
-    belongs to the JIT afterwards).
-    """
-    mod = parse(ir)
-    if opt:
-        optimize(mod)
-    optimized_ir = str(mod) if keep_ir else None
+    def __init__(self, real) -> None:
+        self.real = real
+        self.skip = threading.local()
 
-    engine = _engine_for_new_module()
+    def acquire(self, *args, **kwargs) -> bool:
+        return True if getattr(self.skip, "on", False) else self.real.acquire(*args, **kwargs)
+
+    def release(self) -> None:
+        if not getattr(self.skip, "on", False):
+            self.real.release()
+
+
+@functools.cache
+def _lock_opt_out() -> _OptOutLock | None:
+    """Install the skippable lock once; None where llvmlite's lock is not as expected (then
+    side modules compile on the calling thread)."""
+    try:
+        from llvmlite.binding import ffi
+
+        holder = ffi.lib._lock
+        if not hasattr(holder._lock, "acquire") or isinstance(holder._lock, _OptOutLock):
+            return None
+        holder._lock = _OptOutLock(holder._lock)
+        return holder._lock
+    except Exception:  # noqa: BLE001 - a different llvmlite: no parallel compiles
+        return None
+
+
+def parallel_compile_available() -> bool:
+    from llax.codegen import parallel
+
+    return parallel.threads() > 1 and _lock_opt_out() is not None
+
+
+def _object_code(ir_text: str, machine: llvm.TargetMachine, keep_ir: bool
+                 ) -> tuple[bytes, str | None]:
+    """Optimise ``ir_text`` in a fresh LLVM context and emit its object code."""
+    context = llvm.create_context()
+    mod = llvm.parse_assembly(ir_text, context=context)
+    try:
+        mod.verify()
+        pb = llvm.create_pass_builder(machine, _tuning_options())
+        pb.getModulePassManager().run(mod, pb)
+        return machine.emit_object(mod), (str(mod) if keep_ir else None)
+    finally:
+        mod.close()
+        context.close()
+
+
+_SIDE_LOCK = threading.Lock()
+
+
+class _SideCompile(threading.Thread):
+    """Compiles side modules to object code on its own thread (see the module docstring)."""
+
+    def __init__(self, texts: Sequence[str], keep_ir: bool) -> None:
+        super().__init__(name="llax-compile", daemon=True)
+        self.texts, self.keep_ir = texts, keep_ir
+        self.results: list[tuple[bytes, str | None]] = []
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        lock = _lock_opt_out()
+        lock.skip.on = True
+        try:
+            machine = _side_machine()
+            self.results = [_object_code(t, machine, self.keep_ir) for t in self.texts]
+        except BaseException as e:  # noqa: BLE001 - reported on the calling thread
+            self.error = e
+        finally:
+            lock.skip.on = False
+
+
+@functools.cache
+def _side_machine() -> llvm.TargetMachine:
+    # Made (once) by the side thread itself, but under the lock like everything else.
+    lock = _lock_opt_out()
+    lock.skip.on = False
+    try:
+        target = host()
+        return _new_machine(target.triple, target.cpu, target.features)
+    finally:
+        lock.skip.on = True
+
+
+def _rename_definitions(mod: llvm.ModuleRef) -> dict[str, tuple[str, bool]]:
+    """Give every definition a per-compile suffix, unique within the shared engine; returns
+    original name -> (name in the engine, is a function)."""
     suffix = f".llax{next(_suffix)}"
     symbols: dict[str, tuple[str, bool]] = {}
     for is_function, values in ((True, mod.functions), (False, mod.global_variables)):
@@ -207,8 +307,47 @@ def compile_module(ir: str | lir.Module | llvm.ModuleRef, name: str, *,
             if value.is_declaration:
                 continue
             original = value.name
-            value.name = original + suffix  # unique within the shared engine
+            value.name = original + suffix
             symbols[original] = (value.name, is_function)
+    return symbols
 
-    engine.add(mod)
-    return CompiledModule(name, engine, symbols, optimized_ir)
+
+def compile_module(ir: str | lir.Module | llvm.ModuleRef, name: str, *,
+                   opt: bool = True, keep_ir: bool = True,
+                   side_modules: Sequence[str] = ()) -> CompiledModule:
+    """Verify, optimise (O3) and JIT-compile ``ir``; ``name`` labels it in messages.
+
+    ``keep_ir=False`` skips saving the optimised IR text (and so ``.assembly``),
+    shaving a little off the compile time. A ModuleRef is taken over (it
+    belongs to the JIT afterwards).
+    """
+    with _SIDE_LOCK:  # one side thread at a time: it owns the side target machine
+        side = None
+        if side_modules and parallel_compile_available():
+            host()  # built before the thread starts (functools.cache is not a lock)
+            side = _SideCompile(list(side_modules), keep_ir)
+            side.start()
+        try:
+            mod = parse(ir)
+            if opt:
+                optimize(mod)
+            optimized_ir = str(mod) if keep_ir else None
+            symbols = _rename_definitions(mod)
+            # With side modules, the main module's machine code is made here too, while the
+            # side thread works (the engine would otherwise make it after the join).
+            main_object = host().machine.emit_object(mod) if side_modules else None
+        finally:  # never leave the side thread running: it owns the side machine
+            if side is not None:
+                side.join()
+        if side is None or side.error is not None:  # compile them here instead
+            results = [_object_code(t, host().machine, keep_ir) for t in side_modules]
+        else:
+            results = side.results
+
+    engine = _engine_for_new_module()
+    if main_object is None:
+        engine.add(mod)
+    else:
+        engine.add_objects([main_object, *(obj for obj, _ in results)])
+    side_ir = [text for _, text in results] if keep_ir else []
+    return CompiledModule(name, engine, symbols, optimized_ir, side_ir)

@@ -568,3 +568,61 @@ def test_groups_computing_the_same_thing_share_one_function() -> None:
     assert llvm.count('define internal void @"llax_group') == 3
     args = [np.random.default_rng(i).normal(size=(64, 64)).astype(np.float32) for i in range(3)]
     check(fn, args)
+
+
+def _many_groups(n: int = 8) -> tuple[Function, list[np.ndarray]]:
+    # A chain of elementwise groups kept apart by reductions, so each is its own loop nest;
+    # tanh and the 1/40 keep every stage's derivative below 1, so rounding cannot grow.
+    x = Var(tt((300, 40), F32))
+    ops, cur = [], x
+    for k in range(n):
+        e = op(P.exp if k % 2 else P.sin, cur)
+        r = op(P.reduce_sum, e.out, axes=(1,))
+        b = op(P.broadcast_in_dim, r.out, shape=(300, 40), broadcast_dimensions=(0,))
+        m = op(P.mul, e.out, b.out)
+        s = op(P.mul, m.out, lit(0.025, F32))
+        t = op(P.tanh, s.out)
+        ops += [e, r, b, m, s, t]
+        cur = t.out
+    fn = Function((x,), tuple(ops), (cur,))
+    arg = np.random.default_rng(0).uniform(-0.1, 0.1, size=(300, 40)).astype(np.float32)
+    from llax.passes.manager import run_pipeline
+
+    return run_pipeline(fn, "fuse"), [arg]
+
+
+def test_large_functions_compile_their_loops_on_a_second_thread() -> None:
+    from llax.codegen import target
+    from llax.codegen.lower import lower_function
+
+    fn, args = _many_groups()
+    if not target.parallel_compile_available():
+        pytest.fail("this machine has one core or an unexpected llvmlite: no side modules")
+    kernel = lower_function(fn)
+    assert len(kernel.side_modules) == 1 and "define void @\"llax_side" in str(
+        kernel.side_modules[0])
+    stages = _stages(fn)
+    assert stages["llvm"].count("; ModuleID") == 2 and stages["llvm-opt"].count("; ModuleID") == 2
+    assert "llax_side" in stages["asm"]
+    check(fn, args, rtol=1e-5, atol=1e-6)
+
+
+def test_side_modules_compile_on_the_calling_thread_if_the_thread_fails(monkeypatch) -> None:
+    from llax.codegen import target
+
+    def broken(self) -> None:
+        self.error = RuntimeError("the side thread failed")
+
+    monkeypatch.setattr(target._SideCompile, "run", broken)
+    fn, args = _many_groups()
+    check(fn, args, rtol=1e-5, atol=1e-6)
+
+
+def test_without_a_second_thread_there_are_no_side_modules(monkeypatch) -> None:
+    from llax.codegen import target
+    from llax.codegen.lower import lower_function
+
+    monkeypatch.setattr(target, "parallel_compile_available", lambda: False)
+    fn, args = _many_groups()
+    assert lower_function(fn).side_modules == ()
+    check(fn, args, rtol=1e-5, atol=1e-6)

@@ -16,9 +16,12 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import dataclasses
 import functools
 import glob
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -56,6 +59,10 @@ class BlasLibrary:
     addresses: dict[str, int]  # routine ("sgemm") -> address
     native_names: dict[str, str]  # routine -> symbol in the library
     config: str | None  # openblas_get_config() text, when the library has it
+    # A private instance of the library set to one thread: llax splits large products over
+    # its own pool (codegen/dot.py) instead of OpenBLAS's, whose threads busy-wait after
+    # every call and then take a core from whatever runs next (compilation, other loops).
+    single_threaded: bool = False
 
     def has(self, routine: str) -> bool:
         return routine in self.addresses
@@ -129,6 +136,44 @@ def _probe(path: str) -> BlasLibrary | None:
         lib = ctypes.CDLL(path)
     except OSError:
         return None
+    return _probe_library(lib, path)
+
+
+# openblas_set_num_threads under the spellings of _SYMBOL_PATTERNS.
+_SET_THREADS_SYMBOLS = ("scipy_openblas_set_num_threads64_", "openblas_set_num_threads64_",
+                        "openblas_set_num_threads")
+
+
+def _private_single_threaded(found: BlasLibrary) -> BlasLibrary | None:
+    """A second, private instance of ``found``'s library, set to one thread; None if that
+    cannot be done (then llax shares NumPy's instance and its threads).
+
+    A copy of the file is loaded (dlopen would return NumPy's instance for the same
+    path) and deleted at once; its dependencies are already loaded, by NumPy.
+    """
+    if os.environ.get("LLAX_SHARED_BLAS", "0").lower() in ("1", "true"):
+        return None
+    folder = tempfile.mkdtemp(prefix="llax-blas-")
+    copy = os.path.join(folder, os.path.basename(found.path))
+    try:
+        shutil.copyfile(found.path, copy)
+        lib = ctypes.CDLL(copy)
+    except OSError:
+        return None
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    setter = next((s for s in _SET_THREADS_SYMBOLS if _address(lib, s)), None)
+    private = _probe_library(lib, found.path)
+    if setter is None or private is None:
+        return None
+    set_threads = getattr(lib, setter)
+    set_threads.argtypes = [ctypes.c_int]
+    set_threads.restype = None
+    set_threads(1)
+    return dataclasses.replace(private, single_threaded=True)
+
+
+def _probe_library(lib: ctypes.CDLL, path: str) -> BlasLibrary | None:
     config = None
     for symbol in _CONFIG_SYMBOLS:
         if _address(lib, symbol):
@@ -161,7 +206,7 @@ def find() -> BlasLibrary | None:
         tried.add(real)
         found = _probe(path)
         if found is not None:
-            return found
+            return _private_single_threaded(found) or found
     return None
 
 

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 import llvmlite.ir as ir
 import numpy as np
 
-from llax.codegen import blas, ltypes
+from llax.codegen import blas, ltypes, parallel
 from llax.codegen.loops import for_range, loop_nest
 from llax.codegen.ltypes import FLOAT, HALF, I32, i64
 from llax.ir import dtypes
@@ -35,6 +35,9 @@ from llax.ir.types import TensorType
 # up to 48^3 (3.5 us vs 4.1 us) and tied at 64^3; OpenBLAS's threading also makes
 # small calls slow when the cores are busy.
 BLAS_MIN_FLOPS = 64 ** 3
+# Products at least this big are split over llax's thread pool when the BLAS is the private
+# single-threaded instance (codegen/blas.py): about 0.1 ms on one core.
+PARALLEL_MIN_FLOPS = 1 << 22
 
 
 def _nonunit(shape: Sequence[int], dims: Sequence[int]) -> list[int]:
@@ -127,18 +130,39 @@ def _gemm_blas(kb, dt, B, M, N, K, a, ta, bm, tb, out) -> None:
     lda = max(1, M if ta else K)
     ldb = max(1, K if tb else N)
 
-    def call(ivs: list[ir.Value]) -> None:
-        off = ivs[0] if ivs else i64(0)
-        pa = ltypes.element_ptr(b, a, dt, b.mul(off, i64(M * K)))
-        pb = ltypes.element_ptr(b, bm, dt, b.mul(off, i64(K * N)))
-        pc = ltypes.element_ptr(b, out, dt, b.mul(off, i64(M * N)))
-        b.call(gemm, [ir.Constant(I32, blas.ROW_MAJOR),
-                      ir.Constant(I32, blas.TRANS if ta else blas.NO_TRANS),
-                      ir.Constant(I32, blas.TRANS if tb else blas.NO_TRANS),
-                      i64(M), i64(N), i64(K), ir.Constant(scalar, 1.0), pa, i64(lda),
-                      pb, i64(ldb), ir.Constant(scalar, 0.0), pc, i64(max(1, N))])
+    def call(bld: ir.IRBuilder, a, bm, out, batch: ir.Value, row: ir.Value,
+             rows: ir.Value) -> None:
+        """C[batch, row:row+rows] = op(A)[batch, row:row+rows] @ op(B)[batch]."""
+        # Row r of op(A) starts at r*K in A (M, K), or at r in a transposed A (K, M).
+        a_off = bld.add(bld.mul(batch, i64(M * K)), row if ta else bld.mul(row, i64(K)))
+        pa = ltypes.element_ptr(bld, a, dt, a_off)
+        pb = ltypes.element_ptr(bld, bm, dt, bld.mul(batch, i64(K * N)))
+        pc = ltypes.element_ptr(bld, out, dt,
+                                bld.add(bld.mul(batch, i64(M * N)), bld.mul(row, i64(N))))
+        bld.call(gemm, [ir.Constant(I32, blas.ROW_MAJOR),
+                        ir.Constant(I32, blas.TRANS if ta else blas.NO_TRANS),
+                        ir.Constant(I32, blas.TRANS if tb else blas.NO_TRANS),
+                        rows, i64(N), i64(K), ir.Constant(scalar, 1.0), pa, i64(lda),
+                        pb, i64(ldb), ir.Constant(scalar, 0.0), pc, i64(max(1, N))])
 
-    loop_nest(b, [B] if B > 1 else [], call, name="batch")
+    threads = parallel.threads()
+    if blas.register().single_threaded and threads > 1 and B * M * N * K >= PARALLEL_MIN_FLOPS:
+        # The BLAS runs one thread: split the product over llax's pool, by matrices of a
+        # batch, or else by blocks of rows (one block per thread).
+        def build(bld: ir.IRBuilder, values: list[ir.Value], lo: ir.Value, hi: ir.Value):
+            pa, pb, pc = values
+            if B > 1:
+                for_range(bld, bld.sub(hi, lo), lambda i, _: call(
+                    bld, pa, pb, pc, bld.add(lo, i), i64(0), i64(M)) or [], name="batch")
+            else:
+                call(bld, pa, pb, pc, i64(0), lo, bld.sub(hi, lo))
+
+        split = B if B > 1 else M
+        parallel.emit_parallel(b, split, [a, bm, out], build,
+                               align=max(1, -(-split // threads)))
+        return
+    loop_nest(b, [B] if B > 1 else [], lambda ivs: call(
+        b, a, bm, out, ivs[0] if ivs else i64(0), i64(0), i64(M)), name="batch")
 
 
 def _gemm_loops(kb, dt, B, M, N, K, a, ta, bm, tb, out) -> None:

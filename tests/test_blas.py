@@ -129,3 +129,36 @@ def test_report_matmul() -> None:
 
 if __name__ == "__main__":
     print(report_matmul())
+
+
+def test_private_single_threaded_instance() -> None:
+    # llax calls its own copy of the library, set to one thread, so that OpenBLAS's
+    # busy-waiting threads never compete with llax's pool; NumPy keeps its own instance.
+    found = blas.find()
+    assert found.single_threaded
+    numpy_instance = blas._probe(found.path)
+    assert numpy_instance.addresses["sgemm"] != found.addresses["sgemm"]
+
+
+@pytest.mark.parametrize("lhs_t, rhs_t", [(False, False), (True, False), (False, True),
+                                          (True, True)])
+@pytest.mark.parametrize("batch", [0, 3])
+def test_large_products_split_over_the_pool_match_numpy(lhs_t, rhs_t, batch) -> None:
+    # Big enough to be split (codegen/dot.py PARALLEL_MIN_FLOPS): by rows, or by the
+    # matrices of a batch.
+    import llax
+    from llax import lax
+    from llax.codegen.dot import PARALLEL_MIN_FLOPS
+
+    m, k, n = 130, 257, 190
+    lead = (batch,) if batch else ()
+    assert max(batch, 1) * m * k * n >= PARALLEL_MIN_FLOPS
+    rng = np.random.default_rng(1)
+    a = rng.normal(size=lead + ((k, m) if lhs_t else (m, k))).astype(np.float32)
+    b = rng.normal(size=lead + ((n, k) if rhs_t else (k, n))).astype(np.float32)
+    nb = len(lead)
+    dims = (((nb + (0 if lhs_t else 1),), (nb + (1 if rhs_t else 0),)),
+            (tuple(range(nb)), tuple(range(nb))))
+    got = llax.jit(lambda a, b: lax.dot_general(a, b, dims))(a, b)
+    want = np.matmul(np.swapaxes(a, -1, -2) if lhs_t else a, np.swapaxes(b, -1, -2) if rhs_t else b)
+    np.testing.assert_allclose(np.asarray(got), want, rtol=1e-4, atol=1e-3)

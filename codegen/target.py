@@ -158,12 +158,15 @@ class CompiledModule:
     """JIT-compiled code of one module; keep it alive while its code may run."""
 
     def __init__(self, name: str, engine: _Engine, symbols: dict[str, tuple[str, bool]],
-                 optimized_ir: str | None, side_ir: Sequence[str] = ()) -> None:
+                 sources: Sequence[str] | None, opt: bool = True) -> None:
         self.name = name
         self._engine = engine  # holds the machine code alive
         self._symbols = symbols  # original name -> (name in the engine, is function)
-        self._optimized_ir = optimized_ir
-        self._side_ir = list(side_ir)  # the side modules' optimised IR, if any
+        # The IR given (main module, then side modules), for the optimised text on demand:
+        # printing it at every compile would cost a few ms that hardly anyone uses.
+        self._sources = None if sources is None else list(sources)
+        self._opt = opt
+        self._optimized: list[str] | None = None
         self._assembly: str | None = None
 
     @property
@@ -185,24 +188,29 @@ class CompiledModule:
             raise RuntimeError(f"JIT has no address for {symbol!r} in module {self.name!r}")
         return addr
 
+    def _optimized_modules(self) -> list[str]:
+        if self._sources is None:
+            raise RuntimeError(f"module {self.name!r} was compiled with keep_ir=False")
+        if self._optimized is None:  # the same pipeline on the same IR: the same result
+            self._optimized = []
+            for text in self._sources:
+                mod = parse(text)
+                if self._opt:
+                    optimize(mod)
+                self._optimized.append(str(mod))
+        return self._optimized
+
     @property
     def optimized_ir(self) -> str:
-        """The LLVM IR after optimisation, before it entered the JIT (side modules after the
-        main one)."""
-        if self._optimized_ir is None:
-            raise RuntimeError(f"module {self.name!r} was compiled with keep_ir=False")
-        return "\n".join([self._optimized_ir, *self._side_ir])
+        """The LLVM IR after optimisation (side modules after the main one)."""
+        return "\n".join(self._optimized_modules())
 
     @property
     def assembly(self) -> str:
         """Host assembly for the optimised IR (produced on first access)."""
         if self._assembly is None:
-            # Re-parse the saved text rather than touch the engine's module:
-            # MCJIT's code generation has already rewritten that one in place.
-            self.optimized_ir  # noqa: B018 - raises if the IR was not kept
-            self._assembly = "\n".join(
-                host().machine.emit_assembly(parse(text))
-                for text in [self._optimized_ir, *self._side_ir])
+            self._assembly = "\n".join(host().machine.emit_assembly(parse(text))
+                                        for text in self._optimized_modules())
         return self._assembly
 
     def __repr__(self) -> str:
@@ -246,8 +254,7 @@ def parallel_compile_available() -> bool:
     return parallel.threads() > 1 and _lock_opt_out() is not None
 
 
-def _object_code(ir_text: str, machine: llvm.TargetMachine, keep_ir: bool
-                 ) -> tuple[bytes, str | None]:
+def _object_code(ir_text: str, machine: llvm.TargetMachine) -> bytes:
     """Optimise ``ir_text`` in a fresh LLVM context and emit its object code."""
     context = llvm.create_context()
     mod = llvm.parse_assembly(ir_text, context=context)
@@ -255,7 +262,7 @@ def _object_code(ir_text: str, machine: llvm.TargetMachine, keep_ir: bool
         mod.verify()
         pb = llvm.create_pass_builder(machine, _tuning_options())
         pb.getModulePassManager().run(mod, pb)
-        return machine.emit_object(mod), (str(mod) if keep_ir else None)
+        return machine.emit_object(mod)
     finally:
         mod.close()
         context.close()
@@ -267,10 +274,10 @@ _SIDE_LOCK = threading.Lock()
 class _SideCompile(threading.Thread):
     """Compiles side modules to object code on its own thread (see the module docstring)."""
 
-    def __init__(self, texts: Sequence[str], keep_ir: bool) -> None:
+    def __init__(self, texts: Sequence[str]) -> None:
         super().__init__(name="llax-compile", daemon=True)
-        self.texts, self.keep_ir = texts, keep_ir
-        self.results: list[tuple[bytes, str | None]] = []
+        self.texts = texts
+        self.results: list[bytes] = []
         self.error: BaseException | None = None
 
     def run(self) -> None:
@@ -278,7 +285,7 @@ class _SideCompile(threading.Thread):
         lock.skip.on = True
         try:
             machine = _side_machine()
-            self.results = [_object_code(t, machine, self.keep_ir) for t in self.texts]
+            self.results = [_object_code(t, machine) for t in self.texts]
         except BaseException as e:  # noqa: BLE001 - reported on the calling thread
             self.error = e
         finally:
@@ -317,7 +324,7 @@ def compile_module(ir: str | lir.Module | llvm.ModuleRef, name: str, *,
                    side_modules: Sequence[str] = ()) -> CompiledModule:
     """Verify, optimise (O3) and JIT-compile ``ir``; ``name`` labels it in messages.
 
-    ``keep_ir=False`` skips saving the optimised IR text (and so ``.assembly``),
+    ``keep_ir=False`` drops the IR text (and so ``optimized_ir`` and ``.assembly``),
     shaving a little off the compile time. A ModuleRef is taken over (it
     belongs to the JIT afterwards).
     """
@@ -325,13 +332,13 @@ def compile_module(ir: str | lir.Module | llvm.ModuleRef, name: str, *,
         side = None
         if side_modules and parallel_compile_available():
             host()  # built before the thread starts (functools.cache is not a lock)
-            side = _SideCompile(list(side_modules), keep_ir)
+            side = _SideCompile(list(side_modules))
             side.start()
         try:
             mod = parse(ir)
+            source = (ir if isinstance(ir, str) else str(mod)) if keep_ir else None
             if opt:
                 optimize(mod)
-            optimized_ir = str(mod) if keep_ir else None
             symbols = _rename_definitions(mod)
             # With side modules, the main module's machine code is made here too, while the
             # side thread works (the engine would otherwise make it after the join).
@@ -340,7 +347,7 @@ def compile_module(ir: str | lir.Module | llvm.ModuleRef, name: str, *,
             if side is not None:
                 side.join()
         if side is None or side.error is not None:  # compile them here instead
-            results = [_object_code(t, host().machine, keep_ir) for t in side_modules]
+            results = [_object_code(t, host().machine) for t in side_modules]
         else:
             results = side.results
 
@@ -348,6 +355,6 @@ def compile_module(ir: str | lir.Module | llvm.ModuleRef, name: str, *,
     if main_object is None:
         engine.add(mod)
     else:
-        engine.add_objects([main_object, *(obj for obj, _ in results)])
-    side_ir = [text for _, text in results] if keep_ir else []
-    return CompiledModule(name, engine, symbols, optimized_ir, side_ir)
+        engine.add_objects([main_object, *results])
+    sources = [source, *side_modules] if keep_ir else None
+    return CompiledModule(name, engine, symbols, sources, opt)

@@ -32,7 +32,7 @@ import llvmlite.binding as llvm
 import llvmlite.ir as lir
 import numpy as np
 
-from llax.codegen import target
+from llax.codegen import entry_runtime, target
 
 # ---------------------------------------------------------------------------
 # Exceptions raised by generated entry points
@@ -549,6 +549,47 @@ class _EntryBuilder:
             made.append(arr)
         return made
 
+    def _table(self, label: str, values: list[int]) -> lir.Value:
+        """A private constant int64 array: an argument table for codegen/entry_runtime.py."""
+        ty = lir.ArrayType(_I64, max(1, len(values)))
+        g = lir.GlobalVariable(self.module, ty, name=f"{self.name}.{label}")
+        g.global_constant, g.linkage = True, "private"
+        g.initializer = lir.Constant(ty, values or [0])
+        return g
+
+    def check_inputs_by_table(self, specs: Sequence[ArraySpec]) -> list[lir.Value]:
+        """``check_input`` for every argument in one call of the shared runtime."""
+        b = self.b
+        check = _declare(self.module, entry_runtime.CHECK_INPUTS, _I32,
+                         [_PTR, _PTR, _I64, _PTR])
+        data = b.alloca(lir.ArrayType(_PTR, max(1, len(specs))), name="inputs")
+        ok = b.call(check, [self.args, self._table("inputs", entry_runtime.input_table(specs)),
+                            lir.Constant(_I64, len(specs)), data])
+        self.require(b.icmp_signed("!=", ok, lir.Constant(_I32, 0)))
+        return [self._element(data, i) for i in range(len(specs))]
+
+    def allocate_by_table(self, specs: Sequence[ArraySpec]
+                          ) -> tuple[list[lir.Value], list[lir.Value]]:
+        """``allocate`` and ``freeze`` in one call of the shared runtime: the output arrays
+        and their data pointers. On failure the runtime has released those it made."""
+        b = self.b
+        alloc = _declare(self.module, entry_runtime.ALLOC_OUTPUTS, _I32,
+                         [_PTR, _I64, _PTR, _PTR])
+        arrays = b.alloca(lir.ArrayType(_PTR, max(1, len(specs))), name="outputs")
+        data = b.alloca(lir.ArrayType(_PTR, max(1, len(specs))), name="output_data")
+        ok = b.call(alloc, [self._table("outputs", entry_runtime.output_table(specs)),
+                            lir.Constant(_I64, len(specs)), arrays, data])
+        failed, good = self.fn.append_basic_block("alloc_failed"), self.fn.append_basic_block("ok")
+        b.cbranch(b.icmp_signed("!=", ok, lir.Constant(_I32, 0)), good, failed)
+        lir.IRBuilder(failed).ret(_NULL)
+        b.position_at_end(good)
+        return ([self._element(arrays, j) for j in range(len(specs))],
+                [self._element(data, j) for j in range(len(specs))])
+
+    def _element(self, arr: lir.Value, i: int) -> lir.Value:
+        return self.b.load(self.b.gep(arr, [lir.Constant(_I64, 0), lir.Constant(_I64, i)]),
+                           typ=_PTR)
+
     def release_on_null(self, obj: lir.Value, owned: list[lir.Value]) -> None:
         """If ``obj`` is NULL (error set), drop ``owned`` and return NULL."""
         err = self.fn.append_basic_block("alloc_failed")
@@ -624,11 +665,17 @@ def add_entry(module: lir.Module, kernel_fn: lir.Function,
         kernel_fn.linkage = "internal"
     entry = _EntryBuilder(module, kernel_fn, name)
     entry.check_nargs(len(ins))
-    pointers = [entry.check_input(i, spec) for i, spec in enumerate(ins)]
-    out_arrays = entry.allocate(outs)
-    pointers += [entry.field(arr, ABI.array["data"], _PTR) for arr in out_arrays]
-    entry.call_kernel(pointers, release_gil)
-    entry.freeze(out_arrays)
+    if len(ins) + len(outs) >= entry_runtime.MIN_ARRAYS:  # less IR to compile
+        entry_runtime.ensure_runtime()
+        pointers = entry.check_inputs_by_table(ins)
+        out_arrays, out_data = entry.allocate_by_table(outs)
+        entry.call_kernel(pointers + out_data, release_gil)
+    else:  # unrolled: the fastest calls
+        pointers = [entry.check_input(i, spec) for i, spec in enumerate(ins)]
+        out_arrays = entry.allocate(outs)
+        pointers += [entry.field(arr, ABI.array["data"], _PTR) for arr in out_arrays]
+        entry.call_kernel(pointers, release_gil)
+        entry.freeze(out_arrays)
     entry.return_outputs(out_arrays)
     # The compiled module describes its own entry, so make_callable needs
     # nothing but the module and the name.

@@ -438,3 +438,44 @@ def test_report_figures() -> None:
 
 if __name__ == "__main__":
     print(report_figures())
+
+
+# --- entries with many arrays: the table-driven checks of codegen/entry_runtime.py ---------
+
+def _sum_and_double(b: lir.IRBuilder, xs: list[lir.Value]) -> list[lir.Value]:
+    total = xs[0]
+    for x in xs[1:]:
+        total = b.fadd(total, x)
+    return [total, b.fmul(xs[0], lir.Constant(lir.FloatType(), 2.0))]
+
+
+@pytest.fixture(scope="module")
+def wide() -> Callable[..., object]:
+    from llax.codegen import entry_runtime
+
+    n_in = entry_runtime.MIN_ARRAYS - 2
+    return build((10,), [np.float32] * n_in, [np.float32] * 2, _sum_and_double, name="wide")
+
+
+def test_wide_entry_matches_numpy(wide: Callable[..., object]) -> None:
+    from llax.codegen import entry_runtime
+
+    xs = [np.arange(10, dtype=np.float32) * (k + 1) for k in range(entry_runtime.MIN_ARRAYS - 2)]
+    total, double = wide(*xs)
+    np.testing.assert_array_equal(total, sum(xs))
+    np.testing.assert_array_equal(double, xs[0] * 2)
+    assert not total.flags.writeable and not double.flags.writeable
+    assert sys.getrefcount(total) == 2  # no leaked references
+
+
+@pytest.mark.parametrize("position", [0, -1])
+@pytest.mark.parametrize("case", list(_BAD_ARGUMENTS))
+def test_wide_entry_rejects_bad_arguments(wide: Callable[..., object], case: str,
+                                          position: int) -> None:
+    from llax.codegen import entry_runtime
+
+    bad, exc, message = _BAD_ARGUMENTS[case]
+    xs: list[object] = [np.zeros(10, np.float32) for _ in range(entry_runtime.MIN_ARRAYS - 2)]
+    xs[position] = bad
+    with pytest.raises(exc, match=message):
+        wide(*xs)

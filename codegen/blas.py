@@ -153,7 +153,10 @@ def _private_single_threaded(found: BlasLibrary) -> BlasLibrary | None:
     """
     if os.environ.get("LLAX_SHARED_BLAS", "0").lower() in ("1", "true"):
         return None
-    folder = tempfile.mkdtemp(prefix="llax-blas-")
+    try:
+        folder = tempfile.mkdtemp(prefix="llax-blas-")
+    except OSError:  # no writable temporary directory
+        return None
     copy = os.path.join(folder, os.path.basename(found.path))
     try:
         shutil.copyfile(found.path, copy)

@@ -162,3 +162,14 @@ def test_large_products_split_over_the_pool_match_numpy(lhs_t, rhs_t, batch) -> 
     got = llax.jit(lambda a, b: lax.dot_general(a, b, dims))(a, b)
     want = np.matmul(np.swapaxes(a, -1, -2) if lhs_t else a, np.swapaxes(b, -1, -2) if rhs_t else b)
     np.testing.assert_allclose(np.asarray(got), want, rtol=1e-4, atol=1e-3)
+
+
+def test_without_a_temporary_directory_the_shared_instance_is_used(monkeypatch) -> None:
+    import tempfile
+
+    def no_tmp(*args, **kwargs):
+        raise PermissionError("read-only file system")
+
+    monkeypatch.setattr(tempfile, "mkdtemp", no_tmp)
+    shared = blas._probe(blas.find().path)
+    assert blas._private_single_threaded(shared) is None

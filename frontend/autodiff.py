@@ -109,6 +109,15 @@ def _float0_zeros(type: TensorType) -> np.ndarray:
     return np.zeros(type.shape, dtype=float0)
 
 
+def _input_cotangents(cts: Sequence[Any], diff: Sequence[bool],
+                      types: Sequence[TensorType]) -> list[Any]:
+    """One cotangent per input leaf: the computed ones (for the differentiated leaves, in
+    order) with their primal's weak flag, float0 zeros for the others."""
+    given = iter(cts)
+    return [_restore_weak(next(given), t) if d else _float0_zeros(t)
+            for d, t in zip(diff, types)]
+
+
 # ---------------------------------------------------------------------------------------------
 # Linearization: the shared core of vjp, grad and linearize
 
@@ -195,15 +204,42 @@ def grad_program(fn: Function, diff: Sequence[bool], num_out: int = 1
 # vjp / grad / value_and_grad
 
 
-def vjp(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple:
-    """``(fun(*primals), f_vjp)``, where ``f_vjp(ct)`` returns one cotangent per primal."""
+@dataclass
+class _Linearized:
+    """``fun`` traced on flat primals, its primal outputs computed, its linear part kept."""
+
+    types: list[TensorType]  # of the primal leaves
+    in_tree: PyTreeDef
+    diff: list[bool]  # which primal leaves are differentiated (the inexact ones)
+    traced: Traced
+    prog: LinearProgram
+    outs: list[Any]  # every primal output, aux ones last
+    residuals: list[Any]
+
+    def returned(self, f: Callable) -> tuple:
+        """``(out, f)`` or, with aux outputs, ``(out, f, aux)``: what vjp/linearize return."""
+        traced = self.traced
+        out = tree_unflatten(traced.out_tree, self.outs[:traced.num_out])
+        if traced.aux_tree is not None:
+            return out, f, tree_unflatten(traced.aux_tree, self.outs[traced.num_out:])
+        return out, f
+
+
+def _linearize_flat(fun: Callable, primals: Sequence[Any], has_aux: bool) -> _Linearized:
     leaves, in_tree = _flatten_args(primals)
     types = [aval_of(x) for x in leaves]
     traced = trace_flat(_flat_fun(fun, in_tree), leaves, _name(fun), has_aux)
     diff = [has_tangent(t) for t in types]
     prog = linear_program(traced.fn, [False] * len(traced.captured) + diff, traced.num_out)
     known = call_function(prog.known, [*prog.consts, *traced.captured, *leaves])
-    outs, residuals = known[:prog.num_outs], known[prog.num_outs:]
+    return _Linearized(types, in_tree, diff, traced, prog, known[:prog.num_outs],
+                       known[prog.num_outs:])
+
+
+def vjp(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple:
+    """``(fun(*primals), f_vjp)``, where ``f_vjp(ct)`` returns one cotangent per primal."""
+    lin = _linearize_flat(fun, primals, has_aux)
+    traced = lin.traced
     out_types = [r.type for r in traced.fn.results[:traced.num_out]]
     bwd = None
 
@@ -225,20 +261,15 @@ def vjp(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple:
                     "corresponding output of the differentiated function had JAX type "
                     f"{_jax_type(t)}")
         if bwd is None:
-            bwd = prog.transposed()
+            bwd = lin.prog.transposed()
         # Integer outputs have float0 cotangents; the transposed function ignores them.
         ct_leaves = [c if has_tangent(t) else Array(np.zeros(t.shape, t.dtype))
                      for c, t in zip(ct_leaves, out_types)]
         bwd_fn, bwd_consts = bwd
-        cts = iter(call_function(bwd_fn, [*bwd_consts, *residuals, *ct_leaves]))
-        flat = [_restore_weak(next(cts), t) if d else _float0_zeros(t)
-                for d, t in zip(diff, types)]
-        return tuple(tree_unflatten(in_tree, flat))
+        cts = call_function(bwd_fn, [*bwd_consts, *lin.residuals, *ct_leaves])
+        return tuple(tree_unflatten(lin.in_tree, _input_cotangents(cts, lin.diff, lin.types)))
 
-    out = tree_unflatten(traced.out_tree, outs[:traced.num_out])
-    if has_aux:
-        return out, f_vjp, tree_unflatten(traced.aux_tree, outs[traced.num_out:])
-    return out, f_vjp
+    return lin.returned(f_vjp)
 
 
 def _jax_type(t: TensorType) -> str:
@@ -254,6 +285,21 @@ def _flat_fun(fun: Callable, in_tree: PyTreeDef) -> Callable:
         return fun(*tree_unflatten(in_tree, leaves))
 
     return flat
+
+
+def _leaf_function(fun: Callable, args: tuple, kwargs: dict, picked: list[int],
+                   single: bool, in_tree: PyTreeDef) -> Callable:
+    """``fun`` as a function of the flat leaves of the arguments at ``picked`` (whose tree is
+    ``in_tree``: of the one argument if ``single``, else of the list of them)."""
+
+    def f(*leaves):
+        dyn = tree_unflatten(in_tree, leaves)
+        full = list(args)
+        for i, a in zip(picked, [dyn] if single else dyn):
+            full[i] = a
+        return fun(*full, **kwargs)
+
+    return f
 
 
 def _check_argnums(nums: tuple[int, ...], n_args: int) -> None:
@@ -296,13 +342,8 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
                     f"sub-dtype of np.inexact), but got {t.dtype.name}. If you want to use "
                     "Boolean- or integer-valued inputs, use vjp or set allow_int to True.")
 
-        def partial_fun(*diff_args):
-            full = list(args)
-            for i, a in zip(picked, diff_args):
-                full[i] = a
-            return fun(*full, **kwargs)
-
-        traced = trace_flat(_flat_fun(partial_fun, in_tree), leaves, _name(fun), has_aux)
+        f = _leaf_function(fun, args, kwargs, picked, False, in_tree)
+        traced = trace_flat(f, leaves, _name(fun), has_aux)
         out_types = [r.type for r in traced.fn.results[:traced.num_out]]
         if traced.out_tree.num_nodes != 1:  # not a bare array (a tuple holding one, say)
             raise TypeError("Gradient only defined for scalar-output functions. Output was "
@@ -320,10 +361,7 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
                                        traced.num_out)
         results = program([*consts, *traced.captured, *leaves])
         n = len(traced.fn.results)
-        cts = iter(results[n:])
-        flat = [_restore_weak(next(cts), t) if d else _float0_zeros(t)
-                for d, t in zip(diff, types)]
-        grads = tree_unflatten(in_tree, flat)
+        grads = tree_unflatten(in_tree, _input_cotangents(results[n:], diff, types))
         g = grads[0] if isinstance(argnums, int) else tuple(grads)
         value = results[0]
         if has_aux:
@@ -408,20 +446,12 @@ def jvp(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any],
 
 def linearize(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple:
     """``(fun(*primals), f_jvp)`` where ``f_jvp(*tangents)`` evaluates the linear map only."""
-    leaves, in_tree = _flatten_args(primals)
-    traced = trace_flat(_flat_fun(fun, in_tree), leaves, _name(fun), has_aux)
-    diff = [has_tangent(aval_of(x)) for x in leaves]
-    prog = linear_program(traced.fn, [False] * len(traced.captured) + diff, traced.num_out)
-    known = call_function(prog.known, [*prog.consts, *traced.captured, *leaves])
-    outs, residuals = known[:prog.num_outs], known[prog.num_outs:]
+    lin = _linearize_flat(fun, primals, has_aux)
 
     def f_jvp(*tangents: Any) -> Any:
         _, t_leaves, _ = _check_primals_tangents(primals, tangents)
-        out_tangents = call_function(prog.staged, [*residuals,
-                                                   *(t for t, d in zip(t_leaves, diff) if d)])
-        return tree_unflatten(traced.out_tree, out_tangents)
+        out_tangents = call_function(lin.prog.staged, [
+            *lin.residuals, *(t for t, d in zip(t_leaves, lin.diff) if d)])
+        return tree_unflatten(lin.traced.out_tree, out_tangents)
 
-    out = tree_unflatten(traced.out_tree, outs[:traced.num_out])
-    if has_aux:
-        return out, f_jvp, tree_unflatten(traced.aux_tree, outs[traced.num_out:])
-    return out, f_jvp
+    return lin.returned(f_jvp)

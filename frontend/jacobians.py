@@ -13,7 +13,14 @@ from typing import Any
 
 import numpy as np
 
-from llax.frontend.autodiff import _argnums_tuple, _check_argnums, _check_leaf, jvp, vjp
+from llax.frontend.autodiff import (
+    _argnums_tuple,
+    _check_argnums,
+    _check_leaf,
+    _leaf_function,
+    jvp,
+    vjp,
+)
 from llax.frontend.core import Array, aval_of
 from llax.frontend.tree_util import PyTreeDef, tree_flatten, tree_unflatten
 from llax.ir import dtypes
@@ -44,20 +51,6 @@ def _jacobian_args(name: str, args: tuple, argnums: int | Sequence[int],
                         "differentiation of non-holomorphic functions involving complex "
                         "inputs or integer inputs, use jax.jvp directly.")
     return picked, leaves, tree
-
-
-def _leaf_function(fun: Callable, args: tuple, kwargs: dict, picked: list[int],
-                   single: bool, in_tree: PyTreeDef) -> Callable:
-    """``fun`` as a function of the flat leaves of the differentiated arguments."""
-
-    def f(*leaves):
-        dyn = tree_unflatten(in_tree, leaves)
-        full = list(args)
-        for i, a in zip(picked, [dyn] if single else dyn):
-            full[i] = a
-        return fun(*full, **kwargs)
-
-    return f
 
 
 def _basis(types: Sequence[TensorType]) -> list[Any]:

@@ -98,8 +98,7 @@ class KernelBuilder:
         self.buffers: dict[Var, ir.Value] = dict(zip(fn.params, self.inputs))
         self._literals: dict[tuple, ir.Value] = {}
         self._temps: dict[Var, ir.Value] = {}
-        # Group key -> [its function, how many calls, elements, the function to call].
-        self._groups: dict[Hashable, list] = {}
+        self._groups: dict[Hashable, _Group] = {}
         # Loop nests go to a side module, compiled on a second thread, when there are
         # enough of them to be worth it; their names are then unique process-wide.
         self.side: ir.Module | None = None
@@ -188,13 +187,14 @@ class KernelBuilder:
         for v in list(self._temps):  # temps read by a copied result
             self.free(self._temps.pop(v))
         self.b.ret_void()
-        for group_fn, calls, elements, _ in self._groups.values():
-            if elements <= SMALL_GROUP:
+        for group in self._groups.values():
+            attributes = group.fn.attributes
+            if group.elements <= SMALL_GROUP:
                 # Optimised for size, in its own function (inlining would drop the attribute).
                 for attr in ("noinline", "minsize", "optsize"):
-                    group_fn.attributes.add(attr)
-            else:
-                group_fn.attributes.add("alwaysinline" if calls == 1 else "noinline")
+                    attributes.add(attr)
+            elif group.callee is group.fn:  # in this module: inlining is possible
+                attributes.add("alwaysinline" if group.calls == 1 else "noinline")
         side = (self.side,) if self.side is not None else ()
         return Kernel(self.module, KERNEL_NAME, fn.in_types, fn.out_types, side)
 
@@ -214,8 +214,8 @@ class KernelBuilder:
         compiled for size (see SMALL_GROUP).
         """
         key = _group_key(op)
-        entry = self._groups.get(key)
-        if entry is None:
+        group = self._groups.get(key)
+        if group is None:
             var_inputs = [a for a in op.inputs if isinstance(a, Var)]
             types = [a.type for a in var_inputs] + [v.type for v in op.outputs]
             # Balance the two threads' work: the side module takes a nest while it holds
@@ -237,12 +237,11 @@ class KernelBuilder:
             self.b.ret_void()
             self.b, self.buffers, self.module, self._literals = saved
             self._sizes[to_side] += sum(len(block.instructions) for block in fn.blocks)
-            elements = max(t.size for t in types)
             callee = ir.Function(self.module, fn.function_type, name=fn.name) if to_side else fn
-            entry = self._groups[key] = [fn, 0, elements, callee]
-        entry[1] += 1
+            group = self._groups[key] = _Group(fn, callee, max(t.size for t in types))
+        group.calls += 1
         args = [self.buffers[a] for a in op.inputs if isinstance(a, Var)]
-        self.b.call(entry[3], args + [self.buffers[v] for v in op.outputs])
+        self.b.call(group.callee, args + [self.buffers[v] for v in op.outputs])
 
     def lower_op_inline(self, op: Op, outs: list[ir.Value]) -> None:
         if op.prim is P.fusion:
@@ -329,6 +328,17 @@ class KernelBuilder:
 
 
 _GROUP_CLASSES = (FusionClass.ELEMENTWISE, FusionClass.INDEX_MAP, FusionClass.REDUCTION)
+
+
+@dataclass
+class _Group:
+    """A loop nest's function: defined in the kernel's module or a side module, and called
+    (through ``callee``, its declaration in the kernel's module if it is elsewhere)."""
+
+    fn: ir.Function
+    callee: ir.Function
+    elements: int
+    calls: int = 0
 
 
 def _buffer_attributes(args: Sequence[ir.Argument], types: Sequence[TensorType]) -> None:

@@ -274,9 +274,9 @@ _SIDE_LOCK = threading.Lock()
 class _SideCompile(threading.Thread):
     """Compiles side modules to object code on its own thread (see the module docstring)."""
 
-    def __init__(self, texts: Sequence[str]) -> None:
+    def __init__(self, texts: Sequence[str], machine: llvm.TargetMachine) -> None:
         super().__init__(name="llax-compile", daemon=True)
-        self.texts = texts
+        self.texts, self.machine = texts, machine
         self.results: list[bytes] = []
         self.error: BaseException | None = None
 
@@ -284,8 +284,7 @@ class _SideCompile(threading.Thread):
         lock = _lock_opt_out()
         lock.skip.on = True
         try:
-            machine = _side_machine()
-            self.results = [_object_code(t, machine) for t in self.texts]
+            self.results = [_object_code(t, self.machine) for t in self.texts]
         except BaseException as e:  # noqa: BLE001 - reported on the calling thread
             self.error = e
         finally:
@@ -294,14 +293,10 @@ class _SideCompile(threading.Thread):
 
 @functools.cache
 def _side_machine() -> llvm.TargetMachine:
-    # Made (once) by the side thread itself, but under the lock like everything else.
-    lock = _lock_opt_out()
-    lock.skip.on = False
-    try:
-        target = host()
-        return _new_machine(target.triple, target.cpu, target.features)
-    finally:
-        lock.skip.on = True
+    """The side thread's own target machine, made once, on a calling thread (under the lock
+    like any other LLVM call)."""
+    target = host()
+    return _new_machine(target.triple, target.cpu, target.features)
 
 
 def _rename_definitions(mod: llvm.ModuleRef) -> dict[str, tuple[str, bool]]:
@@ -331,8 +326,7 @@ def compile_module(ir: str | lir.Module | llvm.ModuleRef, name: str, *,
     with _SIDE_LOCK:  # one side thread at a time: it owns the side target machine
         side = None
         if side_modules and parallel_compile_available():
-            host()  # built before the thread starts (functools.cache is not a lock)
-            side = _SideCompile(list(side_modules))
+            side = _SideCompile(list(side_modules), _side_machine())
             side.start()
         try:
             mod = parse(ir)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -13,6 +14,28 @@ from llax.ir.primitive import Primitive, infer_types
 from llax.ir.types import TensorType
 
 F32, F64, I32, BOOL = (np.dtype(t) for t in (np.float32, np.float64, np.int32, np.bool_))
+
+
+def float_vector_lanes(ir_text: str, dtype=np.float32) -> list[int]:
+    """Lane counts of every vector of ``dtype`` floats in LLVM IR text (``<8 x float>`` -> 8)."""
+    name = {4: "float", 8: "double"}[np.dtype(dtype).itemsize]
+    return [int(n) for n in re.findall(rf"<(\d+) x {name}>", ir_text)]
+
+
+def assert_vectorised(ir_text: str, dtype=np.float32, what: str = "the loop") -> None:
+    """``ir_text`` holds vectors of ``dtype`` at least as wide as the host's SIMD registers.
+
+    LLVM chooses the width per CPU (256 bits on AVX2 hosts; 256 or 512 on AVX-512 ones,
+    by its tuning), so this asserts a lower bound, never one machine's width.
+    """
+    from llax.codegen import target
+
+    host = target.host()
+    bits = 256 if host.has_feature("avx") else 128
+    lanes = bits // (8 * np.dtype(dtype).itemsize)
+    found = float_vector_lanes(ir_text, dtype)
+    assert found and max(found) >= lanes, \
+        f"{what} was not vectorised at the host's width ({lanes} lanes): found {sorted(set(found))}"
 
 
 def tt(shape: Sequence[int], dtype) -> TensorType:

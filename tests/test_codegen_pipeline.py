@@ -12,6 +12,7 @@ import llax
 import llax.numpy as jnp
 from llax.ir import prims as P
 from llax.ir.core import walk_ops
+from llax.tests.codegen_util import assert_vectorised
 
 
 def _selu(x, alpha=1.6732632423543772, scale=1.0507009873554805):
@@ -79,7 +80,7 @@ def test_selu_is_one_vectorised_fusion() -> None:
     fusions = [op for op in compiled.optimized.ops if op.prim is P.fusion]
     assert len(compiled.optimized.ops) == 1 and len(fusions) == 1, str(compiled.optimized)
     opt = compiled.stages["llvm-opt"]
-    assert re.search(r"<8 x float>", opt), "the SELU loop was not vectorised"
+    assert_vectorised(opt, what="the SELU loop")
     # exp comes from vecmath's polynomial, not a scalar libm call in the loop.
     assert not re.search(r"call \w+ @\"?(expf|llvm\.exp\.)", opt)
     np.testing.assert_allclose(np.asarray(llax.jit(_selu)(x)), _selu(x), rtol=2e-6, atol=1e-6)
@@ -89,7 +90,7 @@ def test_reductions_vectorise() -> None:
     x = np.random.default_rng(0).normal(size=(64, 1000)).astype(np.float32)
     for axis in (0, 1):
         c = llax.jit(lambda v, axis=axis: jnp.sum(v, axis=axis)).lower(x).compile()
-        assert "<8 x float>" in c.stages["llvm-opt"], f"sum over axis {axis}"
+        assert_vectorised(c.stages["llvm-opt"], what=f"sum over axis {axis}")
 
 
 def test_fusion_ops_appear_in_pipeline_output() -> None:

@@ -241,8 +241,14 @@ def _static_index(v: Any, n: int, wrap: bool) -> np.ndarray:
 
 
 def _traced_index(t: Tracer, n: int, wrap: bool) -> Tracer:
-    """A traced index as (strong) int32, negatives wrapped as JAX does (lt/add/select_n)."""
+    """A traced index as (strong) int32, negatives wrapped as JAX does (lt/add/select_n).
+
+    Unsigned indices beyond int32 are clamped in their own dtype first: converting them would
+    wrap 4e9 to a negative index (an element from the start) instead of past the end.
+    """
     signed = t.dtype.kind == "i"
+    if t.dtype.kind == "u" and np.iinfo(t.dtype).max > _I32.max:
+        t = P.min.bind(t, np.array(_I32.max, t.dtype))
     if t.dtype != INDEX_DTYPE or t.weak_type:
         t = P.convert_element_type.bind(t, new_dtype=INDEX_DTYPE, weak_type=False)
     if wrap and signed:

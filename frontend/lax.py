@@ -343,9 +343,12 @@ def index_in_dim(operand: Any, index: int, axis: int = 0, keepdims: bool = True)
 def _start_index(index: Any, size: int, name: str) -> Any:
     """A dynamic start index as an integer scalar; negative indices count from the end."""
     if isinstance(index, (int, np.integer)) and not isinstance(index, (bool, np.bool_)):
+        # Static: wrap a negative index, then clamp in Python ints (as the op would), so an
+        # index of any integer type or size, e.g. np.uint32(4e9), becomes a default int.
         index = int(index)
-        return scalar_constant(index + size if index < 0 else index, dtypes.default_int(),
-                               True)
+        index = index + size if index < 0 else index
+        index = 0 if index < 0 else size if index > size else index  # (min/max are lax's here)
+        return scalar_constant(index, dtypes.default_int(), True)
     index = as_array(index, name)
     if index.shape != () or index.dtype.kind not in "iu":
         raise TypeError(f"index arguments to {name} must be integer scalars, got "

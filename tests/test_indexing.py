@@ -466,12 +466,18 @@ GATHERS = [
 ]
 
 
+# Index dtypes: negative values cast to an unsigned type become huge (4e9 as uint32), which
+# must stay out of bounds past the end, never wrap to a negative int32.
+INDEX_DTYPES = [np.int32, np.uint32, np.uint8, np.int8]
+
+
+@pytest.mark.parametrize("index_dtype", INDEX_DTYPES, ids=lambda t: np.dtype(t).name)
 @pytest.mark.parametrize("mode", list(GatherScatterMode))
 @pytest.mark.parametrize("case", range(len(GATHERS)))
-def test_gather_reference_matches_lax(case, mode):
+def test_gather_reference_matches_lax(case, mode, index_dtype):
     shape, indices, dn, sizes = GATHERS[case]
     operand = arange(shape)
-    indices = indices.astype(np.int32)
+    indices = indices.astype(index_dtype)
     jmode = jax.lax.GatherScatterMode.from_any(mode.name.lower().replace("fill_or_drop", "fill"))
     want = jax.lax.gather(jnp.asarray(operand), jnp.asarray(indices),
                           jax.lax.GatherDimensionNumbers(*dn), sizes, mode=jmode)
@@ -479,7 +485,7 @@ def test_gather_reference_matches_lax(case, mode):
                               mode=mode)
     assert_same(got, want)
     out = infer_types(P.gather, (TensorType(shape, np.float32), TensorType(indices.shape,
-                                                                         np.int32)),
+                                                                         indices.dtype)),
                       dict(dimension_numbers=dn, slice_sizes=sizes, mode=mode))
     assert out[0].shape == np.shape(want)
     assert_same(llax.jit(lambda o, i: P.gather.bind(
@@ -498,15 +504,16 @@ SCATTERS = [
 ]
 
 
+@pytest.mark.parametrize("index_dtype", INDEX_DTYPES, ids=lambda t: np.dtype(t).name)
 @pytest.mark.parametrize("prim", P.SCATTERS, ids=lambda p: p.name)
 @pytest.mark.parametrize("mode", [GatherScatterMode.CLIP, GatherScatterMode.FILL_OR_DROP])
 # XLA rejects a scatter into a rank-0 operand: those cases are covered by the native tests.
 @pytest.mark.parametrize("case", [i for i, c in enumerate(SCATTERS) if c[0] != ()])
-def test_scatter_reference_matches_lax(case, mode, prim):
+def test_scatter_reference_matches_lax(case, mode, prim, index_dtype):
     shape, indices, ushape, dn = SCATTERS[case]
     operand = arange(shape)
     updates = (np.arange(int(np.prod(ushape))) % 7 - 2).astype(np.float32).reshape(ushape)
-    indices = indices.astype(np.int32)
+    indices = indices.astype(index_dtype)
     lax_fn = {"scatter": jax.lax.scatter, "scatter-add": jax.lax.scatter_add,
               "scatter-sub": jax.lax.scatter_sub, "scatter-mul": jax.lax.scatter_mul,
               "scatter-min": jax.lax.scatter_min, "scatter-max": jax.lax.scatter_max}[prim.name]
@@ -514,6 +521,9 @@ def test_scatter_reference_matches_lax(case, mode, prim):
     want = lax_fn(jnp.asarray(operand), jnp.asarray(indices), jnp.asarray(updates),
                   jax.lax.ScatterDimensionNumbers(*dn), mode=jmode)
     got = reference[prim](operand, indices, updates, dimension_numbers=dn, mode=mode)
+    compiled = np.asarray(llax.jit(lambda o, i, u: prim.bind(
+        o, i, u, dimension_numbers=dn, mode=mode))(operand, indices, updates))
+    assert_same(compiled, got)  # the same order of updates as the reference
     if prim is P.scatter and case == 0:
         # Repeated indices: XLA picks one of the updates; the reference (and codegen) the last.
         got, want = np.delete(got, 0), np.delete(np.asarray(want), 0)
@@ -652,3 +662,44 @@ def test_native_gather_with_index_dtypes_and_fusion():
     np.testing.assert_allclose(np.asarray(f(x, i)),
                                np.asarray((jnp.exp(jnp.asarray(x)) * 2)[i, ::-1] + 1),
                                rtol=1e-6)
+
+
+@pytest.mark.parametrize("index_dtype", [np.uint8, np.uint16, np.uint32, np.int8, np.int32],
+                         ids=lambda t: np.dtype(t).name)
+def test_index_values_of_every_integer_type_clamp_as_their_own_type(index_dtype):
+    # Every value of the type (ends and middle): unsigned 4e9 is past the end, never negative.
+    info = np.iinfo(index_dtype)
+    values = np.array(sorted({info.min, info.max, 0, 3, 9, info.max // 2, max(info.min, -3)}),
+                      dtype=index_dtype)
+    x = np.arange(10, dtype=np.float32)
+    la = lnp.asarray(x)
+
+    def clamped(i) -> int:  # the oracle: Python ints, negatives from the end, then clamp
+        i = int(i)
+        i = i + 10 if i < 0 else i
+        return min(max(i, 0), 9)
+
+    for i in values:
+        want = x[clamped(i)]
+        assert float(la[i]) == want
+        assert float(llax.jit(lambda a, i: a[i])(la, i)) == want
+        wrapped = int(i) + 10 if int(i) < 0 else int(i)
+        start = min(max(wrapped, 0), 7)  # a window of 3 fits
+        assert_same(np.asarray(llax.jit(lambda a, i: llax.lax.dynamic_slice(a, (i,), (3,)))(
+            la, i)), x[start:start + 3])
+        assert_same(np.asarray(llax.lax.dynamic_slice(la, (i,), (3,))), x[start:start + 3])
+        upd = x.copy()
+        at = min(max(wrapped, 0), 8)  # a window of 2 fits
+        upd[at:at + 2] = -1
+        assert_same(np.asarray(llax.jit(lambda a, i: llax.lax.dynamic_update_slice(
+            a, -lnp.ones(2, lnp.float32), (i,)))(la, i)), upd)
+    # An array of indices: gather (clamped) and scatter (out-of-bounds updates dropped).
+    want = x[[clamped(i) for i in values]]
+    assert_same(np.asarray(la[values]), want)
+    assert_same(np.asarray(llax.jit(lambda a, i: a[i])(la, values)), want)
+    dropped = x.copy()
+    for i in values:
+        if -10 <= int(i) < 10:
+            dropped[int(i)] += 1
+    assert_same(np.asarray(llax.jit(lambda a, i: a.at[i].add(1.0))(la, values)), dropped)
+    assert_same(np.asarray(la.at[values].add(1.0)), dropped)

@@ -73,4 +73,19 @@ def infer_types(prim: Primitive, in_types: tuple[TensorType, ...], params,
         raise NotImplementedError(
             f"primitive {prim.name!r} has no abstract evaluation rule") from None
     out = rule(*in_types, regions=regions, **params) if regions else rule(*in_types, **params)
-    return tuple(out) if prim.multiple_results else (out,)
+    out = tuple(out) if prim.multiple_results else (out,)
+    for t in out:
+        if t.nbytes > MAX_BYTES:
+            raise ValueError(_too_large(prim, t))
+    return out
+
+
+# Native code indexes every array with 64-bit byte offsets, so no value may be larger than
+# this: a bigger shape would wrap its element count and loop for ever (or address garbage).
+MAX_BYTES = (1 << 63) - 1
+
+
+def _too_large(prim: Primitive, t: TensorType) -> str:
+    return (f"{prim.name}: the result shape {t.shape} of {t.dtype} has {t.size} elements "
+            f"({t.nbytes} bytes), more than 64-bit indexing can address (at most {MAX_BYTES} "
+            "bytes)")

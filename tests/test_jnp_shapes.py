@@ -274,3 +274,23 @@ def test_primitive_names_match_jax(make) -> None:
 def test_method_pairs() -> None:
     x = sample("float32", (2, 3))
     check_many({"sum": pair("sum", axis=0), "var": pair("var", ddof=1)}, x)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: llax.jit(lambda x: lnp.broadcast_to(x, (1 << 32, 1 << 32)).sum())(1.0),
+    lambda: lnp.broadcast_to(1.0, (1 << 32, 1 << 32)),
+    lambda: llax.make_jaxpr(lambda x: lnp.broadcast_to(x, (1 << 62, 2)))(1.0),
+    lambda: llax.jit(lambda: lnp.ones((1 << 31, 1 << 31)).sum())(),
+    lambda: llax.eval_shape(lambda: lnp.arange(1 << 62)),
+], ids=["jit-broadcast-sum", "eager-broadcast", "make_jaxpr", "ones", "iota"])
+def test_shapes_beyond_64_bit_indexing_are_rejected_at_trace_time(make) -> None:
+    # Their element counts wrap in 64-bit byte offsets: the native loop would never end.
+    with pytest.raises(ValueError, match=r"more than 64-bit indexing can address"):
+        make()
+
+
+def test_the_largest_addressable_shapes_still_trace() -> None:
+    out = llax.eval_shape(lambda x: lnp.broadcast_to(x, (1 << 30, 1 << 30)).sum(0), 1.0)
+    assert out.shape == (1 << 30,)
+    out = llax.eval_shape(lambda x: lnp.broadcast_to(x, (1 << 30, 1 << 31)), np.int8(1))
+    assert out.shape == (1 << 30, 1 << 31)  # 2**61 bytes

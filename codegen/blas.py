@@ -7,6 +7,16 @@ checks that its integers really are 64-bit, and registers each routine with
 LLVM under a stable name (``llax_cblas_sgemm`` ...) so generated IR can
 ``declare`` and call it with i64 sizes whatever the library's own naming.
 
+Two instances of the library serve two kinds of product. Ordinary calls go to
+a private copy set to one thread (``llax_cblas_<r>``); llax splits the larger
+of those over its own pool (codegen/dot.py), whose threads sleep when idle.
+The largest products go to NumPy's own instance and OpenBLAS's threads
+(``llax_cblas_threaded_<r>``), so they run exactly as fast as NumPy's on every
+host: when NumPy has just used those threads, they are busy-waiting for work
+and would otherwise take a core from llax's pool (measured on the 2-core dev
+machine, 1024^3 float32 alternating with NumPy's ``a @ b``: 23.6 ms split over
+the pool, 11.8 ms on NumPy's threads, 11.6 ms for NumPy itself).
+
 Only ILP64 libraries are accepted: calling a 32-bit-integer CBLAS with i64
 sizes would be silently wrong, so when none is found ``register()`` returns
 None and the code generator must fall back to loops.
@@ -46,9 +56,10 @@ _CONFIG_SYMBOLS = ("scipy_openblas_get_config64_", "openblas_get_config64_",
                    "openblas_get_config")
 
 
-def llax_name(routine: str) -> str:
-    """The name generated IR uses for ``routine`` (e.g. ``llax_cblas_sgemm``)."""
-    return f"llax_cblas_{routine}"
+def llax_name(routine: str, threaded: bool = False) -> str:
+    """The name generated IR uses for ``routine`` (e.g. ``llax_cblas_sgemm``), on the
+    ordinary instance or (``threaded``) on NumPy's instance and its threads."""
+    return f"llax_cblas_{'threaded_' if threaded else ''}{routine}"
 
 
 @dataclass(frozen=True)
@@ -197,8 +208,8 @@ def _probe_library(lib: ctypes.CDLL, path: str) -> BlasLibrary | None:
 
 
 @functools.cache
-def find() -> BlasLibrary | None:
-    """Locate an ILP64 CBLAS (NumPy's own first), or None if there is none."""
+def find_shared() -> BlasLibrary | None:
+    """Locate an ILP64 CBLAS (NumPy's own instance first), or None if there is none."""
     if os.environ.get("LLAX_DISABLE_BLAS", "0").lower() in ("1", "true"):
         return None
     tried = set()
@@ -209,20 +220,30 @@ def find() -> BlasLibrary | None:
         tried.add(real)
         found = _probe(path)
         if found is not None:
-            return _private_single_threaded(found) or found
+            return found
     return None
 
 
 @functools.cache
+def find() -> BlasLibrary | None:
+    """The instance for ordinary calls: a private single-threaded copy of the shared one
+    where possible, else the shared one itself; None if there is no BLAS."""
+    shared = find_shared()
+    return None if shared is None else _private_single_threaded(shared) or shared
+
+
+@functools.cache
 def register() -> BlasLibrary | None:
-    """Find the BLAS and make each routine resolvable as ``llax_cblas_<routine>``.
+    """Find the BLAS and make each routine resolvable as ``llax_cblas_<routine>`` (the
+    ordinary instance) and ``llax_cblas_threaded_<routine>`` (NumPy's, threaded).
 
     Returns None when no usable BLAS exists; callers then emit loops.
     """
     found = find()
     if found is not None:
-        for routine, addr in found.addresses.items():
-            llvm.add_symbol(llax_name(routine), addr)
+        for threaded, lib in ((False, found), (True, find_shared())):
+            for routine, addr in lib.addresses.items():
+                llvm.add_symbol(llax_name(routine, threaded), addr)
     return found
 
 
@@ -249,8 +270,9 @@ def _signature(routine: str) -> lir.FunctionType:
     raise ValueError(f"unknown BLAS routine {routine!r}; known: {ROUTINES}")
 
 
-def declare(module: lir.Module, routine: str) -> lir.Function:
-    """Declare ``llax_cblas_<routine>`` in ``module`` (once) with its C signature.
+def declare(module: lir.Module, routine: str, threaded: bool = False) -> lir.Function:
+    """Declare ``routine`` of the ordinary (or ``threaded``) instance in ``module`` (once)
+    with its C signature.
 
     Raises RuntimeError if no BLAS is available or it lacks ``routine``; check
     ``available()`` first and emit loops instead.
@@ -258,7 +280,7 @@ def declare(module: lir.Module, routine: str) -> lir.Function:
     found = register()
     if found is None or not found.has(routine):
         raise RuntimeError(f"BLAS routine {routine!r} is not available in this process")
-    name = llax_name(routine)
+    name = llax_name(routine, threaded)
     existing = module.globals.get(name)
     if existing is not None:
         return existing

@@ -8,7 +8,9 @@ becomes BLAS's trans flag (or a different loop order). Otherwise, or when
 (a transpose, through the ordinary elementwise code path).
 
 float32/float64 call NumPy's own OpenBLAS (``llax.codegen.blas``) unless the
-product is tiny, where the call overhead outweighs the work; everything else
+product is tiny, where the call overhead outweighs the work: a private
+single-threaded instance, split over llax's pool when large, and NumPy's
+threaded instance for the largest products; everything else
 (integers, bool, float16, tiny products, or no BLAS) runs generated loops:
 ``C[m, :] += A[m, k] * B[k, :]`` (unit-stride over N) or, when B is stored
 transposed, a register dot product over K. Integers wrap; bool is OR of ANDs.
@@ -38,6 +40,11 @@ BLAS_MIN_FLOPS = 64 ** 3
 # Products at least this big are split over llax's thread pool when the BLAS is the private
 # single-threaded instance (codegen/blas.py): about 0.1 ms on one core.
 PARALLEL_MIN_FLOPS = 1 << 22
+# Products at least this big (512^3, a few ms) run on NumPy's BLAS instance and OpenBLAS's
+# threads, as NumPy's own do (see codegen/blas.py for why). The threads busy-wait after each
+# call, so smaller products, which follow each other quickly in a training step, stay on
+# llax's pool: its threads sleep when idle and never take a core from compilation.
+THREADED_MIN_FLOPS = 1 << 27
 
 
 def _nonunit(shape: Sequence[int], dims: Sequence[int]) -> list[int]:
@@ -125,7 +132,10 @@ def lower_dot(kb, op: Op, outs: list[ir.Value]) -> None:
 
 def _gemm_blas(kb, dt, B, M, N, K, a, ta, bm, tb, out) -> None:
     b = kb.b
-    gemm = blas.declare(kb.module, "sgemm" if dt == dtypes.float32 else "dgemm")
+    flops = B * M * N * K
+    private = blas.register().single_threaded
+    gemm = blas.declare(kb.module, "sgemm" if dt == dtypes.float32 else "dgemm",
+                        threaded=private and flops >= THREADED_MIN_FLOPS)
     scalar = ltypes.reg_type(dt)
     lda = max(1, M if ta else K)
     ldb = max(1, K if tb else N)
@@ -146,7 +156,7 @@ def _gemm_blas(kb, dt, B, M, N, K, a, ta, bm, tb, out) -> None:
                         pb, i64(ldb), ir.Constant(scalar, 0.0), pc, i64(max(1, N))])
 
     threads = parallel.threads()
-    if blas.register().single_threaded and threads > 1 and B * M * N * K >= PARALLEL_MIN_FLOPS:
+    if private and threads > 1 and PARALLEL_MIN_FLOPS <= flops < THREADED_MIN_FLOPS:
         # The BLAS runs one thread: split the product over llax's pool, by matrices of a
         # batch, or else by blocks of rows (one block per thread).
         def build(bld: ir.IRBuilder, values: list[ir.Value], lo: ir.Value, hi: ir.Value):

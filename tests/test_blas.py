@@ -173,3 +173,33 @@ def test_without_a_temporary_directory_the_shared_instance_is_used(monkeypatch) 
     monkeypatch.setattr(tempfile, "mkdtemp", no_tmp)
     shared = blas._probe(blas.find().path)
     assert blas._private_single_threaded(shared) is None
+
+
+@pytest.mark.parametrize("m, k, n", [(96, 96, 96), (130, 257, 190), (512, 512, 520)],
+                         ids=["private", "split", "threaded"])
+def test_each_product_size_calls_its_instance_and_matches_numpy(m, k, n) -> None:
+    # Small products call the private single-threaded instance, medium ones split it over
+    # llax's pool, the largest call NumPy's instance and its threads (codegen/dot.py).
+    import llax
+    from llax.codegen import parallel
+    from llax.codegen.dot import PARALLEL_MIN_FLOPS, THREADED_MIN_FLOPS
+
+    rng = np.random.default_rng(2)
+    a = rng.normal(size=(m, k)).astype(np.float32)
+    b = rng.normal(size=(k, n)).astype(np.float32)
+    lowered = llax.jit(lambda a, b: a @ b).lower(a, b)
+    text = lowered.as_text("llvm")
+    threaded = m * k * n >= THREADED_MIN_FLOPS
+    assert (blas.llax_name("sgemm", threaded=True) in text) == threaded
+    assert (blas.llax_name("sgemm") in text.replace(blas.llax_name("sgemm", True), "")) \
+        == (not threaded)
+    split = PARALLEL_MIN_FLOPS <= m * k * n < THREADED_MIN_FLOPS and parallel.threads() > 1
+    assert ("llax_parallel_for" in text) == split
+    np.testing.assert_allclose(np.asarray(lowered.compile()(a, b)), a @ b,
+                               rtol=1e-4, atol=1e-3)
+
+
+def test_the_threaded_instance_is_numpys_own() -> None:
+    shared = blas.find_shared()
+    assert shared.addresses["sgemm"] == blas._probe(shared.path).addresses["sgemm"]
+    assert not shared.single_threaded

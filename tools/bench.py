@@ -41,6 +41,20 @@ def median_time(fn: Callable[[], object], *, repeat: int = 7, min_time: float = 
     return statistics.median(samples)
 
 
+def alternating_times(fns: Sequence[Callable[[], object]], repeat: int = 15) -> list[float]:
+    """Median seconds per call of each of ``fns``, called in turn: each one runs right after
+    the others, as in a program that mixes libraries (their idle threads still spinning)."""
+    for fn in fns:
+        fn()
+    samples: list[list[float]] = [[] for _ in fns]
+    for _ in range(repeat):
+        for fn, out in zip(fns, samples):
+            t0 = time.perf_counter()
+            fn()
+            out.append(time.perf_counter() - t0)
+    return [statistics.median(s) for s in samples]
+
+
 def once_time(make: Callable[[], Callable[[], object]], repeat: int = 5) -> float:
     """Median seconds of a first call: ``make()`` builds a fresh, uncompiled callable."""
     samples = []
@@ -134,12 +148,17 @@ def bench_dot() -> list[Row]:
     al, bl = lnp.asarray(a), lnp.asarray(b)
     row = Row("matmul 1024^3 f32", median_time(lambda: f(al, bl), repeat=5),
               numpy=median_time(lambda: a @ b, repeat=5))
+    mixed = Row("matmul 1024^3 f32, calls alternating between libraries", 0.0)
+    fns = [lambda: f(al, bl), lambda: a @ b]
     jax, jnp = _jax()
     if jax:
         g = jax.jit(lambda x, y: x @ y)
         aj, bj = jnp.asarray(a), jnp.asarray(b)
         row.jax = median_time(lambda: g(aj, bj).block_until_ready(), repeat=5)
-    return [row]
+        fns.append(lambda: g(aj, bj).block_until_ready())
+    mixed.llax, mixed.numpy, *rest = alternating_times(fns)
+    mixed.jax = rest[0] if rest else None
+    return [row, mixed]
 
 
 def bench_compile() -> list[Row]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import threading
 import weakref
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -26,9 +27,10 @@ from llax.frontend.core import (
     Array,
     Trace,
     Tracer,
-    _trace_stack,
+    _thread_state,
     array_signature,
     signature_id,
+    trace_stack,
 )
 from llax.frontend.jaxpr import ClosedJaxpr
 from llax.frontend.tree_codegen import builder, matcher
@@ -258,6 +260,44 @@ def _merge_statics(args: tuple, kwargs: dict, statics: tuple) -> tuple[tuple, di
 
 _CACHES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _MISS = object()  # "no fast path for these arguments" (None is a possible result)
+# Guards the check-then-act updates of the shared per-function tables (_CACHES, the
+# matcher lists); held for microseconds, never while compiling. Plain dict reads and
+# single stores (the fast-path table) are atomic under the GIL and need no lock.
+_TABLES_LOCK = threading.Lock()
+
+
+class _CompileOnce:
+    """Fills a jit cache entry once per key, however many threads miss it at the same time:
+    the first compiles, the others wait for its entry. (A compilation takes 10-500 ms and
+    its native code stays loaded for good, so compiling twice is not a harmless race.)
+    Distinct keys compile in parallel."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[tuple[int, Any], threading.RLock] = {}
+
+    def __call__(self, cache: dict, key: Any, build: Callable[[], _Entry]) -> _Entry:
+        slot = (id(cache), key)  # the caller holds the cache, so its id is not reused
+        with self._guard:
+            entry = cache.get(key)
+            if entry is not None:
+                return entry
+            lock = self._locks.setdefault(slot, threading.RLock())
+        try:
+            # Re-entrant: tracing may ask for this very entry (jit(f).lower inside f),
+            # which then recurses as it would without threads instead of deadlocking.
+            with lock:
+                entry = cache.get(key)
+                if entry is None:
+                    entry = cache[key] = build()
+                return entry
+        finally:
+            with self._guard:
+                if self._locks.get(slot) is lock:
+                    del self._locks[slot]
+
+
+_compile_once = _CompileOnce()
 
 
 class JitFunction:
@@ -274,25 +314,27 @@ class JitFunction:
         self._pipeline = pipeline
         self._backend = backend
         self._donate = _as_tuple(donate_argnums)
-        try:
-            per_fun = _CACHES.setdefault(fun, {})
-        except TypeError:  # not weak-referenceable (e.g. some builtins)
-            per_fun = {}
-        self._cache: dict = per_fun.setdefault((self._signature.static_argnums,
-                                               self._signature.static_argnames,
-                                               pipeline, backend), {})
-        # Argument signature -> fast call, for calls whose arguments are all Arrays, or
-        # pytrees of them: then the key starts with the tree structure, and _matchers
-        # holds the generated functions that recognise the structures seen so far.
-        self._fast: dict = per_fun.setdefault(("fast", self._signature.static_argnums,
-                                              self._signature.static_argnames,
-                                              pipeline, backend), {})
-        self._matchers: list = per_fun.setdefault(("matchers", self._signature.static_argnums,
-                                                   self._signature.static_argnames,
-                                                   pipeline, backend), [])
+        variant = (self._signature.static_argnums, self._signature.static_argnames, pipeline,
+                   backend)
+        with _TABLES_LOCK:  # two jit(f) on two threads must share one set of tables
+            try:
+                per_fun = _CACHES.setdefault(fun, {})
+            except TypeError:  # not weak-referenceable (e.g. some builtins)
+                per_fun = {}
+            self._cache: dict = per_fun.setdefault(variant, {})
+            # Argument signature -> fast call, for calls whose arguments are all Arrays,
+            # or pytrees of them: then the key starts with the tree structure, and
+            # _matchers holds the generated functions that recognise the structures seen
+            # so far.
+            self._fast: dict = per_fun.setdefault(("fast", *variant), {})
+            self._matchers: list = per_fun.setdefault(("matchers", *variant), [])
 
     def __call__(self, *args, **kwargs):
-        if not kwargs and not _trace_stack:
+        try:  # trace_stack(), inlined: this is the hottest path there is
+            tracing = bool(_thread_state.stack)
+        except AttributeError:  # the thread's first call
+            tracing = bool(trace_stack())
+        if not kwargs and not tracing:
             # Fast path: every argument an Array, signature seen before. It runs on every
             # call of a jitted function, so it is kept to a dict lookup and the native call.
             if self._matchers and args and type(args[0]) is not Array:
@@ -316,7 +358,7 @@ class JitFunction:
                     return out
             except ArgumentError:  # a view the entry refuses
                 pass
-        if _trace_stack:
+        if tracing:
             # Inside another trace, inline: the enclosing trace records our ops.
             return self._fun(*args, **kwargs)
         entry, leaves = self._lookup(args, kwargs)
@@ -341,8 +383,9 @@ class JitFunction:
             if match is None:
                 return
             self._fast[(treedef, *(array_signature(x) for x in leaves))] = fast
-            if match not in self._matchers and len(self._matchers) < 8:
-                self._matchers.append(match)
+            with _TABLES_LOCK:
+                if match not in self._matchers and len(self._matchers) < 8:
+                    self._matchers.append(match)  # (readers iterate it without the lock)
 
     def _fast_tree_call(self, args: tuple) -> Any:
         """The fast path for pytree arguments of a structure seen before; _MISS on a miss."""
@@ -382,7 +425,8 @@ class JitFunction:
         if entry is None:
             if names is None:
                 names = self._signature.split(args, kwargs)[3]
-            entry = self._cache[key] = self._compile(statics, dyn_args, dyn_kwargs, names)
+            entry = _compile_once(self._cache, key, lambda: self._compile(
+                statics, dyn_args, dyn_kwargs, names))
         return entry, leaves
 
     def _compile(self, statics, dyn_args, dyn_kwargs, names) -> _Entry:

@@ -15,6 +15,7 @@ Python control flow on them works and ``grad(f)`` retraces each call, as in JAX.
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -167,8 +168,12 @@ def linear_program(fn: Function, diff: Sequence[bool], num_out: int) -> LinearPr
 # grad call retraces (as in JAX); the transformation is then reused whenever the trace comes
 # out the same, and after a few uses it runs as native code (HotFunction), which is what
 # makes an unjitted training loop cheap.
+# Threads: a lookup is a plain dict read. Two threads missing the same key both build the
+# program (equal ones; the last stored wins), which is cheap next to what it saves; the
+# store and the eviction of the oldest entry, a check-then-act, happen under the lock.
 _GRAD_PROGRAMS: dict[Any, tuple[HotFunction, list[Any]]] = {}
 _MAX_GRAD_PROGRAMS = 256
+_GRAD_PROGRAMS_LOCK = threading.Lock()
 
 
 def grad_program(fn: Function, diff: Sequence[bool], num_out: int = 1
@@ -194,9 +199,10 @@ def grad_program(fn: Function, diff: Sequence[bool], num_out: int = 1
     grad_fn, consts = build_closed_function(body, fn.in_types, f"grad_{fn.name}")
     result = (HotFunction(run_pipeline(grad_fn, "simplify,cse,dce")), consts)
     if not consts:  # constants would be stale next time
-        if len(_GRAD_PROGRAMS) >= _MAX_GRAD_PROGRAMS:
-            del _GRAD_PROGRAMS[next(iter(_GRAD_PROGRAMS))]  # the oldest
-        _GRAD_PROGRAMS[key] = result
+        with _GRAD_PROGRAMS_LOCK:
+            if len(_GRAD_PROGRAMS) >= _MAX_GRAD_PROGRAMS:
+                del _GRAD_PROGRAMS[next(iter(_GRAD_PROGRAMS))]  # the oldest
+            _GRAD_PROGRAMS[key] = result
     return result
 
 

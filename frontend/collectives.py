@@ -17,14 +17,11 @@ from typing import Any
 
 import numpy as np
 
-from llax.frontend.core import bind
+from llax.frontend.core import bind, bound_axes
 from llax.frontend.jnp._coerce import as_array, convert
 from llax.frontend.tree_util import tree_map
 from llax.ir import dtypes
 from llax.ir import prims as P
-
-# (name, size) of every axis bound by the transformations being traced, outermost first.
-_axis_env: list[tuple[Hashable, int]] = []
 
 
 @contextlib.contextmanager
@@ -33,18 +30,20 @@ def bound_axis(name: Hashable | None, size: int) -> Iterator[None]:
     if name is None:
         yield
         return
-    _axis_env.append((name, size))
+    axes = bound_axes()  # the calling thread's, like its traces
+    axes.append((name, size))
     try:
         yield
     finally:
-        _axis_env.pop()
+        axes.pop()
 
 
 def _axis_size(name: Hashable, what: str) -> int:
-    for bound, size in reversed(_axis_env):
+    axes = bound_axes()
+    for bound, size in reversed(axes):
         if bound == name:
             return size
-    if not _axis_env:
+    if not axes:
         raise NameError(f"unbound axis name: {name}")
     raise NameError(f"Found an unbound axis name: {name}. To fix this, please call {what} "
                     f"under a vmap with axis_name={name!r}.")

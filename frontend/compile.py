@@ -70,10 +70,10 @@ class HotFunction:
         self.interpret_only = False
 
     def __call__(self, args: Sequence) -> list:
-        from llax.frontend.core import Array, _trace_stack, concrete_value
+        from llax.frontend.core import Array, concrete_value, trace_stack
         from llax.transforms.staging import call_function
 
-        if _trace_stack:
+        if trace_stack():
             return call_function(self.fn, args)
         self.calls += 1
         if self.compiled is None:

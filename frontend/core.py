@@ -12,7 +12,8 @@ self-contained Function.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 import numpy as np
@@ -173,6 +174,11 @@ class Array:
 
 
 _SIGNATURES: dict[tuple, int] = {}
+# Numbering a new signature is a read-then-write (two threads could both take
+# len + 1 and give two signatures one id, so jit's fast path would run one
+# signature's code on the other's arrays): it happens under this lock. Hits
+# read the dict without it.
+_SIGNATURES_LOCK = threading.Lock()
 
 
 def signature_id(shape: tuple[int, ...], dtype: np.dtype, weak: bool) -> int:
@@ -180,7 +186,8 @@ def signature_id(shape: tuple[int, ...], dtype: np.dtype, weak: bool) -> int:
     key = (shape, dtype, weak)
     sig = _SIGNATURES.get(key)
     if sig is None:
-        sig = _SIGNATURES[key] = len(_SIGNATURES) + 1
+        with _SIGNATURES_LOCK:
+            sig = _SIGNATURES.setdefault(key, len(_SIGNATURES) + 1)
     return sig
 
 
@@ -244,19 +251,23 @@ class Tracer:
 
     def _concrete(self, what: str,
                   error: type[TracerError] = ConcretizationTypeError) -> np.ndarray:
-        if not self.trace.active:  # even if its value is known: it escaped, as JAX says
-            raise self.escaped("outside of any trace")
+        if not self.trace.is_live():  # even if its value is known: it escaped, as JAX says
+            raise self.escaped("outside of any trace" if not trace_stack() else
+                               f"in {trace_stack()[-1].name!r}")
         if self.val is not None:
             return self.val
         raise error(self.trace.concretization_message(self.ir_var, what))
 
     def escaped(self, used_in: str) -> UnexpectedTracerError:
-        """The error for using this tracer after its trace finished."""
+        """The error for using this tracer after its trace finished, or on another thread."""
+        where = (" on another thread, while that trace was still running"
+                 if self.trace.active else "")
         return UnexpectedTracerError(
             f"Encountered an unexpected tracer: a value of type {self.ir_var.type} traced in "
-            f"{self.trace.name!r} escaped the trace that created it and was used {used_in}. "
-            "A function transformed by llax had a side effect that kept a reference to an "
-            "intermediate value (for example stored it in a global or a list).")
+            f"{self.trace.name!r} escaped the trace that created it and was used {used_in}"
+            f"{where}. A function transformed by llax had a side effect that kept a "
+            "reference to an intermediate value (for example stored it in a global or a "
+            "list, or handed it to another thread).")
 
     def __bool__(self) -> bool:
         return bool(self._concrete("bool", TracerBoolConversionError))
@@ -303,11 +314,41 @@ class Tracer:
         return f"Traced<{self.ir_var.type}>with<{self.trace.name}>"
 
 
-_trace_stack: list[Trace] = []
+# Trace state is per thread, as in JAX: a trace records the ops of the thread running the
+# traced function, while eager code on other threads stays eager. ``stack`` holds the
+# active traces (innermost last), ``axes`` the (name, size) of the axes bound by the
+# transformations being traced (outermost first; see collectives.py). A thread's lists
+# are made on its first use (trace_stack/bound_axes); bind and jit's dispatch read
+# ``_thread_state.stack`` inline, since a function call would cost them ~40 ns.
+_thread_state = threading.local()
+
+
+def _new_thread_state() -> None:
+    _thread_state.stack = []
+    _thread_state.axes = []
+
+
+def trace_stack() -> list[Trace]:
+    """The calling thread's active traces, innermost last."""
+    try:
+        return _thread_state.stack
+    except AttributeError:
+        _new_thread_state()
+        return _thread_state.stack
+
+
+def bound_axes() -> list[tuple[Hashable, int]]:
+    """The calling thread's bound axis names and sizes, outermost first."""
+    try:
+        return _thread_state.axes
+    except AttributeError:
+        _new_thread_state()
+        return _thread_state.axes
 
 
 def current_trace() -> Trace | None:
-    return _trace_stack[-1] if _trace_stack else None
+    stack = trace_stack()
+    return stack[-1] if stack else None
 
 
 class Trace:
@@ -326,16 +367,23 @@ class Trace:
         # Closure conversion: captured outside values, keyed by identity, with their Vars.
         self.captured: dict[int, tuple[Any, Var]] = {}
         self.active = False
+        self._thread = 0  # the id of the thread it records on, while active
 
     def __enter__(self) -> Trace:
+        trace_stack().append(self)
+        self._thread = threading.get_ident()
         self.active = True
-        _trace_stack.append(self)
         return self
 
     def __exit__(self, *exc) -> None:
-        popped = _trace_stack.pop()
+        popped = trace_stack().pop()
         assert popped is self, "trace stack corrupted"
         self.active = False
+
+    def is_live(self) -> bool:
+        """Recording on the calling thread. A tracer of a trace that has finished, or that
+        runs on another thread, has escaped: its values belong to no computation here."""
+        return self.active and self._thread == threading.get_ident()
 
     def new_param(self, type: TensorType, name: str = "", val: np.ndarray | None = None) -> Tracer:
         var = Var(type)
@@ -349,7 +397,7 @@ class Trace:
         if isinstance(x, Tracer):
             if x.trace is self:
                 return x.ir_var
-            if not x.trace.active:
+            if not x.trace.is_live():
                 raise x.escaped(f"in {self.name!r}")
             return self._capture(x, x.ir_var.type)
         value, weak = concrete_value(x)
@@ -476,6 +524,8 @@ def evaluate(prim: Primitive, vals: Sequence[np.ndarray], params: dict,
 # Eager type inference, memoised: (prim, operand signature ids, params) -> output types and
 # their signature ids. Eager ops repeat the same few signatures, and building TensorTypes
 # and running the shape rule cost more than the NumPy call itself on small arrays.
+# Thread safety: a value depends only on its key, so threads racing on a miss store equal
+# values; the size bound may be overshot by a few entries. (Likewise _TRACED_TYPES.)
 _EAGER_TYPES: dict[tuple, tuple[tuple[TensorType, ...], tuple[int, ...]]] = {}
 
 
@@ -532,8 +582,12 @@ def bind(prim: Primitive, args: Sequence[Any], params: dict,
 
     Ops with regions (control flow, custom derivatives) pass them as ``regions``.
     """
-    if _trace_stack:
-        return _trace_stack[-1].emit(prim, args, params, regions)
+    try:
+        stack = _thread_state.stack
+    except AttributeError:  # the thread's first op
+        stack = trace_stack()
+    if stack:
+        return stack[-1].emit(prim, args, params, regions)
     if regions:
         return _bind_with_regions(prim, args, params, regions)
     vals, weaks, sigs = [], [], []
@@ -594,4 +648,5 @@ def is_array_like(x: Any) -> bool:
 
 
 __all__ = ["Array", "Tracer", "Trace", "bind", "trace", "aval_of", "concrete_value",
-           "ConcretizationTypeError", "UnexpectedTracerError", "current_trace", "dtypes"]
+           "ConcretizationTypeError", "UnexpectedTracerError", "current_trace", "trace_stack",
+           "bound_axes", "dtypes"]

@@ -15,7 +15,7 @@ import inspect
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from llax.frontend.core import Trace, _trace_stack, aval_of, bind
+from llax.frontend.core import Trace, aval_of, bind, trace_stack
 from llax.frontend.tree_util import PyTreeDef, tree_flatten, tree_unflatten
 from llax.ir import prims as P
 from llax.ir.core import Function
@@ -187,7 +187,7 @@ class custom_jvp(_Custom):  # noqa: N801 - JAX's name
             raise AttributeError(f"No JVP defined for custom_jvp function {self.__name__} "
                                  "using defjvp.")
         args = self._positional(args, kwargs)
-        if not _trace_stack:
+        if not trace_stack():
             return self.fun(*args)
         leaves, _, rebuild, fn, consts, out_tree = self._stage(args)
         n = len(leaves)
@@ -248,7 +248,7 @@ class custom_vjp(_Custom):  # noqa: N801 - JAX's name
             raise AttributeError(f"No VJP defined for custom_vjp function {self.__name__} "
                                  "using defvjp.")
         args = self._positional(args, kwargs)
-        if not _trace_stack:
+        if not trace_stack():
             return self.fun(*args)
         leaves, diff_tree, rebuild, fn, consts, out_tree = self._stage(args)
         arg_types = [aval_of(x).strong() for x in leaves]

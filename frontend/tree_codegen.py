@@ -14,6 +14,9 @@ from typing import Any
 
 from llax.frontend.tree_util import _DICT, _LEAF, _LIST, _NONE, _TUPLE, PyTreeDef
 
+# Threads racing on a miss may each generate a function for the structure; setdefault
+# keeps the first stored and hands it to all of them (callers compare matchers by
+# identity). Nothing here needs a lock.
 _MATCHERS: dict[PyTreeDef, Callable[[Any], Any] | None] = {}
 _BUILDERS: dict[tuple, Callable[[Any], Any] | None] = {}
 _GENERATED = {_TUPLE: "tuple", _LIST: "list", _DICT: "dict", _NONE: "NoneType"}
@@ -32,9 +35,11 @@ def matcher(treedef: PyTreeDef) -> Callable[[Any], Any] | None:
     """``match(tree)`` for a tree of Arrays: ``(key, buffers)`` if ``tree`` has exactly this
     structure, else None. ``key`` is ``(treedef, *leaf signature ids)``, jit's cache key;
     a leaf that is not an Array raises AttributeError."""
-    if treedef not in _MATCHERS:
-        _MATCHERS[treedef] = _make_matcher(treedef) if _supported(treedef._spec) else None
-    return _MATCHERS[treedef]
+    try:
+        return _MATCHERS[treedef]
+    except KeyError:
+        made = _make_matcher(treedef) if _supported(treedef._spec) else None
+        return _MATCHERS.setdefault(treedef, made)
 
 
 def builder(treedef: PyTreeDef, wraps: tuple[tuple[bool, int], ...]
@@ -42,9 +47,11 @@ def builder(treedef: PyTreeDef, wraps: tuple[tuple[bool, int], ...]
     """``build(buffers)``: the tree of this structure whose leaves are the buffers wrapped as
     Arrays with the given ``(weak_type, signature id)`` each."""
     key = (treedef, wraps)
-    if key not in _BUILDERS:
-        _BUILDERS[key] = _make_builder(treedef, wraps) if _supported(treedef._spec) else None
-    return _BUILDERS[key]
+    try:
+        return _BUILDERS[key]
+    except KeyError:
+        made = _make_builder(treedef, wraps) if _supported(treedef._spec) else None
+        return _BUILDERS.setdefault(key, made)
 
 
 def _make_matcher(treedef: PyTreeDef) -> Callable[[Any], Any]:

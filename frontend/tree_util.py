@@ -18,6 +18,7 @@ from __future__ import annotations
 import collections
 import functools
 import operator
+import threading
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -136,7 +137,10 @@ class _NodeKind:
         return (_kind_for_type, (self.type,))
 
 
+# Read on every flatten without a lock (dict reads are atomic); registering, a
+# check-then-set, holds the lock so two threads registering one type cannot both succeed.
 _registry: dict[type, _NodeKind] = {}
+_registry_lock = threading.Lock()
 
 
 def _kind_for_type(t: type | None) -> _NodeKind:
@@ -152,9 +156,10 @@ def _kind_of(x: Any) -> _NodeKind | None:
 
 
 def _register(kind: _NodeKind) -> None:
-    if kind.type in _registry:
-        raise ValueError(f"{kind.type} is already registered as a pytree node type")
-    _registry[kind.type] = kind
+    with _registry_lock:
+        if kind.type in _registry:
+            raise ValueError(f"{kind.type} is already registered as a pytree node type")
+        _registry[kind.type] = kind
 
 
 def _sorted_keys(d: dict) -> tuple:
@@ -477,7 +482,8 @@ def _flatten(x: Any, leaves: list, is_leaf: Callable[[Any], bool] | None):
 
 
 # Treedefs of tuples of n leaves, shared: jit's argument tuples usually look like this,
-# and a shared treedef makes the cache key's ``==`` an identity check.
+# and a shared treedef makes the cache key's ``==`` an identity check. (Threads racing on
+# a miss each store an equal treedef; the last one stays: equal keys either way.)
 _flat_tuple_defs: dict[int, PyTreeDef] = {}
 _MAX_SHARED_TUPLE = 64
 

@@ -34,6 +34,7 @@ import importlib.metadata
 import itertools
 import os
 import re
+import threading
 import time
 import types
 import typing
@@ -100,7 +101,14 @@ class Pass:
 # ---------------------------------------------------------------------------------------------
 # Registry
 
+# Threads: registering is check-then-set, so it holds _REGISTRY_LOCK (never while importing:
+# a module being imported by another thread registers its passes under that lock, and
+# waiting for the import while holding it would deadlock). Loading is made idempotent
+# instead: importing a module twice is a no-op (and waits for another thread's import of
+# it to finish), re-registering a class is allowed, and the "loaded" flags are set only
+# once everything is in, so no thread reads a half-filled registry as complete.
 _REGISTRY: dict[str, type[Pass]] = {}
+_REGISTRY_LOCK = threading.Lock()
 _builtins_loaded = False
 _entry_points_loaded = False
 
@@ -119,14 +127,15 @@ def register_pass(cls: type[Pass]) -> type[Pass]:
     if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][\w.-]*", name):
         raise ValueError(f"pass class {cls.__qualname__} needs a class attribute `name` that is "
                          f"a pass name (letters, digits, '_', '-', '.'), got {name!r}")
-    old = _REGISTRY.get(name)
-    # Re-registering the same class (a module reloaded) is fine; two classes under one
-    # name would make pipelines ambiguous.
-    if old is not None and (old.__module__, old.__qualname__) != (cls.__module__,
-                                                                   cls.__qualname__):
-        raise ValueError(f"pass name {name!r} is already registered by "
-                         f"{old.__module__}.{old.__qualname__}")
-    _REGISTRY[name] = cls
+    with _REGISTRY_LOCK:
+        old = _REGISTRY.get(name)
+        # Re-registering the same class (a module reloaded) is fine; two classes under one
+        # name would make pipelines ambiguous.
+        if old is not None and (old.__module__, old.__qualname__) != (cls.__module__,
+                                                                       cls.__qualname__):
+            raise ValueError(f"pass name {name!r} is already registered by "
+                             f"{old.__module__}.{old.__qualname__}")
+        _REGISTRY[name] = cls
     return cls
 
 
@@ -153,9 +162,9 @@ def get_pass(name: str) -> type[Pass]:
 def _load_builtins() -> None:
     global _builtins_loaded
     if not _builtins_loaded:
-        _builtins_loaded = True
         for module in _BUILTIN_MODULES:
             importlib.import_module(module)
+        _builtins_loaded = True
 
 
 def _load_entry_points(name: str | None = None) -> None:
@@ -174,7 +183,6 @@ def _load_entry_points(name: str | None = None) -> None:
             return
     if _entry_points_loaded:
         return
-    _entry_points_loaded = True
     for ep in eps:
         try:
             obj = ep.load()
@@ -183,6 +191,7 @@ def _load_entry_points(name: str | None = None) -> None:
                           stacklevel=3)
             continue
         _register_entry_point(obj, ep.name)
+    _entry_points_loaded = True
 
 
 def _register_entry_point(obj: Any, ep_name: str) -> None:
@@ -362,7 +371,7 @@ def resolve_passes(spec: str | Pass | Iterable[str | Pass]) -> list[Pass]:
 # Context and running
 
 PrintHook = Callable[[str, Function], None]
-_env_dump_runs = itertools.count()
+_env_dump_runs = itertools.count()  # next() on a count is atomic: threads get distinct numbers
 
 
 @dataclass

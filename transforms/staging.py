@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from llax.frontend.core import Array, Trace, _trace_stack, bind, concrete_value
+from llax.frontend.core import Array, Trace, bind, concrete_value, trace_stack
 from llax.ir.core import Atom, Function, Literal, Var
 from llax.ir.interpreter import evaluate_function
 from llax.ir.types import TensorType
@@ -58,7 +58,7 @@ def call_function(fn: Function, args: Sequence[Any]) -> list[Any]:
     """Apply ``fn`` to ``args``: inlined into the active trace, or evaluated if none is."""
     if len(args) != len(fn.params):
         raise TypeError(f"{fn.name}: expected {len(fn.params)} operands, got {len(args)}")
-    if not _trace_stack:
+    if not trace_stack():
         outs = evaluate_function(fn, [concrete_value(a)[0] for a in args])
         return [Array(np.asarray(o, dtype=r.type.dtype), r.type.weak)
                 for o, r in zip(outs, fn.results)]

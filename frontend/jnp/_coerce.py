@@ -113,6 +113,9 @@ def dtype_and_weak(x: Any) -> tuple[np.dtype, bool]:
 # Constants and single conversions
 
 
+# Threads: the cached Arrays are immutable and equal for equal keys, so a race on a miss
+# stores equal values, and a clear() racing with a read only turns the read into a miss.
+# (The same holds for the per-plan scalar caches below; the lru_caches lock themselves.)
 _CONSTANTS: dict[tuple, Array] = {}
 _MAX_CONSTANTS = 4096
 

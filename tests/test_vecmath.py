@@ -58,7 +58,8 @@ MAX_ULP: dict[str, tuple[float, float]] = {
 }
 
 # sin/cos/tan accuracy is asserted for |x| below these (module docstring).
-TRIG_LIMIT = {F32: vecmath.TRIG_LIMIT[32], F64: vecmath.TRIG_LIMIT[64]}
+from llax.codegen.vecmath.trig import TRIG_LIMIT as _TL
+TRIG_LIMIT = {F32: _TL[32], F64: _TL[64]}
 
 
 # ---------------------------------------------------------------------------
@@ -87,7 +88,7 @@ def _loop_kernel(module: ir.Module, name: str, ty: ir.Type, emit: Callable, nin:
     args = [b.load(b.gep(p, [i], inbounds=True)) for p in fn.args[:nin]]
     b.store(emit(b, *args), b.gep(fn.args[nin], [i], inbounds=True))
     nxt = b.add(i, i64(1))
-    i.add_incoming(nxt, loop)
+    i.add_incoming(nxt, b.block)
     b.cbranch(b.icmp_signed("<", nxt, n), loop, done)
     b.position_at_end(done)
     b.ret_void()

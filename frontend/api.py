@@ -35,8 +35,9 @@ from llax.frontend.core import (
 from llax.frontend.jaxpr import ClosedJaxpr
 from llax.frontend.tree_codegen import builder, matcher
 from llax.frontend.tree_util import keystr, tree_flatten, tree_flatten_with_path, tree_unflatten
+from llax.frontend.validation import check_output_leaves
 from llax.ir import dtypes
-from llax.ir.promotion import dtype_of_value
+from llax.ir.promotion import dtype_of_value, reject_masked
 from llax.ir.types import TensorType
 
 
@@ -122,6 +123,7 @@ def _leaf_key(leaf: Any, where: str) -> tuple:
         v = leaf._value
         return (v.shape, v.dtype, leaf.weak_type)
     if isinstance(leaf, np.ndarray):
+        reject_masked(leaf)
         return (leaf.shape, dtypes.canonicalize(leaf.dtype, where=where), False)
     if isinstance(leaf, (bool, int, float, np.generic)):
         dtype, weak = dtype_of_value(leaf)
@@ -207,9 +209,10 @@ class _Entry:
 
 def trace_to_function(fun: Callable, name: str, dyn_args: tuple, dyn_kwargs: dict,
                       argnames: list[str], statics: tuple = (),
-                      signature: _Signature | None = None
+                      signature: _Signature | None = None, traced_for: str = "jit"
                       ) -> tuple[ClosedJaxpr, list[TensorType], Any]:
-    """Trace ``fun`` on abstract versions of the dynamic arguments."""
+    """Trace ``fun`` on abstract versions of the dynamic arguments (for the API named
+    ``traced_for``, which errors mention)."""
     path_leaves, in_tree = tree_flatten_with_path((dyn_args, dyn_kwargs))
     in_types, names = [], []
     for path, leaf in path_leaves:
@@ -229,6 +232,7 @@ def trace_to_function(fun: Callable, name: str, dyn_args: tuple, dyn_kwargs: dic
         tracers = [t.new_param(ty, n) for ty, n in zip(in_types, names)]
         out = flat_fun(*tracers)
     out_leaves, out_tree = tree_flatten(out)
+    check_output_leaves(fun, traced_for, out, out_leaves)
     fn, consts = t.finish(out_leaves)
     const_values = [np.asarray(c) if not isinstance(c, Tracer) else c for c in consts]
     return ClosedJaxpr(fn, const_values, out_tree), in_types, out_tree
@@ -527,7 +531,7 @@ def make_jaxpr(fun: Callable, static_argnums: int | Sequence[int] = (),
     def make(*args, **kwargs):
         statics, dyn_args, dyn_kwargs, names = signature.split(args, kwargs)
         jaxpr, _, out_tree = trace_to_function(fun, signature.name, dyn_args, dyn_kwargs,
-                                               names, statics)
+                                               names, statics, traced_for="make_jaxpr")
         if return_shape:
             shapes = [ShapeDtypeStruct(a.shape, a.dtype) for a in jaxpr.out_avals]
             return jaxpr, tree_unflatten(out_tree, shapes)
@@ -543,7 +547,8 @@ def eval_shape(fun: Callable, *args, **kwargs) -> Any:
     """
     signature = _Signature(fun, None, None)
     _, dyn_args, dyn_kwargs, names = signature.split(args, kwargs)
-    jaxpr, _, out_tree = trace_to_function(fun, signature.name, dyn_args, dyn_kwargs, names)
+    jaxpr, _, out_tree = trace_to_function(fun, signature.name, dyn_args, dyn_kwargs, names,
+                                           traced_for="eval_shape")
     return tree_unflatten(out_tree, [ShapeDtypeStruct(a.shape, a.dtype, a.weak)
                                      for a in jaxpr.out_avals])
 

@@ -23,9 +23,10 @@ from typing import Any
 import numpy as np
 
 from llax.frontend.compile import HotFunction
-from llax.frontend.core import Array, Trace, Tracer, aval_of, concrete_value
+from llax.frontend.core import Array, Trace, Tracer, aval_of, concrete_value, is_array_like
 from llax.frontend.jnp._coerce import convert
 from llax.frontend.tree_util import PyTreeDef, tree_flatten, tree_unflatten
+from llax.frontend.validation import check_output_leaves
 from llax.ir import dtypes
 from llax.ir.core import Function
 from llax.ir.structure import structure_key
@@ -47,6 +48,9 @@ float0 = np.dtype([("float0", np.void, 0)])
 # Tracing a function of flat leaves
 
 
+_AUX_ARRAY = object()  # stands for an array leaf of the aux output, which fn computes
+
+
 @dataclass
 class Traced:
     """``fn(*captured, *leaves) -> out leaves`` and how to read its outputs."""
@@ -56,36 +60,50 @@ class Traced:
     out_tree: PyTreeDef
     aux_tree: PyTreeDef | None = None
     num_aux: int = 0
+    # The aux output's leaves, with _AUX_ARRAY for those fn computes (after the outputs);
+    # the others (strings, any Python object) are handed back as they are, as in JAX.
+    aux_leaves: list[Any] | None = None
 
     @property
     def num_out(self) -> int:
         """Outputs that are differentiated (the aux outputs, if any, come after them)."""
         return len(self.fn.results) - self.num_aux
 
+    def aux(self, values: Sequence[Any]) -> Any:
+        """The aux output, its computed leaves being ``values``."""
+        computed = iter(values)
+        return tree_unflatten(self.aux_tree, [next(computed) if x is _AUX_ARRAY else x
+                                              for x in self.aux_leaves])
+
 
 def _knows_value(x: Any) -> bool:
     return not isinstance(x, Tracer) or (x.trace.concrete and x.val is not None)
 
 
-def trace_flat(fun: Callable, leaves: Sequence[Any], name: str, has_aux: bool = False) -> Traced:
-    """Trace ``fun`` (taking the flat leaves) with values when all leaves have them."""
+def trace_flat(flat_fun: Callable, leaves: Sequence[Any], fun: Callable, traced_for: str,
+               has_aux: bool = False) -> Traced:
+    """Trace ``flat_fun`` (the user's ``fun``, taking the flat leaves, differentiated by the
+    API ``traced_for``) with values when all leaves have them."""
     types = [aval_of(x) for x in leaves]
     concrete = all(_knows_value(x) for x in leaves)
-    t = Trace(name, concrete=concrete)
+    t = Trace(_name(fun), concrete=concrete)
     with t:
         tracers = [t.new_param(ty, "", concrete_value(x)[0] if concrete else None)
                    for ty, x in zip(types, leaves)]
-        out = fun(*tracers)
-    aux_leaves, aux_tree = [], None
+        out = flat_fun(*tracers)
+    aux_leaves, aux_tree, aux_arrays = None, None, []
     if has_aux:
         if not (isinstance(out, (tuple, list)) and len(out) == 2):
             raise TypeError("expected function with aux output to return a two-element tuple, "
                             f"but got type {type(out)} with value {out!r}")
         out, aux = out
         aux_leaves, aux_tree = tree_flatten(aux)
+        aux_arrays = [x for x in aux_leaves if is_array_like(x)]
+        aux_leaves = [_AUX_ARRAY if is_array_like(x) else x for x in aux_leaves]
     out_leaves, out_tree = tree_flatten(out)
-    fn, captured = t.finish(out_leaves + aux_leaves)
-    return Traced(fn, captured, out_tree, aux_tree, len(aux_leaves))
+    check_output_leaves(fun, traced_for, out, out_leaves)
+    fn, captured = t.finish(out_leaves + aux_arrays)
+    return Traced(fn, captured, out_tree, aux_tree, len(aux_arrays), aux_leaves)
 
 
 def _check_leaf(x: Any) -> Any:
@@ -227,14 +245,15 @@ class _Linearized:
         traced = self.traced
         out = tree_unflatten(traced.out_tree, self.outs[:traced.num_out])
         if traced.aux_tree is not None:
-            return out, f, tree_unflatten(traced.aux_tree, self.outs[traced.num_out:])
+            return out, f, traced.aux(self.outs[traced.num_out:])
         return out, f
 
 
-def _linearize_flat(fun: Callable, primals: Sequence[Any], has_aux: bool) -> _Linearized:
+def _linearize_flat(fun: Callable, primals: Sequence[Any], has_aux: bool,
+                    traced_for: str) -> _Linearized:
     leaves, in_tree = _flatten_args(primals)
     types = [aval_of(x) for x in leaves]
-    traced = trace_flat(_flat_fun(fun, in_tree), leaves, _name(fun), has_aux)
+    traced = trace_flat(_flat_fun(fun, in_tree), leaves, fun, traced_for, has_aux)
     diff = [has_tangent(t) for t in types]
     prog = linear_program(traced.fn, [False] * len(traced.captured) + diff, traced.num_out)
     known = call_function(prog.known, [*prog.consts, *traced.captured, *leaves])
@@ -244,7 +263,7 @@ def _linearize_flat(fun: Callable, primals: Sequence[Any], has_aux: bool) -> _Li
 
 def vjp(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple:
     """``(fun(*primals), f_vjp)``, where ``f_vjp(ct)`` returns one cotangent per primal."""
-    lin = _linearize_flat(fun, primals, has_aux)
+    lin = _linearize_flat(fun, primals, has_aux, "vjp")
     traced = lin.traced
     out_types = [r.type for r in traced.fn.results[:traced.num_out]]
     bwd = None
@@ -259,7 +278,7 @@ def vjp(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple:
         for c, t in zip(ct_leaves, out_types):
             if not has_tangent(t):  # its cotangent (float0 in JAX) is ignored
                 continue
-            ct_type = aval_of(c)
+            ct_type = aval_of(_check_leaf(c))
             if ct_type.shape != t.shape or ct_type.dtype != t.dtype:
                 raise ValueError(
                     "unexpected JAX type (e.g. shape/dtype) for argument to VJP function: got "
@@ -298,6 +317,7 @@ def _leaf_function(fun: Callable, args: tuple, kwargs: dict, picked: list[int],
     """``fun`` as a function of the flat leaves of the arguments at ``picked`` (whose tree is
     ``in_tree``: of the one argument if ``single``, else of the list of them)."""
 
+    @functools.wraps(fun)  # errors name the user's function, not this wrapper
     def f(*leaves):
         dyn = tree_unflatten(in_tree, leaves)
         full = list(args)
@@ -349,8 +369,11 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
                     "Boolean- or integer-valued inputs, use vjp or set allow_int to True.")
 
         f = _leaf_function(fun, args, kwargs, picked, False, in_tree)
-        traced = trace_flat(f, leaves, _name(fun), has_aux)
+        traced = trace_flat(f, leaves, fun, "grad", has_aux)
         out_types = [r.type for r in traced.fn.results[:traced.num_out]]
+        if not traced.out_tree.num_leaves:  # None, (), {}: shown as they are, as in JAX
+            raise TypeError("Gradient only defined for scalar-output functions. Output was "
+                            f"{tree_unflatten(traced.out_tree, [])!r}.")
         if traced.out_tree.num_nodes != 1:  # not a bare array (a tuple holding one, say)
             raise TypeError("Gradient only defined for scalar-output functions. Output was "
                             f"a pytree of structure {traced.out_tree}.")
@@ -371,7 +394,7 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
         g = grads[0] if isinstance(argnums, int) else tuple(grads)
         value = results[0]
         if has_aux:
-            return (value, tree_unflatten(traced.aux_tree, results[1:n])), g
+            return (value, traced.aux(results[1:n])), g
         return value, g
 
     return value_and_grad_f
@@ -408,7 +431,7 @@ def _check_primals_tangents(primals: Any, tangents: Any) -> tuple[list, list, Py
         pt = aval_of(p)
         t_shape, t_dtype = np.shape(t), getattr(t, "dtype", None)
         if t_dtype != float0:  # float0 arrays are NumPy's, with no llax type
-            tt = aval_of(t)
+            tt = aval_of(_check_leaf(t))
             t_shape, t_dtype = tt.shape, tt.dtype
         if pt.shape != t_shape:
             raise ValueError("jvp called with different primal and tangent shapes;"
@@ -432,7 +455,7 @@ def jvp(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any],
         has_aux: bool = False) -> tuple:
     """``(fun(*primals), the directional derivative of fun along tangents)``."""
     p_leaves, t_leaves, in_tree = _check_primals_tangents(primals, tangents)
-    traced = trace_flat(_flat_fun(fun, in_tree), p_leaves, _name(fun), has_aux)
+    traced = trace_flat(_flat_fun(fun, in_tree), p_leaves, fun, "jvp", has_aux)
     diff = [has_tangent(aval_of(p)) for p in p_leaves]
     jfn, consts = jvp_function(traced.fn, [False] * len(traced.captured) + diff)
     outs = call_function(eliminate_dead_code(jfn), [*consts, *traced.captured, *p_leaves,
@@ -446,13 +469,13 @@ def jvp(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any],
     result = (tree_unflatten(traced.out_tree, primal_out[:k]),
               tree_unflatten(traced.out_tree, tangent_out[:k]))
     if has_aux:
-        return (*result, tree_unflatten(traced.aux_tree, primal_out[k:]))
+        return (*result, traced.aux(primal_out[k:]))
     return result
 
 
 def linearize(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple:
     """``(fun(*primals), f_jvp)`` where ``f_jvp(*tangents)`` evaluates the linear map only."""
-    lin = _linearize_flat(fun, primals, has_aux)
+    lin = _linearize_flat(fun, primals, has_aux, "linearize")
 
     def f_jvp(*tangents: Any) -> Any:
         _, t_leaves, _ = _check_primals_tangents(primals, tangents)

@@ -18,6 +18,7 @@ from llax.frontend.autodiff import (
     _check_argnums,
     _check_leaf,
     _leaf_function,
+    _name,
     jvp,
     vjp,
 )
@@ -132,6 +133,9 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
         result = vjp(f, *leaves, has_aux=has_aux)
         out, f_vjp = result[0], result[1]
         out_leaves, out_tree = tree_flatten(out)
+        if not out_leaves:  # JAX raises ValueError too (from its result_type)
+            raise ValueError("jacrev needs a function with at least one array output, but "
+                             f"{_name(fun)} returned {out!r}, which has none.")
         out_types = [aval_of(o) for o in out_leaves]
         for o in out_types:
             if not has_tangent(o):

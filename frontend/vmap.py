@@ -35,6 +35,7 @@ from llax.frontend.tree_util import (
     tree_leaves,
     tree_unflatten,
 )
+from llax.frontend.validation import check_output_leaves
 from llax.ir.types import TensorType
 from llax.transforms.batching import OutDimError, batch_function
 from llax.transforms.staging import call_function
@@ -91,6 +92,7 @@ def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0, axis_name: Hashable
             call_args, call_kwargs = tree_unflatten(in_tree, call_leaves)
             out = fun(*call_args, **call_kwargs)
         out_leaves, out_tree = tree_flatten(out)
+        check_output_leaves(fun, "vmap", out, out_leaves)
         fn, captured = t.finish(out_leaves)
         out_dims = _flatten_axes("vmap out_axes", out, out_axes)
         try:

@@ -179,7 +179,8 @@ def _scalar_dtype(x: Any, where: str) -> tuple[np.dtype, bool]:
         return dtypes.default_int(), False
     if isinstance(x, float):
         return dtypes.default_float(), False
-    raise TypeError(f"{where}: expected a Python or NumPy scalar, got {type(x).__name__}")
+    raise TypeError(f"{where}: value {x!r:.80} of type {type(x)} is not a valid JAX type "
+                    "(expected an array or a Python or NumPy scalar)")
 
 
 def python_scalar_dtype(x: Any) -> tuple[np.dtype, bool]:
@@ -194,5 +195,15 @@ def python_scalar_dtype(x: Any) -> tuple[np.dtype, bool]:
 def dtype_of_value(x: Any) -> tuple[np.dtype, bool]:
     """``(dtype, weak)`` of a NumPy array or scalar or a Python scalar; arrays are never weak."""
     if isinstance(x, np.ndarray):
+        reject_masked(x)
         return dtypes.canonicalize(x.dtype, where="dtype_of_value"), False
     return _scalar_dtype(x, "dtype_of_value")
+
+
+def reject_masked(x: np.ndarray) -> None:
+    """JAX's ValueError for a NumPy masked array, whose mask would otherwise be dropped
+    without a word (the data under it taken as valid values)."""
+    if type(x) is not np.ndarray and isinstance(x, np.ma.MaskedArray):
+        raise ValueError("numpy masked arrays are not supported as direct inputs to JAX "
+                         "functions. Use arr.filled() to convert the value to a standard "
+                         "numpy array.")

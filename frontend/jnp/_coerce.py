@@ -22,7 +22,7 @@ from llax.frontend.core import Array, Tracer, bind
 from llax.frontend.jnp._dtypes import to_inexact
 from llax.ir import dtypes
 from llax.ir import prims as P
-from llax.ir.promotion import dtype_of_value, result_type
+from llax.ir.promotion import dtype_of_value, reject_masked, result_type
 from llax.ir.reference import reference
 
 PY_SCALARS = (bool, int, float)
@@ -44,6 +44,7 @@ def is_arraylike(x: Any) -> bool:
 
 def from_numpy(x: np.ndarray | np.generic, where: str) -> Array:
     """A NumPy value as an Array of its canonical dtype (a copy: Arrays freeze their buffer)."""
+    reject_masked(x)
     if x.dtype not in dtypes.SUPPORTED:
         raise TypeError(f"{where}: value of dtype {x.dtype} is not a valid llax array type; "
                         "only bool, integer and floating arrays are supported")

@@ -4,34 +4,46 @@ The host target machine is detected and built once per process, not per
 compile. (The pass builder, by contrast, must be fresh per module: see
 ``optimize``.)
 
-Compiled code lives in MCJIT execution engines shared by a batch of modules
-(``MODULES_PER_ENGINE``). Sharing saves the engine and target-machine set-up
-on every compile (measured ~1.5-2 ms of ~12 ms for a small kernel); batching
-lets the code of dropped kernels be freed once every module of the batch is
-gone, which one engine for the whole process never would. An engine has one
-flat symbol namespace, so every definition is renamed with a per-compile
-suffix before it enters; ``CompiledModule.address`` takes the original names.
+Each compile parses its module into an LLVM context of its own, optimises it
+and emits object code, then frees module and context: the engine only ever
+gets object code. Compiled code lives in MCJIT execution engines shared by a
+batch of modules (``MODULES_PER_ENGINE``): sharing saves making an engine and
+its target machine per compile (~0.2 ms, and a few pages of code memory for
+even the smallest kernel); batching lets the code of dropped kernels be freed
+once every module of the batch is gone, which one engine for the whole
+process never would. An engine has one flat symbol namespace, so every
+definition is renamed with a per-compile suffix before it enters;
+``CompiledModule.address`` takes the original names.
 
 A compile may come with *side modules* (the loop nests of a large function):
 they are optimised and turned into object code on a second thread, each in
-its own LLVM context and with its own target machine, while the calling
-thread compiles the main module; the objects then join the main module in the
-engine. llvmlite serialises every LLVM call behind one process-wide lock, so
-the compiling thread opts out of it (``_lock_opt_out``): it shares nothing
-with other threads but immutable tuning options. Their symbols must be
-unique process-wide, as they are not renamed.
+its own LLVM context and with the thread's own target machine, while the
+calling thread compiles the main module; the objects then join the main
+module's in the engine. llvmlite serialises every LLVM call behind one
+process-wide lock, so the compiling thread opts out of it (``_lock_opt_out``):
+it shares nothing with other threads but immutable tuning options. Their
+symbols must be unique process-wide, as they are not renamed.
+
+``compile_module`` may be called from several threads at once, and holds
+Ctrl-C back while it runs (llax.codegen.interrupts): a KeyboardInterrupt in
+the middle would leave LLVM objects half handed over, or the side thread
+working on, and LLVM would abort the process later.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import llvmlite.binding as llvm
 import llvmlite.ir as lir
+from llvmlite.binding.newpassmanagers import NewPassManager
+
+from llax.codegen.interrupts import deferred_interrupts
 
 # Kernels per engine. Larger amortises engine creation further but keeps more
 # dead code alive; 32 keeps the waste at a few megabytes at most.
@@ -90,25 +102,38 @@ def _tuning_options() -> llvm.PipelineTuningOptions:
     return pto
 
 
-def parse(ir_text: str | lir.Module | llvm.ModuleRef) -> llvm.ModuleRef:
-    """Parse and verify IR, retargeted to the host (triple and data layout).
+@contextlib.contextmanager
+def _parsed(ir: str | lir.Module | llvm.ModuleRef, triple: str, data_layout: str
+            ) -> Iterator[llvm.ModuleRef]:
+    """``ir`` parsed, retargeted and verified, in an LLVM context of its own; the module
+    (a ModuleRef given is taken over) and the context are freed on leaving.
 
-    Text goes into LLVM's global context. (A context per module was tried:
-    memory use was the same, and llvmlite's engine disposal then frees a
-    module's context before the module, so it needs careful ordering.)
+    Types, constants and metadata live in their context until it dies, so the global
+    context would keep a little of every compile for ever; and compiles on different
+    threads share no LLVM state. Freeing a context frees the modules still in it, so the
+    module goes first. Takes ``triple`` and ``data_layout`` rather than calling ``host()``
+    because the side thread runs it.
     """
-    if isinstance(ir_text, llvm.ModuleRef):
-        mod = ir_text
+    if isinstance(ir, llvm.ModuleRef):
+        context, mod = None, ir
     else:
-        mod = llvm.parse_assembly(str(ir_text))
-    target = host()
-    mod.triple = target.triple
-    mod.data_layout = target.data_layout
-    mod.verify()  # invalid IR can crash LLVM's passes; fail here instead
-    return mod
+        context = llvm.create_context()
+        try:
+            mod = llvm.parse_assembly(str(ir), context=context)
+        except BaseException:
+            context.close()
+            raise
+    try:
+        mod.triple, mod.data_layout = triple, data_layout
+        mod.verify()  # invalid IR can crash LLVM's passes; fail here instead
+        yield mod
+    finally:
+        mod.close()
+        if context is not None:
+            context.close()
 
 
-def optimize(module_ref: llvm.ModuleRef) -> None:
+def optimize(module_ref: llvm.ModuleRef, machine: llvm.TargetMachine | None = None) -> None:
     """Run LLVM's default O3 module pipeline (new pass manager) in place."""
     # A fresh pass builder every time, although it looks reusable: llvmlite's
     # run (ffi/newpassmanagers.cpp, LLVMPY_RunNewModulePassManager) registers
@@ -116,8 +141,36 @@ def optimize(module_ref: llvm.ModuleRef) -> None:
     # so a reused builder piles up callbacks to dead objects (measured: each
     # compile got slower, 14 -> 19 ms over 300). The pass manager cannot be
     # reused either: a second run aborts inside LLVM. Both are cheap to build.
-    pb = llvm.create_pass_builder(host().machine, _tuning_options())
-    pb.getModulePassManager().run(module_ref, pb)
+    pb = llvm.create_pass_builder(machine or host().machine, _tuning_options())
+    manager = pb.getModulePassManager()
+    try:
+        manager.run(module_ref, pb)
+    finally:
+        # llvmlite's ModulePassManager finds ObjectRef's no-op _dispose before
+        # NewPassManager's (method resolution order), so closing it frees nothing: ~60 KB
+        # per compile, measured, until this. Free it here. (The pass builder still keeps
+        # ~0.8 KB of instrumentation callbacks that llvmlite never frees.)
+        NewPassManager._dispose(manager)
+        manager.detach()
+
+
+def _object_code(ir: str | lir.Module | llvm.ModuleRef, machine: llvm.TargetMachine,
+                 triple: str, data_layout: str, *, opt: bool = True, rename: bool = False,
+                 keep_text: bool = False) -> tuple[bytes, dict[str, tuple[str, bool]], str | None]:
+    """Optimise ``ir`` in a context of its own and emit its object code; with ``rename``,
+    give its definitions a per-compile suffix (see ``_rename_definitions``). Returns the
+    object code, the renamed symbols and (with ``keep_text``) the IR text as given."""
+    with _parsed(ir, triple, data_layout) as mod:
+        text = (ir if isinstance(ir, str) else str(mod)) if keep_text else None
+        if opt:
+            optimize(mod, machine)
+        symbols = _rename_definitions(mod) if rename else {}
+        return machine.emit_object(mod), symbols, text
+
+
+# Threads that skip llvmlite's lock (side compiles) set ``_skipping.on``.
+_skipping = threading.local()
+_engines_to_free: list[llvm.ExecutionEngine] = []
 
 
 class _Engine:
@@ -125,33 +178,47 @@ class _Engine:
 
     def __init__(self) -> None:
         target = host()
-        # MCJIT takes ownership of its target machine, so each engine gets its own.
+        # MCJIT takes ownership of its target machine, so each engine gets its own. Its
+        # module is an empty placeholder: compiled code comes in as object files.
         machine = _new_machine(target.triple, target.cpu, target.features)
-        self.ee = llvm.create_mcjit_compiler(parse(""), machine)
+        self.ee = llvm.create_mcjit_compiler(llvm.parse_assembly(""), machine)
         self.count = 0
 
-    def add(self, mod: llvm.ModuleRef) -> None:
-        self.ee.add_module(mod)
-        self.ee.finalize_object()
-        self.count += 1
-
     def add_objects(self, objects: Sequence[bytes]) -> None:
-        """Machine code made outside the engine (side modules); linked against each other."""
+        """One module's machine code (its main object and its side modules' objects, linked
+        against each other)."""
         for obj in objects:
             self.ee.add_object_file(llvm.ObjectFileRef.from_data(obj))
         self.ee.finalize_object()
         self.count += 1
 
+    def __del__(self, skipping=_skipping, to_free=_engines_to_free) -> None:
+        # Freed by a garbage collection that ran on the side thread, the engine would be
+        # disposed there without llvmlite's lock, maybe while another thread compiles;
+        # leave that to the next compile_module instead. (Default arguments: they outlive
+        # the module's globals at interpreter exit.)
+        if getattr(skipping, "on", False):
+            to_free.append(self.ee)
+
 
 _current_engine: _Engine | None = None
+_engine_lock = threading.Lock()  # guards _current_engine and each engine's count
 _suffix = itertools.count()
 
 
-def _engine_for_new_module() -> _Engine:
+def _add_to_engine(objects: Sequence[bytes]) -> _Engine:
+    """Load one module's objects into the current engine (a new one when it is full)."""
     global _current_engine
-    if _current_engine is None or _current_engine.count >= MODULES_PER_ENGINE:
-        _current_engine = _Engine()  # the old one lives on in its CompiledModules
-    return _current_engine
+    with _engine_lock:
+        if _current_engine is None or _current_engine.count >= MODULES_PER_ENGINE:
+            _current_engine = _Engine()  # the old one lives on in its CompiledModules
+        engine = _current_engine
+        try:
+            engine.add_objects(objects)
+        except BaseException:
+            _current_engine = None  # half loaded: never give it another module
+            raise
+        return engine
 
 
 class CompiledModule:
@@ -193,11 +260,12 @@ class CompiledModule:
             raise RuntimeError(f"module {self.name!r} was compiled with keep_ir=False")
         if self._optimized is None:  # the same pipeline on the same IR: the same result
             self._optimized = []
+            target = host()
             for text in self._sources:
-                mod = parse(text)
-                if self._opt:
-                    optimize(mod)
-                self._optimized.append(str(mod))
+                with _parsed(text, target.triple, target.data_layout) as mod:
+                    if self._opt:
+                        optimize(mod)
+                    self._optimized.append(str(mod))
         return self._optimized
 
     @property
@@ -209,8 +277,12 @@ class CompiledModule:
     def assembly(self) -> str:
         """Host assembly for the optimised IR (produced on first access)."""
         if self._assembly is None:
-            self._assembly = "\n".join(host().machine.emit_assembly(parse(text))
-                                        for text in self._optimized_modules())
+            target = host()
+            parts = []
+            for text in self._optimized_modules():
+                with _parsed(text, target.triple, target.data_layout) as mod:
+                    parts.append(target.machine.emit_assembly(mod))
+            self._assembly = "\n".join(parts)
         return self._assembly
 
     def __repr__(self) -> str:
@@ -218,17 +290,16 @@ class CompiledModule:
 
 
 class _OptOutLock:
-    """llvmlite's global lock, made skippable by threads that set ``skip.on``."""
+    """llvmlite's global lock, made skippable by threads that set ``_skipping.on``."""
 
     def __init__(self, real) -> None:
         self.real = real
-        self.skip = threading.local()
 
     def acquire(self, *args, **kwargs) -> bool:
-        return True if getattr(self.skip, "on", False) else self.real.acquire(*args, **kwargs)
+        return True if getattr(_skipping, "on", False) else self.real.acquire(*args, **kwargs)
 
     def release(self) -> None:
-        if not getattr(self.skip, "on", False):
+        if not getattr(_skipping, "on", False):
             self.real.release()
 
 
@@ -240,9 +311,10 @@ def _lock_opt_out() -> _OptOutLock | None:
         from llvmlite.binding import ffi
 
         holder = ffi.lib._lock
-        if not hasattr(holder._lock, "acquire") or isinstance(holder._lock, _OptOutLock):
-            return None
-        holder._lock = _OptOutLock(holder._lock)
+        if not isinstance(holder._lock, _OptOutLock):
+            if not hasattr(holder._lock, "acquire"):
+                return None
+            holder._lock = _OptOutLock(holder._lock)
         return holder._lock
     except Exception:  # noqa: BLE001 - a different llvmlite: no parallel compiles
         return None
@@ -254,49 +326,34 @@ def parallel_compile_available() -> bool:
     return parallel.threads() > 1 and _lock_opt_out() is not None
 
 
-def _object_code(ir_text: str, machine: llvm.TargetMachine) -> bytes:
-    """Optimise ``ir_text`` in a fresh LLVM context and emit its object code."""
-    context = llvm.create_context()
-    mod = llvm.parse_assembly(ir_text, context=context)
-    try:
-        mod.verify()
-        pb = llvm.create_pass_builder(machine, _tuning_options())
-        pb.getModulePassManager().run(mod, pb)
-        return machine.emit_object(mod)
-    finally:
-        mod.close()
-        context.close()
-
-
-_SIDE_LOCK = threading.Lock()
-
-
 class _SideCompile(threading.Thread):
-    """Compiles side modules to object code on its own thread (see the module docstring)."""
+    """Compiles side modules to object code on its own thread (see the module docstring).
 
-    def __init__(self, texts: Sequence[str], machine: llvm.TargetMachine) -> None:
-        super().__init__(name="llax-compile", daemon=True)
-        self.texts, self.machine = texts, machine
+    It owns its target machine (made on the calling thread, under llvmlite's lock like
+    any LLVM call; about 0.1 ms) and closes it when done, so nothing it touches is
+    shared, however many compiles run at once.
+    """
+
+    def __init__(self, texts: Sequence[str]) -> None:
+        # Not a daemon: should the interpreter exit during a compile, it waits for this
+        # thread rather than tearing LLVM down under it.
+        super().__init__(name="llax-compile")
+        target = host()
+        self.texts, self.triple, self.data_layout = texts, target.triple, target.data_layout
+        self.machine = _new_machine(target.triple, target.cpu, target.features)
         self.results: list[bytes] = []
         self.error: BaseException | None = None
 
     def run(self) -> None:
-        lock = _lock_opt_out()
-        lock.skip.on = True
+        _skipping.on = True  # parallel_compile_available() made sure the lock allows it
         try:
-            self.results = [_object_code(t, self.machine) for t in self.texts]
+            self.results = [_object_code(t, self.machine, self.triple, self.data_layout)[0]
+                            for t in self.texts]
         except BaseException as e:  # noqa: BLE001 - reported on the calling thread
             self.error = e
         finally:
-            lock.skip.on = False
-
-
-@functools.cache
-def _side_machine() -> llvm.TargetMachine:
-    """The side thread's own target machine, made once, on a calling thread (under the lock
-    like any other LLVM call)."""
-    target = host()
-    return _new_machine(target.triple, target.cpu, target.features)
+            self.machine.close()
+            _skipping.on = False
 
 
 def _rename_definitions(mod: llvm.ModuleRef) -> dict[str, tuple[str, bool]]:
@@ -320,35 +377,29 @@ def compile_module(ir: str | lir.Module | llvm.ModuleRef, name: str, *,
     """Verify, optimise (O3) and JIT-compile ``ir``; ``name`` labels it in messages.
 
     ``keep_ir=False`` drops the IR text (and so ``optimized_ir`` and ``.assembly``),
-    shaving a little off the compile time. A ModuleRef is taken over (it
-    belongs to the JIT afterwards).
+    shaving a little off the compile time. A ModuleRef is taken over (and freed).
+    Safe to call from several threads at once. Ctrl-C is held back until it returns
+    (see llax.codegen.interrupts): in between, LLVM objects change hands.
     """
-    with _SIDE_LOCK:  # one side thread at a time: it owns the side target machine
+    with deferred_interrupts():
+        _engines_to_free.clear()  # disposed here, under llvmlite's lock
+        target = host()
         side = None
         if side_modules and parallel_compile_available():
-            side = _SideCompile(list(side_modules), _side_machine())
+            side = _SideCompile(list(side_modules))
             side.start()
         try:
-            mod = parse(ir)
-            source = (ir if isinstance(ir, str) else str(mod)) if keep_ir else None
-            if opt:
-                optimize(mod)
-            symbols = _rename_definitions(mod)
-            # With side modules, the main module's machine code is made here too, while the
-            # side thread works (the engine would otherwise make it after the join).
-            main_object = host().machine.emit_object(mod) if side_modules else None
-        finally:  # never leave the side thread running: it owns the side machine
+            main_object, symbols, source = _object_code(
+                ir, target.machine, target.triple, target.data_layout, opt=opt, rename=True,
+                keep_text=keep_ir)
+        finally:  # never leave the side thread running
             if side is not None:
                 side.join()
         if side is None or side.error is not None:  # compile them here instead
-            results = [_object_code(t, host().machine) for t in side_modules]
+            side_objects = [_object_code(t, target.machine, target.triple,
+                                         target.data_layout)[0] for t in side_modules]
         else:
-            results = side.results
-
-    engine = _engine_for_new_module()
-    if main_object is None:
-        engine.add(mod)
-    else:
-        engine.add_objects([main_object, *results])
-    sources = [source, *side_modules] if keep_ir else None
-    return CompiledModule(name, engine, symbols, sources, opt)
+            side_objects = side.results
+        engine = _add_to_engine([main_object, *side_objects])
+        sources = [source, *side_modules] if keep_ir else None
+        return CompiledModule(name, engine, symbols, sources, opt)

@@ -123,8 +123,10 @@ def reduce(b: ir.IRBuilder, x: ir.Value) -> tuple[ir.Value, ir.Value, ir.Value]:
     r_lo = b.fadd(r_err, _intrinsic(b, fma, dbl, [f_hi, c_lo, b.fmul(f_lo, c_hi)]))
     s = b.fadd(r, r_lo)
     r, r_lo = s, b.fsub(r_lo, b.fsub(s, r))
-    # Signs: f was for |x|, negated if y rounded up; x < 0 negates both again.
-    flip = b.xor(negative, f_negative)
-    r, r_lo = b.select(flip, b.fneg(r), r), b.select(flip, b.fneg(r_lo), r_lo)
+    # Signs: f was for |x|, negated if y rounded up; x < 0 negates both again.  (Integer
+    # xors: x86 has no conditional move for doubles, and a branch would be mispredicted
+    # half the time.)
+    sign = b.shl(b.zext(b.xor(negative, f_negative), _I64), _I64(63))
+    r, r_lo = (b.bitcast(b.xor(b.bitcast(v, _I64), sign), dbl) for v in (r, r_lo))
     q = b.and_(b.select(negative, b.neg(q), q), _I64(3))
     return r, r_lo, q

@@ -13,9 +13,9 @@ malloc'ed (64-byte aligned) inside the kernel and freed right after their last
 use. A result that is a parameter, a literal, or repeated is copied (filled)
 into its output at the end.
 
-Nests with enough work (elementwise nests, and reductions whose outermost loop
-runs over output rows) are outlined and split across cores by
-``llax.codegen.parallel``; the loop body is the same code either way.
+Nests with enough work (elementwise nests, and reductions' independent units: output
+rows or tiles, or runs of blocks of a whole-array reduction) are outlined and split
+across cores by ``llax.codegen.parallel``; the loop body is the same code either way.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from llax.codegen import ltypes, parallel
 from llax.codegen.emitter import Emitter, Index, LoweringError, choose_group, loop_index, loop_shape
 from llax.codegen.loops import for_range, loop_nest
 from llax.codegen.ltypes import I1, I8, I64, PTR, VOID, i64
-from llax.codegen.reductions import parallel_rows
+from llax.codegen.reductions import UnitBody, Units
 from llax.ir import prims as P
 from llax.ir.core import Atom, Function, Literal, Op, Var
 from llax.ir.graph import last_use
@@ -141,22 +141,14 @@ class KernelBuilder:
         return self.buffers[atom]
 
     def alloc(self, t: TensorType) -> ir.Value:
-        b = self.b
         if t.nbytes == 0:
             return ir.Constant(PTR, None)
-        size = -(-t.nbytes // ALIGN) * ALIGN  # aligned_alloc wants a multiple of the alignment
-        fn = ltypes.external(b, "aligned_alloc", PTR, [I64, I64])
-        ptr = b.call(fn, [i64(ALIGN), i64(size)])
-        # Out of memory has no error channel from a void kernel: stop rather than
-        # write through null.
-        with b.if_then(b.icmp_unsigned("==", ptr, ir.Constant(PTR, None)), likely=False):
-            ltypes.intrinsic(b, "trap", [], VOID, [])
-        return ptr
+        return ltypes.heap_alloc(self.b, t.nbytes, ALIGN)
 
     def free(self, ptr: ir.Value) -> None:
         if isinstance(ptr, ir.Constant):
             return
-        self.b.call(ltypes.external(self.b, "free", VOID, [PTR]), [ptr])
+        ltypes.heap_free(self.b, ptr)
 
     # --- driver ------------------------------------------------------------------------
 
@@ -278,19 +270,9 @@ class KernelBuilder:
                 raise LoweringError("a group with a reduction must have it as its only result")
             if op.prim not in REDUCTION_RULES:
                 raise LoweringError(f"no reduction lowering rule for {op.prim.name!r}")
-            lower = REDUCTION_RULES[op.prim]
-            rows = parallel_rows(op)
-            if parallel.worth_it(rows, op.inputs[0].type.size * len(ops)):
-                def build(b: ir.IRBuilder, values: list[ir.Value], lo: ir.Value,
-                          hi: ir.Value) -> None:
-                    srcs, ((_, out),) = _remap(local, values, sources, results)
-                    lower(Emitter(b, ops, srcs, self.literal_ptr), op, out, ops,
-                          (lo, b.sub(hi, lo)))
-
-                local = _locals(sources, results)
-                parallel.emit_parallel(self.b, rows, local, build, align=1)
-            else:
-                lower(self.emitter(ops, sources), op, ptr, ops)
+            work = op.inputs[0].type.size * len(ops)
+            REDUCTION_RULES[op.prim](self.emitter(ops, sources), op, ptr, ops,
+                                     self._units(ops, sources, work))
             return
         by_shape: dict[tuple[int, ...], list[tuple[Atom, ir.Value]]] = {}
         for atom, ptr in results:
@@ -306,6 +288,27 @@ class KernelBuilder:
             else:
                 _elementwise_nest(self.b, self.emitter(ops, sources), group, shape, n, sizes,
                                   i64(0), None)
+
+    def _units(self, ops: Sequence[Op], sources: dict, work: int) -> Units:
+        """Runs a reduction's independent units (``reductions.Units``): outlined onto the
+        thread pool when there is enough work, with the pointers they use as arguments."""
+
+        def run(n: int, pointers: Sequence[ir.Value], body: UnitBody) -> None:
+            if not parallel.worth_it(n, work):
+                body(self.emitter(ops, sources), list(pointers), i64(0), i64(n))
+                return
+            given = [(None, p) for p in pointers]
+            local = _locals(sources, given)
+
+            def build(b: ir.IRBuilder, values: list[ir.Value], lo: ir.Value,
+                      hi: ir.Value) -> None:
+                srcs, remapped = _remap(local, values, sources, given)
+                body(Emitter(b, ops, srcs, self.literal_ptr), [p for _, p in remapped], lo,
+                     b.sub(hi, lo))
+
+            parallel.emit_parallel(self.b, n, local, build, align=1)
+
+        return run
 
     def _parallel_nest(self, ops: Sequence[Op], sources: dict,
                        group: Sequence[tuple[Atom, ir.Value]], shape: tuple[int, ...], n: int,

@@ -112,3 +112,18 @@ def external(b: ir.IRBuilder, name: str, ret: ir.Type, arg_types: list[ir.Type])
     if fn is None:
         fn = ir.Function(b.module, ir.FunctionType(ret, arg_types), name=name)
     return fn
+
+
+def heap_alloc(b: ir.IRBuilder, nbytes: int, align: int = 64) -> ir.Value:
+    """``nbytes`` of heap memory aligned to ``align`` bytes, released by ``heap_free``."""
+    size = -(-nbytes // align) * align  # aligned_alloc wants a multiple of the alignment
+    ptr = b.call(external(b, "aligned_alloc", PTR, [I64, I64]), [i64(align), i64(size)])
+    # Out of memory has no error channel from a void kernel: stop rather than write
+    # through null.
+    with b.if_then(b.icmp_unsigned("==", ptr, ir.Constant(PTR, None)), likely=False):
+        intrinsic(b, "trap", [], VOID, [])
+    return ptr
+
+
+def heap_free(b: ir.IRBuilder, ptr: ir.Value) -> None:
+    b.call(external(b, "free", VOID, [PTR]), [ptr])

@@ -53,7 +53,7 @@ def remez(
             rhs[row] = fv[j]
         sol = mp.lu_solve(a, rhs)
         coeffs = [sol[k] for k in range(degree + 1)]
-        e = [wv[i] * (fv[i] - mp.polyval(coeffs[::-1], grid[i])) for i in range(npts)]
+        e = [wv[i] * (fv[i] - mp.polyval(coeffs, grid[i], asc=True)) for i in range(npts)]
         err = max(abs(v) for v in e)
         # New reference: the extremum of each run of constant error sign,
         # trimmed at the ends to m alternating points.

@@ -27,7 +27,7 @@ from llax.frontend.core import (
     Array,
     Trace,
     Tracer,
-    _thread_state,
+    any_thread_tracing,
     array_signature,
     signature_id,
     trace_stack,
@@ -334,10 +334,9 @@ class JitFunction:
             self._matchers: list = per_fun.setdefault(("matchers", *variant), [])
 
     def __call__(self, *args, **kwargs):
-        try:  # trace_stack(), inlined: this is the hottest path there is
-            tracing = bool(_thread_state.stack)
-        except AttributeError:  # the thread's first call
-            tracing = bool(trace_stack())
+        # This thread's traces, looked up only when some thread traces (the common case
+        # costs a global read; this is the hottest path there is).
+        tracing = any_thread_tracing and trace_stack()
         if not kwargs and not tracing:
             # Fast path: every argument an Array, signature seen before. It runs on every
             # call of a jitted function, so it is kept to a dict lookup and the native call.

@@ -87,6 +87,9 @@ _CHILD = textwrap.dedent("""
     x = np.random.default_rng(0).uniform(-0.1, 0.1, size=(300, 40)).astype(np.float32)
     want = reference(x)
 
+    def check(out):
+        np.testing.assert_allclose(out, want, rtol=1e-5, atol=1e-6)
+
     compiled = llax.jit(lambda v: chain(v)).lower(x).compile()
     modules = compiled.stages["llvm"].count("; ModuleID")
     assert modules == 2, f"expected a side module, got {modules} module(s)"

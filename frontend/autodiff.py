@@ -186,9 +186,10 @@ def linear_program(fn: Function, diff: Sequence[bool], num_out: int) -> LinearPr
 # grad call retraces (as in JAX); the transformation is then reused whenever the trace comes
 # out the same, and after a few uses it runs as native code (HotFunction), which is what
 # makes an unjitted training loop cheap.
-# Threads: a lookup is a plain dict read. Two threads missing the same key both build the
-# program (equal ones; the last stored wins), which is cheap next to what it saves; the
-# store and the eviction of the oldest entry, a check-then-act, happen under the lock.
+# Threads: a lookup is a plain dict read. Threads missing the same key at once each build
+# the program (milliseconds), but the store, under the lock, keeps the first one and hands
+# it to the others, so they share one HotFunction and it is compiled once. The eviction of
+# the oldest entry, a check-then-act, happens under the lock too.
 _GRAD_PROGRAMS: dict[Any, tuple[HotFunction, list[Any]]] = {}
 _MAX_GRAD_PROGRAMS = 256
 _GRAD_PROGRAMS_LOCK = threading.Lock()
@@ -218,6 +219,9 @@ def grad_program(fn: Function, diff: Sequence[bool], num_out: int = 1
     result = (HotFunction(run_pipeline(grad_fn, "simplify,cse,dce")), consts)
     if not consts:  # constants would be stale next time
         with _GRAD_PROGRAMS_LOCK:
+            stored = _GRAD_PROGRAMS.get(key)
+            if stored is not None:  # another thread's, built meanwhile
+                return stored
             if len(_GRAD_PROGRAMS) >= _MAX_GRAD_PROGRAMS:
                 del _GRAD_PROGRAMS[next(iter(_GRAD_PROGRAMS))]  # the oldest
             _GRAD_PROGRAMS[key] = result

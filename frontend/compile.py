@@ -7,6 +7,7 @@ asked, which the tests use as an oracle).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -61,13 +62,14 @@ class HotFunction:
     """
 
     COMPILE_AFTER = 3
-    __slots__ = ("fn", "calls", "compiled", "interpret_only")
+    __slots__ = ("fn", "calls", "compiled", "interpret_only", "_compiling")
 
     def __init__(self, fn: Function) -> None:
         self.fn = fn
-        self.calls = 0
+        self.calls = 0  # (racing threads may lose an increment: compiling a call later)
         self.compiled: Compiled | None = None
         self.interpret_only = False
+        self._compiling = threading.Lock()  # one thread compiles; the others interpret
 
     def __call__(self, args: Sequence) -> list:
         from llax.frontend.core import Array, concrete_value, trace_stack
@@ -77,13 +79,17 @@ class HotFunction:
             return call_function(self.fn, args)
         self.calls += 1
         if self.compiled is None:
-            if self.calls < self.COMPILE_AFTER or self.interpret_only:
+            if (self.calls < self.COMPILE_AFTER or self.interpret_only
+                    or not self._compiling.acquire(blocking=False)):
                 return call_function(self.fn, args)
             try:
-                self.compiled = compile_function(self.fn)
+                if self.compiled is None:
+                    self.compiled = compile_function(self.fn)
             except Exception:  # noqa: BLE001 - e.g. an op without a lowering: keep interpreting
                 self.interpret_only = True
                 return call_function(self.fn, args)
+            finally:
+                self._compiling.release()
         buffers = [np.asarray(concrete_value(a)[0], dtype=v.type.dtype, order="C")
                    for a, v in zip(args, self.fn.params)]
         return [Array(o, r.type.weak) for o, r in zip(self.compiled.call(buffers),

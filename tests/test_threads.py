@@ -20,6 +20,7 @@ import pytest
 import llax
 import llax.numpy as jnp
 from llax import lax
+from llax.frontend import compile as llax_compile
 from llax.frontend.core import Array, UnexpectedTracerError, signature_id
 
 N_THREADS = 8
@@ -132,6 +133,34 @@ def test_jit_same_function_new_shapes_concurrently_compiles_each_once():
     # Threads missing the same signature at once share one compilation.
     assert traces == Counter({(n,): 1 for n in set(sizes)})
     assert jf._cache_size() == len(set(sizes))
+
+
+def test_eager_gradient_program_is_shared_and_compiled_once(monkeypatch):
+    # Every call of grad(loss) outside jit retraces, finds the cached gradient program and,
+    # after a few calls, runs it compiled: eight threads must share one compilation.
+    compiled: Counter = Counter()
+    compile_function = llax_compile.compile_function
+
+    def counting(fn, **kwargs):
+        compiled[fn.name] += 1
+        return compile_function(fn, **kwargs)
+
+    monkeypatch.setattr(llax_compile, "compile_function", counting)
+
+    def loss_shared_by_threads(w):
+        return jnp.sum(jnp.sin(w) ** 2) * 0.75
+
+    grad = llax.grad(loss_shared_by_threads)
+
+    def work(i: int) -> None:
+        w_np = np.linspace(-2.0, 2.0, 7, dtype=np.float32) + i
+        for _ in range(6):
+            g = grad(jnp.asarray(w_np))
+            np.testing.assert_allclose(np.asarray(g), 0.75 * np.sin(2 * w_np),
+                                       rtol=1e-5, atol=1e-6)
+
+    run_in_threads(work)
+    assert compiled == Counter({"grad_loss_shared_by_threads": 1})
 
 
 def test_jitted_calls_from_eight_threads():

@@ -45,6 +45,10 @@ class FusionClass(enum.Enum):
     OPAQUE = "opaque"            # its own kernel (matmul, ...)
 
 
+# Threads: these tables, and every other rule table (reference, jvp_rules, batching_rules,
+# ...), are filled when their modules are imported and only read afterwards. Python's import
+# lock runs a module's body once, and a thread importing a module another thread is
+# importing waits for it to finish, so no thread sees a half-filled table.
 PRIMITIVES: dict[str, Primitive] = {}
 abstract_eval: dict[Primitive, Callable[..., tuple[TensorType, ...]]] = {}
 fusion_class: dict[Primitive, FusionClass] = {}

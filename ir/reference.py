@@ -60,15 +60,17 @@ def _erf_inv(x: np.ndarray) -> np.ndarray:
     # Newton's method in float64 on |x|, measuring the residual with erfc so that it
     # keeps its precision near |x| = 1, from the start sqrt(-log((1-a)(1+a))) scaled,
     # which is within a few percent everywhere.
+    # Small |x| measure erf(y) - a directly: 1 - a would round a away.
     a = np.abs(x.astype(np.float64))
     inside = a < 1
     a_in = np.where(inside, a, 0.5)
     y = np.sqrt(-np.log((1 - a_in) * (1 + a_in))) * 0.9
     for _ in range(50):
-        residual = (1 - a_in) - _erfc(y)  # = erf(y) - a, without cancellation
+        residual = np.where(a_in < 0.5, _erf(y) - a_in,
+                            (1 - a_in) - _erfc(y))  # = erf(y) - a, without cancellation
         y = np.maximum(y - residual / (2 / np.sqrt(np.pi) * np.exp(-y * y)), 0)
     y = np.where(inside, y, np.where(a == 1, np.inf, np.nan))
-    return (np.sign(x) * y).astype(x.dtype)
+    return np.copysign(y, x).astype(x.dtype)
 
 
 def _round(x: np.ndarray, rounding_method: int = 0) -> np.ndarray:
@@ -101,7 +103,16 @@ def _int_rem(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def _logistic(x: np.ndarray) -> np.ndarray:
-    return (1 / (1 + np.exp(-x))).astype(x.dtype)
+    # In float64, as e^x / (1 + e^x) for negative x, so that e^-x does not overflow where
+    # the result is still representable (down to the subnormals).
+    wide = x.astype(np.float64)
+    e = np.exp(-np.abs(wide))
+    return np.where(wide >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype)
+
+
+def _sign(x: np.ndarray) -> np.ndarray:
+    # Zeros keep their sign (sign(-0.0) is -0.0, as in XLA); NaN stays NaN.
+    return np.where(x == 0, x, np.sign(x)) if x.dtype.kind == "f" else np.sign(x)
 
 
 def _bits_as(x: np.ndarray, kind: str) -> np.ndarray:
@@ -132,7 +143,7 @@ def _shift(kind: str) -> Callable:
 
 
 _UNARY = {
-    P.neg: np.negative, P.sign: np.sign, P.abs: np.abs, P.exp: np.exp, P.exp2: np.exp2,
+    P.neg: np.negative, P.sign: _sign, P.abs: np.abs, P.exp: np.exp, P.exp2: np.exp2,
     P.log: np.log, P.log1p: np.log1p, P.expm1: np.expm1, P.tanh: np.tanh, P.logistic: _logistic,
     P.sin: np.sin, P.cos: np.cos, P.tan: np.tan, P.asin: np.arcsin, P.acos: np.arccos,
     P.atan: np.arctan, P.sinh: np.sinh, P.cosh: np.cosh, P.asinh: np.arcsinh,
@@ -231,6 +242,8 @@ reference[P.concatenate] = lambda *xs, dimension: np.concatenate(xs, axis=dimens
 
 
 def _pad(x: np.ndarray, value: np.ndarray, *, padding_config) -> np.ndarray:
+    if x.ndim == 0:  # nothing to pad (and np.pad rejects an empty pad_width)
+        return x.copy()
     # Interior padding first (scatter into a strided grid), then low/high (negative = crop).
     inner_shape = [n + max(n - 1, 0) * i for n, (_, _, i) in zip(x.shape, padding_config)]
     inner = np.full(inner_shape, value, dtype=x.dtype)

@@ -71,6 +71,7 @@ from llax.frontend.jnp._manipulation import (
     matrix_transpose,
     moveaxis,
     ndim,
+    pad,
     permute_dims,
     ravel,
     reshape,

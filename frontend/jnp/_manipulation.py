@@ -300,3 +300,31 @@ def broadcast_arrays(*args: Any) -> list[Any]:
 def flip(m: Any, axis: int | Sequence[int] | None = None) -> Any:
     x = as_array(m, "flip")
     return lax.rev(x, canonical_axes(axis, x.ndim))
+
+
+def _pad_widths(pad_width: Any, ndim: int) -> list[tuple[int, int]]:
+    """``pad_width`` (an int, a (before, after) pair, or one pair per axis) as ndim pairs."""
+    widths = np.asarray(pad_width)
+    if widths.dtype.kind not in "iu":
+        raise TypeError(f"pad: pad_width must be integers, got {pad_width!r}")
+    try:
+        widths = np.broadcast_to(widths, (ndim, 2))
+    except ValueError:
+        raise ValueError(f"pad: pad_width {pad_width!r} does not fit an array of rank "
+                         f"{ndim}") from None
+    if (widths < 0).any():
+        raise ValueError(f"pad: pad_width cannot be negative, got {pad_width!r}")
+    return [(int(lo), int(hi)) for lo, hi in widths]
+
+
+def pad(array: Any, pad_width: Any, mode: str = "constant", *,
+        constant_values: Any = 0) -> Any:
+    """Pad with a constant (``mode="constant"``, the only mode supported so far)."""
+    if mode != "constant":
+        raise NotImplementedError(f"pad: mode={mode!r} is not supported; only 'constant' is")
+    x = as_array(array, "pad")
+    if np.ndim(constant_values) != 0:
+        raise NotImplementedError("pad: constant_values must be a scalar (per-axis values "
+                                  "are not supported)")
+    value = convert(as_array(constant_values, "pad", 1), x.dtype)
+    return lax.pad(x, value, [(lo, hi, 0) for lo, hi in _pad_widths(pad_width, x.ndim)])

@@ -1,0 +1,825 @@
+"""Random array programs for the differential fuzzer (tests/test_fuzz.py).
+
+A program is a list of steps ``v3 = jnp.sin(x0)``, one op each, written as Python
+source over the names ``jnp`` and ``lax``: the same text runs on llax and on JAX.
+Every step records the error model its result is judged by (``Check``). Types are
+inferred by JAX (``jax.eval_shape`` of the step), so the program model always
+follows JAX's semantics and a step JAX rejects is simply drawn again.
+
+Inputs are created on demand: when a step wants an operand of a shape or dtype
+that no earlier value has, a new parameter is drawn for it. Input values cover
+the whole range: small integers, moderate floats, huge magnitudes, +-0, +-inf,
+NaN, subnormals, and indices out of range or negative.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import jax
+import numpy as np
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+Shape = tuple[int, ...]
+
+# Values no program may exceed (elements per array), so that a run stays fast.
+MAX_ELEMENTS = 4096
+F32_MAX = float(np.finfo(np.float32).max)
+I32_MIN, I32_MAX = -(2**31), 2**31 - 1
+
+
+@dataclass(frozen=True)
+class Var:
+    """A value of a program: a parameter ``x<i>`` or a step result ``v<i>``."""
+
+    name: str
+    shape: Shape
+    dtype: np.dtype
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape)
+
+
+@dataclass(frozen=True)
+class Check:
+    """How a step's result is judged.
+
+    ``kind``: "exact" (bit for bit; NaNs equal whatever their payload); "ulp" (an
+    approximated function: within LLAX_ULPS of the float64 result for llax, ``ulps`` for
+    JAX; ulps of the largest operand if ``of_operands``); "accum" (a sum of ``terms``
+    rounded terms: within gamma * sum of magnitudes of the exact float64 result,
+    gamma from ``order``: "pairwise" (ceil(log2 n) + 1) eps or "linear" (n + 1) eps;
+    ``per_term`` scales the overflow threshold for a mean); "prod" (a product of
+    ``terms`` factors, n eps relative).
+    ``zero_sign``: the sign of a zero result is part of the answer.
+    ``jax``: False when JAX's result is not comparable (it folds ``x / x`` to 1).
+    ``trig``: the op is sin/cos/tan (see Guards.trig_limit).
+    ``indices``: operands that are indices (not data) for a sum's float64 envelope.
+    ``divisor``: the op is a float division by this operand ("" for a literal). XLA
+    computes ``a / broadcast(b)`` as ``a * broadcast(1 / b)``: JAX's quotient may be 2 ulp
+    off, and 0 where 1 / b is subnormal (flushed).
+    """
+
+    kind: str = "exact"
+    ulps: int = 0
+    of_operands: bool = False
+    terms: int = 1
+    order: str = "linear"
+    per_term: bool = False
+    zero_sign: bool = True
+    jax: bool = True
+    trig: bool = False
+    reduction: bool = False
+    divisor: str | None = None
+    indices: tuple[str, ...] = ()
+
+
+EXACT = Check()
+
+
+@dataclass(frozen=True)
+class Step:
+    out: Var
+    expr: str
+    operands: tuple[str, ...]
+    check: Check
+
+
+@dataclass
+class Program:
+    """Inputs (with their values) and steps; ``source()`` is runnable Python."""
+
+    name: str
+    x64: bool
+    inputs: list[tuple[Var, np.ndarray]] = field(default_factory=list)
+    steps: list[Step] = field(default_factory=list)
+
+    @property
+    def params(self) -> list[str]:
+        return [v.name for v, _ in self.inputs]
+
+    def sinks(self) -> list[Step]:
+        """Steps whose result no later step reads (the outputs of the fused form)."""
+        used = {o for s in self.steps for o in s.operands}
+        return [s for s in self.steps if s.out.name not in used]
+
+    def source(self) -> str:
+        """The program as a function of jnp, lax and its inputs, returning every value."""
+        lines = [f"def {self.name}(jnp, lax, {', '.join(self.params)}):"]
+        lines += [f"    {s.out.name} = {s.expr}" for s in self.steps]
+        lines.append(f"    return ({''.join(s.out.name + ', ' for s in self.steps)})")
+        return "\n".join(lines)
+
+    def local_source(self) -> str:
+        """Each step applied to given operands: ``(jnp, lax, *inputs, *values) -> results``.
+
+        The steps are independent here, so every op is judged on exactly the operands
+        that the compiled program gave it, and no error carries from one op to the next.
+        """
+        names = self.params + [s.out.name for s in self.steps]
+        lines = [f"def {self.name}_local(jnp, lax, {', '.join(names)}):"]
+        lines.append(f"    return ({''.join(s.expr + ', ' for s in self.steps)})")
+        return "\n".join(lines)
+
+    def inputs_source(self) -> str:
+        return "\n".join(f"{v.name} = {array_source(a)}" for v, a in self.inputs)
+
+    def __repr__(self) -> str:
+        mode = "  # with jax_enable_x64" if self.x64 else ""
+        return f"\n{self.inputs_source()}\n{self.source()}{mode}\n"
+
+    def _repr_pretty_(self, printer, cycle: bool) -> None:  # how hypothesis prints it
+        printer.text(repr(self))
+
+
+def array_source(a: np.ndarray) -> str:
+    """Python text that rebuilds ``a`` exactly (with ``from numpy import inf, nan``)."""
+    body = np.array2string(np.asarray(a), separator=", ", threshold=1 << 30,
+                           floatmode="unique", max_line_width=1 << 30)
+    return f"np.array({body}, dtype=np.{a.dtype.name}).reshape({a.shape})"
+
+
+def compile_source(src: str) -> Callable:
+    namespace: dict = {"inf": math.inf, "nan": math.nan}
+    exec(compile(src, "<fuzz program>", "exec"), namespace)  # noqa: S102 - our own generated text
+    return next(v for k, v in namespace.items() if callable(v))
+
+
+# ----------------------------------------------------------------------------------------
+# Type inference through JAX.
+
+class Rejected(Exception):
+    """JAX refuses the step (bad axis, static index out of range, ...): draw another."""
+
+
+@functools.lru_cache(maxsize=50_000)
+def _infer(expr: str, operands: tuple[tuple[str, Shape, str], ...], x64: bool
+           ) -> tuple[Shape, str] | None:
+    fn = eval(f"lambda {', '.join(n for n, _, _ in operands)}: {expr}",  # noqa: S307
+              {"jnp": jax.numpy, "lax": jax.lax, "np": np, "inf": math.inf, "nan": math.nan})
+    args = [jax.ShapeDtypeStruct(s, np.dtype(d)) for _, s, d in operands]
+    try:
+        with jax.enable_x64(x64):
+            out = jax.eval_shape(fn, *args)
+    except (TypeError, ValueError, IndexError, NotImplementedError):
+        return None
+    if not isinstance(out, jax.ShapeDtypeStruct):
+        return None
+    return tuple(out.shape), str(out.dtype)
+
+
+def infer(expr: str, operands: Sequence[Var], x64: bool) -> tuple[Shape, np.dtype]:
+    unique = {v.name: v for v in operands}.values()
+    got = _infer(expr, tuple((v.name, v.shape, v.dtype.name) for v in unique), x64)
+    if got is None or math.prod(got[0]) > MAX_ELEMENTS:
+        raise Rejected(expr)
+    return got[0], np.dtype(got[1])
+
+
+# ----------------------------------------------------------------------------------------
+# Input values.
+
+_FLOAT_SPECIALS = [0.0, -0.0, 1.0, -1.0, 0.5, -2.5, 3.0, math.inf, -math.inf, math.nan,
+                   1e30, -1e30, F32_MAX, -F32_MAX, 1.1754944e-38, 1e-45, -3e-39, 2.0**24,
+                   2.0**24 + 2, 16777217.0, 1e5, 6e5, -1e10, 0.1, 88.7, -104.0, 1e-7]
+_INT_SPECIALS = [I32_MIN, I32_MAX, I32_MIN + 1, -1, 31, 32, 33, 2**24 + 1, 65536, -65536]
+
+
+def float_elements(width: int) -> st.SearchStrategy[float]:
+    return st.one_of(st.integers(-8, 8).map(float),
+                     st.floats(-100, 100, width=width),
+                     st.sampled_from(_FLOAT_SPECIALS),
+                     st.floats(width=width))
+
+
+def int_elements() -> st.SearchStrategy[int]:
+    return st.one_of(st.integers(-8, 8), st.sampled_from(_INT_SPECIALS),
+                     st.integers(I32_MIN, I32_MAX))
+
+
+def index_elements(n: int, dtype: np.dtype) -> st.SearchStrategy[int]:
+    """Indices into an axis of length n: mostly in range, some negative or out of range."""
+    info = np.iinfo(dtype)
+    lo = max(-n - 2, int(info.min))
+    return st.one_of(st.integers(lo, n + 1),
+                     st.sampled_from([int(info.min), int(info.max)]))
+
+
+def elements_for(dtype: np.dtype) -> st.SearchStrategy:
+    if dtype == np.bool_:
+        return st.booleans()
+    if dtype.kind == "f":
+        return float_elements(dtype.itemsize * 8)
+    if dtype.kind == "u":
+        return st.one_of(st.integers(0, 8), st.integers(0, int(np.iinfo(dtype).max)))
+    return int_elements()
+
+
+def array_of(shape: Shape, dtype: np.dtype, elements: st.SearchStrategy | None = None):
+    return hnp.arrays(dtype, shape,
+                      elements=elements if elements is not None else elements_for(dtype))
+
+
+# ----------------------------------------------------------------------------------------
+# Shapes.
+
+_DIMS = [0, 1, 1, 2, 2, 3, 3, 4, 5, 7]
+
+
+@st.composite
+def shapes(draw, min_rank: int = 0, max_rank: int = 4, long_axis: bool = False) -> Shape:
+    rank = draw(st.integers(min_rank, max_rank))
+    dims = [draw(st.sampled_from(_DIMS)) for _ in range(rank)]
+    if long_axis and rank and draw(st.integers(0, 15)) == 0:
+        # Now and then one long axis, so reductions see thousands of terms.
+        dims[draw(st.integers(0, rank - 1))] = draw(st.integers(100, 3000))
+        if math.prod(dims) > MAX_ELEMENTS:
+            dims = [d if d >= 100 else 1 for d in dims]
+    return tuple(dims)
+
+
+def broadcast_variant(draw, shape: Shape) -> Shape:
+    """A shape that broadcasts against ``shape``: some axes 1, some leading axes dropped."""
+    drop = draw(st.integers(0, len(shape)))
+    return tuple(d if draw(st.booleans()) else 1 for d in shape[drop:])
+
+
+# ----------------------------------------------------------------------------------------
+# The builder: a pool of values and the ops that extend it.
+
+FLOATS = ("float32", "float64")
+INTS = ("int32", "int64", "uint32")
+
+
+def is_float(v: Var) -> bool:
+    return v.dtype.kind == "f"
+
+
+def is_int(v: Var) -> bool:
+    return v.dtype.kind in "iu"
+
+
+def is_bool(v: Var) -> bool:
+    return v.dtype == np.bool_
+
+
+@dataclass
+class Options:
+    """What a run may generate."""
+
+    x64: bool = False
+    uint32_indices: bool = True   # uint32 index arrays (a known bug: clamping)
+    long_axis: bool = True
+
+
+class Builder:
+    def __init__(self, draw, name: str, options: Options) -> None:
+        self.draw = draw
+        self.opts = options
+        self.program = Program(name, options.x64)
+        self.pool: list[Var] = []
+        self.counter = 0
+        self.float_dtype = np.dtype("float64" if options.x64 else "float32")
+
+    # -- values -----------------------------------------------------------------------
+    def fresh(self, prefix: str) -> str:
+        self.counter += 1
+        return f"{prefix}{self.counter - 1}"
+
+    def new_input(self, shape: Shape, dtype: np.dtype, elements=None) -> Var:
+        var = Var(self.fresh("x"), tuple(shape), np.dtype(dtype))
+        value = self.draw(array_of(var.shape, var.dtype, elements))
+        self.program.inputs.append((var, value))
+        self.pool.append(var)
+        return var
+
+    def data_dtype(self) -> np.dtype:
+        d = self.draw
+        choice = d(st.sampled_from(["float", "float", "float", "int32", "bool"]))
+        if choice == "float":
+            if self.opts.x64 and d(st.booleans()):
+                return np.dtype("float64")
+            return np.dtype("float32")
+        return np.dtype(choice)
+
+    def shape(self, **kw) -> Shape:
+        return self.draw(shapes(long_axis=self.opts.long_axis, **kw))
+
+    def operand(self, pred: Callable[[Var], bool] = lambda v: True,
+                dtype: np.dtype | None = None, shape: Shape | None = None,
+                min_rank: int = 0) -> Var:
+        """An existing value satisfying ``pred`` (mostly), else a new input."""
+        d = self.draw
+        cands = [v for v in self.pool
+                 if pred(v) and len(v.shape) >= min_rank and (shape is None or v.shape == shape)
+                 and (dtype is None or v.dtype == dtype)]
+        if cands and d(st.integers(0, 3)) > 0:
+            return d(st.sampled_from(cands))
+        if dtype is None:
+            for _ in range(8):
+                dtype = self.data_dtype()
+                if pred(Var("probe", (), dtype)):
+                    break
+            else:
+                dtype = self.float_dtype
+        return self.new_input(shape if shape is not None else self.shape(min_rank=min_rank),
+                              dtype)
+
+    def index_input(self, shape: Shape, n: int, unique: bool = False) -> Var:
+        """An integer index array into an axis of length n."""
+        d = self.draw
+        dtype = np.dtype("int32")
+        if self.opts.uint32_indices and d(st.integers(0, 7)) == 0:
+            dtype = np.dtype("uint32")
+        elems = index_elements(n, dtype)
+        if not unique:
+            return self.new_input(shape, dtype, elems)
+        # Distinct positions after wrapping negatives (out-of-range ones are dropped).
+        size = math.prod(shape)
+        key = (lambda i: i % n if -n <= i < n else i) if n else (lambda i: i)
+        values = d(st.lists(elems, min_size=size, max_size=size, unique_by=key))
+        var = Var(self.fresh("x"), shape, dtype)
+        self.program.inputs.append((var, np.array(values, dtype=dtype).reshape(shape)))
+        self.pool.append(var)
+        return var
+
+    def literal(self, dtype: np.dtype) -> str:
+        d = self.draw
+        if dtype == np.bool_:
+            return repr(d(st.booleans()))
+        if dtype.kind in "iu":
+            return repr(d(st.sampled_from([0, 1, -1, 2, 3, -7, 31, 100])))
+        return d(st.sampled_from(["0.0", "-0.0", "1.0", "-1.5", "2.0", "0.5", "1e30",
+                                  "inf", "-inf", "nan", "3"]))
+
+    # -- steps ------------------------------------------------------------------------
+    def add(self, expr: str, operands: Sequence[Var], check: Check = EXACT) -> Var:
+        shape, dtype = infer(expr, operands, self.opts.x64)
+        var = Var(self.fresh("v"), shape, dtype)
+        self.program.steps.append(Step(var, expr, tuple(o.name for o in operands), check))
+        self.pool.append(var)
+        return var
+
+
+# ----------------------------------------------------------------------------------------
+# The op catalogue. Each family draws its operands and parameters and adds one step.
+
+# Correctly rounded (or exact) everywhere: results must agree bit for bit.
+UNARY_EXACT = ["jnp.negative", "jnp.abs", "jnp.floor", "jnp.ceil", "jnp.round", "jnp.trunc",
+               "jnp.sign", "jnp.sqrt", "jnp.square", "jnp.reciprocal", "jnp.rint",
+               "jnp.signbit", "jnp.isnan", "jnp.isinf", "jnp.isfinite", "jnp.logical_not",
+               "lax.neg", "lax.abs", "lax.sqrt", "lax.floor", "lax.is_finite"]
+# Approximated functions: the ulps from the float64 result that JAX (XLA's CPU code) is
+# allowed, about 1.5x the worst error measured on 700,000 float32 arguments (random bit
+# patterns, [-100, 100] and [-1, 1]). llax (native and reference) is held to LLAX_ULPS
+# everywhere (its worst measured error is 2 ulp natively, 4 for NumPy's float32 log2).
+LLAX_ULPS = 4
+UNARY_ULP = {"jnp.exp": 8, "jnp.exp2": 96, "jnp.log": 4, "jnp.log2": 4, "jnp.log10": 4,
+             "jnp.log1p": 4, "jnp.expm1": 8, "jnp.sin": 4, "jnp.cos": 4, "jnp.tan": 4,
+             "jnp.tanh": 8, "jnp.sinh": 36, "jnp.cosh": 36, "jnp.arcsin": 4, "jnp.arccos": 4,
+             "jnp.arctan": 4, "jnp.arcsinh": 6, "jnp.arccosh": 6, "jnp.arctanh": 6,
+             "jnp.cbrt": 4, "lax.logistic": 4, "lax.erf": 8, "lax.erfc": 96, "lax.erf_inv": 96,
+             "lax.rsqrt": 4, "lax.exp": 8, "lax.log": 4, "lax.sin": 4, "lax.cos": 4,
+             "lax.tanh": 8}
+TRIG = {"jnp.sin", "jnp.cos", "jnp.tan", "lax.sin", "lax.cos"}
+LAX_FLOAT_ONLY = ("lax.",)
+
+BINARY_EXACT = ["jnp.add", "jnp.subtract", "jnp.multiply", "jnp.divide", "jnp.maximum",
+                "jnp.minimum", "jnp.fmax", "jnp.fmin", "jnp.floor_divide", "jnp.remainder",
+                "jnp.fmod", "jnp.copysign", "jnp.nextafter", "jnp.heaviside",
+                "jnp.equal", "jnp.not_equal", "jnp.less", "jnp.less_equal", "jnp.greater",
+                "jnp.greater_equal", "jnp.logical_and", "jnp.logical_or", "jnp.logical_xor"]
+BINARY_INT = ["jnp.bitwise_and", "jnp.bitwise_or", "jnp.bitwise_xor", "jnp.left_shift",
+              "jnp.right_shift"]
+BINARY_ULP = {"jnp.power": 4, "jnp.arctan2": 4, "jnp.hypot": 4, "jnp.logaddexp": 4}
+# max(x, y) + log1p(exp(-|x - y|)) cancels when the result is near 0: its error is a few
+# ulp of the operands, not of the result.
+SCALED_BY_OPERANDS = {"jnp.logaddexp"}
+# Ops with an operand order that may make the sign of zero unspecified.
+ZERO_SIGN_FREE = {"jnp.maximum", "jnp.minimum", "jnp.fmax", "jnp.fmin", "lax.max", "lax.min",
+                  "jnp.clip"}
+DIVISIONS = {"jnp.divide", "jnp.floor_divide", "jnp.remainder", "jnp.fmod"}
+
+
+def _pair(b: Builder, a: Var, *, same_dtype: bool = False) -> tuple[str, list[Var]]:
+    """A second operand for a binary op on ``a``: a value, a broadcastable one, or a literal."""
+    d = b.draw
+    how = d(st.sampled_from(["same", "broadcast", "scalar", "literal", "other"]))
+    if how == "literal":
+        return b.literal(a.dtype), []
+    if how == "same":
+        other = b.operand(dtype=a.dtype if same_dtype else None, shape=a.shape)
+    elif how == "scalar":
+        other = b.operand(dtype=a.dtype if same_dtype else None, shape=())
+    elif how == "broadcast":
+        other = b.operand(dtype=a.dtype if same_dtype else None,
+                          shape=broadcast_variant(d, a.shape))
+    else:
+        other = b.operand(dtype=a.dtype) if same_dtype else b.operand()
+    return other.name, [other]
+
+
+def unary(b: Builder) -> Var:
+    d = b.draw
+    if d(st.booleans()):
+        fn = d(st.sampled_from(UNARY_EXACT))
+        a = b.operand(is_float if fn.startswith("lax.") else (lambda v: True))
+        return b.add(f"{fn}({a.name})", [a])
+    fn = d(st.sampled_from(sorted(UNARY_ULP)))
+    a = b.operand(is_float if fn.startswith("lax.") else (lambda v: not is_bool(v)))
+    return b.add(f"{fn}({a.name})", [a], Check("ulp", UNARY_ULP[fn], trig=fn in TRIG))
+
+
+def binary(b: Builder) -> Var:
+    d = b.draw
+    kind = d(st.sampled_from(["exact", "exact", "int", "ulp", "lax"]))
+    a = b.operand(is_int if kind == "int" else (lambda v: True))
+    if kind == "lax":  # lax ops: equal dtypes, equal shapes or scalar
+        fn = d(st.sampled_from(["lax.add", "lax.sub", "lax.mul", "lax.div", "lax.max", "lax.min",
+                                "lax.rem", "lax.eq", "lax.lt", "lax.pow", "lax.atan2",
+                                "lax.shift_right_logical", "lax.shift_left",
+                                "lax.shift_right_arithmetic", "lax.nextafter"]))
+        other = b.operand(dtype=a.dtype, shape=d(st.sampled_from([a.shape, ()])))
+        check = Check("ulp", 4) if fn in ("lax.pow", "lax.atan2") else Check(
+            zero_sign=fn not in ZERO_SIGN_FREE, jax=not (fn in ("lax.div", "lax.rem")
+                                                          and other is a),
+            divisor=other.name if fn == "lax.div" else None)
+        return b.add(f"{fn}({a.name}, {other.name})", [a, other], check)
+    if kind == "ulp":
+        fn = d(st.sampled_from(sorted(BINARY_ULP)))
+        check = Check("ulp", BINARY_ULP[fn], of_operands=fn in SCALED_BY_OPERANDS)
+    else:
+        fn = d(st.sampled_from(BINARY_INT if kind == "int" else BINARY_EXACT))
+        check = None
+    text, others = _pair(b, a, same_dtype=kind == "int")
+    args = [a.name, text]
+    if d(st.booleans()):
+        args.reverse()
+    if check is None:
+        self_div = fn in DIVISIONS and others == [a]
+        divisor = None
+        if fn == "jnp.divide":
+            divisor = args[1] if args[1] in (a.name, *(o.name for o in others)) else ""
+        check = Check(zero_sign=fn not in ZERO_SIGN_FREE, jax=not self_div, divisor=divisor)
+    return b.add(f"{fn}({', '.join(args)})", [a, *others], check)
+
+
+def where(b: Builder) -> Var:
+    d = b.draw
+    a = b.operand()
+    if d(st.booleans()):  # lax.select: a boolean predicate of the same shape (or scalar)
+        pred = b.operand(is_bool, shape=d(st.sampled_from([a.shape, ()])))
+        other = b.operand(dtype=a.dtype, shape=a.shape)
+        return b.add(f"lax.select({pred.name}, {a.name}, {other.name})", [pred, a, other])
+    cond = b.operand(shape=broadcast_variant(d, a.shape))
+    text, others = _pair(b, a)
+    return b.add(f"jnp.where({cond.name}, {a.name}, {text})", [cond, a, *others])
+
+
+def clip(b: Builder) -> Var:
+    a = b.operand(lambda v: not is_bool(v))
+    lo, hi = b.literal(a.dtype), b.literal(a.dtype)
+    return b.add(f"jnp.clip({a.name}, {lo}, {hi})", [a], Check(zero_sign=False))
+
+
+def cast(b: Builder) -> Var:
+    d = b.draw
+    a = b.operand()
+    targets = ["jnp.float32", "jnp.int32", "jnp.bool_", "jnp.uint32"]
+    if b.opts.x64:
+        targets += ["jnp.float64", "jnp.int64"]
+    to = d(st.sampled_from(targets))
+    if d(st.booleans()):
+        return b.add(f"{a.name}.astype({to})", [a])
+    return b.add(f"lax.convert_element_type({a.name}, {to})", [a])
+
+
+def _axes(b: Builder, rank: int) -> str:
+    """An ``axis=`` argument: None, one axis (maybe negative) or a tuple of axes."""
+    d = b.draw
+    how = d(st.sampled_from(["none", "one", "tuple"]))
+    if how == "none" or rank == 0:
+        return "None"
+    if how == "one":
+        ax = d(st.integers(0, rank - 1))
+        return str(ax - rank if d(st.booleans()) else ax)
+    axes = d(st.lists(st.integers(0, rank - 1), unique=True, max_size=rank))
+    return "(" + "".join(f"{a}, " for a in sorted(axes)) + ")"
+
+
+def _reduced_count(shape: Shape, axis: str) -> int:
+    axes = eval(axis)  # noqa: S307 - our own text
+    if axes is None:
+        return math.prod(shape)
+    axes = (axes,) if isinstance(axes, int) else axes
+    return math.prod(shape[a] for a in axes)
+
+
+def reduction(b: Builder) -> Var:
+    d = b.draw
+    fn = d(st.sampled_from(["sum", "sum", "max", "min", "prod", "mean", "argmax", "argmin",
+                            "any", "all"]))
+    a = b.operand(lambda v: not is_bool(v) or fn in ("sum", "any", "all", "max", "min"))
+    rank = len(a.shape)
+    if fn in ("argmax", "argmin"):
+        axis = "None" if rank == 0 or d(st.booleans()) else str(d(st.integers(-rank, rank - 1)))
+    else:
+        axis = _axes(b, rank)
+    keep = ", keepdims=True" if d(st.integers(0, 3)) == 0 else ""
+    expr = f"jnp.{fn}({a.name}, axis={axis}{keep})"
+    n = _reduced_count(a.shape, axis)
+    if fn in ("sum", "mean") and (is_float(a) or fn == "mean"):
+        check = Check("accum", terms=n, order="pairwise", per_term=fn == "mean",
+                      reduction=True)
+    elif fn == "prod" and is_float(a):
+        check = Check("prod", terms=n, reduction=True)
+    else:
+        check = Check(reduction=True)
+    return b.add(expr, [a], check)
+
+
+def reshape(b: Builder) -> Var:
+    d = b.draw
+    a = b.operand()
+    dims, rest = [], a.size
+    for _ in range(d(st.integers(0, 4))):
+        divisors = [k for k in range(1, 8) if rest % k == 0] if rest else [0, 1, 2, 3]
+        k = d(st.sampled_from(divisors))
+        dims.append(k)
+        rest = rest // k if k else rest
+    dims.append(rest)
+    if a.size and d(st.booleans()):
+        dims[d(st.integers(0, len(dims) - 1))] = -1
+    order = d(st.permutations(dims))
+    return b.add(f"jnp.reshape({a.name}, {tuple(order)})", [a])
+
+
+def transpose(b: Builder) -> Var:
+    a = b.operand(min_rank=1)
+    perm = b.draw(st.permutations(range(len(a.shape))))
+    fn = b.draw(st.sampled_from(["jnp.transpose", "lax.transpose"]))
+    return b.add(f"{fn}({a.name}, {tuple(perm)})", [a])
+
+
+def broadcast(b: Builder) -> Var:
+    d = b.draw
+    a = b.operand()
+    extra = d(shapes(max_rank=2))
+    target = extra + a.shape
+    if d(st.booleans()):
+        return b.add(f"jnp.broadcast_to({a.name}, {target})", [a])
+    # broadcast_in_dim: a's axes go to increasing positions; its size-1 axes may grow.
+    rank = len(target)
+    dims = sorted(d(st.permutations(range(rank)))[:len(a.shape)])
+    out = [d(st.sampled_from([1, 2, 3])) for _ in range(rank)]
+    for src, dst in zip(a.shape, dims):
+        out[dst] = src if src != 1 else d(st.sampled_from([1, 2, 3]))
+    return b.add(f"lax.broadcast_in_dim({a.name}, {tuple(out)}, {tuple(dims)})", [a])
+
+
+def _slice_text(b: Builder, n: int) -> str:
+    d = b.draw
+    start = d(st.one_of(st.none(), st.integers(-n - 2, n + 2)))
+    stop = d(st.one_of(st.none(), st.integers(-n - 2, n + 2)))
+    step = d(st.sampled_from([None, None, 1, 2, 3, -1, -2]))
+    text = "" if start is None else str(start)
+    text += ":" + ("" if stop is None else str(stop))
+    return text + ("" if step is None else f":{step}")
+
+
+def slicing(b: Builder) -> Var:
+    d = b.draw
+    a = b.operand(min_rank=1)
+    how = d(st.sampled_from(["basic", "lax", "int", "newaxis", "ellipsis"]))
+    if how == "lax":
+        start = [d(st.integers(0, n)) for n in a.shape]
+        limit = [d(st.integers(s, n)) for s, n in zip(start, a.shape)]
+        strides = [d(st.integers(1, 3)) for _ in a.shape]
+        return b.add(f"lax.slice({a.name}, {tuple(start)}, {tuple(limit)}, {tuple(strides)})",
+                     [a])
+    items = []
+    for n in a.shape[:d(st.integers(1, len(a.shape)))]:
+        if how == "int" and n and d(st.booleans()):
+            items.append(str(d(st.integers(-n, n - 1))))
+        else:
+            items.append(_slice_text(b, n))
+    if how == "newaxis":
+        items.insert(d(st.integers(0, len(items))), "None")
+    if how == "ellipsis":
+        items.insert(d(st.integers(0, len(items))), "...")
+    return b.add(f"{a.name}[{', '.join(items)}]", [a])
+
+
+def squeeze_expand(b: Builder) -> Var:
+    d = b.draw
+    a = b.operand()
+    ones = [i for i, n in enumerate(a.shape) if n == 1]
+    if ones and d(st.booleans()):
+        axes = d(st.lists(st.sampled_from(ones), unique=True, min_size=1))
+        return b.add(f"jnp.squeeze({a.name}, axis={tuple(axes)})", [a])
+    axis = d(st.integers(-len(a.shape) - 1, len(a.shape)))
+    return b.add(f"jnp.expand_dims({a.name}, {axis})", [a])
+
+
+def concatenate(b: Builder) -> Var:
+    d = b.draw
+    a = b.operand(min_rank=1)
+    axis = d(st.integers(0, len(a.shape) - 1))
+    parts = [a]
+    for _ in range(d(st.integers(1, 3))):
+        shape = list(a.shape)
+        shape[axis] = d(st.sampled_from([0, 1, 2, 3]))
+        parts.append(b.operand(dtype=a.dtype if d(st.integers(0, 3)) else None,
+                               shape=tuple(shape)))
+    names = "[" + ", ".join(p.name for p in parts) + "]"
+    if d(st.integers(0, 3)) == 0 and all(p.shape == a.shape for p in parts):
+        return b.add(f"jnp.stack({names}, axis={axis})", parts)
+    return b.add(f"jnp.concatenate({names}, axis={axis})", parts)
+
+
+def pad(b: Builder) -> Var:
+    d = b.draw
+    a = b.operand()
+    if d(st.booleans()):
+        widths = tuple((d(st.integers(0, 2)), d(st.integers(0, 2))) for _ in a.shape)
+        value = b.literal(a.dtype)
+        return b.add(f"jnp.pad({a.name}, {widths}, constant_values={value})", [a])
+    # lax.pad: negative edges crop, interior padding spreads the elements.
+    config = tuple((d(st.integers(-2, 2)), d(st.integers(-2, 2)), d(st.integers(0, 2)))
+                   for _ in a.shape)
+    value = b.operand(dtype=a.dtype, shape=())
+    return b.add(f"lax.pad({a.name}, {value.name}, {config})", [a, value])
+
+
+def rev(b: Builder) -> Var:
+    d = b.draw
+    a = b.operand(min_rank=1)
+    dims = d(st.lists(st.integers(0, len(a.shape) - 1), unique=True, max_size=len(a.shape)))
+    if d(st.booleans()):
+        return b.add(f"lax.rev({a.name}, {tuple(sorted(dims))})", [a])
+    return b.add(f"jnp.flip({a.name}, axis={tuple(dims) if dims else None})", [a])
+
+
+def gather(b: Builder) -> Var:
+    """Integer-array indexing, alone or beside slices, and dynamic index ops."""
+    d = b.draw
+    a = b.operand(min_rank=1)
+    how = d(st.sampled_from(["first", "second", "two", "mixed", "dynamic", "scalar"]))
+    n = a.shape[0]
+    if how == "dynamic" or how == "scalar":
+        start = b.operand(is_int, shape=())
+        if how == "scalar":
+            return b.add(f"{a.name}[{start.name}]", [a, start])
+        axis = d(st.integers(0, len(a.shape) - 1))
+        keep = d(st.booleans())
+        return b.add(f"lax.dynamic_index_in_dim({a.name}, {start.name}, {axis}, {keep})",
+                     [a, start])
+    idx_shape = d(shapes(max_rank=2))
+    if how == "second" and len(a.shape) >= 2:
+        idx = b.index_input(idx_shape, a.shape[1])
+        return b.add(f"{a.name}[:, {idx.name}]", [a, idx])
+    if how in ("two", "mixed") and len(a.shape) >= 2:
+        i0 = b.index_input(idx_shape, n)
+        if how == "mixed":
+            return b.add(f"{a.name}[{i0.name}, 1:]", [a, i0])
+        i1 = b.index_input(broadcast_variant(d, idx_shape), a.shape[1])
+        return b.add(f"{a.name}[{i0.name}, {i1.name}]", [a, i0, i1])
+    idx = b.operand(is_int, shape=idx_shape) if d(st.integers(0, 3)) == 0 else \
+        b.index_input(idx_shape, n)
+    return b.add(f"{a.name}[{idx.name}]", [a, idx])
+
+
+def dynamic_slice(b: Builder) -> Var:
+    d = b.draw
+    a = b.operand(min_rank=1)
+    starts = [b.operand(is_int, shape=(), dtype=np.dtype("int32"))
+              if d(st.booleans()) else None for _ in a.shape]
+    start_text = ", ".join(s.name if s else str(d(st.integers(-3, 5)))
+                           for s in starts)
+    used = [s for s in starts if s is not None]
+    if d(st.booleans()):
+        sizes = tuple(d(st.integers(0, n)) for n in a.shape)
+        return b.add(f"lax.dynamic_slice({a.name}, ({start_text},), {sizes})", [a, *used])
+    upd_shape = tuple(d(st.integers(0, n)) for n in a.shape)
+    upd = b.operand(dtype=a.dtype, shape=upd_shape)
+    return b.add(f"lax.dynamic_update_slice({a.name}, {upd.name}, ({start_text},))",
+                 [a, upd, *used])
+
+
+def scatter(b: Builder) -> Var:
+    """``x.at[...]`` updates: set, add, multiply, min, max."""
+    d = b.draw
+    a = b.operand(lambda v: not is_bool(v), min_rank=1)
+    method = d(st.sampled_from(["set", "add", "multiply", "min", "max"]))
+    n = a.shape[0]
+    how = d(st.sampled_from(["array", "array", "int", "slice", "second"]))
+    unique = method in ("set", "multiply")  # otherwise the result depends on the order
+    used = [a]
+    if how == "int":
+        where_ = str(d(st.integers(-n, n - 1))) if n else "0"
+    elif how == "slice":
+        where_ = _slice_text(b, n)
+    else:
+        axis_len = a.shape[1] if how == "second" and len(a.shape) > 1 else n
+        idx = b.index_input(d(shapes(max_rank=1 if unique else 2)), axis_len, unique=unique)
+        used.append(idx)
+        where_ = f":, {idx.name}" if how == "second" and len(a.shape) > 1 else idx.name
+    target, _ = infer(f"{a.name}[{where_}]", used, b.opts.x64)
+    if d(st.integers(0, 3)) == 0 and not (method == "add" and is_float(a)):
+        text, upd = b.literal(a.dtype), []  # (a float sum's error bound needs |update|)
+    else:
+        shape = target if d(st.integers(0, 2)) else broadcast_variant(d, target)
+        upd = [b.operand(dtype=a.dtype if d(st.integers(0, 3)) else None, shape=shape)]
+        text = upd[0].name
+    expr = f"{a.name}.at[{where_}].{method}({text})"
+    check = EXACT
+    if method == "add" and is_float(a):
+        idx_count = math.prod(infer(used[-1].name, used[-1:], b.opts.x64)[0]) \
+            if len(used) > 1 else 1
+        check = Check("accum", terms=idx_count + 1, order="linear",
+                      indices=tuple(u.name for u in used[1:]))
+    return b.add(expr, used + upd, check)
+
+
+def matmul(b: Builder) -> Var:
+    d = b.draw
+    how = d(st.sampled_from(["matmul", "matmul", "dot", "dot_general", "outer", "tensordot"]))
+    k = d(st.sampled_from(_DIMS))
+    m, n = d(st.sampled_from(_DIMS)), d(st.sampled_from(_DIMS))
+    dtype = d(st.sampled_from([b.float_dtype, b.float_dtype, b.float_dtype,
+                               np.dtype("int32"), np.dtype("bool")]))
+    if how == "outer":
+        x = b.operand(dtype=dtype, shape=d(shapes(max_rank=2)))
+        y = b.operand(shape=d(shapes(max_rank=2)))
+        return b.add(f"jnp.outer({x.name}, {y.name})", [x, y], _dot_check(x, y, 1))
+    if how == "dot_general":
+        batch = d(shapes(max_rank=1))
+        lhs_shape = batch + (m, k)
+        rhs_shape = batch + (k, n)
+        lhs_perm = d(st.permutations(range(len(lhs_shape))))
+        rhs_perm = d(st.permutations(range(len(rhs_shape))))
+        x = b.operand(dtype=dtype, shape=tuple(lhs_shape[p] for p in lhs_perm))
+        y = b.operand(dtype=dtype, shape=tuple(rhs_shape[p] for p in rhs_perm))
+        nb = len(batch)
+        where_l = {orig: pos for pos, orig in enumerate(lhs_perm)}
+        where_r = {orig: pos for pos, orig in enumerate(rhs_perm)}
+        dims = (((where_l[nb + 1],), (where_r[nb],)),
+                (tuple(where_l[i] for i in range(nb)), tuple(where_r[i] for i in range(nb))))
+        return b.add(f"lax.dot_general({x.name}, {y.name}, {dims})", [x, y],
+                     _dot_check(x, y, k))
+    if how == "tensordot":
+        x = b.operand(dtype=dtype, shape=(m, k, n))
+        y = b.operand(dtype=dtype, shape=(k, n, m))
+        return b.add(f"jnp.tensordot({x.name}, {y.name}, axes=2)", [x, y],
+                     _dot_check(x, y, k * n))
+    batch = d(shapes(max_rank=2))
+    lhs = d(st.sampled_from([(k,), (m, k), batch + (m, k)]))
+    rhs = d(st.sampled_from([(k,), (k, n), broadcast_variant(d, batch) + (k, n)]))
+    x = b.operand(dtype=dtype, shape=lhs)
+    y = b.operand(dtype=dtype if d(st.integers(0, 5)) else None, shape=rhs)
+    fn = "jnp.matmul" if how == "matmul" else "jnp.dot"
+    if how == "matmul" and d(st.booleans()):
+        return b.add(f"({x.name} @ {y.name})", [x, y], _dot_check(x, y, k))
+    return b.add(f"{fn}({x.name}, {y.name})", [x, y], _dot_check(x, y, k))
+
+
+def _dot_check(x: Var, y: Var, k: int) -> Check:
+    if is_float(x) or is_float(y):
+        return Check("accum", terms=k, order="linear", zero_sign=False)
+    return EXACT
+
+
+FAMILIES: dict[str, tuple[int, Callable[[Builder], Var]]] = {
+    "unary": (6, unary), "binary": (8, binary), "where": (2, where), "clip": (1, clip),
+    "cast": (2, cast), "reduction": (5, reduction), "reshape": (2, reshape),
+    "transpose": (1, transpose), "broadcast": (2, broadcast), "slicing": (3, slicing),
+    "squeeze_expand": (1, squeeze_expand), "concatenate": (2, concatenate), "pad": (2, pad),
+    "rev": (1, rev), "gather": (3, gather), "dynamic_slice": (2, dynamic_slice),
+    "scatter": (3, scatter), "matmul": (3, matmul),
+}
+_WEIGHTED = [name for name, (w, _) in FAMILIES.items() for _ in range(w)]
+
+
+@st.composite
+def programs(draw, name: str = "f", options: Options | None = None,
+             min_ops: int = 3, max_ops: int = 15) -> Program:
+    """A random program of ``min_ops`` to ``max_ops`` steps."""
+    b = Builder(draw, name, options or Options())
+    length = draw(st.integers(min_ops, max_ops))
+    for _ in range(4 * max_ops):
+        if len(b.program.steps) >= length:
+            break
+        family = FAMILIES[draw(st.sampled_from(_WEIGHTED))][1]
+        for _ in range(5):
+            mark = (len(b.program.inputs), len(b.program.steps), len(b.pool), b.counter)
+            try:
+                family(b)
+                break
+            except Rejected:  # JAX rejects these operands: undo any inputs and retry
+                del b.program.inputs[mark[0]:], b.program.steps[mark[1]:], b.pool[mark[2]:]
+    return b.program

@@ -295,7 +295,7 @@ class KernelBuilder:
 
         def run(n: int, pointers: Sequence[ir.Value], body: UnitBody) -> None:
             if not parallel.worth_it(n, work):
-                body(self.emitter(ops, sources), list(pointers), i64(0), i64(n))
+                body(self.emitter(ops, sources), list(pointers), i64(0), n)
                 return
             given = [(None, p) for p in pointers]
             local = _locals(sources, given)

@@ -16,8 +16,8 @@ from collections.abc import Iterator, Mapping, Sequence
 import numpy as np
 
 from llax.codegen import native, target
+from llax.codegen.compiled import Compiled
 from llax.codegen.lower import lower_function
-from llax.frontend.compile import Compiled
 from llax.ir.core import Function
 
 # Kernels touching more than this many bytes release the GIL while they run:
@@ -93,10 +93,8 @@ def compile_native(traced: Function, optimized: Function) -> Compiled:
             out = slow(args)
         return [out] if single else list(out)
 
-    result = Compiled(traced, optimized, call, Stages(llvm_ir, compiled))
-    result.entry = fn  # the raw builtin (returns an array, or a tuple of them)
-    result.timings = {"lower": t1 - t0, "jit": t2 - t1}
-    return result
+    return Compiled(traced, optimized, call, Stages(llvm_ir, compiled), entry=fn,
+                    timings={"lower": t1 - t0, "jit": t2 - t1})
 
 
 def _symbol(name: str) -> str:

@@ -8,26 +8,16 @@ asked, which the tests use as an oracle).
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 
 import numpy as np
 
+from llax.codegen.compiled import Compiled  # made by the code generator too, so defined there
 from llax.config import config
 from llax.ir.core import Function
 from llax.ir.interpreter import evaluate_function
 
 DEFAULT_PIPELINE = "simplify,cse,dce,fuse"
-
-
-@dataclass
-class Compiled:
-    """A compiled function: ``call(buffers) -> buffers`` and its intermediate forms as text."""
-
-    traced: Function
-    optimized: Function
-    call: Callable[[Sequence[np.ndarray]], list[np.ndarray]]
-    stages: dict[str, str] = field(default_factory=dict)
 
 
 def optimize(fn: Function, pipeline: str | None = None) -> Function:

@@ -4,11 +4,14 @@ Loop order follows memory: loads are unit-stride in the innermost loop.
 
 Accuracy: a float sum kept in one running total has a rounding error that grows like
 n (2^20 copies of 0.1 in float32 came out 2.6e-4 too large, and ones stopped counting
-at 2^24). Here elements are combined in blocks of about ``BLOCK``, each accumulated in
-registers (``reassoc`` on the combine lets LLVM vectorise that loop over several
+at 2^24). Float sums are taken in blocks of about ``BLOCK`` elements, each accumulated
+in registers (``reassoc`` on the combine lets LLVM vectorise that loop over several
 lanes), and the block results are combined pairwise by ``_Pairwise``, so the error
 bound grows like ``BLOCK / lanes + log2(n)`` roundings, as with NumPy's pairwise sum.
-The order of combination depends on the shapes alone, never on how many threads ran.
+(Other reductions keep one running total per unit: their result does not depend on
+the order, or, for a product, takes one rounding per element in any order.) The order
+of combination depends on the shapes (and the lanes LLVM picks for the host), never on
+how many threads ran.
 
 Three loop structures, each split into independent units that may run on the pool:
 

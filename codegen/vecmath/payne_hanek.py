@@ -15,8 +15,10 @@ of 2/pi's bits; then
 
 and X W mod 2^192 (three products of 64-bit words) is the fixed-point value
 y in [0, 4) with 190 fraction bits: q = round(y) mod 4, f = y - q in
-[-1/2, 1/2].  f is then normalised (count leading zeros) and converted to a
-double-word with 117 significant bits, and r + r_lo = f pi/2.  The closest
+[-1/2, 1/2].  f's top 128 bits, as four 32-bit limbs, are each exact as a
+double and summed without cancellation into a double-word (~106 bits relative
+to f), and r + r_lo = f pi/2.  (Normalising with ctlz and i128 variable
+shifts did the same at more compile time.)  The closest
 a double comes to a multiple of pi/2 is about 2^-61 (x = 6381956970095103
 2^797), so f keeps at least 2^-64 relative accuracy: r + r_lo is good to
 well below an ulp of r for every x.
@@ -67,13 +69,31 @@ def _intrinsic(b: ir.IRBuilder, name: str, ty: ir.Type, args: list[ir.Value]) ->
     return b.call(fn, args)
 
 
-def _pow2(b: ir.IRBuilder, k: ir.Value) -> ir.Value:
-    """2.0**k for an i64 k in the normal exponent range."""
-    return b.bitcast(b.shl(b.add(k, _I64(1023)), _I64(52)), ir.DoubleType())
-
-
 def reduce(b: ir.IRBuilder, x: ir.Value) -> tuple[ir.Value, ir.Value, ir.Value]:
-    """(r, r_lo, q mod 4 as i64) for a scalar double x (|x| >= 2^-10; inf gives garbage)."""
+    """(r, r_lo, q mod 4 as i64) for a scalar double x (|x| >= 2^-10; inf gives garbage).
+
+    A call of one function per module, which sin, cos and tan of both formats share.
+    """
+    fn = b.module.globals.get(_FUNCTION)
+    if fn is None:
+        fn = ir.Function(b.module, ir.FunctionType(_RESULT, [ir.DoubleType()]), _FUNCTION)
+        fn.linkage = "internal"
+        for attr in ("nounwind", "noinline", "optnone"):  # rare: see rare_lanes.COMPILE_TIME
+            fn.attributes.add(attr)
+        fb = ir.IRBuilder(fn.append_basic_block("entry"))
+        result = ir.Constant(_RESULT, None)
+        for k, v in enumerate(_reduce(fb, fn.args[0])):
+            result = fb.insert_value(result, v, k)
+        fb.ret(result)
+    call = b.call(fn, [x])
+    return tuple(b.extract_value(call, k) for k in range(3))
+
+
+_FUNCTION = "llax.vecmath.payne_hanek"
+_RESULT = ir.LiteralStructType([ir.DoubleType(), ir.DoubleType(), _I64])
+
+
+def _reduce(b: ir.IRBuilder, x: ir.Value) -> tuple[ir.Value, ir.Value, ir.Value]:
     dbl = ir.DoubleType()
     bits = b.bitcast(x, _I64)
     negative = b.icmp_signed("<", bits, _I64(0))
@@ -85,8 +105,10 @@ def reduce(b: ir.IRBuilder, x: ir.Value) -> tuple[ir.Value, ir.Value, ir.Value]:
     table = _table(b.module)
     words = [b.load(b.gep(table, [_I64(0), b.add(word, _I64(k))], inbounds=True))
              for k in range(4)]
-    # The window's words, most significant first: funnel shifts of neighbours.
-    w2, w1, w0 = (_intrinsic(b, "llvm.fshl.i64", _I64, [words[k], words[k + 1], shift])
+    # The window's words, most significant first: words[k] and words[k + 1] shifted
+    # left by `shift` (">> 1 >> 63 - shift" is 0, not poison, at shift 0).
+    w2, w1, w0 = (b.or_(b.shl(words[k], shift),
+                        b.lshr(b.lshr(words[k + 1], _I64(1)), b.sub(_I64(63), shift)))
                   for k in range(3))
 
     def wide(v: ir.Value) -> ir.Value:
@@ -105,24 +127,28 @@ def reduce(b: ir.IRBuilder, x: ir.Value) -> tuple[ir.Value, ir.Value, ir.Value]:
     f = b.or_(b.shl(b.sext(f2, _I128), _I128(64)), wide(y1))  # f 2^126
     f_negative = b.icmp_signed("<", f2, _I64(0))
     mag = b.select(f_negative, b.neg(f), f)
-    # Normalise: the top bit of mag << lz is set (mag = 0, never seen, would give 0).
-    lz = _intrinsic(b, "llvm.ctlz.i128", _I128, [mag, ir.Constant(ir.IntType(1), 0)])
-    lz = b.select(b.icmp_unsigned(">", lz, _I128(127)), _I128(127), lz)
-    norm = b.shl(mag, lz)
-    top = b.trunc(b.lshr(norm, _I128(64)), _I64)
-    hi = b.uitofp(b.lshr(top, _I64(11)), dbl)  # 53 bits, exact
-    lo = b.uitofp(b.trunc(b.lshr(b.and_(norm, _I128((1 << 75) - 1)), _I128(11)), _I64), dbl)
-    lz64 = b.trunc(lz, _I64)
-    f_hi = b.fmul(hi, _pow2(b, b.sub(_I64(-51), lz64)))  # norm = hi 2^75 + lo 2^11 + ...
-    f_lo = b.fmul(lo, _pow2(b, b.sub(_I64(-115), lz64)))
+    # |f| = L3 2^-30 + L2 2^-62 + L1 2^-94 + L0 2^-126 with 32-bit limbs L (L3 < 2^29),
+    # each exact as a double; summed exactly in pairs (Fast2Sum: the larger part first,
+    # or 0), then the pairs into a double-word with ~106 bits relative to |f|.
+    limbs = [b.uitofp(b.and_(b.trunc(b.lshr(mag, _I128(32 * k)), _I64), _I64(0xFFFFFFFF)), dbl)
+             for k in range(4)]
+    parts = [b.fmul(v, ir.Constant(dbl, 2.0 ** (32 * k - 126))) for k, v in enumerate(limbs)]
+
+    def fast2sum(a: ir.Value, c: ir.Value) -> tuple[ir.Value, ir.Value]:
+        s = b.fadd(a, c)
+        return s, b.fsub(c, b.fsub(s, a))
+
+    h, h_lo = fast2sum(parts[3], parts[2])
+    m, m_lo = fast2sum(parts[1], parts[0])
+    s, s_lo = fast2sum(h, m)
+    f_hi, f_lo = fast2sum(s, b.fadd(s_lo, b.fadd(h_lo, m_lo)))
     # r + r_lo = (f_hi + f_lo) pi/2, rounded about once.
     c_hi, c_lo = (ir.Constant(dbl, v) for v in _PIO2)
     r = b.fmul(f_hi, c_hi)
     fma = "llvm.fma.f64"
     r_err = _intrinsic(b, fma, dbl, [f_hi, c_hi, b.fneg(r)])
     r_lo = b.fadd(r_err, _intrinsic(b, fma, dbl, [f_hi, c_lo, b.fmul(f_lo, c_hi)]))
-    s = b.fadd(r, r_lo)
-    r, r_lo = s, b.fsub(r_lo, b.fsub(s, r))
+    r, r_lo = fast2sum(r, r_lo)
     # Signs: f was for |x|, negated if y rounded up; x < 0 negates both again.  (Integer
     # xors: x86 has no conditional move for doubles, and a branch would be mispredicted
     # half the time.)

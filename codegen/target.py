@@ -27,7 +27,9 @@ symbols must be unique process-wide, as they are not renamed.
 ``compile_module`` may be called from several threads at once, and holds
 Ctrl-C back while it runs (llax.codegen.interrupts): a KeyboardInterrupt in
 the middle would leave LLVM objects half handed over, or the side thread
-working on, and LLVM would abort the process later.
+working on, and LLVM would abort the process later. Every other llvmlite call
+here is held back likewise: one interrupted between taking llvmlite's lock
+and entering its ``with`` block would never release the lock.
 """
 
 from __future__ import annotations
@@ -249,8 +251,9 @@ class CompiledModule:
             raise KeyError(f"module {self.name!r} defines no symbol {symbol!r}; "
                            f"it defines {sorted(self._symbols)}") from None
         ee = self._engine.ee
-        addr = ee.get_function_address(mangled) if is_function \
-            else ee.get_global_value_address(mangled)
+        with deferred_interrupts():  # an llvmlite call: see the module docstring
+            addr = ee.get_function_address(mangled) if is_function \
+                else ee.get_global_value_address(mangled)
         if not addr:
             raise RuntimeError(f"JIT has no address for {symbol!r} in module {self.name!r}")
         return addr
@@ -259,13 +262,15 @@ class CompiledModule:
         if self._sources is None:
             raise RuntimeError(f"module {self.name!r} was compiled with keep_ir=False")
         if self._optimized is None:  # the same pipeline on the same IR: the same result
-            self._optimized = []
             target = host()
-            for text in self._sources:
-                with _parsed(text, target.triple, target.data_layout) as mod:
-                    if self._opt:
-                        optimize(mod)
-                    self._optimized.append(str(mod))
+            optimized = []
+            with deferred_interrupts():
+                for text in self._sources:
+                    with _parsed(text, target.triple, target.data_layout) as mod:
+                        if self._opt:
+                            optimize(mod)
+                        optimized.append(str(mod))
+            self._optimized = optimized
         return self._optimized
 
     @property
@@ -279,9 +284,10 @@ class CompiledModule:
         if self._assembly is None:
             target = host()
             parts = []
-            for text in self._optimized_modules():
-                with _parsed(text, target.triple, target.data_layout) as mod:
-                    parts.append(target.machine.emit_assembly(mod))
+            with deferred_interrupts():
+                for text in self._optimized_modules():
+                    with _parsed(text, target.triple, target.data_layout) as mod:
+                        parts.append(target.machine.emit_assembly(mod))
             self._assembly = "\n".join(parts)
         return self._assembly
 

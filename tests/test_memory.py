@@ -2,8 +2,9 @@
 
 Every compile used to keep about 80-90 KB for ever (llvmlite never freed its
 module pass managers), so rebuilding ``jit(grad(f))`` in a loop grew without
-bound. Now a compile leaves about 1 KB behind (llvmlite's pass-builder
-instrumentation), and a function's machine code goes with its cache entry.
+bound. Now a compile leaves 1-2 KB behind (most of it llvmlite's pass-builder
+instrumentation, which it never frees), and a function's machine code goes
+with its cache entry.
 """
 
 from __future__ import annotations

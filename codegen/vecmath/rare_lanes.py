@@ -8,16 +8,15 @@ ordinary ones almost nothing, even inside loops that LLVM vectorises.
 
 How: ``f`` is a ``noinline`` function in the caller's module, called with
 LLVM's ``vector-function-abi-variant`` attribute, which names masked vector
-variants of it for 2, 4, 8 and 16 lanes.  The loop vectoriser replaces the call in a
-conditional block by one call of the variant per vector with the condition
-as its mask.  The variant returns at once unless some lane is set (then ``f``
-runs on those lanes one by one); it uses the ``preserve_allcc`` calling
-convention, so the caller keeps its constants and values in vector registers
-across the call.  Measured on an AVX2 machine:
-sin over 10^6 float32 in [-10, 10], 0.99 ms before, 1.03 ms with the rare
-path in place (the default convention: 1.23 ms, values spilled around the
-call).  Without a variant of the chosen width LLVM calls ``f`` per lane,
-still only where ``take`` holds.
+variants of it for 2, 4, 8 and 16 lanes. The loop vectoriser replaces the call
+in a conditional block by one call of the variant per vector with the
+condition as its mask. The variant returns at once unless some lane is set
+(then ``f`` runs on those lanes one by one); it uses the ``preserve_allcc``
+calling convention, so the caller keeps its constants and values in vector
+registers across the call. Measured on an AVX2 machine: sin over 10^6 float32
+in [-10, 10], 0.99 ms before, 1.03 ms with the rare path in place (the default
+convention: 1.23 ms, values spilled around the call). Without a variant of the
+chosen width LLVM calls ``f`` per lane, still only where ``take`` holds.
 
 A scalar ``x`` branches around the call; a vector ``x`` (an emitter called on
 ``<N x T>`` operands) calls the N-lane variant directly.

@@ -34,6 +34,7 @@ import ctypes
 import functools
 import os
 import sys
+import threading
 from collections.abc import Callable, Sequence
 
 import llvmlite.binding as llvm
@@ -140,6 +141,9 @@ def emit_parallel(b: ir.IRBuilder, n: int, values: Sequence[ir.Value],
 
 # --- the pool runtime ------------------------------------------------------------------------
 
+_START_LOCK = threading.Lock()
+
+
 class _Pool:
     """The process's pool: its compiled runtime module and its threads."""
 
@@ -150,26 +154,32 @@ class _Pool:
     def start(cls, n_threads: int) -> None:
         """Create the runtime and ``n_threads`` pool threads (once per process)."""
         from llax.codegen import target
+        from llax.codegen.interrupts import deferred_interrupts
 
         if cls.compiled is not None:
             return
-
-        module = _runtime_module()
-        cls.compiled = target.compile_module(module, "llax_pool")
-        llvm.add_symbol(_RUNTIME, cls.compiled.address(_RUNTIME))
-        workers = ctypes.c_int.from_address(cls.compiled.address("llax_pool_workers"))
-        libc = ctypes.CDLL(None, use_errno=True)
-        create = libc.pthread_create
-        create.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
-        entry = cls.compiled.address("llax_pool_thread")
-        for _ in range(n_threads):
-            tid = ctypes.c_ulong()
-            if create(ctypes.byref(tid), None, entry, None) != 0:
-                break
-            cls.threads.append(tid)
-        workers.value = len(cls.threads)
-        # Pool threads are not copied by fork(): a child runs every nest serially.
-        os.register_at_fork(after_in_child=lambda: setattr(workers, "value", 0))
+        # Once kernels may link against the runtime, it must be whole and the only one: a
+        # Ctrl-C between compiling and publishing it, or a second thread starting a second
+        # pool, would leave kernels calling code that is gone.
+        with _START_LOCK, deferred_interrupts():
+            if cls.compiled is not None:
+                return
+            module = _runtime_module()
+            cls.compiled = target.compile_module(module, "llax_pool")
+            llvm.add_symbol(_RUNTIME, cls.compiled.address(_RUNTIME))
+            workers = ctypes.c_int.from_address(cls.compiled.address("llax_pool_workers"))
+            libc = ctypes.CDLL(None, use_errno=True)
+            create = libc.pthread_create
+            create.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
+            entry = cls.compiled.address("llax_pool_thread")
+            for _ in range(n_threads):
+                tid = ctypes.c_ulong()
+                if create(ctypes.byref(tid), None, entry, None) != 0:
+                    break
+                cls.threads.append(tid)
+            workers.value = len(cls.threads)
+            # Pool threads are not copied by fork(): a child runs every nest serially.
+            os.register_at_fork(after_in_child=lambda: setattr(workers, "value", 0))
 
 
 def _store_seq_cst(b: ir.IRBuilder, value: ir.Value, ptr: ir.Value, align: int) -> None:

@@ -347,6 +347,7 @@ class _SideCompile(threading.Thread):
         target = host()
         self.texts, self.triple, self.data_layout = texts, target.triple, target.data_layout
         self.machine = _new_machine(target.triple, target.cpu, target.features)
+        _tuning_options()  # made here if not yet, under the lock: the thread only reads them
         self.results: list[bytes] = []
         self.error: BaseException | None = None
 

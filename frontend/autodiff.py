@@ -80,17 +80,20 @@ def _knows_value(x: Any) -> bool:
     return not isinstance(x, Tracer) or (x.trace.concrete and x.val is not None)
 
 
-def trace_flat(flat_fun: Callable, leaves: Sequence[Any], fun: Callable, traced_for: str,
-               has_aux: bool = False) -> Traced:
-    """Trace ``flat_fun`` (the user's ``fun``, taking the flat leaves, differentiated by the
-    API ``traced_for``) with values when all leaves have them."""
+def trace_flat(fun: Callable, leaves: Sequence[Any], name: str, has_aux: bool = False, *,
+               traced_for: str = "grad", user_fun: Callable | None = None) -> Traced:
+    """Trace ``fun`` (taking the flat leaves) with values when all leaves have them.
+
+    Errors about its outputs name ``user_fun`` (the function ``fun`` wraps, if any) and
+    the API ``traced_for``.
+    """
     types = [aval_of(x) for x in leaves]
     concrete = all(_knows_value(x) for x in leaves)
-    t = Trace(_name(fun), concrete=concrete)
+    t = Trace(name, concrete=concrete)
     with t:
         tracers = [t.new_param(ty, "", concrete_value(x)[0] if concrete else None)
                    for ty, x in zip(types, leaves)]
-        out = flat_fun(*tracers)
+        out = fun(*tracers)
     aux_leaves, aux_tree, aux_arrays = None, None, []
     if has_aux:
         if not (isinstance(out, (tuple, list)) and len(out) == 2):
@@ -101,7 +104,7 @@ def trace_flat(flat_fun: Callable, leaves: Sequence[Any], fun: Callable, traced_
         aux_arrays = [x for x in aux_leaves if is_array_like(x)]
         aux_leaves = [_AUX_ARRAY if is_array_like(x) else x for x in aux_leaves]
     out_leaves, out_tree = tree_flatten(out)
-    check_output_leaves(fun, traced_for, out, out_leaves)
+    check_output_leaves(user_fun or fun, traced_for, out, out_leaves)
     fn, captured = t.finish(out_leaves + aux_arrays)
     return Traced(fn, captured, out_tree, aux_tree, len(aux_arrays), aux_leaves)
 
@@ -257,7 +260,8 @@ def _linearize_flat(fun: Callable, primals: Sequence[Any], has_aux: bool,
                     traced_for: str) -> _Linearized:
     leaves, in_tree = _flatten_args(primals)
     types = [aval_of(x) for x in leaves]
-    traced = trace_flat(_flat_fun(fun, in_tree), leaves, fun, traced_for, has_aux)
+    traced = trace_flat(_flat_fun(fun, in_tree), leaves, _name(fun), has_aux,
+                        traced_for=traced_for, user_fun=fun)
     diff = [has_tangent(t) for t in types]
     prog = linear_program(traced.fn, [False] * len(traced.captured) + diff, traced.num_out)
     known = call_function(prog.known, [*prog.consts, *traced.captured, *leaves])
@@ -373,7 +377,7 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
                     "Boolean- or integer-valued inputs, use vjp or set allow_int to True.")
 
         f = _leaf_function(fun, args, kwargs, picked, False, in_tree)
-        traced = trace_flat(f, leaves, fun, "grad", has_aux)
+        traced = trace_flat(f, leaves, _name(fun), has_aux, user_fun=fun)
         out_types = [r.type for r in traced.fn.results[:traced.num_out]]
         if not traced.out_tree.num_leaves:  # None, (), {}: shown as they are, as in JAX
             raise TypeError("Gradient only defined for scalar-output functions. Output was "
@@ -459,7 +463,8 @@ def jvp(fun: Callable, primals: Sequence[Any], tangents: Sequence[Any],
         has_aux: bool = False) -> tuple:
     """``(fun(*primals), the directional derivative of fun along tangents)``."""
     p_leaves, t_leaves, in_tree = _check_primals_tangents(primals, tangents)
-    traced = trace_flat(_flat_fun(fun, in_tree), p_leaves, fun, "jvp", has_aux)
+    traced = trace_flat(_flat_fun(fun, in_tree), p_leaves, _name(fun), has_aux,
+                        traced_for="jvp", user_fun=fun)
     diff = [has_tangent(aval_of(p)) for p in p_leaves]
     jfn, consts = jvp_function(traced.fn, [False] * len(traced.captured) + diff)
     outs = call_function(eliminate_dead_code(jfn), [*consts, *traced.captured, *p_leaves,

@@ -51,6 +51,8 @@ class Guards:
     trig_limit: float | None = None
     pairwise_sums: bool = True
     sum_zero_sign: bool = True
+    # Further known bugs: functions (step, operands, who) -> elements to leave out.
+    excuses: tuple[Callable[[Step, dict[str, np.ndarray], str], np.ndarray | bool], ...] = ()
 
 
 NO_GUARDS = Guards()
@@ -69,12 +71,16 @@ def _ordered(a: np.ndarray) -> np.ndarray:
     """Floats mapped to integers in the same order, one apart per ulp (+0 and -0 both 0)."""
     bits = a.view(np.int32 if a.dtype == np.float32 else np.int64).astype(np.int64)
     low = np.int64(-(2**31)) if a.dtype == np.float32 else np.int64(np.iinfo(np.int64).min)
-    return np.where(bits < 0, low - bits, bits).astype(np.float64)
+    return np.where(bits < 0, low - bits, bits)
 
 
 def ulp_distance(got: np.ndarray, want: np.ndarray) -> np.ndarray:
     """Ulps between two float arrays of one dtype; 0 where both are NaN, inf where one is."""
-    dist = np.abs(_ordered(got) - _ordered(want))
+    g, w = _ordered(got), _ordered(want)
+    # Exact in int64 where the signs agree (no overflow); far apart anyway where not.
+    with np.errstate(over="ignore"):
+        dist = np.where((g < 0) == (w < 0), np.abs(g - w).astype(np.float64),
+                        np.abs(g.astype(np.float64) - w.astype(np.float64)))
     nan_g, nan_w = np.isnan(got), np.isnan(want)
     return np.where(nan_g | nan_w, np.where(nan_g & nan_w, 0.0, np.inf), dist)
 
@@ -220,7 +226,10 @@ def judge(step: Step, got: np.ndarray, want: np.ndarray, operands: dict[str, np.
             ok &= ~((got == 0) & (want == 0) & (np.signbit(got) != np.signbit(want)))
         detail, want = f"{check.kind}, {order} bound for {check.terms} terms", env.ref
     elif check.kind == "ulp" and dtype.kind == "f":
-        ulps = check.ulps if who == JAX else LLAX_ULPS
+        if who == JAX:
+            ulps = check.ulps64 if dtype == np.float64 and check.ulps64 else check.ulps
+        else:
+            ulps = LLAX_ULPS + (dtype == np.float64)
         want = truth(step, operands)
         if who == JAX:
             want = flush(want, 4.0)
@@ -248,6 +257,8 @@ def judge(step: Step, got: np.ndarray, want: np.ndarray, operands: dict[str, np.
     if check.trig and guards.trig_limit is not None:
         arg = operands[step.operands[0]]
         ok = ok | (np.abs(arg.astype(np.float64)) > guards.trig_limit)
+    for excuse in guards.excuses:
+        ok = ok | excuse(step, operands, who)
     if np.all(ok):
         return None
     return Verdict(~np.asarray(ok), detail, want)

@@ -16,7 +16,8 @@ how many threads ran.
 Three loop structures, each split into independent units that may run on the pool:
 
 - A reduction over every non-unit dim (one output element) is cut into units of
-  whole blocks; the units' results go to a small array and are combined pairwise.
+  whole blocks; the units' results go to a small array and are combined pairwise
+  (on one thread unless ``POOL_WHOLE``).
 - When the reduced axes are the trailing (non-unit) dims, each output element
   accumulates over one coalesced inner loop as above; rows of outputs are the units.
 - Otherwise some reduced axis lies outside a kept one. The output is cut into tiles
@@ -75,6 +76,11 @@ STACK_BYTES = 1 << 16
 # of the block), at most MAX_UNITS of them (their results live on the stack).
 UNIT = 1 << 16
 MAX_UNITS = 1024
+# Run those units on the thread pool? Not by default: on the 2-core test machine, under
+# the load of other jobs, the pool gained nothing at best (jit(jnp.sum) of 1e7 float32 is
+# memory-bound: 1.68 ms best of repeats either way) and lost 3.5x in the median (6.4 vs
+# 1.84 ms: a preempted pool thread holding a chunk). Rows and tiles do use the pool.
+POOL_WHOLE = False
 
 UnitBody = Callable[[Emitter, list[ir.Value], ir.Value, ir.Value | int], None]
 # ``units(n, pointers, body)`` emits ``body(emitter, pointers, lo, count)`` for units
@@ -529,7 +535,7 @@ def _lower_whole(r: _Reduction, em: Emitter, out_ptr: ir.Value, units: Units) ->
 
         for_range(b, count, one, name="unit")
 
-    units(n_units, [partials], body)
+    (units if POOL_WHOLE else serial_units(em))(n_units, [partials], body)
     b = em.b
     pairwise = _Pairwise(b, r.reducer, r.dt, n_units)
     t = pairwise.type

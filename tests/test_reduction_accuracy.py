@@ -180,7 +180,7 @@ def test_product_over_many_elements() -> None:
 def test_threads_do_not_change_the_result(monkeypatch: pytest.MonkeyPatch) -> None:
     # A whole-array sum is cut into the same units whether they run on one thread or
     # on the pool, and combined in the same order: the same bits.
-    from llax.codegen import compile_native, parallel
+    from llax.codegen import compile_native, parallel, reductions
 
     x = np.random.default_rng(6).standard_normal((1 << 20) + 12345).astype(np.float32)
     fn = single(P.reduce_sum, [tt(x.shape, F32)], axes=(0,))
@@ -188,6 +188,7 @@ def test_threads_do_not_change_the_result(monkeypatch: pytest.MonkeyPatch) -> No
     serial = compile_native(fn, fn)
     monkeypatch.setenv("LLAX_NUM_THREADS", "2")
     monkeypatch.setattr(parallel, "MIN_WORK", 0)
+    monkeypatch.setattr(reductions, "POOL_WHOLE", True)
     parallel.threads.cache_clear()
     try:
         pooled = compile_native(fn, fn)

@@ -85,3 +85,17 @@ def test_pad_rejects_what_it_cannot_do() -> None:
         jnp.pad(x, ((1, 1), (1, 1), (1, 1)))
     with pytest.raises(TypeError, match="integers"):
         jnp.pad(x, 1.5)
+
+
+@pytest.mark.parametrize("x", [np.int32([1, -2, 7]), np.bool_([True, False]), np.int8([3])])
+def test_rint_of_integers_gives_the_default_float(x) -> None:
+    # jnp.rint casts integers to the default float: float64 under x64 (llax gave float32).
+    from tests.jnp_oracle import x64_mode
+
+    for on in (False, True):
+        with x64_mode(on):
+            want = jax.numpy.rint(x)
+            # (a fresh function each time: llax.jit's cache does not key on x64 yet)
+            for got in (jnp.rint(x), llax.jit(lambda a: jnp.rint(a))(x)):
+                assert got.dtype == want.dtype and got.weak_type == want.weak_type
+                np.testing.assert_array_equal(np.asarray(got), np.asarray(want))

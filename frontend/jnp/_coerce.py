@@ -194,8 +194,9 @@ def _numeric(dt: np.dtype, weak: bool) -> tuple[np.dtype, bool]:
 
 
 def _inexact_strong(dt: np.dtype, weak: bool) -> tuple[np.dtype, bool]:
-    # Ops that reach floats through an explicit cast (rint) lose the weak flag on the way.
-    return (dt, weak) if dt.kind == "f" else to_inexact(dt, False)
+    # Ops that reach floats through an explicit cast to the default float (rint, as JAX's
+    # astype(float_)) lose the weak flag on the way: int32 gives float64 under x64.
+    return (dt, weak) if dt.kind == "f" else (dtypes.default_float(), False)
 
 
 def _to_bool(dt: np.dtype, weak: bool) -> tuple[np.dtype, bool]:

@@ -58,16 +58,21 @@ from llax.ir.types import TensorType
 FAST = ["reassoc"]
 # Elements accumulated in registers per block before its result joins the pairwise
 # combination. LLVM vectorises the block loop 32 lanes wide here (4 x <8 x float>), so
-# a lane adds 4 elements per block; even unvectorised, a block sum of 128 copies of 0.1
-# in float32 is within 8 eps. The per-block cost (the lanes' horizontal sum, the
-# counter's merges) is in the noise: jit(jnp.sum) of 2.5e5 float32 (in cache) took
-# 23.2-23.8 us with blocks of 128 to 1024 and 24.1 us without blocks.
+# a lane adds 4 elements per block; but not every loop vectorises (a broadcast scalar's
+# does not), and unvectorised, a block sum of 128 copies of 0.1 in float32 is within 8
+# eps (512 copies: 34). Each block ends with a horizontal sum of the lanes and a push:
+# on a memory-bound sum that is free, in cache it shows: jit(sum(x * x + 1)) over 1e6
+# float32 took 97, 92, 86 and 81 us with blocks of 128, 256, 512 and 1024, 80 without.
 BLOCK = 128
 # Reduced positions accumulated into one tile (in memory) per pairwise level when a
 # reduced axis lies outside a kept one: TERMS + log2(positions / TERMS) roundings. Each
 # output element has one accumulator here, no lanes; the merges cost 1.5% of a [4096,
 # 4096] float32 sum over axis 0 (8% with 16 terms per block and a separate clearing pass).
 TERMS = 16
+# Up to this many reduced positions make one block there: less code for small reductions
+# (a bias gradient over a batch of 128), and a running total of 128 copies of 0.1 in
+# float32 is still within 8 eps.
+SHORT_TERMS = 128
 # Elements in those tiles at most (one tile per pairwise level).
 TILE = 1 << 14
 # Scratch up to this many bytes lives on the stack, larger on the heap.
@@ -556,9 +561,7 @@ def _lower_tiles(r: _Reduction, em: Emitter, out_ptr: ir.Value, units: Units) ->
     reduced = [d for d in plan.outer if d in plan.axes]
     last = kept[-1]  # outer_reduces: the last outer dim is kept (trailing ones are reduced)
     n_terms = math.prod(shape[d] for d in reduced)
-    # Up to BLOCK terms make one block, as in registers: less code for small reductions
-    # (a bias gradient over a batch of 128) where a running total loses little.
-    per_block = n_terms if r.block is None or n_terms <= r.block else TERMS
+    per_block = n_terms if r.block is None or n_terms <= SHORT_TERMS else TERMS
     blocks = -(-n_terms // per_block)
     # Whole rows when they fit (tiles that split rows cost: 1.33x the time with half
     # rows of a [4096, 4096] float32 sum over axis 0, 1.6x with quarters).

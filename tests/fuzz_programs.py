@@ -557,8 +557,8 @@ def reduction(b: Builder) -> Var:
                       reduction=True)
     elif fn == "prod" and is_float(a):
         check = Check("prod", terms=n, reduction=True)
-    else:
-        check = Check(reduction=True)
+    else:  # (which of +0 and -0 is the max or min is not specified)
+        check = Check(reduction=True, zero_sign=fn not in ("max", "min"))
     return b.add(expr, [a], check)
 
 

@@ -322,7 +322,7 @@ class Builder:
                  if pred(v) and len(v.shape) >= min_rank and (shape is None or v.shape == shape)
                  and (dtype is None or v.dtype == dtype)]
         if cands and d(st.integers(0, 3)) > 0:
-            return d(st.sampled_from(cands))
+            return d(st.sampled_from(cands[::-1]))  # the latest first: chains of ops
         if dtype is None:
             for _ in range(8):
                 dtype = self.data_dtype()
@@ -758,9 +758,9 @@ def scatter(b: Builder) -> Var:
     expr = f"{a.name}.at[{where_}].{method}({text})"
     check = EXACT
     if method == "add" and is_float(a):
-        idx_count = math.prod(infer(used[-1].name, used[-1:], b.opts.x64)[0]) \
-            if len(used) > 1 else 1
-        check = Check("accum", terms=idx_count + 1, order="linear",
+        # Each element receives at most one term per index, after its own value.
+        terms = used[1].size + 1 if len(used) > 1 else 2
+        check = Check("accum", terms=terms, order="linear",
                       indices=tuple(u.name for u in used[1:]))
     return b.add(expr, used + upd, check)
 

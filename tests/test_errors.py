@@ -140,7 +140,12 @@ def test_non_array_inputs(name):
 
 @pytest.mark.parametrize("name", MASKED_INPUTS)
 def test_masked_arrays_are_refused(name):
-    check_like_jax(MASKED_INPUTS[name], MASKED)
+    # JAX is not run as the oracle here: its own check is skipped by its dispatch cache
+    # once a function has run on plain arrays of the same shape (after some other tests
+    # in the same process, jax.numpy.sin accepts a masked array and drops the mask). The
+    # type and message are JAX's, as it raises them in a fresh process.
+    with pytest.raises(ValueError, match=MASKED):
+        MASKED_INPUTS[name](LLAX)
 
 
 def test_empty_outputs_where_jax_accepts_them():

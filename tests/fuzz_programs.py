@@ -756,7 +756,7 @@ def scatter(b: Builder) -> Var:
         upd = [b.operand(dtype=a.dtype if d(st.integers(0, 3)) else None, shape=shape)]
         text = upd[0].name
     expr = f"{a.name}.at[{where_}].{method}({text})"
-    check = EXACT
+    check = Check(zero_sign=method not in ("min", "max"))  # (min(+0, -0): either)
     if method == "add" and is_float(a):
         # Each element receives at most one term per index, after its own value.
         terms = used[1].size + 1 if len(used) > 1 else 2

@@ -34,13 +34,16 @@ import ctypes
 import functools
 import os
 import sys
-import threading
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
-import llvmlite.binding as llvm
 import llvmlite.ir as ir
 
 from llax.codegen.ltypes import I32, I64, PTR, VOID, i64
+from llax.codegen.runtime import load_runtime
+
+if TYPE_CHECKING:
+    from llax.codegen.target import CompiledModule
 
 # Chunks of the coalesced element loop are multiples of this many iterations, so
 # threads never write the same cache line and vector loops keep their full width.
@@ -141,9 +144,6 @@ def emit_parallel(b: ir.IRBuilder, n: int, values: Sequence[ir.Value],
 
 # --- the pool runtime ------------------------------------------------------------------------
 
-_START_LOCK = threading.Lock()
-
-
 class _Pool:
     """The process's pool: its compiled runtime module and its threads."""
 
@@ -152,34 +152,29 @@ class _Pool:
 
     @classmethod
     def start(cls, n_threads: int) -> None:
-        """Create the runtime and ``n_threads`` pool threads (once per process)."""
-        from llax.codegen import target
-        from llax.codegen.interrupts import deferred_interrupts
+        """Create the runtime and ``n_threads`` pool threads (once per process).
 
-        if cls.compiled is not None:
-            return
-        # Once kernels may link against the runtime, it must be whole and the only one: a
-        # Ctrl-C between compiling and publishing it, or a second thread starting a second
-        # pool, would leave kernels calling code that is gone.
-        with _START_LOCK, deferred_interrupts():
-            if cls.compiled is not None:
-                return
-            module = _runtime_module()
-            cls.compiled = target.compile_module(module, "llax_pool")
-            llvm.add_symbol(_RUNTIME, cls.compiled.address(_RUNTIME))
-            workers = ctypes.c_int.from_address(cls.compiled.address("llax_pool_workers"))
-            libc = ctypes.CDLL(None, use_errno=True)
-            create = libc.pthread_create
-            create.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
-            entry = cls.compiled.address("llax_pool_thread")
-            for _ in range(n_threads):
-                tid = ctypes.c_ulong()
-                if create(ctypes.byref(tid), None, entry, None) != 0:
-                    break
-                cls.threads.append(tid)
-            workers.value = len(cls.threads)
-            # Pool threads are not copied by fork(): a child runs every nest serially.
-            os.register_at_fork(after_in_child=lambda: setattr(workers, "value", 0))
+        The threads start inside ``load_runtime``'s critical section: two threads
+        starting the pool at once must not start two sets of threads.
+        """
+        cls.compiled = load_runtime("llax_pool", _runtime_module, [_RUNTIME],
+                                    setup=lambda compiled: cls._start_threads(compiled, n_threads))
+
+    @classmethod
+    def _start_threads(cls, compiled: CompiledModule, n_threads: int) -> None:
+        workers = ctypes.c_int.from_address(compiled.address("llax_pool_workers"))
+        libc = ctypes.CDLL(None, use_errno=True)
+        create = libc.pthread_create
+        create.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
+        entry = compiled.address("llax_pool_thread")
+        for _ in range(n_threads):
+            tid = ctypes.c_ulong()
+            if create(ctypes.byref(tid), None, entry, None) != 0:
+                break
+            cls.threads.append(tid)
+        workers.value = len(cls.threads)
+        # Pool threads are not copied by fork(): a child runs every nest serially.
+        os.register_at_fork(after_in_child=lambda: setattr(workers, "value", 0))
 
 
 def _store_seq_cst(b: ir.IRBuilder, value: ir.Value, ptr: ir.Value, align: int) -> None:

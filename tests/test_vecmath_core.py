@@ -12,9 +12,10 @@ import pytest
 from llvmlite import ir
 
 from llax.codegen import vecmath
+from llax.codegen.runtime import load_runtime
 from llax.codegen.vecmath import remez, trig
 from llax.codegen.vecmath.core import Emitter
-from llax.codegen.vecmath.rare_lanes import select_rare
+from llax.codegen.vecmath.rare_lanes import define_rare, exported_names, select_rare
 from llax.tests import (
     test_vecmath_cbrt_pow,
     test_vecmath_erf,
@@ -95,7 +96,15 @@ def _rare_double_plus_one(b: ir.IRBuilder, x: ir.Value) -> ir.Value:
         return s.fma(v, 2.0, 1.0)
 
     name = f"test.rare.f{e.bits}"
-    return select_rare(b, name, x, e.ge(e.abs(x), 100.0), x, body)
+    ty = ir.FloatType() if e.bits == 32 else ir.DoubleType()
+    load_runtime(name, lambda: _runtime(name, ty, body), exported_names(name))
+    return select_rare(b, name, x, e.ge(e.abs(x), 100.0), x)
+
+
+def _runtime(name: str, ty: ir.Type, body) -> ir.Module:
+    module = ir.Module(name=name)
+    define_rare(module, name, ty, [], body)
+    return module
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -14,13 +14,23 @@ import mpmath as mp
 import numpy as np
 import pytest
 
-from llax.codegen.vecmath import payne_hanek
-from llax.codegen.vecmath.trig import TRIG_LIMIT
+import llax
+import llax.numpy as jnp
+from llax.codegen import vecmath
+from llax.codegen.vecmath import payne_hanek, rare_lanes
+from llax.codegen.vecmath.trig import (
+    TRIG_LIMIT,
+    huge_name,
+    huge_runtime_module,
+    load_huge_runtime,
+)
+from llax.config import config
 from llax.tests.vecmath_util import (
     DTYPES,
     F32,
     F64,
     LD,
+    Kernels,
     family_tests,
     kernels,
     log_uniform,
@@ -38,6 +48,7 @@ MAX_ULP = {
     "tan": (2.0, 1.75),
 }
 OPS = list(MAX_ULP)
+TRIG_EMITTERS = {op: vecmath.EMITTERS[op] for op in OPS}
 
 
 def limit(dtype) -> float:
@@ -173,15 +184,17 @@ def test_two_over_pi_table_matches_mpmath():
     assert value == want
 
 
+@pytest.mark.parametrize("width", [4, 3])  # a width with a vector variant, one without
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_vector_operands_with_huge_lanes(dtype):
-    """<4 x T> operands with some lanes on the Payne-Hanek path: bitwise the loop's."""
+def test_vector_operands_with_huge_lanes(dtype, width: int):
+    """<W x T> operands with some lanes on the Payne-Hanek path: bitwise the loop's."""
     rng = np.random.default_rng(3)
     lim = limit(dtype)
     x = np.concatenate([uniform(rng, -3, 3, 40, dtype),
                         log_uniform(rng, lim, 1e30, 40, dtype, signed=True), specials(dtype)])
-    x = rng.permutation(x)[:80]
-    k = kernels(dtype)
+    x = rng.permutation(x)[:80 // width * width]
+    k = kernels(dtype) if width == 4 else Kernels(dtype, TRIG_EMITTERS, vector_width=width)
+    assert (width in rare_lanes.VARIANT_WIDTHS) == (width == 4)
     for op in OPS:
         assert np.array_equal(k(op, x), k.vector(op, x), equal_nan=True), op
 
@@ -191,11 +204,92 @@ def test_huge_path_is_a_masked_call_per_vector(dtype):
     """In the vectorised loop the huge path is one masked call per vector (which
     returns at once when no lane is huge), not a scalar call per element."""
     name = "float" if dtype == F32 else "double"
+    huge = re.escape(huge_name(32 if dtype == F32 else 64))
     for op in OPS:
         body = kernels(dtype).kernel_ir(op)
         vector_body = body[body.index("vector.body:"):]
         vector_body = vector_body[:vector_body.index("\n\n")]
-        assert re.search(rf"call preserve_allcc <\d+ x {name}> @\"?llax\.vecmath\.{op}\.huge",
-                         vector_body), op
-        assert not re.search(rf"call [^\n]*{name} @\"?llax\.vecmath\.{op}\.huge\.f\d+\"?\(",
-                             vector_body), op
+        variant_call = rf'call preserve_allcc <\d+ x {name}> @"?{huge}\.m\d+"?\('
+        assert re.search(variant_call, vector_body), op
+        assert not re.search(rf'call [^\n]*{name} @"?{huge}"?\(', vector_body), op
+
+
+# ---------------------------------------------------------------------------
+# The huge path is a runtime, compiled once per process: kernels only declare it
+# ---------------------------------------------------------------------------
+
+
+def signatures(text: str, kind: str) -> dict[str, str]:
+    """{function name: its line with argument names dropped} for ``kind`` (define or
+    declare) lines of LLVM IR text that name a huge-path function."""
+    out = {}
+    for line in text.splitlines():
+        m = re.match(rf'{kind} (.*?)@"?(llax\.vecmath\.trig\.huge[^"(]*)"?\((.*?)\)', line)
+        if m:
+            params = re.sub(r' %"?[^,"]*"?', "", m.group(3))
+            out[m.group(2)] = f"{m.group(1)}({params})"
+    return out
+
+
+def jit_texts(fn, x: np.ndarray) -> tuple[str, str]:
+    """(LLVM IR as lowered, as optimised) of llax.jit(fn) on x."""
+    compiled = llax.jit(fn).lower(x).compile()
+    return compiled.stages["llvm"], compiled.as_text()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_kernels_declare_the_huge_path_that_the_runtime_defines(dtype):
+    bits = 32 if dtype == F32 else 64
+    runtime_text = str(huge_runtime_module(bits))
+    defined = {name: signature for name, signature in signatures(runtime_text, "define").items()
+               if not signature.startswith("internal")}
+    assert set(defined) == set(rare_lanes.exported_names(huge_name(bits)))
+    with config.override("jax_enable_x64", dtype == F64):
+        texts = [*jit_texts(lambda x: jnp.sin(x) + jnp.cos(x) * jnp.tan(x),
+                            np.ones(1000, dtype)), kernels(dtype).optimized_ir]
+    for text in texts:
+        assert not re.search(r"^define[^\n]*@\"?llax\.vecmath\.trig", text, re.M)
+        assert "two_over_pi" not in text  # Payne-Hanek's table: the runtime's alone
+        declared = signatures(text, "declare")
+        assert declared, "the kernel declares the huge path"
+        for name, signature in declared.items():
+            # Same types and calling convention (preserve_allcc for the variants) as
+            # the definition the kernel links against.
+            assert signature == defined[name], name
+    variants = [n for n in defined if n != huge_name(bits)]
+    assert all(defined[n].startswith("preserve_allcc") for n in variants)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("op", OPS)
+def test_jit_huge_arguments_through_the_runtime(op: str, dtype):
+    """llax.jit kernels (vectorised loops over arrays, straight-line code for scalars)
+    give accurate results for huge arguments, ordinary ones around them."""
+    rng = np.random.default_rng(5)
+    lim = limit(dtype)
+    big = float(np.finfo(dtype).max)
+    # Large enough that llax compiles the loop for speed (small ones are optsize: not
+    # vectorised).
+    x = rng.permutation(np.concatenate([
+        log_uniform(rng, lim, big, 4000, dtype, signed=True),
+        uniform(rng, -10, 10, 12000, dtype), specials(dtype)]))
+    bound = MAX_ULP[op][0 if dtype == F32 else 1]
+    fn = getattr(jnp, op)
+    with config.override("jax_enable_x64", dtype == F64):
+        vectorised = np.asarray(llax.jit(fn)(x))
+        scalar = llax.jit(fn)
+        scalars = np.array([scalar(v) for v in x[:60]], dtype=dtype)
+        loop_ir, straight_ir = (jit_texts(fn, v)[1] for v in (x, x[0]))
+    assert vectorised.dtype == dtype
+    huge = re.escape(huge_name(32 if dtype == F32 else 64))
+    assert re.search(rf'call preserve_allcc <\d+ x \w+> @"?{huge}\.m\d+"?\(', loop_ir)
+    assert re.search(rf'call \w+ @"?{huge}"?\(', straight_ir)
+    ref = reference(op, dtype, x)
+    assert ulp_errors(vectorised, ref, dtype).max() <= bound
+    assert ulp_errors(scalars, ref[:60], dtype).max() <= bound
+    assert np.abs(x[:60]).max() >= lim  # the scalar kernels met huge arguments too
+
+
+def test_runtime_compiled_once_per_format():
+    assert load_huge_runtime(32) is load_huge_runtime(32)
+    assert load_huge_runtime(32) is not load_huge_runtime(64)

@@ -1,7 +1,8 @@
 """Shared harness of the vecmath tests (tests/test_vecmath_*.py).
 
 Each emitter is wrapped in a loop kernel ``void k_<op>(T* noalias x, T* noalias y,
-i64 n)`` (binary ops take two inputs) and a kernel on one ``<4 x T>`` value; all
+i64 n)`` (binary ops take two inputs) and a kernel on one ``<W x T>`` value (W = 4
+unless asked); all
 kernels of one dtype are optimised together at O3 for the host CPU with the new
 pass manager and JIT-compiled with MCJIT, then called through ctypes.  Errors are
 measured in ulps of the result type against numpy in float64 (float32 results) or
@@ -69,9 +70,10 @@ def _loop_kernel(module: ir.Module, name: str, ty: ir.Type, emit: Callable, n_in
     b.ret_void()
 
 
-def _vector_kernel(module: ir.Module, name: str, ty: ir.Type, emit: Callable, n_in: int) -> None:
-    """*y = emit(*x0, ...) on one <4 x T> value: the emitters on vector operands."""
-    vty = ir.VectorType(ty, 4)
+def _vector_kernel(module: ir.Module, name: str, ty: ir.Type, emit: Callable, n_in: int,
+                   width: int) -> None:
+    """*y = emit(*x0, ...) on one <width x T> value: the emitters on vector operands."""
+    vty = ir.VectorType(ty, width)
     ptr = vty.as_pointer()
     fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [ptr] * (n_in + 1)), name)
     b = ir.IRBuilder(fn.append_basic_block("entry"))
@@ -84,16 +86,18 @@ def _vector_kernel(module: ir.Module, name: str, ty: ir.Type, emit: Callable, n_
 class Kernels:
     """Emitters (default: all of vecmath's) of one dtype, compiled into one MCJIT engine."""
 
-    def __init__(self, dtype, emitters: dict[str, Callable] | None = None) -> None:
+    def __init__(self, dtype, emitters: dict[str, Callable] | None = None,
+                 vector_width: int = 4) -> None:
         llvm.initialize_native_target()
         llvm.initialize_native_asmprinter()
         self.dtype = dtype
+        self.vector_width = vector_width
         emitters = vecmath.EMITTERS if emitters is None else emitters
         ty = _ir_type(dtype)
         module = ir.Module(name=f"vecmath_{np.dtype(dtype).name}")
         for op, emit in emitters.items():
             _loop_kernel(module, f"k_{op}", ty, emit, nin(op))
-            _vector_kernel(module, f"v_{op}", ty, emit, nin(op))
+            _vector_kernel(module, f"v_{op}", ty, emit, nin(op), vector_width)
         target = llvm.Target.from_default_triple()
         try:
             features = llvm.get_host_cpu_features().flatten()
@@ -130,12 +134,14 @@ class Kernels:
         return out
 
     def vector(self, op: str, *xs: np.ndarray) -> np.ndarray:
-        """Apply the emitter to <4 x T> operands, 4 elements at a time."""
+        """Apply the emitter to <W x T> operands, W elements at a time (a multiple of W)."""
         xs = tuple(np.ascontiguousarray(x, dtype=self.dtype) for x in xs)
         out = np.empty_like(xs[0])
-        for j in range(0, out.size, 4):
-            args = [x[j:j + 4].ctypes.data for x in xs]
-            self._vec[op](*args, out[j:j + 4].ctypes.data)
+        w = self.vector_width
+        assert out.size % w == 0, f"{out.size} elements are not a multiple of {w}"
+        for j in range(0, out.size, w):
+            args = [x[j:j + w].ctypes.data for x in xs]
+            self._vec[op](*args, out[j:j + w].ctypes.data)
         return out
 
     def kernel_ir(self, op: str) -> str:

@@ -2,9 +2,9 @@
 
 ``reduce(builder, x) -> (r, r_lo, q)`` with x = q pi/2 + r + r_lo, |r| <= pi/4
 (to within 2^-18), for every finite double x, as straight-line scalar IR.  It
-is the rare path of sin, cos and tan (see trig.py and rare_lanes.py): a
-scalar function, so it may use what vectors lack (64 x 64 -> 128-bit
-products, a table load at a computed index).
+is the rare path of sin, cos and tan (see trig.py and rare_lanes.py), in a
+scalar function of their runtime, so it may use what vectors lack (64 x 64
+-> 128-bit products, a table load at a computed index).
 
 Write |x| = X 2^e with X a 53-bit integer and 2/pi = sum b_i 2^-i.  Bits with
 i <= e - 2 add multiples of 4 to x 2/pi, which change nothing mod 4, so only
@@ -70,30 +70,7 @@ def _intrinsic(b: ir.IRBuilder, name: str, ty: ir.Type, args: list[ir.Value]) ->
 
 
 def reduce(b: ir.IRBuilder, x: ir.Value) -> tuple[ir.Value, ir.Value, ir.Value]:
-    """(r, r_lo, q mod 4 as i64) for a scalar double x (|x| >= 2^-10; inf gives garbage).
-
-    A call of one function per module, which sin, cos and tan of both formats share.
-    """
-    fn = b.module.globals.get(_FUNCTION)
-    if fn is None:
-        fn = ir.Function(b.module, ir.FunctionType(_RESULT, [ir.DoubleType()]), _FUNCTION)
-        fn.linkage = "internal"
-        for attr in ("nounwind", "noinline", "optnone"):  # rare: see rare_lanes.COMPILE_TIME
-            fn.attributes.add(attr)
-        fb = ir.IRBuilder(fn.append_basic_block("entry"))
-        result = ir.Constant(_RESULT, None)
-        for k, v in enumerate(_reduce(fb, fn.args[0])):
-            result = fb.insert_value(result, v, k)
-        fb.ret(result)
-    call = b.call(fn, [x])
-    return tuple(b.extract_value(call, k) for k in range(3))
-
-
-_FUNCTION = "llax.vecmath.payne_hanek"
-_RESULT = ir.LiteralStructType([ir.DoubleType(), ir.DoubleType(), _I64])
-
-
-def _reduce(b: ir.IRBuilder, x: ir.Value) -> tuple[ir.Value, ir.Value, ir.Value]:
+    """(r, r_lo, q mod 4 as i64) for a scalar double x (|x| >= 2^-10; inf gives garbage)."""
     dbl = ir.DoubleType()
     bits = b.bitcast(x, _I64)
     negative = b.icmp_signed("<", bits, _I64(0))

@@ -16,6 +16,12 @@ rounded.  Ordinary arguments pay a compare and an (almost always empty) call
 per vector: sin over 10^6 float32 in [-10, 10] took 0.99 ms before and
 1.03 ms after on an AVX2 machine; a huge argument costs tens of nanoseconds.
 
+That function, ``huge_name(bits)``, serves sin, cos and tan (an argument
+selects the op) and lives in a runtime compiled once per process per format
+(``load_huge_runtime``, llax.codegen.runtime) which kernels only declare: in
+the kernel's module it cost 15 of sin's 30 ms of LLVM time; the runtime costs
+about 13 ms once, at the first kernel that uses trig in that format.
+
 Accuracy: maximum error in ulps of the result.  float32: exhaustive below
 TRIG_LIMIT against numpy in float64, and over every binade above it (plus
 the floats closest to multiples of pi/2); float64: ~2 10^6 samples against
@@ -41,7 +47,9 @@ from collections.abc import Callable
 
 from llvmlite import ir
 
-from llax.codegen.vecmath import payne_hanek
+from llax.codegen.runtime import load_runtime
+from llax.codegen.target import CompiledModule
+from llax.codegen.vecmath import payne_hanek, rare_lanes
 from llax.codegen.vecmath.core import (
     PI,
     SHIFT,
@@ -56,7 +64,6 @@ from llax.codegen.vecmath.core import (
     split,
     two_sum,
 )
-from llax.codegen.vecmath.rare_lanes import select_rare
 from llax.codegen.vecmath.remez import Fit
 
 _K = per_format(lambda bits: {
@@ -147,7 +154,10 @@ def _reduce(e: Emitter, x: Value) -> tuple[Value, Value, Value]:
     return r, r_lo, e.isub(e.to_int(kd), float_bits(k["SHIFT"], e.bits))
 
 
-def _sin_cos_kernels(e: Emitter, r: Value, r_lo: Value) -> tuple[Value, Value, Value, Value]:
+Kernels = tuple[Value, Value, Value, Value]
+
+
+def _sin_cos_kernels(e: Emitter, r: Value, r_lo: Value) -> Kernels:
     """(sin, cos)(r + r_lo) for |r| <= pi/4 + TRIG_MARGIN as double-words
     (s, s_lo), (c, c_lo), from the SIN and COS tables; r_lo enters to first
     order (sin += r_lo, cos -= r r_lo)."""
@@ -157,14 +167,14 @@ def _sin_cos_kernels(e: Emitter, r: Value, r_lo: Value) -> tuple[Value, Value, V
     return s, s_lo, c, c_lo
 
 
-def _sin_cos(e: Emitter, r: Value, r_lo: Value, q: Value, cos: bool) -> Value:
+def _sin_cos(e: Emitter, kernels: Kernels, q: Value, cos: bool) -> Value:
     """sin x, cos x = +-sin r or +-cos r by the quadrant q mod 4:
         q mod 4:   0       1       2       3
         sin x:   sin r   cos r  -sin r  -cos r
         cos x:   cos r  -sin r  -cos r   sin r
     The sign is applied by xor-ing bit 1 of q (q + 1 for cos) into the sign.
     """
-    s, _, c, _ = _sin_cos_kernels(e, r, r_lo)
+    s, _, c, _ = kernels
     odd = e.b.icmp_unsigned("!=", e.iand(q, 1), e.i(0))
     if cos:
         val, q = e.sel(odd, s, c), e.iadd(q, 1)
@@ -174,10 +184,10 @@ def _sin_cos(e: Emitter, r: Value, r_lo: Value, q: Value, cos: bool) -> Value:
     return e.to_float(e.b.xor(e.to_int(val), sign))
 
 
-def _tan(e: Emitter, r: Value, r_lo: Value, q: Value) -> Value:
+def _tan(e: Emitter, kernels: Kernels, q: Value) -> Value:
     """tan x = sin r / cos r (q even) or -cos r / sin r (q odd), dividing the
     double-words so that the quotient is rounded about once."""
-    s, s_lo, c, c_lo = _sin_cos_kernels(e, r, r_lo)
+    s, s_lo, c, c_lo = kernels
     odd = e.b.icmp_unsigned("!=", e.iand(q, 1), e.i(0))
     return div_dw(
         e,
@@ -186,13 +196,13 @@ def _tan(e: Emitter, r: Value, r_lo: Value, q: Value) -> Value:
     )
 
 
-_FROM_QUADRANT: dict[str, Callable[[Emitter, Value, Value, Value], Value]] = {
-    "sin": lambda e, r, r_lo, q: _sin_cos(e, r, r_lo, q, cos=False),
-    "cos": lambda e, r, r_lo, q: _sin_cos(e, r, r_lo, q, cos=True),
+# The ops, in the order of the huge-argument function's selector argument.
+_FROM_QUADRANT: dict[str, Callable[[Emitter, Kernels, Value], Value]] = {
+    "sin": lambda e, kernels, q: _sin_cos(e, kernels, q, cos=False),
+    "cos": lambda e, kernels, q: _sin_cos(e, kernels, q, cos=True),
     "tan": _tan,
 }
-
-
+_OPS = tuple(_FROM_QUADRANT)
 _I32 = ir.IntType(32)
 
 
@@ -202,25 +212,47 @@ def _splat(b: ir.IRBuilder, v: ir.Value) -> ir.Value:
     return b.insert_element(b.insert_element(vec, v, _I32(0)), v, _I32(1))
 
 
-def _huge(op: str) -> Callable[[ir.IRBuilder, ir.Value], ir.Value]:
-    """The body of op's scalar function for |x| >= TRIG_LIMIT (and +-inf): Payne-Hanek
-    and the float64 kernels, rounded once to float32 for a float argument."""
+def _huge(b: ir.IRBuilder, x: ir.Value, op: ir.Value) -> ir.Value:
+    """The body of the runtime function for |x| >= TRIG_LIMIT (and +-inf): Payne-Hanek
+    and the float64 kernels for the op numbered ``op`` (an i32 index of _OPS), rounded
+    once to float32 for a float argument."""
+    dbl = ir.DoubleType()
+    xd = b.fpext(x, dbl) if x.type != dbl else x
+    r, r_lo, q = payne_hanek.reduce(b, xd)
+    # The kernels run on 2-lane vectors (lane 0 used): there a select is a blend,
+    # where a scalar double select becomes a branch (x86 has no conditional move
+    # for doubles) that random arguments mispredict half the time (measured: 64 ns
+    # per float32 argument with branches, 22 ns with blends).
+    e = Emitter(b, ir.VectorType(dbl, 2))
+    r, r_lo, q, xv = (_splat(b, v) for v in (r, r_lo, q, xd))
+    kernels = _sin_cos_kernels(e, r, r_lo)
+    res = None
+    for k, name in enumerate(_OPS):  # every op's result, and the wanted one selected
+        one = _FROM_QUADRANT[name](e, kernels, q)
+        res = one if res is None else b.select(b.icmp_unsigned("==", op, _I32(k)), one, res)
+    res = b.extract_element(e.sel(e.eq(e.abs(xv), math.inf), math.nan, res), _I32(0))
+    return b.fptrunc(res, x.type) if x.type != dbl else res
 
-    def body(b: ir.IRBuilder, x: ir.Value) -> ir.Value:
-        dbl = ir.DoubleType()
-        xd = b.fpext(x, dbl) if x.type != dbl else x
-        r, r_lo, q = payne_hanek.reduce(b, xd)
-        # The kernels run on 2-lane vectors (lane 0 used): there a select is a blend,
-        # where a scalar double select becomes a branch (x86 has no conditional move
-        # for doubles) that random arguments mispredict half the time (measured: 64 ns
-        # per float32 argument with branches, 22 ns with blends).
-        e = Emitter(b, ir.VectorType(dbl, 2))
-        r, r_lo, q, xv = (_splat(b, v) for v in (r, r_lo, q, xd))
-        res = _FROM_QUADRANT[op](e, r, r_lo, q)
-        res = b.extract_element(e.sel(e.eq(e.abs(xv), math.inf), math.nan, res), _I32(0))
-        return b.fptrunc(res, x.type) if x.type != dbl else res
 
-    return body
+def huge_name(bits: int) -> str:
+    """The runtime function for sin, cos and tan of arguments at and beyond TRIG_LIMIT."""
+    return f"llax.vecmath.trig.huge.f{bits}"
+
+
+def load_huge_runtime(bits: int) -> CompiledModule:
+    """The huge-argument path of one format, compiled once per process."""
+    # Not optimised: every function is optnone but the variants' early returns, whose
+    # machine code O3 leaves as it is (checked), and skipping it saves 3.5 of 19 ms.
+    return load_runtime(f"llax_vecmath_trig_f{bits}", lambda: huge_runtime_module(bits),
+                        rare_lanes.exported_names(huge_name(bits)), opt=False)
+
+
+def huge_runtime_module(bits: int) -> ir.Module:
+    """The runtime module of ``load_huge_runtime``."""
+    module = ir.Module(name=f"llax_vecmath_trig_f{bits}")
+    ty = ir.FloatType() if bits == 32 else ir.DoubleType()
+    rare_lanes.define_rare(module, huge_name(bits), ty, [_I32], _huge)
+    return module
 
 
 def _emit(op: str, builder: ir.IRBuilder, x: ir.Value) -> ir.Value:
@@ -228,11 +260,13 @@ def _emit(op: str, builder: ir.IRBuilder, x: ir.Value) -> ir.Value:
     huge = e.ge(e.abs(x), TRIG_LIMIT[e.bits])
     # Huge lanes run the fast path on 0 instead: their garbage could be subnormal,
     # which is slow (measured: tan of float32 1e30, 65 ns -> 25 ns per element).
-    res = _FROM_QUADRANT[op](e, *_reduce(e, e.sel(huge, 0.0, x)))
+    r, r_lo, q = _reduce(e, e.sel(huge, 0.0, x))
+    res = _FROM_QUADRANT[op](e, _sin_cos_kernels(e, r, r_lo), q)
     if op != "cos":
         res = e.sel(e.eq(x, 0.0), x, res)  # sin(-0) = tan(-0) = -0
-    name = f"llax.vecmath.{op}.huge.f{e.bits}"
-    return select_rare(builder, name, x, huge, res, _huge(op))
+    load_huge_runtime(e.bits)  # the kernel links against it when it is loaded
+    return rare_lanes.select_rare(builder, huge_name(e.bits), x, huge, res,
+                                  [_I32(_OPS.index(op))])
 
 
 def emit_sin(builder: ir.IRBuilder, x: ir.Value) -> ir.Value:

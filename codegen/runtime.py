@@ -1,13 +1,17 @@
 """Runtime modules: LLVM code compiled once per process that kernels call by name.
 
-Code that every kernel of some kind needs (the thread pool, the huge-argument
-path of sin/cos/tan) is not compiled into each kernel: ``load_runtime`` builds
-it as a module of its own the first time it is asked for, compiles it with
-``target.compile_module`` and publishes its exported symbols to the JIT's
-process-wide symbol table (``llvm.add_symbol``). Kernels only declare those
-symbols, so their object code refers to them by name and the loader resolves
-the name when the kernel is loaded: never an address baked into the code,
-which would not survive into another process.
+Code that every kernel of some kind needs is not compiled into each kernel:
+``load_runtime`` builds it as a module of its own the first time it is asked
+for, compiles it with ``target.compile_module`` and publishes its exported
+symbols to the JIT's process-wide symbol table (``llvm.add_symbol``). Kernels
+only declare those symbols, so their object code refers to them by name and
+the loader resolves the name when the kernel is loaded: never an address baked
+into the code, which would not survive into another process.
+
+The runtimes: the thread pool (``parallel.threads()``) and the huge-argument
+path of sin, cos and tan (``vecmath.trig.load_huge_runtime``). Whatever loads a
+kernel's object code without lowering it (a cache) must load the runtimes
+that kernel declares first: their symbols are resolved when it is loaded.
 
 Once kernels may link against a runtime it must be whole and the only one: a
 Ctrl-C between compiling and publishing it, or two threads compiling it at

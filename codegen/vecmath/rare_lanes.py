@@ -26,12 +26,13 @@ A scalar ``x`` branches around the call; a vector ``x`` (an emitter called on
 ``<N x T>`` operands) calls the N-lane variant directly, or ``f`` lane by lane
 for a width without one.
 
-COMPILE_TIME: the runtime is compiled at the first use of the emitter in a
-process, so its compile time adds to that first call.  LLVM spends a fixed
+COMPILE_TIME: the runtime is compiled at the first use of its emitter in a
+process, so its compile time adds to that first compile.  LLVM spends a fixed
 ~0.6 ms on each function however small (measured: 40 one-instruction
 functions, 25 ms), so the runtime has few: ``f`` and, per width, the variant
 and the one function it tail-calls with the same arguments (see
-``_define_variant``).  The functions that run only for rare lanes are
+``_define_variant``); ``uniform`` lets one ``f`` (and so one set of variants)
+serve several emitters.  The functions that run only for rare lanes are
 ``optnone``: LLVM compiles them without optimising (in a kernel module, this
 took sin's from 49 to 20 ms of LLVM CPU time, while a huge argument went from
 24 to 27 ns).  Only the variants' early return, which runs once per vector, is

@@ -49,6 +49,7 @@ def _register_aliases() -> None:
 _register_aliases()
 
 from llax import errors, tree, tree_util  # noqa: E402
+from llax.transforms import grad_pass  # noqa: E402, F401 - registers the "grad" pass
 
 __all__ = ["Array", "ConcretizationTypeError", "ShapeDtypeStruct", "UnexpectedTracerError",
            "config", "custom_jvp", "custom_vjp", "errors", "eval_shape", "grad", "hessian",

@@ -20,7 +20,7 @@ import numpy as np
 
 from llax.ir import dtypes
 from llax.ir.core import Atom, Function, Literal, Op, Params, Var
-from llax.ir.primitive import Primitive, infer_types
+from llax.ir.primitive import Primitive, infer_types, set_binder
 from llax.ir.prims.collectives import COLLECTIVES
 from llax.ir.promotion import dtype_of_value
 from llax.ir.reference import reference
@@ -652,6 +652,9 @@ def trace(fn: Callable, in_types: Sequence[TensorType], *, name: str = "fn",
 def is_array_like(x: Any) -> bool:
     return isinstance(x, (Array, Tracer, np.ndarray, np.generic, int, float, bool))
 
+
+
+set_binder(bind)  # Primitive.bind (in the IR layer) stages or evaluates through here
 
 __all__ = ["Array", "Tracer", "Trace", "bind", "trace", "aval_of", "concrete_value",
            "ConcretizationTypeError", "UnexpectedTracerError", "current_trace", "trace_stack",

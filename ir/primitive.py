@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
+from typing import Any
 
 from llax.ir.types import TensorType
 
@@ -33,9 +34,22 @@ class Primitive:
 
     def bind(self, *args, **params):
         """Apply the primitive: eagerly on concrete arrays, or staged into the current trace."""
-        from llax.frontend.core import bind
+        return _binder(self, args, params)
 
-        return bind(self, args, params)
+
+def _no_binder(prim: Primitive, args: tuple, params: dict):
+    raise RuntimeError(f"cannot bind {prim.name}: no binder is installed (import llax first)")
+
+
+# How ``Primitive.bind`` applies a primitive. The IR does not know about traces: the frontend,
+# a layer above, installs its ``bind`` here when it is imported (``set_binder``).
+_binder: Callable[[Primitive, tuple, dict], Any] = _no_binder
+
+
+def set_binder(binder: Callable[[Primitive, tuple, dict], Any]) -> None:
+    """Make ``Primitive.bind`` call ``binder(prim, args, params)``."""
+    global _binder
+    _binder = binder
 
 
 class FusionClass(enum.Enum):

@@ -22,14 +22,6 @@ FORBIDDEN = {
     "codegen": ("frontend", "transforms", "tools"),
 }
 
-# Imports that break the rule today, each with what it is waiting for. The test also fails
-# when one of them is gone, so the list only ever shrinks.
-KNOWN = {
-    ("llax.ir.primitive", "llax.frontend.core"):
-        "Primitive.bind calls the frontend's bind; the frontend should install it in ir",
-    ("llax.passes.grad", "llax.frontend.autodiff"):
-        "the grad pass runs the frontend's autodiff; it belongs above the frontend",
-}
 
 
 def module_name(path: Path) -> str:
@@ -83,12 +75,9 @@ def violations() -> set[tuple[str, str]]:
 
 
 def test_lower_layers_never_import_higher_ones() -> None:
-    found = violations()
-    new = sorted(found - set(KNOWN))
-    assert not new, "imports against the layering:\n" + "\n".join(
-        f"  {m} imports {i}" for m, i in new)
-    gone = sorted(set(KNOWN) - found)
-    assert not gone, f"no longer imported, remove from KNOWN: {gone}"
+    found = sorted(violations())
+    assert not found, "imports against the layering:\n" + "\n".join(
+        f"  {m} imports {i}" for m, i in found)
 
 
 def test_codegen_reaches_compiled_without_the_frontend() -> None:

@@ -102,7 +102,7 @@ def dump(fn: Callable, args: Sequence, *, pipeline: str | None, passes: bool, ll
     print(jaxpr, file=out)
     if grad:
         from llax.ir.printer import print_function
-        from llax.passes.grad import gradient_function
+        from llax.transforms.grad_pass import gradient_function
 
         traced = gradient_function(traced)
         print(f"\n# grad {name}", file=out)

@@ -5,6 +5,10 @@ The transformation API (``llax.grad``) is the usual way in; as a pass it lets
 (``--pipeline grad,simplify,cse,dce``). The gradient is taken with respect to
 every floating-point parameter; the result returns one gradient per such
 parameter, in order.
+
+It lives with the transformations, not in ``llax.passes``, because it runs the
+frontend's autodiff: a lower layer may not import a higher one. ``llax``'s
+``__init__`` imports it, which registers it like any built-in pass.
 """
 
 from __future__ import annotations

@@ -131,6 +131,8 @@ def test_oracle_judges_a_sum() -> None:
     minus = np.float32(-0.0)
     assert judge(step0, minus, np.float32(0), {"x0": zeros}, NO_GUARDS, NATIVE) is not None
     assert judge(step0, minus, np.float32(0), {"x0": zeros}, CI_GUARDS, NATIVE) is None
+    # Every term -0: -0 (IEEE additions) and +0 (from a +0 start) are both right.
+    assert judge(step0, minus, np.float32(0), {"x0": -zeros}, NO_GUARDS, NATIVE) is None
 
 
 def test_oracle_judges_exact_ops_bit_for_bit() -> None:

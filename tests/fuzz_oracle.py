@@ -149,7 +149,7 @@ class Envelope:
     anything: np.ndarray   # where the order of evaluation decides (overflow, underflow)
     # Where every term is -0: the sum is -0 added up as IEEE does, +0 from a +0 start (XLA
     # does both: a one-term sum is a copy). Elsewhere a zero sum is +0 (empty too).
-    either_zero: np.ndarray | bool = False
+    either_zero: np.ndarray
 
 
 def envelope(step: Step, operands: dict[str, np.ndarray], order: str) -> Envelope:
@@ -175,7 +175,7 @@ def envelope(step: Step, operands: dict[str, np.ndarray], order: str) -> Envelop
         anything = mag * (n if check.per_term else 1) > fmax
     # Products of tiny floats round to multiples of the smallest subnormal.
     bound = gamma * mag + n * float(np.finfo(dtype).smallest_subnormal)
-    either_zero: np.ndarray | bool = False
+    either_zero = np.zeros(np.shape(ref), bool)
     if check.kind == "accum" and n > 0:
         plus_zeros = _eager(step.expr, operands, _in_float64(
             lambda v: ((v == 0) & ~np.signbit(v)).astype(np.float64)), keep)

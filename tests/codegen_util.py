@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -123,3 +123,36 @@ def random_values(dtype, shape, rng: np.random.Generator, low=-10.0, high=10.0) 
     if dtype.kind == "f":
         return rng.uniform(low, high, shape).astype(dtype)
     return rng.integers(int(low), int(high) + 1, shape).astype(dtype)
+
+
+def loop_nest_chain(n_groups: int, shape: tuple[int, int], scale: float
+                    ) -> tuple[Function, Callable[[np.ndarray], np.ndarray]]:
+    """A fused function of ``n_groups`` loop nests, x -> tanh(scale * e * sum(e, axis=1)) with
+    e = sin or exp in turn (the reductions keep the groups apart; from lower.SIDE_MODULE_GROUPS
+    on, some compile as side modules), and its float64 reference. A small ``scale`` keeps
+    every stage's derivative below 1, so rounding cannot grow."""
+    from llax.ir import prims as P
+    from llax.passes.manager import run_pipeline
+
+    x = Var(tt(shape, F32))
+    ops, cur = [], x
+    for k in range(n_groups):
+        e = op(P.exp if k % 2 else P.sin, cur)
+        r = op(P.reduce_sum, e.out, axes=(1,))
+        b = op(P.broadcast_in_dim, r.out, shape=shape, broadcast_dimensions=(0,))
+        m = op(P.mul, e.out, b.out)
+        s = op(P.mul, m.out, lit(scale, F32))
+        t = op(P.tanh, s.out)
+        ops += [e, r, b, m, s, t]
+        cur = t.out
+    fn = run_pipeline(Function((x,), tuple(ops), (cur,)), "fuse")
+
+    def reference(v: np.ndarray) -> np.ndarray:
+        v = v.astype(np.float64)
+        for k in range(n_groups):
+            e = np.exp(v) if k % 2 else np.sin(v)
+            v = np.tanh(float(np.float32(scale)) * e * e.sum(axis=1, keepdims=True))
+        return v
+
+    return fn, reference
+

@@ -22,6 +22,7 @@ from llax.tests.codegen_util import (
     float_vector_lanes,
     fused,
     lit,
+    loop_nest_chain,
     op,
     random_values,
     run,
@@ -574,24 +575,8 @@ def test_groups_computing_the_same_thing_share_one_function() -> None:
 
 
 def _many_groups(n: int = 8) -> tuple[Function, list[np.ndarray]]:
-    # A chain of elementwise groups kept apart by reductions, so each is its own loop nest;
-    # tanh and the 1/40 keep every stage's derivative below 1, so rounding cannot grow.
-    x = Var(tt((300, 40), F32))
-    ops, cur = [], x
-    for k in range(n):
-        e = op(P.exp if k % 2 else P.sin, cur)
-        r = op(P.reduce_sum, e.out, axes=(1,))
-        b = op(P.broadcast_in_dim, r.out, shape=(300, 40), broadcast_dimensions=(0,))
-        m = op(P.mul, e.out, b.out)
-        s = op(P.mul, m.out, lit(0.025, F32))
-        t = op(P.tanh, s.out)
-        ops += [e, r, b, m, s, t]
-        cur = t.out
-    fn = Function((x,), tuple(ops), (cur,))
-    arg = np.random.default_rng(0).uniform(-0.1, 0.1, size=(300, 40)).astype(np.float32)
-    from llax.passes.manager import run_pipeline
-
-    return run_pipeline(fn, "fuse"), [arg]
+    fn, _ = loop_nest_chain(n, (300, 40), 0.025)
+    return fn, [np.random.default_rng(0).uniform(-0.1, 0.1, size=(300, 40)).astype(np.float32)]
 
 
 @pytest.fixture

@@ -26,37 +26,14 @@ import pytest
 
 from llax.codegen import compile_native, target
 from llax.codegen.interrupts import deferred_interrupts
-from llax.ir import prims as P
-from llax.ir.core import Function, Var
-from llax.passes.manager import run_pipeline
-from llax.tests.codegen_util import F32, lit, op, tt
+from llax.ir.core import Function
+from llax.tests.codegen_util import loop_nest_chain
 
 
 def _chain(n_groups: int, scale: float) -> tuple[Function, Callable]:
-    """``n_groups`` loop nests (from lower.SIDE_MODULE_GROUPS = 6 on, some go to a side
-    module) of x -> tanh(scale * e * sum(e)), e = sin or exp in turn; and its float64
-    reference."""
-    x = Var(tt((30, 8), F32))
-    ops, cur = [], x
-    for k in range(n_groups):
-        e = op(P.exp if k % 2 else P.sin, cur)
-        r = op(P.reduce_sum, e.out, axes=(1,))
-        b = op(P.broadcast_in_dim, r.out, shape=(30, 8), broadcast_dimensions=(0,))
-        m = op(P.mul, e.out, b.out)
-        s = op(P.mul, m.out, lit(scale, F32))
-        t = op(P.tanh, s.out)
-        ops += [e, r, b, m, s, t]
-        cur = t.out
-    fn = run_pipeline(Function((x,), tuple(ops), (cur,)), "fuse")
-
-    def reference(v: np.ndarray) -> np.ndarray:
-        v = v.astype(np.float64)
-        for k in range(n_groups):
-            e = np.exp(v) if k % 2 else np.sin(v)
-            v = np.tanh(float(np.float32(scale)) * e * e.sum(axis=1, keepdims=True))
-        return v
-
-    return fn, reference
+    """``n_groups`` loop nests (some in side modules from lower.SIDE_MODULE_GROUPS = 6 on) and
+    their float64 reference."""
+    return loop_nest_chain(n_groups, (30, 8), scale)
 
 
 # The child compiles a function large enough for side modules (8 loop nests; lower.py makes

@@ -57,7 +57,8 @@ class Check:
     gamma from ``order``: "pairwise" (ceil(log2 n) + 1) eps or "linear" (n + 1) eps;
     ``per_term`` scales the overflow threshold for a mean); "prod" (a product of
     ``terms`` factors, n eps relative).
-    ``zero_sign``: the sign of a zero result is part of the answer.
+    ``zero_sign``: the sign of a zero result is part of the answer (``jax_zero_sign``:
+    in JAX's too; not where XLA folds ``x + 0.0`` to ``x``).
     ``jax``: False when JAX's result is not comparable (it folds ``x / x`` to 1).
     ``trig``: the op is sin/cos/tan (see Guards.trig_limit).
     ``indices``: operands that are indices (not data) for a sum's float64 envelope.
@@ -79,6 +80,7 @@ class Check:
     reduction: bool = False
     divisor: str | None = None
     indices: tuple[str, ...] = ()
+    jax_zero_sign: bool = True
 
 
 EXACT = Check()
@@ -484,7 +486,10 @@ def binary(b: Builder) -> Var:
         divisor = None
         if fn == "jnp.divide":
             divisor = args[1] if args[1] in (a.name, *(o.name for o in others)) else ""
-        check = Check(zero_sign=fn not in ZERO_SIGN_FREE, jax=not self_div, divisor=divisor)
+        # XLA folds x + 0 to x: JAX's -0.0 + 0.0 is -0.0 (IEEE: +0.0).
+        folds = fn in ("jnp.add", "jnp.subtract") and text in ("0.0", "-0.0")
+        check = Check(zero_sign=fn not in ZERO_SIGN_FREE, jax=not self_div, divisor=divisor,
+                      jax_zero_sign=not folds)
     return b.add(f"{fn}({', '.join(args)})", [a, *others], check)
 
 

@@ -188,10 +188,9 @@ def _sign(b, args, it, ot, params):
     (x,) = args
     k, dt = _kind(it[0]), it[0].dtype
     if k == "f":
-        # NumPy: sign(nan) = nan, sign(+-0) = +0.
+        # JAX (not NumPy): sign(nan) = nan and sign(+-0) = +-0, i.e. x itself.
         zero = const(dt, 0.0)
-        r = b.select(b.fcmp_unordered("!=", x, x), x, zero)
-        r = b.select(b.fcmp_ordered("<", x, zero), const(dt, -1.0), r)
+        r = b.select(b.fcmp_ordered("<", x, zero), const(dt, -1.0), x)
         return b.select(b.fcmp_ordered(">", x, zero), const(dt, 1.0), r)
     zero = ir.Constant(x.type, 0)
     if k == "u":

@@ -34,10 +34,11 @@ def test_pad_of_a_scalar_is_the_scalar() -> None:
 
 
 def test_sign_keeps_the_sign_of_zero() -> None:
-    # sign(-0.0) is -0.0 in JAX; the reference returned +0.0.
-    x = np.float32([-0.0, 0.0, -2.0, 3.0, np.nan])
+    # sign(-0.0) is -0.0 in JAX; the reference and the native code returned +0.0.
+    x = np.float32([-0.0, 0.0, -2.0, 3.0, np.nan, -np.inf])
     want = np.asarray(jax.numpy.sign(x))
-    for got in (jnp.sign(x), _interpreted(jnp.sign)(x), _interpreted(lax.sign)(x)):
+    for got in (jnp.sign(x), _interpreted(jnp.sign)(x), _interpreted(lax.sign)(x),
+                llax.jit(jnp.sign)(x), llax.jit(jnp.sign)(x.astype(np.float64))):
         got = np.asarray(got)
         np.testing.assert_array_equal(got, want)
         assert np.signbit(got).tolist() == np.signbit(want).tolist()

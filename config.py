@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 
@@ -25,11 +25,18 @@ class Config:
         }
         self.__dict__.update(values)
         self._names = frozenset(values)
+        self._listeners: list[Callable[[str], None]] = []
 
     def update(self, name: str, value: Any) -> None:
         if name not in self._names:
             raise AttributeError(f"llax.config has no flag {name!r}; known: {sorted(self._names)}")
         setattr(self, name, value)
+        for listener in self._listeners:
+            listener(name)
+
+    def on_update(self, listener: Callable[[str], None]) -> None:
+        """Call ``listener(name)`` after every ``update`` (caches keyed without the flags)."""
+        self._listeners.append(listener)
 
     @contextlib.contextmanager
     def override(self, name: str, value: Any) -> Iterator[None]:

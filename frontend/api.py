@@ -22,6 +22,7 @@ except ImportError:  # the native entry is unusable here (e.g. an unknown NumPy 
 
     class ArgumentError(Exception):  # type: ignore[no-redef]
         """Stand-in: never raised, so the fast path simply never falls back on it."""
+from llax.config import config
 from llax.frontend.compile import Compiled, compile_function
 from llax.frontend.core import (
     Array,
@@ -270,6 +271,20 @@ _MISS = object()  # "no fast path for these arguments" (None is a possible resul
 _TABLES_LOCK = threading.Lock()
 
 
+def _forget_fast_paths(flag: str) -> None:
+    """After a config change, e.g. x64: the fast-path tables are keyed by argument signatures
+    alone, so empty them; the full cache key holds the flags, so the next call traces anew
+    for the new setting (and finds the old entries again when it is set back)."""
+    with _TABLES_LOCK:
+        for per_fun in list(_CACHES.values()):
+            for key, table in per_fun.items():
+                if key[0] in ("fast", "matchers"):
+                    table.clear()
+
+
+config.on_update(_forget_fast_paths)
+
+
 class _CompileOnce:
     """Fills a jit cache entry once per key, however many threads miss it at the same time:
     the first compiles, the others wait for its entry. (A compilation takes 10-500 ms and
@@ -418,7 +433,8 @@ class JitFunction:
             kw_leaves, kw_treedef = tree_flatten(dyn_kwargs)
             leaves = leaves + kw_leaves
         try:
-            key = (treedef, kw_treedef, statics, tuple([_leaf_key(x, "argument") for x in leaves]))
+            key = (treedef, kw_treedef, statics, tuple([_leaf_key(x, "argument") for x in leaves]),
+                   config.jax_enable_x64, config.llax_pipeline)
         except TypeError:
             # Re-derive the error with the offending argument's name and pytree path.
             names = self._signature.split(args, kwargs)[3]

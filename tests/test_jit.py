@@ -268,3 +268,17 @@ def test_fast_path_for_pytree_arguments_checks_the_structure() -> None:
     for other in (({"w": 1, "b": (2, None)}, (3,)), ({"w": 1, "c": [2, None]}, (3,)),
                   ({"w": 1, "b": [2, None]}, [3]), ({"w": 1, "b": [2, 0]}, (3,))):
         assert match(other) is None
+
+
+def test_the_cache_follows_the_x64_flag() -> None:
+    # The same jitted function traces anew when x64 changes (as JAX's does), on the fast path
+    # (Array arguments) and the slow one (NumPy arguments), and finds its old entry again.
+    from llax.config import config
+
+    g = llax.jit(lambda x: jnp.ones(2) * x)
+    x = np.int32([1, 2])
+    xl = jnp.asarray(x)
+    assert g(xl).dtype == g(x).dtype == np.float32
+    with config.override("jax_enable_x64", True):
+        assert g(jnp.asarray(x)).dtype == g(x).dtype == np.float64
+    assert g(xl).dtype == np.float32 and g._cache_size() == 2

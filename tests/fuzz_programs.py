@@ -483,8 +483,10 @@ def binary(b: Builder) -> Var:
         divisor = None
         if fn == "jnp.divide":
             divisor = args[1] if args[1] in (a.name, *(o.name for o in others)) else ""
-        # XLA folds x + 0 to x: JAX's -0.0 + 0.0 is -0.0 (IEEE: +0.0).
-        folds = fn in ("jnp.add", "jnp.subtract") and text in ("0.0", "-0.0")
+        # XLA folds x + 0 to x: JAX's -0.0 + 0.0 is -0.0 (IEEE: +0.0); and a product with a
+        # bool to a select: JAX's False * -3.0 is +0.0 (IEEE: -0.0).
+        folds = (fn in ("jnp.add", "jnp.subtract") and text in ("0.0", "-0.0")
+                 or fn == "jnp.multiply" and any(is_bool(v) for v in (a, *others)))
         check = Check(zero_sign=fn not in ZERO_SIGN_FREE, jax=not self_div, divisor=divisor,
                       jax_zero_sign=not folds)
     return b.add(f"{fn}({', '.join(args)})", [a, *others], check)

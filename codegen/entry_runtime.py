@@ -21,14 +21,12 @@ array at run time; small entries keep the unrolled checks, which are fastest):
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 
-import llvmlite.binding as llvm
 import llvmlite.ir as lir
 
 from llax.codegen import target
-from llax.codegen.interrupts import deferred_interrupts
+from llax.codegen.runtime import load_runtime
 
 MIN_ARRAYS = 8
 CHECK_INPUTS = "llax_check_inputs"
@@ -177,31 +175,19 @@ def _build_alloc_outputs(module: lir.Module, abi) -> None:
     b.ret(lir.Constant(_I32, 1))
 
 
-_runtime: target.CompiledModule | None = None
-_runtime_lock = threading.Lock()
+def _runtime_module() -> lir.Module:
+    from llax.codegen.native import ABI
+
+    module = lir.Module("llax_entry_runtime")
+    _build_check_inputs(module, ABI)
+    _build_alloc_outputs(module, ABI)
+    return module
 
 
 def ensure_runtime() -> target.CompiledModule:
-    """Compile the two functions (once) and make their names resolvable by later modules.
-
-    Once their names resolve to a module, that module must live for ever: kernels linked
-    against it call into it. So the module is kept before its names are published, with
-    Ctrl-C held back, and under a lock, so two threads never publish two modules.
-    """
-    global _runtime
-    with _runtime_lock:
-        if _runtime is None:
-            from llax.codegen.native import ABI
-
-            module = lir.Module("llax_entry_runtime")
-            _build_check_inputs(module, ABI)
-            _build_alloc_outputs(module, ABI)
-            compiled = target.compile_module(str(module), "llax_entry_runtime", keep_ir=False)
-            with deferred_interrupts():
-                _runtime = compiled
-                for name in (CHECK_INPUTS, ALLOC_OUTPUTS):
-                    llvm.add_symbol(name, compiled.address(name))
-    return _runtime
+    """Compile the two functions (once) and make their names resolvable by later modules
+    (a runtime: see llax.codegen.runtime)."""
+    return load_runtime("llax_entry_runtime", _runtime_module, (CHECK_INPUTS, ALLOC_OUTPUTS))
 
 
 def input_table(specs: Sequence) -> list[int]:

@@ -8,8 +8,9 @@ only declare those symbols, so their object code refers to them by name and
 the loader resolves the name when the kernel is loaded: never an address baked
 into the code, which would not survive into another process.
 
-The runtimes: the thread pool (``parallel.threads()``) and the huge-argument
-path of sin, cos and tan (``vecmath.trig.load_huge_runtime``). Whatever loads a
+The runtimes: the thread pool (``parallel.threads()``), the argument checks
+and output allocation of large entries (``entry_runtime.ensure_runtime``) and
+the huge-argument path of sin, cos and tan (``vecmath.trig.load_huge_runtime``). Whatever loads a
 kernel's object code without lowering it (a cache) must load the runtimes
 that kernel declares first: their symbols are resolved when it is loaded.
 

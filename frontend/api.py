@@ -271,10 +271,16 @@ _MISS = object()  # "no fast path for these arguments" (None is a possible resul
 _TABLES_LOCK = threading.Lock()
 
 
+# The flags that decide what a trace compiles to, and so are part of jit's cache key.
+_KEYED_FLAGS = ("jax_enable_x64", "llax_pipeline")
+
+
 def _forget_fast_paths(flag: str) -> None:
-    """After a config change, e.g. x64: the fast-path tables are keyed by argument signatures
+    """After a change of a keyed flag: the fast-path tables are keyed by argument signatures
     alone, so empty them; the full cache key holds the flags, so the next call traces anew
     for the new setting (and finds the old entries again when it is set back)."""
+    if flag not in _KEYED_FLAGS:
+        return
     with _TABLES_LOCK:
         for per_fun in list(_CACHES.values()):
             for key, table in per_fun.items():
@@ -434,7 +440,7 @@ class JitFunction:
             leaves = leaves + kw_leaves
         try:
             key = (treedef, kw_treedef, statics, tuple([_leaf_key(x, "argument") for x in leaves]),
-                   config.jax_enable_x64, config.llax_pipeline)
+                   *[getattr(config, f) for f in _KEYED_FLAGS])
         except TypeError:
             # Re-derive the error with the offending argument's name and pytree path.
             names = self._signature.split(args, kwargs)[3]

@@ -18,6 +18,15 @@ from typing import Any
 import numpy as np
 
 from llax.frontend.collectives import axis_index, pmax, pmean, pmin, psum  # noqa: F401
+from llax.frontend.control_flow import (  # noqa: F401
+    associative_scan,
+    cond,
+    fori_loop,
+    map,
+    scan,
+    switch,
+    while_loop,
+)
 from llax.frontend.core import Array, bind, current_trace
 from llax.frontend.jnp._coerce import (
     PY_SCALARS,

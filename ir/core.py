@@ -103,6 +103,11 @@ class Params(Mapping):
 
 EMPTY_PARAMS = Params()
 
+# The op param through which the ``inplace`` pass records buffer reuse (see
+# llax.passes.inplace): ``aliases=((output, operand), ...)``. It decides where a value is
+# stored, never what it is, so the rules of a primitive never see it (``Op.rule_params``).
+ALIASES = "aliases"
+
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Op:
@@ -117,6 +122,18 @@ class Op:
     outputs: tuple[Var, ...]
     params: Params = EMPTY_PARAMS
     regions: tuple[Function, ...] = ()
+
+    @property
+    def rule_params(self) -> Params:
+        """The params that give the op its meaning: all but the buffer assignment."""
+        params = self.params
+        return params if ALIASES not in params else Params(
+            {k: v for k, v in params.items() if k != ALIASES})
+
+    @property
+    def aliases(self) -> tuple[tuple[int, int], ...]:
+        """``(output, operand)`` pairs: the output is written into that operand's buffer."""
+        return self.params.get(ALIASES, ())
 
     @property
     def out(self) -> Var:

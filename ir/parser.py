@@ -30,7 +30,7 @@ import numpy as np
 
 from llax.ir import dtypes
 from llax.ir.core import Atom, Function, Literal, Op, Params, Var
-from llax.ir.primitive import PRIMITIVES, abstract_eval, infer_types
+from llax.ir.primitive import PRIMITIVES, abstract_eval, infer_types, region_params
 from llax.ir.types import TensorType
 
 
@@ -220,11 +220,11 @@ class _Parser:
         prim = PRIMITIVES.get(prim_tok.text)
         if prim is None:
             raise self.error(f"unknown primitive {prim_tok.text!r}", prim_tok)
-        params = self.params() if self.at_params() else Params()
+        params = self.params(scopes) if self.at_params() else Params()
+        params, regions = self.named_regions(prim, params, prim_tok)
         inputs = []
         while not (self.at_binder() or self.at("=") or self.at("in") or self.at("{")):
             inputs.append(self.atom(scopes))
-        regions = []
         while self.at("{"):
             regions.append(self.function(scopes)[0])
         env.update(pending)
@@ -249,7 +249,7 @@ class _Parser:
         # '[' NAME '=' opens params; '[' anything else is a list literal operand.
         return self.at("[") and self.peek(1).kind == "name" and self.at("=", 2)
 
-    def params(self) -> Params:
+    def params(self, scopes: list[dict[str, Var]]) -> Params:
         self.expect("[")
         items: dict[str, Any] = {}
         while not self.at("]"):
@@ -257,11 +257,37 @@ class _Parser:
             if key.text in items:
                 raise self.error(f"repeated parameter {key.text!r}", key)
             self.expect("=")
-            items[key.text] = self.value()
+            items[key.text] = self.value(scopes)
         self.expect("]")
         return Params(items)
 
-    def value(self) -> Any:
+    def named_regions(self, prim, params: Params, tok: Token) -> tuple[Params, list[Function]]:
+        """Take the regions printed as params (``primitive.region_params``) out of ``params``."""
+        names = region_params.get(prim)
+        found = {k: v for k, v in params.items() if _holds_regions(v)}
+        if names is None:
+            if found:
+                raise self.error(f"{prim.name} has no region parameters, got "
+                                 f"{', '.join(found)}", tok)
+            return params, []
+        expected = (names,) if isinstance(names, str) else names
+        if not found:
+            return params, []  # regions may follow the operands instead
+        if set(found) != set(expected):
+            raise self.error(f"{prim.name} expects region parameters {', '.join(expected)}, "
+                             f"got {', '.join(found)}", tok)
+        if isinstance(names, str):
+            regions = list(found[names])
+        else:
+            regions = [found[n] for n in names]
+        if not all(isinstance(r, Function) for r in regions):
+            raise self.error(f"{prim.name}: a region parameter holds a non-function value", tok)
+        rest = {k: v for k, v in params.items() if k not in found}
+        return Params(rest), regions
+
+    def value(self, scopes: list[dict[str, Var]]) -> Any:
+        if self.at("{"):
+            return self.function(scopes)[0]
         tok = self.next()
         if tok.kind == "number":
             if tok.text.lstrip("-").startswith("0x"):
@@ -287,9 +313,9 @@ class _Parser:
         if tok.text == "(":
             items = []
             while not self.at(")"):
-                items.append(self.value())
-                if not self.at(")"):
-                    self.expect(",")
+                items.append(self.value(scopes))
+                if not self.at(")") and not isinstance(items[-1], Function):
+                    self.expect(",")  # regions in a tuple are separated by newlines only
             self.expect(")")
             return tuple(items)
         raise self.error(f"expected a parameter value, found {tok.text!r}", tok)
@@ -346,6 +372,11 @@ class _Parser:
                 self.expect(",")
         self.expect("]")
         return items
+
+
+def _holds_regions(value: Any) -> bool:
+    return isinstance(value, Function) or (
+        isinstance(value, tuple) and any(isinstance(v, Function) for v in value))
 
 
 def _nested_shape(tree: Any) -> tuple[int, ...]:

@@ -66,6 +66,10 @@ class FusionClass(enum.Enum):
 PRIMITIVES: dict[str, Primitive] = {}
 abstract_eval: dict[Primitive, Callable[..., tuple[TensorType, ...]]] = {}
 fusion_class: dict[Primitive, FusionClass] = {}
+# Ops whose regions print as params, as JAX prints its jaxpr-valued params: a tuple of names
+# gives one param per region (``while``: cond_jaxpr, body_jaxpr); a single name, one param
+# holding the tuple of all regions (``cond``: branches).
+region_params: dict[Primitive, tuple[str, ...] | str] = {}
 
 
 def primitive(name: str, *, multiple_results: bool = False,
@@ -90,6 +94,8 @@ def infer_types(prim: Primitive, in_types: tuple[TensorType, ...], params,
     except KeyError:
         raise NotImplementedError(
             f"primitive {prim.name!r} has no abstract evaluation rule") from None
+    if "aliases" in params:  # buffer assignment (ir.core.ALIASES) is no part of the type
+        params = {k: v for k, v in params.items() if k != "aliases"}
     out = rule(*in_types, regions=regions, **params) if regions else rule(*in_types, **params)
     out = tuple(out) if prim.multiple_results else (out,)
     for t in out:

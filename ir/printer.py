@@ -30,7 +30,10 @@ Format decisions (the parser's grammar follows them):
   the default ``nan`` do), otherwise as its bit pattern in hex (``0xffc00000``:
   NaNs with another sign or payload).
 - Region ops print their regions after the operands, each as a nested function
-  whose ops are indented four more spaces than the op's line.
+  whose ops are indented four more spaces than the op's line. Control-flow ops
+  (``primitive.region_params``) print them as params instead, as JAX prints
+  ``cond[branches=(...)]``, ``while[body_jaxpr={...} ...]`` and ``scan[jaxpr={...} ...]``:
+  one param per line, sorted with the others, after ``prim[`` and before ``]``.
 - Outputs never used anywhere may print as ``_`` (``drop_unused=True``, off by
   default so numbering matches JAX); the parser makes a fresh Var for each ``_``.
 """
@@ -44,6 +47,7 @@ import numpy as np
 
 from llax.ir import dtypes
 from llax.ir.core import Atom, Function, Literal, Op, Var, walk_ops
+from llax.ir.primitive import region_params
 
 # Words the tokeniser treats specially; never generated as variable names.
 RESERVED = frozenset({"in", "let", "lambda", "nan", "inf"})
@@ -163,7 +167,7 @@ class Printer:
         for op in fn.ops:
             for v in op.outputs:
                 self._define(v)
-            for region in op.regions:
+            for region in _printed_order(op):
                 self._assign(region)
 
     def name(self, a: Atom) -> str:
@@ -192,6 +196,24 @@ class Printer:
         self.op_lines[op] = text + (" { ... }" * len(op.regions))
         return text
 
+    def _named_regions_op(self, op: Op, indent: int) -> str:
+        """An op whose regions print as params, one per line (JAX's layout)."""
+        names = region_params[op.prim]
+        items: dict[str, str] = {k: print_param(v) for k, v in op.params.items()}
+        inner = " " * (indent + 2)
+        if isinstance(names, str):
+            body = "".join(f"{inner}  {self.function(r, indent=indent + 4)}\n"
+                           for r in op.regions)
+            items[names] = f"(\n{body}{inner})"
+        else:
+            for name, r in zip(names, op.regions, strict=True):
+                items[name] = self.function(r, indent=indent + 2)
+        self._op_header(op)  # names the quoted line for the verifier
+        head = " ".join(self._binder(v) for v in op.outputs)
+        lines = "".join(f"{inner}{k}={items[k]}\n" for k in sorted(items))
+        operands = "".join(" " + self.name(a) for a in op.inputs)
+        return f"{head} = {op.prim.name}[\n{lines}{' ' * indent}]{operands}"
+
     def function(self, fn: Function, *, indent: int = 0, n_consts: int = 0) -> str:
         pad = " " * indent
         name = ""
@@ -201,6 +223,9 @@ class Printer:
         params = " ".join(self._binder(v) for v in fn.params[n_consts:])
         lines = [f"{{ lambda {name}{consts}; {params}. let"]
         for op in fn.ops:
+            if op.regions and op.prim in region_params:
+                lines.append(pad + "    " + self._named_regions_op(op, indent + 4))
+                continue
             text = pad + "    " + self._op_header(op)
             for region in op.regions:
                 text += " " + self.function(region, indent=indent + 4)
@@ -209,6 +234,14 @@ class Printer:
         out = f"({results[0]},)" if len(results) == 1 else f"({', '.join(results)})"
         lines.append(f"{pad}  in {out} }}")
         return "\n".join(lines)
+
+
+def _printed_order(op: Op) -> list[Function]:
+    """``op``'s regions in the order they appear in the text (named ones sort by name)."""
+    names = region_params.get(op.prim)
+    if not isinstance(names, tuple) or len(names) != len(op.regions):
+        return list(op.regions)
+    return [r for _, r in sorted(zip(names, op.regions), key=lambda nr: nr[0])]
 
 
 def _used_vars(fn: Function) -> set[Var]:

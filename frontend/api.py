@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import inspect
 import threading
+import warnings
 import weakref
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -106,6 +107,48 @@ class _Signature:
 
     def _argname(self, i: int) -> str:
         return self.positional[i] if i < len(self.positional) else f"args[{i}]"
+
+
+class _Donation:
+    """Which arguments a jitted function's caller donates, by position and by name (each
+    implies the other, as in JAX)."""
+
+    def __init__(self, signature: _Signature, nums, names) -> None:
+        nums, names = _as_tuple(nums), _as_tuple(names)
+        positional = signature.positional
+        nums = nums + tuple(positional.index(n) for n in names if n in positional)
+        names = names + tuple(positional[i] for i in nums if 0 <= i < len(positional))
+        for kind, donated, static in (("argnames", names, signature.static_argnames),
+                                      ("argnums", nums, signature.static_argnums)):
+            both = set(donated) & set(static)
+            if both:
+                raise ValueError(f"static_{kind} and donate_{kind} cannot intersect. Argument "
+                                 f"{'names' if kind == 'argnames' else 'numbers'} {both} "
+                                 f"appear in both static_{kind} and donate_{kind}")
+        self.nums = frozenset(nums)
+        self.names = frozenset(names)
+        self.key = (self.nums, self.names)
+        self._signature = signature
+
+    def __bool__(self) -> bool:
+        return bool(self.nums or self.names)
+
+    def leaf_mask(self, args: tuple, kwargs: dict) -> list[bool]:
+        """For each leaf of the dynamic arguments, in ``_lookup``'s order: donated or not.
+        ``args`` and ``kwargs`` may still hold the static arguments (they have no leaves
+        here: they are skipped by position or name)."""
+        static_nums, static_names = self._signature.static_argnums, \
+            self._signature.static_argnames
+        mask: list[bool] = []
+        n = len(args)
+        for i, a in enumerate(args):
+            if i in static_nums or i - n in static_nums:
+                continue
+            mask += [i in self.nums or i - n in self.nums] * len(tree_flatten(a)[0])
+        for k, v in kwargs.items():
+            if k not in static_names:
+                mask += [k in self.names] * len(tree_flatten(v)[0])
+        return mask
 
 
 def _check_hashable(value: Any, name: str) -> Any:
@@ -330,7 +373,7 @@ class JitFunction:
 
     def __init__(self, fun: Callable, static_argnums=None, static_argnames=None,
                  donate_argnums=None, pipeline: str | None = None,
-                 backend: str = "native") -> None:
+                 backend: str = "native", donate_argnames=None) -> None:
         if not callable(fun):
             raise TypeError(f"jit: expected a callable, got {fun!r}")
         functools.update_wrapper(self, fun)
@@ -338,9 +381,9 @@ class JitFunction:
         self._signature = _Signature(fun, static_argnums, static_argnames)
         self._pipeline = pipeline
         self._backend = backend
-        self._donate = _as_tuple(donate_argnums)
+        self._donate = _Donation(self._signature, donate_argnums, donate_argnames)
         variant = (self._signature.static_argnums, self._signature.static_argnames, pipeline,
-                   backend)
+                   backend, self._donate.key)
         with _TABLES_LOCK:  # two jit(f) on two threads must share one set of tables
             try:
                 per_fun = _CACHES.setdefault(fun, {})
@@ -358,6 +401,8 @@ class JitFunction:
         # This thread's traces, looked up only when some thread traces (the common case
         # costs a global read; this is the hottest path there is).
         tracing = any_thread_tracing and trace_stack()
+        if self._donate and not tracing:
+            return self._call_donating(args, kwargs)
         if not kwargs and not tracing:
             # Fast path: every argument an Array, signature seen before. It runs on every
             # call of a jitted function, so it is kept to a dict lookup and the native call.
@@ -389,6 +434,37 @@ class JitFunction:
         if not kwargs and not self._signature.static_argnums:
             self._remember_fast_path(entry, args, leaves)
         return entry(leaves)
+
+    def _call_donating(self, args: tuple, kwargs: dict) -> Any:
+        """A call that gives up the donated arguments' buffers: the compiled code may reuse
+        them, and the Arrays are deleted afterwards (as JAX does, only those whose buffer an
+        output of the same shape and dtype could take; the rest draw JAX's warning)."""
+        entry, leaves = self._lookup(args, kwargs)
+        donated = [x for x, d in zip(leaves, self._donate.leaf_mask(args, kwargs)) if d]
+        donated = [x for x in donated if type(x) is Array]  # NumPy arrays are copied in
+        ids = [id(x) for x in donated]
+        for x in donated:
+            if sum(y is x for y in leaves) > 1:
+                raise ValueError("Attempt to use a buffer that was previously donated in the "
+                                 "same call (the same Array is a donated argument and "
+                                 "another argument). Toy example for this bug: "
+                                 "`f(donate(a), a)`.")
+        if len(set(ids)) != len(ids):
+            raise ValueError("The same Array is donated twice in one call.")
+        out = entry(leaves)
+        # The compiled code may have reused exactly the buffers of donated arguments that
+        # have the shape and dtype of some output (see _compile): those are deleted.
+        outputs = {(t.shape, t.dtype) for t in entry.out_types}
+        unusable = []
+        for x in donated:
+            if (x.shape, x.dtype) in outputs:
+                x.delete()
+            else:
+                unusable.append(f"{x.dtype.name}[{','.join(map(str, x.shape))}]")
+        if unusable:
+            warnings.warn(f"Some donated buffers were not usable: {', '.join(unusable)}.",
+                          stacklevel=3)
+        return out
 
     def _remember_fast_path(self, entry: _Entry, args: tuple, leaves: list) -> None:
         """Register the entry's fast call for this signature: keyed by the arguments' ids
@@ -457,8 +533,16 @@ class JitFunction:
     def _compile(self, statics, dyn_args, dyn_kwargs, names) -> _Entry:
         jaxpr, in_types, out_tree = trace_to_function(
             self._fun, self._signature.name, dyn_args, dyn_kwargs, names, statics)
+        donated = frozenset()
+        if self._donate:  # only buffers an output could take may be reused (and deleted)
+            fn = jaxpr.jaxpr.function
+            outputs = {(r.type.shape, r.type.dtype) for r in fn.results}
+            mask = self._donate.leaf_mask(*_merge_statics(dyn_args, dyn_kwargs, statics))
+            donated = frozenset(k for k in (len(jaxpr.consts) + i for i, d in enumerate(mask)
+                                            if d)
+                                if (fn.params[k].type.shape, fn.params[k].type.dtype) in outputs)
         compiled = compile_function(jaxpr.jaxpr.function, pipeline=self._pipeline,
-                                    backend=self._backend)
+                                    backend=self._backend, donated=donated)
         return _Entry(compiled, list(jaxpr.consts), out_tree, [t.dtype for t in in_types], jaxpr)
 
     def lower(self, *args, **kwargs) -> Lowered:
@@ -492,11 +576,18 @@ class Lowered:
         self._jitted = jitted
 
     def as_text(self, stage: str = "ir") -> str:
+        """The text of one stage: "traced", "ir" (after the passes), "buffers" (values that
+        share storage, from the ``inplace`` pass), or the code generator's stages
+        ("llvm", "llvm-opt", "asm")."""
+        from llax.passes.inplace import buffer_table
+
         c = self._entry.compiled
-        texts = {"traced": str(c.traced), "ir": str(c.optimized), **c.stages}
+        texts = {"traced": lambda: str(c.traced), "ir": lambda: str(c.optimized),
+                 "buffers": lambda: buffer_table(c.optimized),
+                 **{k: (lambda v=v: v) for k, v in c.stages.items()}}
         if stage not in texts:
             raise ValueError(f"unknown stage {stage!r}; available: {', '.join(texts)}")
-        return texts[stage]
+        return texts[stage]()
 
     def compile(self) -> CompiledFunction:
         return CompiledFunction(self._entry, self._jitted)
@@ -527,20 +618,25 @@ class CompiledFunction:
 
 def jit(fun: Callable | None = None, *, static_argnums: int | Sequence[int] | None = None,
         static_argnames: str | Iterable[str] | None = None,
-        donate_argnums: int | Sequence[int] | None = None, pipeline: str | None = None,
+        donate_argnums: int | Sequence[int] | None = None,
+        donate_argnames: str | Iterable[str] | None = None, pipeline: str | None = None,
         backend: str = "native", **unsupported: Any) -> Any:
     """Compile ``fun`` to native code, specialised on argument shapes, dtypes and statics.
 
     Usable as ``jit(f)``, ``@jit`` and ``@jit(static_argnums=...)``; ``pipeline``
-    picks the optimisation passes (default ``simplify,cse,dce,fuse``).
+    picks the optimisation passes (default in ``frontend/compile.DEFAULT_PIPELINE``).
+    Donated arguments (``donate_argnums``/``donate_argnames``) give their buffers to the
+    call: the code may reuse them, and the Arrays are deleted afterwards.
     """
     if unsupported:
         raise TypeError(f"jit: unsupported keyword arguments {sorted(unsupported)}")
     if fun is None:
         return functools.partial(jit, static_argnums=static_argnums,
                                  static_argnames=static_argnames, donate_argnums=donate_argnums,
-                                 pipeline=pipeline, backend=backend)
-    return JitFunction(fun, static_argnums, static_argnames, donate_argnums, pipeline, backend)
+                                 donate_argnames=donate_argnames, pipeline=pipeline,
+                                 backend=backend)
+    return JitFunction(fun, static_argnums, static_argnames, donate_argnums, pipeline, backend,
+                       donate_argnames)
 
 
 def make_jaxpr(fun: Callable, static_argnums: int | Sequence[int] = (),

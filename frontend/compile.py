@@ -20,19 +20,22 @@ from llax.ir.interpreter import evaluate_function
 DEFAULT_PIPELINE = "simplify,cse,dce,fuse"
 
 
-def optimize(fn: Function, pipeline: str | None = None) -> Function:
+def optimize(fn: Function, pipeline: str | None = None,
+             donated: frozenset[int] = frozenset()) -> Function:
     """Run the optimisation pipeline, after inlining the custom-derivative call ops, which
-    only the transformations (already applied by now) look inside."""
+    only the transformations (already applied by now) look inside. ``donated``: positions
+    of the parameters whose buffers the caller gives up."""
     from llax.passes.inline_calls import inline_calls
-    from llax.passes.manager import run_pipeline
+    from llax.passes.manager import PassContext, run_pipeline
 
     spec = pipeline if pipeline is not None else (config.llax_pipeline or DEFAULT_PIPELINE)
-    return run_pipeline(inline_calls(fn), spec)
+    return run_pipeline(inline_calls(fn), spec, PassContext(donated=donated))
 
 
 def compile_function(fn: Function, *, pipeline: str | None = None,
-                     backend: str = "native") -> Compiled:
-    opt = optimize(fn, pipeline)
+                     backend: str = "native", donated: frozenset[int] = frozenset()
+                     ) -> Compiled:
+    opt = optimize(fn, pipeline, donated)
     if backend == "interpreter":
         return Compiled(fn, opt, lambda args: evaluate_function(opt, args))
     try:

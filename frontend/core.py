@@ -94,6 +94,15 @@ class Array:
     def dtype(self) -> np.dtype:
         return self._value.dtype
 
+    def delete(self) -> None:
+        """Give up the buffer (as a donated argument does): any later use raises
+        RuntimeError."""
+        if type(self._value) is not DeletedBuffer:
+            self._value = DeletedBuffer(self._value.shape, self._value.dtype)
+
+    def is_deleted(self) -> bool:
+        return type(self._value) is DeletedBuffer
+
     @property
     def ndim(self) -> int:
         return self._value.ndim
@@ -107,9 +116,12 @@ class Array:
         return TensorType(self._value.shape, self._value.dtype, self.weak_type)
 
     def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        value = self._value
+        if type(value) is DeletedBuffer:
+            value.fail()
         if copy:
-            return np.array(self._value, dtype=dtype)
-        return self._value if dtype is None else self._value.astype(dtype)
+            return np.array(value, dtype=dtype)
+        return value if dtype is None else value.astype(dtype)
 
     def block_until_ready(self) -> Array:
         return self
@@ -171,6 +183,32 @@ class Array:
 
     def __reduce__(self):
         return (Array, (np.array(self._value), self.weak_type))
+
+
+class DeletedBuffer:
+    """What a deleted Array holds instead of its buffer: every use raises JAX's error."""
+
+    __slots__ = ("_shape", "_dtype")
+
+    def __init__(self, shape: tuple[int, ...], dtype: np.dtype) -> None:
+        self._shape = shape
+        self._dtype = dtype
+
+    def fail(self) -> None:
+        raise RuntimeError(f"Array has been deleted with shape={self._dtype.name}"
+                           f"[{','.join(map(str, self._shape))}].")
+
+    def __getattr__(self, name: str) -> Any:
+        self.fail()
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        self.fail()
+
+    def __repr__(self) -> str:
+        self.fail()
+
+    __str__ = __repr__
+    __array_ufunc__ = None  # NumPy then refuses it instead of treating it as an object
 
 
 _SIGNATURES: dict[tuple, int] = {}

@@ -51,7 +51,7 @@ ENTRY_POINT_GROUP = "llax.passes"
 # Imported on first use of the registry, so ``get_pass("dce")`` works even when only
 # this module was imported (frontend/compile.py imports it directly).
 _BUILTIN_MODULES = ("llax.passes.dce", "llax.passes.cse", "llax.passes.simplify",
-                    "llax.passes.fuse", "llax.passes.inline_calls")
+                    "llax.passes.fuse", "llax.passes.inline_calls", "llax.passes.inplace")
 
 
 @dataclass(frozen=True)
@@ -388,12 +388,15 @@ class PassContext:
       subdirectory per pipeline run, ``<function name>-<n>/``, since every jit
       compilation runs its own pipeline.
     - ``timings``: (pass name, seconds) appended for every pass run.
+    - ``donated``: positions of the parameters whose buffers the caller gives up
+      (``jit(donate_argnums=...)``); the ``inplace`` pass may reuse them.
     """
 
     verify: bool | None = None
     print_after: PrintHook | TextIO | None = None
     dump_dir: str | os.PathLike | None = None
     timings: list[tuple[str, float]] = field(default_factory=list)
+    donated: frozenset[int] = frozenset()
     _dump_count: int = field(default=0, init=False, repr=False)
 
     def should_verify(self) -> bool:

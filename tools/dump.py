@@ -82,7 +82,7 @@ def parse_in_axes(text: str) -> int | None | tuple[int | None, ...]:
 
 def dump(fn: Callable, args: Sequence, *, pipeline: str | None, passes: bool, llvm: bool,
          llvm_opt: bool, asm: bool, grad: bool = False, vmap: str | None = None,
-         axis_name: str | None = None, out=None) -> None:
+         axis_name: str | None = None, buffers: bool = False, out=None) -> None:
     from llax.frontend.api import trace_to_function
     from llax.frontend.compile import DEFAULT_PIPELINE, compile_function
     from llax.passes.manager import PassContext, run_pipeline
@@ -116,6 +116,13 @@ def dump(fn: Callable, args: Sequence, *, pipeline: str | None, passes: bool, ll
             print(print_function(fn), file=out)
 
         run_pipeline(traced, spec, PassContext(print_after=show))
+    if buffers:
+        from llax.frontend.compile import optimize
+        from llax.passes.inplace import buffer_table
+
+        optimized = optimize(traced, spec)
+        print("\n# buffers (values sharing storage, in the names of the optimised IR)", file=out)
+        print(buffer_table(optimized), file=out)
     if llvm or llvm_opt or asm:
         compiled = compile_function(traced, pipeline=spec)
         for flag, stage in ((llvm, "llvm"), (llvm_opt, "llvm-opt"), (asm, "asm")):
@@ -137,6 +144,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--axis-name", help="the vmap axis name, for lax.psum and friends")
     parser.add_argument("--pipeline", help="passes to run, e.g. 'simplify,cse,dce,fuse'")
     parser.add_argument("--passes", action="store_true", help="print the IR after every pass")
+    parser.add_argument("--buffers", action="store_true",
+                        help="print which values share a buffer (the inplace pass's choices)")
     parser.add_argument("--llvm", action="store_true", help="print the LLVM IR")
     parser.add_argument("--llvm-opt", action="store_true", help="print the optimised LLVM IR")
     parser.add_argument("--asm", action="store_true", help="print the machine code")
@@ -151,7 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         fn = load_function(ns.target)
         dump(fn, args, pipeline=ns.pipeline, passes=ns.passes, llvm=ns.llvm,
              llvm_opt=ns.llvm_opt, asm=ns.asm, grad=ns.grad, vmap=ns.vmap,
-             axis_name=ns.axis_name)
+             axis_name=ns.axis_name, buffers=ns.buffers)
     except DumpError as e:
         print(f"llax-dump: error: {e}", file=sys.stderr)
         return 2

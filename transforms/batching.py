@@ -173,3 +173,4 @@ def _place_outputs(outs: list[Any], dims: list[Dim], wanted: Sequence[Dim],
 
 
 import llax.transforms.batching_rules  # noqa: E402,F401  (the rules register themselves)
+import llax.transforms.control_flow_batching  # noqa: E402,F401

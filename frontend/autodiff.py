@@ -33,6 +33,7 @@ from llax.ir.structure import structure_key
 from llax.ir.types import TensorType
 from llax.passes.dce import eliminate_dead_code
 from llax.passes.manager import run_pipeline
+from llax.transforms import control_flow_ad as _control_flow_ad  # noqa: F401
 from llax.transforms import jvp_rules as _jvp_rules  # noqa: F401  (registers the rules)
 from llax.transforms import transpose_rules as _transpose_rules  # noqa: F401
 from llax.transforms.jvp import has_tangent, jvp_function
@@ -214,7 +215,7 @@ def grad_program(fn: Function, diff: Sequence[bool], num_out: int = 1
 
     def body(*args):
         known = call_function(prog.known, [*prog.consts, *args])
-        one = Array(np.ones((), out_type.dtype))  # a literal in the built function
+        one = Array(np.ones((), out_type.dtype), out_type.weak)  # a literal, of the output type
         return [*known[:prog.num_outs],
                 *call_function(bwd, [*bwd_consts, *known[prog.num_outs:], one])]
 

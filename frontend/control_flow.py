@@ -31,7 +31,7 @@ from llax.ir.promotion import result_type
 from llax.ir.types import TensorType
 from llax.transforms.staging import build_closed_function
 
-__all__ = ["associative_scan", "cond", "fori_loop", "map", "scan", "switch", "while_loop"]
+__all__ = ["associative_scan", "cond", "fori_loop", "map_over", "scan", "switch", "while_loop"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -134,19 +134,20 @@ def _mismatch(a: TensorType, b: TensorType) -> str:
         ", so the shapes do not match"
 
 
-def _node_name(tree: PyTreeDef) -> str:
+def _node_name(tree: PyTreeDef, leaf: str) -> str:
     data = tree.node_data()
-    return "a pytree leaf" if data is None else f"a {data[0]}"
+    return leaf if data is None else f"a {data[0]}"
 
 
-def _structure_differences(t1: PyTreeDef, t2: PyTreeDef, path: str = ""
-                           ) -> list[tuple[str, str, str, str]]:
-    """(path, what the first is, what the second is, why they differ), as JAX lists them."""
+def _structure_differences(t1: PyTreeDef, t2: PyTreeDef, path: str = "",
+                           leaf: str = "a pytree leaf") -> list[tuple[str, str, str, str]]:
+    """(path, what the first is, what the second is, why they differ), as JAX lists them;
+    ``leaf`` is how a leaf is described."""
     d1, d2 = t1.node_data(), t2.node_data()
     if d1 is None or d2 is None or d1[0] is not d2[0]:
         if d1 is None and d2 is None:
             return []
-        return [(path, _node_name(t1), _node_name(t2), "their Python types differ")]
+        return [(path, _node_name(t1, leaf), _node_name(t2, leaf), "their Python types differ")]
     c1, c2 = t1.children(), t2.children()
     if d1[1] != d2[1]:
         return [(path, f"a {d1[0]}", f"a {d2[0]}",
@@ -156,7 +157,7 @@ def _structure_differences(t1: PyTreeDef, t2: PyTreeDef, path: str = ""
                  "the numbers of children differ")]
     out = []
     for k, (a, b) in enumerate(zip(c1, c2)):
-        out += _structure_differences(a, b, f"{path}[{k}]")
+        out += _structure_differences(a, b, f"{path}[{k}]", leaf)
     return out
 
 
@@ -212,7 +213,8 @@ def _check_carry(api: str, fun: Callable, in_tree: PyTreeDef, in_types: Sequence
     if in_tree != out_tree:
         diffs = [f"{component(p)} is {a} but the corresponding component of the carry output "
                  f"is {b}, so {why}"
-                 for p, a, b, why in _structure_differences(in_tree, out_tree)]
+                 for p, a, b, why in _structure_differences(in_tree, out_tree,
+                                                            leaf=f"a {TensorType}")]
         raise TypeError(
             f"{api} function carry input and carry output must have the same pytree "
             f"structure, but they differ:\n\n{_listing(diffs or ['their structures differ'])}\n"
@@ -504,7 +506,8 @@ def fori_loop(lower: Any, upper: Any, body_fun: Callable, init_val: Any, *,
     if unroll is not None and unroll is not False and unroll != 1:
         raise ValueError("Can only use `unroll` in `fori_loop` if the loop bounds are "
                          "statically known.")
-    lower, upper = convert(lower, dtype), convert(upper, dtype)
+    lower = lower if lo_t == dtype else convert(lower, dtype)
+    upper = upper if hi_t == dtype else convert(upper, dtype)
 
     def cond_fun(carry: tuple) -> Any:
         i, hi, _ = carry
@@ -540,8 +543,9 @@ def _concrete_int(x: Any) -> int | None:
         return None
 
 
-def map(f: Callable, xs: Any, *, batch_size: int | None = None) -> Any:  # noqa: A001
-    """``stack([f(x) for x in xs])`` over the leading axis, as a ``scan`` with no carry."""
+def map_over(f: Callable, xs: Any, *, batch_size: int | None = None) -> Any:
+    """``lax.map``: ``stack([f(x) for x in xs])`` over the leading axis, as a ``scan`` with no
+    carry. (Named so here not to shadow the builtin ``map`` in this module.)"""
     if batch_size is not None:
         return _batched_map(f, xs, batch_size)
     _, ys = scan(lambda _, x: ((), f(x)), (), xs)
@@ -557,7 +561,7 @@ def _batched_map(f: Callable, xs: Any, batch_size: int) -> Any:
     full, rest = divmod(n, batch_size)
     head = tree_map(lambda x: lax.reshape(x[:full * batch_size],
                                           (full, batch_size, *x.shape[1:])), xs)
-    ys = map(vmap(f), head)
+    ys = map_over(vmap(f), head)
     ys = tree_map(lambda y: lax.reshape(y, (full * batch_size, *y.shape[2:])), ys)
     if not rest:
         return ys

@@ -22,6 +22,7 @@ from llax.ir import dtypes
 from llax.ir.core import Atom, Function, Literal, Op, Params, Var
 from llax.ir.primitive import Primitive, infer_types, set_binder
 from llax.ir.prims.collectives import COLLECTIVES
+from llax.ir.prims.control_flow import CONTROL_FLOW
 from llax.ir.promotion import dtype_of_value
 from llax.ir.reference import reference
 from llax.ir.types import TensorType
@@ -665,8 +666,34 @@ def _bind_with_regions(prim: Primitive, args: Sequence[Any], params: dict,
     p = Params(params)
     out_types = infer_types(prim, types, p, regions)
     op = Op(prim, tuple(Var(t) for t in types), tuple(Var(t) for t in out_types), p, regions)
-    outs = [Array(o, t.weak) for o, t in zip(evaluate_op(op, [v for v, _ in vals]), out_types)]
+    buffers = [v for v, _ in vals]
+    run = _eager_kernel(op) if prim in CONTROL_FLOW else None
+    results = run(buffers) if run is not None else evaluate_op(op, buffers)
+    outs = [Array(np.asarray(o), t.weak) for o, t in zip(results, out_types)]
     return outs if prim.multiple_results else outs[0]
+
+
+# Eager control flow runs compiled, as in JAX (a loop interpreted op by op in Python would be
+# thousands of times slower): the op alone becomes a function, compiled once per structure.
+# None marks an op the code generator cannot compile (it is interpreted instead).
+_EAGER_KERNELS: dict[Hashable, Any] = {}
+
+
+def _eager_kernel(op: Op) -> Callable[[list[np.ndarray]], list[np.ndarray]] | None:
+    from llax.frontend.compile import compile_function
+    from llax.ir.structure import structure_key
+
+    fn = Function(tuple(op.inputs), (op,), tuple(op.outputs), op.prim.name)
+    key = structure_key(fn)
+    if key not in _EAGER_KERNELS:
+        try:
+            kernel = compile_function(fn).call
+        except Exception:  # noqa: BLE001 - no native lowering for something inside: interpret
+            kernel = None
+        if len(_EAGER_KERNELS) < 1024:
+            _EAGER_KERNELS[key] = kernel
+        return kernel
+    return _EAGER_KERNELS[key]
 
 
 def trace(fn: Callable, in_types: Sequence[TensorType], *, name: str = "fn",

@@ -22,11 +22,11 @@ from llax.frontend.control_flow import (  # noqa: F401
     associative_scan,
     cond,
     fori_loop,
-    map,
     scan,
     switch,
     while_loop,
 )
+from llax.frontend.control_flow import map_over as map  # noqa: F401, A004
 from llax.frontend.core import Array, bind, current_trace
 from llax.frontend.jnp._coerce import (
     PY_SCALARS,

@@ -5,6 +5,13 @@ the whole tree (params, outputs, regions); a region reads only its own params an
 the values it defines; each op's declared output types equal what its
 abstract-eval rule infers; literals hold an ndarray of exactly their type.
 Messages quote the offending op with the names of the full printout.
+
+Buffer assignment (``aliases`` params, from the ``inplace`` pass) is checked by
+liveness alone, independently of how the pass chose: an output may take only the
+buffer of a Var operand of its shape and dtype; once it does, no earlier value held
+in that buffer is read again (by a later op or as a result); and no buffer that
+belongs to someone else is written: a parameter's, unless it is a donated input
+(``donated``) or, in a loop body, the carry whose updated value ends up in it.
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ class VerificationError(Exception):
     """The Function breaks an IR invariant; the message names the op."""
 
 
-def verify(fn: Function) -> None:
+def verify(fn: Function, donated: frozenset[int] = frozenset()) -> None:
     # Names are needed only for messages: build the printer on the first failure.
     printer = functools.cache(lambda: Printer(fn))
     defined: set[Var] = set()  # across the whole tree: a Var has one definition anywhere
@@ -85,3 +92,62 @@ def verify(fn: Function) -> None:
             read(a, f"results of {f.name}")
 
     check(fn, [], fn.name)
+    _check_aliases(fn, frozenset(fn.params[i] for i in donated), printer, fn.name)
+
+
+def _check_aliases(fn: Function, writable: frozenset[Var], printer, path: str) -> None:
+    """The buffer-assignment rules of the module docstring, in ``fn`` and its regions."""
+    from llax.ir.prims.control_flow import scan, while_loop
+
+    def fail(op: Op, message: str) -> VerificationError:
+        return VerificationError(f"{path}: op `{printer().op_line(op)}`: {message}")
+
+    holder: dict[Var, Var] = {}  # value -> the value whose buffer it is in (if not its own)
+    held: dict[Var, list[Var]] = {}  # buffer owner -> every value it has held, in order
+    reads = {a: i for i, op in enumerate(fn.ops) for a in op.inputs if isinstance(a, Var)}
+    reads.update((a, len(fn.ops)) for a in fn.results if isinstance(a, Var))
+    for i, op in enumerate(fn.ops):
+        outs = [out for out, _ in op.aliases]
+        if len(set(outs)) != len(outs):
+            raise fail(op, "an output is aliased twice")
+        for out, k in op.aliases:
+            if not (0 <= out < len(op.outputs) and 0 <= k < len(op.inputs)):
+                raise fail(op, f"alias ({out}, {k}) names no output or operand")
+            a, v = op.inputs[k], op.outputs[out]
+            if not isinstance(a, Var) or a.type.shape != v.type.shape \
+                    or a.type.dtype != v.type.dtype:
+                raise fail(op, f"output {out} ({v.type}) cannot live in operand {k}'s buffer")
+            root = holder.get(a, a)
+            if root in fn.params and root not in writable:
+                raise fail(op, f"output {out} would overwrite the buffer of parameter "
+                               f"{printer().name(root)}, which the function does not own")
+            for old in held.setdefault(root, [root]):
+                if reads.get(old, -1) > i or (old is a and op.inputs.count(a) > 1):
+                    raise fail(op, f"output {out} overwrites the buffer of "
+                                   f"{printer().name(old)}, which is read afterwards")
+            holder[v] = root
+            held[root].append(v)
+        for k, region in enumerate(op.regions):
+            inner = f"{path} > {op.prim.name} region {k}"
+            if op.prim in (while_loop, scan) and k == len(op.regions) - 1:
+                _check_aliases(region, _carries_in_place(op, region), printer, inner)
+            else:
+                _check_aliases(region, frozenset(), printer, inner)
+
+
+def _carries_in_place(op: Op, body: Function) -> frozenset[Var]:
+    """The carry parameters of a loop body whose buffers the body may reuse: those whose
+    alias chain ends at the same carry's result."""
+    from llax.ir.prims.control_flow import while_loop
+
+    if op.prim is while_loop:
+        skip, n = op.params["body_nconsts"], len(op.outputs)
+    else:
+        skip, n = op.params["num_consts"], op.params["num_carry"]
+    holder: dict[Var, Var] = {}
+    for inner in body.ops:
+        for out, k in inner.aliases:
+            a = inner.inputs[k]
+            holder[inner.outputs[out]] = holder.get(a, a)
+    return frozenset(p for p, r in zip(body.params[skip:skip + n], body.results[:n])
+                     if isinstance(r, Var) and holder.get(r) is p)

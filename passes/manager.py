@@ -445,7 +445,7 @@ def run_pipeline(fn: Function, spec: str | Pass | Iterable[str | Pass],
         ctx.dump_dir = Path(os.environ["LLAX_DUMP_DIR"]) / f"{safe}-{next(_env_dump_runs)}"
     check = ctx.should_verify()
     if check:
-        _verify(fn, "the pipeline's input")
+        _verify(fn, "the pipeline's input", ctx.donated)
     ctx._dump("traced", fn)
     for p in passes:
         start = time.perf_counter()
@@ -455,18 +455,18 @@ def run_pipeline(fn: Function, spec: str | Pass | Iterable[str | Pass],
             raise TypeError(f"pass {p.spec()!r} returned {type(out).__name__}, not a Function")
         if out is not fn:
             if check:
-                _verify(out, f"pass {p.spec()!r}")
+                _verify(out, f"pass {p.spec()!r}", ctx.donated)
             ctx._print(p.spec(), out)
         ctx._dump(p.name, out)
         fn = out
     return fn
 
 
-def _verify(fn: Function, after: str) -> None:
+def _verify(fn: Function, after: str, donated: frozenset[int] = frozenset()) -> None:
     from llax.ir.verifier import verify
 
     try:
-        verify(fn)
+        verify(fn, donated)
     except Exception as e:
         from llax.ir.printer import print_function
 

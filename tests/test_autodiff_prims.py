@@ -125,6 +125,10 @@ class Case:
     jax: bool = True       # compare with JAX's derivatives
     zero: bool = False     # the tangent must be exactly zero (non-smooth primitives)
     rtol: float = 1e-6     # JVP vs finite differences; float32 cases get looser ones
+    # The JVP's primal output against the eager value: bit for bit unless set. (Eager control
+    # flow runs native code, a transformed function evaluated eagerly the NumPy interpreter,
+    # whose transcendental functions may differ in the last bit.)
+    primal_rtol: float = 0.0
 
 
 _rng = np.random.default_rng(0)
@@ -635,6 +639,99 @@ def _fusion(m: Any) -> Callable:
 add("fusion", "two fusions", _fusion, u((5,)), u((5,)), jax=False)
 
 
+# Control flow. Each region reads closed-over values (consts) somewhere, so their tangents
+# and cotangents go through the op's operands.
+
+
+def _cond_by_sign(m: Any) -> Callable:
+    def f(x, y):
+        return m.lax.cond(m.numpy.sum(x) > 0, lambda a: m.numpy.sin(a) * y,
+                          lambda a: a * a - y, x)
+
+    return f
+
+
+def _switch_pair(m: Any, index: int) -> Callable:
+    # Three branches, two outputs.
+    branches = [lambda a, b: (a * b, m.numpy.exp(a)),
+                lambda a, b: (m.numpy.cos(a), a + b),
+                lambda a, b: (b, m.numpy.tanh(a) * b)]
+    return lambda x, y: m.lax.switch(index, branches, x, y)
+
+
+def _cond_int_operand(m: Any) -> Callable:
+    # An integer operand and an integer output next to the float ones.
+    def f(x):
+        n = m.lax.convert_element_type(m.numpy.sum(x), np.int32)
+        return m.lax.cond(n > 1, lambda a, k: (a * k, k + 1), lambda a, k: (-a, k), x, n)
+
+    return f
+
+
+def add_control_flow(prim: str, label: str, build: Callable[[Any], Callable],
+                     *args: np.ndarray) -> None:
+    add(prim, label, build, *args, primal_rtol=1e-15)
+
+
+add_control_flow("cond", "true branch", _cond_by_sign, u((3,), 0.2, 2), u((3,)))
+add_control_flow("cond", "false branch", _cond_by_sign, u((3,), -2, -0.2), u((3,)))
+for _i in range(3):
+    add_control_flow("cond", f"switch branch {_i}", lambda m, i=_i: _switch_pair(m, i),
+                     u((2,)), u((2,)))
+add_control_flow("cond", "int operand", _cond_int_operand, u((3,), 0.5, 2))
+
+
+def _scan_rnn(m: Any) -> Callable:
+    # consts (W), a carry, xs and ys.
+    def f(w, h, xs):
+        return m.lax.scan(lambda h, x: (m.numpy.tanh(w @ h + x), h * x), h, xs)
+
+    return f
+
+
+def _scan_pytree(m: Any, reverse: bool) -> Callable:
+    # A carry that is a pytree, two xs, two ys, a carry whose tangent starts zero (the
+    # constant 1.0) and turns non-zero, and an integer carry without a tangent.
+    def step(carry, xs):
+        i, (a, b) = carry["i"], carry["ab"]
+        x, z = xs
+        fi = m.lax.convert_element_type(i, np.float64)
+        new = {"i": i + 1, "ab": (a * m.numpy.cos(x) + b, b * z + fi)}
+        return new, {"y": a * z, "s": m.numpy.sum(a)}
+
+    def f(a, xs, zs):
+        init = {"i": np.int32(0), "ab": (a, m.numpy.ones(()))}
+        carry, ys = m.lax.scan(step, init, (xs, zs), reverse=reverse)
+        return (*carry["ab"], ys["y"], ys["s"])  # (the harness takes tuples of arrays)
+
+    return f
+
+
+def _scan_nested(m: Any) -> Callable:
+    def f(c, xs):
+        def outer(c, x):
+            inner, ys = m.lax.scan(lambda d, z: (m.numpy.sin(d) * z + c, d), c, x)
+            return inner, ys
+
+        return m.lax.scan(outer, c, xs)
+
+    return f
+
+
+add_control_flow("scan", "rnn", _scan_rnn, u((3, 3), -0.5, 0.5), u((3,)), u((5, 3)))
+add_control_flow("scan", "pytree", lambda m: _scan_pytree(m, False), u((2,)), u((4, 2)),
+                 u((4,)))
+add_control_flow("scan", "pytree reverse", lambda m: _scan_pytree(m, True), u((2,)),
+                 u((4, 2)), u((4,)))
+add_control_flow("scan", "nested", _scan_nested, u(()), u((3, 2)))
+add_control_flow("scan", "length 0", _scan_rnn, u((3, 3)), u((3,)), u((0, 3)))
+add_control_flow("scan", "fori_loop", lambda m: lambda x, y: m.lax.fori_loop(
+    0, 4, lambda i, c: m.numpy.sin(c) * y + m.lax.convert_element_type(i, np.float64), x),
+    u((2,)), u((2,)))
+add_control_flow("scan", "map", lambda m: lambda xs, y: m.lax.map(lambda x: m.numpy.exp(x) * y, xs),
+    u((4, 2)), u((2,)))
+
+
 # ---------------------------------------------------------------------------------------------
 # Running a case
 
@@ -710,7 +807,11 @@ def eager_derivatives(case: Case, fn: Callable, d: Data) -> tuple[list | None, l
         out, tan = llax.jvp(fn, d.args, d.ts)
         close_outs = [np.asarray(o) for o in leaves(fn(*d.args))]
         for o, want in zip(leaves(out), close_outs):
-            np.testing.assert_array_equal(np.asarray(o), want, err_msg=f"{case.label}: primal")
+            if case.primal_rtol:
+                close(o, want, case.primal_rtol, f"{case.label}: primal")
+            else:
+                np.testing.assert_array_equal(np.asarray(o), want,
+                                              err_msg=f"{case.label}: primal")
         tans = []
         for o, t in zip(leaves(out), leaves(tan)):
             if is_float(o):
@@ -782,8 +883,12 @@ def check_against_jax(cases: list[Case], data: list[Data],
                 close(got, w, rtol, f"{case.label}: {what} vs JAX")
 
 
+# jit of control flow runs on the interpreter until the native code generator lowers it.
+JIT_BACKEND = {"cond": "interpreter", "scan": "interpreter", "while": "interpreter"}
+
+
 def check_jit(cases: list[Case], fns: list[Callable], data: list[Data],
-              expected: list[tuple[list | None, list | None]]) -> None:
+              expected: list[tuple[list | None, list | None]], backend: str = "native") -> None:
     """All the cases' JVPs and VJPs in one jitted function, against the eager values."""
 
     def derivatives(case: Case, fn: Callable, d: Data, args, ts, cts) -> list:
@@ -800,11 +905,12 @@ def check_jit(cases: list[Case], fns: list[Callable], data: list[Data],
 
     inputs = [(list(d.args), list(d.ts), list(d.cts)) for d in data]
     try:
-        got = llax.jit(run_all)(inputs)
+        got = llax.jit(run_all, backend=backend)(inputs)
     except Exception:
         for c, f, d, i in zip(cases, fns, data, inputs):  # name the case that fails
             try:
-                llax.jit(lambda i, c=c, f=f, d=d: derivatives(c, f, d, *i))(i)
+                llax.jit(lambda i, c=c, f=f, d=d: derivatives(c, f, d, *i),
+                         backend=backend)(i)
             except Exception as e:
                 raise AssertionError(f"{c.label} fails under jit: {type(e).__name__}: {e}") \
                     from e
@@ -850,7 +956,7 @@ def check_cases(name: str, cases: list[Case]) -> None:
     with_jax = [i for i, c in enumerate(cases) if c.jax]
     if with_jax:
         check_against_jax(*([seq[i] for i in with_jax] for seq in (cases, data, expected)))
-    check_jit(cases, fns, data, expected)
+    check_jit(cases, fns, data, expected, JIT_BACKEND.get(name, "native"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -967,7 +1073,46 @@ def check_axis_index() -> None:
             close(g, w, 1e-12, "axis_index vs JAX")
 
 
-SPECIAL: dict[str, Callable[[], None]] = {"psum": check_psum, "axis_index": check_axis_index}
+def _while_sin(m: Any) -> Callable:
+    # An integer counter, a float carry and a closed-over value.
+    def f(x, y):
+        def body(c):
+            i, a = c
+            return i + 1, m.numpy.sin(a) * y + a
+
+        return m.lax.while_loop(lambda c: c[0] < 4, body, (0, x))[1]
+
+    return f
+
+
+WHILE_ERROR = ("Reverse-mode differentiation does not work for lax.while_loop or lax.fori_loop "
+               "with dynamic start/stop values. Try using lax.scan, or using fori_loop with "
+               "static start/stop.")
+
+
+def check_while() -> None:
+    """Forward mode against finite differences, JAX and jit; reverse mode is JAX's error."""
+    case = Case("while:sin", _while_sin, (u((3,)), u((3,))))
+    fn = case.build(LLAX)
+    d = data_for(case, fn)
+    out, tan = llax.jvp(fn, d.args, d.ts)
+    (fd,) = finite_differences(fn, d)
+    close(tan, fd, 1e-6, "while: JVP vs finite differences", atol=1e-8 * scale_of(out, tan))
+    want_out, want_tan = jax.jvp(case.build(jax), d.args, d.ts)
+    close(out, want_out, 1e-12, "while: primal vs JAX")
+    close(tan, want_tan, 1e-12, "while: JVP vs JAX")
+    jitted = llax.jit(lambda a, t: llax.jvp(fn, a, t), backend=JIT_BACKEND["while"])
+    for got, want in zip(jitted(d.args, d.ts), (want_out, want_tan)):
+        close(got, want, 1e-12, "while: JVP under jit vs JAX")
+    verify(jvp_function(trace_flat(fn, list(d.args), "while").fn, [True, True])[0])
+    for m in (llax, jax):
+        with pytest.raises(ValueError) as e:
+            m.vjp(case.build(m), *d.args)[1](d.cts[0])
+        assert str(e.value) == WHILE_ERROR
+
+
+SPECIAL: dict[str, Callable[[], None]] = {"psum": check_psum, "axis_index": check_axis_index,
+                                          "while": check_while}
 
 
 @pytest.mark.parametrize("name", ["pmax", "pmin"])

@@ -261,9 +261,9 @@ def _cond_partial_eval(op: Op, unknown: list[bool]) -> tuple[list[Op], list[Op]]
 
         def run(*args: Any) -> list[Any]:
             outs = call_function(known, args)
-            res = [zeros(t) for ts in res_types[:k] for t in ts] + outs[num_known_out:]
-            return outs[:num_known_out] + res + [zeros(t) for ts in res_types[k + 1:]
-                                                 for t in ts]
+            before = [_cast(zeros(t), t) for ts in res_types[:k] for t in ts]
+            after = [_cast(zeros(t), t) for ts in res_types[k + 1:] for t in ts]
+            return [*outs[:num_known_out], *before, *outs[num_known_out:], *after]
 
         return _region(run, known.in_types, f"{op.regions[k].name}_known")
 
@@ -479,16 +479,17 @@ def _scan_partial_eval(op: Op, unknown: list[bool]) -> tuple[list[Op], list[Op]]
     per_step = [False] * n_kc + [True] * (n_kk + n_kx)
     variant = unknown_results(known, per_step)[n_kout:]
     hoist = partial_eval(known, per_step, [True] * n_kout + variant)
+    hoist_args, kept_consts = _pick(consts, c_uk, False), []
     if any(has_effects(o) for o in hoist.known.ops):
-        per_step = [True] * len(per_step)
         variant = [True] * len(variant)
-        hoist = partial_eval(known, per_step, [True] * len(known.results))
-    hoist_ops, hoisted = _inline(hoist.known, _pick(consts, c_uk, False))
+        hoist = partial_eval(known, [True] * len(per_step), [True] * len(known.results))
+        hoist_args, kept_consts = [], hoist_args
+    hoist_ops, hoisted = _inline(hoist.known, hoist_args)
     invariant_vals = hoisted[:len(variant) - sum(variant)]
-    loop_consts = hoisted[len(invariant_vals):]
+    loop_consts = [*hoisted[len(invariant_vals):], *kept_consts]
     known_body = hoist.staged  # (loop consts, known carry, known xs) -> (..., variant res)
     known_xs = _pick(xs, x_uk, False)
-    xs_params = known_body.params[hoist.num_residuals + n_kk:]
+    xs_params = known_body.params[len(loop_consts) + n_kk:]
     from_xs = dict(zip(xs_params, known_xs))
     variant_res = known_body.results[n_kout:]
     stacked = [r for r in variant_res if r not in from_xs]

@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from llax.frontend.core import Array, Trace, bind, concrete_value, trace_stack
+from llax.frontend.core import Array, Trace, aval_of, bind, concrete_value, trace_stack
+from llax.ir import prims as P
 from llax.ir.core import Atom, Function, Literal, Var
 from llax.ir.interpreter import evaluate_function
 from llax.ir.types import TensorType
@@ -62,7 +63,7 @@ def call_function(fn: Function, args: Sequence[Any]) -> list[Any]:
         outs = evaluate_function(fn, [concrete_value(a)[0] for a in args])
         return [Array(np.asarray(o, dtype=r.type.dtype), r.type.weak)
                 for o, r in zip(outs, fn.results)]
-    env: dict[Var, Any] = dict(zip(fn.params, args))
+    env: dict[Var, Any] = {p: _with_type(a, p.type) for p, a in zip(fn.params, args)}
 
     def read(a: Atom) -> Any:
         return env[a] if isinstance(a, Var) else literal_operand(a)
@@ -71,3 +72,14 @@ def call_function(fn: Function, args: Sequence[Any]) -> list[Any]:
         outs = bind(op.prim, [read(a) for a in op.inputs], dict(op.params), op.regions)
         env.update(zip(op.outputs, outs if op.prim.multiple_results else (outs,)))
     return [read(r) for r in fn.results]
+
+
+def _with_type(x: Any, type: TensorType) -> Any:
+    """An argument of ``call_function`` with its parameter's weak flag. Values passed on by
+    transformations may differ from the traced types in weak type only; the ops are replayed
+    on exactly the traced types, as ops with regions (whose parameter types are fixed) and
+    custom-derivative ops (whose rules were traced for them) need."""
+    t = aval_of(x)
+    if t.weak == type.weak or t.dtype != type.dtype:
+        return x
+    return bind(P.convert_element_type, (x,), {"new_dtype": type.dtype, "weak_type": type.weak})

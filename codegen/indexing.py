@@ -180,7 +180,8 @@ def _lower_scatter(kb: KernelBuilder, op: Op, outs: list[ir.Value]) -> None:
     mode = _mode(op)
     t = op.outputs[0].type
     shape, ushape = t.shape, updates.type.shape
-    kb.copy(operand, out)
+    if kb.buffer(operand) is not out:  # else in place (``aliases``): only updates are written
+        kb.copy(operand, out)
     if t.size == 0 or updates.type.size == 0:
         return
     b = kb.b

@@ -7,11 +7,14 @@ size. Outputs are allocated by the caller.
 Each top-level op becomes a loop nest (or a BLAS call): a ``fusion`` op is one
 group whose region is evaluated per element by ``Emitter``; a lone elementwise,
 index-map or reduction op is a one-op group through the same emitter; other
-(opaque) ops have a rule in ``OPAQUE_RULES``. An op output that is a function
-result is written straight into its output buffer; other intermediates are
-malloc'ed (64-byte aligned) inside the kernel and freed right after their last
-use. A result that is a parameter, a literal, or repeated is copied (filled)
-into its output at the end.
+(opaque) ops have a rule in ``OPAQUE_RULES``; control flow (cond, while, scan)
+lowers its regions through the same ``lower_region`` as the kernel's own body
+(llax.codegen.control_flow). An op output that is a function result is written
+straight into its output buffer; other intermediates are stack slots when small,
+else malloc'ed (64-byte aligned) and freed right after their last use (in a
+loop: once, around the outermost loop). Values the ``aliases`` param puts in one
+buffer share it (llax.codegen.storage). A result that is a parameter, a literal,
+or repeated is copied (filled) into its output at the end.
 
 Nests with enough work (elementwise nests, and reductions' independent units: output
 rows or tiles, or runs of blocks of a whole-array reduction) are outlined and split
@@ -22,7 +25,8 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Collection, Hashable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import llvmlite.ir as ir
@@ -33,9 +37,9 @@ from llax.codegen.emitter import Emitter, Index, LoweringError, choose_group, lo
 from llax.codegen.loops import for_range, loop_nest
 from llax.codegen.ltypes import I1, I8, I64, PTR, VOID, i64
 from llax.codegen.reductions import UnitBody, Units
+from llax.codegen.storage import ALIGN, KernelScope, LoopScope, Move, parallel_moves, plan_buffers
 from llax.ir import prims as P
 from llax.ir.core import Atom, Function, Literal, Op, Var
-from llax.ir.graph import last_use
 from llax.ir.primitive import FusionClass, Primitive, fusion_class
 from llax.ir.structure import structure_key
 from llax.ir.types import TensorType
@@ -54,7 +58,12 @@ SMALL_GROUP = 1 << 11
 SIDE_MODULE_GROUPS = 6
 ENTRY_INSTRUCTIONS_PER_ARRAY = 10
 _side_ids = itertools.count()
-ALIGN = 64  # bytes: a cache line, and enough for any vector load
+# Temporaries of at most this many bytes are stack slots in the kernel's entry block, up to
+# STACK_BYTES in all (a kernel may run on a thread with a small stack). Scalars there live in
+# registers once LLVM has inlined the loop nests that use them (the carry of a fori_loop);
+# small arrays save a malloc/free pair per kernel call (~40 ns).
+STACK_BUFFER_BYTES = 1 << 10
+STACK_BYTES = 1 << 14
 
 OpaqueRule = Callable[["KernelBuilder", Op, list[ir.Value]], None]
 OPAQUE_RULES: dict[Primitive, OpaqueRule] = {}
@@ -97,8 +106,11 @@ class KernelBuilder:
         self.outputs = list(self.func.args[n_in:])
         self.buffers: dict[Var, ir.Value] = dict(zip(fn.params, self.inputs))
         self._literals: dict[tuple, ir.Value] = {}
-        self._temps: dict[Var, ir.Value] = {}
         self._groups: dict[Hashable, _Group] = {}
+        self.scope: KernelScope | LoopScope = KernelScope(self)
+        self.loop_depth = 0  # loops around the code being emitted
+        self._stack_bytes = 0
+        self._static: set[int] = set()  # ids of pointers never freed (stack slots, null)
         # Loop nests go to a side module, compiled on a second thread, when there are
         # enough of them to be worth it; their names are then unique process-wide.
         self.side: ir.Module | None = None
@@ -141,47 +153,64 @@ class KernelBuilder:
         return self.buffers[atom]
 
     def alloc(self, t: TensorType) -> ir.Value:
-        if t.nbytes == 0:
-            return ir.Constant(PTR, None)
-        return ltypes.heap_alloc(self.b, t.nbytes, ALIGN)
+        """A temporary buffer of type ``t`` from the current scope (``free`` gives it back)."""
+        return self.scope.alloc(t)
 
     def free(self, ptr: ir.Value) -> None:
-        if isinstance(ptr, ir.Constant):
-            return
-        ltypes.heap_free(self.b, ptr)
+        self.scope.release(ptr)
+
+    def stack_alloc(self, t: TensorType, force: bool = False) -> ir.Value | None:
+        """A stack slot for ``t`` in the entry block, or None when it is too big for one
+        (``force``: whatever its size; for a few bytes)."""
+        if t.nbytes == 0:
+            ptr = ir.Constant(PTR, None)
+        elif force or (t.nbytes <= STACK_BUFFER_BYTES
+                       and self._stack_bytes + t.nbytes <= STACK_BYTES):
+            self._stack_bytes += t.nbytes
+            entry = self.func.entry_basic_block
+            with self.b.goto_block(entry):
+                self.b.position_at_start(entry)
+                ptr = self.b.alloca(ir.ArrayType(ltypes.mem_type(t.dtype), t.size))
+                ptr.align = min(ALIGN, 1 << (t.nbytes - 1).bit_length())
+                ptr.type = PTR  # an untyped pointer, as every buffer (llvmlite checks stores)
+        else:
+            return None
+        self._static.add(id(ptr))
+        return ptr
+
+    def is_static(self, ptr: ir.Value) -> bool:
+        """Whether ``ptr`` is a stack slot or null: never freed."""
+        return id(ptr) in self._static or isinstance(ptr, ir.Constant)
+
+    @contextmanager
+    def loop(self) -> Iterator[None]:
+        """Emit a loop inside: temporaries come from the outermost loop's scope."""
+        outer = self.scope
+        if not isinstance(outer, LoopScope):
+            self.scope = LoopScope(self)
+        self.loop_depth += 1
+        try:
+            yield
+        finally:
+            self.loop_depth -= 1
+            if self.scope is not outer:
+                self.scope.end()
+                self.scope = outer
 
     # --- driver ------------------------------------------------------------------------
 
     def build(self) -> Kernel:
         fn = self.fn
-        copies: list[tuple[int, Atom]] = []
-        claimed: set[Var] = set()
-        produced = {v for op in fn.ops for v in op.outputs}
-        for j, a in enumerate(fn.results):
-            if isinstance(a, Var) and a in produced and a not in claimed:
-                self.buffers[a] = self.outputs[j]
-                claimed.add(a)
-            else:
-                copies.append((j, a))
-        last = last_use(fn)
-        frees: dict[int, list[Var]] = {}
-        for i, op in enumerate(fn.ops):
-            for v in op.outputs:
-                if v not in self.buffers:
-                    self.buffers[v] = self._temps[v] = self.alloc(v.type)
-                    # A dead output is freed right after the op that wrote it.
-                    frees.setdefault(last.get(v, i), []).append(v)
-            self.lower_op(op)
-            for v in frees.pop(i, []):
-                self.free(self._temps.pop(v))
-        for j, a in copies:
-            self.copy(a, self.outputs[j])
-        for v in list(self._temps):  # temps read by a copied result
-            self.free(self._temps.pop(v))
+        self.lower_region(fn, self.inputs, self.outputs)
         self.b.ret_void()
         for group in self._groups.values():
             attributes = group.fn.attributes
-            if group.elements <= SMALL_GROUP:
+            if group.in_loop:
+                # Run per iteration: always optimised for speed; small ones inlined, so a
+                # loop's scalars and small arrays can stay in registers.
+                small = group.elements <= SMALL_GROUP or group.calls == 1
+                attributes.add("alwaysinline" if small else "noinline")
+            elif group.elements <= SMALL_GROUP:
                 # Optimised for size, in its own function (inlining would drop the attribute).
                 for attr in ("noinline", "minsize", "optsize"):
                     attributes.add(attr)
@@ -189,6 +218,67 @@ class KernelBuilder:
                 attributes.add("alwaysinline" if group.calls == 1 else "noinline")
         side = (self.side,) if self.side is not None else ()
         return Kernel(self.module, KERNEL_NAME, fn.in_types, fn.out_types, side)
+
+    def lower_region(self, fn: Function, params: Sequence[ir.Value],
+                     dests: Sequence[ir.Value], writable: Collection[int] = ()) -> None:
+        """Emit ``fn``'s ops at the builder's position: ``params`` point at its parameters
+        (those numbered in ``writable`` may be updated in place, as its ``aliases`` say) and
+        each result ends up in its ``dests`` pointer.
+
+        A result computed here is written straight into its destination, unless that is a
+        parameter's buffer (still to be read); others are copied at the end.
+        """
+        plan = plan_buffers(fn, writable)
+        saved, self.buffers = self.buffers, dict(zip(fn.params, params))
+        home: dict[Var, ir.Value] = dict(zip(fn.params, params))  # group root -> its buffer
+        taken = {id(p) for p in params}
+        moves: list[Move] = []
+        for a, dst in zip(fn.results, dests):
+            r = plan.root.get(a) if isinstance(a, Var) else None
+            if r is not None and home.get(r) is dst:
+                continue  # already there: updated in place, or passed through
+            if r is not None and r not in home and id(dst) not in taken:
+                home[r] = dst
+                taken.add(id(dst))
+                continue
+            moves.append(Move(a, None, dst))
+        frees: dict[int, list[ir.Value]] = {}
+        for t, op in enumerate(fn.ops):
+            for v in op.outputs:
+                r = plan.root[v]
+                if r not in home:
+                    home[r] = self.alloc(v.type)
+                    # A dead output is freed right after the op that wrote it.
+                    frees.setdefault(plan.last_read.get(r, t), []).append(home[r])
+                self.buffers[v] = home[r]
+            self.lower_op(op)
+            for ptr in frees.pop(t, []):
+                self.free(ptr)
+        for m in moves:
+            m.src = self.buffer(m.atom) if isinstance(m.atom, Var) else None
+        parallel_moves(moves, self._move, self._spill)
+        for ptrs in frees.values():  # read by a copied result
+            for ptr in ptrs:
+                self.free(ptr)
+        self.buffers = saved
+
+    def _move(self, m: Move) -> None:
+        if m.src is None:
+            self.copy(m.atom, m.dst)
+        else:
+            self.copy_bytes(m.dst, m.src, m.atom.type.nbytes)
+
+    def _spill(self, m: Move) -> ir.Value:
+        tmp = self.alloc(m.atom.type)
+        self.copy_bytes(tmp, m.src, m.atom.type.nbytes)
+        return tmp
+
+    def copy_bytes(self, dst: ir.Value, src: ir.Value, nbytes: int) -> None:
+        """``memcpy(dst, src, nbytes)``: distinct buffers (a small one becomes a few moves)."""
+        if nbytes == 0 or dst is src:
+            return
+        ltypes.intrinsic(self.b, "memcpy", [dst, src, i64(nbytes), ir.Constant(I1, 0)], VOID,
+                         [PTR, PTR, I64])
 
     def lower_op(self, op: Op) -> None:
         if op.prim is P.fusion or fusion_class.get(op.prim) in _GROUP_CLASSES:
@@ -205,14 +295,20 @@ class KernelBuilder:
         inlined back (alwaysinline); one called more often stays a call. Small groups are
         compiled for size (see SMALL_GROUP).
         """
-        key = _group_key(op)
+        in_loop = self.loop_depth > 0
+        key = (_group_key(op), in_loop)
         group = self._groups.get(key)
+        # Each buffer is passed once: a value read twice, and an output stored in an
+        # operand's buffer (``aliases``), which LLVM then sees as one pointer (noalias).
+        var_inputs = list(dict.fromkeys(a for a in op.inputs if isinstance(a, Var)))
+        in_operand = {o: var_inputs.index(op.inputs[i]) for o, i in op.aliases}
+        own = [o for o in range(len(op.outputs)) if o not in in_operand]
         if group is None:
-            var_inputs = [a for a in op.inputs if isinstance(a, Var)]
-            types = [a.type for a in var_inputs] + [v.type for v in op.outputs]
+            types = [a.type for a in var_inputs] + [op.outputs[o].type for o in own]
             # Balance the two threads' work: the side module takes a nest while it holds
             # fewer instructions than the main one (entry, kernel and the nests kept there).
-            to_side = self.side is not None and self._sizes[1] <= self._sizes[0]
+            # Nests run in a loop stay here, where they can be inlined.
+            to_side = self.side is not None and not in_loop and self._sizes[1] <= self._sizes[0]
             module = self.side if to_side else self.module
             fn = ir.Function(module, ir.FunctionType(VOID, [PTR] * len(types)),
                              name=f"{self.group_prefix}_group{len(self._groups)}")
@@ -225,15 +321,17 @@ class KernelBuilder:
             self.buffers = dict(zip(var_inputs, fn.args))
             if to_side:
                 self.module, self._literals = module, self._side_literals
-            self.lower_op_inline(op, list(fn.args[len(var_inputs):]))
+            args = dict(zip(own, fn.args[len(var_inputs):]))
+            args.update((o, fn.args[k]) for o, k in in_operand.items())
+            self.lower_op_inline(op, [args[o] for o in range(len(op.outputs))])
             self.b.ret_void()
             self.b, self.buffers, self.module, self._literals = saved
             self._sizes[to_side] += sum(len(block.instructions) for block in fn.blocks)
             callee = ir.Function(self.module, fn.function_type, name=fn.name) if to_side else fn
-            group = self._groups[key] = _Group(fn, callee, max(t.size for t in types))
+            group = self._groups[key] = _Group(fn, callee, max(t.size for t in types), in_loop)
         group.calls += 1
-        args = [self.buffers[a] for a in op.inputs if isinstance(a, Var)]
-        self.b.call(group.callee, args + [self.buffers[v] for v in op.outputs])
+        self.b.call(group.callee, [self.buffers[a] for a in var_inputs]
+                    + [self.buffers[op.outputs[o]] for o in own])
 
     def lower_op_inline(self, op: Op, outs: list[ir.Value]) -> None:
         if op.prim is P.fusion:
@@ -326,8 +424,11 @@ class KernelBuilder:
                                align=parallel.CHUNK_ALIGN if len(sizes) == 1 else 1)
 
     def copy(self, atom: Atom, out: ir.Value) -> None:
-        sources = {atom: self.buffer(atom)} if isinstance(atom, Var) else {}
-        self.lower_group([], sources, [(atom, out)])
+        """Copy ``atom`` into ``out`` (a literal is filled in)."""
+        if isinstance(atom, Var):
+            self.copy_bytes(out, self.buffer(atom), atom.type.nbytes)
+            return
+        self.lower_group([], {}, [(atom, out)])
 
 
 _GROUP_CLASSES = (FusionClass.ELEMENTWISE, FusionClass.INDEX_MAP, FusionClass.REDUCTION)
@@ -341,6 +442,7 @@ class _Group:
     fn: ir.Function
     callee: ir.Function
     elements: int
+    in_loop: bool  # called inside a loop (cond, while, scan)
     calls: int = 0
 
 
@@ -422,8 +524,22 @@ def _lower_dynamic_update_slice(kb: KernelBuilder, op: Op, outs: list[ir.Value])
     b = kb.b
     sources = {a: kb.buffer(a) for a in (x, update, *starts) if isinstance(a, Var)}
     em = kb.emitter([], sources)
-    # One branch-free pass over the output: positions inside the window read update.
     begin = [_start_index(em, s, n, k) for s, n, k in zip(starts, shape, ushape)]
+    if isinstance(x, Var) and sources[x] is out:
+        # In place (``aliases``): only the window is written.
+        if update.type.size == 0:
+            return
+
+        def store(ivs: list[ir.Value]) -> None:
+            index = loop_index(b, ushape, ushape[-1] if ushape else 1, ivs)
+            at = Index(b, shape, [(lambda d=d: b.add(begin[d], index.dim(d), flags=["nsw"]))
+                                  for d in range(len(shape))])
+            em.store(em.emit(update, index), out, x.type.dtype, at)
+
+        with em.scope():
+            loop_nest(b, loop_shape(ushape, ushape[-1] if ushape else 1), store)
+        return
+    # One branch-free pass over the output: positions inside the window read update.
 
     def body(ivs: list[ir.Value]) -> None:
         index = loop_index(b, shape, shape[-1] if shape else 1, ivs)
@@ -452,12 +568,10 @@ def _register_rules() -> None:
     from llax.codegen.dot import lower_dot
 
     OPAQUE_RULES[P.dot_general] = lower_dot
-    # gather/scatter live in their own module, which adds itself to the rule tables.
-    try:
-        import llax.codegen.indexing  # noqa: F401
-    except ModuleNotFoundError as e:
-        if e.name != "llax.codegen.indexing":
-            raise
+    # gather/scatter and control flow live in their own modules, which add themselves to
+    # the rule tables.
+    import llax.codegen.control_flow  # noqa: F401
+    import llax.codegen.indexing  # noqa: F401
 
 
 _register_rules()

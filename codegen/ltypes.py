@@ -91,6 +91,8 @@ def max_value(dtype: np.dtype) -> ir.Constant:
 def _suffix(t: ir.Type) -> str:
     if isinstance(t, ir.IntType):
         return f"i{t.width}"
+    if isinstance(t, ir.PointerType):
+        return "p0"
     return {HALF: "f16", FLOAT: "f32", DOUBLE: "f64"}[t]
 
 

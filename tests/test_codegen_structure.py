@@ -546,16 +546,34 @@ def test_broadcast_row_keeps_inner_loop_unit_stride() -> None:
     assert " urem " not in opt
 
 
-def test_temporaries_are_freed() -> None:
-    x = Var(tt((100,), F32))
+def _temporaries(n: int) -> str:
+    """Unoptimised LLVM IR of a function with three temporaries of ``n`` float32 each."""
+    x = Var(tt((n,), F32))
     a = op(P.exp, x)
     b = op(P.reduce_sum, a.out, axes=(0,))
     c = op(P.div, a.out, b.out)
     d = op(P.neg, c.out)
-    text = _stages(Function((x,), (a, b, c, d), d.outputs))["llvm"]
+    return _stages(Function((x,), (a, b, c, d), d.outputs))["llvm"]
+
+
+def test_temporaries_are_freed() -> None:
+    from llax.codegen.lower import STACK_BUFFER_BYTES
+
+    text = _temporaries(STACK_BUFFER_BYTES)  # 4 bytes each: too big for the stack
     allocs = len(re.findall(r"call ptr @\"aligned_alloc\"", text))
     frees = len(re.findall(r"call void @\"free\"", text))
-    assert allocs == frees == 3
+    # exp and div are heap buffers; the sum (a scalar) is a stack slot.
+    assert allocs == frees == 2
+    assert len(re.findall(r"= alloca \[1 x float\]", text)) == 1
+
+
+def test_small_temporaries_are_stack_slots() -> None:
+    from llax.codegen.lower import STACK_BUFFER_BYTES
+
+    n = STACK_BUFFER_BYTES // 4
+    text = _temporaries(n)
+    assert "aligned_alloc" not in text and '@"free"' not in text
+    assert len(re.findall(rf"= alloca \[{n} x float\]", text)) == 2
 
 
 def test_groups_computing_the_same_thing_share_one_function() -> None:

@@ -10,8 +10,6 @@ runs llax's optimisation pipeline on the batched loops.
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 import pytest
 
@@ -47,6 +45,14 @@ STARTS = np.array([1, 2, 3, 6, 7, 9, 27, 97], np.int32)
 
 def _interp_jit(f):
     return llax.jit(f, backend="interpreter")
+
+
+def ops_of(fn) -> list[str]:
+    return [op.prim.name for op in walk_ops(fn)]
+
+
+def traced(f, *args):
+    return llax.make_jaxpr(f)(*args).jaxpr.function
 
 
 def stacked(f, in_axes, args):
@@ -193,7 +199,8 @@ CASES = {
         lambda lax_, np_: lambda xs: lax_.scan(lambda c, x: (c @ W + x, c), np_.ones(3), xs),
         (1,), (XS.transpose(1, 0, 2),)),
     "scan, xs mapped on the last axis": (
-        lambda lax_, np_: lambda xs: lax_.scan(lambda c, x: (c + x, x[::-1] * c), np_.zeros(3), xs),
+        lambda lax_, np_: lambda xs: lax_.scan(lambda c, x: (c + x, x[::-1] * c), np_.zeros(3),
+                                               xs),
         (-1,), (XS.transpose(1, 2, 0),)),
     "scan, pytrees": (
         lambda lax_, np_: lambda t, xs: lax_.scan(
@@ -266,3 +273,256 @@ def _stacked_tree(f, in_axes, args):
         return f(*llax.tree_util.tree_unflatten(tree, list(xs)))
 
     return stacked(flat, _leaf_axes(in_axes, args), leaves)
+
+
+# ---------------------------------------------------------------------------------------------
+# Hand-derived results
+
+
+def _collatz_length(n: int) -> int:
+    steps = 0
+    while n != 1:
+        n = n // 2 if n % 2 == 0 else 3 * n + 1
+        steps += 1
+    return steps
+
+
+def test_collatz_lengths_lanes_finish_apart() -> None:
+    want = [_collatz_length(int(n)) for n in STARTS]
+    assert len(set(want)) == len(want)  # every lane stops at another iteration
+    for run in (llax.vmap(_collatz(lax, lnp)), _interp_jit(llax.vmap(_collatz(lax, lnp)))):
+        got = run(STARTS)
+        assert np.asarray(got).tolist() == want
+
+
+def test_psum_inside_a_scan_body() -> None:
+    # Each step adds the sum over the batch of that step's x: every lane gets the same
+    # running totals (the cumulative sum of the per-step batch sums).
+    def f(lax_, np_):
+        return lambda xs: lax_.scan(lambda c, x: (c + lax_.psum(x, "i"), c), np_.zeros(3), xs)
+
+    xs = XS.astype(np.float64)
+    totals = np.cumsum(xs.sum(0), axis=0)
+    got = llax.vmap(f(lax, lnp), axis_name="i")(XS)
+    np.testing.assert_allclose(np.asarray(got[0]), np.broadcast_to(totals[-1], (6, 3)), rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(got[1][:, 1:]),
+                               np.broadcast_to(totals[:-1], (6, 4, 3)), rtol=1e-5, atol=1e-6)
+    assert_tree_same(got, jax.vmap(f(jax.lax, jnp), axis_name="i")(XS), "psum in scan",
+                     rtol=1e-5, atol=1e-5)
+
+
+COLLECTIVE_CASES = {
+    # The scan's operands are all unbatched: the rule runs because the body names the axis.
+    "psum of an unbatched value in a scan": (
+        lambda lax_, np_: lambda a, xs: lax_.scan(
+            lambda c, x: (c + lax_.psum(x, "i"), c * a), 0.0, xs),
+        (0, None), (F, XS[0, :, 0])),
+    "axis_index in a while body": (
+        lambda lax_, np_: lambda n: lax_.while_loop(
+            lambda c: c[0] < n, lambda c: (c[0] + 1, c[1] + lax_.axis_index("i")), (0, 0)),
+        (0,), (np.array([3, 0, 2, 5, 1, 4], np.int32),)),
+    "pmax in a branch, batched index": (
+        lambda lax_, np_: lambda p, x: lax_.cond(p, lambda y: lax_.pmax(y, "i"), np_.sin, x),
+        (0, 0), (PRED, F)),
+    "psum in a branch, unbatched index": (
+        lambda lax_, np_: lambda p, x: lax_.cond(p, lambda y: lax_.psum(y, "i"), np_.sin, x),
+        (None, 0), (True, M)),
+    "psum in a while predicate": (
+        lambda lax_, np_: lambda x: lax_.while_loop(
+            lambda c: lax_.psum(c, "i") < 100.0, lambda c: c * 2.0 + 1.0, x),
+        (0,), (np.abs(F),)),
+}
+
+
+@pytest.mark.parametrize("name", list(COLLECTIVE_CASES))
+def test_collectives_in_regions_like_jax(name: str) -> None:
+    make, in_axes, args = COLLECTIVE_CASES[name]
+    got = llax.vmap(make(lax, lnp), in_axes=in_axes, axis_name="i")(*args)
+    want = jax.vmap(make(jax.lax, jnp), in_axes=in_axes, axis_name="i")(*args)
+    assert_tree_same(got, want, name, rtol=1e-5, atol=1e-5)
+
+
+# ---------------------------------------------------------------------------------------------
+# Compositions that need only batching (autodiff of control flow is tested elsewhere)
+
+
+NESTED = {
+    "vmap of vmap of scan": (
+        lambda vmap, lax_, np_: vmap(vmap(lambda x: lax_.scan(
+            lambda c, y: (c * y + 1.0, c), 0.0, x)), in_axes=1)(XS)),
+    "vmap of vmap of while, predicate batched by the inner axis": (
+        lambda vmap, lax_, np_: vmap(vmap(lambda n, x: lax_.while_loop(
+            lambda c: c[0] < n, lambda c: (c[0] + 1, c[1] * x), (0, 1.0)),
+            in_axes=(0, None)), in_axes=(None, 0))(np.array([0, 2, 5], np.int32), F)),
+    "vmap of vmap of switch, both axes in the index": (
+        lambda vmap, lax_, np_: vmap(vmap(lambda i, j, x: lax_.switch(
+            i + j, [np_.sin, np_.cos, np_.exp], x), in_axes=(0, None, 0)),
+            in_axes=(None, 0, 0))(np.array([0, 1, 2], np.int32), np.array([0, 1], np.int32),
+                                  M[:2, :3])),
+    "vmap of scan of vmap": (
+        lambda vmap, lax_, np_: vmap(lambda xs: lax_.scan(
+            lambda c, x: (c + vmap(np_.tanh)(x), c), np_.zeros(3), xs))(XS)),
+    "scan of vmap of while": (
+        lambda vmap, lax_, np_: lax_.scan(lambda c, n: (c + vmap(lambda m: lax_.while_loop(
+            lambda k: k * k < m, lambda k: k + 1, 0))(n), c), np_.zeros(4, np_.int32),
+            np.arange(20, dtype=np.int32).reshape(5, 4))),
+    "vmap of map of vmap": (
+        lambda vmap, lax_, np_: vmap(lambda xs: lax_.map(vmap(lambda x: x * x - 1.0), xs))(XS)),
+    "vmap with out_axes 1 and a pytree of loops": (
+        lambda vmap, lax_, np_: vmap(lambda x: {"w": lax_.fori_loop(
+            0, 4, lambda i, c: c + x, x), "c": lax_.cond(x.sum() > 0, lambda: x, lambda: -x)},
+            out_axes=1)(M)),
+}
+
+
+@pytest.mark.parametrize("name", list(NESTED))
+def test_nested_like_jax(name: str) -> None:
+    make = NESTED[name]
+    want = make(jax.vmap, jax.lax, jnp)
+    assert_tree_same(make(llax.vmap, lax, lnp), want, name, rtol=1e-5, atol=1e-5)
+    assert_tree_same(_interp_jit(lambda: make(llax.vmap, lax, lnp))(), want, f"jit: {name}",
+                     rtol=1e-5, atol=1e-5)
+
+
+def test_fori_loop_traced_unbatched_bounds() -> None:
+    # Under jit the bounds are traced, so fori_loop is a while; with them unbatched every
+    # example stops together and the while stays one loop over a batched carry.
+    def f(lax_, np_, vmap):
+        return lambda lo, hi, x: vmap(lambda y: lax_.fori_loop(lo, hi, lambda i, c: c * y + i,
+                                                               1.0))(x)
+
+    run = _interp_jit(f(lax, lnp, llax.vmap))
+    got = run(np.int32(1), np.int32(5), F)
+    assert_tree_same(got, jax.jit(f(jax.lax, jnp, jax.vmap))(np.int32(1), np.int32(5), F),
+                     "traced bounds", rtol=1e-5, atol=1e-5)
+    want = np.ones(6)
+    for i in range(1, 5):
+        want = want * F.astype(np.float64) + i
+    np.testing.assert_allclose(np.asarray(got), want, rtol=1e-5)
+    fn = traced(f(lax, lnp, llax.vmap), np.int32(1), np.int32(5), F)
+    assert ops_of(fn).count("while") == 1 and "reduce_or" not in ops_of(fn)
+
+
+
+def test_grad_of_vmap_of_cond_ignores_the_branch_not_taken() -> None:
+    # A batched predicate turns the cond into selects, so this needs no autodiff rule of
+    # cond. sqrt has an infinite derivative at 0, where its branch is not taken: the
+    # gradient there is the other branch's 3, not 0 * inf = NaN.
+    x = np.array([0.0, 1.0, 4.0, -2.0, 0.0, 0.25], np.float32)
+
+    def make(lax_, np_, vmap, grad):
+        return grad(lambda v: vmap(lambda y: lax_.cond(y > 0, np_.sqrt,
+                                                       lambda z: z * 3.0, y))(v).sum())
+
+    got = make(lax, lnp, llax.vmap, llax.grad)(x)
+    want = np.where(x > 0, 0.5 / np.sqrt(np.maximum(x, 1e-30)), 3.0)
+    np.testing.assert_allclose(np.asarray(got), want, rtol=1e-6)
+    assert_tree_same(got, make(jax.lax, jnp, jax.vmap, jax.grad)(x), "grad of vmap of cond")
+
+# ---------------------------------------------------------------------------------------------
+# The batched IR: only what differs per example is batched
+
+
+def _top(fn, name: str):
+    (op,) = [op for op in fn.ops if op.prim.name == name]
+    return op
+
+
+def test_unbatched_index_keeps_one_cond() -> None:
+    # Outputs no branch batches stay unbatched; the operand is not moved for the branches.
+    fn = traced(llax.vmap(lambda p, x: lax.cond(p, lambda y: (y * 2, 1.0),
+                                                lambda y: (y, 2.0), x), in_axes=(None, 1)),
+                True, M)
+    cond = _top(fn, "cond")
+    assert [o.type.shape for o in cond.outputs] == [(4, 6), ()]
+    assert "transpose" not in ops_of(fn)[:ops_of(fn).index("cond")]
+    assert "select_n" not in ops_of(fn)
+
+
+def test_batched_index_becomes_selects() -> None:
+    fn = traced(llax.vmap(lambda i, x: lax.switch(i, [lnp.sin, lnp.cos, lnp.exp], x)),
+                INDEX, F)
+    assert "cond" not in ops_of(fn)
+    assert {"sin", "cos", "exp"} <= set(ops_of(fn))
+
+
+def test_unbatched_predicate_keeps_one_while() -> None:
+    fn = traced(llax.vmap(lambda x: lax.while_loop(lambda c: c[0] < 3,
+                                                   lambda c: (c[0] + 1, c[1] * 2.0), (0, x))), F)
+    loop = _top(fn, "while")
+    assert [o.type.shape for o in loop.outputs] == [(), (6,)]  # the counter stays a scalar
+    assert "reduce_or" not in ops_of(fn) and "select_n" not in ops_of(fn)
+
+
+def test_batched_predicate_loops_while_any_runs() -> None:
+    fn = traced(llax.vmap(_collatz(lax, lnp)), STARTS)
+    cond, body = _top(fn, "while").regions
+    assert ops_of(cond)[-1] == "reduce_or"
+    assert ops_of(body)[-2:] == ["select_n", "select_n"]  # finished lanes keep their carry
+
+
+def test_scan_batch_axes_stay_where_they_are() -> None:
+    # xs batched at 1 are scanned as they are, the ys come out batched at 1: no transposes.
+    fn = traced(llax.vmap(lambda xs: lax.scan(lambda c, x: (c + x, x * 2.0), 0.0, xs),
+                          in_axes=1, out_axes=(0, 1)), XS[:, :, 0].T)
+    assert ops_of(fn).count("transpose") == 0
+    scan = _top(fn, "scan")
+    assert [o.type.shape for o in scan.outputs] == [(6,), (5, 6)]
+
+
+def test_scan_unbatched_carry_stays_unbatched() -> None:
+    fn = traced(llax.vmap(lambda a: lax.scan(lambda c, x: (c + 1, x * a), 0, XS[0])), F)
+    scan = _top(fn, "scan")
+    assert [o.type.shape for o in scan.outputs] == [(), (5, 6, 3)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Each rule under every mapping pattern of its operands (the registry test of
+# test_vmap_rules.py points here): batch_function verified and interpreted, eager vmap,
+# and vmap under jit, against the op evaluated on each example.
+
+
+def _op(f, *example_args):
+    """The one control-flow op of ``f``, as a Function of its operands."""
+    (op,) = [op for op in traced(f, *example_args).ops
+             if op.prim.name in ("cond", "while", "scan")]
+    return one_op(op.prim, [a.type for a in op.inputs], dict(op.params), op.regions)
+
+
+_X45, _S = np.zeros((4, 5), np.float32), np.float32(0)
+_V4, _I = np.zeros(4, np.float32), np.int32(0)
+RULE_CASES = {
+    "cond": lambda: (_op(lambda i, x, s: lax.switch(
+        i, [lambda y, t: (y * t, t), lambda y, t: (lnp.sin(y) + t, 2.0 * t)], x, s),
+        _I, _X45, _S), Sig([], values={0: ints(0, 1)})),
+    "cond, three branches, a constant output": lambda: (_op(lambda i, x: lax.switch(
+        i, [lambda y: (y, 1.0), lambda y: (y * 2, 2.0), lambda y: (lnp.cos(y), 3.0)], x),
+        _I, _X45), Sig([], values={0: ints(0, 2)})),
+    "while": lambda: (_op(lambda n, a, i0, x0: lax.while_loop(
+        lambda c: c[0] < n, lambda c: (c[0] + 1, c[1] * 0.5 + a), (i0, x0)),
+        _I, _V4, _I, _V4), Sig([], values={0: ints(0, 5), 2: ints(0, 3)})),
+    "scan": lambda: (_op(lambda a, c0, xs: lax.scan(
+        lambda c, x: (c * a + x.sum(0), c - x[0]), c0, xs),
+        _V4, _V4, np.zeros((3, 2, 4), np.float32)), Sig([])),
+    "scan, reverse": lambda: (_op(lambda a, c0, xs: lax.scan(
+        lambda c, x: (c * a + x, c - x), c0, xs, reverse=True),
+        _V4, _V4, np.zeros((3, 4), np.float32)), Sig([])),
+}
+
+
+@pytest.mark.parametrize("name", list(RULE_CASES))
+def test_rule_matches_stacked_examples(name: str) -> None:
+    fn, sig = RULE_CASES[name]()
+    rng = np.random.default_rng(sum(map(ord, name)))
+    for axes in patterns([t.ndim for t in fn.in_types]):
+        c = make_combo(fn, sig, np.dtype(np.float32), axes, rng)
+        check_batched_function(c)
+        vmapped = llax.vmap(apply_op(c.fn), in_axes=c.axes)
+        for how, got in (("vmap", vmapped(*c.args)), ("jit", _interp_jit(vmapped)(*c.args))):
+            for g, w in zip(as_list(got), c.want, strict=True):
+                assert_close(g, w, f"{how}: {c.what}", 1e-6, 1e-6)
+
+
+def test_rule_cases_cover_the_control_flow_primitives() -> None:
+    names = {_fn.ops[0].prim for _fn, _ in (make() for make in RULE_CASES.values())}
+    assert names == {PRIMITIVES[n] for n in ("cond", "while", "scan")}

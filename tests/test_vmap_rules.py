@@ -21,6 +21,7 @@ no test here (or a named test elsewhere).
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -225,6 +226,11 @@ TESTED_ELSEWHERE = {
     "custom_jvp_call": "test_vmap.py::test_custom_derivatives_under_vmap",
     "custom_vjp_call": "test_vmap.py::test_custom_derivatives_under_vmap",
     "custom_lin": "test_vmap.py::test_custom_lin_batched_and_transposed",
+    # Control flow: every mapping pattern, like test_batching_rule, but with jit on the
+    # interpreter backend until control flow compiles natively.
+    "cond": "test_control_flow_vmap.py::test_rule_matches_stacked_examples",
+    "while": "test_control_flow_vmap.py::test_rule_matches_stacked_examples",
+    "scan": "test_control_flow_vmap.py::test_rule_matches_stacked_examples",
 }
 
 
@@ -358,10 +364,10 @@ def test_every_primitive_is_tested() -> None:
                 - {p.name for p in never_batched})
     assert not untested, f"primitives with no vmap test: {sorted(untested)}"
     assert not set(CASES) - set(PRIMITIVES), "CASES names a primitive that does not exist"
-    from llax.tests import test_vmap
-
     for where in TESTED_ELSEWHERE.values():
-        assert hasattr(test_vmap, where.split("::")[1]), f"{where} does not exist"
+        module, test = where.split("::")
+        tests = importlib.import_module(f"llax.tests.{module.removesuffix('.py')}")
+        assert hasattr(tests, test), f"{where} does not exist"
 
 
 def test_never_batched_primitives_have_no_operands() -> None:

@@ -176,6 +176,10 @@ CASES = {
         lambda lax_, np_: lambda n, x: lax_.while_loop(
             lambda c: c[0] < n, lambda c: (c[0] + 1, c[1] * 1.5), (0, x)),
         (0, None), (np.array([0, 1, 4], np.int32), M[0])),
+    "while, batched predicate, the body returns a weak constant": (
+        lambda lax_, np_: lambda n: lax_.while_loop(
+            lambda c: c[0] < n, lambda c: (c[0] + 1, 2.0), (0, np.float32(1))),
+        (0,), (np.array([0, 2, 3], np.int32),)),
     # fori_loop
     "fori_loop, concrete bounds": (
         lambda lax_, np_: lambda x: lax_.fori_loop(0, 5, lambda i, c: c * x + i, 1.0),
@@ -348,28 +352,32 @@ def test_collectives_in_regions_like_jax(name: str) -> None:
 
 NESTED = {
     "vmap of vmap of scan": (
-        lambda vmap, lax_, np_: vmap(vmap(lambda x: lax_.scan(
+        lambda vmap, jit, lax_, np_: vmap(vmap(lambda x: lax_.scan(
             lambda c, y: (c * y + 1.0, c), 0.0, x)), in_axes=1)(XS)),
     "vmap of vmap of while, predicate batched by the inner axis": (
-        lambda vmap, lax_, np_: vmap(vmap(lambda n, x: lax_.while_loop(
+        lambda vmap, jit, lax_, np_: vmap(vmap(lambda n, x: lax_.while_loop(
             lambda c: c[0] < n, lambda c: (c[0] + 1, c[1] * x), (0, 1.0)),
             in_axes=(0, None)), in_axes=(None, 0))(np.array([0, 2, 5], np.int32), F)),
     "vmap of vmap of switch, both axes in the index": (
-        lambda vmap, lax_, np_: vmap(vmap(lambda i, j, x: lax_.switch(
+        lambda vmap, jit, lax_, np_: vmap(vmap(lambda i, j, x: lax_.switch(
             i + j, [np_.sin, np_.cos, np_.exp], x), in_axes=(0, None, 0)),
             in_axes=(None, 0, 0))(np.array([0, 1, 2], np.int32), np.array([0, 1], np.int32),
                                   M[:2, :3])),
     "vmap of scan of vmap": (
-        lambda vmap, lax_, np_: vmap(lambda xs: lax_.scan(
+        lambda vmap, jit, lax_, np_: vmap(lambda xs: lax_.scan(
             lambda c, x: (c + vmap(np_.tanh)(x), c), np_.zeros(3), xs))(XS)),
     "scan of vmap of while": (
-        lambda vmap, lax_, np_: lax_.scan(lambda c, n: (c + vmap(lambda m: lax_.while_loop(
+        lambda vmap, jit, lax_, np_: lax_.scan(lambda c, n: (c + vmap(lambda m: lax_.while_loop(
             lambda k: k * k < m, lambda k: k + 1, 0))(n), c), np_.zeros(4, np_.int32),
             np.arange(20, dtype=np.int32).reshape(5, 4))),
+    "vmap of jit of scan": (
+        lambda vmap, jit, lax_, np_: vmap(jit(lambda x: lax_.scan(
+            lambda c, y: (c * y + 1.0, c), 0.0, x)))(XS[:, :, 0])),
     "vmap of map of vmap": (
-        lambda vmap, lax_, np_: vmap(lambda xs: lax_.map(vmap(lambda x: x * x - 1.0), xs))(XS)),
+        lambda vmap, jit, lax_, np_: vmap(lambda xs: lax_.map(vmap(lambda x: x * x - 1.0),
+                                                              xs))(XS)),
     "vmap with out_axes 1 and a pytree of loops": (
-        lambda vmap, lax_, np_: vmap(lambda x: {"w": lax_.fori_loop(
+        lambda vmap, jit, lax_, np_: vmap(lambda x: {"w": lax_.fori_loop(
             0, 4, lambda i, c: c + x, x), "c": lax_.cond(x.sum() > 0, lambda: x, lambda: -x)},
             out_axes=1)(M)),
 }
@@ -378,10 +386,10 @@ NESTED = {
 @pytest.mark.parametrize("name", list(NESTED))
 def test_nested_like_jax(name: str) -> None:
     make = NESTED[name]
-    want = make(jax.vmap, jax.lax, jnp)
-    assert_tree_same(make(llax.vmap, lax, lnp), want, name, rtol=1e-5, atol=1e-5)
-    assert_tree_same(_interp_jit(lambda: make(llax.vmap, lax, lnp))(), want, f"jit: {name}",
-                     rtol=1e-5, atol=1e-5)
+    want = make(jax.vmap, jax.jit, jax.lax, jnp)
+    assert_tree_same(make(llax.vmap, _interp_jit, lax, lnp), want, name, rtol=1e-5, atol=1e-5)
+    assert_tree_same(_interp_jit(lambda: make(llax.vmap, _interp_jit, lax, lnp))(), want,
+                     f"jit: {name}", rtol=1e-5, atol=1e-5)
 
 
 def test_fori_loop_traced_unbatched_bounds() -> None:

@@ -29,9 +29,21 @@ from llax.tests.jnp_oracle import assert_same, jax, x64  # noqa: F401 - x64 is a
 
 
 def as_jax(fn: Callable) -> Callable:
-    """``fn`` with its globals ``lnp`` and ``lax`` meaning JAX's modules."""
-    env = {**fn.__globals__, "lnp": jax.numpy, "lax": jax.lax}
-    return types.FunctionType(fn.__code__, env, fn.__name__, fn.__defaults__, fn.__closure__)
+    """``fn`` with ``lnp`` and ``lax`` meaning JAX's modules, in it and in the functions of
+    this module it calls."""
+    return types.FunctionType(fn.__code__, _jax_globals(), fn.__name__, fn.__defaults__,
+                              fn.__closure__)
+
+
+def _jax_globals() -> dict:
+    """This module's globals with JAX's modules, and this module's functions rebound to
+    them (so a program calling another program calls its JAX twin)."""
+    env = {**globals(), "lnp": jax.numpy, "lax": jax.lax}
+    for name, value in list(env.items()):
+        if isinstance(value, types.FunctionType) and value.__module__ == __name__:
+            env[name] = types.FunctionType(value.__code__, env, value.__name__,
+                                           value.__defaults__, value.__closure__)
+    return env
 
 
 def assert_tree_same(got: Any, want: Any, rtol: float | None, what: str) -> None:
@@ -406,6 +418,21 @@ def test_cse_inside_a_loop_body() -> None:
         np.testing.assert_array_equal(got, want)
 
 
+def test_simplify_inside_a_loop_body() -> None:
+    from llax.passes.simplify import simplify_function
+
+    def f(xs):
+        return lax.scan(lambda c, x: (c + x * (2.0 - 1.0) + 0.0, x * 1.0), 0.0, xs)
+
+    fn = llax.make_jaxpr(f)(arange(4)).jaxpr.function
+    simple = simplify_function(fn)
+    (body,) = simple.ops[0].regions
+    assert len(body.ops) < len(fn.ops[0].regions[0].ops)
+    x = [arange(4)]
+    for got, want in zip(evaluate_function(simple, x), evaluate_function(fn, x)):
+        np.testing.assert_array_equal(got, want)
+
+
 def test_closed_over_values_become_operands() -> None:
     w = np.arange(3, dtype=np.float32)
     jaxpr = llax.make_jaxpr(lambda x: lax.cond(x.sum() > 0, lambda: x * w, lambda: x))(w)
@@ -483,3 +510,120 @@ def test_grad_of_while_loop_raises_jax_error() -> None:
 def test_traced_python_control_flow_still_points_to_lax() -> None:
     with pytest.raises(llax.errors.ConcretizationTypeError, match="lax.cond"):
         llax.jit(lambda x: x if x > 0 else -x)(1.0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Compositions in every order (each against JAX composed the same way)
+
+
+def rnn_loss(w, xs):
+    def step(h, x):
+        h = lnp.tanh(w @ h + x)
+        return h, h.sum()
+
+    h, ys = lax.scan(step, lnp.zeros(w.shape[0], w.dtype), xs)
+    return (h ** 2).sum() + ys.sum()
+
+
+def piecewise(x):
+    return lax.cond(x.sum() > 0, lambda x: lnp.sin(x) * x, lambda x: x ** 3, x)
+
+
+def nested_fori(x):
+    def outer(i, c):
+        return lax.fori_loop(0, 3, lambda j, d: lnp.sin(d) * (i + 1) + j * x, c)
+
+    return lax.fori_loop(0, 2, outer, x).sum()
+
+
+def collatz_steps(n):
+    return collatz(n)
+
+
+W = (np.arange(16, dtype=np.float32).reshape(4, 4) - 8) / 16
+XS = np.linspace(-1, 1, 5 * 4, dtype=np.float32).reshape(5, 4)
+BATCH = np.stack([XS, XS * 0.5, -XS])
+
+
+def compose(transforms: str, fn: Callable, **kw) -> tuple[Callable, Callable]:
+    """The same composition of transformations in llax and in JAX."""
+    lf, jf = fn, as_jax(fn)
+    for t in reversed(transforms.split(".")):
+        lt, jt = getattr(llax, t), getattr(jax, t)
+        lf, jf = lt(lf, **kw.get(t, {})), jt(jf, **kw.get(t, {}))
+    return lf, jf
+
+
+COMPOSITIONS = [
+    ("jit.vmap.grad", rnn_loss, (W, BATCH), {"vmap": {"in_axes": (None, 0)}}),
+    ("vmap.jit.grad", rnn_loss, (W, BATCH), {"vmap": {"in_axes": (None, 0)}}),
+    ("grad.jit", rnn_loss, (W, XS), {}),
+    ("jit.grad.grad", lambda x: nested_fori(x).sum(), (np.float32(0.3),), {}),
+    ("jit.grad", nested_fori, (np.linspace(0, 1, 3, dtype=np.float32),), {}),
+    ("jit.vmap", collatz_steps, (np.array([1, 6, 7, 27], np.int32),), {}),
+    ("vmap.jit", collatz_steps, (np.array([3, 9], np.int32),), {}),
+    ("jit.vmap.grad", lambda x: piecewise(x).sum(), (np.linspace(-1, 1, 6, dtype=np.float32)
+                                                     .reshape(3, 2),), {}),
+    ("jit.vmap", newton_sqrt, (np.arange(1, 13, dtype=np.float32).reshape(3, 4),), {}),
+]
+
+
+@pytest.mark.parametrize("transforms,fn,args,kw", COMPOSITIONS,
+                         ids=[f"{t}-{k}" for k, (t, *_) in enumerate(COMPOSITIONS)])
+def test_compositions(transforms: str, fn: Callable, args: tuple, kw: dict) -> None:
+    lf, jf = compose(transforms, fn, **kw)
+    assert_tree_same(lf(*args), jf(*args), 2e-5, transforms)
+
+
+def test_custom_vjp_fixed_point() -> None:
+    """JAX's custom-derivatives tutorial: a fixed point by while_loop, differentiated by the
+    implicit function theorem (itself a fixed point)."""
+
+    def program(custom_vjp, lax, lnp):
+        from functools import partial
+
+        @partial(custom_vjp, nondiff_argnums=(0,))
+        def fixed_point(f, a, x_guess):
+            def cond_fun(carry):
+                x_prev, x = carry
+                return lnp.abs(x_prev - x) > 1e-6
+
+            def body_fun(carry):
+                _, x = carry
+                return x, f(a, x)
+
+            _, x_star = lax.while_loop(cond_fun, body_fun, (x_guess, f(a, x_guess)))
+            return x_star
+
+        def fixed_point_fwd(f, a, x_init):
+            x_star = fixed_point(f, a, x_init)
+            return x_star, (a, x_star)
+
+        def rev_iter(f, packed, u):
+            a, x_star, x_star_bar = packed
+            _, vjp_x = llax_or_jax.vjp(lambda x: f(a, x), x_star)
+            return x_star_bar + vjp_x(u)[0]
+
+        def fixed_point_rev(f, res, x_star_bar):
+            a, x_star = res
+            _, vjp_a = llax_or_jax.vjp(lambda a: f(a, x_star), a)
+            (a_bar,) = vjp_a(fixed_point(partial(rev_iter, f), (a, x_star, x_star_bar),
+                                         x_star_bar))
+            return a_bar, lnp.zeros_like(x_star)
+
+        fixed_point.defvjp(fixed_point_fwd, fixed_point_rev)
+
+        def newton_sqrt(a):
+            update = lambda a, x: 0.5 * (x + a / x)  # noqa: E731
+            return fixed_point(update, a, a)
+
+        return newton_sqrt
+
+    results = []
+    for mod in (llax, jax):
+        llax_or_jax = mod  # noqa: F841 - read by the rules above through the closure
+        sqrt = program(mod.custom_vjp, mod.lax, mod.numpy)
+        results.append((sqrt(2.0), mod.grad(sqrt)(2.0), mod.jit(mod.grad(sqrt))(2.0),
+                        mod.grad(mod.grad(sqrt))(2.0)))
+    for got, want in zip(*results):
+        np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-5)

@@ -295,14 +295,16 @@ class KernelBuilder:
         inlined back (alwaysinline); one called more often stays a call. Small groups are
         compiled for size (see SMALL_GROUP).
         """
-        in_loop = self.loop_depth > 0
-        key = (_group_key(op), in_loop)
-        group = self._groups.get(key)
         # Each buffer is passed once: a value read twice, and an output stored in an
         # operand's buffer (``aliases``), which LLVM then sees as one pointer (noalias).
         var_inputs = list(dict.fromkeys(a for a in op.inputs if isinstance(a, Var)))
-        in_operand = {o: var_inputs.index(op.inputs[i]) for o, i in op.aliases}
+        pointers = [self.buffers[a] for a in var_inputs]
+        in_operand = {o: k for o, v in enumerate(op.outputs)
+                      for k, p in enumerate(pointers) if p is self.buffers[v]}
         own = [o for o in range(len(op.outputs)) if o not in in_operand]
+        in_loop = self.loop_depth > 0
+        key = (_group_key(op), in_loop, tuple(sorted(in_operand.items())))
+        group = self._groups.get(key)
         if group is None:
             types = [a.type for a in var_inputs] + [op.outputs[o].type for o in own]
             # Balance the two threads' work: the side module takes a nest while it holds
@@ -330,8 +332,7 @@ class KernelBuilder:
             callee = ir.Function(self.module, fn.function_type, name=fn.name) if to_side else fn
             group = self._groups[key] = _Group(fn, callee, max(t.size for t in types), in_loop)
         group.calls += 1
-        self.b.call(group.callee, [self.buffers[a] for a in var_inputs]
-                    + [self.buffers[op.outputs[o]] for o in own])
+        self.b.call(group.callee, pointers + [self.buffers[op.outputs[o]] for o in own])
 
     def lower_op_inline(self, op: Op, outs: list[ir.Value]) -> None:
         if op.prim is P.fusion:

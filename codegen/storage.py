@@ -12,7 +12,9 @@ last value.
 A parameter's buffer may only be written when its owner says so (``writable``): a loop's
 carry is storage the loop owns, while a kernel's inputs, a scan's consts and xs slices, and
 a cond's operands (unless the cond op itself aliases them) belong to someone else. An alias
-into a buffer that may not be written is not followed: the op writes fresh storage.
+into a buffer that may not be written is not followed: the op writes fresh storage. Nor is
+one on a fusion whose region reads that operand elsewhere than at the output's own index
+(through a reversal, say): writing element i would clobber an element still to be read.
 
 Temporaries come from a scope. ``KernelScope``: made where first written and freed after
 their last use. ``LoopScope``: everything a loop needs (its regions' temporaries, the second
@@ -74,13 +76,26 @@ def plan_buffers(fn: Function, writable: Collection[int] = ()) -> BufferPlan:
         root.update((v, v) for v in op.outputs)
         for out, operand in op.aliases:
             r = root[_checked_alias(op, out, operand, t, last)]
-            if r not in read_only:
+            if r not in read_only and (op.prim is not P.fusion
+                                       or _pointwise(op.regions[0], operand)):
                 root[op.outputs[out]] = r
     plan = BufferPlan(fn, root)
     for v, r in root.items():
         if v in last:
             plan.last_read[r] = max(plan.last_read.get(r, -1), last[v])
     return plan
+
+
+def _pointwise(region: Function, k: int) -> bool:
+    """Whether the fusion region reads parameter ``k`` only at its result's own index: every
+    op between them is elementwise."""
+    reached = {region.params[k]}
+    for op in region.ops:
+        if any(a in reached for a in op.inputs):
+            if fusion_class.get(op.prim) is not FusionClass.ELEMENTWISE:
+                return False
+            reached.update(op.outputs)
+    return True
 
 
 def carry_operand(op: Op, out: int) -> int | None:

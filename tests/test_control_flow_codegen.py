@@ -520,3 +520,15 @@ def test_invalid_aliases_raise() -> None:
     bad = annotate(dot, lambda op: ((0, 0),) if op.prim is P.dot_general else None)
     with pytest.raises(LoweringError, match="cannot store output 0 in operand 0"):
         compile_native(bad, bad)
+
+
+def test_fusion_alias_through_an_index_map_is_not_followed() -> None:
+    # out[i] = (y * 2 + 1)[n - 1 - i]: storing it over y would overwrite y[n - 1 - i] while
+    # it is still to be read, so the kernel writes a fresh buffer.
+    def f(x, w):
+        return lnp.flip(x @ w * 2.0 + 1.0)
+
+    x, w = np.arange(8, dtype=np.float32).reshape(1, 8), np.eye(8, dtype=np.float32)
+    fn = annotate(_traced(f, x, w), lambda op: ((0, 0),) if op.prim is P.fusion else None)
+    (got,), _ = _compile(fn, x, w)
+    assert_same(got, np.flip(x @ w * 2 + 1))

@@ -350,6 +350,122 @@ def bench_vmap() -> list[Row]:
     return [batched, looped, grads]
 
 
+# ---------------------------------------------------------------------------------------------
+# Control flow: in-place updates in a fori_loop, an RNN by scan (and its gradient), Newton's
+# method by while_loop. Each loop runs natively, so these time one call of the whole loop.
+
+
+def _cf_pipeline() -> str:
+    """The default pipeline, with the ``inplace`` pass (buffer reuse) if it does not run it."""
+    from llax.frontend.compile import DEFAULT_PIPELINE
+
+    return DEFAULT_PIPELINE if "inplace" in DEFAULT_PIPELINE else DEFAULT_PIPELINE + ",inplace"
+
+
+def _jit(mod: Any, f: Callable[..., Any]) -> Callable[..., Any]:
+    import llax
+
+    return mod.jit(f, pipeline=_cf_pipeline()) if mod is llax else mod.jit(f)
+
+
+UPDATES = 10_000
+
+
+def bench_fori() -> list[Row]:
+    """``x = x.at[i % n].set(x[i % n] * 2 + 1)`` 10,000 times: the cost of an update must not
+    grow with n (the loop writes one element of a buffer it owns)."""
+    rows = []
+    for n in (10**3, 10**6):
+        x_np = np.random.default_rng(0).standard_normal(n).astype(np.float32)
+        row = Row(f"fori_loop {UPDATES} x.at[i % n].set(x[i % n] * 2 + 1), n={n:.0e} f32", 0.0)
+        for side, mod, xp, block in _sides():
+            def f(x, lax=mod.lax, n=n):
+                return lax.fori_loop(0, UPDATES, lambda i, x: x.at[i % n].set(x[i % n] * 2 + 1),
+                                     x)
+
+            g, x = _jit(mod, f), xp.asarray(x_np)
+            setattr(row, side, median_time(lambda g=g, x=x, bl=block: bl(g(x)), repeat=7))
+        rows.append(row)
+    return rows
+
+
+RNN_T, RNN_H, RNN_D = 1000, 64, 32
+
+
+def _rnn_problem() -> tuple[np.ndarray, ...]:
+    rng = np.random.default_rng(0)
+    w = (rng.standard_normal((RNN_H, RNN_H)) / np.sqrt(RNN_H)).astype(np.float32)
+    u = (rng.standard_normal((RNN_H, RNN_D)) / np.sqrt(RNN_D)).astype(np.float32)
+    xs = rng.standard_normal((RNN_T, RNN_D)).astype(np.float32)
+    return w, u, xs, np.zeros(RNN_H, np.float32)
+
+
+def _rnn(lax: Any, xp: Any) -> Callable[..., Any]:
+    """``h = tanh(W @ h + U @ x_t)`` over xs by scan: the final h and the sum of every h."""
+
+    def run(w, u, xs, h0):
+        h, hs = lax.scan(lambda h, x: (lambda h: (h, h))(xp.tanh(w @ h + u @ x)), h0, xs)
+        return h, xp.sum(hs)
+
+    return run
+
+
+def bench_rnn() -> list[Row]:
+    w, u, xs, h0 = _rnn_problem()
+
+    def numpy_rnn():
+        h, total = h0, np.float32(0)
+        for x in xs:
+            h = np.tanh(w @ h + u @ x)
+            total += h.sum()
+        return h, total
+
+    what = f"T={RNN_T} H={RNN_H} D={RNN_D} f32"
+    forward = Row(f"RNN by scan, {what}: final h and sum of hs", 0.0,
+                  numpy=median_time(numpy_rnn, repeat=3))
+    grad = Row(f"RNN by scan, {what}: grad of sum of hs wrt W", 0.0)
+    for side, mod, xp, block in _sides():
+        args = tuple(xp.asarray(v) for v in (w, u, xs, h0))
+        run = _rnn(mod.lax, xp)
+        f = _jit(mod, run)
+        setattr(forward, side, median_time(lambda f=f, a=args, bl=block: bl(f(*a)), repeat=7))
+        g = _jit(mod, mod.grad(lambda *a, run=run: run(*a)[1]))
+        setattr(grad, side, median_time(lambda g=g, a=args, bl=block: bl(g(*a)), repeat=7))
+    return [forward, grad]
+
+
+NEWTON_N = 10**6
+
+
+def _newton(lax: Any, xp: Any) -> Callable[..., Any]:
+    """Elementwise square roots by Newton's method, until the largest residual is small."""
+
+    def run(a):
+        def body(x):
+            return 0.5 * (x + a / x)
+
+        return lax.while_loop(lambda x: xp.max(xp.abs(x * x - a)) > 1e-3 * xp.max(a), body, a)
+
+    return run
+
+
+def bench_newton() -> list[Row]:
+    a_np = np.random.default_rng(0).uniform(0.5, 100.0, NEWTON_N).astype(np.float32)
+    row = Row(f"Newton sqrt by while_loop, {NEWTON_N:.0e} f32 (max residual)", 0.0,
+              numpy=median_time(lambda: _newton_numpy(a_np), repeat=3))
+    for side, mod, xp, block in _sides():
+        f, a = _jit(mod, _newton(mod.lax, xp)), xp.asarray(a_np)
+        setattr(row, side, median_time(lambda f=f, a=a, bl=block: bl(f(a)), repeat=5))
+    return [row]
+
+
+def _newton_numpy(a: np.ndarray) -> np.ndarray:
+    x = a
+    while np.max(np.abs(x * x - a)) > 1e-3 * np.max(a):
+        x = 0.5 * (x + a / x)
+    return x
+
+
 WORKLOADS: dict[str, Callable[[], list[Row]]] = {
     "dispatch": bench_dispatch,
     "selu": bench_selu,
@@ -358,6 +474,9 @@ WORKLOADS: dict[str, Callable[[], list[Row]]] = {
     "linreg": bench_linreg,
     "mlp": bench_mlp,
     "vmap": bench_vmap,
+    "fori": bench_fori,
+    "rnn": bench_rnn,
+    "newton": bench_newton,
 }
 
 

@@ -13,7 +13,8 @@ single-threaded instance, split over llax's pool when large, and NumPy's
 threaded instance for the largest products; everything else
 (integers, bool, float16, tiny products, or no BLAS) runs generated loops:
 ``C[m, :] += A[m, k] * B[k, :]`` (unit-stride over N) or, when B is stored
-transposed, a register dot product over K. Integers wrap; bool is OR of ANDs.
+transposed (or is a vector), register dot products over K, several rows of A at
+a time. Integers wrap; bool is OR of ANDs.
 """
 
 from __future__ import annotations
@@ -45,6 +46,9 @@ PARALLEL_MIN_FLOPS = 1 << 22
 # call, so smaller products, which follow each other quickly in a training step, stay on
 # llax's pool: its threads sleep when idle and never take a core from compilation.
 THREADED_MIN_FLOPS = 1 << 27
+# Rows of A per pass of the generated dot-product loop. 1000 64x64 matvecs in a fori_loop
+# took 450 us one row at a time, 290 us with 2 or 4 rows, 160-230 us with 8, 290 us with 16.
+DOT_ROWS = 8
 
 
 def _nonunit(shape: Sequence[int], dims: Sequence[int]) -> list[int]:
@@ -211,19 +215,32 @@ def _gemm_loops(kb, dt, B, M, N, K, a, ta, bm, tb, out) -> None:
     zero = ltypes.const(acc_dt, 0)
 
     if tb or dt == dtypes.float16 or K == 0:
-        # Dot-product form: C[m, n] = sum_k A[m, k] B^T[n, k], accumulated in registers.
-        def cell(ivs: list[ir.Value]) -> None:
-            bi, m, n = ivs
-
+        # Dot-product form: C[m, n] = sum_k A[m, k] B^T[n, k], accumulated in registers,
+        # DOT_ROWS rows of A at a time: each B element loaded serves them all, and their
+        # reductions overlap.
+        def rows(bi: ir.Value, m0: ir.Value, n: ir.Value, count: int) -> None:
             def step(k: ir.Value, c: list[ir.Value]) -> list[ir.Value]:
-                return [mac(c[0], load(a, a_off(bi, m, k)), load(bm, b_off(bi, k, n)), True)]
+                y = load(bm, b_off(bi, k, n))
+                return [mac(c[r], load(a, a_off(bi, b.add(m0, i64(r)), k)), y, True)
+                        for r in range(count)]
 
-            (acc,) = for_range(b, K, step, [zero], name="k")
-            if acc.type != ltypes.reg_type(dt):
-                acc = b.fptrunc(acc, HALF)
-            ltypes.store(b, acc, c_ptr(bi, m, n), dt)
+            accs = for_range(b, K, step, [zero] * count, name="k")
+            for r, acc in enumerate(accs):
+                if acc.type != ltypes.reg_type(dt):
+                    acc = b.fptrunc(acc, HALF)
+                ltypes.store(b, acc, c_ptr(bi, b.add(m0, i64(r)), n), dt)
 
-        loop_nest(b, [B, M, N], cell, name="mn")
+        blocks, tail = divmod(M, DOT_ROWS)
+
+        def cell(ivs: list[ir.Value]) -> None:
+            bi, n = ivs
+            if blocks:
+                for_range(b, blocks, lambda j, _: rows(
+                    bi, b.mul(j, i64(DOT_ROWS)), n, DOT_ROWS) or [], name="m")
+            if tail:
+                rows(bi, i64(blocks * DOT_ROWS), n, tail)
+
+        loop_nest(b, [B, N], cell, name="bn")
         return
 
     # C[m, :] += A[m, k] * B[k, :]: the inner loop is unit-stride over both C and B.

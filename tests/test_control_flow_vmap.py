@@ -1,11 +1,11 @@
 """``vmap`` of ``cond``, ``switch``, ``while_loop``, ``fori_loop``, ``scan`` and ``map``.
 
-Oracles: the definition of vmap (the function applied to each example in a
-Python loop, eagerly, which runs the control flow with the interpreter, and the
-results stacked), JAX (values, dtypes and weak types), and hand-derived values
-where a loop has a closed form (Collatz lengths, sums). Control flow has no
-native code yet, so ``jit`` runs here with the interpreter backend: that still
-runs llax's optimisation pipeline on the batched loops.
+Oracles: the definition of vmap (the unbatched function run by the interpreter
+on each example in a Python loop, the results stacked), JAX (values, dtypes and
+weak types), and hand-derived values where a loop has a closed form (Collatz
+lengths, sums). The batched programs run eagerly and under ``jit`` (native
+code). Each rule under every mapping pattern of its operands is in
+test_vmap_rules.py.
 """
 
 from __future__ import annotations
@@ -17,20 +17,9 @@ import llax
 import llax.numpy as lnp
 from llax import lax
 from llax.ir.core import walk_ops
-from llax.ir.primitive import PRIMITIVES
 from llax.tests.jnp_oracle import jax
 from llax.tests.test_vmap import assert_tree_same
-from llax.tests.test_vmap_rules import (
-    Sig,
-    apply_op,
-    as_list,
-    assert_close,
-    check_batched_function,
-    ints,
-    make_combo,
-    one_op,
-    patterns,
-)
+from llax.tests.test_vmap_rules import assert_close
 
 jnp = jax.numpy
 rng = np.random.default_rng(9)
@@ -43,10 +32,6 @@ INDEX = np.array([-3, 0, 1, 2, 3, 7], np.int32)  # out of range: switch clamps
 STARTS = np.array([1, 2, 3, 6, 7, 9, 27, 97], np.int32)
 
 
-def _interp_jit(f):
-    return llax.jit(f, backend="interpreter")
-
-
 def ops_of(fn) -> list[str]:
     return [op.prim.name for op in walk_ops(fn)]
 
@@ -56,8 +41,9 @@ def traced(f, *args):
 
 
 def stacked(f, in_axes, args):
-    """vmap by definition: ``f`` on each example (eagerly), the results stacked on axis 0."""
+    """vmap by definition: ``f`` on each example (interpreted), the results stacked."""
     size = next(np.shape(a)[ax] for a, ax in zip(args, in_axes) if ax is not None)
+    f = llax.jit(f, backend="interpreter")
     outs = [f(*[a if ax is None else np.take(a, b, axis=ax) for a, ax in zip(args, in_axes)])
             for b in range(size)]
     return llax.tree_util.tree_map(lambda *xs: np.stack([np.asarray(x) for x in xs]), *outs)
@@ -256,8 +242,8 @@ def test_vmap_equals_stacked_examples_and_jax(name: str) -> None:
     assert_tree_close(got, _stacked_tree(f, in_axes, args), f"{name}: vs stacked examples")
     assert_tree_same(got, jax.vmap(make(jax.lax, jnp), in_axes=in_axes)(*args),
                      f"{name}: vs JAX", rtol=1e-5, atol=1e-5)
-    assert_tree_close(_interp_jit(llax.vmap(f, in_axes=in_axes))(*args), got,
-                      f"{name}: jit (interpreter backend)")
+    assert_tree_close(llax.jit(llax.vmap(f, in_axes=in_axes))(*args), got,
+                      f"{name}: jit")
 
 
 def _leaf_axes(spec, value) -> list:
@@ -294,7 +280,7 @@ def _collatz_length(n: int) -> int:
 def test_collatz_lengths_lanes_finish_apart() -> None:
     want = [_collatz_length(int(n)) for n in STARTS]
     assert len(set(want)) == len(want)  # every lane stops at another iteration
-    for run in (llax.vmap(_collatz(lax, lnp)), _interp_jit(llax.vmap(_collatz(lax, lnp)))):
+    for run in (llax.vmap(_collatz(lax, lnp)), llax.jit(llax.vmap(_collatz(lax, lnp)))):
         got = run(STARTS)
         assert np.asarray(got).tolist() == want
 
@@ -387,8 +373,8 @@ NESTED = {
 def test_nested_like_jax(name: str) -> None:
     make = NESTED[name]
     want = make(jax.vmap, jax.jit, jax.lax, jnp)
-    assert_tree_same(make(llax.vmap, _interp_jit, lax, lnp), want, name, rtol=1e-5, atol=1e-5)
-    assert_tree_same(_interp_jit(lambda: make(llax.vmap, _interp_jit, lax, lnp))(), want,
+    assert_tree_same(make(llax.vmap, llax.jit, lax, lnp), want, name, rtol=1e-5, atol=1e-5)
+    assert_tree_same(llax.jit(lambda: make(llax.vmap, llax.jit, lax, lnp))(), want,
                      f"jit: {name}", rtol=1e-5, atol=1e-5)
 
 
@@ -399,7 +385,7 @@ def test_fori_loop_traced_unbatched_bounds() -> None:
         return lambda lo, hi, x: vmap(lambda y: lax_.fori_loop(lo, hi, lambda i, c: c * y + i,
                                                                1.0))(x)
 
-    run = _interp_jit(f(lax, lnp, llax.vmap))
+    run = llax.jit(f(lax, lnp, llax.vmap))
     got = run(np.int32(1), np.int32(5), F)
     assert_tree_same(got, jax.jit(f(jax.lax, jnp, jax.vmap))(np.int32(1), np.int32(5), F),
                      "traced bounds", rtol=1e-5, atol=1e-5)
@@ -482,55 +468,3 @@ def test_scan_unbatched_carry_stays_unbatched() -> None:
     fn = traced(llax.vmap(lambda a: lax.scan(lambda c, x: (c + 1, x * a), 0, XS[0])), F)
     scan = _top(fn, "scan")
     assert [o.type.shape for o in scan.outputs] == [(), (5, 6, 3)]
-
-
-# ---------------------------------------------------------------------------------------------
-# Each rule under every mapping pattern of its operands (the registry test of
-# test_vmap_rules.py points here): batch_function verified and interpreted, eager vmap,
-# and vmap under jit, against the op evaluated on each example.
-
-
-def _op(f, *example_args):
-    """The one control-flow op of ``f``, as a Function of its operands."""
-    (op,) = [op for op in traced(f, *example_args).ops
-             if op.prim.name in ("cond", "while", "scan")]
-    return one_op(op.prim, [a.type for a in op.inputs], dict(op.params), op.regions)
-
-
-_X45, _S = np.zeros((4, 5), np.float32), np.float32(0)
-_V4, _I = np.zeros(4, np.float32), np.int32(0)
-RULE_CASES = {
-    "cond": lambda: (_op(lambda i, x, s: lax.switch(
-        i, [lambda y, t: (y * t, t), lambda y, t: (lnp.sin(y) + t, 2.0 * t)], x, s),
-        _I, _X45, _S), Sig([], values={0: ints(0, 1)})),
-    "cond, three branches, a constant output": lambda: (_op(lambda i, x: lax.switch(
-        i, [lambda y: (y, 1.0), lambda y: (y * 2, 2.0), lambda y: (lnp.cos(y), 3.0)], x),
-        _I, _X45), Sig([], values={0: ints(0, 2)})),
-    "while": lambda: (_op(lambda n, a, i0, x0: lax.while_loop(
-        lambda c: c[0] < n, lambda c: (c[0] + 1, c[1] * 0.5 + a), (i0, x0)),
-        _I, _V4, _I, _V4), Sig([], values={0: ints(0, 5), 2: ints(0, 3)})),
-    "scan": lambda: (_op(lambda a, c0, xs: lax.scan(
-        lambda c, x: (c * a + x.sum(0), c - x[0]), c0, xs),
-        _V4, _V4, np.zeros((3, 2, 4), np.float32)), Sig([])),
-    "scan, reverse": lambda: (_op(lambda a, c0, xs: lax.scan(
-        lambda c, x: (c * a + x, c - x), c0, xs, reverse=True),
-        _V4, _V4, np.zeros((3, 4), np.float32)), Sig([])),
-}
-
-
-@pytest.mark.parametrize("name", list(RULE_CASES))
-def test_rule_matches_stacked_examples(name: str) -> None:
-    fn, sig = RULE_CASES[name]()
-    rng = np.random.default_rng(sum(map(ord, name)))
-    for axes in patterns([t.ndim for t in fn.in_types]):
-        c = make_combo(fn, sig, np.dtype(np.float32), axes, rng)
-        check_batched_function(c)
-        vmapped = llax.vmap(apply_op(c.fn), in_axes=c.axes)
-        for how, got in (("vmap", vmapped(*c.args)), ("jit", _interp_jit(vmapped)(*c.args))):
-            for g, w in zip(as_list(got), c.want, strict=True):
-                assert_close(g, w, f"{how}: {c.what}", 1e-6, 1e-6)
-
-
-def test_rule_cases_cover_the_control_flow_primitives() -> None:
-    names = {_fn.ops[0].prim for _fn, _ in (make() for make in RULE_CASES.values())}
-    assert names == {PRIMITIVES[n] for n in ("cond", "while", "scan")}

@@ -21,7 +21,6 @@ no test here (or a named test elsewhere).
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -217,6 +216,38 @@ _FUSED_EW = parse_function("""{ lambda ; a:f32[4,5] b:f32[]. let
 CASES["fusion"] = [sig((M, F32), (M, F32), dtypes=(F32,), regions=(_FUSED,)),
                    sig((M, F32), ((), F32), dtypes=(F32,), regions=(_FUSED_EW,))]
 
+
+# Control flow: the one cond/while/scan op a frontend function traces to, regions included
+# (more programs in test_control_flow_vmap.py).
+def _control_flow(f: Callable, *example_args: np.ndarray, values=None) -> Sig:
+    (op,) = [op for op in llax.make_jaxpr(f)(*example_args).jaxpr.function.ops if op.regions]
+    return sig(*[(a.type.shape, a.type.dtype) for a in op.inputs], dtypes=(F32,),
+               values=values, regions=op.regions, **dict(op.params))
+
+
+_F45, _F4, _F = (np.zeros(s, np.float32) for s in ((4, 5), (4,), ()))
+_I = np.int32(0)
+CASES["cond"] = [
+    _control_flow(lambda i, x, s: llax.lax.switch(
+        i, [lambda y, t: (y * t, t), lambda y, t: (llax.numpy.sin(y) + t, 2.0 * t)], x, s),
+        _I, _F45, _F, values={0: ints(0, 1)}),
+    # An output one branch leaves unbatched (a constant) and another batches.
+    _control_flow(lambda i, x: llax.lax.switch(
+        i, [lambda y: (y, 1.0), lambda y: (y * 2, 2.0), lambda y: (llax.numpy.cos(y), 3.0)],
+        x), _I, _F45, values={0: ints(0, 2)}),
+]
+CASES["while"] = [_control_flow(lambda n, a, i0, x0: llax.lax.while_loop(
+    lambda c: c[0] < n, lambda c: (c[0] + 1, c[1] * 0.5 + a), (i0, x0)),
+    _I, _F4, _I, _F4, values={0: ints(0, 5), 2: ints(0, 3)})]
+CASES["scan"] = [
+    _control_flow(lambda a, c0, xs: llax.lax.scan(
+        lambda c, x: (c * a + x.sum(0), c - x[0]), c0, xs), _F4, _F4,
+        np.zeros((3, 2, 4), np.float32)),
+    _control_flow(lambda a, c0, xs: llax.lax.scan(
+        lambda c, x: (c * a + x, c - x), c0, xs, reverse=True), _F4, _F4,
+        np.zeros((3, 4), np.float32)),
+]
+
 # Primitives whose batching needs more than an example signature, and where it is tested.
 TESTED_ELSEWHERE = {
     "psum": "test_vmap.py::test_collectives_match_jax",
@@ -226,11 +257,6 @@ TESTED_ELSEWHERE = {
     "custom_jvp_call": "test_vmap.py::test_custom_derivatives_under_vmap",
     "custom_vjp_call": "test_vmap.py::test_custom_derivatives_under_vmap",
     "custom_lin": "test_vmap.py::test_custom_lin_batched_and_transposed",
-    # Control flow: every mapping pattern, like test_batching_rule, but with jit on the
-    # interpreter backend until control flow compiles natively.
-    "cond": "test_control_flow_vmap.py::test_rule_matches_stacked_examples",
-    "while": "test_control_flow_vmap.py::test_rule_matches_stacked_examples",
-    "scan": "test_control_flow_vmap.py::test_rule_matches_stacked_examples",
 }
 
 
@@ -364,10 +390,10 @@ def test_every_primitive_is_tested() -> None:
                 - {p.name for p in never_batched})
     assert not untested, f"primitives with no vmap test: {sorted(untested)}"
     assert not set(CASES) - set(PRIMITIVES), "CASES names a primitive that does not exist"
+    from llax.tests import test_vmap
+
     for where in TESTED_ELSEWHERE.values():
-        module, test = where.split("::")
-        tests = importlib.import_module(f"llax.tests.{module.removesuffix('.py')}")
-        assert hasattr(tests, test), f"{where} does not exist"
+        assert hasattr(test_vmap, where.split("::")[1]), f"{where} does not exist"
 
 
 def test_never_batched_primitives_have_no_operands() -> None:

@@ -22,7 +22,8 @@ Each carry lives in storage the loop owns (``_carry`` picks one of three forms):
   into its parameter.
 
 A scan reads each xs slice in place (the xs buffer plus i slices) and its body writes each
-ys slice straight into the stacked output; ``reverse`` walks i downwards. A while loop
+ys slice straight into the stacked output; ``reverse`` walks i downwards; ``unroll`` becomes
+LLVM loop metadata (no IR is duplicated here, so asking costs nothing). A while loop
 evaluates its cond region into a one-byte flag and branches. A cond is a switch over its
 branches, each lowered to write the op's outputs.
 """
@@ -227,7 +228,8 @@ def _lower_scan(kb: KernelBuilder, op: Op, outs: list[ir.Value]) -> None:
                             writable=range(nc, nc + nk))
             return _latch(carries, state)
 
-        _finish(carries, for_range(b, length, step, _setup(carries), name="scan"))
+        _finish(carries, for_range(b, length, step, _setup(carries), name="scan",
+                                   unroll=min(p["unroll"], length)))
 
 
 # --- while ---------------------------------------------------------------------------------

@@ -3,7 +3,9 @@
 Each loop is ``for (i = 0; i < n; i++)`` over an i64 induction variable with a
 single latch, ``nuw nsw`` increments and optional loop-carried values (phis),
 which is what reductions need. Trip counts are static Python ints or LLVM
-values. No unrolling here: LLVM decides vector width and interleaving.
+values. No unrolling here: LLVM decides vector width and interleaving (a caller
+may ask for unrolling: loop metadata, which LLVM honours although llax's pipeline
+does not unroll on its own).
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ Body = Callable[[ir.Value, list[ir.Value]], Sequence[ir.Value]]
 
 
 def for_range(b: ir.IRBuilder, n: int | ir.Value, body: Body,
-              init: Sequence[ir.Value] = (), name: str = "i") -> list[ir.Value]:
-    """Emit ``for i in range(n)``; ``body(i, carried) -> new carried values``.
+              init: Sequence[ir.Value] = (), name: str = "i",
+              unroll: int = 1) -> list[ir.Value]:
+    """Emit ``for i in range(n)``; ``body(i, carried) -> new carried values``; ``unroll``
+    asks LLVM to unroll the loop that many times.
 
     Returns the carried values after the loop, with the builder placed after it.
     A loop with a static trip count of 0 emits nothing; one of 1 emits its body
@@ -53,7 +57,9 @@ def for_range(b: ir.IRBuilder, n: int | ir.Value, body: Body,
         raise ValueError("loop body must return one value per carried value")
     nxt = b.add(iv, i64(1), name=f"{name}.next", flags=["nuw", "nsw"])
     latch = b.block
-    b.branch(header)
+    back = b.branch(header)
+    if unroll > 1:
+        back.set_metadata("llvm.loop", _unroll_metadata(b.module, unroll))
     iv.add_incoming(nxt, latch)
     for p, v in zip(phis, new):
         p.add_incoming(v, latch)
@@ -74,3 +80,13 @@ def loop_nest(b: ir.IRBuilder, sizes: Sequence[int], body: Callable[[list[ir.Val
                   name=f"{name}{k}")
 
     level(0, [])
+
+
+def _unroll_metadata(module: ir.Module, count: int) -> ir.values.MDValue:
+    """``!{self, !{"llvm.loop.unroll.count", i32 count}}``: a loop ID must refer to itself,
+    which ``Module.add_metadata`` cannot express, so the node is made and then closed."""
+    hint = module.add_metadata([ir.MetaDataString(module, "llvm.loop.unroll.count"),
+                                ir.Constant(ir.IntType(32), count)])
+    loop = ir.values.MDValue(module, [], name=str(len(module.metadata)))
+    loop.operands = (loop, hint)
+    return loop

@@ -206,6 +206,10 @@ def test_scan_unroll_is_only_a_hint(unroll) -> None:
         return f
 
     check(make, _values(np.float32, (7,)), rtol=1e-6)
+    xs = _values(np.float32, (7,))
+    llvm = compile_native(fn := _traced(make(lax, lnp), xs), fn).stages["llvm"]
+    count = min(7, 7 if unroll is True else unroll)
+    assert (f'!"llvm.loop.unroll.count", i32 {count} ' in llvm) == (count > 1)
 
 
 def test_scan_of_only_consts_and_no_carry() -> None:

@@ -25,7 +25,8 @@ from llax.ir.core import Function, Op
 from llax.ir.interpreter import evaluate_function
 from llax.tests.codegen_util import assert_same
 
-SIDES = [(lax, lnp), (jax.lax, jax.numpy)]
+# The pipeline with the inplace pass (buffer reuse), whether or not the default runs it.
+INPLACE = "simplify,cse,dce,fuse,inplace"
 
 
 def _leaves(tree) -> list[np.ndarray]:
@@ -33,17 +34,18 @@ def _leaves(tree) -> list[np.ndarray]:
 
 
 def check(make: Callable, *args, rtol: float = 0.0, atol: float = 0.0, jax_too: bool = True):
-    """``make(lax, jnp)`` compiled by llax against the interpreter and against JAX, to
-    ``rtol``/``atol`` (exactly by default; transcendentals and sums are not bit for bit
-    NumPy's); the arguments must come back unchanged."""
+    """``make(lax, jnp)`` compiled by llax (with and without the inplace pass) against the
+    interpreter and against JAX, to ``rtol``/``atol`` (exactly by default; transcendentals
+    and sums are not bit for bit NumPy's); the arguments must come back unchanged."""
     args = [np.asarray(a) for a in args]
     before = [a.copy() for a in args]
     f = make(lax, lnp)
-    got = _leaves(llax.jit(f)(*args))
     want = _leaves(llax.jit(f, backend="interpreter")(*args))
-    assert len(got) == len(want)
-    for k, (g, w) in enumerate(zip(got, want)):
-        assert_same(g, w, rtol, atol, what=f"result {k} vs the interpreter")
+    for pipeline in (None, INPLACE):
+        got = _leaves(llax.jit(f, pipeline=pipeline)(*args))
+        assert len(got) == len(want)
+        for k, (g, w) in enumerate(zip(got, want)):
+            assert_same(g, w, rtol, atol, what=f"result {k} vs the interpreter ({pipeline})")
     if jax_too:
         ref = _leaves(jax.jit(make(jax.lax, jax.numpy))(*args))
         for k, (g, r) in enumerate(zip(got, ref)):

@@ -140,11 +140,10 @@ axis_batching_rules[P.cond] = _cond_rule
 # while
 
 
-def _guarded_body(cond: Function, body: Function, cond_nconsts: int) -> Function:
+def _guarded_body(cond: Function, body: Function, cond_nconsts: int,
+                  body_nconsts: int) -> Function:
     """``(*cond_consts, *body_consts, *carry) -> carry``: one example's body step, that
     leaves the carry as it is once the example's predicate is false."""
-    body_nconsts = len(body.params) - (len(cond.params) - cond_nconsts)
-
     def step(*args: Any) -> list[Any]:
         cond_consts, body_args = args[:cond_nconsts], args[cond_nconsts:]
         carry = body_args[body_nconsts:]
@@ -171,12 +170,29 @@ def _any_running(cond: Function, pred_dim: int) -> Function:
     return build_function(any_true, cond.in_types, "while_any_running")
 
 
-# Carries and consts batched: both regions are batched, with the carries found by a fixed
-# point. An unbatched predicate (every example stops at the same iteration) keeps one
-# while over the batched carries. A batched one runs until every example is done: the cond
-# region asks whether any example still runs, and the body updates only those examples
-# (all carries then differ per example, so all are batched). The cond's consts are passed
-# twice, to the cond and to the body, which evaluates the predicate too.
+# A batched predicate: the loop runs until every example is done. The cond region asks
+# whether any example still runs; the body updates only those (_guarded_body), so it needs
+# the cond's consts too (they are passed twice). Examples stop at different iterations, so
+# every carry differs per example: all are batched.
+def _while_until_all_done(axis: Axis, args, dims, cond_nconsts: int, body_nconsts: int,
+                          cond: Function, body: Function) -> tuple[Any, list[Dim]]:
+    cond_consts, body_consts, init = _split(args, cond_nconsts, body_nconsts)
+    cond_dims, body_dims, init_dims = _split(dims, cond_nconsts, body_nconsts)
+    carry_dims: list[Dim] = [0] * len(init)
+    cond_b, (pred_dim,) = _batch_region(cond, [*cond_dims, *carry_dims], axis)
+    guarded = _guarded_body(cond, body, cond_nconsts, body_nconsts)
+    body_b, _ = _batch_region(guarded, [*cond_dims, *body_dims, *carry_dims], axis,
+                              carry_dims)
+    init = [batch_at(x, d, axis.size, 0) for x, d in zip(init, init_dims)]
+    params = {"cond_nconsts": cond_nconsts, "body_nconsts": cond_nconsts + body_nconsts}
+    outs = bind(P.while_loop, [*cond_consts, *cond_consts, *body_consts, *init], params,
+                (_any_running(cond_b, pred_dim), body_b))
+    return outs, carry_dims
+
+
+# Both regions are batched, with the carries found by a fixed point; then the predicate's
+# batching decides. Unbatched (every example stops at the same iteration): one while over
+# the batched carries. Batched: _while_until_all_done.
 def _while_rule(axis: Axis, args, dims, *, cond_nconsts, body_nconsts, regions):
     cond, body = regions
     cond_consts, body_consts, init = _split(args, cond_nconsts, body_nconsts)
@@ -184,20 +200,11 @@ def _while_rule(axis: Axis, args, dims, *, cond_nconsts, body_nconsts, regions):
     body_b, carry_dims, _ = _batch_loop_body(body, body_dims,
                                              [d is not None for d in init_dims], [], axis)
     cond_b, (pred_dim,) = _batch_region(cond, [*cond_dims, *carry_dims], axis)
-    if pred_dim is None:
-        params = {"cond_nconsts": cond_nconsts, "body_nconsts": body_nconsts}
-        regions = (cond_b, body_b)
-    else:
-        carry_dims = [0] * len(init)
-        cond_b, (pred_dim,) = _batch_region(cond, [*cond_dims, *carry_dims], axis)
-        guarded = _guarded_body(cond, body, cond_nconsts)
-        body_b, _ = _batch_region(guarded, [*cond_dims, *body_dims, *carry_dims], axis,
-                                  carry_dims)
-        params = {"cond_nconsts": cond_nconsts, "body_nconsts": cond_nconsts + body_nconsts}
-        regions = (_any_running(cond_b, pred_dim), body_b)
-        body_consts = [*cond_consts, *body_consts]
+    if pred_dim is not None:
+        return _while_until_all_done(axis, args, dims, cond_nconsts, body_nconsts, cond, body)
     init = [_place(x, d, want, axis.size) for x, d, want in zip(init, init_dims, carry_dims)]
-    outs = bind(P.while_loop, [*cond_consts, *body_consts, *init], params, regions)
+    params = {"cond_nconsts": cond_nconsts, "body_nconsts": body_nconsts}
+    outs = bind(P.while_loop, [*cond_consts, *body_consts, *init], params, (cond_b, body_b))
     return outs, carry_dims
 
 

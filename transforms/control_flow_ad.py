@@ -15,9 +15,11 @@ Three rules per primitive, each right above its registration:
   branches. A ``while`` cannot be transposed (its trip count is not known ahead),
   which is JAX's error.
 
-Regions built here are traced anew (``build_function`` over ``call_function``),
-so they have their own variables: the verifier wants every variable defined
-once in a tree, and a known and a staged op may end up in one function.
+New regions are traced anew (``build_function`` over ``call_function``), so
+they have their own variables; a partial-evaluation rule gives its staged op
+regions that share no variable with its known op's (traced anew, or renamed):
+the verifier wants every variable defined once in a tree, and ``linearize``
+under ``jit`` puts both ops in one function.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from llax.config import config
 from llax.ir.core import Function
 from llax.ir.interpreter import evaluate_function
 
-DEFAULT_PIPELINE = "simplify,cse,dce,fuse"
+DEFAULT_PIPELINE = "simplify,cse,dce,fuse,inplace"
 
 
 def optimize(fn: Function, pipeline: str | None = None,

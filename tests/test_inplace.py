@@ -192,8 +192,8 @@ TRAPS = [returns_old_and_new, reads_old_after_update, updates_an_input, chain_of
 def test_compiled_matches_interpreter_and_inputs_stay(fn: Callable) -> None:
     x = np.linspace(-1, 1, 6).astype(np.float32)
     before = x.copy()
-    traced = llax.make_jaxpr(fn)(x).jaxpr.function
-    want = evaluate_function(traced, [x])
+    jaxpr = llax.make_jaxpr(fn)(x)
+    want = evaluate_function(jaxpr.jaxpr.function, [*jaxpr.consts, x])
     got = llax.tree_util.tree_leaves(llax.jit(fn, pipeline=PIPELINE)(x))
     assert len(got) == len(want)
     for g, w in zip(got, want):

@@ -328,7 +328,7 @@ def test_carries_that_swap_and_repeat() -> None:
 
 def _traced(f: Callable, *args) -> Function:
     """Optimised without the inplace pass: the tests annotate by hand."""
-    return optimize(llax.make_jaxpr(f)(*args).jaxpr.function, "simplify,cse,dce,fuse")
+    return optimize(llax.make_jaxpr(f)(*args).jaxpr.function, NO_INPLACE)
 
 
 def annotate(fn: Function, rule: Callable[[Op], tuple | None]) -> Function:

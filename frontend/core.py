@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from llax.ir import dtypes
-from llax.ir.core import Atom, Function, Literal, Op, Params, Var
+from llax.ir.core import Atom, Function, Literal, Op, Params, Var, renamed
 from llax.ir.primitive import Primitive, infer_types, set_binder
 from llax.ir.prims.collectives import COLLECTIVES
 from llax.ir.prims.control_flow import CONTROL_FLOW
@@ -413,6 +413,7 @@ class Trace:
         self.captured: dict[int, tuple[Any, Var]] = {}
         self.active = False
         self._thread = 0  # the id of the thread it records on, while active
+        self._regions: dict[int, Function] = {}  # regions of the ops so far (kept alive)
 
     def __enter__(self) -> Trace:
         trace_stack().append(self)
@@ -462,6 +463,11 @@ class Trace:
 
     def emit(self, prim: Primitive, args: Sequence[Any], params: dict,
              regions: tuple[Function, ...] = ()) -> Any:
+        if regions:
+            # A region replayed twice into one trace (a cached gradient program called twice,
+            # say) gets fresh variables: a Var is defined once in a whole function tree.
+            regions = tuple(renamed(r) if id(r) in self._regions else r for r in regions)
+            self._regions.update((id(r), r) for r in regions)
         inputs = tuple(self.atom(a) for a in args)
         p = Params(params)
         out_types = _traced_out_types(prim, tuple(a.type for a in inputs), p, regions)

@@ -177,6 +177,27 @@ class Function:
         return print_function(self)
 
 
+def renamed(fn: Function) -> Function:
+    """A copy of ``fn`` with fresh variables throughout, regions included: what an op needs
+    when it would otherwise share a region (and so its variables) with another op."""
+    env: dict[Var, Var] = {}
+
+    def fresh(v: Var) -> Var:
+        env[v] = Var(v.type)
+        return env[v]
+
+    def sub(a: Atom) -> Atom:
+        return env.get(a, a) if isinstance(a, Var) else a
+
+    params = tuple(fresh(v) for v in fn.params)
+    ops = []
+    for op in fn.ops:
+        inputs = tuple(sub(a) for a in op.inputs)
+        ops.append(op.replace(inputs=inputs, regions=tuple(renamed(r) for r in op.regions),
+                              outputs=tuple(fresh(v) for v in op.outputs)))
+    return fn.replace(params=params, ops=tuple(ops), results=tuple(sub(r) for r in fn.results))
+
+
 def walk_ops(fn: Function) -> Iterator[Op]:
     """Every op of ``fn``, including those nested in regions, outermost first."""
     for op in fn.ops:

@@ -60,13 +60,18 @@ def candidates(op: Op) -> Iterator[tuple[int, int]]:
 
 
 def _pointwise_params(region: Function) -> Iterator[int]:
-    """Params of a fusion region read only by elementwise ops, so at the loop's own index."""
+    """Params of a fusion region that reach its result through elementwise ops only, so the
+    loop reads each element at its own index (an index map on the way, a flip say, would
+    read elements the loop has already overwritten)."""
     if any(fusion_class.get(op.prim) is FusionClass.REDUCTION for op in region.ops):
         return
     for k, p in enumerate(region.params):
-        readers = [op for op in region.ops if p in op.inputs]
-        if readers and all(fusion_class.get(op.prim) is FusionClass.ELEMENTWISE
-                           for op in readers) and p not in region.results:
+        reached, pointwise = {p}, True
+        for op in region.ops:
+            if any(a in reached for a in op.inputs):
+                pointwise &= fusion_class.get(op.prim) is FusionClass.ELEMENTWISE
+                reached.update(op.outputs)
+        if pointwise and len(reached) > 1 and p not in region.results:
             yield k
 
 

@@ -883,10 +883,6 @@ def check_against_jax(cases: list[Case], data: list[Data],
                 close(got, w, rtol, f"{case.label}: {what} vs JAX")
 
 
-# jit of control flow runs on the interpreter until the native code generator lowers it.
-JIT_BACKEND = {"cond": "interpreter", "scan": "interpreter", "while": "interpreter"}
-
-
 def check_jit(cases: list[Case], fns: list[Callable], data: list[Data],
               expected: list[tuple[list | None, list | None]], backend: str = "native") -> None:
     """All the cases' JVPs and VJPs in one jitted function, against the eager values."""
@@ -956,7 +952,7 @@ def check_cases(name: str, cases: list[Case]) -> None:
     with_jax = [i for i, c in enumerate(cases) if c.jax]
     if with_jax:
         check_against_jax(*([seq[i] for i in with_jax] for seq in (cases, data, expected)))
-    check_jit(cases, fns, data, expected, JIT_BACKEND.get(name, "native"))
+    check_jit(cases, fns, data, expected)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1101,8 +1097,7 @@ def check_while() -> None:
     want_out, want_tan = jax.jvp(case.build(jax), d.args, d.ts)
     close(out, want_out, 1e-12, "while: primal vs JAX")
     close(tan, want_tan, 1e-12, "while: JVP vs JAX")
-    jitted = llax.jit(lambda a, t: llax.jvp(fn, a, t),
-                      backend=JIT_BACKEND.get("while", "native"))
+    jitted = llax.jit(lambda a, t: llax.jvp(fn, a, t))
     for got, want in zip(jitted(d.args, d.ts), (want_out, want_tan)):
         close(got, want, 1e-12, "while: JVP under jit vs JAX")
     verify(jvp_function(trace_flat(fn, list(d.args), "while").fn, [True, True])[0])

@@ -627,3 +627,13 @@ def test_custom_vjp_fixed_point() -> None:
                         mod.grad(mod.grad(sqrt))(2.0)))
     for got, want in zip(*results):
         np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-5)
+
+
+def test_a_gradient_program_replayed_twice_in_one_trace() -> None:
+    """The cached program of ``grad(f)`` is inlined twice: its scan's region must not be one
+    object with one set of variables in both places (the verifier runs in every test)."""
+    g = llax.grad(lambda x: lax.scan(lambda c, x: (c * x + x, c), 1.0, x)[0])
+    jg = jax.grad(lambda x: jax.lax.scan(lambda c, x: (c * x + x, c), 1.0, x)[0])
+    x = np.linspace(0.5, 1.5, 4, dtype=np.float32)
+    got = llax.jit(lambda x: g(x) + g(2 * x))(x)
+    np.testing.assert_allclose(np.asarray(got), np.asarray(jg(x) + jg(2 * x)), rtol=1e-5)

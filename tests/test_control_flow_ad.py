@@ -33,9 +33,6 @@ F64 = np.dtype(np.float64)
 WHILE_ERROR = ("Reverse-mode differentiation does not work for lax.while_loop or lax.fori_loop "
                "with dynamic start/stop values. Try using lax.scan, or using fori_loop with "
                "static start/stop.")
-# Eager differentiation outside jit runs on the interpreter; jit of control flow too, until
-# the native code generator lowers it.
-INTERPRETER = "interpreter"
 
 
 @pytest.fixture(autouse=True)
@@ -209,7 +206,7 @@ def test_grad_matches_jax_eagerly_and_under_jit(name: str):
     argnums = tuple(range(len(args)))
     want = jax.grad(loss(jax), argnums)(*args)
     close(llax.grad(loss(llax), argnums)(*args), want, 1e-12, f"{name}: grad vs JAX")
-    jitted = llax.jit(llax.grad(loss(llax), argnums), backend=INTERPRETER)
+    jitted = llax.jit(llax.grad(loss(llax), argnums))
     close(jitted(*args), want, 1e-12, f"{name}: jit(grad) vs JAX")
 
 
@@ -254,7 +251,7 @@ def test_reverse_mode_of_while_loop_raises_jax_error(api: str):
 
     run = {"grad": lambda: llax.grad(loss)(*args),
            "vjp": lambda: llax.vjp(f, *args)[1](np.ones(2)),
-           "jit(grad)": lambda: llax.jit(llax.grad(loss), backend=INTERPRETER)(*args)}[api]
+           "jit(grad)": lambda: llax.jit(llax.grad(loss))(*args)}[api]
     with pytest.raises(ValueError) as e:
         run()
     assert str(e.value) == WHILE_ERROR
@@ -271,15 +268,13 @@ def test_fori_loop_with_traced_bounds_is_a_while_forward_only():
         return f
 
     x, t, n = u(3), u(3), np.int32(4)
-    jvp = llax.jit(lambda x, t, n: llax.jvp(lambda x: make(llax)(x, n), (x,), (t,)),
-                   backend=INTERPRETER)
+    jvp = llax.jit(lambda x, t, n: llax.jvp(lambda x: make(llax)(x, n), (x,), (t,)))
     out, tan = jvp(x, t, n)
     want = jax.jit(lambda x, t, n: jax.jvp(lambda x: make(jax)(x, n), (x,), (t,)))(x, t, n)
     close((out, tan), want, 1e-12, "JVP of fori_loop with traced bounds vs JAX")
     fd = finite_differences(lambda x: make(llax)(x, 4), (x,), (t,))
     close(tan, fd, 1e-6, "vs finite differences")
-    grad = llax.jit(llax.grad(lambda x, n: llax.numpy.sum(make(llax)(x, n))),
-                    backend=INTERPRETER)
+    grad = llax.jit(llax.grad(lambda x, n: llax.numpy.sum(make(llax)(x, n))))
     with pytest.raises(ValueError) as e:
         grad(x, n)
     assert str(e.value) == WHILE_ERROR
@@ -297,7 +292,7 @@ def test_second_order_through_scan():
     for x in (0.3, -0.8):
         want = jax.grad(jax.grad(make(jax)))(x)
         close(llax.grad(llax.grad(make(llax)))(x), want, 1e-12, f"grad(grad) at {x}")
-        hess = llax.jit(llax.grad(llax.grad(make(llax))), backend=INTERPRETER)
+        hess = llax.jit(llax.grad(llax.grad(make(llax))))
         close(hess(x), want, 1e-12, f"jit(grad(grad)) at {x}")
         close(llax.jacfwd(llax.grad(make(llax)))(x), want, 1e-12, f"jacfwd(grad) at {x}")
 
@@ -314,7 +309,7 @@ def test_linearize_under_jit_puts_known_and_linear_loops_in_one_function():
             return llax.linearize(build(llax), *args)[1](*ts)
 
         want = jax.jvp(build(jax), args, ts)[1]
-        close(llax.jit(lin, backend=INTERPRETER)(args, ts), want, 1e-12, f"{name}")
+        close(llax.jit(lin)(args, ts), want, 1e-12, f"{name}")
         close(lin(args, ts), want, 1e-12, f"{name} eagerly")
 
 
@@ -482,5 +477,5 @@ def test_custom_vjp_fixed_point_example():
         close(g, 0.5 / np.sqrt(a), 1e-9, f"grad at {a} vs 1 / (2 sqrt(a))")
         close(llax.grad(llax.grad(ours))(a), jax.grad(jax.grad(theirs))(a), 1e-12,
               f"second derivative at {a} vs JAX")
-        close(llax.jit(llax.grad(ours), backend=INTERPRETER)(a), jax.grad(theirs)(a), 1e-15,
+        close(llax.jit(llax.grad(ours))(a), jax.grad(theirs)(a), 1e-15,
               f"jit(grad) at {a}")

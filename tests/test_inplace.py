@@ -345,3 +345,13 @@ def test_lowered_as_text_buffers() -> None:
     text = llax.jit(f).lower(np.ones(5, np.float32)).as_text("buffers")
     assert "updated in place" in text
     assert llax.jit(lambda x: x + 1).lower(np.ones(2)).as_text("buffers") == "(none)"
+
+
+def test_fusion_operand_behind_an_index_map_is_not_reused() -> None:
+    """``flip(t * 2 + 1)``: the elementwise ops read ``t`` pointwise but the flip after them
+    reads the other end: writing the result over ``t`` would read overwritten elements."""
+    w = np.eye(8, dtype=np.float32)
+    x = np.arange(8, dtype=np.float32)
+    f = lambda x: lnp.flip(x @ w * 2 + 1)  # noqa: E731
+    assert aliased_ops(optimized(f, x)) == []
+    np.testing.assert_array_equal(np.asarray(llax.jit(f)(x)), (x * 2 + 1)[::-1])

@@ -31,7 +31,7 @@ from llax.frontend import lax
 from llax.frontend.core import bind
 from llax.frontend.jnp._coerce import convert
 from llax.ir import prims as P
-from llax.ir.core import Atom, Function, Literal, Op, Params, Var
+from llax.ir.core import Atom, Function, Literal, Op, Params, Var, renamed
 from llax.ir.primitive import infer_types
 from llax.ir.types import TensorType
 from llax.passes.dce import eliminate_dead_code, has_effects
@@ -181,24 +181,6 @@ def _inline(fn: Function, args: Sequence[Atom]) -> tuple[list[Op], list[Atom]]:
         ops.append(op.replace(inputs=tuple(sub(a) for a in op.inputs), outputs=fresh))
         env.update(zip(op.outputs, fresh))
     return ops, [sub(r) for r in fn.results]
-
-
-def _renamed(fn: Function) -> Function:
-    """A copy of ``fn`` with fresh variables throughout, regions included."""
-    env: dict[Var, Var] = {}
-
-    def fresh(v: Var) -> Var:
-        env[v] = Var(v.type)
-        return env[v]
-
-    def sub(a: Atom) -> Atom:
-        return env[a] if isinstance(a, Var) else a
-
-    params = tuple(fresh(v) for v in fn.params)
-    ops = tuple(op.replace(inputs=tuple(sub(a) for a in op.inputs),
-                           regions=tuple(_renamed(r) for r in op.regions),
-                           outputs=tuple(fresh(v) for v in op.outputs)) for op in fn.ops)
-    return fn.replace(params=params, ops=ops, results=tuple(sub(r) for r in fn.results))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -396,7 +378,7 @@ def _while_partial_eval(op: Op, unknown: list[bool]) -> tuple[list[Op], list[Op]
                                       *_pick(init, carry_uk, False)],
                        {"cond_nconsts": nc - sum(cc_uk), "body_nconsts": len(known_bc)},
                        # (the staged op keeps the original regions, these get new variables)
-                       [_renamed(known_cond), _renamed(known_body)],
+                       [renamed(known_cond), renamed(known_body)],
                        _pick(op.outputs, carry_uk, False))
     staged_op = op.replace(outputs=tuple(v if uk else Var(v.type)
                                          for v, uk in zip(op.outputs, carry_uk)))

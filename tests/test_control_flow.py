@@ -237,6 +237,11 @@ def assoc_pytree_axis1(xs):
                                 axis=1)
 
 
+def assoc_affine(a, b):
+    """Composition of affine maps x -> a x + b: associative but not commutative."""
+    return lax.associative_scan(lambda f, g: (f[0] * g[0], f[1] * g[0] + g[1]), (a, b))
+
+
 def iterator_sharp_bit():
     """JAX's sharp bit: the body is traced once, so ``next`` is called once (returns 0)."""
     iterator = iter(range(10))
@@ -272,6 +277,7 @@ CASES: list[tuple[Callable, tuple]] = [
     (assoc_add, (arange(7),)), (assoc_add, (arange(8),)), (assoc_add, (arange(2),)),
     (assoc_max_reverse, (np.array([3, 1, 4, 1, 5, 9, 2, 6], F32),)),
     (assoc_pytree_axis1, (np.arange(15, dtype=F32).reshape(3, 5),)),
+    (assoc_affine, (np.linspace(0.5, 1.5, 9, dtype=F32), np.arange(9, dtype=F32) - 4)),
     (iterator_sharp_bit, ()),
 ]
 

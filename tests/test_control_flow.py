@@ -643,3 +643,22 @@ def test_a_gradient_program_replayed_twice_in_one_trace() -> None:
     x = np.linspace(0.5, 1.5, 4, dtype=np.float32)
     got = llax.jit(lambda x: g(x) + g(2 * x))(x)
     np.testing.assert_allclose(np.asarray(got), np.asarray(jg(x) + jg(2 * x)), rtol=1e-5)
+
+
+def test_loops_from_several_threads() -> None:
+    """Jitted and eager loops run from four threads at once give each thread its own answer
+    (loop storage is per call, eager kernels are shared)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    f = llax.jit(newton_sqrt)
+
+    def work(k: int) -> tuple:
+        a = np.arange(1, 9, dtype=np.float32) * (k + 1)
+        return f(a), collatz(np.int32(k + 5)), scan_cumsum(a), a
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(work, range(8)))
+    for k, (root, steps, (total, partial), a) in enumerate(results):
+        np.testing.assert_allclose(np.asarray(root), np.sqrt(a), rtol=1e-4)
+        assert int(steps) == int(as_jax(collatz)(np.int32(k + 5)))
+        np.testing.assert_allclose(np.asarray(partial), np.cumsum(a), rtol=1e-6)

@@ -27,3 +27,6 @@ class Compiled:
     # spent lowering and in the JIT.
     entry: Callable[..., object] | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    # Positions of the inputs the code may write (their caller donated them): ``call`` must
+    # get arrays nothing else uses there, and may return them as outputs.
+    donated: frozenset[int] = frozenset()

@@ -272,8 +272,9 @@ def _lower_while(kb: KernelBuilder, op: Op, outs: list[ir.Value]) -> None:
 def _lower_cond(kb: KernelBuilder, op: Op, outs: list[ir.Value]) -> None:
     index, *operands = op.inputs
     ptrs = [kb.buffer(a) for a in operands]
-    # Operands whose buffers the op's outputs take over may be updated in place.
-    writable = [j - 1 for _, j in op.aliases]
+    # Operands whose buffers the op's outputs take over may be updated in place (those the
+    # buffer plan let them take: not a kernel input the caller still owns).
+    writable = [j - 1 for o, j in op.aliases if outs[o] is ptrs[j - 1]]
     branches = op.regions
     if isinstance(index, Literal) or len(branches) == 1:
         k = int(index.value) if isinstance(index, Literal) else 0

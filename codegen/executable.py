@@ -50,10 +50,16 @@ class Stages(Mapping):
         return 3
 
 
-def compile_native(traced: Function, optimized: Function) -> Compiled:
-    """Compile ``optimized`` to native code; ``traced`` is kept for reference only."""
+def compile_native(traced: Function, optimized: Function,
+                   donated: frozenset[int] = frozenset()) -> Compiled:
+    """Compile ``optimized`` to native code; ``traced`` is kept for reference only.
+
+    ``donated``: positions of the inputs whose buffers the caller gives up (as the
+    ``inplace`` pass was told): the code may write them, and returns such an input as the
+    output computed in its buffer. The caller must pass those as arrays nothing else uses.
+    """
     t0 = time.perf_counter()
-    kernel = lower_function(optimized)
+    kernel = lower_function(optimized, donated)
     module = kernel.module
     kernel_fn = module.get_global(kernel.name)
     name = f"llax_{_symbol(optimized.name)}_{next(_ids)}"
@@ -62,7 +68,7 @@ def compile_native(traced: Function, optimized: Function) -> Compiled:
         module, kernel_fn,
         [(t.shape, t.dtype) for t in kernel.in_types],
         [(t.shape, t.dtype) for t in kernel.out_types],
-        name=name, release_gil=nbytes > RELEASE_GIL_BYTES)
+        name=name, release_gil=nbytes > RELEASE_GIL_BYTES, reuse=kernel.reuse)
     side_ir = [str(m) for m in kernel.side_modules]
     llvm_ir = "\n".join([str(module), *side_ir])
     t1 = time.perf_counter()
@@ -94,7 +100,7 @@ def compile_native(traced: Function, optimized: Function) -> Compiled:
         return [out] if single else list(out)
 
     return Compiled(traced, optimized, call, Stages(llvm_ir, compiled), entry=fn,
-                    timings={"lower": t1 - t0, "jit": t2 - t1})
+                    timings={"lower": t1 - t0, "jit": t2 - t1}, donated=frozenset(donated))
 
 
 def _symbol(name: str) -> str:

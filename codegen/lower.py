@@ -2,7 +2,10 @@
 
 ``void llax_kernel(ptr in0, ..., ptr out0, ...)``: every buffer is ``noalias``,
 not captured, aligned to its element size and dereferenceable for its byte
-size. Outputs are allocated by the caller.
+size. Outputs are allocated by the caller. Inputs are only read, except those the
+caller donated: the kernel may update them in place (as the ``aliases`` say), and a
+result that ends up in a donated input's buffer has no output pointer at all: the
+caller returns that input (``Kernel.reuse``).
 
 Each top-level op becomes a loop nest (or a BLAS call): a ``fusion`` op is one
 group whose region is evaluated per element by ``Emitter``; a lone elementwise,
@@ -37,7 +40,15 @@ from llax.codegen.emitter import Emitter, Index, LoweringError, choose_group, lo
 from llax.codegen.loops import for_range, loop_nest
 from llax.codegen.ltypes import I1, I8, I64, PTR, VOID, i64
 from llax.codegen.reductions import UnitBody, Units
-from llax.codegen.storage import ALIGN, KernelScope, LoopScope, Move, parallel_moves, plan_buffers
+from llax.codegen.storage import (
+    ALIGN,
+    KernelScope,
+    LoopScope,
+    Move,
+    donated_results,
+    parallel_moves,
+    plan_buffers,
+)
 from llax.ir import prims as P
 from llax.ir.core import Atom, Function, Literal, Op, Var
 from llax.ir.primitive import FusionClass, Primitive, fusion_class
@@ -79,15 +90,19 @@ class Kernel:
     out_types: tuple[TensorType, ...]
     # Modules holding loop nests the kernel calls, compiled alongside (target.compile_module).
     side_modules: tuple[ir.Module, ...] = ()
+    # Per result: the donated input whose buffer holds it (the kernel has no output pointer
+    # for it), or None (an output pointer, in order after the inputs).
+    reuse: tuple[int | None, ...] = ()
 
 
-def lower_function(fn: Function) -> Kernel:
-    """Build the LLVM module computing ``fn``."""
-    return KernelBuilder(fn).build()
+def lower_function(fn: Function, donated: Collection[int] = ()) -> Kernel:
+    """Build the LLVM module computing ``fn``; the parameters numbered in ``donated`` are
+    the caller's to give up: their buffers may be written, and may hold results."""
+    return KernelBuilder(fn, donated).build()
 
 
 class KernelBuilder:
-    def __init__(self, fn: Function) -> None:
+    def __init__(self, fn: Function, donated: Collection[int] = ()) -> None:
         from llax.codegen import target
 
         self.fn = fn
@@ -95,15 +110,22 @@ class KernelBuilder:
         host = target.host()
         self.module.triple = host.triple
         self.module.data_layout = host.data_layout
-        n_in, n_out = len(fn.params), len(fn.results)
-        self.func = ir.Function(self.module, ir.FunctionType(VOID, [PTR] * (n_in + n_out)),
+        self.donated = tuple(sorted(set(donated)))
+        if any(not 0 <= k < len(fn.params) for k in self.donated):
+            raise LoweringError(f"donated parameters {self.donated} out of range for "
+                                f"{len(fn.params)} parameters")
+        self.reuse = tuple(donated_results(plan_buffers(fn, self.donated), self.donated))
+        n_in = len(fn.params)
+        fresh = [a.type for a, k in zip(fn.results, self.reuse) if k is None]
+        self.func = ir.Function(self.module, ir.FunctionType(VOID, [PTR] * (n_in + len(fresh))),
                                 name=KERNEL_NAME)
         self.func.attributes.add("nounwind")
-        types = [v.type for v in fn.params] + [a.type for a in fn.results]
-        _buffer_attributes(self.func.args, types)
+        _buffer_attributes(self.func.args, [v.type for v in fn.params] + fresh)
         self.b = ir.IRBuilder(self.func.append_basic_block("entry"))
         self.inputs = list(self.func.args[:n_in])
-        self.outputs = list(self.func.args[n_in:])
+        out_args = iter(self.func.args[n_in:])
+        # Where each result goes: its output, or the donated input that already holds it.
+        self.outputs = [next(out_args) if k is None else self.inputs[k] for k in self.reuse]
         self.buffers: dict[Var, ir.Value] = dict(zip(fn.params, self.inputs))
         self._literals: dict[tuple, ir.Value] = {}
         self._groups: dict[Hashable, _Group] = {}
@@ -201,7 +223,7 @@ class KernelBuilder:
 
     def build(self) -> Kernel:
         fn = self.fn
-        self.lower_region(fn, self.inputs, self.outputs)
+        self.lower_region(fn, self.inputs, self.outputs, writable=self.donated)
         self.b.ret_void()
         for group in self._groups.values():
             attributes = group.fn.attributes
@@ -217,7 +239,7 @@ class KernelBuilder:
             elif group.callee is group.fn:  # in this module: inlining is possible
                 attributes.add("alwaysinline" if group.calls == 1 else "noinline")
         side = (self.side,) if self.side is not None else ()
-        return Kernel(self.module, KERNEL_NAME, fn.in_types, fn.out_types, side)
+        return Kernel(self.module, KERNEL_NAME, fn.in_types, fn.out_types, side, self.reuse)
 
     def lower_region(self, fn: Function, params: Sequence[ir.Value],
                      dests: Sequence[ir.Value], writable: Collection[int] = ()) -> None:
@@ -449,7 +471,8 @@ class _Group:
 
 def _buffer_attributes(args: Sequence[ir.Argument], types: Sequence[TensorType]) -> None:
     for arg, t in zip(args, types):
-        # noalias: inputs are only read and outputs are fresh, so no store through one
+        # noalias: inputs are only read, except donated ones, which their caller gave up
+        # (nothing else points into them), and outputs are fresh, so no store through one
         # pointer can change what another reads; this is what lets LLVM vectorise.
         arg.attributes.add("noalias")
         arg.attributes.add("captures(none)")

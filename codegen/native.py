@@ -5,8 +5,9 @@ dense row-major buffers. ``add_entry`` emits, into the same LLVM module, a
 ``METH_FASTCALL`` function ``PyObject *entry(PyObject *self, PyObject *const
 *args, Py_ssize_t nargs)`` that checks every argument is exactly a NumPy
 ndarray of the expected dtype and shape, C-contiguous, aligned and in native
-byte order; allocates the outputs with NumPy's C API; calls the kernel; and
-returns the output (or a tuple of them). ``make_callable`` wraps the compiled
+byte order; allocates the outputs with NumPy's C API (except an output computed in a
+donated input's buffer: that input is returned); calls the kernel; and returns the
+output (or a tuple of them). ``make_callable`` wraps the compiled
 entry as a builtin function, so a call costs what a C extension call costs
 instead of ctypes' microseconds.
 
@@ -206,7 +207,7 @@ def _array_api_table() -> int:
 
 # CPython functions the entry code calls, registered with LLVM under these
 # names with addresses from the running interpreter.
-_CPYTHON_FUNCTIONS = ("PyTuple_New", "PyTuple_SetItem", "Py_DecRef",
+_CPYTHON_FUNCTIONS = ("PyTuple_New", "PyTuple_SetItem", "Py_IncRef", "Py_DecRef",
                       "PyEval_SaveThread", "PyEval_RestoreThread")
 # The cold path calls the entry's owner with the rejected arguments. Use the
 # interpreter's exported PyObject_Vectorcall, or else PyObject_VectorcallDict
@@ -492,10 +493,15 @@ class _EntryBuilder:
     def check_nargs(self, n: int) -> None:
         self.require(self.b.icmp_signed("==", self.nargs, lir.Constant(_SSIZE, n)))
 
+    def argument(self, i: int) -> lir.Value:
+        """The object passed as argument ``i``."""
+        return self.b.load(self.b.gep(self.args, [lir.Constant(_I64, i)], source_etype=_PTR),
+                           typ=_PTR)
+
     def check_input(self, i: int, spec: ArraySpec) -> lir.Value:
         """Emit the checks of argument ``i``; return its data pointer."""
         b, a, d = self.b, ABI.array, ABI.descr
-        obj = b.load(b.gep(self.args, [lir.Constant(_I64, i)], source_etype=_PTR), typ=_PTR)
+        obj = self.argument(i)
         # Exactly ndarray: subclasses may override anything. Nothing else of
         # the object is read before this holds.
         obj_type = self.field(obj, ABI.ob_type, _PTR)
@@ -620,6 +626,14 @@ class _EntryBuilder:
             ptr = self.b.gep(arr, [lir.Constant(_I64, a["flags"])], source_etype=_I8)
             self.b.store(self.b.and_(flags, lir.Constant(_I32, ~ABI.writeable)), ptr)
 
+    def reused_input(self, i: int) -> lir.Value:
+        """Argument ``i`` as an output (a new reference, read-only): the kernel computed the
+        output in its buffer, which the caller donated."""
+        obj = self.argument(i)
+        self.b.call(_declare(self.module, "Py_IncRef", lir.VoidType(), [_PTR]), [obj])
+        self.freeze([obj])
+        return obj
+
     def return_outputs(self, outs: list[lir.Value]) -> None:
         if len(outs) == 1:
             self.b.ret(outs[0])
@@ -637,7 +651,8 @@ class _EntryBuilder:
 def add_entry(module: lir.Module, kernel_fn: lir.Function,
               inputs: Sequence[tuple[Sequence[int], object]],
               outputs: Sequence[tuple[Sequence[int], object]], *,
-              name: str, release_gil: bool = False, internalize_kernel: bool = True) -> str:
+              name: str, release_gil: bool = False, internalize_kernel: bool = True,
+              reuse: Sequence[int | None] = ()) -> str:
     """Emit a METH_FASTCALL entry ``name`` calling ``kernel_fn``; return its symbol.
 
     ``inputs``/``outputs`` are ``(shape, dtype)`` pairs in kernel-argument
@@ -646,6 +661,11 @@ def add_entry(module: lir.Module, kernel_fn: lir.Function,
     Kernels may assume outputs alias nothing (they are freshly allocated);
     inputs may alias each other (``f(x, x)``), so kernels must not write them.
 
+    Except donated inputs: ``reuse[j] = i`` says output ``j`` is computed in input ``i``'s
+    buffer, so the kernel takes no pointer for it and the entry returns argument ``i``
+    itself (made read-only). The caller must pass such an input, and any other input the
+    kernel writes, as an array nothing else uses: not another argument, not a view.
+
     ``internalize_kernel`` gives ``kernel_fn`` internal linkage: once LLVM
     inlines it into the entry the separate copy is dropped, which saves a
     good part of the JIT time of small kernels. Pass False to keep the
@@ -653,10 +673,12 @@ def add_entry(module: lir.Module, kernel_fn: lir.Function,
     """
     ins = [ArraySpec.make(s, d) for s, d in inputs]
     outs = [ArraySpec.make(s, d) for s, d in outputs]
+    reuse = _checked_reuse(reuse, ins, outs)
+    fresh = [spec for spec, i in zip(outs, reuse) if i is None]
     fty = kernel_fn.function_type
-    if not isinstance(fty.return_type, lir.VoidType) or len(fty.args) != len(ins) + len(outs) \
+    if not isinstance(fty.return_type, lir.VoidType) or len(fty.args) != len(ins) + len(fresh) \
             or not all(isinstance(t, lir.PointerType) for t in fty.args):
-        raise TypeError(f"llax: kernel {kernel_fn.name} must be void({len(ins)}+{len(outs)} "
+        raise TypeError(f"llax: kernel {kernel_fn.name} must be void({len(ins)}+{len(fresh)} "
                         f"pointers), is {fty}")
     if name in module.globals or name + SIGNATURE_SUFFIX in module.globals:
         raise ValueError(f"llax: module already defines {name!r}")
@@ -665,24 +687,46 @@ def add_entry(module: lir.Module, kernel_fn: lir.Function,
         kernel_fn.linkage = "internal"
     entry = _EntryBuilder(module, kernel_fn, name)
     entry.check_nargs(len(ins))
-    if len(ins) + len(outs) >= entry_runtime.MIN_ARRAYS:  # less IR to compile
+    if len(ins) + len(fresh) >= entry_runtime.MIN_ARRAYS:  # less IR to compile
         entry_runtime.ensure_runtime()
         pointers = entry.check_inputs_by_table(ins)
-        out_arrays, out_data = entry.allocate_by_table(outs)
+        made, out_data = entry.allocate_by_table(fresh)
         entry.call_kernel(pointers + out_data, release_gil)
     else:  # unrolled: the fastest calls
         pointers = [entry.check_input(i, spec) for i, spec in enumerate(ins)]
-        out_arrays = entry.allocate(outs)
-        pointers += [entry.field(arr, ABI.array["data"], _PTR) for arr in out_arrays]
+        made = entry.allocate(fresh)
+        pointers += [entry.field(arr, ABI.array["data"], _PTR) for arr in made]
         entry.call_kernel(pointers, release_gil)
-        entry.freeze(out_arrays)
-    entry.return_outputs(out_arrays)
+        entry.freeze(made)
+    new_arrays = iter(made)
+    entry.return_outputs([next(new_arrays) if i is None else entry.reused_input(i)
+                          for i in reuse])
     # The compiled module describes its own entry, so make_callable needs
     # nothing but the module and the name.
     signature = {"inputs": [s.to_json() for s in ins], "outputs": [s.to_json() for s in outs],
-                 "release_gil": release_gil}
+                 "reuse": reuse, "release_gil": release_gil}
     _cstring_global(module, name + SIGNATURE_SUFFIX, json.dumps(signature), linkage="")
     return name
+
+
+def _checked_reuse(reuse: Sequence[int | None], ins: Sequence[ArraySpec],
+                   outs: Sequence[ArraySpec]) -> list[int | None]:
+    """``reuse`` for every output (None where not given), checked: each input an output of
+    its own shape and dtype, at most once."""
+    if len(reuse) > len(outs):
+        raise ValueError(f"llax: reuse {list(reuse)} names more outputs than the {len(outs)} "
+                         "there are")
+    full = [*reuse, *[None] * (len(outs) - len(reuse))]
+    taken = [i for i in full if i is not None]
+    for j, i in enumerate(full):
+        if i is None:
+            continue
+        if not 0 <= i < len(ins) or ins[i] != outs[j]:
+            raise ValueError(f"llax: output {j} ({outs[j]}) cannot reuse input {i}"
+                             + (f" ({ins[i]})" if 0 <= i < len(ins) else ": no such input"))
+        if taken.count(i) > 1:
+            raise ValueError(f"llax: input {i} is reused by two outputs")
+    return full
 
 
 # ---------------------------------------------------------------------------
@@ -714,6 +758,7 @@ class EntryOwner:
         sig = json.loads(ctypes.string_at(compiled.address(entry_name + SIGNATURE_SUFFIX)))
         self.inputs = [ArraySpec.from_json(s) for s in sig["inputs"]]
         self.outputs = [ArraySpec.from_json(s) for s in sig["outputs"]]
+        self.reuse: list[int | None] = sig["reuse"]  # output -> the input it returns
         self.release_gil = bool(sig["release_gil"])
         self._name = entry_name.encode()
         self._doc = (doc or f"{entry_name}({', '.join(map(str, self.inputs))}) -> "
@@ -749,8 +794,9 @@ def compile_callable(module: lir.Module, kernel_fn: lir.Function,
                      inputs: Sequence[tuple[Sequence[int], object]],
                      outputs: Sequence[tuple[Sequence[int], object]], *,
                      name: str, release_gil: bool = False, internalize_kernel: bool = True,
-                     keepalive: object = None) -> Callable[..., object]:
+                     keepalive: object = None,
+                     reuse: Sequence[int | None] = ()) -> Callable[..., object]:
     """``add_entry``, ``target.compile_module`` and ``make_callable`` in one step."""
     entry = add_entry(module, kernel_fn, inputs, outputs, name=name, release_gil=release_gil,
-                      internalize_kernel=internalize_kernel)
+                      internalize_kernel=internalize_kernel, reuse=reuse)
     return make_callable(target.compile_module(module, name), entry, keepalive)

@@ -10,8 +10,9 @@ in place by every op whose output joins it. It is freed once, after the last rea
 last value.
 
 A parameter's buffer may only be written when its owner says so (``writable``): a loop's
-carry is storage the loop owns, while a kernel's inputs, a scan's consts and xs slices, and
-a cond's operands (unless the cond op itself aliases them) belong to someone else. An alias
+carry is storage the loop owns, and so is a kernel input its caller donated; the other
+kernel inputs, a scan's consts and xs slices, and a cond's operands (unless the cond op
+itself aliases them) belong to someone else. An alias
 into a buffer that may not be written is not followed: the op writes fresh storage. Nor is
 one on a fusion whose region reads that operand elsewhere than at the output's own index
 (through a reversal, say): writing element i would clobber an element still to be read.
@@ -84,6 +85,16 @@ def plan_buffers(fn: Function, writable: Collection[int] = ()) -> BufferPlan:
         if v in last:
             plan.last_read[r] = max(plan.last_read.get(r, -1), last[v])
     return plan
+
+
+def donated_results(plan: BufferPlan, donated: Collection[int]) -> list[int | None]:
+    """For each result of the planned function, the donated parameter (by index) whose
+    buffer already holds it at the end, or None. Such a result needs no buffer of its own:
+    the caller gets the parameter's buffer back. A buffer goes to its first such result
+    only; another result in it (the same value returned twice) is copied out."""
+    owner = {plan.fn.params[k]: k for k in donated}
+    return [owner.pop(plan.root.get(a), None) if isinstance(a, Var) else None
+            for a in plan.fn.results]
 
 
 def _pointwise(region: Function, k: int) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import sys
 import threading
 import warnings
 import weakref
@@ -187,6 +188,26 @@ def _to_buffer(leaf: Any, dtype: np.dtype) -> np.ndarray:
     return np.asarray(leaf, dtype=dtype, order="C")
 
 
+def _buffer_refs(x: Array) -> int:
+    return sys.getrefcount(x._value)
+
+
+# What _buffer_refs counts for a buffer that nothing but its Array holds (the rest are the
+# call's own references, which differ between Python versions: so measured, not assumed).
+_SOLE_OWNER_REFS = _buffer_refs(Array(np.empty(1)))
+
+
+def _writable_buffer(leaf: Any, dtype: np.dtype) -> np.ndarray:
+    """What to pass where the compiled code may write (a donated input): the Array's own
+    buffer when nothing else can see it (no other Array, NumPy name or view holds it, and
+    it is no view itself), else a private copy. Either way the writes change no array the
+    caller can still read: a donated NumPy array, say, is never modified."""
+    if type(leaf) is Array and leaf._value.base is None \
+            and _buffer_refs(leaf) <= _SOLE_OWNER_REFS:
+        return leaf._value
+    return np.array(leaf, dtype=dtype, order="C")
+
+
 class _Entry:
     """One compiled specialisation: the executable plus what is needed to call it."""
 
@@ -202,7 +223,13 @@ class _Entry:
         self.jaxpr = jaxpr
 
     def __call__(self, leaves: Sequence[Any]) -> Any:
-        bufs = self.consts + [_to_buffer(x, d) for x, d in zip(leaves, self.in_dtypes)]
+        writes, n = self.compiled.donated, len(self.consts)
+        if writes:  # (then the caller deletes the donated Arrays: JitFunction._donating_call)
+            bufs = self.consts + [
+                (_writable_buffer if n + i in writes else _to_buffer)(x, d)
+                for i, (x, d) in enumerate(zip(leaves, self.in_dtypes))]
+        else:
+            bufs = self.consts + [_to_buffer(x, d) for x, d in zip(leaves, self.in_dtypes)]
         outs = self.compiled.call(bufs)
         return tree_unflatten(self.out_tree,
                               [Array(o, t.weak) for o, t in zip(outs, self.out_types)])
@@ -436,10 +463,16 @@ class JitFunction:
         return entry(leaves)
 
     def _call_donating(self, args: tuple, kwargs: dict) -> Any:
-        """A call that gives up the donated arguments' buffers: the compiled code may reuse
-        them, and the Arrays are deleted afterwards (as JAX does, only those whose buffer an
-        output of the same shape and dtype could take; the rest draw JAX's warning)."""
         entry, leaves = self._lookup(args, kwargs)
+        return self._donating_call(entry, leaves, args, kwargs)
+
+    def _donating_call(self, entry: _Entry, leaves: list, args: tuple, kwargs: dict) -> Any:
+        """A call that gives up the donated arguments' buffers: the compiled code may reuse
+        them (an output may be the very buffer of a donated Array), and the Arrays are
+        deleted afterwards (as JAX does, only those whose buffer an output of the same
+        shape and dtype could take; the rest draw JAX's warning). Deletion drops the
+        Array's reference to its buffer, so a reused buffer is reachable from the output
+        alone."""
         donated = [x for x, d in zip(leaves, self._donate.leaf_mask(args, kwargs)) if d]
         donated = [x for x in donated if type(x) is Array]  # NumPy arrays are copied in
         ids = [id(x) for x in donated]
@@ -605,6 +638,8 @@ class CompiledFunction:
         if entry is not self._entry:
             raise TypeError("the arguments do not match the signature this function was "
                             "lowered and compiled for")
+        if self._jitted._donate:
+            return self._jitted._donating_call(entry, leaves, args, kwargs)
         return entry(leaves)
 
     def as_text(self) -> str:

@@ -42,7 +42,7 @@ def compile_function(fn: Function, *, pipeline: str | None = None,
         from llax.codegen import compile_native
     except ImportError:
         return Compiled(fn, opt, lambda args: evaluate_function(opt, args))
-    return compile_native(fn, opt)
+    return compile_native(fn, opt, donated)
 
 
 class HotFunction:

@@ -146,10 +146,11 @@ class _Donation:
             if i in static_nums or i - n in static_nums:
                 continue
             mask += [i in self.nums or i - n in self.nums] * len(tree_flatten(a)[0])
-        for k, v in kwargs.items():
-            if k not in static_names:
-                mask += [k in self.names] * len(tree_flatten(v)[0])
-        return mask
+        # Keyword leaves come in the order of the flattened dict (keys sorted), not the
+        # order they were passed in: flatten a dict of the same keys.
+        flags = {k: [k in self.names] * len(tree_flatten(v)[0])
+                 for k, v in kwargs.items() if k not in static_names}
+        return mask + tree_flatten(flags)[0]
 
 
 def _check_hashable(value: Any, name: str) -> Any:

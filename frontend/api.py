@@ -279,6 +279,31 @@ class _Entry:
         return fast_tree
 
 
+    def donating_fast_path(self, mask: Sequence[bool]) -> Callable[..., Any] | None:
+        """``fast_path`` for a call donating the leaves ``mask`` marks, taking the argument
+        Arrays themselves: it passes each donated buffer the code may write as
+        ``_writable_buffer`` does, then deletes those Arrays. None unless the code is
+        native and every donated leaf is one whose buffer an output could take (the other
+        kind draws a warning on every call, which the general path gives)."""
+        n = len(self.consts)
+        writes = frozenset(k - n for k in self.compiled.donated)
+        fast = self.fast_path()
+        if fast is None or writes != {i for i, d in enumerate(mask) if d}:
+            return None
+        dtypes = self.in_dtypes
+
+        def call(*arrays: Array) -> Any:
+            # The donated buffers first: taking another's reference first would hide a
+            # sole owner (see _writable_buffer).
+            mine = {i: _writable_buffer(arrays[i], dtypes[i]) for i in writes}
+            out = fast(*[mine[i] if i in mine else a._value for i, a in enumerate(arrays)])
+            for i in writes:
+                arrays[i].delete()
+            return out
+
+        return call
+
+
 def trace_to_function(fun: Callable, name: str, dyn_args: tuple, dyn_kwargs: dict,
                       argnames: list[str], statics: tuple = (),
                       signature: _Signature | None = None, traced_for: str = "jit"
@@ -464,8 +489,26 @@ class JitFunction:
         return entry(leaves)
 
     def _call_donating(self, args: tuple, kwargs: dict) -> Any:
+        if not kwargs and self._fast:
+            # Fast path: every argument an Array, signature seen before, no Array passed
+            # twice (the general path says what is wrong with that).
+            try:
+                fast = self._fast.get(tuple([a._sig or array_signature(a) for a in args]))
+                if fast is not None and len({id(a) for a in args}) == len(args):
+                    return fast(*args)
+            except (AttributeError, ArgumentError):  # not all Arrays; a view the entry refuses
+                pass
         entry, leaves = self._lookup(args, kwargs)
-        return self._donating_call(entry, leaves, args, kwargs)
+        key = None
+        if not kwargs and not self._signature.static_argnums and args \
+                and all(type(a) is Array for a in args):
+            key = tuple([array_signature(a) for a in args])  # (before they are deleted)
+        out = self._donating_call(entry, leaves, args, kwargs)
+        if key is not None:
+            fast = entry.donating_fast_path(self._donate.leaf_mask(args, kwargs))
+            if fast is not None:
+                self._fast[key] = fast
+        return out
 
     def _donating_call(self, entry: _Entry, leaves: list, args: tuple, kwargs: dict) -> Any:
         """A call that gives up the donated arguments' buffers: the compiled code may reuse

@@ -130,17 +130,29 @@ def test_donated_numpy_arrays_are_never_modified() -> None:
     assert not np.asarray(out).flags.writeable
 
 
+def warmed(f: Callable, *args) -> Callable:
+    """``f`` after one call on fresh arrays like ``args``: later calls take the fast path."""
+    f(*[lnp.asarray(np.asarray(a)) for a in args])
+    return f
+
+
+@pytest.mark.parametrize("warm", [False, True])
 @pytest.mark.parametrize("hold", [
     lambda x: np.asarray(x),  # a NumPy name for the Array's own buffer
     lambda x: np.asarray(x)[2:],  # a view into it
     lambda x: memoryview(np.asarray(x)),
-])
-def test_a_buffer_held_elsewhere_is_copied_not_written(hold) -> None:
+    lambda x: x.reshape(2, 4),  # Arrays that eager ops made as views of it
+    lambda x: x[2:],
+], ids=["ndarray", "ndarray-view", "memoryview", "reshaped-Array", "sliced-Array"])
+def test_a_buffer_held_elsewhere_is_copied_not_written(hold, warm) -> None:
     values = np.arange(8.0, dtype=np.float32)
     x = lnp.asarray(values)
+    f = llax.jit(lambda x: x.at[3].set(0.0), donate_argnums=0)
+    if warm:
+        f = warmed(f, x)
     held = hold(x)
     seen = np.array(held)
-    out = llax.jit(lambda x: x.at[3].set(0.0), donate_argnums=0)(x)
+    out = f(x)
     assert_same(np.array(held), seen)
     assert address(out) != address(held)
     want = values.copy()
@@ -217,6 +229,34 @@ def test_donated_parameter_dict(leaves) -> None:
         assert_same(np.asarray(new[k]), np.asarray(want[k]), what=k)
         assert params[k].is_deleted() and not grads[k].is_deleted()
         assert_same(np.asarray(grads[k]), g0[k])
+
+
+def test_fast_path_calls_check_and_delete_like_the_first() -> None:
+    f = warmed(llax.jit(lambda x, y: x + y, donate_argnums=0), np.ones(3, np.float32),
+               np.ones(3, np.float32))
+    x, y = lnp.ones(3), lnp.ones(3)
+    with pytest.raises(ValueError, match="donated"):
+        f(x, x)
+    assert not x.is_deleted()
+    before = address(x)
+    out = f(x, y)
+    assert address(out) == before and x.is_deleted() and not y.is_deleted()
+    assert_same(np.asarray(out), np.full(3, 2, np.float32))
+    with pytest.raises(RuntimeError, match="Array has been deleted"):
+        f(x, y)
+    # A non-contiguous buffer, refused by the native entry, goes the general way.
+    t = lnp.asarray(np.arange(9.0, dtype=np.float32).reshape(3, 3)).T[0]
+    assert_same(np.asarray(f(t, y)), np.array([1, 4, 7], np.float32))
+
+
+def test_unusable_donation_warns_on_every_call() -> None:
+    f = llax.jit(lambda x, y: (x * 2.0).sum() + y, donate_argnums=(0, 1))
+    for _ in range(3):
+        x, y = lnp.ones(4), lnp.ones(())
+        with pytest.warns(UserWarning, match=r"not usable: float32\[4\]"):
+            out = f(x, y)
+        assert_same(np.asarray(out), np.float32(9.0))
+        assert not x.is_deleted() and y.is_deleted()
 
 
 def test_donated_keyword_argument() -> None:

@@ -272,16 +272,30 @@ def test_donated_keyword_argument() -> None:
     assert_same(np.asarray(a), a0)
 
 
-def test_while_loop_on_a_donated_array() -> None:
-    def f(x, n):
-        return lax.fori_loop(0, n, lambda i, x: x.at[i].add(1.0) * 0.5, x)  # a while loop
+LOOPS = {
+    # traced bounds: a while loop; updated in place
+    "while": lambda x, n: lax.fori_loop(0, n, lambda i, x: x.at[i].add(1.0) * 0.5, x),
+    # a reversal reads what an in-place update would overwrite: two buffers, swapped
+    "while-swapped": lambda x, n: lax.fori_loop(0, n, lambda i, x: lnp.flip(x) * 0.5 + i, x),
+    "scan-swapped": lambda x, n: lax.fori_loop(0, 5, lambda i, x: lnp.flip(x) * 0.5 + i, x),
+    # a carry and stacked outputs (sums: to rounding, their order is the code's own)
+    "scan-ys": lambda x, n: lax.scan(lambda c, t: (c * 0.5 + t, c.sum()), x,
+                                     lnp.arange(6.0))[::-1],
+}
 
-    values = np.arange(50.0, dtype=np.float32)
+
+@pytest.mark.parametrize("size", [4, 1000])  # a small carry lives on the stack
+@pytest.mark.parametrize("name", list(LOOPS))
+def test_loop_carry_starts_in_the_donated_buffer(name, size) -> None:
+    f = LOOPS[name]
+    values = np.random.default_rng(3).standard_normal(size).astype(np.float32)
     x = lnp.asarray(values)
     before = address(x)
-    out = llax.jit(f, donate_argnums=0)(x, 7)
-    assert address(out) == before
-    assert_same(np.asarray(out), np.asarray(interpreted(f, values, np.int32(7))))
+    got = llax.tree_util.tree_leaves(llax.jit(f, donate_argnums=0)(x, 7))
+    want = llax.tree_util.tree_leaves(interpreted(f, values, np.int32(7)))
+    assert address(got[-1]) == before  # the carry
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(np.asarray(g), np.asarray(w), rtol=1e-5)
 
 
 @pytest.mark.parametrize("pred", [False, True])

@@ -12,10 +12,12 @@ last value.
 A parameter's buffer may only be written when its owner says so (``writable``): a loop's
 carry is storage the loop owns, and so is a kernel input its caller donated; the other
 kernel inputs, a scan's consts and xs slices, and a cond's operands (unless the cond op
-itself aliases them) belong to someone else. An alias
-into a buffer that may not be written is not followed: the op writes fresh storage. Nor is
-one on a fusion whose region reads that operand elsewhere than at the output's own index
-(through a reversal, say): writing element i would clobber an element still to be read.
+itself aliases them) belong to someone else. An alias into a buffer that may not be
+written is not followed: the op writes fresh storage. Nor is one on a fusion whose region
+reads that operand elsewhere than at the output's own index (through a reversal, say):
+writing element i would clobber an element still to be read. A kernel result whose group
+is rooted at a donated input stays there: the caller gets that input back as the output
+(``donated_results``).
 
 Temporaries come from a scope. ``KernelScope``: made where first written and freed after
 their last use. ``LoopScope``: everything a loop needs (its regions' temporaries, the second

@@ -662,3 +662,4 @@ def test_loops_from_several_threads() -> None:
         np.testing.assert_allclose(np.asarray(root), np.sqrt(a), rtol=1e-4)
         assert int(steps) == int(as_jax(collatz)(np.int32(k + 5)))
         np.testing.assert_allclose(np.asarray(partial), np.cumsum(a), rtol=1e-6)
+        np.testing.assert_allclose(np.asarray(total), np.sum(a), rtol=1e-6)

@@ -11,7 +11,7 @@ the operands the native code gave it (from V), in
 - the reference interpreter (``backend="interpreter"`` with no optimisation pass),
   which must agree with the native result within the op's error model;
 - eager llax (the NumPy reference op by op), which must match the interpreter bit
-  for bit;
+  for bit (eager control flow runs compiled: it is judged as native code is);
 - JAX (``jax.jit``), which must match the interpreter within the op's error model.
 
 Judging each op on its actual operands means no error is ever carried from one op
@@ -35,6 +35,7 @@ import llax
 import llax.lax as llax_lax
 import llax.numpy as lnp
 from llax.config import config
+from llax.frontend.compile import DEFAULT_PIPELINE
 from llax.tests.fuzz_programs import LLAX_ULPS, Program, Step, array_source, compile_source
 
 
@@ -186,6 +187,23 @@ def within(got: np.ndarray, env: Envelope) -> np.ndarray:
 # ----------------------------------------------------------------------------------------
 # Judging one op.
 
+def taken(step: Step, operands: dict[str, np.ndarray]) -> tuple[Step, dict[str, np.ndarray]]:
+    """The step whose error model judges ``step``'s result, and its operands: for a cond
+    or switch, the branch these operands select (a switch converts its index to int32 and
+    clamps it), so the result is judged as that branch would be alone."""
+    if not step.branches:
+        return step, operands
+    select = eval(f"lambda {', '.join(operands)}: {step.selector}",  # noqa: S307
+                  {"jnp": lnp, "lax": llax_lax, "inf": math.inf, "nan": math.nan})
+    value = np.asarray(select(*[lnp.asarray(v) for v in operands.values()]))
+    if step.kind == "cond":
+        k = 0 if value != 0 else 1
+    else:
+        k = int(np.clip(value.astype(np.int32), 0, len(step.branches) - 1))
+    branch = step.branches[k]
+    return branch, {n: operands[n] for n in dict.fromkeys(branch.operands)}
+
+
 NATIVE, REFERENCE, JAX = "native", "reference", "jax"
 
 
@@ -253,6 +271,8 @@ def judge(step: Step, got: np.ndarray, want: np.ndarray, operands: dict[str, np.
         zero_sign = check.zero_sign and (who != JAX or check.jax_zero_sign)
         ok = same_bits(got, want, zero_sign)
         detail = "exact" + ("" if zero_sign else " (zero sign free)")
+    if who == JAX and check.jax_selects:
+        ok = ok | np.isnan(want)
     for excuse in guards.excuses:
         ok = ok | excuse(step, operands, who)
     if np.all(ok):
@@ -385,7 +405,10 @@ class _Run:
 
     def judge(self, step: Step, got: np.ndarray, want: np.ndarray,
               operands: dict[str, np.ndarray], who: str, what: str = "") -> None:
-        verdict = judge(step, got, want, operands, self.guards, who)
+        judged, judged_operands = taken(step, operands)
+        if who == JAX and not judged.check.jax:
+            return
+        verdict = judge(judged, got, want, judged_operands, self.guards, who)
         if verdict is None:
             return
         lines = [f"{what or _WHAT[who]}: step `{step.out.name} = {step.expr}`"]
@@ -400,7 +423,8 @@ class _Run:
         if who == NATIVE and not what:
             try:
                 result = _llax_call(_alone(step, operands), list(operands.values()))
-                again = judge(step, np.asarray(result[0]), want, operands, self.guards, who)
+                again = judge(judged, np.asarray(result[0]), want, judged_operands,
+                              self.guards, who)
                 alone = (" (the op alone reproduces it)" if again is not None else
                          " (the op alone is right: only inside the whole program)")
             except Exception as e:  # noqa: BLE001 - reported as text
@@ -434,7 +458,8 @@ def _run_batch(programs: Sequence[Program], guards: Guards) -> None:
 
     flat = [a.copy() for run in runs for a in run.inputs + run.inputs]
     try:
-        result = _as_numpy(llax.jit(native)(*flat))
+        # The default pipeline, whatever LLAX_PIPELINE says: with buffer reuse (inplace).
+        result = _as_numpy(llax.jit(native, pipeline=DEFAULT_PIPELINE)(*flat))
     except Exception as e:
         for run in runs:  # name the op if one fails by itself
             run.values = run.step_by_step()
@@ -443,6 +468,11 @@ def _run_batch(programs: Sequence[Program], guards: Guards) -> None:
         src = "\n\n".join(repr(p) for p in programs)
         raise Mismatch(f"llax.jit raised {type(e).__name__}: {e}\non programs JAX accepts "
                        f"(each alone compiles):\n{src}") from e
+    originals = [a for run in runs for a in run.inputs + run.inputs]
+    for k, (after, before) in enumerate(zip(flat, originals)):
+        if after.tobytes() != before.tobytes():
+            raise Mismatch(f"llax.jit wrote into its input {k} (not donated): {before!r} became "
+                           f"{after!r}, in\n" + "\n\n".join(repr(p) for p in programs))
     for i, (run, sinks) in enumerate(zip(runs, sink_index)):
         run.values = result[2 * i]
         _check_program(run, result[2 * i + 1], sinks)
@@ -471,7 +501,11 @@ def _check_program(run: _Run, fused: list[np.ndarray], sinks: list[int]) -> None
             run.guarded("eager llax", _eagerly, local, args)
         eager = interp
     for step, got, want in zip(program.steps, eager, interp):
-        if got.shape != want.shape or got.dtype != want.dtype or not same_bits(got, want).all():
+        if step.branches or step.whole:  # eager control flow runs compiled, as JAX's does
+            run.judge(step, got, want, run.operands(step), NATIVE,
+                      "eager llax (control flow runs natively) differs from the reference")
+        elif got.shape != want.shape or got.dtype != want.dtype or \
+                not same_bits(got, want).all():
             raise Mismatch(f"eager llax differs from the interpreter on `{step.expr}`: "
                            f"{got!r} vs {want!r}\n{program!r}")
     # JAX, on operands with subnormals flushed, against the interpreter on the same.
@@ -480,5 +514,4 @@ def _check_program(run: _Run, fused: list[np.ndarray], sinks: list[int]) -> None
         interp = run.guarded("the interpreter", _interpret, local, flushed)
     with_jax = _with_jax(local, flushed)
     for step, got, want in zip(program.steps, with_jax, interp):
-        if step.check.jax:
-            run.judge(step, got, want, run.operands(step, flushed), JAX)
+        run.judge(step, got, want, run.operands(step, flushed), JAX)

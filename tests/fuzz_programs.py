@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import jax
 import numpy as np
@@ -64,6 +64,8 @@ class Check:
     ``divisor``: the op is a float division by this operand ("" for a literal). XLA
     computes ``a / broadcast(b)`` as ``a * broadcast(1 / b)``: JAX's quotient may be 2 ulp
     off, and 0 where 1 / b is subnormal (flushed).
+    ``jax_selects``: a product with a bool factor, which XLA computes as a select: JAX's
+    NaN or inf times False is 0 (IEEE: NaN), so where the result is NaN, JAX's may be any.
     """
 
     kind: str = "exact"
@@ -79,6 +81,7 @@ class Check:
     divisor: str | None = None
     indices: tuple[str, ...] = ()
     jax_zero_sign: bool = True
+    jax_selects: bool = False
 
 
 EXACT = Check()
@@ -86,10 +89,25 @@ EXACT = Check()
 
 @dataclass(frozen=True)
 class Step:
+    """``out = expr``, judged by ``check``.
+
+    ``whole``: a step may be one element of a tuple-valued expression (a loop with several
+    carries): ``expr`` is then ``(whole)[index]``, and the program computes ``whole`` once
+    for all its elements (consecutive steps, ``index`` 0, 1, ...).
+    ``branches``: a ``lax.cond``/``switch``, each branch as a step of its own (out: this
+    step's out); ``selector`` is the expression of its predicate (``kind`` "cond") or index
+    ("switch"). The result is judged by the branch the operands select (see ``taken``).
+    """
+
     out: Var
     expr: str
     operands: tuple[str, ...]
     check: Check
+    whole: str = ""
+    index: int = 0
+    branches: tuple[Step, ...] = ()
+    selector: str = ""
+    kind: str = ""
 
 
 @dataclass
@@ -110,10 +128,21 @@ class Program:
         used = {o for s in self.steps for o in s.operands}
         return [s for s in self.steps if s.out.name not in used]
 
+    def statements(self) -> list[tuple[list[str], str, bool]]:
+        """(names, expression, is a tuple) per statement: one per step or tuple of parts."""
+        out: list[tuple[list[str], str, bool]] = []
+        for s in self.steps:
+            if s.whole and s.index > 0:
+                out[-1][0].append(s.out.name)
+            else:
+                out.append(([s.out.name], s.whole or s.expr, bool(s.whole)))
+        return out
+
     def source(self) -> str:
         """The program as a function of jnp, lax and its inputs, returning every value."""
         lines = [f"def {self.name}(jnp, lax, {', '.join(self.params)}):"]
-        lines += [f"    {s.out.name} = {s.expr}" for s in self.steps]
+        lines += [f"    {', '.join(names)}{',' if many else ''} = {expr}"
+                  for names, expr, many in self.statements()]
         lines.append(f"    return ({''.join(s.out.name + ', ' for s in self.steps)})")
         return "\n".join(lines)
 
@@ -125,7 +154,9 @@ class Program:
         """
         names = self.params + [s.out.name for s in self.steps]
         lines = [f"def {self.name}_local(jnp, lax, {', '.join(names)}):"]
-        lines.append(f"    return ({''.join(s.expr + ', ' for s in self.steps)})")
+        results = "".join(f"{'*' if many else ''}{expr}, "
+                          for _, expr, many in self.statements())
+        lines.append(f"    return ({results})")
         return "\n".join(lines)
 
     def inputs_source(self) -> str:
@@ -161,26 +192,36 @@ class Rejected(Exception):
 
 @functools.lru_cache(maxsize=50_000)
 def _infer(expr: str, operands: tuple[tuple[str, Shape, str], ...], x64: bool
-           ) -> tuple[Shape, str] | None:
+           ) -> tuple[bool, tuple[tuple[Shape, str], ...]] | None:
+    """(is a tuple, (shape, dtype) of each array) of ``expr``'s value; None if JAX rejects
+    it or it is neither an array nor a flat tuple of arrays."""
     fn = eval(f"lambda {', '.join(n for n, _, _ in operands)}: {expr}",  # noqa: S307
               {"jnp": jax.numpy, "lax": jax.lax, "np": np, "inf": math.inf, "nan": math.nan})
     args = [jax.ShapeDtypeStruct(s, np.dtype(d)) for _, s, d in operands]
     try:
         with jax.enable_x64(x64):
             out = jax.eval_shape(fn, *args)
-    except (TypeError, ValueError, IndexError, NotImplementedError):
+    except (TypeError, ValueError, IndexError, NotImplementedError, OverflowError):
         return None
-    if not isinstance(out, jax.ShapeDtypeStruct):
+    many = isinstance(out, tuple)
+    leaves = out if many else (out,)
+    if not all(isinstance(v, jax.ShapeDtypeStruct) for v in leaves):
         return None
-    return tuple(out.shape), str(out.dtype)
+    return many, tuple((tuple(v.shape), str(v.dtype)) for v in leaves)
+
+
+def infer_all(expr: str, operands: Sequence[Var], x64: bool, many: bool = False
+              ) -> list[tuple[Shape, np.dtype]]:
+    """The type of ``expr``'s value (``many``: of each element of the tuple it is)."""
+    unique = {v.name: v for v in operands}.values()
+    got = _infer(expr, tuple((v.name, v.shape, v.dtype.name) for v in unique), x64)
+    if got is None or got[0] != many or any(math.prod(s) > MAX_ELEMENTS for s, _ in got[1]):
+        raise Rejected(expr)
+    return [(s, np.dtype(d)) for s, d in got[1]]
 
 
 def infer(expr: str, operands: Sequence[Var], x64: bool) -> tuple[Shape, np.dtype]:
-    unique = {v.name: v for v in operands}.values()
-    got = _infer(expr, tuple((v.name, v.shape, v.dtype.name) for v in unique), x64)
-    if got is None or math.prod(got[0]) > MAX_ELEMENTS:
-        raise Rejected(expr)
-    return got[0], np.dtype(got[1])
+    return infer_all(expr, operands, x64)[0]
 
 
 # ----------------------------------------------------------------------------------------
@@ -277,6 +318,7 @@ class Options:
     x64: bool = False
     uint32_indices: bool = True   # uint32 index arrays, up to 4e9
     long_axis: bool = True
+    control_flow: int = 1         # how often conds and loops are drawn (0: never)
 
 
 class Builder:
@@ -288,6 +330,7 @@ class Builder:
         self.counter = 0
         self.float_dtype = np.dtype("float64" if options.x64 else "float32")
         self.rotation = draw(st.integers(0, 2**16))
+        self.focus: Shape | None = None  # the shape operands take unless told (see branching)
 
     # -- values -----------------------------------------------------------------------
     def fresh(self, prefix: str) -> str:
@@ -318,6 +361,8 @@ class Builder:
                 min_rank: int = 0) -> Var:
         """An existing value satisfying ``pred`` (mostly), else a new input."""
         d = self.draw
+        if shape is None and self.focus is not None and len(self.focus) >= min_rank:
+            shape = self.focus
         cands = [v for v in self.pool
                  if pred(v) and len(v.shape) >= min_rank and (shape is None or v.shape == shape)
                  and (dtype is None or v.dtype == dtype)]
@@ -372,11 +417,28 @@ class Builder:
                                   "inf", "-inf", "nan", "3"]))
 
     # -- steps ------------------------------------------------------------------------
-    def add(self, expr: str, operands: Sequence[Var], check: Check = EXACT) -> Var:
+    def add(self, expr: str, operands: Sequence[Var], check: Check = EXACT, **kw) -> Var:
         shape, dtype = infer(expr, operands, self.opts.x64)
         var = Var(self.fresh("v"), shape, dtype)
-        self.program.steps.append(Step(var, expr, tuple(o.name for o in operands), check))
+        self.program.steps.append(Step(var, expr, tuple(o.name for o in operands), check, **kw))
         self.pool.append(var)
+        return var
+
+    def detached(self, family: Callable[[Builder], Var]) -> Step:
+        """The step ``family`` draws, taken out of the program (to be a branch of a cond);
+        the inputs it made stay."""
+        family(self)
+        step = self.program.steps.pop()
+        self.pool.remove(step.out)
+        return step
+
+    def add_parts(self, expr: str, operands: Sequence[Var], check: Check = EXACT) -> Var:
+        """Steps for each element of the tuple ``expr``, computed once; returns the last."""
+        names = tuple(o.name for o in operands)
+        for k, (shape, dtype) in enumerate(infer_all(expr, operands, self.opts.x64, True)):
+            var = Var(self.fresh("v"), shape, dtype)
+            self.program.steps.append(Step(var, f"({expr})[{k}]", names, check, expr, k))
+            self.pool.append(var)
         return var
 
 
@@ -488,7 +550,7 @@ def binary(b: Builder) -> Var:
         folds = (fn in ("jnp.add", "jnp.subtract") and text in ("0.0", "-0.0")
                  or fn == "jnp.multiply" and any(is_bool(v) for v in (a, *others)))
         check = Check(zero_sign=fn not in ZERO_SIGN_FREE, jax=not self_div, divisor=divisor,
-                      jax_zero_sign=not folds)
+                      jax_zero_sign=not folds, jax_selects=folds and fn == "jnp.multiply")
     return b.add(f"{fn}({', '.join(args)})", [a, *others], check)
 
 
@@ -813,8 +875,371 @@ def matmul(b: Builder) -> Var:
 
 def _dot_check(x: Var, y: Var, k: int) -> Check:
     if is_float(x) or is_float(y):
-        return Check("accum", terms=k, order="linear", zero_sign=False)
+        return Check("accum", terms=k, order="linear", zero_sign=False,
+                     jax_selects=is_bool(x) or is_bool(y))
     return EXACT
+
+
+# ----------------------------------------------------------------------------------------
+# Control flow. A cond or switch chooses between steps the builder draws anyway; loops run
+# bodies of bit-exact ops only, so that their results are judged exactly.
+
+def _castable(step: Step) -> bool:
+    """Can the result be cast and still be judged as the step is? (Not an approximation.)"""
+    return step.check.kind == "exact" and step.check.divisor is None
+
+
+def _jnp_dtype(dtype: np.dtype) -> str:
+    return "jnp.bool_" if dtype == np.bool_ else f"jnp.{dtype.name}"
+
+
+def _one_type(steps: list[Step]) -> list[Step]:
+    """The branches with one dtype: exact ones cast to the dtype of the others."""
+    fixed = {s.out.dtype for s in steps if not _castable(s)}
+    if len(fixed) > 1:
+        raise Rejected("branches of different dtypes")
+    dtype = fixed.pop() if fixed else steps[0].out.dtype
+    return [s if s.out.dtype == dtype else
+            replace(s, expr=f"({s.expr}).astype({_jnp_dtype(dtype)})",
+                    out=replace(s.out, dtype=dtype))
+            for s in steps]
+
+
+def _selector(b: Builder, switch: bool) -> tuple[str, list[Var]]:
+    """A cond's predicate or a switch's index (out of range too), from existing values."""
+    d = b.draw
+    how = b.pick(["value", "compare", "literal"])
+    if how == "literal":
+        return str(d(st.integers(-2, 4)) if switch else d(st.booleans())), []
+    if how == "compare":
+        a = b.operand(lambda v: not is_bool(v))
+        if switch:  # how many elements pass a test
+            return f"jnp.sum({a.name} > {b.literal(a.dtype)})", [a]
+        text, others = _pair(b, a)
+        fn = b.pick(["jnp.any", "jnp.all"])
+        op = b.pick(["jnp.less", "jnp.equal", "jnp.greater_equal", "jnp.not_equal"])
+        return f"{fn}({op}({a.name}, {text}))", [a, *others]
+    v = b.operand(is_int if switch else (lambda v: True), shape=())
+    return v.name, [v]
+
+
+def branching(b: Builder) -> Var:
+    """``lax.cond(pred, lambda: A, lambda: B)`` or ``lax.switch(index, [...])``: each branch
+    a step of another family, of the first one's shape (cast to one dtype if exact)."""
+    d = b.draw
+    switch = d(st.booleans())
+    count = b.pick([2, 3, 4]) if switch else 2
+    branches = [b.detached(FAMILIES[b.pick(_WEIGHTED)][1])]
+    b.focus = branches[0].out.shape
+    try:
+        while len(branches) < count:
+            for _ in range(4):
+                step = b.detached(FAMILIES[b.pick(_WEIGHTED)][1])
+                if step.out.shape == b.focus:
+                    branches.append(step)
+                    break
+            else:
+                raise Rejected("no branch of that shape")
+    finally:
+        b.focus = None
+    branches = _one_type(branches)
+    selector, used = _selector(b, switch)
+    names = list(dict.fromkeys(n for s in branches for n in s.operands))
+    # Branches read the values by closure, or as operands (under the same names).
+    passed = names if names and d(st.booleans()) else []
+    params = "".join(" " + n + "," for n in passed)[:-1]
+    lambdas = [f"lambda{params}: {s.expr}" for s in branches]
+    operands = "".join(f", {n}" for n in passed)
+    if switch:
+        expr = f"lax.switch({selector}, [{', '.join(lambdas)}]{operands})"
+    else:
+        expr = f"lax.cond({selector}, {lambdas[0]}, {lambdas[1]}{operands})"
+    env = {v.name: v for v in b.pool}
+    var = b.add(expr, used + [env[n] for n in names], EXACT, branches=tuple(branches),
+                selector=selector, kind="switch" if switch else "cond")
+    step = b.program.steps[-1]
+    b.program.steps[-1] = replace(step, branches=tuple(replace(s, out=var) for s in branches))
+    return var
+
+
+# Loop carries: the dtypes that bit-exact bodies handle.
+def _loop_dtype(b: Builder, v: Var) -> bool:
+    return v.dtype.name in ("int32", "uint32", "bool", "int64", b.float_dtype.name) \
+        and v.size <= 256
+
+
+@dataclass
+class Body:
+    """Draws bit-exact expressions over what a loop body can read: ``names`` (carries,
+    slices of xs, program values it closes over: those are ``outer``), ``index`` (a counter
+    for in-range dynamic indices ``i % n``). Integers wrap around; floats only go through
+    negation, abs, min/max, selection, moves and products with +-2 and 4 (exact, and never
+    subnormal from the normal operands JAX sees). ``free_zero``: a float min/max was used,
+    so the sign of a zero result is not specified."""
+
+    b: Builder
+    names: list[Var]
+    index: str | None
+    outer: dict[str, Var] = field(default_factory=dict)
+    free_zero: bool = False
+    level: int = 0
+
+    def _named(self, shape: Shape | None, dtype: np.dtype | None,
+               pred: Callable[[Var], bool] = lambda v: True) -> Var | None:
+        """A local name (or, now and then, a program value) of this type, if there is one."""
+        d = self.b.draw
+        cands = [v for v in self.names if pred(v) and (shape is None or v.shape == shape)
+                 and (dtype is None or v.dtype == dtype)]
+        if d(st.integers(0, 3)) == 0:  # a program value, read by closure
+            cands = [v for v in self.b.pool if pred(v) and _loop_dtype(self.b, v)
+                     and (shape is None or v.shape == shape)
+                     and (dtype is None or v.dtype == dtype)] or cands
+        if not cands:
+            return None
+        v = d(st.sampled_from(cands))
+        if v in self.b.pool:
+            self.outer[v.name] = v
+        return v
+
+    def literal(self, dtype: np.dtype) -> str:
+        if dtype.kind == "f":
+            return self.b.pick(["0.0", "-0.0", "1.0", "-1.5", "3.0", "inf", "-inf", "nan",
+                                "1e30"])
+        if dtype.kind == "u":
+            return str(self.b.pick([0, 1, 2, 7, 100, 4294967295]))
+        return self.b.literal(dtype)
+
+    def leaf(self, shape: Shape, dtype: np.dtype) -> str:
+        v = self._named(shape, dtype)
+        if v is not None:
+            return v.name
+        scalar = self._named((), dtype)
+        if scalar is not None and self.b.draw(st.booleans()):
+            return f"jnp.broadcast_to({scalar.name}, {shape})"
+        return f"jnp.full({shape}, {self.literal(dtype)}, {_jnp_dtype(dtype)})"
+
+    def index_of(self, n: int) -> str:
+        """An index into an axis of length n > 0: in range from the counter, or a value (out
+        of range or negative too), or a literal."""
+        d = self.b.draw
+        how = self.b.pick(["counter", "counter", "value", "literal"])
+        if how == "counter" and self.index:
+            return f"{self.index} % {n}"
+        v = self._named((), None, lambda v: v.dtype.name in ("int32", "int64"))
+        if how == "value" and v is not None:
+            return v.name
+        return str(d(st.integers(-n - 1, n)))
+
+    def predicate(self, shape: Shape) -> str:
+        """A bool array of ``shape`` (or a scalar bool): a comparison."""
+        d = self.b.draw
+        v = self._named(None, None, lambda v: v.shape in (shape, ()) and not is_bool(v))
+        if v is None:
+            return self.leaf(shape, np.dtype(bool))
+        op = self.b.pick(["<", ">=", "==", "!="])
+        other = self.literal(v.dtype) if d(st.booleans()) else self.leaf(v.shape, v.dtype)
+        return f"({v.name} {op} {other})"
+
+    def value(self, shape: Shape, dtype: np.dtype, depth: int) -> str:
+        """An expression of this type."""
+        b, d = self.b, self.b.draw
+        if depth <= 0:
+            return self.leaf(shape, dtype)
+        kinds = ["leaf", "where", "cond"]
+        if shape and shape[0]:
+            kinds += ["update", "update", "trap", "dus", "flip"] + ["roll"] * (shape[0] > 1)
+        if any(v.shape[1:] == shape and v.dtype == dtype and v.shape[0]
+               for v in self.names if v.shape):
+            kinds += ["index"]
+        if self.level < 1:
+            kinds += ["fori"]
+        if dtype.kind in "iuf":
+            kinds += ["neg", "abs", "minmax"]
+        if dtype.kind in "iu":
+            kinds += ["arith", "arith", "bitwise", "shift", "cast"] + ["reduce"] * (shape == ())
+        if dtype.kind == "f":
+            kinds += ["scale"] + ["reduce"] * (shape == ())
+        if dtype == np.bool_:
+            kinds += ["compare", "compare", "bitwise", "not"]
+        kind = b.pick(kinds)
+        sub = functools.partial(self.value, depth=depth - 1)
+        if kind == "where":
+            return f"jnp.where({self.predicate(shape)}, {sub(shape, dtype)}, {sub(shape, dtype)})"
+        if kind == "cond":
+            pred = f"jnp.any({self.predicate(shape)})"
+            return f"lax.cond({pred}, lambda: {sub(shape, dtype)}, lambda: {sub(shape, dtype)})"
+        if kind in ("update", "trap"):
+            method = b.pick(["set"] + ["add"] * (dtype.kind in "iu")
+                            + ["min", "max"] * (dtype.kind != "b"))
+            self.free_zero |= dtype.kind == "f" and method in ("min", "max")
+            old = self.leaf(shape, dtype) if kind == "trap" else sub(shape, dtype)
+            new = f"{old}.at[{self.index_of(shape[0])}].{method}({sub(shape[1:], dtype)})"
+            if kind == "update":
+                return new
+            # The array is read again after its update: not to be updated in place.
+            if dtype == np.bool_:
+                return f"({new} ^ {old})"
+            if dtype.kind == "f":
+                return f"jnp.where({new} == {old}, {old}, -{new})"
+            return f"({new} - {old})"
+        if kind == "dus":
+            rows = d(st.integers(0, shape[0]))
+            block = sub((rows, *shape[1:]), dtype)
+            start = ", ".join([self.index_of(shape[0])] + ["0"] * (len(shape) - 1))
+            return f"lax.dynamic_update_slice({sub(shape, dtype)}, {block}, ({start},))"
+        if kind == "flip":
+            return f"{sub(shape, dtype)}[::-1]"
+        if kind == "roll":
+            k = d(st.integers(1, shape[0] - 1))
+            whole = self.leaf(shape, dtype)
+            return f"jnp.concatenate([{whole}[{k}:], {whole}[:{k}]])"
+        if kind == "index":
+            v = self._named(None, dtype, lambda v: v.shape[1:] == shape and bool(v.shape)
+                            and v.shape[0] > 0)
+            if v is not None:
+                return f"{v.name}[{self.index_of(v.shape[0])}]"
+        if kind == "fori":  # a loop in the loop
+            inner = Body(b, self.names + [Var(f"a{self.level}", shape, dtype)],
+                         f"j{self.level}", self.outer, level=self.level + 1)
+            new = inner.value(shape, dtype, depth - 1)
+            self.free_zero |= inner.free_zero
+            return (f"lax.fori_loop(0, {d(st.integers(0, 3))}, lambda j{self.level}, "
+                    f"a{self.level}: {new}, {sub(shape, dtype)})")
+        if kind in ("neg", "abs"):
+            return f"(-{sub(shape, dtype)})" if kind == "neg" else f"jnp.abs({sub(shape, dtype)})"
+        if kind == "minmax":
+            self.free_zero |= dtype.kind == "f"
+            fn = b.pick(["jnp.maximum", "jnp.minimum"])
+            return f"{fn}({sub(shape, dtype)}, {sub(shape, dtype)})"
+        if kind == "arith":
+            op = b.pick(["+", "-", "*"])
+            other = self.literal(dtype) if d(st.booleans()) else sub(shape, dtype)
+            return f"({sub(shape, dtype)} {op} {other})"
+        if kind == "bitwise":
+            op = b.pick(["&", "|", "^"])
+            return f"({sub(shape, dtype)} {op} {sub(shape, dtype)})"
+        if kind == "not":
+            return f"jnp.logical_not({sub(shape, dtype)})"
+        if kind == "shift":
+            return f"({sub(shape, dtype)} {b.pick(['<<', '>>'])} {d(st.integers(1, 3))})"
+        if kind == "scale":
+            return f"({sub(shape, dtype)} * {b.pick(['2.0', '-2.0', '4.0', '-1.0'])})"
+        if kind == "compare":
+            return self.predicate(shape)
+        if kind == "cast":
+            v = self._named(shape, None, lambda v: v.dtype.kind in "iub" and v.dtype != dtype)
+            if v is not None:
+                return f"{v.name}.astype({_jnp_dtype(dtype)})"
+        if kind == "reduce":
+            v = self._named(None, dtype, lambda v: v.size > 0)
+            if v is not None:
+                fn = b.pick(["jnp.max", "jnp.min"] + ["jnp.sum"] * (dtype.kind in "iu"))
+                self.free_zero |= dtype.kind == "f"
+                return f"{fn}({v.name}).astype({_jnp_dtype(dtype)})"
+        return self.leaf(shape, dtype)
+
+
+def _pack(texts: Sequence[str], nested: bool) -> str:
+    """A carry of these leaves: a tuple, or a tuple holding a dict (a pytree)."""
+    if nested and len(texts) > 1:
+        return f"({texts[0]}, {{'p': ({''.join(t + ', ' for t in texts[1:])})}})"
+    return f"({''.join(t + ', ' for t in texts)})"
+
+
+def _paths(root: str, count: int, nested: bool) -> list[str]:
+    if nested and count > 1:
+        return [f"{root}[0]"] + [f"{root}[1]['p'][{k}]" for k in range(count - 1)]
+    return [f"{root}[{k}]" for k in range(count)]
+
+
+def _new_carry(body: Body, carry: list[Var]) -> list[str]:
+    """The body's carry results. Sometimes a carry takes the old value of a carry of the same
+    type (the body returns the array before and after its update), or two swap."""
+    b, d = body.b, body.b.draw
+    out = [body.value(v.shape, v.dtype, d(st.integers(1, 3))) for v in carry]
+    for k in range(1, len(carry)):
+        same = carry[k - 1].shape == carry[k].shape and carry[k - 1].dtype == carry[k].dtype
+        how = b.pick(["fresh", "fresh", "old", "swap"])
+        if same and how == "old":
+            out[k] = carry[k - 1].name
+        elif same and how == "swap":
+            out[k - 1], out[k] = carry[k].name, carry[k - 1].name
+    return out
+
+
+def _tuple(texts: Sequence[str]) -> str:
+    return f"({''.join(t + ', ' for t in texts)})"
+
+
+def loop(b: Builder) -> Var:
+    """``fori_loop`` (static or traced bounds), ``while_loop`` (a bounded counter) or
+    ``scan`` (xs sliced from program values, ys stacked, reversed too) on a carry of one to
+    three arrays (a pytree), with a bit-exact body. Every carry and ys is a result."""
+    d = b.draw
+    kind = b.pick(["fori", "scan", "while", "fori_traced"])
+    inits = [b.operand(functools.partial(_loop_dtype, b))]
+    for _ in range(d(st.integers(0, 2))):  # the same array twice: two carries, one init
+        inits.append(inits[-1] if d(st.integers(0, 3)) == 0 else
+                     b.operand(functools.partial(_loop_dtype, b)))
+    nested = d(st.booleans())
+    carry = [Var(f"c{k}", v.shape, v.dtype) for k, v in enumerate(inits)]
+    used = list(inits)
+    init = _pack([v.name for v in inits], nested)
+    params = ", ".join(v.name for v in carry)
+
+    def body_text(names: list[Var], index: str | None) -> tuple[Body, str]:
+        body = Body(b, names, index)
+        return body, _pack(_new_carry(body, carry), nested)
+
+    if kind == "scan":
+        arrays = [b.operand(functools.partial(_loop_dtype, b), min_rank=1)
+                  for _ in range(d(st.integers(0, 2)))]
+        length = d(st.integers(0, min([a.shape[0] for a in arrays] + [5])))
+        xs = [f"{a.name}[:{length}]" for a in arrays]
+        slices = [Var(f"s[{k}]", a.shape[1:], a.dtype) for k, a in enumerate(arrays)]
+        index = None
+        if d(st.booleans()):  # the step number, as an x
+            xs.append(f"jnp.arange({length})")
+            index = f"s[{len(arrays)}]"
+        body, new = body_text(carry + slices, index)
+        ys = [body.value(v.shape, v.dtype, d(st.integers(0, 2)))
+              for v in d(st.lists(st.sampled_from(carry + slices), max_size=2))]
+        reverse = ", reverse=True" if d(st.booleans()) else ""
+        scan = (f"lax.scan(lambda c, s: (lambda {params}: ({new}, {_tuple(ys)}))"
+                f"({', '.join(_paths('c', len(carry), nested))}), {init}, {_tuple(xs)}, "
+                f"length={length}{reverse})")
+        outs = _paths("c", len(carry), nested) + [f"ys[{k}]" for k in range(len(ys))]
+        expr = f"(lambda c, ys: {_tuple(outs)})(*{scan})"
+        used += arrays
+    elif kind == "while":
+        bound = str(d(st.integers(0, 5)))
+        if d(st.booleans()):
+            n = b.operand(lambda v: v.dtype.name in ("int32", "int64"), shape=())
+            bound, used = f"jnp.minimum({n.name}, 5)", used + [n]
+        leaves = _paths("c[1]", len(carry), nested)
+        test = Body(b, [replace(v, name=p) for v, p in zip(carry, leaves)], None)
+        extra = f" & jnp.all({test.predicate(carry[0].shape)})" if d(st.booleans()) else ""
+        body, new = body_text(carry, "n")
+        loop_ = (f"lax.while_loop(lambda c: (c[0] < {bound}){extra}, "
+                 f"lambda c: (lambda n, {params}: (n + 1, {new}))(c[0], {', '.join(leaves)}), "
+                 f"(0, {init}))")
+        expr = f"(lambda c: {_tuple(leaves)})({loop_})"
+        used += list(test.outer.values())
+    else:
+        if kind == "fori":
+            lo = d(st.integers(0, 2))
+            bounds = f"{lo}, {lo + d(st.integers(0, 4))}"
+        else:
+            n = b.operand(lambda v: v.dtype.name in ("int32", "int64"), shape=())
+            bounds, used = f"0, jnp.minimum({n.name}, 4)", used + [n]
+        body, new = body_text(carry, "i")
+        leaves = _paths("c", len(carry), nested)
+        loop_ = (f"lax.fori_loop({bounds}, lambda i, c: (lambda {params}: {new})"
+                 f"({', '.join(leaves)}), {init})")
+        expr = f"(lambda c: {_tuple(leaves)})({loop_})"
+    used += list(body.outer.values())
+    return b.add_parts(expr, list({v.name: v for v in used}.values()),
+                       Check(zero_sign=not body.free_zero))
 
 
 FAMILIES: dict[str, tuple[int, Callable[[Builder], Var]]] = {
@@ -826,6 +1251,12 @@ FAMILIES: dict[str, tuple[int, Callable[[Builder], Var]]] = {
     "scatter": (3, scatter), "matmul": (3, matmul),
 }
 _WEIGHTED = [name for name, (w, _) in FAMILIES.items() for _ in range(w)]
+# Steps made of other steps (not drawn as branches of a cond); their weights are multiplied
+# by Options.control_flow.
+CONTROL_FLOW: dict[str, tuple[int, Callable[[Builder], Var]]] = {
+    "branching": (1, branching), "loop": (1, loop),
+}
+_ALL = {**FAMILIES, **CONTROL_FLOW}
 
 
 @st.composite
@@ -833,11 +1264,13 @@ def programs(draw, name: str = "f", options: Options | None = None,
              min_ops: int = 3, max_ops: int = 15) -> Program:
     """A random program of ``min_ops`` to ``max_ops`` steps."""
     b = Builder(draw, name, options or Options())
+    weighted = _WEIGHTED + [name for name, (w, _) in CONTROL_FLOW.items()
+                            for _ in range(w * b.opts.control_flow)]
     length = draw(st.integers(min_ops, max_ops))
     for _ in range(4 * max_ops):
         if len(b.program.steps) >= length:
             break
-        family = FAMILIES[b.pick(_WEIGHTED)][1]
+        family = _ALL[b.pick(weighted)][1]
         for _ in range(5):
             mark = (len(b.program.inputs), len(b.program.steps), len(b.pool), b.counter)
             try:

@@ -66,7 +66,8 @@ GUARDS = Guards(excuses=(_jax_fmod_of_bools, _jax_wraps_uint32_indices))
 @st.composite
 def batches(draw) -> list:
     x64 = draw(st.integers(0, 7)) == 0
-    options = Options(x64=x64)
+    # Loops and conds cost the most to compile (JAX's and ours): fewer in CI.
+    options = Options(x64=x64, control_flow=3 if LONG else 2)
     return [draw(programs(name=f"f{i}", options=options)) for i in range(draw(st.integers(1, 3)))]
 
 

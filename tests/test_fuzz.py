@@ -19,9 +19,10 @@ A failure prints the shrunk program and a standalone reproduction of the failing
 
 from __future__ import annotations
 
+import jax
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from llax.tests.fuzz_oracle import (
@@ -32,9 +33,18 @@ from llax.tests.fuzz_oracle import (
     Guards,
     judge,
     run_batch,
+    taken,
     ulp_distance,
 )
-from llax.tests.fuzz_programs import Check, Options, Step, Var, programs
+from llax.tests.fuzz_programs import (
+    Check,
+    Options,
+    Program,
+    Step,
+    Var,
+    compile_source,
+    programs,
+)
 
 pytestmark = [pytest.mark.fuzz,
               # JAX warns that .at[] updates of another dtype are cast; llax casts the same.
@@ -138,3 +148,111 @@ def test_oracle_judges_exact_ops_bit_for_bit() -> None:
     assert judge(step, wrong_zero, want, {"x0": x}, NO_GUARDS, NATIVE) is not None
     wrong_type = want.astype(np.float64)
     assert judge(step, wrong_type, want, {"x0": x}, NO_GUARDS, NATIVE) is not None
+
+
+def _cond_step() -> Step:
+    """``lax.cond(p, lambda: jnp.exp(x), lambda: -x)``: an approximated and an exact branch."""
+    out = Var("v2", (3,), np.dtype("float32"))
+    exp = Step(out, "jnp.exp(x0)", ("x0",), Check("ulp", 8))
+    neg = Step(out, "jnp.negative(x0)", ("x0",), Check())
+    return Step(out, "lax.cond(x1, lambda: jnp.exp(x0), lambda: jnp.negative(x0))",
+                ("x1", "x0"), Check(), branches=(exp, neg), selector="x1", kind="cond")
+
+
+def test_oracle_judges_a_cond_by_the_branch_taken() -> None:
+    x = np.float32([0.5, 1.0, 2.0])
+    exp = np.exp(x.astype(np.float64)).astype(np.float32)
+    off = exp.copy()
+    off[1] = np.nextafter(np.nextafter(off[1], np.inf), np.inf)  # 2 ulp: fine for exp
+    step = _cond_step()
+    for pred, want, good in ((np.True_, exp, off), (np.False_, -x, -x)):
+        operands = {"x1": pred, "x0": x}
+        branch, used = taken(step, operands)
+        assert branch.expr == ("jnp.exp(x0)" if pred else "jnp.negative(x0)")
+        assert list(used) == ["x0"]
+        assert judge(branch, good, want, used, NO_GUARDS, NATIVE) is None
+    # The exact branch is exact: 2 ulp off is wrong there.
+    branch, used = taken(step, {"x1": np.False_, "x0": x})
+    assert judge(branch, -off, -x, used, NO_GUARDS, NATIVE) is not None
+
+
+@pytest.mark.parametrize("index, branch", [
+    (np.int32(1), 1), (np.int32(-5), 0), (np.int32(9), 2), (np.uint32(2**32 - 1), 0),
+    (np.uint32(2), 2), (np.int64(2**32 + 1), 1),
+])
+def test_oracle_takes_the_branch_a_switch_takes(index, branch) -> None:
+    # lax.switch converts its index to int32 (wrapping) and clamps it to the branches.
+    out = Var("v1", (), np.dtype("int32"))
+    branches = tuple(Step(out, str(k), (), Check()) for k in range(3))
+    step = Step(out, "lax.switch(x0, [lambda: 0, lambda: 1, lambda: 2])", ("x0",), Check(),
+                branches=branches, selector="x0", kind="switch")
+    assert taken(step, {"x0": index})[0].expr == str(branch)
+    want = np.asarray(jax.lax.switch(index, [lambda k=k: np.int32(k) for k in range(3)]))
+    assert int(want) == branch
+
+
+def test_a_tuple_valued_step_is_computed_once_for_its_parts() -> None:
+    loop = ("(lambda c: (c[0], c[1], ))(lax.fori_loop(0, 3, lambda i, c: (lambda c0, c1: "
+            "((c0.at[i % 2].add(c1[i % 2]) - c0), c0))(c[0], c[1]), (x0, x0)))")
+    x = Var("x0", (2,), np.dtype("int32"))
+    program = Program("f", False, [(x, np.int32([5, -7]))])
+    for k in range(2):
+        program.steps.append(Step(Var(f"v{k + 1}", (2,), np.dtype("int32")), f"({loop})[{k}]",
+                                  ("x0",), Check(), loop, k))
+    assert program.source().count("lax.fori_loop") == 1
+    assert "    v1, v2, = (lambda c" in program.source()
+    whole = compile_source(program.source())(jax.numpy, jax.lax, np.int32([5, -7]))
+    local = compile_source(program.local_source())(jax.numpy, jax.lax, np.int32([5, -7]),
+                                                   *whole)
+    # By hand: c0 becomes the added element only, c1 the old c0.
+    c0, c1 = np.int32([5, -7]), np.int32([5, -7])
+    for i in range(3):
+        new = c0.copy()
+        new[i % 2] += c1[i % 2]
+        c0, c1 = new - c0, c0
+    for got in (whole, local):
+        assert [np.asarray(v).tolist() for v in got] == [c0.tolist(), c1.tolist()]
+
+
+def test_control_flow_programs_pass_the_oracle() -> None:
+    # Aliasing traps for buffer reuse, judged end to end: an input updated in a loop and read
+    # after it, a carry read after its update, the old and new arrays both returned, a cond.
+    x = np.int32([3, -1, 4, 1])
+    loop = ("(lambda c: (c[0], c[1], ))(lax.fori_loop(0, 5, lambda i, c: (lambda c0, c1: "
+            "((c0.at[i % 4].set(c1[0]) - c0), c0))(c[0], c[1]), (x0, x0)))")
+    scan = ("(lambda c, ys: (c[0], ys[0], ))(*lax.scan(lambda c, s: (lambda c0: ((jnp.maximum("
+            "c0.at[s[1] % 4].min(s[0]), c0), ), (c0[::-1], )))(c[0]), (x0, ), (x0, "
+            "jnp.arange(4), ), length=4, reverse=True))")
+    i32 = np.dtype("int32")
+    program = Program("f", False, [(Var("x0", (4,), i32), x)])
+    parts = [(loop, (4,)), (loop, (4,)), (scan, (4,)), (scan, (4, 4))]
+    for k, (whole, shape) in enumerate(parts):
+        index = k % 2
+        program.steps.append(Step(Var(f"v{k + 1}", shape, i32), f"({whole})[{index}]",
+                                  ("x0",), Check(), whole, index))
+    out = Var("v5", (4,), np.dtype("float32"))
+    branches = (Step(out, "jnp.exp(v1.astype(jnp.float32))", ("v1",), Check("ulp", 8)),
+                Step(out, "x0.astype(jnp.float32)", ("x0",), Check()))
+    program.steps.append(Step(
+        out, "lax.cond(jnp.any(v1 > 0), lambda: jnp.exp(v1.astype(jnp.float32)), "
+        "lambda: x0.astype(jnp.float32))", ("v1", "x0"), Check(), branches=branches,
+        selector="jnp.any(v1 > 0)", kind="cond"))
+    run_batch([program], GUARDS)
+    assert x.tolist() == [3, -1, 4, 1]
+
+
+def test_generator_draws_every_kind_of_control_flow() -> None:
+    seen: set[str] = set()
+    features = ["lax.cond(", "lax.switch(", "lax.fori_loop(0, jnp.minimum(", "lax.while_loop(",
+                "lax.scan(", "reverse=True", "{'p': ", ".at[", "jnp.concatenate([c",
+                "lax.dynamic_update_slice(", "jnp.arange("]
+
+    @settings(max_examples=40, derandomize=True, database=None, deadline=None,
+              suppress_health_check=list(HealthCheck))
+    @given(programs(options=Options(control_flow=20)))
+    def draw(program) -> None:
+        text = program.source()
+        seen.update(f for f in features if f in text)
+
+    draw()
+    assert seen == set(features)

@@ -2,6 +2,10 @@
 
 A program is a list of steps ``v3 = jnp.sin(x0)``, one op each, written as Python
 source over the names ``jnp`` and ``lax``: the same text runs on llax and on JAX.
+Control flow makes steps of several ops: ``lax.cond``/``switch`` between steps of the
+other families (judged by the branch taken), and loops (``fori_loop``, ``while_loop``,
+``scan``) whose bodies use bit-exact ops only, so that their results are judged exactly
+however many iterations run; a loop's carries and ys are one step each.
 Every step records the error model its result is judged by (``Check``). Types are
 inferred by JAX (``jax.eval_shape`` of the step), so the program model always
 follows JAX's semantics and a step JAX rejects is simply drawn again.
@@ -1018,9 +1022,10 @@ class Body:
             return f"jnp.broadcast_to({scalar.name}, {shape})"
         return f"jnp.full({shape}, {self.literal(dtype)}, {_jnp_dtype(dtype)})"
 
-    def index_of(self, n: int) -> str:
+    def index_of(self, n: int, update: bool = True) -> str:
         """An index into an axis of length n > 0: in range from the counter, or a value (out
-        of range or negative too), or a literal."""
+        of range or negative too), or a literal (out of range only for an update: JAX
+        rejects a constant index past the end of a read)."""
         d = self.b.draw
         how = self.b.pick(["counter", "counter", "value", "literal"])
         if how == "counter" and self.index:
@@ -1028,7 +1033,7 @@ class Body:
         v = self._named((), None, lambda v: v.dtype.name in ("int32", "int64"))
         if how == "value" and v is not None:
             return v.name
-        return str(d(st.integers(-n - 1, n)))
+        return str(d(st.integers(-n - update, n - 1 + update)))
 
     def predicate(self, shape: Shape) -> str:
         """A bool array of ``shape`` (or a scalar bool): a comparison."""
@@ -1064,7 +1069,8 @@ class Body:
         kind = b.pick(kinds)
         sub = functools.partial(self.value, depth=depth - 1)
         if kind == "where":
-            return f"jnp.where({self.predicate(shape)}, {sub(shape, dtype)}, {sub(shape, dtype)})"
+            fn = b.pick(["jnp.where", "lax.select"])
+            return f"{fn}({self.predicate(shape)}, {sub(shape, dtype)}, {sub(shape, dtype)})"
         if kind == "cond":
             pred = f"jnp.any({self.predicate(shape)})"
             return f"lax.cond({pred}, lambda: {sub(shape, dtype)}, lambda: {sub(shape, dtype)})"
@@ -1097,7 +1103,7 @@ class Body:
             v = self._named(None, dtype, lambda v: v.shape[1:] == shape and bool(v.shape)
                             and v.shape[0] > 0)
             if v is not None:
-                return f"{v.name}[{self.index_of(v.shape[0])}]"
+                return f"{v.name}[{self.index_of(v.shape[0], update=False)}]"
         if kind == "fori":  # a loop in the loop
             inner = Body(b, self.names + [Var(f"a{self.level}", shape, dtype)],
                          f"j{self.level}", self.outer, level=self.level + 1)

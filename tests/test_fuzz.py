@@ -2,11 +2,15 @@
 
 Each example is a batch of one to three random programs of 3 to 15 ops (elementwise
 math, comparisons, where/select, casts, reductions, shape ops, indexing, dynamic
-slices, ``.at[]`` updates, matrix products) on random shapes (including 0- and 1-sized
-axes and scalars) and values (huge, negative, +-0, +-inf, NaN, subnormal, indices out
-of range). The batch is compiled once by ``llax.jit``; every op's result is then
+slices, ``.at[]`` updates, matrix products; ``lax.cond``/``switch`` between such ops;
+``fori_loop``/``while_loop``/``scan`` with bit-exact bodies, which read a carry after
+updating it and carry the old array beside the new) on random shapes (including 0- and
+1-sized axes and scalars) and values (huge, negative, +-0, +-inf, NaN, subnormal,
+indices out of range). The batch is compiled once by ``llax.jit``; every op's result is then
 checked against the reference interpreter, eager llax and JAX on the very operands
 the compiled code gave it, within the op's own error bound (tests/fuzz_oracle.py).
+The compiled code (default pipeline, so buffers are reused in place) must leave its
+input arrays as they were.
 Float64 programs (x64 mode) are one example in eight.
 
 CI runs the fixed, fast "ci" profile (tests/conftest.py). To run thousands of

@@ -100,3 +100,18 @@ def test_rint_of_integers_gives_the_default_float(x) -> None:
             for got in (jnp.rint(x), llax.jit(lambda a: jnp.rint(a))(x)):
                 assert got.dtype == want.dtype and got.weak_type == want.weak_type
                 np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
+
+
+@pytest.mark.xfail(strict=True, reason="open: jnp.signbit is x < 0 or 1/x < 0 at zero "
+                   "(frontend/jnp/_ufuncs.py _signbit), false for a NaN with its sign bit set")
+def test_signbit_and_copysign_read_the_sign_bit_of_nan() -> None:
+    # Found by the long fuzz run: copysign(0.0, v) with v = sqrt(-inf), the CPU's default NaN
+    # (sign bit set), was +0.0 in llax and -0.0 in JAX and NumPy.
+    x = np.array([0xFFC00000, 0x7FC00000, 0xFF800001, 0x80000000], np.uint32).view(np.float32)
+    want_bit = np.signbit(x)
+    assert want_bit.tolist() == np.asarray(jax.numpy.signbit(x)).tolist()
+    want = np.copysign(np.float32(0), x)
+    for run in (lambda f: f, _interpreted, llax.jit):
+        assert np.asarray(run(jnp.signbit)(x)).tolist() == want_bit.tolist()
+        got = np.asarray(run(lambda v: jnp.copysign(0.0, v))(x))
+        assert np.signbit(got).tolist() == np.signbit(want).tolist()

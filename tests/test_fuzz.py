@@ -29,6 +29,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import llax
+import llax.lax
+import llax.numpy
+from llax.frontend.compile import DEFAULT_PIPELINE
 from llax.tests.fuzz_oracle import (
     JAX,
     NATIVE,
@@ -243,6 +247,11 @@ def test_control_flow_programs_pass_the_oracle() -> None:
         selector="jnp.any(v1 > 0)", kind="cond"))
     run_batch([program], GUARDS)
     assert x.tolist() == [3, -1, 4, 1]
+    # The default pipeline did reuse buffers in these loops (else no trap was set).
+    fn = compile_source(program.source())
+    lowered = llax.jit(lambda x0: fn(llax.numpy, llax.lax, x0),
+                       pipeline=DEFAULT_PIPELINE).lower(x)
+    assert "scan region" in lowered.as_text("buffers")
 
 
 def test_generator_draws_every_kind_of_control_flow() -> None:

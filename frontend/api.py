@@ -435,6 +435,7 @@ class JitFunction:
         self._pipeline = pipeline
         self._backend = backend
         self._donate = _Donation(self._signature, donate_argnums, donate_argnames)
+        self._donating = bool(self._donate)
         variant = (self._signature.static_argnums, self._signature.static_argnames, pipeline,
                    backend, self._donate.key)
         with _TABLES_LOCK:  # two jit(f) on two threads must share one set of tables
@@ -454,7 +455,7 @@ class JitFunction:
         # This thread's traces, looked up only when some thread traces (the common case
         # costs a global read; this is the hottest path there is).
         tracing = any_thread_tracing and trace_stack()
-        if self._donate and not tracing:
+        if self._donating and not tracing:  # a plain attribute: this path is the hottest
             return self._call_donating(args, kwargs)
         if not kwargs and not tracing:
             # Fast path: every argument an Array, signature seen before. It runs on every

@@ -930,8 +930,7 @@ def _selector(b: Builder, switch: bool) -> tuple[str, list[Var]]:
 def branching(b: Builder) -> Var:
     """``lax.cond(pred, lambda: A, lambda: B)`` or ``lax.switch(index, [...])``: each branch
     a step of another family, of the first one's shape (cast to one dtype if exact)."""
-    d = b.draw
-    switch = d(st.booleans())
+    switch = b.pick([False, True])
     count = b.pick([2, 3, 4]) if switch else 2
     branches = [b.detached(FAMILIES[b.pick(_WEIGHTED)][1])]
     b.focus = branches[0].out.shape
@@ -950,7 +949,7 @@ def branching(b: Builder) -> Var:
     selector, used = _selector(b, switch)
     names = list(dict.fromkeys(n for s in branches for n in s.operands))
     # Branches read the values by closure, or as operands (under the same names).
-    passed = names if names and d(st.booleans()) else []
+    passed = names if names and b.pick([False, True]) else []
     params = "".join(" " + n + "," for n in passed)[:-1]
     lambdas = [f"lambda{params}: {s.expr}" for s in branches]
     operands = "".join(f", {n}" for n in passed)
@@ -989,12 +988,13 @@ class Body:
     level: int = 0
 
     def _named(self, shape: Shape | None, dtype: np.dtype | None,
-               pred: Callable[[Var], bool] = lambda v: True) -> Var | None:
+               pred: Callable[[Var], bool] = lambda v: True, outer: bool = True
+               ) -> Var | None:
         """A local name (or, now and then, a program value) of this type, if there is one."""
         d = self.b.draw
         cands = [v for v in self.names if pred(v) and (shape is None or v.shape == shape)
                  and (dtype is None or v.dtype == dtype)]
-        if d(st.integers(0, 3)) == 0:  # a program value, read by closure
+        if outer and d(st.integers(0, 3)) == 0:  # a program value, read by closure
             cands = [v for v in self.b.pool if pred(v) and _loop_dtype(self.b, v)
                      and (shape is None or v.shape == shape)
                      and (dtype is None or v.dtype == dtype)] or cands
@@ -1035,10 +1035,11 @@ class Body:
             return v.name
         return str(d(st.integers(-n - update, n - 1 + update)))
 
-    def predicate(self, shape: Shape) -> str:
-        """A bool array of ``shape`` (or a scalar bool): a comparison."""
+    def predicate(self, shape: Shape, scalar: bool = True) -> str:
+        """A bool array of ``shape`` (or, if ``scalar``, a scalar bool): a comparison."""
         d = self.b.draw
-        v = self._named(None, None, lambda v: v.shape in (shape, ()) and not is_bool(v))
+        shapes_ = (shape, ()) if scalar else (shape,)
+        v = self._named(None, None, lambda v: v.shape in shapes_ and not is_bool(v))
         if v is None:
             return self.leaf(shape, np.dtype(bool))
         op = self.b.pick(["<", ">=", "==", "!="])
@@ -1052,7 +1053,7 @@ class Body:
             return self.leaf(shape, dtype)
         kinds = ["leaf", "where", "cond"]
         if shape and shape[0]:
-            kinds += ["update", "update", "trap", "dus", "flip"] + ["roll"] * (shape[0] > 1)
+            kinds += ["update", "update", "trap", "trap", "dus", "flip"] + ["roll"] * (shape[0] > 1)
         if any(v.shape[1:] == shape and v.dtype == dtype and v.shape[0]
                for v in self.names if v.shape):
             kinds += ["index"]
@@ -1078,7 +1079,11 @@ class Body:
             method = b.pick(["set"] + ["add"] * (dtype.kind in "iu")
                             + ["min", "max"] * (dtype.kind != "b"))
             self.free_zero |= dtype.kind == "f" and method in ("min", "max")
-            old = self.leaf(shape, dtype) if kind == "trap" else sub(shape, dtype)
+            if kind == "update":
+                old = sub(shape, dtype)
+            else:  # a name, a carry if there is one, read again after its update
+                local = self._named(shape, dtype, outer=False)
+                old = local.name if local else self.leaf(shape, dtype)
             new = f"{old}.at[{self.index_of(shape[0])}].{method}({sub(shape[1:], dtype)})"
             if kind == "update":
                 return new
@@ -1131,7 +1136,7 @@ class Body:
         if kind == "scale":
             return f"({sub(shape, dtype)} * {b.pick(['2.0', '-2.0', '4.0', '-1.0'])})"
         if kind == "compare":
-            return self.predicate(shape)
+            return self.predicate(shape, scalar=False)
         if kind == "cast":
             v = self._named(shape, None, lambda v: v.dtype.kind in "iub" and v.dtype != dtype)
             if v is not None:
@@ -1183,11 +1188,13 @@ def loop(b: Builder) -> Var:
     three arrays (a pytree), with a bit-exact body. Every carry and ys is a result."""
     d = b.draw
     kind = b.pick(["fori", "scan", "while", "fori_traced"])
-    inits = [b.operand(functools.partial(_loop_dtype, b))]
-    for _ in range(d(st.integers(0, 2))):  # the same array twice: two carries, one init
-        inits.append(inits[-1] if d(st.integers(0, 3)) == 0 else
-                     b.operand(functools.partial(_loop_dtype, b)))
-    nested = d(st.booleans())
+    def carry_init() -> Var:  # (mostly arrays: scalars have no elements to update)
+        return b.operand(functools.partial(_loop_dtype, b), min_rank=b.pick([0, 1, 1]))
+
+    inits = [carry_init()]
+    for _ in range(b.pick([0, 1, 2])):  # the same array twice: two carries, one init
+        inits.append(inits[-1] if d(st.integers(0, 3)) == 0 else carry_init())
+    nested = b.pick([False, True])
     carry = [Var(f"c{k}", v.shape, v.dtype) for k, v in enumerate(inits)]
     used = list(inits)
     init = _pack([v.name for v in inits], nested)
@@ -1199,18 +1206,18 @@ def loop(b: Builder) -> Var:
 
     if kind == "scan":
         arrays = [b.operand(functools.partial(_loop_dtype, b), min_rank=1)
-                  for _ in range(d(st.integers(0, 2)))]
+                  for _ in range(b.pick([0, 1, 2]))]
         length = d(st.integers(0, min([a.shape[0] for a in arrays] + [5])))
         xs = [f"{a.name}[:{length}]" for a in arrays]
         slices = [Var(f"s[{k}]", a.shape[1:], a.dtype) for k, a in enumerate(arrays)]
         index = None
-        if d(st.booleans()):  # the step number, as an x
+        if b.pick([False, True]):  # the step number, as an x
             xs.append(f"jnp.arange({length})")
             index = f"s[{len(arrays)}]"
         body, new = body_text(carry + slices, index)
         ys = [body.value(v.shape, v.dtype, d(st.integers(0, 2)))
               for v in d(st.lists(st.sampled_from(carry + slices), max_size=2))]
-        reverse = ", reverse=True" if d(st.booleans()) else ""
+        reverse = ", reverse=True" if b.pick([False, True]) else ""
         scan = (f"lax.scan(lambda c, s: (lambda {params}: ({new}, {_tuple(ys)}))"
                 f"({', '.join(_paths('c', len(carry), nested))}), {init}, {_tuple(xs)}, "
                 f"length={length}{reverse})")
@@ -1219,12 +1226,13 @@ def loop(b: Builder) -> Var:
         used += arrays
     elif kind == "while":
         bound = str(d(st.integers(0, 5)))
-        if d(st.booleans()):
-            n = b.operand(lambda v: v.dtype.name in ("int32", "int64"), shape=())
+        if b.pick([False, True]):
+            n = b.operand(dtype=np.dtype("int32"), shape=())
             bound, used = f"jnp.minimum({n.name}, 5)", used + [n]
         leaves = _paths("c[1]", len(carry), nested)
         test = Body(b, [replace(v, name=p) for v, p in zip(carry, leaves)], None)
-        extra = f" & jnp.all({test.predicate(carry[0].shape)})" if d(st.booleans()) else ""
+        extra = f" & jnp.all({test.predicate(carry[0].shape)})" if b.pick([False, True]) \
+            else ""
         body, new = body_text(carry, "n")
         loop_ = (f"lax.while_loop(lambda c: (c[0] < {bound}){extra}, "
                  f"lambda c: (lambda n, {params}: (n + 1, {new}))(c[0], {', '.join(leaves)}), "
@@ -1236,7 +1244,7 @@ def loop(b: Builder) -> Var:
             lo = d(st.integers(0, 2))
             bounds = f"{lo}, {lo + d(st.integers(0, 4))}"
         else:
-            n = b.operand(lambda v: v.dtype.name in ("int32", "int64"), shape=())
+            n = b.operand(dtype=np.dtype("int32"), shape=())
             bounds, used = f"0, jnp.minimum({n.name}, 4)", used + [n]
         body, new = body_text(carry, "i")
         leaves = _paths("c", len(carry), nested)

@@ -80,7 +80,7 @@ def plan_buffers(fn: Function, writable: Collection[int] = ()) -> BufferPlan:
         for out, operand in op.aliases:
             r = root[_checked_alias(op, out, operand, t, last)]
             if r not in read_only and (op.prim is not P.fusion
-                                       or _pointwise(op.regions[0], operand)):
+                                       or P.reads_pointwise(op.regions[0], operand)):
                 root[op.outputs[out]] = r
     plan = BufferPlan(fn, root)
     for v, r in root.items():
@@ -99,27 +99,13 @@ def donated_results(plan: BufferPlan, donated: Collection[int]) -> list[int | No
             for a in plan.fn.results]
 
 
-def _pointwise(region: Function, k: int) -> bool:
-    """Whether the fusion region reads parameter ``k`` only at its result's own index: every
-    op between them is elementwise."""
-    reached = {region.params[k]}
-    for op in region.ops:
-        if any(a in reached for a in op.inputs):
-            if fusion_class.get(op.prim) is not FusionClass.ELEMENTWISE:
-                return False
-            reached.update(op.outputs)
-    return True
-
-
 def carry_operand(op: Op, out: int) -> int | None:
     """The operand whose buffer a loop's or a cond's output ``out`` may take over: the
     matching initial carry of a while or scan; for cond, any operand (checked by type)."""
-    p = op.params
-    if op.prim is P.while_loop:
-        return p["cond_nconsts"] + p["body_nconsts"] + out
-    if op.prim is P.scan:
-        return p["num_consts"] + out if out < p["num_carry"] else None
-    return None
+    if op.prim not in (P.while_loop, P.scan):
+        return None
+    first, _, n = P.loop_carries(op)
+    return first + out if out < n else None
 
 
 def _checked_alias(op: Op, out: int, operand: int, t: int, last: dict[Var, int]) -> Var:

@@ -177,6 +177,16 @@ class Function:
         return print_function(self)
 
 
+def alias_roots(fn: Function) -> dict[Var, Var]:
+    """Each value of ``fn`` that an ``aliases`` param stores in another's buffer -> the value
+    that buffer first belonged to (following chains of aliases; regions not included)."""
+    root: dict[Var, Var] = {}
+    for op in fn.ops:
+        for out, k in op.aliases:
+            root[op.outputs[out]] = root.get(op.inputs[k], op.inputs[k])
+    return root
+
+
 def renamed(fn: Function) -> Function:
     """A copy of ``fn`` with fresh variables throughout, regions included: what an op needs
     when it would otherwise share a region (and so its variables) with another op."""

@@ -21,7 +21,7 @@ import functools
 import numpy as np
 
 from llax.ir import dtypes
-from llax.ir.core import Atom, Function, Literal, Op, Var
+from llax.ir.core import Atom, Function, Literal, Op, Var, alias_roots
 from llax.ir.primitive import abstract_eval, infer_types
 from llax.ir.printer import Printer
 
@@ -138,16 +138,9 @@ def _check_aliases(fn: Function, writable: frozenset[Var], printer, path: str) -
 def _carries_in_place(op: Op, body: Function) -> frozenset[Var]:
     """The carry parameters of a loop body whose buffers the body may reuse: those whose
     alias chain ends at the same carry's result."""
-    from llax.ir.prims.control_flow import while_loop
+    from llax.ir.prims.control_flow import loop_carries
 
-    if op.prim is while_loop:
-        skip, n = op.params["body_nconsts"], len(op.outputs)
-    else:
-        skip, n = op.params["num_consts"], op.params["num_carry"]
-    holder: dict[Var, Var] = {}
-    for inner in body.ops:
-        for out, k in inner.aliases:
-            a = inner.inputs[k]
-            holder[inner.outputs[out]] = holder.get(a, a)
+    _, skip, n = loop_carries(op)
+    roots = alias_roots(body)
     return frozenset(p for p, r in zip(body.params[skip:skip + n], body.results[:n])
-                     if isinstance(r, Var) and holder.get(r) is p)
+                     if isinstance(r, Var) and roots.get(r) is p)

@@ -33,9 +33,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from llax.ir import prims as P
-from llax.ir.core import ALIASES, Function, Op, Var
+from llax.ir.core import ALIASES, Function, Op, Var, alias_roots
 from llax.ir.graph import last_use
 from llax.ir.primitive import FusionClass, fusion_class
+from llax.ir.prims.control_flow import loop_carries
+from llax.ir.prims.fusion import reads_pointwise
 from llax.passes.manager import Pass, PassContext, register_pass
 
 UPDATES = frozenset({P.dynamic_update_slice, P.scatter, P.scatter_add, P.scatter_sub,
@@ -49,10 +51,8 @@ def candidates(op: Op) -> Iterator[tuple[int, int]]:
     if op.prim in UPDATES:
         yield 0, 0
     elif op.prim in LOOPS:
-        first = (op.params["cond_nconsts"] + op.params["body_nconsts"]
-                 if op.prim is P.while_loop else op.params["num_consts"])
-        for k in range(len(op.outputs) if op.prim is P.while_loop else op.params["num_carry"]):
-            yield k, first + k
+        first, _, n = loop_carries(op)
+        yield from ((k, first + k) for k in range(n))
     elif fusion_class.get(op.prim) is FusionClass.ELEMENTWISE and len(op.outputs) == 1:
         yield from ((0, k) for k in range(len(op.inputs)))
     elif op.prim is P.fusion and len(op.outputs) == 1:
@@ -60,18 +60,12 @@ def candidates(op: Op) -> Iterator[tuple[int, int]]:
 
 
 def _pointwise_params(region: Function) -> Iterator[int]:
-    """Params of a fusion region that reach its result through elementwise ops only, so the
-    loop reads each element at its own index (an index map on the way, a flip say, would
-    read elements the loop has already overwritten)."""
+    """Params of a fusion region without a reduction that reach its result pointwise."""
     if any(fusion_class.get(op.prim) is FusionClass.REDUCTION for op in region.ops):
         return
     for k, p in enumerate(region.params):
-        reached, pointwise = {p}, True
-        for op in region.ops:
-            if any(a in reached for a in op.inputs):
-                pointwise &= fusion_class.get(op.prim) is FusionClass.ELEMENTWISE
-                reached.update(op.outputs)
-        if pointwise and len(reached) > 1 and p not in region.results:
+        if p not in region.results and any(p in op.inputs for op in region.ops) \
+                and reads_pointwise(region, k):
             yield k
 
 
@@ -123,10 +117,7 @@ def _assign_in_regions(op: Op) -> Op:
     if op.prim not in LOOPS:  # cond: the branches' operands belong to the enclosing function
         return op.replace(regions=tuple(assign_buffers(r) for r in op.regions))
     *others, body = op.regions
-    if op.prim is P.while_loop:
-        skip, n = op.params["body_nconsts"], len(op.outputs)
-    else:
-        skip, n = op.params["num_consts"], op.params["num_carry"]
+    _, skip, n = loop_carries(op)
     return op.replace(regions=(*(assign_buffers(r) for r in others),
                                _assign(body, frozenset(), _carry_chains(body, skip, n))))
 
@@ -191,14 +182,12 @@ def buffer_table(fn: Function) -> str:
     lines: list[str] = []
 
     def visit(f: Function, where: str) -> None:
-        owner: dict[Var, Var] = {}
+        roots = alias_roots(f)
         members: dict[Var, list[str]] = {}
         for op in f.ops:
-            for out, k in op.aliases:
-                root = owner.get(op.inputs[k], op.inputs[k])
+            for out, _ in op.aliases:
                 v = op.outputs[out]
-                owner[v] = root
-                members.setdefault(root, [printer.name(root)]).append(
+                members.setdefault(roots[v], [printer.name(roots[v])]).append(
                     f"{printer.name(v)} ({op.prim.name})")
         for chain in members.values():
             lines.append(f"{where}: {' <- '.join(chain)}")
@@ -210,10 +199,8 @@ def buffer_table(fn: Function) -> str:
                 visit(r, inner)
             if op.prim in LOOPS:
                 body = op.regions[-1]
-                skip, n = ((op.params["body_nconsts"], len(op.outputs))
-                           if op.prim is P.while_loop
-                           else (op.params["num_consts"], op.params["num_carry"]))
-                chained = _roots(body)
+                _, skip, n = loop_carries(op)
+                chained = alias_roots(body)
                 in_place = [k for k in range(n) if isinstance(body.results[k], Var)
                             and chained.get(body.results[k]) is body.params[skip + k]]
                 if in_place:
@@ -222,15 +209,6 @@ def buffer_table(fn: Function) -> str:
 
     visit(fn, fn.name)
     return "\n".join(lines) if lines else "(none)"
-
-
-def _roots(fn: Function) -> dict[Var, Var]:
-    """Each aliased value of ``fn`` -> the value whose buffer it lives in."""
-    owner: dict[Var, Var] = {}
-    for op in fn.ops:
-        for out, k in op.aliases:
-            owner[op.outputs[out]] = owner.get(op.inputs[k], op.inputs[k])
-    return owner
 
 
 __all__ = ["InPlace", "assign_buffers", "buffer_table", "candidates"]

@@ -32,7 +32,7 @@ from llax.ir.core import Function
 from llax.ir.primitive import abstract_eval, primitive, region_params
 from llax.ir.types import TensorType
 
-__all__ = ["CONTROL_FLOW", "cond", "scan", "while_loop"]
+__all__ = ["CONTROL_FLOW", "cond", "loop_carries", "scan", "while_loop"]
 
 cond = primitive("cond", multiple_results=True)
 while_loop = primitive("while", multiple_results=True)
@@ -113,3 +113,13 @@ def _scan_rule(*operands: TensorType, length: int, num_consts: int, num_carry: i
 
 
 abstract_eval[scan] = _scan_rule
+
+
+def loop_carries(op) -> tuple[int, int, int]:
+    """Where a ``while`` or ``scan`` op keeps its carries: (position of the first initial
+    carry among the operands, position of the first carry parameter of the body, number of
+    carries)."""
+    p = op.params
+    if op.prim is while_loop:
+        return p["cond_nconsts"] + p["body_nconsts"], p["body_nconsts"], len(op.outputs)
+    return p["num_consts"], p["num_consts"], p["num_carry"]

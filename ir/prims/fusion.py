@@ -9,7 +9,8 @@ reduction's input shape).
 
 from __future__ import annotations
 
-from llax.ir.primitive import FusionClass, abstract_eval, primitive
+from llax.ir.core import Function
+from llax.ir.primitive import FusionClass, abstract_eval, fusion_class, primitive
 from llax.ir.types import TensorType
 
 fusion = primitive("fusion", multiple_results=True, fusion=FusionClass.OPAQUE)
@@ -24,3 +25,16 @@ def _fusion_rule(*in_types: TensorType, regions) -> tuple[TensorType, ...]:
 
 
 abstract_eval[fusion] = _fusion_rule
+
+
+def reads_pointwise(region: Function, k: int) -> bool:
+    """Whether parameter ``k`` of a fusion region reaches the results through elementwise
+    ops only, so the loop reads each of its elements at the result's own index (an index
+    map on the way, a flip say, would read elements already overwritten in place)."""
+    reached = {region.params[k]}
+    for op in region.ops:
+        if any(a in reached for a in op.inputs):
+            if fusion_class.get(op.prim) is not FusionClass.ELEMENTWISE:
+                return False
+            reached.update(op.outputs)
+    return True

@@ -332,3 +332,21 @@ for _prim in P.COLLECTIVES:
     reference[_prim] = P.unbound_axis
 
 import llax.ir.reference_indexing  # noqa: E402,F401  (gather/scatter register themselves)
+
+
+def _threefry2x32(k0: np.ndarray, k1: np.ndarray, x0: np.ndarray,
+                  x1: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Threefry-2x32 in uint32 arithmetic (wrapping adds, as the cipher needs)."""
+    k0, k1, x0, x1 = np.broadcast_arrays(*(np.asarray(a, np.uint32) for a in (k0, k1, x0, x1)))
+    ks = (k0, k1, k0 ^ k1 ^ np.uint32(P.KEY_PARITY))
+    x0, x1 = x0 + ks[0], x1 + ks[1]
+    for group in range(1, 6):
+        for r in P.ROTATIONS[(group - 1) % 2]:
+            x0 = x0 + x1
+            x1 = ((x1 << np.uint32(r)) | (x1 >> np.uint32(32 - r))) ^ x0
+        x0 = x0 + ks[group % 3]
+        x1 = x1 + ks[(group + 1) % 3] + np.uint32(group)
+    return x0, x1
+
+
+reference[P.threefry2x32] = _quiet(_threefry2x32)

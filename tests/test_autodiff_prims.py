@@ -303,6 +303,23 @@ for _name, _op in [("and", "bitwise_and"), ("or", "bitwise_or"), ("xor", "bitwis
 for _name, _op in [("not", "bitwise_not"), ("population_count", "population_count")]:
     add(_name, "coefficient", lambda m, o=_op: lambda x: m.lax.mul(
         to_float(m, getattr(m.lax, o)(_ints(m, x))), x), u((6,), -4, 4))
+def _threefry_bits(m: Any) -> Callable:
+    """Random bits hashed from x's integer part: a coefficient with no derivative."""
+    def bits(x):
+        counts = m.lax.convert_element_type(_ints(m, x), np.uint32)
+        key = m.lax.convert_element_type(7, np.uint32)
+        if m is LLAX:
+            y0, y1 = bind(P.threefry2x32, (key, key, counts, counts), {})
+        else:
+            from jax.extend.random import threefry2x32_p
+            y0, y1 = threefry2x32_p.bind(key, key, counts, counts)
+        hashed = m.lax.shift_right_logical(m.lax.bitwise_xor(y0, y1), np.uint32(29))
+        return m.lax.mul(to_float(m, hashed), x)
+
+    return bits
+
+
+add("threefry2x32", "coefficient", _threefry_bits, u((6,), 0.1, 4))
 for _name in ("reduce_and", "reduce_or", "reduce_xor"):
     add(_name, "coefficient", lambda m, n=_name: lambda x: m.lax.mul(
         to_float(m, getattr(m.lax, n)(m.lax.gt(x, 0.0), (1,))), m.lax.reduce_sum(x, (1,))),

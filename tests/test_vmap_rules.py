@@ -117,6 +117,10 @@ CASES["select_n"] = [
     sig(((), BOOL), ((), T), ((), T)),
     sig((M, I32), (M, T), (M, T), (M, T), values={0: ints(0, 2)}),
 ]
+U32 = np.dtype(np.uint32)
+CASES["threefry2x32"] = [sig(((), T), ((), T), (M, T), (M, T), dtypes=(U32,)),
+                         sig((M, T), (M, T), (M, T), (M, T), dtypes=(U32,)),
+                         sig(((), T), (M, T), ((), T), ((), T), dtypes=(U32,))]
 CASES["clamp"] = [sig(((), T), (M, T), ((), T)), sig((M, T), (M, T), (M, T)),
                   sig(((), T), ((), T), ((), T))]
 

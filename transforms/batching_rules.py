@@ -143,6 +143,15 @@ for _name in ("add sub mul div rem max min pow atan2 nextafter and or xor shift_
     batching_rules[PRIMITIVES[_name]] = _nary(PRIMITIVES[_name])
 
 
+# threefry2x32: elementwise with two results, both batched where the operands are aligned.
+def _threefry_rule(args, dims):
+    args, d = align_elementwise(args, dims, full=range(4))
+    return bind(P.threefry2x32, args, {}), [d, d]
+
+
+batching_rules[P.threefry2x32] = _threefry_rule
+
+
 # select_n's cases decide the result's shape: a batched predicate over unbatched scalar
 # cases needs the cases spread over the batch.
 def _select_n_rule(args, dims):

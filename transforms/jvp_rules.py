@@ -93,7 +93,8 @@ for _p in (P.sign, P.floor, P.ceil, P.round):
     zero_tangent[_p] = _PIECEWISE
 for _p in (P.eq, P.ne, P.lt, P.le, P.gt, P.ge, P.is_finite, P.not_, P.and_, P.or_, P.xor,
            P.population_count, P.shift_left, P.shift_right_logical, P.shift_right_arithmetic,
-           P.argmax, P.argmin, P.iota, P.axis_index, P.reduce_and, P.reduce_or, P.reduce_xor):
+           P.argmax, P.argmin, P.iota, P.axis_index, P.reduce_and, P.reduce_or, P.reduce_xor,
+           P.threefry2x32):
     zero_tangent[_p] = _BOOLEAN
 zero_tangent[P.stop_gradient] = "what stop_gradient is for: its output is a constant"
 # No entry for nextafter: it follows x within an ulp, so a zero tangent would be wrong; JAX

@@ -28,6 +28,7 @@ _ALIASES = {
     "numpy.linalg": "llax.frontend.jnp.linalg",
     "lax": "llax.frontend.lax",
     "nn": "llax.frontend.nn",
+    "random": "llax.frontend.random",
     "scipy": "llax.frontend.scipy",
     "scipy.special": "llax.frontend.scipy.special",
 }

@@ -1,6 +1,6 @@
 """``llax.tree``: the short pytree names, like ``jax.tree`` (``llax.tree.map`` etc.)."""
 
-from llax.frontend import tree_util as _tu
+from llax import tree_util as _tu
 
 all = _tu.tree_all
 flatten = _tu.tree_flatten

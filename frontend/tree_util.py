@@ -321,6 +321,38 @@ def register_static(cls: Typ) -> Typ:
     return cls
 
 
+# --- types users see as leaves ------------------------------------------------
+#
+# A typed PRNG key array is one leaf to users (JAX gives it a dtype, key<fry>), but jit,
+# vmap, grad and the control-flow primitives must see its uint32 key data. So it is a node
+# in the registry these transformations flatten with, and the public ``llax.tree_util``
+# functions stop at it: they pass ``users_is_leaf(is_leaf)`` down.
+
+_user_leaf_types: tuple[type, ...] = ()
+
+
+def register_user_leaf(nodetype: type[T], flatten_func: Callable[[T], tuple[Iterable[Any], Any]],
+                       unflatten_func: Callable[[Any, tuple[Any, ...]], T]) -> None:
+    """Make ``nodetype`` a node to transformations and a leaf to the public pytree API."""
+    global _user_leaf_types
+    register_pytree_node(nodetype, flatten_func, unflatten_func)
+    _user_leaf_types = (*_user_leaf_types, nodetype)
+
+
+def users_is_leaf(is_leaf: Callable[..., bool] | None,
+                  takes_path: bool = False) -> Callable[..., bool] | None:
+    """``is_leaf`` extended to stop at the types users see as leaves."""
+    kinds = _user_leaf_types
+    if not kinds:
+        return is_leaf
+    if is_leaf is None:
+        return (lambda _, x: isinstance(x, kinds)) if takes_path else (
+            lambda x: isinstance(x, kinds))
+    if takes_path:
+        return lambda path, x: isinstance(x, kinds) or is_leaf(path, x)
+    return lambda x: isinstance(x, kinds) or is_leaf(x)
+
+
 # --- the treedef -------------------------------------------------------------
 
 

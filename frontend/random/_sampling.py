@@ -1,0 +1,105 @@
+"""What every sampler shares: argument checks, and floats from random bits.
+
+(Public samplers live in ``distributions.py`` and the modules beside it.)
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from llax.frontend import lax
+from llax.frontend.core import bind
+from llax.frontend.jnp._dtypes import requested_dtype
+from llax.frontend.random import threefry
+from llax.frontend.random.keys import KeyArray, check_key
+from llax.ir import dtypes
+from llax.ir import prims as P
+
+Shape = Sequence[int]
+
+
+def canonical_shape(shape: Any, name: str) -> tuple[int, ...]:
+    """A shape argument as a tuple of ints (JAX takes any sequence of integers)."""
+    if isinstance(shape, (int, np.integer)):
+        shape = (shape,)
+    try:
+        return tuple(operator.index(d) for d in shape)
+    except TypeError:
+        raise TypeError(f"{name}: shapes must be 1D sequences of concrete values of integer "
+                        f"type, got {shape!r}.") from None
+
+
+def check_shape(name: str, shape: tuple[int, ...], *param_shapes: tuple[int, ...]) -> None:
+    """Parameters must broadcast to ``shape`` exactly (JAX's rule for samplers)."""
+    if param_shapes:
+        got = np.broadcast_shapes(shape, *param_shapes)
+        if got != shape:
+            raise ValueError(f"{name} parameter shapes must be broadcast-compatible with shape "
+                             "argument, and the result of broadcasting the shapes must equal "
+                             f"the shape argument, but got result {got} for shape argument "
+                             f"{shape}.")
+
+
+def float_dtype(dtype: Any, name: str) -> np.dtype:
+    """The requested float dtype (default: float32, float64 under x64)."""
+    dt = requested_dtype(float if dtype is None else dtype, name)
+    if not dtypes.is_float(dt):
+        raise ValueError(f"dtype argument to `{name}` must be a float dtype, got {dt}")
+    return dt
+
+
+def int_dtype(dtype: Any, name: str) -> np.dtype:
+    dt = requested_dtype(int if dtype is None else dtype, name)
+    if not dtypes.is_int(dt):
+        raise TypeError(f"{name} only accepts integer dtypes, got {dt}")
+    return dt
+
+
+def single_key(name: str, key: Any) -> KeyArray:
+    return check_key(name, key)[0]
+
+
+def bits(key: KeyArray, bit_width: int, shape: tuple[int, ...]) -> Any:
+    return threefry.random_bits(key._data, bit_width, shape)
+
+
+def unit_floats(key: KeyArray, shape: tuple[int, ...], dtype: np.dtype) -> Any:
+    """Floats in [0, 1): the top mantissa-many bits of a draw, times 2**-mantissa.
+
+    JAX puts those bits under the exponent of 1.0 and subtracts 1; both give
+    exactly ``m * 2**-nmant`` for the same integer ``m``, so the bits agree.
+    """
+    info = np.finfo(dtype)
+    width = info.bits
+    raw = bits(key, width, shape)
+    top = lax.shift_right_logical(raw, lax.full((), width - info.nmant, raw.dtype))
+    return lax.mul(lax.convert_element_type(top, dtype),
+                   lax.full((), 2.0 ** -info.nmant, dtype))
+
+
+def wider(dtype: np.dtype) -> np.dtype | None:
+    """A float type in which a product of two ``dtype`` values is exact."""
+    return {np.dtype(np.float16): np.dtype(np.float32),
+            np.dtype(np.float32): np.dtype(np.float64)}.get(np.dtype(dtype))
+
+
+def fma(x: Any, y: Any, z: Any) -> Any:
+    """``x * y + z`` rounded once, as XLA computes it (LLVM contracts the multiply-add into
+    a fused one there): in a wider type where the product is exact, then rounded back.
+    Operands share a dtype; each has the result's shape or rank 0. (The wider type is bound
+    directly, so it is not narrowed without x64. float64 has no wider type here: it rounds
+    twice, which is at most one ulp from the fused result.)"""
+    dtype = np.dtype(x.dtype)
+    wide = wider(dtype)
+    if wide is None:
+        return lax.add(lax.mul(x, y), z)
+
+    def convert(v: Any, to: np.dtype) -> Any:
+        return bind(P.convert_element_type, (v,), {"new_dtype": to, "weak_type": False})
+
+    x, y, z = (convert(v, wide) for v in (x, y, z))
+    return convert(bind(P.add, (bind(P.mul, (x, y), {}), z), {}), dtype)

@@ -2,9 +2,10 @@
 
 ``Emitter.emit(value, index)`` returns the LLVM value of ``value`` at ``index``,
 memoised per (value, index): an elementwise op applies its scalar rule to its
-operands at the same index; an index-map op asks its rule, which maps the index
-to its operands' indices; a source (a buffer or a literal) is a load. A fusion
-region and a lone op both go through here, so there is one code path.
+operands at the same index (once for all of its outputs, which are all memoised); an
+index-map op asks its rule, which maps the index to its operands' indices; a source
+(a buffer or a literal) is a load. A fusion region and a lone op both go through here,
+so there is one code path.
 
 Indices are ``Index`` objects. The loop nest may coalesce trailing dimensions
 into one induction variable (a "group"), so the innermost loop is long and
@@ -208,7 +209,13 @@ class Emitter:
             if op.prim not in scalar_rules.RULES:
                 raise LoweringError(f"no elementwise lowering rule for {op.prim.name!r}")
             args = [self.emit(a, self.index_for(a, index)) for a in op.inputs]
-            return scalar_rules.emit(b, op, args)
+            values = scalar_rules.emit_outputs(b, op, args)
+            # One evaluation serves every output at this index (threefry2x32's two words):
+            # the others are memoised here, ``emit`` memoises ``atom``'s.
+            for v, value in zip(op.outputs, values, strict=True):
+                if v is not atom:
+                    self.memo[(id(v), id(index))] = (value, v, index)
+            return values[op.outputs.index(atom)]
         if cls is FusionClass.INDEX_MAP:
             from llax.codegen.index_rules import RULES
 

@@ -352,7 +352,7 @@ class KernelBuilder:
             self.b, self.buffers, self.module, self._literals = saved
             self._sizes[to_side] += sum(len(block.instructions) for block in fn.blocks)
             callee = ir.Function(self.module, fn.function_type, name=fn.name) if to_side else fn
-            group = self._groups[key] = _Group(fn, callee, max(t.size for t in types), in_loop)
+            group = self._groups[key] = _Group(fn, callee, _elements(op, types), in_loop)
         group.calls += 1
         self.b.call(group.callee, pointers + [self.buffers[op.outputs[o]] for o in own])
 
@@ -367,7 +367,7 @@ class KernelBuilder:
         cls = fusion_class.get(op.prim)
         if cls in (FusionClass.ELEMENTWISE, FusionClass.INDEX_MAP, FusionClass.REDUCTION):
             sources = {a: self.buffer(a) for a in op.inputs if isinstance(a, Var)}
-            self.lower_group([op], sources, [(op.outputs[0], outs[0])])
+            self.lower_group([op], sources, list(zip(op.outputs, outs, strict=True)))
             return
         rule = OPAQUE_RULES.get(op.prim)
         if rule is None:
@@ -404,11 +404,13 @@ class KernelBuilder:
             n = choose_group(shape, ops, [a for a, _ in group])
             sizes = loop_shape(shape, n)
             work = math.prod(shape) * (len(ops) + len(group))
+            # (Small nests are compiled for size: no interleaving there.)
+            interleave = _interleave(ops) if math.prod(shape) > SMALL_GROUP else 1
             if sizes and parallel.worth_it(sizes[0], work):
-                self._parallel_nest(ops, sources, group, shape, n, sizes)
+                self._parallel_nest(ops, sources, group, shape, n, sizes, interleave)
             else:
                 _elementwise_nest(self.b, self.emitter(ops, sources), group, shape, n, sizes,
-                                  i64(0), None)
+                                  i64(0), None, interleave)
 
     def _units(self, ops: Sequence[Op], sources: dict, work: int) -> Units:
         """Runs a reduction's independent units (``reductions.Units``): outlined onto the
@@ -433,14 +435,14 @@ class KernelBuilder:
 
     def _parallel_nest(self, ops: Sequence[Op], sources: dict,
                        group: Sequence[tuple[Atom, ir.Value]], shape: tuple[int, ...], n: int,
-                       sizes: list[int]) -> None:
+                       sizes: list[int], interleave: int = 1) -> None:
         """The nest outlined and its outermost loop split across threads."""
         local = _locals(sources, group)
 
         def build(b: ir.IRBuilder, values: list[ir.Value], lo: ir.Value, hi: ir.Value) -> None:
             srcs, outs = _remap(local, values, sources, group)
             em = Emitter(b, ops, srcs, self.literal_ptr)
-            _elementwise_nest(b, em, outs, shape, n, sizes, lo, b.sub(hi, lo))
+            _elementwise_nest(b, em, outs, shape, n, sizes, lo, b.sub(hi, lo), interleave)
 
         # Split coalesced element loops on cache-line-sized chunks; split rows anywhere.
         parallel.emit_parallel(self.b, sizes[0], local, build,
@@ -467,6 +469,14 @@ class _Group:
     elements: int
     in_loop: bool  # called inside a loop (cond, while, scan)
     calls: int = 0
+
+
+def _elements(op: Op, types: Sequence[TensorType]) -> int:
+    """The size of the largest array a group's loops run over: its buffers', or a value
+    computed in its region (a sum of random numbers made from an iota reads and writes
+    scalars only, yet its loop is long)."""
+    inner = (v.type.size for r in op.regions for o in r.ops for v in o.outputs)
+    return max(itertools.chain((t.size for t in types), inner), default=1)
 
 
 def _buffer_attributes(args: Sequence[ir.Argument], types: Sequence[TensorType]) -> None:
@@ -512,17 +522,48 @@ def _remap(local: list[ir.Value], values: list[ir.Value], sources: dict,
     return srcs, [(a, remap.get(id(p), p)) for a, p in results]
 
 
+def _interleave(ops: Sequence[Op]) -> int:
+    """Vector iterations LLVM should interleave in a loop computing ``ops`` (1: its choice)."""
+    from llax.codegen.scalar_rules import INTERLEAVE
+
+    return max((INTERLEAVE.get(op.prim, 1) for op in ops), default=1)
+
+
 def _elementwise_nest(b: ir.IRBuilder, em: Emitter, group: Sequence[tuple[Atom, ir.Value]],
                       shape: tuple[int, ...], n: int, sizes: list[int], start: ir.Value,
-                      count: ir.Value | None) -> None:
+                      count: ir.Value | None, interleave: int = 1) -> None:
     """Loops storing every ``(atom, ptr)`` of ``group`` over ``shape``; the outermost
-    loop runs ``count`` iterations from ``start`` (all of them when ``count`` is None)."""
+    loop runs ``count`` iterations from ``start`` (all of them when ``count`` is None).
+    ``interleave`` > 1 asks LLVM to interleave that many vector iterations of the
+    innermost loop."""
+    latches: list[ir.Block] = []
 
     def body(ivs: list[ir.Value]) -> None:
         index = loop_index(b, shape, n, ivs)
         for atom, ptr in group:
             em.store(em.emit(atom, index), ptr, atom.type.dtype, index)
+        latches.append(b.block)  # the loop's increment and back edge go at its end
 
+    _nest(b, body, sizes, start, count)
+    # (A static trip count of 1 makes no loop: the body's block has no back edge then.)
+    innermost = sizes[-1] if sizes and (count is None or len(sizes) > 1) else count
+    if interleave > 1 and latches and innermost != 1:
+        latches[0].terminator.set_metadata("llvm.loop", _interleave_metadata(b.module,
+                                                                             interleave))
+
+
+def _interleave_metadata(module: ir.Module, count: int) -> ir.values.MDValue:
+    """``!{self, !{"llvm.loop.interleave.count", i32 count}}`` (a loop ID refers to itself,
+    which ``Module.add_metadata`` cannot express: the node is made, then closed)."""
+    hint = module.add_metadata([ir.MetaDataString(module, "llvm.loop.interleave.count"),
+                                ir.Constant(ir.IntType(32), count)])
+    loop = ir.values.MDValue(module, [], name=str(len(module.metadata)))
+    loop.operands = (loop, hint)
+    return loop
+
+
+def _nest(b: ir.IRBuilder, body: Callable[[list[ir.Value]], None], sizes: list[int],
+          start: ir.Value, count: ir.Value | None) -> None:
     if count is None or not sizes:
         loop_nest(b, sizes, body)
         return

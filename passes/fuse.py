@@ -6,18 +6,21 @@ code generator (``llax.ir.prims.fusion``):
 
 - a region holds ELEMENTWISE and INDEX_MAP ops and at most one REDUCTION op;
 - a region with a reduction has that reduction as its single result (the loop
-  runs over the reduction's input shape); any other region has one result, the
-  group's root (``Group.roots`` is a list so multi-output fusion can come later);
-- every region op is single-output, has no regions and its operands are region
-  parameters, earlier region ops' outputs or Literals; region results are
-  outputs of region ops (never a parameter or a Literal);
-- the fusion op's outputs are the root ops' original output Vars, so ops
+  runs over the reduction's input shape); any other region's results are the
+  outputs of its root (``Group.roots`` is a list so multi-root fusion can come
+  later), then the *exported* outputs of an owned multi-output op (below), all of
+  the root's shape, so one loop writes them all;
+- a region op has no regions and its operands are region parameters, earlier
+  region ops' outputs or Literals; region results are outputs of region ops
+  (never a parameter or a Literal); an op may have several outputs
+  (``threefry2x32``: the code generator computes it once per element for all);
+- the fusion op's outputs are those ops' original output Vars, so ops
   outside the group are untouched.
 
 How groups form (greedy, from the results backwards):
 
 1. Ops are visited last to first. Every op that is fusible (ELEMENTWISE,
-   INDEX_MAP or REDUCTION, single output, no regions, no effects) and not yet
+   INDEX_MAP or REDUCTION, no regions, no effects) and not yet
    owned by a group roots a new group.
 2. The group grows through the producers of its members, highest op index first,
    so that when a producer is looked at, all of its users have been decided.
@@ -28,6 +31,11 @@ How groups form (greedy, from the results backwards):
    - whose users are all owned by the group (and which is not a function result
      or already promised to another group as a materialised input) joins it
      (is *owned*: it disappears from the outer function);
+   - with several outputs, some read outside the group (or results), joins it
+     too, and the group *exports* those outputs (writes them out in its loop) when
+     they have the root's shape and their outside readers all come after the root
+     (``_may_export``): random bits of which one word is returned and the other
+     turned into floats take one loop, not two;
    - otherwise, when it is cheap (``CHEAP``), is *duplicated*: recomputed in the
      group while the original stays for its other users. Cheap arithmetic is
      duplicated only when an owned member reads it (one level deep; index maps
@@ -38,8 +46,11 @@ How groups form (greedy, from the results backwards):
      loading it (a broadcast of a smaller array, an iota);
    - otherwise stays outside and is materialised, once, for all its users.
    An expensive producer that the group would read more than once per element
-   (through a broadcast, or a rank-0 operand of a larger elementwise op) is
-   materialised instead of owned, so fusion never multiplies transcendental work.
+   (through a broadcast, or a rank-0 operand of a larger elementwise op) or
+   evaluate at several indices per loop iteration (its *sites*: two of its
+   outputs, or one value, read through different index maps, as a stack of the
+   two words of threefry2x32 does) is materialised instead of owned, so fusion
+   never multiplies transcendental work.
 3. A group of one op stays a plain op; groups of two or more ops become a
    ``fusion`` op at the root's position. Every value a group reads from outside
    is produced by an op that precedes the root in the original order, so the
@@ -50,6 +61,7 @@ How groups form (greedy, from the results backwards):
 from __future__ import annotations
 
 import heapq
+import itertools
 import math
 from dataclasses import dataclass, field
 
@@ -89,7 +101,7 @@ _READS_ONCE_ALL = {P.concatenate}
 def is_fusible(op: Op) -> bool:
     """Whether ``op`` may be placed in a fusion region at all."""
     return (fusion_class.get(op.prim) in (EW, IDX, RED) and not op.regions
-            and len(op.outputs) == 1 and not has_effects(op))
+            and not has_effects(op))
 
 
 def reuses_operand(consumer: Op, operand: Var) -> bool:
@@ -97,7 +109,8 @@ def reuses_operand(consumer: Op, operand: Var) -> bool:
     cls = fusion_class.get(consumer.prim)
     if cls is RED or consumer.prim in _READS_ONCE_ALL:
         return False
-    out_size = math.prod(consumer.outputs[0].type.shape)  # (TensorType.size is slow)
+    # (All outputs of a fusible op have one shape; TensorType.size is slow.)
+    out_size = math.prod(consumer.outputs[0].type.shape)
     for pos, a in enumerate(consumer.inputs):
         if a is not operand or (pos == 0 and consumer.prim in _READS_ONCE_FIRST):
             continue
@@ -108,14 +121,33 @@ def reuses_operand(consumer: Op, operand: Var) -> bool:
     return False
 
 
+# Where a member is evaluated in one loop iteration: the loop's own index, or the index
+# some index map derived for one of its operands from one of its own sites. The emitter
+# memoises per (value, index), so a member with two sites is computed twice per iteration.
+Site = tuple
+SCALAR_SITE: Site = (-1,)  # rank-0 values: one index, whatever reads them
+
+
+def operand_sites(j: int, consumer: Op, sites: frozenset[Site], value: Var) -> set[Site]:
+    """The sites at which op ``j`` (``consumer``, evaluated at ``sites``) reads ``value``."""
+    if not value.type.shape:
+        return {SCALAR_SITE}
+    if fusion_class.get(consumer.prim) is EW:  # operands at the op's own index
+        return set(sites)
+    return {(j, pos, s) for pos, a in enumerate(consumer.inputs) if a is value for s in sites}
+
+
 @dataclass
 class Group:
     """Op indices of one fusion group: ``owned`` leave the outer function, ``duplicated``
-    are recomputed here and also stay outside."""
+    are recomputed here and also stay outside. ``exports`` are outputs of owned ops other
+    than the roots that ops outside the group (or the function's results) read: the
+    group writes them out too."""
 
     roots: list[int]
     owned: set[int] = field(default_factory=set)
     duplicated: set[int] = field(default_factory=set)
+    exports: list[Var] = field(default_factory=list)
 
     @property
     def members(self) -> set[int]:
@@ -135,8 +167,13 @@ def plan_groups(fn: Function, max_ops: int = 64) -> list[Group]:
 
     def materialised_anyway(j: int) -> bool:
         # Some consumer needs the value in memory whatever the group at hand does.
-        v = ops[j].outputs[0]
-        return v in results or j in pinned or not all(is_fusible(ops[u]) for u in users[v])
+        return j in pinned or any(v in results or not all(is_fusible(ops[u]) for u in users[v])
+                                  for v in ops[j].outputs)
+
+    def position(u: int) -> int:
+        """Where op ``u``'s values are computed: at the root of the group owning it."""
+        g = owner.get(u)
+        return u if g is None else groups[g].roots[-1]
 
     for root in reversed(range(len(ops))):
         if root in owner or not is_fusible(ops[root]):
@@ -144,50 +181,85 @@ def plan_groups(fn: Function, max_ops: int = 64) -> list[Group]:
         gid = len(groups)
         group = Group([root], owned={root})
         owner[root] = gid
+        root_op = ops[root]
         reused = {root: False}  # member -> read more than once per loop iteration
+        sites: dict[int, frozenset[Site]] = {root: frozenset({(root,)})}
         decided: set[int] = set()  # a producer is pushed once per reading member
         # A max-heap of op indices (negated): producers come out after all their users.
         heap: list[int] = []
-        _push_producers(heap, ops[root], producer)
+        _push_producers(heap, root_op, producer)
         while heap:
             j = -heapq.heappop(heap)
             if j in decided:
                 continue
             decided.add(j)
             op = ops[j]
-            v = op.outputs[0]
             members = group.members
             if not is_fusible(op) or fusion_class[op.prim] is RED or len(members) >= max_ops:
                 pinned.add(j)
                 continue
             assert j not in owner, "a producer reached from a group is never owned elsewhere"
-            reads = [u for u in users[v] if u in members]
-            reuse = any(reused[u] or reuses_operand(ops[u], v) for u in reads)
+            reads = [(u, v) for v in op.outputs for u in users[v] if u in members]
+            at: set[Site] = set()
+            for u, v in reads:
+                at |= operand_sites(u, ops[u], sites[u], v)
+            # Computed more than once per iteration: for several output elements, or at
+            # several indices (two of its outputs read through different index maps).
+            reuse = len(at) > 1 or any(reused[u] or reuses_operand(ops[u], v) for u, v in reads)
             cheap = op.prim in CHEAP
-            all_inside = (v not in results and j not in pinned
-                          and all(owner.get(u) == gid for u in users[v]))
+            outside = [v for v in op.outputs
+                       if v in results or any(owner.get(u) != gid for u in users[v])]
+            all_inside = not outside and j not in pinned
             if all_inside and (cheap or not reuse):
                 group.owned.add(j)
                 owner[j] = gid
-            elif (cheap and (op.prim in FREE or any(u in group.owned for u in reads))
+            elif not reuse and _may_export(op, outside, root_op, users, owner, gid, position,
+                                           root):
+                group.owned.add(j)
+                group.exports.extend(outside)
+                owner[j] = gid
+            elif (cheap and (op.prim in FREE or any(u in group.owned for u, _ in reads))
                   and (not materialised_anyway(j) or _recompute_reads_less(op))):
                 group.duplicated.add(j)
             else:
                 pinned.add(j)
                 continue
             reused[j] = reuse
+            sites[j] = frozenset(itertools.islice(at, 2))  # two tell "more than one"
             _push_producers(heap, op, producer)
         groups.append(group)
     groups.reverse()  # in op order, so fusion regions are numbered top to bottom
     return groups
 
 
+def _may_export(op: Op, outside: list[Var], root: Op, users: dict[Var, list[int]],
+                owner: dict[int, int], gid: int, position, root_index: int) -> bool:
+    """Whether the group may own ``op`` and write its ``outside`` outputs out as well.
+
+    Only an op with several outputs (threefry2x32) is exported. Owning it puts its whole
+    computation in the group's loop, which then stores the words others need (a store per
+    element each); materialising it instead would take a loop of its own and the group
+    would read its words back. A single-output value needed outside stays materialised
+    (or recomputed when cheap) as before. The group's loop runs over the root's shape,
+    so the exported values must have it; a reduction's loop holds nothing but the
+    reduction's result. The fusion op is placed at the root, so every outside reader must
+    come later.
+    """
+    if len(op.outputs) < 2 or fusion_class[root.prim] is RED:
+        return False
+    shape = root.outputs[0].type.shape
+    return all(v.type.shape == shape and all(position(u) > root_index for u in users[v]
+                                             if owner.get(u) != gid)
+               for v in outside)
+
+
 def _recompute_reads_less(op: Op) -> bool:
-    """Whether computing ``op`` loads fewer bytes than loading its result (a broadcast, iota)."""
+    """Whether computing ``op`` loads fewer bytes than loading its results (a broadcast, iota)."""
     def nbytes(t: TensorType) -> int:
         return math.prod(t.shape) * t.dtype.itemsize
 
-    return sum(nbytes(a.type) for a in op.inputs if isinstance(a, Var)) < nbytes(op.outputs[0].type)
+    return (sum(nbytes(a.type) for a in op.inputs if isinstance(a, Var))
+            < sum(nbytes(v.type) for v in op.outputs))
 
 
 def _push_producers(heap: list[int], op: Op, producer: dict[Var, int]) -> None:
@@ -221,7 +293,8 @@ def build_fusion(fn: Function, group: Group, name: str) -> Op:
         outputs = tuple(Var(v.type) for v in op.outputs)
         env.update(zip(op.outputs, outputs, strict=True))
         body.append(op.replace(inputs=new_inputs, outputs=outputs))
-    outs = tuple(fn.ops[r].outputs[0] for r in group.roots)
+    # Every output of the roots (dce drops those nobody reads), then the exported values.
+    outs = (*(v for r in group.roots for v in fn.ops[r].outputs), *group.exports)
     region = Function(tuple(params), tuple(body), tuple(env[v] for v in outs), name)
     return Op(P.fusion, tuple(inputs), outs, EMPTY_PARAMS, (region,))
 

@@ -56,7 +56,7 @@ INTERLEAVE: dict[Primitive, int] = {}
 
 # Rules that handle float16 themselves (they only move or reinterpret values).
 # nextafter steps one f16 ulp, which a detour through f32 would lose.
-_F16_NATIVE = {P.convert_element_type, P.select_n, P.nextafter}
+_F16_NATIVE = {P.convert_element_type, P.select_n, P.nextafter, P.bitcast_convert_type}
 
 
 def register(*prims: Primitive) -> Callable[[Rule], Rule]:
@@ -514,6 +514,11 @@ def _to_f32_round_odd(b: ir.IRBuilder, x: ir.Value) -> ir.Value:
     inexact = b.fcmp_ordered("!=", back, x)
     bits = b.select(inexact, b.or_(bits, ir.Constant(I32, 1)), bits)
     return b.bitcast(bits, FLOAT)
+
+
+@register(P.bitcast_convert_type)
+def _bitcast(b, args, in_types, out_type, params):
+    return b.bitcast(args[0], reg_type(out_type.dtype))
 
 
 @register(P.convert_element_type)

@@ -229,6 +229,13 @@ def convert_element_type(operand: Any, new_dtype: Any) -> Any:
     return convert(as_operand(operand, "convert_element_type"), dt, False)
 
 
+def bitcast_convert_type(operand: Any, new_dtype: Any) -> Any:
+    """``operand``'s bits read as ``new_dtype`` (of the same width)."""
+    dt = requested_dtype(new_dtype, "bitcast_convert_type")
+    return bind(P.bitcast_convert_type, (as_operand(operand, "bitcast_convert_type"),),
+                {"new_dtype": dt})
+
+
 # ---------------------------------------------------------------------------------------------
 # Shapes
 

@@ -233,6 +233,13 @@ add("convert_element_type", "f64->i32->f64",
     lambda m: lambda x: m.lax.mul(to_float(m, m.lax.convert_element_type(x, np.int32)), x),
     u((4,), -4, 4))
 
+# bitcast_convert_type: reinterpreted bits have no derivative; a float64 seen as int64 and
+# back is the same number, with a zero tangent (as JAX).
+add("bitcast_convert_type", "f64->i64->f64",
+    lambda m: lambda x: m.lax.bitcast_convert_type(
+        m.lax.bitcast_convert_type(x, np.int64), np.float64),
+    u((4,)), fd=False, zero=True)
+
 
 def _as_bool(m: Any) -> Callable:
     return lambda x: m.lax.mul(to_float(m, m.lax.convert_element_type(x, np.bool_)),

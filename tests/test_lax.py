@@ -141,6 +141,24 @@ def test_integer_pow_select_clamp_convert() -> None:
         lax.select(p, x, 0.0)
 
 
+def test_bitcast_convert_type() -> None:
+    # Every bit pattern class: signed zeros, subnormals, infinities, NaNs of both signs.
+    x = np.array([0.0, -0.0, 1.5, -2.25, 1e-45, -1e-40, np.inf, -np.inf, np.nan, -np.nan,
+                  3.4e38], np.float32)
+    check_many({"f32->i32": (lambda a: lax.bitcast_convert_type(a, np.int32),
+                             lambda a: jlax.bitcast_convert_type(a, np.int32)),
+                "f32->u32": (lambda a: lax.bitcast_convert_type(a, np.uint32),
+                             lambda a: jlax.bitcast_convert_type(a, np.uint32)),
+                "f32->i32->f32 sign": (
+                    lambda a: lax.lt(lax.bitcast_convert_type(a, np.int32), 0),
+                    lambda a: jlax.lt(jlax.bitcast_convert_type(a, np.int32), 0))}, x)
+    ints = np.array([0, 1, -1, 2**31 - 1, -(2**31), 0x7FC00000, 0x3F800000], np.int32)
+    check_many({"i32->f32": (lambda a: lax.bitcast_convert_type(a, np.float32),
+                             lambda a: jlax.bitcast_convert_type(a, np.float32))}, ints)
+    with pytest.raises(NotImplementedError, match="equal width"):
+        lax.bitcast_convert_type(x, np.int16)
+
+
 STRUCTURAL = {
     "broadcast": lambda m, x: m.broadcast(x, (2,)),
     "broadcast_in_dim": lambda m, x: m.broadcast_in_dim(x, (2, 3, 5, 4), (0, 1, 3)),

@@ -111,6 +111,8 @@ for _n in BINARY:
                  sig(((), T), ((), T))]
 CASES["integer_pow"] = [sig((M, T), y=3), sig((M, T), dtypes=(F32,), y=-2)]
 CASES["round"] = [sig((M, T), rounding_method=0), sig((M, T), rounding_method=1)]
+CASES["bitcast_convert_type"] = [sig((M, F32), dtypes=(F32,), new_dtype=np.dtype(np.int32)),
+                                 sig((M, I32), dtypes=(I32,), new_dtype=np.dtype(np.float32))]
 CASES["convert_element_type"] = [sig((M, T), new_dtype=d, weak_type=False) for d in ALL]
 CASES["select_n"] = [
     sig((M, BOOL), (M, T), (M, T)), sig(((), BOOL), (M, T), (M, T)),

@@ -96,6 +96,7 @@ for _p in (P.eq, P.ne, P.lt, P.le, P.gt, P.ge, P.is_finite, P.not_, P.and_, P.or
            P.argmax, P.argmin, P.iota, P.axis_index, P.reduce_and, P.reduce_or, P.reduce_xor,
            P.threefry2x32):
     zero_tangent[_p] = _BOOLEAN
+zero_tangent[P.bitcast_convert_type] = "reinterpreted bits: no derivative (JAX's zero)"
 zero_tangent[P.stop_gradient] = "what stop_gradient is for: its output is a constant"
 # No entry for nextafter: it follows x within an ulp, so a zero tangent would be wrong; JAX
 # defines no derivative for it (nor for pmax/pmin), and differentiating it raises.

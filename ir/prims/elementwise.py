@@ -155,6 +155,25 @@ def _convert_rule(x: TensorType, *, new_dtype: np.dtype, weak_type: bool) -> Ten
 abstract_eval[convert_element_type] = _convert_rule
 
 
+# bitcast_convert_type[new_dtype](x): x's bits read as new_dtype (of the same width; JAX's
+# reshaping form for other widths is not supported).
+bitcast_convert_type = primitive("bitcast_convert_type", fusion=EW)
+
+
+def _bitcast_rule(x: TensorType, *, new_dtype: np.dtype) -> TensorType:
+    new_dtype = np.dtype(new_dtype)
+    if dtypes.is_bool(x.dtype) or dtypes.is_bool(new_dtype):
+        raise TypeError("bitcast_convert_type does not accept bool operands or results")
+    if new_dtype.itemsize != x.dtype.itemsize:
+        raise NotImplementedError(
+            f"bitcast_convert_type from {x.dtype} to {new_dtype}: only types of equal width "
+            "are supported")
+    return TensorType(x.shape, new_dtype)
+
+
+abstract_eval[bitcast_convert_type] = _bitcast_rule
+
+
 # clamp(lo, x, hi): lo and hi are rank 0 or the shape of x.
 clamp = primitive("clamp", fusion=EW)
 

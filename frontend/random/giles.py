@@ -70,6 +70,49 @@ _LOG1P_DEN = (1.0, 1.5062909083469192043167e1, 8.3047565967967209469434e1,
               2.1642788614495947685003e2, 6.0118660497603843919306e1)
 
 
+# float32 log on XLA's CPU backend: Cephes' logf, as vectorised by Eigen and XLA. x = 2**e * m
+# with m in [sqrt(1/2), sqrt(2)), log(m) = f - f**2/2 + f**3 * P(f) for f = m - 1, and e*log(2)
+# added in two parts (0.693359375 is exact in a few bits).
+_LOGF_P = (7.0376836292e-2, -1.1514610310e-1, 1.1676998740e-1, -1.2420140846e-1,
+           1.4249322787e-1, -1.6668057665e-1, 2.0000714765e-1, -2.4999993993e-1,
+           3.3333331174e-1)
+_LN2_HIGH, _LN2_LOW = 0.693359375, -2.12194440e-4
+
+
+def log(x: Any) -> Any:
+    """Natural log as XLA computes it on the CPU: Cephes' logf for float32, else log."""
+    if np.dtype(x.dtype) != np.float32:
+        return lax.log(x)
+
+    def const(v: float, dtype: Any = np.float32) -> Any:
+        return lax.full((), v, dtype)
+
+    # Split positive normal x into exponent and mantissa m in [0.5, 1) through its bits.
+    bits = lax.bitcast_convert_type(lax.max(x, const(np.finfo(np.float32).tiny)), np.int32)
+    e = lax.convert_element_type(
+        lax.sub(lax.shift_right_logical(bits, const(23, np.int32)), const(126, np.int32)),
+        np.float32)
+    m = lax.bitcast_convert_type(lax.bitwise_or(lax.bitwise_and(bits, const(0x807FFFFF, np.int32)),
+                                                const(0x3F000000, np.int32)), np.float32)
+    below = lax.lt(m, const(np.sqrt(0.5)))
+    e = lax.sub(e, lax.convert_element_type(below, np.float32))
+    f = lax.add(lax.sub(m, const(1.0)), lax.mul(m, lax.convert_element_type(below, np.float32)))
+    f2 = lax.mul(f, f)
+    f3 = lax.mul(f2, f)
+    # The polynomial in three interleaved parts (Eigen's order of evaluation).
+    p = [fma(const(_LOGF_P[i]), f, const(_LOGF_P[i + 1])) for i in (0, 3, 6)]
+    p = [fma(q, f, const(_LOGF_P[i + 2])) for q, i in zip(p, (0, 3, 6))]
+    y = lax.mul(fma(fma(p[0], f3, p[1]), f3, p[2]), f3)
+    y = fma(e, const(_LN2_LOW), y)
+    r = fma(e, const(_LN2_HIGH), lax.add(fma(f2, const(-0.5), f), y))
+    # Zero, negative, infinite and NaN arguments as log's; subnormals count as zero (XLA's
+    # CPU code runs with denormals flushed).
+    tiny = const(np.finfo(np.float32).tiny)
+    special = lax.bitwise_or(lax.lt(x, tiny), lax.bitwise_not(lax.is_finite(x)))
+    flushed = lax.select(lax.lt(lax.abs(x), tiny), lax.mul(x, const(0.0)), x)
+    return lax.select(special, lax.log(flushed), r)
+
+
 def _horner(coeffs: tuple[float, ...], x: Any) -> Any:
     p = lax.full((), coeffs[0], x.dtype)
     for c in coeffs[1:]:
@@ -82,7 +125,7 @@ def log1p(x: Any) -> Any:
     x2 = lax.mul(x, x)
     ratio = lax.div(_horner(_LOG1P_NUM, x), _horner(_LOG1P_DEN, x))
     small = lax.add(x, fma(x2, lax.full((), -0.5, x.dtype), lax.mul(lax.mul(x, x2), ratio)))
-    large = lax.log(lax.add(x, lax.full((), 1.0, x.dtype)))
+    large = log(lax.add(x, lax.full((), 1.0, x.dtype)))
     return lax.select(lax.lt(lax.abs(x), lax.full((), _LOG1P_SMALL, x.dtype)), small, large)
 
 

@@ -330,5 +330,9 @@ def fold_in(key: Any, data: Any) -> Any:
     if np.ndim(data):
         raise TypeError("fold_in accepts a scalar, but was given an array of"
                         f"shape {np.shape(data)} != (). Use jax.vmap for batching.")
+    if isinstance(data, int):  # as np.asarray(data, uint32): in range or OverflowError
+        if not 0 <= data < 1 << 32:
+            raise OverflowError(f"Python integer {data} out of bounds for uint32")
+        data = np.uint32(data)
     data = lax.convert_element_type(as_array(data, "fold_in"), np.uint32)
     return _returned(_fold_in(typed, data), raw)

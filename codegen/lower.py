@@ -637,6 +637,7 @@ def _register_rules() -> None:
     # the rule tables.
     import llax.codegen.control_flow  # noqa: F401
     import llax.codegen.indexing  # noqa: F401
+    import llax.codegen.sort  # noqa: F401
 
 
 _register_rules()

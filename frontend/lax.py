@@ -533,6 +533,77 @@ def argmin(operand: Any, axis: int, index_dtype: Any) -> Any:
     return bind(P.argmin, (as_array(operand, "argmin"),), params)
 
 
+# ---------------------------------------------------------------------------------------------
+# Sorting
+
+
+def _sort_dimension(dimension: int, ndim: int) -> int:
+    dimension = operator.index(dimension)
+    if not -ndim <= dimension < ndim:
+        raise ValueError(f"axis {dimension} is out of bounds for array of dimension {ndim}")
+    return dimension % ndim
+
+
+def sort(operand: Any, dimension: int = -1, is_stable: bool = True, num_keys: int = 1) -> Any:
+    """Sort ``operand`` (an array, or a sequence of equally shaped arrays permuted together,
+    ordered by their first ``num_keys``) along ``dimension``. Floats: -0.0 equals 0.0, NaNs
+    go last. A sequence gives a tuple back."""
+    single = not isinstance(operand, (tuple, list))
+    given = [operand] if single else list(operand)
+    if not given:
+        raise ValueError("lax.sort needs at least one operand")
+    ops = [as_array(x, "sort", i) for i, x in enumerate(given)]
+    num_keys = operator.index(num_keys)
+    if not 1 <= num_keys <= len(ops):
+        raise ValueError(f"num_keys={num_keys} must be between 1 and len(operand)={len(ops)}")
+    for x in ops[1:]:
+        if x.shape != ops[0].shape:
+            raise TypeError("Arguments to sort must have equal shapes, got: "
+                            + " ".join(str(y.shape) for y in ops))
+    params = {"dimension": _sort_dimension(dimension, ops[0].ndim),
+              "is_stable": bool(is_stable), "num_keys": num_keys}
+    outs = bind(P.sort, ops, params)
+    return outs[0] if single else tuple(outs)
+
+
+def sort_key_val(keys: Any, values: Any, dimension: int = -1,
+                 is_stable: bool = True) -> tuple[Any, Any]:
+    """``keys`` sorted along ``dimension``, and ``values`` permuted the same way."""
+    return sort((keys, values), dimension, is_stable, 1)
+
+
+def _descending_key(x: Any) -> Any:
+    """Integers whose ascending order is ``x``'s descending total order: for floats the
+    order of their bits (-NaN < -inf < ... < -0.0 < +0.0 < ... < +inf < +NaN), as top_k's."""
+    if x.dtype.kind != "f":
+        return bind(P.not_, (x,), _NO_PARAMS)  # ~x reverses integer and bool order exactly
+    width = 8 * x.dtype.itemsize
+    ints = np.dtype(f"int{width}")
+    bits = bitcast_convert_type(x, ints)
+    # A negative float's magnitude bits count the wrong way: flip them.
+    sign = bind(P.shift_right_arithmetic, (bits, Array(np.array(width - 1, ints))), _NO_PARAMS)
+    magnitude = Array(np.array((1 << (width - 1)) - 1, ints))
+    ordered = bind(P.xor, (bits, bind(P.and_, (sign, magnitude), _NO_PARAMS)), _NO_PARAMS)
+    return bind(P.not_, (ordered,), _NO_PARAMS)
+
+
+def top_k(operand: Any, k: int, *, axis: int = -1) -> tuple[Any, Any]:
+    """The ``k`` largest entries along ``axis`` in descending order, and their (int32)
+    indices; equal entries come lowest index first. Floats are ordered by their bits, so
+    -0.0 < 0.0 and NaNs of either sign sit at either end."""
+    x = as_array(operand, "top_k")
+    k = operator.index(k)
+    if k < 0:
+        raise ValueError(f"k argument to top_k must be nonnegative, got {k}")
+    axis = _sort_dimension(axis, x.ndim)
+    if k > x.shape[axis]:
+        raise ValueError("k argument to top_k must be no larger than size along axis; got "
+                         f"k={k} with shape={list(x.shape)} and axis={axis}")
+    index = broadcasted_iota(np.int32, x.shape, axis)
+    _, values, indices = sort((_descending_key(x), x, index), axis, True, 1)
+    return slice_in_dim(values, 0, k, 1, axis), slice_in_dim(indices, 0, k, 1, axis)
+
+
 DimensionNumbers = tuple[tuple[Sequence[int], Sequence[int]], tuple[Sequence[int], Sequence[int]]]
 
 

@@ -332,6 +332,7 @@ for _prim in P.COLLECTIVES:
     reference[_prim] = P.unbound_axis
 
 import llax.ir.reference_indexing  # noqa: E402,F401  (gather/scatter register themselves)
+import llax.ir.reference_sort  # noqa: E402,F401  (sort registers itself)
 
 
 def _threefry2x32(k0: np.ndarray, k1: np.ndarray, x0: np.ndarray,

@@ -469,6 +469,18 @@ add("dot_general", "f32 to f64", lambda m: lambda a, b: m.lax.dot_general(
     a, b, (((1,), (0,)), ((), ())), preferred_element_type=np.float64),
     u((3, 4), dtype=F32), u((4, 2), dtype=F32), fd=False)
 
+# sort: tangents follow the sorting permutation (a gather; its transpose a scatter-add).
+add("sort", "1-D", lax_fn("sort"), u((7,)))
+add("sort", "columns", lambda m: lambda x: m.lax.sort(x, dimension=0), u((4, 3)))
+add("sort", "key and value", lambda m: lambda k, v: m.lax.sort((k, v), num_keys=1),
+    u((2, 5)), u((2, 5)))
+add("sort", "int key", lambda m: lambda k, v: m.lax.sort(
+    (m.lax.convert_element_type(m.lax.floor(k), np.int32), v, k), num_keys=2)[1:],
+    u((6,)), u((6,)))
+add("sort", "empty", lax_fn("sort"), u((0,)))
+# Equal keys: the permutation is the stable one (JAX decides).
+add("sort", "ties", lax_fn("sort"), arr([1.0, 0.0, 1.0, 2.0, 0.0, -0.0]), fd=False)
+
 # ---------------------------------------------------------------------------------------------
 # Gathers and scatters
 

@@ -164,6 +164,16 @@ for _n in ("argmax", "argmin"):
                  sig((M, T), axes=(0,), index_dtype=I32)]
 
 
+# sort: batch axis before, after and at the sorted dimension's position; several keys,
+# values of another dtype. Small integers and bools repeat, so stability is exercised.
+CASES["sort"] = [
+    sig((M, T), dimension=1, is_stable=True, num_keys=1),
+    sig((M, T), dimension=0, is_stable=False, num_keys=1),
+    sig((M, T), (M, T), dimension=1, is_stable=True, num_keys=2),
+    sig((M, T), (M, I32), dimension=0, is_stable=True, num_keys=1),
+]
+
+
 def _dot(lhs, rhs, contract, batch=((), ())) -> Sig:
     return sig((lhs, T), (rhs, T), dtypes=(F32, I32), dimension_numbers=(contract, batch),
                precision=None, preferred_element_type=None)

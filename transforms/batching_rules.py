@@ -294,6 +294,19 @@ for _name in "reduce_sum reduce_prod reduce_max reduce_min reduce_and reduce_or 
     batching_rules[PRIMITIVES[_name]] = _reduction(PRIMITIVES[_name])
 
 
+# sort: every operand batched at one dimension (unbatched ones broadcast there), the sorted
+# dimension shifted past it.
+def _sort_rule(args, dims, *, dimension, **params):
+    size = batch_size(args, dims)
+    target = next(d for d in dims if d is not None)
+    args = [batch_at(x, d, size, target) for x, d in zip(args, dims)]
+    dimension += dimension >= target
+    return bind(P.sort, args, dict(params, dimension=dimension)), [target] * len(args)
+
+
+batching_rules[P.sort] = _sort_rule
+
+
 # Both operands batched: the batch axis becomes a dot_general batch dimension (output dim
 # 0). One operand batched: its batch axis is one more free dimension of that operand, so
 # a matrix times a batch of vectors is one matrix-matrix product, with no broadcast.

@@ -17,6 +17,7 @@ import numpy as np
 
 from llax.frontend import lax
 from llax.frontend.core import bind
+from llax.frontend.jnp._take import gather_along_axis
 from llax.ir import prims as P
 from llax.ir.primitive import Primitive
 from llax.ir.prims.indexing import as_scatter_dnums
@@ -468,6 +469,24 @@ def _dot_general_jvp(primals, tangents, **params):
 
 
 jvp_rules[P.dot_general] = _dot_general_jvp
+
+
+# sort: the primals are sorted along with their positions (an iota), and the tangents follow
+# the permutation those positions record: a gather, linear in the tangents.
+def _sort_jvp(primals, tangents, *, dimension, is_stable, num_keys):
+    shape = primals[0].shape
+    if math.prod(shape) == 0:  # nothing to permute
+        return bind(P.sort, primals, {"dimension": dimension, "is_stable": is_stable,
+                                      "num_keys": num_keys}), list(tangents)
+    index_dtype = np.int32 if shape[dimension] <= np.iinfo(np.int32).max else np.int64
+    positions = lax.broadcasted_iota(index_dtype, shape, dimension)
+    *outs, perm = bind(P.sort, (*primals, positions),
+                       {"dimension": dimension, "is_stable": is_stable, "num_keys": num_keys})
+    return outs, [None if t is None else gather_along_axis(t, perm, dimension)
+                  for t in tangents]
+
+
+jvp_rules[P.sort] = _sort_jvp
 
 
 # ---------------------------------------------------------------------------------------------

@@ -100,6 +100,8 @@ from llax.frontend.jnp._reductions import (
     var,
 )
 from llax.frontend.jnp._select import argwhere, clip, nonzero, where
+from llax.frontend.jnp._sorting import argsort, sort
+from llax.frontend.jnp._take import take, take_along_axis
 from llax.frontend.jnp._ufuncs import around, power, round
 
 globals().update(_ufuncs.UFUNCS)

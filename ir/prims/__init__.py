@@ -12,3 +12,4 @@ from llax.ir.prims.indexing import *  # noqa: F403
 from llax.ir.prims.random import *  # noqa: F403
 from llax.ir.prims.reduce import *  # noqa: F403
 from llax.ir.prims.shape import *  # noqa: F403
+from llax.ir.prims.sort import *  # noqa: F403

@@ -545,8 +545,8 @@ def _elementwise_nest(b: ir.IRBuilder, em: Emitter, group: Sequence[tuple[Atom, 
         latches.append(b.block)  # the loop's increment and back edge go at its end
 
     _nest(b, body, sizes, start, count)
-    # (A static trip count of 1 makes no loop: the body's block has no back edge then.)
-    innermost = sizes[-1] if sizes and (count is None or len(sizes) > 1) else count
+    # The innermost loop's trip count: a static 1 makes no loop (no back edge to mark).
+    innermost = count if count is not None and len(sizes) == 1 else (sizes[-1] if sizes else 1)
     if interleave > 1 and latches and innermost != 1:
         latches[0].terminator.set_metadata("llvm.loop", _interleave_metadata(b.module,
                                                                              interleave))

@@ -51,7 +51,7 @@ RULES: dict[Primitive, Rule] = {}
 # with how many vector iterations of a loop computing them LLVM should interleave. Its cost
 # model never interleaves a loop body that large, so each iteration's chain would run at
 # its latency; interleaved iterations are independent chains the core overlaps (Threefry
-# over 1e7 elements on one Zen 3 core: 28 ms as one chain, 18 ms with 4).
+# over 1e7 elements on one Zen 3 core: about 28 ms as one chain, 17 ms with 4).
 INTERLEAVE: dict[Primitive, int] = {}
 
 # Rules that handle float16 themselves (they only move or reinterpret values).
@@ -514,6 +514,11 @@ def _to_f32_round_odd(b: ir.IRBuilder, x: ir.Value) -> ir.Value:
     inexact = b.fcmp_ordered("!=", back, x)
     bits = b.select(inexact, b.or_(bits, ir.Constant(I32, 1)), bits)
     return b.bitcast(bits, FLOAT)
+
+
+@register(P.fma)
+def _fma(b, args, in_types, out_type, params):
+    return intrinsic(b, "fma", list(args), reg_type(out_type.dtype))
 
 
 @register(P.bitcast_convert_type)

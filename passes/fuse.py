@@ -98,6 +98,13 @@ _READS_ONCE_FIRST = {P.reshape, P.transpose, P.squeeze, P.rev, P.slice, P.dynami
 _READS_ONCE_ALL = {P.concatenate}
 
 
+# Ops per group at most. A sampler such as random.normal (a cipher, then polynomial
+# approximations of log and erfinv) is a few hundred elementwise ops: splitting it would
+# write and read back intermediates of the full size. Past this, LLVM's time grows faster
+# than the loop gains.
+MAX_OPS = 512
+
+
 def is_fusible(op: Op) -> bool:
     """Whether ``op`` may be placed in a fusion region at all."""
     return (fusion_class.get(op.prim) in (EW, IDX, RED) and not op.regions
@@ -154,7 +161,7 @@ class Group:
         return self.owned | self.duplicated
 
 
-def plan_groups(fn: Function, max_ops: int = 64) -> list[Group]:
+def plan_groups(fn: Function, max_ops: int = MAX_OPS) -> list[Group]:
     """Partition ``fn``'s top-level ops into groups (rules in the module docstring)."""
     ops = fn.ops
     index = {op: i for i, op in enumerate(ops)}
@@ -299,7 +306,7 @@ def build_fusion(fn: Function, group: Group, name: str) -> Op:
     return Op(P.fusion, tuple(inputs), outs, EMPTY_PARAMS, (region,))
 
 
-def fuse_function(fn: Function, max_ops: int = 64) -> Function:
+def fuse_function(fn: Function, max_ops: int = MAX_OPS) -> Function:
     """``fn`` with its fusible ops grouped into ``fusion`` ops; ``fn`` itself if none formed.
 
     Regions of control-flow ops are fused on their own; existing fusion ops are left alone.
@@ -324,7 +331,7 @@ class Fuse(Pass):
     """Group elementwise, index-map and reduction ops into ``fusion`` ops."""
 
     name = "fuse"
-    max_ops: int = 64
+    max_ops: int = MAX_OPS
 
     def run(self, fn: Function, ctx: PassContext) -> Function:
         if self.max_ops < 1:

@@ -34,7 +34,7 @@ How groups form (greedy, from the results backwards):
    - with several outputs, some read outside the group (or results), joins it
      too, and the group *exports* those outputs (writes them out in its loop) when
      they have the root's shape and their outside readers all come after the root
-     (``_may_export``): random bits of which one word is returned and the other
+     (``may_export``): random bits of which one word is returned and the other
      turned into floats take one loop, not two;
    - otherwise, when it is cheap (``CHEAP``), is *duplicated*: recomputed in the
      group while the original stays for its other users. Cheap arithmetic is
@@ -182,19 +182,37 @@ def plan_groups(fn: Function, max_ops: int = MAX_OPS) -> list[Group]:
         g = owner.get(u)
         return u if g is None else groups[g].roots[-1]
 
+    def may_export(op: Op, outside: list[Var], root: int, gid: int) -> bool:
+        """Whether group ``gid`` may own ``op`` and write its ``outside`` outputs out too.
+
+        Only an op with several outputs (threefry2x32) is exported: owning it puts its
+        whole computation in the group's loop, which stores the words others need (a
+        store per element each), where materialising it would take a loop of its own and
+        the group would read its words back. A single-output value needed outside stays
+        materialised (or recomputed when cheap), as before. The group's loop runs over the
+        root's shape, so exported values must have it; a reduction's loop writes nothing
+        but the reduction's result. The fusion op goes at the root, so every outside
+        reader must come later.
+        """
+        if len(op.outputs) < 2 or fusion_class[ops[root].prim] is RED:
+            return False
+        shape = ops[root].outputs[0].type.shape
+        return all(v.type.shape == shape and all(position(u) > root for u in users[v]
+                                                 if owner.get(u) != gid)
+                   for v in outside)
+
     for root in reversed(range(len(ops))):
         if root in owner or not is_fusible(ops[root]):
             continue
         gid = len(groups)
         group = Group([root], owned={root})
         owner[root] = gid
-        root_op = ops[root]
         reused = {root: False}  # member -> read more than once per loop iteration
         sites: dict[int, frozenset[Site]] = {root: frozenset({(root,)})}
         decided: set[int] = set()  # a producer is pushed once per reading member
         # A max-heap of op indices (negated): producers come out after all their users.
         heap: list[int] = []
-        _push_producers(heap, root_op, producer)
+        _push_producers(heap, ops[root], producer)
         while heap:
             j = -heapq.heappop(heap)
             if j in decided:
@@ -220,8 +238,7 @@ def plan_groups(fn: Function, max_ops: int = MAX_OPS) -> list[Group]:
             if all_inside and (cheap or not reuse):
                 group.owned.add(j)
                 owner[j] = gid
-            elif not reuse and _may_export(op, outside, root_op, users, owner, gid, position,
-                                           root):
+            elif not reuse and may_export(op, outside, root, gid):
                 group.owned.add(j)
                 group.exports.extend(outside)
                 owner[j] = gid
@@ -237,27 +254,6 @@ def plan_groups(fn: Function, max_ops: int = MAX_OPS) -> list[Group]:
         groups.append(group)
     groups.reverse()  # in op order, so fusion regions are numbered top to bottom
     return groups
-
-
-def _may_export(op: Op, outside: list[Var], root: Op, users: dict[Var, list[int]],
-                owner: dict[int, int], gid: int, position, root_index: int) -> bool:
-    """Whether the group may own ``op`` and write its ``outside`` outputs out as well.
-
-    Only an op with several outputs (threefry2x32) is exported. Owning it puts its whole
-    computation in the group's loop, which then stores the words others need (a store per
-    element each); materialising it instead would take a loop of its own and the group
-    would read its words back. A single-output value needed outside stays materialised
-    (or recomputed when cheap) as before. The group's loop runs over the root's shape,
-    so the exported values must have it; a reduction's loop holds nothing but the
-    reduction's result. The fusion op is placed at the root, so every outside reader must
-    come later.
-    """
-    if len(op.outputs) < 2 or fusion_class[root.prim] is RED:
-        return False
-    shape = root.outputs[0].type.shape
-    return all(v.type.shape == shape and all(position(u) > root_index for u in users[v]
-                                             if owner.get(u) != gid)
-               for v in outside)
 
 
 def _recompute_reads_less(op: Op) -> bool:

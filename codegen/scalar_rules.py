@@ -516,6 +516,11 @@ def _to_f32_round_odd(b: ir.IRBuilder, x: ir.Value) -> ir.Value:
     return b.bitcast(bits, FLOAT)
 
 
+@register(P.fma)
+def _fma(b, args, in_types, out_type, params):
+    return intrinsic(b, "fma", list(args), reg_type(out_type.dtype))
+
+
 @register(P.bitcast_convert_type)
 def _bitcast(b, args, in_types, out_type, params):
     return b.bitcast(args[0], reg_type(out_type.dtype))

@@ -350,5 +350,37 @@ def _threefry2x32(k0: np.ndarray, k1: np.ndarray, x0: np.ndarray,
     return x0, x1
 
 
+def _fma(x: np.ndarray, y: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """x * y + z rounded once. float16 and float32 go through float64, where the product is
+    exact: the sum's rounding is made "to odd" (the last bit set when inexact), after which
+    rounding to the narrow type is correct. float64 is computed exactly in rationals."""
+    dtype = np.result_type(x, y, z)
+    if dtype == np.float64:
+        return np.vectorize(_fma_exact, otypes=[np.float64])(x, y, z)
+    p = x.astype(np.float64) * y.astype(np.float64)
+    s = p + z.astype(np.float64)
+    back = s - p  # TwoSum: s + err == p + z exactly
+    err = (p - (s - back)) + (z.astype(np.float64) - back)
+    bits = s.view(np.int64)
+    inexact = (err != 0) & np.isfinite(s)
+    to_odd = np.where(inexact & (bits % 2 == 0),
+                      np.where((err > 0) == (s > 0), bits + 1, bits - 1), bits)
+    return to_odd.view(np.float64).astype(dtype)
+
+
+def _fma_exact(x: float, y: float, z: float) -> float:
+    import fractions
+
+    if not all(map(math.isfinite, (x, y, z))):
+        # The product is exact, never an overflow: finite x * y + inf is inf.
+        return z if math.isfinite(x * 0) and math.isfinite(y * 0) else x * y + z
+    exact = fractions.Fraction(x) * fractions.Fraction(y) + fractions.Fraction(z)
+    try:
+        return float(exact) if exact else x * y + z  # (signed zero as IEEE adds it)
+    except OverflowError:
+        return math.copysign(math.inf, exact)
+
+
+reference[P.fma] = _quiet(_fma)
 reference[P.bitcast_convert_type] = lambda x, *, new_dtype: x.view(new_dtype)
 reference[P.threefry2x32] = _quiet(_threefry2x32)

@@ -233,6 +233,11 @@ add("convert_element_type", "f64->i32->f64",
     lambda m: lambda x: m.lax.mul(to_float(m, m.lax.convert_element_type(x, np.int32)), x),
     u((4,), -4, 4))
 
+# fma: JAX has no such op (its CPU compiler fuses mul+add): checked against finite differences.
+for _shapes in (((5,), (5,), (5,)), ((), (2, 3), ()), ((2, 3), (), (2, 3))):
+    add("fma", f"{_shapes}", lambda m: lambda x, y, z: bind(P.fma, (x, y, z), {}),
+        *(u(s) for s in _shapes), jax=False)
+
 # bitcast_convert_type: reinterpreted bits have no derivative; a float64 seen as int64 and
 # back is the same number, with a zero tangent (as JAX).
 add("bitcast_convert_type", "f64->i64->f64",

@@ -187,6 +187,43 @@ def _binary_inputs(name: str, dtype) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate([x, rx]), np.concatenate([y, ry])
 
 
+def _exact_fma(x: float, y: float, z: float, dtype) -> float:
+    """x * y + z in rationals, rounded once to ``dtype`` (through float64 for float32, which
+    is exact unless the float64 rounding lands on a float32 tie; those inputs are avoided)."""
+    from fractions import Fraction
+
+    if not np.isfinite([x, y]).all():
+        return np.asarray(np.float64(x) * np.float64(y) + np.float64(z), dtype)
+    if not np.isfinite(z):
+        return np.asarray(z, dtype)
+    exact = Fraction(float(x)) * Fraction(float(y)) + Fraction(float(z))
+    return np.asarray(float(exact), dtype) if exact else np.asarray(x * y + z, dtype)
+
+
+@pytest.mark.parametrize("dtype", [F32, F64])
+def test_fma_rounds_once(dtype) -> None:
+    # Where a separate multiply and add lose the product's low bits: (1 + e)(1 - e) - 1.
+    e = np.finfo(dtype).eps
+    one = np.ones(3, dtype)
+    x, y, z = one + e, one - e, -one
+    x[1], y[1], z[1] = 1e30 if dtype == F32 else 1e300, 1e10, -np.inf  # huge product, inf
+    x[2], y[2], z[2] = 3.0, 1 / 3, -1.0
+    fn = single(P.fma, [tt((3,), dtype)] * 3)
+    check(fn, [x, y, z])
+    (got,), _ = run(fn, [x, y, z])
+    assert got[0] == -(e * e) and got[1] == -np.inf
+    rng = np.random.default_rng(3)
+    x, y, z = (random_values(dtype, 997, rng) for _ in range(3))
+    sv = special_values(dtype)
+    x, y, z = (np.concatenate([v, sv[:1] * 0 + sv[i % sv.size: i % sv.size + 1]])
+               for i, v in enumerate((x, y, z)))
+    fn = single(P.fma, [tt(x.shape, dtype)] * 3)
+    check(fn, [x, y, z])
+    (got,), _ = run(fn, [x, y, z])
+    want = np.array([_exact_fma(a, b, c, dtype) for a, b, c in zip(x, y, z)])
+    np.testing.assert_array_equal(got, want)
+
+
 @pytest.mark.parametrize("name, dtype", [(n, d) for n in BINARY for d in DTYPES
                                          if _accepts(n, [d, d])],
                          ids=lambda v: str(v))

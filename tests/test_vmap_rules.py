@@ -109,6 +109,9 @@ CASES["erf_inv"] = [sig((M, T), values={0: lambda r, s, d: r.uniform(-0.9, 0.9, 
 for _n in BINARY:
     CASES[_n] = [sig((M, T), (M, T)), sig((M, T), ((), T)), sig(((), T), (M, T)),
                  sig(((), T), ((), T))]
+CASES["fma"] = [sig((M, T), (M, T), (M, T), dtypes=(F32,)),
+               sig(((), T), (M, T), ((), T), dtypes=(F32,)),
+               sig(((), T), ((), T), ((), T), dtypes=(F32,))]
 CASES["integer_pow"] = [sig((M, T), y=3), sig((M, T), dtypes=(F32,), y=-2)]
 CASES["round"] = [sig((M, T), rounding_method=0), sig((M, T), rounding_method=1)]
 CASES["bitcast_convert_type"] = [sig((M, F32), dtypes=(F32,), new_dtype=np.dtype(np.int32)),

@@ -482,6 +482,35 @@ def _newton_numpy(a: np.ndarray) -> np.ndarray:
     return x
 
 
+def bench_random() -> list[Row]:
+    """Jitted draws from one key (JAX's threefry streams; NumPy's own generator, PCG64 with
+    its ziggurat normal, as the reference point)."""
+    import llax
+
+    jax, _ = _jax()
+    n, keys = 10_000_000, 100_000
+    rng = np.random.default_rng(0)
+    cases = [
+        (f"random.normal {n:.0e} x f32", lambda r, s: r.normal(s, (n,)),
+         lambda: rng.standard_normal(n, dtype=np.float32)),
+        (f"random.uniform {n:.0e} x f32", lambda r, s: r.uniform(s, (n,)),
+         lambda: rng.random(n, dtype=np.float32)),
+        (f"random.split into {keys:.0e} keys", lambda r, s: r.split(s, keys), None),
+    ]
+    rows = []
+    for name, draw, numpy_fn in cases:
+        f = llax.jit(lambda k, draw=draw: draw(llax.random, k))
+        k = llax.random.key(0)
+        row = Row(name, median_time(lambda f=f, k=k: f(k), repeat=5),
+                  numpy=None if numpy_fn is None else median_time(numpy_fn, repeat=5))
+        if jax:
+            g = jax.jit(lambda k, draw=draw: draw(jax.random, k))
+            jk = jax.random.key(0)
+            row.jax = median_time(lambda g=g, jk=jk: g(jk).block_until_ready(), repeat=5)
+        rows.append(row)
+    return rows
+
+
 WORKLOADS: dict[str, Callable[[], list[Row]]] = {
     "dispatch": bench_dispatch,
     "selu": bench_selu,
@@ -493,6 +522,7 @@ WORKLOADS: dict[str, Callable[[], list[Row]]] = {
     "fori": bench_fori,
     "rnn": bench_rnn,
     "newton": bench_newton,
+    "random": bench_random,
 }
 
 

@@ -138,7 +138,7 @@ def _nary(prim: Primitive):
     return rule
 
 
-for _name in ("add sub mul div rem max min pow atan2 nextafter and or xor shift_left "
+for _name in ("add sub mul div rem max min pow atan2 nextafter fma and or xor shift_left "
               "shift_right_logical shift_right_arithmetic eq ne lt le gt ge").split():
     batching_rules[PRIMITIVES[_name]] = _nary(PRIMITIVES[_name])
 

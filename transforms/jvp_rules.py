@@ -186,6 +186,16 @@ def _mul_jvp(primals, tangents):
 jvp_rules[P.mul] = _mul_jvp
 
 
+def _fma_jvp(primals, tangents):
+    (x, y, _), (tx, ty, tz) = primals, tangents
+    out = _out(P.fma, primals, {})
+    return out, add_tangents(scale(tx, y, out.shape), scale(ty, x, out.shape),
+                             bcast(tz, out.shape))
+
+
+jvp_rules[P.fma] = _fma_jvp
+
+
 def _div_jvp(primals, tangents):
     # d(x/y) = tx / y - ty * (x/y) / y; tx / y stays a division so it transposes as one.
     (_, y), (tx, ty) = primals, tangents

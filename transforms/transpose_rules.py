@@ -60,6 +60,15 @@ def _mul_t(ct, x, y):
 transpose_rules[P.mul] = _mul_t
 
 
+def _fma_t(ct, x, y, z):
+    # Linear in z, and in at most one of x and y (the other a coefficient).
+    product = _mul_t(ct, x, y) if is_linear(x) or is_linear(y) else [None, None]
+    return [*product, unbroadcast(ct, z) if is_linear(z) else None]
+
+
+transpose_rules[P.fma] = _fma_t
+
+
 def _div_t(ct, x, y):
     assert not is_linear(y), "div is linear in its numerator only"
     return [unbroadcast(lax.div(ct, y), x), None]

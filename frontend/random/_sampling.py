@@ -85,46 +85,8 @@ def unit_floats(key: KeyArray, shape: tuple[int, ...], dtype: np.dtype) -> Any:
                    lax.full((), 2.0 ** -info.nmant, dtype))
 
 
-def wider(dtype: np.dtype) -> np.dtype | None:
-    """A float type in which a product of two ``dtype`` values is exact."""
-    return {np.dtype(np.float16): np.dtype(np.float32),
-            np.dtype(np.float32): np.dtype(np.float64)}.get(np.dtype(dtype))
-
-
 def fma(x: Any, y: Any, z: Any) -> Any:
-    """``x * y + z`` rounded once, as XLA computes it (LLVM contracts the multiply-add into
-    a fused one there). Operands share a dtype; each has the result's shape or rank 0.
-
-    float16 and float32 compute in a wider type where the product is exact (bound directly,
-    so it is not narrowed without x64), then round. float64 has no wider type: the product's
-    rounding error is recovered exactly (Dekker) and added back with the sum's, which is
-    the fused result but for rare one-ulp ties.
-    """
-    dtype = np.dtype(x.dtype)
-    wide = wider(dtype)
-    if wide is None:
-        return _compensated_fma(x, y, z)
-
-    def convert(v: Any, to: np.dtype) -> Any:
-        return bind(P.convert_element_type, (v,), {"new_dtype": to, "weak_type": False})
-
-    x, y, z = (convert(v, wide) for v in (x, y, z))
-    return convert(bind(P.add, (bind(P.mul, (x, y), {}), z), {}), dtype)
-
-
-def _split(a: Any) -> tuple[Any, Any]:
-    """Veltkamp's split of a float64: a = high + low, each with at most 26 significant bits."""
-    t = lax.mul(a, lax.full((), 134217729.0, a.dtype))  # 2**27 + 1
-    high = lax.sub(t, lax.sub(t, a))
-    return high, lax.sub(a, high)
-
-
-def _compensated_fma(x: Any, y: Any, z: Any) -> Any:
-    product = lax.mul(x, y)
-    (xh, xl), (yh, yl) = _split(x), _split(y)
-    product_error = lax.add(lax.add(lax.add(lax.sub(lax.mul(xh, yh), product), lax.mul(xh, yl)),
-                                    lax.mul(xl, yh)), lax.mul(xl, yl))
-    total = lax.add(product, z)
-    z_part = lax.sub(total, product)
-    sum_error = lax.add(lax.sub(product, lax.sub(total, z_part)), lax.sub(z, z_part))
-    return lax.add(total, lax.add(sum_error, product_error))
+    """``x * y + z`` rounded once, as XLA computes it: its CPU compiler contracts a multiply
+    feeding an add into a fused multiply-add. Operands share a float dtype; each has the
+    result's shape or rank 0."""
+    return bind(P.fma, (x, y, z), {})

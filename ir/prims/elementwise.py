@@ -96,6 +96,10 @@ abstract_eval[round] = _round_rule
 add, sub, mul, div, rem = _family("add sub mul div rem", NUMERIC)
 max, min = _family("max min", ANY)
 pow, atan2, nextafter = _family("pow atan2 nextafter", FLOAT)
+# fma(x, y, z) = x * y + z rounded once. JAX has no such op, but XLA's CPU compiler contracts
+# every multiply feeding an add into one, so reproducing JAX's numbers (random samplers,
+# special functions) needs it.
+(fma,) = _family("fma", FLOAT)
 and_, or_, xor = _family("and or xor", INTEGRAL)
 shift_left, shift_right_logical, shift_right_arithmetic = _family(
     "shift_left shift_right_logical shift_right_arithmetic", "iu")

@@ -479,6 +479,8 @@ def _filled(value: Any, shape: tuple[int, ...]) -> Any:
     eager (a broadcast view would be a zero-strided array that native code cannot take)."""
     if current_trace() is None and isinstance(value, Array):
         return Array(np.full(shape, np.asarray(value), dtype=value.dtype), value.weak_type)
+    if shape == () and tuple(value.shape) == ():
+        return value  # a scalar already (a literal when traced): no op, as in JAX
     return _broadcast_in_dim(value, shape, ())
 
 
@@ -587,7 +589,7 @@ def _descending_key(x: Any) -> Any:
     return bind(P.not_, (ordered,), _NO_PARAMS)
 
 
-def top_k(operand: Any, k: int, *, axis: int = -1) -> tuple[Any, Any]:
+def top_k(operand: Any, k: int, *, axis: int = -1) -> list[Any]:
     """The ``k`` largest entries along ``axis`` in descending order, and their (int32)
     indices; equal entries come lowest index first. Floats are ordered by their bits, so
     -0.0 < 0.0 and NaNs of either sign sit at either end."""
@@ -601,7 +603,8 @@ def top_k(operand: Any, k: int, *, axis: int = -1) -> tuple[Any, Any]:
                          f"k={k} with shape={list(x.shape)} and axis={axis}")
     index = broadcasted_iota(np.int32, x.shape, axis)
     _, values, indices = sort((_descending_key(x), x, index), axis, True, 1)
-    return slice_in_dim(values, 0, k, 1, axis), slice_in_dim(indices, 0, k, 1, axis)
+    # A list, as JAX's (its primitive's results).
+    return [slice_in_dim(values, 0, k, 1, axis), slice_in_dim(indices, 0, k, 1, axis)]
 
 
 DimensionNumbers = tuple[tuple[Sequence[int], Sequence[int]], tuple[Sequence[int], Sequence[int]]]

@@ -390,6 +390,39 @@ def test_keys_carried_through_control_flow() -> None:
     assert ulps(ys, jys) <= 2
 
 
+def _prng_tutorial(jx, random) -> list:
+    """The programs of JAX's "Pseudorandom numbers" tutorial, written once for either library."""
+    out = []
+    key = random.key(42)
+    out += [random.normal(key), random.normal(key)]  # the same number twice
+    for _ in range(3):
+        new_key, subkey = random.split(key)
+        del key
+        out.append(random.normal(subkey))
+        del subkey
+        key = new_key
+    key, subkey = random.split(key)
+    key, *forty_two_subkeys = random.split(key, num=43)
+    out += [random.uniform(k) for k in forty_two_subkeys[::10]]
+    out.append(jx.vmap(lambda k: random.normal(k, (2,)))(random.split(key, 5)))
+    out.append(random.normal(random.fold_in(key, 7), (3,)))
+    out.append(jx.jit(lambda k: random.uniform(k, (3,), minval=-1.0, maxval=1.0))(key))
+    out.append(random.randint(key, (4,), 0, 10))
+    return out
+
+
+def test_prng_tutorial_prints_jax_numbers() -> None:
+    got, want = _prng_tutorial(llax, random), _prng_tutorial(jax, jax.random)
+    assert len(got) == len(want)
+    np.testing.assert_array_equal(got[0], got[1])
+    for g, w in zip(got, want):
+        assert np.asarray(g).dtype == np.asarray(w).dtype
+        if np.asarray(w).dtype.kind == "f":
+            assert ulps(g, w) <= 2
+        else:
+            np.testing.assert_array_equal(g, w)
+
+
 # ---------------------------------------------------------------------------------------------
 # Statistics (fixed keys: deterministic)
 

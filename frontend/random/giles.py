@@ -108,9 +108,10 @@ def log(x: Any) -> Any:
     # Zero, negative, infinite and NaN arguments as log's; subnormals count as zero (XLA's
     # CPU code runs with denormals flushed).
     tiny = const(np.finfo(np.float32).tiny)
-    special = lax.bitwise_or(lax.lt(x, tiny), lax.bitwise_not(lax.is_finite(x)))
-    flushed = lax.select(lax.lt(lax.abs(x), tiny), lax.mul(x, const(0.0)), x)
-    return lax.select(special, lax.log(flushed), r)
+    r = lax.select(lax.lt(x, tiny), lax.full_like(x, -np.inf), r)
+    r = lax.select(lax.eq(x, const(np.inf)), x, r)
+    return lax.select(lax.lt(x, const(0.0)), lax.full_like(x, np.nan),
+                      lax.select(lax.ne(x, x), x, r))
 
 
 def _horner(coeffs: tuple[float, ...], x: Any) -> Any:

@@ -164,6 +164,8 @@ class KeyArray:
         return self
 
     def __repr__(self) -> str:
+        if not isinstance(self._data, (Array, Tracer)):  # eval_shape's ShapeDtypeStruct
+            return f"ShapeDtypeStruct(shape={self.shape}, dtype={KEY_DTYPE})"
         if isinstance(self._data, Tracer):
             return f"Traced<key<fry>{list(self.shape)}>with<{self._data.trace.name}>"
         return (f"Array({self.shape}, dtype={KEY_DTYPE}) overlaying:\n"

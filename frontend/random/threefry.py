@@ -42,13 +42,14 @@ def hash_pairs(key: Any, x0: Any, x1: Any) -> tuple[Any, Any]:
 
 
 def counters(shape: tuple[int, ...]) -> tuple[Any, Any]:
-    """The high and low words of each element's row-major index in ``shape``."""
+    """The high and low words of each element's row-major index in ``shape`` (elementwise ops
+    take a rank-0 operand as the same value everywhere)."""
     size = math.prod(shape)
     if size > 1 << 32:
         raise NotImplementedError(f"random bits of shape {shape}: more than 2**32 elements "
                                   "(the high counter word) is not supported")
     low = lax.reshape(lax.iota(np.uint32, size), shape)
-    return lax.full(shape, 0, np.uint32), low
+    return np.uint32(0), low  # the high words, all zero: one scalar
 
 
 def split(key: Any, shape: tuple[int, ...]) -> Any:

@@ -102,8 +102,6 @@ def test_rint_of_integers_gives_the_default_float(x) -> None:
                 np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
 
 
-@pytest.mark.xfail(strict=True, reason="open: jnp.signbit is x < 0 or 1/x < 0 at zero "
-                   "(frontend/jnp/_ufuncs.py _signbit), false for a NaN with its sign bit set")
 def test_signbit_and_copysign_read_the_sign_bit_of_nan() -> None:
     # Found by the long fuzz run: copysign(0.0, v) with v = sqrt(-inf), the CPU's default NaN
     # (sign bit set), was +0.0 in llax and -0.0 in JAX and NumPy.

@@ -94,11 +94,11 @@ def _isnan(x: Any) -> Any:
 
 def _signbit(x: Any) -> Any:
     if x.dtype.kind == "f":
-        # -0.0 is the one negative number that compares equal to zero: 1/-0.0 is -inf.
-        # Strong constants: JAX computes signbit on the bits, so the result is never weak.
-        zero = _strong_const(0, x)
-        is_zero = _eq(x, zero)
-        return _or(_lt(x, zero), _and(is_zero, _lt(_div(_strong_const(1, x), x), zero)))
+        # The sign bit itself (set for -0.0 and for NaNs like the CPU's default one), read
+        # as a signed integer of the same width, as JAX does.
+        signed = np.dtype(f"i{x.dtype.itemsize}")
+        bits = bind(P.bitcast_convert_type, (x,), {"new_dtype": signed})
+        return _lt(bits, _strong_const(0, bits))
     if x.dtype.kind == "i":
         return _lt(x, _strong_const(0, x))
     return _full_like_bool(x, False)

@@ -190,6 +190,20 @@ def pow(x: Any, y: Any) -> Any:  # noqa: A001 - lax's name
                 _NO_PARAMS)
 
 
+def lgamma(x: Any) -> Any:
+    """log |Gamma(x)| of a float array, with JAX's values (XLA's Lanczos expansion)."""
+    from llax.frontend.random.special import lgamma as lanczos_lgamma  # (it builds on lax)
+
+    return lanczos_lgamma(x)
+
+
+def digamma(x: Any) -> Any:
+    """Gamma'(x) / Gamma(x) of a float array, with JAX's values (XLA's Lanczos expansion)."""
+    from llax.frontend.random.special import digamma as lanczos_digamma
+
+    return lanczos_digamma(x)
+
+
 def integer_pow(x: Any, y: int) -> Any:
     return bind(P.integer_pow, (as_array(x, "integer_pow"),), {"y": operator.index(y)})
 

@@ -4,6 +4,7 @@ Keys are explicit values: ``key(seed)`` makes one, ``split`` and ``fold_in``
 derive new ones, and every sampler is a pure function of its key.
 """
 
+from llax.frontend.random.discrete import choice, permutation
 from llax.frontend.random.distributions import bernoulli, bits, normal, randint, uniform
 from llax.frontend.random.keys import (
     KeyArray,
@@ -16,6 +17,8 @@ from llax.frontend.random.keys import (
     split,
     wrap_key_data,
 )
+from llax.frontend.random.loops import beta, dirichlet, gamma, loggamma, poisson
 
-__all__ = ["KeyArray", "PRNGKey", "bernoulli", "bits", "clone", "fold_in", "key", "key_data",
-           "key_impl", "normal", "randint", "split", "uniform", "wrap_key_data"]
+__all__ = ["KeyArray", "PRNGKey", "bernoulli", "beta", "bits", "choice", "clone", "dirichlet",
+           "fold_in", "gamma", "key", "key_data", "key_impl", "loggamma", "normal", "permutation",
+           "poisson", "randint", "split", "uniform", "wrap_key_data"]

@@ -1,4 +1,5 @@
-"""``llax.scipy.special``: special functions, so far ``logsumexp`` (shared with ``llax.nn``)."""
+"""``llax.scipy.special``: special functions: ``logsumexp`` (shared with ``llax.nn``),
+``gammaln`` and ``digamma``."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from llax.frontend.jnp._reductions import canonical_axes
 
 Axis = int | Sequence[int] | None
 
-__all__ = ["logsumexp"]
+__all__ = ["digamma", "gammaln", "logsumexp"]
 
 
 def logsumexp(a: Any, axis: Axis = None, b: Any = None, keepdims: bool = False,
@@ -47,3 +48,15 @@ def logsumexp(a: Any, axis: Axis = None, b: Any = None, keepdims: bool = False,
     if b is not None:
         out = jnp.where(sign < 0, math.nan, out)
     return out
+
+
+def gammaln(x: Any) -> Any:
+    """log |Gamma(x)| (integers promoted to the default float), JAX's values."""
+    (x,), _ = promote("gammaln", [x], "inexact")
+    return lax.lgamma(x)
+
+
+def digamma(x: Any) -> Any:
+    """The logarithmic derivative of Gamma (integers promoted to the default float)."""
+    (x,), _ = promote("digamma", [x], "inexact")
+    return lax.digamma(x)

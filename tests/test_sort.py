@@ -117,11 +117,13 @@ def test_native_small_and_empty_shapes(shape):
                      num_keys=1)
 
 
-@pytest.mark.parametrize("n", [2, 7, 8, 9, 16, 17, 100, 1023, 1025])
+@pytest.mark.parametrize("n", [2, 7, 8, 9, 16, 17, 100, 511, 512, 1023, 1025])
 def test_native_lengths_around_runs_and_powers_of_two(n):
-    # Distinct values (reverse sorted and shuffled) and repeated ones.
+    # Distinct values (reverse sorted and shuffled), repeated ones, all equal (every radix
+    # pass skipped), and ones differing in one byte only (one pass moves records).
     for x in (np.arange(n, 0, -1, dtype=np.int32), data(np.int32, (n,), n, distinct=True),
-              data(np.int32, (n,), n)):
+              data(np.int32, (n,), n), np.full(n, -7, np.int32),
+              (np.arange(n, dtype=np.int32) * 7919 % 251) << 16):
         check_native([tt((n,), np.int32), tt((n,), np.int32)], [x, np.arange(n, dtype=np.int32)],
                      dimension=0, is_stable=True, num_keys=1)
 
@@ -131,7 +133,7 @@ def test_native_lengths_around_runs_and_powers_of_two(n):
     (np.uint64, np.int64, np.float32), (np.float16, np.int32)])
 def test_native_several_keys(keys):
     # Records of one, two or three words: key widths plus the position's bits.
-    shape = (4, 300)
+    shape = (3, 700)  # rows merged (3) and sorted by radix (700)
     xs = [data(k, shape, seed=i) for i, k in enumerate(keys)]
     payload = data(np.float32, shape, seed=9)
     types = [tt(shape, k) for k in keys] + [tt(shape, np.float32)]

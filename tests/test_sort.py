@@ -255,7 +255,9 @@ def test_argsort_dtype_and_errors_match_jax():
               lambda m: m.lax.sort(np.float32(1)), lambda m: m.lax.sort(x, dimension=1),
               lambda m: m.lax.sort((x, x[:3])), lambda m: m.lax.sort((x,), num_keys=2),
               lambda m: m.lax.top_k(x, 10), lambda m: m.lax.top_k(x, -1),
-              lambda m: m.numpy.sort(np.float32(1))):
+              lambda m: m.numpy.sort(np.float32(1)),
+              lambda m: m.numpy.take(x, np.array([0]), mode="promise_in_bounds"),
+              lambda m: m.numpy.take_along_axis(x, np.array([0.0]), axis=0)):
         with pytest.raises((TypeError, ValueError)) as want:
             f(jax)
         with pytest.raises(want.type):

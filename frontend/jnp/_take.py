@@ -91,7 +91,7 @@ def take(a: Any, indices: Any, axis: int | None = None, out: None = None, mode: 
          fill_value: Any = None) -> Any:
     """``a``'s slices at ``indices`` along ``axis`` (of the flattened ``a`` if None). Modes:
     'fill' (the default: out-of-bound indices give ``fill_value``, negative ones count from
-    the end), 'clip', 'wrap' (indices modulo the size) and 'promise_in_bounds'."""
+    the end), 'clip' and 'wrap' (indices modulo the size)."""
     if out is not None:
         raise NotImplementedError("The 'out' argument to jnp.take is not supported.")
     x = as_array(a, "take")
@@ -109,7 +109,7 @@ def take(a: Any, indices: Any, axis: int | None = None, out: None = None, mode: 
         mode = "promise_in_bounds"
     elif mode is None:
         mode = "fill"
-    elif mode not in ("fill", "clip", "promise_in_bounds"):
+    elif mode not in ("fill", "clip"):
         raise ValueError(f"Invalid mode '{mode}' for np.take")
     index = (slice(None),) * axis + (idx,)
     return getitem(x, index, mode=mode, fill_value=fill_value,

@@ -18,10 +18,23 @@ up, over every binade of both formats.
                             5 / 10, 2^n applied in two halves
     exp2      0.85   0.84   x = n + f, f ln2 as a double-word, same P
     expm1     1.29   1.26   as exp; 2^n e^r - 1 rebuilt without cancellation
-    log       0.84   0.81   x = 2^k m, m in [sqrt(1/2), sqrt(2)),
-                            log m = 2 atanh(s), s = (m-1)/(m+1), fdlibm sum
-    log1p     0.84   0.82   log of fl(1 + x) plus TwoSum error / (1 + x)
+    log       0.84   0.50*  f32: x = 2^k m, m in [sqrt(1/2), sqrt(2)),
+                            log m = 2 atanh(s), s = (m-1)/(m+1), fdlibm sum;
+                            f64: a 128-run table (log_table.py), see below
+    log1p     0.84   0.50*  log of fl(1 + x) plus TwoSum error / (1 + x);
+                            f64 below 2^-20: x - x^2/2 + x^3/3 - x^4/4
     ========  =====  =====  ==================================================
+
+    * correctly rounded but for rare cases: 0.5 + 2^-14 ulp at most by the
+      error analysis; one result in ~5 10^6 samples over the whole domain
+      differs from the correctly rounded one (0.500003 ulp).  glibc's log,
+      which NumPy and JAX's CPU backend call, is not correctly rounded in
+      ~0.1% of [0.3, 3] (0.52 ulp); there the two differ.
+
+float64 log needs a table lookup per element (two words, a gather or four
+scalar loads per vector): the one memory access of vecmath's code besides the
+rare lanes of trig, and the reason the loop is latency- rather than
+throughput-bound (about 1.4 times the time of the former table-free method).
 """
 
 from __future__ import annotations
@@ -31,6 +44,7 @@ from decimal import Decimal
 
 from llvmlite import ir
 
+from llax.codegen.vecmath import log_table
 from llax.codegen.vecmath.core import (
     FMT,
     LN2,
@@ -41,11 +55,13 @@ from llax.codegen.vecmath.core import (
     Value,
     const,
     emitter,
+    fast2sum,
     float_bits,
     per_format,
     split,
 )
 from llax.codegen.vecmath.remez import Fit
+from llax.codegen.vecmath.tables import lookup, row_bytes, table_global
 
 _K = per_format(lambda bits: {
     "LN2": LN2_SPLIT[bits],
@@ -97,21 +113,25 @@ EXP: dict[int, tuple] = {
     ),
 }
 
-# log(1+f) = 2s + (2/3)s^3 + s^5 P(s^2), s = f/(2+f), |s| <= 0.17158
+# log(1+f) = 2s + (2/3)s^3 + s^5 P(s^2), s = f/(2+f), |s| <= 0.17158 (float32)
 LOG: dict[int, tuple] = {
     32: (
         # degree 1 on [0, 0.0294397], max weighted error 1.66e-09
         0.39988428354263306,
         0.29621729254722595,
     ),
+}
+
+# log1p(r) = r - r^2/2 + r^3 P(r) over log_table.R_MAX (float64 log); absolute error
+LOG1P_R: dict[int, tuple] = {
     64: (
-        # degree 5 on [0, 0.0294397], max weighted error 1.74e-18
-        0.39999999999781255,
-        0.2857142867182011,
-        0.2222220505259738,
-        0.1818325657287218,
-        0.1532135256090876,
-        0.14727465395614994,
+        # degree 5 on [-0.0053, 0.0049], max weighted error 6.12e-17
+        0.33333333333333337,
+        -0.2500000000000171,
+        0.19999999995874793,
+        -0.16666666313392506,
+        0.1428614115676924,
+        -0.1251386186545618,
     ),
 }
 # END GENERATED TABLES
@@ -266,7 +286,18 @@ def log_core(e: Emitter, x: Value, corr: Value | None = None,
              k_extra: Value | None = None) -> Value:
     """log(x) + corr + k_extra*ln2 for finite x > 0 (subnormals included).
 
-    With x = 2^k m (_log_reduce), f = m - 1 and s = f / (2 + f):
+    float64: the table method (_log_core_table), correctly rounded in all but
+    rare cases; float32: the atanh series (_log_core_atanh).  corr must be
+    tiny next to the result (a rounding error carried by the caller).
+    """
+    if e.bits == 64:
+        return _log_core_table(e, x, corr, k_extra)
+    return _log_core_atanh(e, x, corr, k_extra)
+
+
+def _log_core_atanh(e: Emitter, x: Value, corr: Value | None,
+                    k_extra: Value | None) -> Value:
+    """With x = 2^k m (log_reduce), f = m - 1 and s = f / (2 + f):
         log(m) = 2 atanh(s) = f - hfsq + s (hfsq + z R(z)),  z = s^2,
     where hfsq = f^2 / 2 and R(z) = 2/3 + z LOG(z).  The small terms are
     added first, k ln2 last with its high part exact (fdlibm's ordering).
@@ -288,10 +319,70 @@ def log_core(e: Emitter, x: Value, corr: Value | None = None,
     return e.fma(kf, ln2_hi, e.sub(f, e.sub(hfsq, tail)))
 
 
+def _log_core_table(e: Emitter, x: Value, corr: Value | None,
+                    k_extra: Value | None) -> Value:
+    """float64 log by a table (log_table.py): x = 2^k z, z in [A, 2A) in run i,
+
+        log x = (k ln2_hi + logc_hi) + r - r^2/2 + r^3 P(r) + (k ln2_lo + logc_lo)
+
+    with r = z invc_i - 1 exact (one fma, invc_i being short), the first
+    bracket exact, and the sum kept as a double-word: + r and - r^2/2 (r^2
+    split exactly by an fma) by Fast2Sum each, so that the one rounding that
+    matters is the last addition of hi + tail, tail being small next to hi.
+    Relative error before that rounding: below 2^-66 (0.5 + 2^-14 ulp).
+    """
+    fmt = e.fmt
+    ln2_hi, ln2_lo = _K[64]["LN2_K"]
+    pre = fmt.mbits + 2  # subnormals are scaled into the normal range first
+    small = e.lt(x, 2.0**fmt.emin)
+    ix = e.to_int(e.sel(small, e.mul(x, 2.0**pre), x))
+    table = table_global(e, "llax.vecmath.log64", log_table.rows())
+    tmp = e.isub(ix, log_table.OFFSET)
+    row = row_bytes(table)  # the run's index times this: its row's byte offset
+    offset = e.iand(e.lshr(tmp, log_table.INDEX_SHIFT - row.bit_length() + 1),
+                    (log_table.SIZE - 1) * row)
+    kb = e.lshr(e.iadd(tmp, fmt.bias << fmt.mbits), fmt.mbits)  # k + bias, >= 0
+    z = e.to_float(e.isub(ix, e.iand(tmp, -(1 << fmt.mbits))))
+    # k as a float: kb OR-ed into the mantissa of 2^52 is exactly 2^52 + kb.
+    kf = e.sub(e.to_float(e.ior(kb, float_bits(2.0**52, 64))),
+               e.sel(small, 2.0**52 + fmt.bias + pre, 2.0**52 + fmt.bias))
+    if k_extra is not None:
+        kf = e.add(kf, k_extra)
+
+    packed = lookup(e, table, offset, 0)
+    invc = e.to_float(e.iand(packed, -(1 << log_table.HI_FIELD)))
+    logc_hi_biased = e.to_float(e.ior(e.iand(packed, (1 << log_table.HI_FIELD) - 1),
+                                      float_bits(log_table.HI_MAGIC, 64)))
+    logc_hi = e.sub(logc_hi_biased, log_table.HI_BIAS)  # exact
+    logc_lo = e.to_float(lookup(e, table, offset, 1))
+    r = e.fma(z, invc, -1.0)  # exact
+    w = e.fma(kf, ln2_hi, logc_hi)  # exact: both on the 2^-42 grid, |w| < 2^10
+    # w + r = s1 + e1 exactly by Fast2Sum, although |r| may exceed |w|: w is then
+    # a multiple of ulp(r) (w on the 2^-42 grid, |r| < 2^-7), which suffices.
+    s1, e1 = fast2sum(e, w, r)
+    r2 = e.mul(r, r)
+    r2_lo = e.fma(r, r, e.neg(r2))  # r^2 = r2 + r2_lo exactly
+    hi, e2 = fast2sum(e, s1, e.mul(-0.5, r2))  # |s1| >= 2^-9 or s1 = r: |s1| > r^2/2
+    low = e.fma(kf, ln2_lo, logc_lo)
+    if corr is not None:
+        low = e.add(low, corr)
+    # The loop is latency-bound (the lookups lengthen each element's chain of
+    # dependent operations), so P(r) is evaluated by Estrin's scheme and the
+    # tail summed in the order its terms become available.
+    c = LOG1P_R[64]
+    p = e.fma(e.fma(e.fma(c[5], r, c[4]), r2, e.fma(c[3], r, c[2])), r2, e.fma(c[1], r, c[0]))
+    tail = e.fma(e.mul(r2, r), p, e.add(e1, e.fma(-0.5, r2_lo, low)))
+    return e.add(hi, e.add(tail, e2))
+
+
 def log_specials(e: Emitter, x: Value, res: Value) -> Value:
-    res = e.sel(e.eq(x, math.inf), math.inf, res)
-    res = e.sel(e.eq(x, 0.0), -math.inf, res)
-    return e.sel(e.ult(x, 0.0), math.nan, res)  # x < 0 or NaN
+    """res, except log's special values: inf at inf, -inf at +-0, NaN below 0 or at NaN.
+
+    The special value is chosen off the critical path and then applied by one
+    select, the only one that waits for res."""
+    is_inf = e.eq(x, math.inf)
+    special = e.sel(e.eq(x, 0.0), -math.inf, e.sel(is_inf, math.inf, math.nan))
+    return e.sel(e.or_(e.b.fcmp_unordered("<=", x, e.c(0.0)), is_inf), special, res)
 
 
 def emit_log(builder: ir.IRBuilder, x: ir.Value) -> ir.Value:
@@ -311,10 +402,17 @@ def log1p_core(e: Emitter, x: Value, k_extra: Value | None = None,
     if x_lo is not None:
         err = e.add(err, x_lo)
     res = log_specials(e, u, log_core(e, u, corr=e.div(err, u), k_extra=k_extra))
-    if k_extra is None:
-        # log1p(x) rounds to x here; also keeps -0 and avoids 0 * inf issues.
-        res = e.sel(e.lt(e.abs(x), 2.0 ** -(e.fmt.mbits + 2)), x, res)
-    return res
+    if k_extra is not None:
+        return res
+    if e.bits == 64:
+        # Below 2^-20, err / u may be a sizeable part of the result, too big for
+        # the tail of log_core's double-word sum; x - x^2/2 + x^3/3 - x^4/4 is
+        # then exact to 2^-80 (relative).  Also keeps -0 and tiny x.
+        c = e.fma(x, e.fma(x, -0.25, 1 / 3), -0.5)
+        small = e.add(x, e.fma(e.mul(x, x), c, x_lo or -0.0))  # -0.0: log1p(-0) = -0
+        return e.sel(e.lt(e.abs(x), 2.0**-20), small, res)
+    # log1p(x) rounds to x here; also keeps -0 and avoids 0 * inf issues.
+    return e.sel(e.lt(e.abs(x), 2.0 ** -(e.fmt.mbits + 2)), x, res)
 
 
 def emit_log1p(builder: ir.IRBuilder, x: ir.Value) -> ir.Value:
@@ -328,7 +426,9 @@ def emit_log1p(builder: ir.IRBuilder, x: ir.Value) -> ir.Value:
 
 def fits() -> list[Fit]:
     """EXP: weight r^2 / expm1(r), so the relative error of e^r - 1 is minimised.
-    LOG: in z = s^2, weight s^5 / log(1+f), the relative error of log(1+f)."""
+    LOG: in z = s^2, weight s^5 / log(1+f), the relative error of log(1+f).
+    LOG1P_R: the absolute error of P, which r^3 (|r| < 2^-7.5) makes tiny next
+    to the result: |log x| >= |r| / 2 in the run on 1, else >= 2^-9."""
     import mpmath as mp
 
     sq = mp.sqrt
@@ -338,11 +438,15 @@ def fits() -> list[Fit]:
             "EXP", "e^r = 1 + r + r^2 P(r), |r| <= 0.3467 (ln2/2 + slack); error rel. to expm1",
             bits, lambda r: mp.mpf(0.5) if r == 0 else (mp.expm1(r) - r) / r**2,
             lambda r: 0 if r == 0 else r**2 / mp.expm1(r), -0.3467, 0.3467, n))
-    for bits, n in ((32, 1), (64, 5)):
-        out.append(Fit(
-            "LOG", "log(1+f) = 2s + (2/3)s^3 + s^5 P(s^2), s = f/(2+f), |s| <= 0.17158",
-            bits,
-            lambda z: mp.mpf(2) / 5 if z == 0 else
-            (2 * mp.atanh(sq(z)) - 2 * sq(z) - 2 * sq(z) ** 3 / 3) / sq(z) ** 5,
-            lambda z: 0 if z == 0 else sq(z) ** 5 / (2 * mp.atanh(sq(z))), 0, 0.17158**2, n))
+    out.append(Fit(
+        "LOG", "log(1+f) = 2s + (2/3)s^3 + s^5 P(s^2), s = f/(2+f), |s| <= 0.17158 (float32)",
+        32,
+        lambda z: mp.mpf(2) / 5 if z == 0 else
+        (2 * mp.atanh(sq(z)) - 2 * sq(z) - 2 * sq(z) ** 3 / 3) / sq(z) ** 5,
+        lambda z: 0 if z == 0 else sq(z) ** 5 / (2 * mp.atanh(sq(z))), 0, 0.17158**2, 1))
+    out.append(Fit(
+        "LOG1P_R", "log1p(r) = r - r^2/2 + r^3 P(r) over log_table.R_MAX (float64 log); "
+        "absolute error",
+        64, lambda r: mp.mpf(1) / 3 if r == 0 else (mp.log1p(r) - r + r * r / 2) / r**3,
+        lambda r: 1, *log_table.R_MAX, 5))
     return out

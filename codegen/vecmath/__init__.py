@@ -9,8 +9,10 @@ type.  ``EMITTERS`` maps JAX's lax primitive names to the emitters.
 
 The code is arithmetic, ``select``, integer bit manipulation and only
 intrinsics that LLVM vectorises (``llvm.fma``, ``llvm.fabs``, ``llvm.floor``,
-``llvm.rint``, ``llvm.sqrt``, ``llvm.copysign``); there are no table lookups
-and no int<->float conversions that lack AVX2 vector forms.  So an elementwise
+``llvm.rint``, ``llvm.sqrt``, ``llvm.copysign``), and no int<->float conversions
+that lack AVX2 vector forms. One family reads a table: float64 ``log`` (and so
+``log1p``) looks up 1/c and log(c) by the mantissa's top bits (tables.py,
+log_table.py), loads that LLVM vectorises as gathers.  So an elementwise
 loop that calls an emitter is vectorised by LLVM's loop vectoriser, unlike a
 loop calling ``llvm.exp`` & co., which stays a scalar libm call per element.
 The one exception is the rare path of sin, cos and tan for huge arguments: a

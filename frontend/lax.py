@@ -192,14 +192,14 @@ def pow(x: Any, y: Any) -> Any:  # noqa: A001 - lax's name
 
 def lgamma(x: Any) -> Any:
     """log |Gamma(x)| of a float array, with JAX's values (XLA's Lanczos expansion)."""
-    from llax.frontend.random.special import lgamma as lanczos_lgamma  # (it builds on lax)
+    from llax.frontend.xla_math import lgamma as lanczos_lgamma  # (it builds on lax)
 
     return lanczos_lgamma(x)
 
 
 def digamma(x: Any) -> Any:
     """Gamma'(x) / Gamma(x) of a float array, with JAX's values (XLA's Lanczos expansion)."""
-    from llax.frontend.random.special import digamma as lanczos_digamma
+    from llax.frontend.xla_math import digamma as lanczos_digamma
 
     return lanczos_digamma(x)
 

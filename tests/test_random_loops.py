@@ -26,7 +26,8 @@ import scipy.stats
 
 import llax
 from llax import random
-from llax.frontend.random import discrete, loops, special
+from llax.frontend import xla_math as special
+from llax.frontend.random import discrete, loops
 from tests.jnp_oracle import x64_mode
 
 F32 = np.float32

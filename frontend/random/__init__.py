@@ -4,6 +4,27 @@ Keys are explicit values: ``key(seed)`` makes one, ``split`` and ``fold_in``
 derive new ones, and every sampler is a pure function of its key.
 """
 
+from llax.frontend.random.continuous import (
+    categorical,
+    cauchy,
+    double_sided_maxwell,
+    exponential,
+    geometric,
+    gumbel,
+    laplace,
+    logistic,
+    lognormal,
+    maxwell,
+    multivariate_normal,
+    orthogonal,
+    pareto,
+    rademacher,
+    rayleigh,
+    triangular,
+    truncated_normal,
+    wald,
+    weibull_min,
+)
 from llax.frontend.random.discrete import choice, permutation
 from llax.frontend.random.distributions import bernoulli, bits, normal, randint, uniform
 from llax.frontend.random.keys import (
@@ -19,6 +40,9 @@ from llax.frontend.random.keys import (
 )
 from llax.frontend.random.loops import beta, dirichlet, gamma, loggamma, poisson
 
-__all__ = ["KeyArray", "PRNGKey", "bernoulli", "beta", "bits", "choice", "clone", "dirichlet",
-           "fold_in", "gamma", "key", "key_data", "key_impl", "loggamma", "normal", "permutation",
-           "poisson", "randint", "split", "uniform", "wrap_key_data"]
+__all__ = ["KeyArray", "PRNGKey", "bernoulli", "beta", "bits", "categorical", "cauchy", "choice",
+           "clone", "dirichlet", "double_sided_maxwell", "exponential", "fold_in", "gamma",
+           "geometric", "gumbel", "key", "key_data", "key_impl", "laplace", "loggamma", "logistic",
+           "lognormal", "maxwell", "multivariate_normal", "normal", "orthogonal", "pareto",
+           "permutation", "poisson", "rademacher", "randint", "rayleigh", "split", "triangular",
+           "truncated_normal", "uniform", "wald", "weibull_min", "wrap_key_data"]

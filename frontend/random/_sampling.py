@@ -12,12 +12,10 @@ from typing import Any
 import numpy as np
 
 from llax.frontend import lax
-from llax.frontend.core import bind
 from llax.frontend.jnp._dtypes import requested_dtype
 from llax.frontend.random import threefry
 from llax.frontend.random.keys import KeyArray, check_key
 from llax.ir import dtypes
-from llax.ir import prims as P
 
 Shape = Sequence[int]
 
@@ -83,10 +81,3 @@ def unit_floats(key: KeyArray, shape: tuple[int, ...], dtype: np.dtype) -> Any:
     top = lax.shift_right_logical(raw, lax.full((), width - info.nmant, raw.dtype))
     return lax.mul(lax.convert_element_type(top, dtype),
                    lax.full((), 2.0 ** -info.nmant, dtype))
-
-
-def fma(x: Any, y: Any, z: Any) -> Any:
-    """``x * y + z`` rounded once, as XLA computes it: its CPU compiler contracts a multiply
-    feeding an add into a fused multiply-add. Operands share a float dtype; each has the
-    result's shape or rank 0."""
-    return bind(P.fma, (x, y, z), {})

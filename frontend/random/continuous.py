@@ -4,9 +4,9 @@ wald, triangular; and rademacher, geometric and categorical, which do the same
 for integers.
 
 Each follows JAX's formula step for step, so a key gives JAX's numbers: where
-XLA's compiler fuses a multiply into the add that consumes it, ``S.fma`` does
-too, and ``log``, ``log1p``, ``erf_inv`` and ``erf`` are XLA's approximations (``giles``,
-``xla_math``). Each public function checks its arguments as JAX does, then calls a
+XLA's compiler fuses a multiply into the add that consumes it, ``xla_math.fma``
+does too, and ``log``, ``log1p``, ``erf_inv`` and ``erf`` are XLA's approximations
+(``llax.frontend.xla_math``). Each public function checks its arguments as JAX does, then calls a
 jitted kernel with the shape and dtype static (eager calls run the same code).
 
 ``multivariate_normal`` and ``orthogonal`` factor matrices: they use
@@ -23,13 +23,12 @@ from typing import Any
 import numpy as np
 
 from llax.config import config
-from llax.frontend import jnp, lax
+from llax.frontend import jnp, lax, xla_math
 from llax.frontend.api import jit
 from llax.frontend.jnp._coerce import as_array
 from llax.frontend.jnp._dtypes import requested_dtype, result_type, to_inexact
 from llax.frontend.jnp._manipulation import broadcast_to
 from llax.frontend.random import _sampling as S
-from llax.frontend.random import giles, xla_math
 from llax.frontend.random.distributions import standard_normal
 from llax.frontend.random.keys import KeyArray, split
 from llax.ir import dtypes
@@ -99,7 +98,7 @@ def uniform_between(key: KeyArray, shape: tuple[int, ...], dtype: np.dtype, lo: 
     else:
         lo_v, hi_v = _as(lo, dtype, shape), _as(hi, dtype, shape)
         width = lax.sub(hi_v, lo_v)
-    return lax.max(broadcast_to(lo_v, shape), S.fma(floats, width, lo_v))
+    return lax.max(broadcast_to(lo_v, shape), xla_math.fma(floats, width, lo_v))
 
 
 def _neg_log(x: Any) -> Any:
@@ -108,7 +107,7 @@ def _neg_log(x: Any) -> Any:
 
 def _log1p_neg(x: Any) -> Any:
     """log(1 - x) with XLA's log1p."""
-    return giles.log1p(lax.neg(x))
+    return xla_math.log1p(lax.neg(x))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -380,7 +379,7 @@ def _truncated_normal(key: KeyArray, lower: Any, upper: Any, shape: tuple[int, .
     inv_sqrt2 = _const(np.asarray(1, dtype) / sqrt2, dtype)
     a, b = (xla_math.erf(lax.mul(v, inv_sqrt2)) for v in (lower, upper))
     sqrt2 = _const(sqrt2, dtype)
-    out = lax.mul(sqrt2, giles.erf_inv(uniform_between(key, shape, dtype, a, b)))
+    out = lax.mul(sqrt2, xla_math.erf_inv(uniform_between(key, shape, dtype, a, b)))
     # Rounding may reach a bound (or u be exactly erf(lower)): keep to the open interval.
     above = broadcast_to(lax.nextafter(lower, _const(np.inf, dtype)), shape)
     below = broadcast_to(lax.nextafter(upper, _const(-np.inf, dtype)), shape)
@@ -455,7 +454,7 @@ def _scale_shift(x: Any, scale: Any, loc: Any) -> Any:
         return jnp.add(jnp.multiply(x, scale), loc)
     shape = tuple(np.broadcast_shapes(x.shape, np.shape(scale), np.shape(loc)))
     x, scale, loc = (_as(v, out_dtype, shape) for v in (x, scale, loc))
-    return S.fma(x, scale, loc)
+    return xla_math.fma(x, scale, loc)
 
 
 def weibull_min(key: Any, scale: Any, concentration: Any, shape: Any = (),
@@ -509,9 +508,10 @@ def _wald(key: KeyArray, mean: Any, shape: tuple[int, ...], dtype: np.dtype) -> 
     y = lax.mul(v, v)
     mu2 = lax.mul(mu, mu)
     half_mu = lax.div(mu, _const(2.0, dtype))
-    root = lax.sqrt(S.fma(lax.mul(_const(4.0, dtype), mu), y, lax.mul(mu2, lax.mul(y, y))))
+    root = lax.sqrt(xla_math.fma(lax.mul(_const(4.0, dtype), mu), y, lax.mul(mu2, lax.mul(y, y))))
     # mu + mu^2 y / 2 - mu / 2 * root, the halving exact and the last product fused.
-    x = S.fma(lax.neg(half_mu), root, lax.add(mu, lax.div(lax.mul(mu2, y), _const(2.0, dtype))))
+    x = xla_math.fma(lax.neg(half_mu), root,
+                     lax.add(mu, lax.div(lax.mul(mu2, y), _const(2.0, dtype))))
     return lax.select(lax.le(z, lax.div(mu, lax.add(mu, x))), x, lax.div(mu2, x))
 
 

@@ -19,14 +19,14 @@ from typing import Any
 
 import numpy as np
 
-from llax.frontend import lax
+from llax.frontend import lax, xla_math
 from llax.frontend.api import jit
 from llax.frontend.jnp._coerce import as_array
 from llax.frontend.jnp._creation import arange, zeros
 from llax.frontend.jnp._dtypes import to_inexact
 from llax.frontend.jnp._take import take
 from llax.frontend.random import _sampling as S
-from llax.frontend.random import giles, threefry
+from llax.frontend.random import threefry
 from llax.frontend.random.distributions import randint
 from llax.frontend.random.keys import KeyArray
 from llax.ir import dtypes
@@ -151,10 +151,10 @@ def _weighted_distinct(key: KeyArray, p: Any, shape: tuple[int, ...]) -> Any:
     dtype = np.dtype(p.dtype)
     # Gumbel noise as JAX's default ("low") mode: -log(-log(u)) for u uniform in [tiny, 1).
     tiny = lax.full((), np.finfo(dtype).tiny, dtype)
-    u = lax.max(tiny, S.fma(S.unit_floats(key, (n,), dtype),
+    u = lax.max(tiny, xla_math.fma(S.unit_floats(key, (n,), dtype),
                             lax.sub(lax.full((), 1.0, dtype), tiny), tiny))
-    noise = lax.neg(giles.log(lax.neg(giles.log(u))))
-    scores = lax.add(noise, giles.log(p))
+    noise = lax.neg(xla_math.log(lax.neg(xla_math.log(u))))
+    scores = lax.add(noise, xla_math.log(p))
     _, ind = lax.top_k(scores, math.prod(shape))
     return lax.convert_element_type(ind, _default_int())
 

@@ -12,13 +12,12 @@ from typing import Any
 import numpy as np
 
 from llax.config import config
-from llax.frontend import lax
+from llax.frontend import lax, xla_math
 from llax.frontend.api import jit
 from llax.frontend.jnp._coerce import as_array
 from llax.frontend.jnp._dtypes import requested_dtype
 from llax.frontend.jnp._manipulation import broadcast_to
 from llax.frontend.random import _sampling as S
-from llax.frontend.random import giles
 from llax.frontend.random.keys import KeyArray, split
 from llax.ir import dtypes
 
@@ -54,7 +53,7 @@ def _uniform(key: KeyArray, minval: Any, maxval: Any, shape: tuple[int, ...],
     if _is_constant(minval, 0) and _is_constant(maxval, 1):
         return floats  # x * 1 + 0, and max(0, x): no arithmetic to do
     lo, hi = (broadcast_to(lax.convert_element_type(v, dtype), shape) for v in (minval, maxval))
-    return lax.max(lo, S.fma(floats, lax.sub(hi, lo), lo))
+    return lax.max(lo, xla_math.fma(floats, lax.sub(hi, lo), lo))
 
 
 def _is_constant(x: Any, value: float) -> bool:
@@ -84,7 +83,7 @@ def standard_normal(key: KeyArray, shape: tuple[int, ...], dtype: np.dtype) -> A
     floats = S.unit_floats(key, shape, dtype)
     u = lax.max(lax.full((), lo, dtype),
                 lax.add(lax.mul(floats, lax.full((), 2.0, dtype)), lax.full((), lo, dtype)))
-    return lax.mul(lax.full((), np.sqrt(2), dtype), giles.erf_inv(u))
+    return lax.mul(lax.full((), np.sqrt(2), dtype), xla_math.erf_inv(u))
 
 
 def randint(key: Any, shape: Any, minval: Any, maxval: Any, dtype: Any = None) -> Any:

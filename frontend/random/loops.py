@@ -14,7 +14,7 @@ JAX's algorithms, step for step, so a key gives JAX's numbers:
   negative rates give -1, as in JAX.
 
 Where XLA's arithmetic decides bits, it is reproduced: fused multiply-adds,
-XLA's float32 ``log``/``log1p``/``exp`` (``giles``, ``xla_exp``), ``lgamma``
+XLA's float32 ``log``/``log1p``/``exp`` (``llax.frontend.xla_math``), ``lgamma``
 (``special``). One difference remains in float32: XLA computes
 ``1/sqrt(d)`` with the CPU's reciprocal-square-root estimate refined by a
 Newton step (its bits depend on the instruction set), llax rounds it
@@ -28,17 +28,17 @@ from typing import Any
 
 import numpy as np
 
-from llax.frontend import lax
+from llax.frontend import lax, xla_math
 from llax.frontend.api import jit
 from llax.frontend.jnp._coerce import as_array
 from llax.frontend.jnp._dtypes import result_type
 from llax.frontend.jnp._manipulation import broadcast_to
 from llax.frontend.random import _sampling as S
-from llax.frontend.random import giles, special, threefry, xla_exp
-from llax.frontend.random._sampling import fma
+from llax.frontend.random import threefry
 from llax.frontend.random.distributions import standard_normal
 from llax.frontend.random.keys import KeyArray
 from llax.frontend.vmap import vmap
+from llax.frontend.xla_math import fma
 
 # ---------------------------------------------------------------------------------------------
 # Helpers on raw key data (uint32[2]) inside the traced samplers
@@ -75,8 +75,8 @@ def _gamma_one(key: Any, alpha: Any, log_space: bool) -> Any:
         # 1 - 0.0331 x**4 is one fused multiply-add in XLA's code.
         squeeze = lax.ge(u, fma(lax.neg(lax.mul(x2, x2)), _const(0.0331, dtype), one))
         bound = lax.add(lax.mul(x2, _const(0.5, dtype)),
-                        lax.mul(d, lax.add(lax.sub(one, v3), giles.log(v3))))
-        return lax.bitwise_and(squeeze, lax.ge(giles.log(u), bound))
+                        lax.mul(d, lax.add(lax.sub(one, v3), xla_math.log(v3))))
+        return lax.bitwise_and(squeeze, lax.ge(xla_math.log(u), bound))
 
     def propose(state: tuple) -> tuple:
         key = state[0]
@@ -96,13 +96,13 @@ def _gamma_one(key: Any, alpha: Any, log_space: bool) -> Any:
     inverse = lax.div(one, alpha)
     if log_space:
         # log(u) as -exponential: log1p(-u), which is never log(0).
-        log_u = giles.log1p(lax.neg(_uniform(subkey, (), dtype)))
+        log_u = xla_math.log1p(lax.neg(_uniform(subkey, (), dtype)))
         skip = lax.bitwise_or(boost, lax.eq(log_u, zero))
         log_boost = lax.select(skip, zero, lax.mul(log_u, inverse))
-        return lax.add(lax.add(giles.log(d), giles.log(v3)), log_boost)
+        return lax.add(lax.add(xla_math.log(d), xla_math.log(v3)), log_boost)
     u = lax.sub(one, _uniform(subkey, (), dtype))
-    scale = lax.select(boost, one, xla_exp.pow(u, inverse))
-    return xla_exp.flush_denormals(lax.mul(lax.mul(d, v3), scale))
+    scale = lax.select(boost, one, xla_math.pow(u, inverse))
+    return xla_math.flush_denormals(lax.mul(lax.mul(d, v3), scale))
 
 
 def gamma_draws(key: KeyArray, a: Any, log_space: bool) -> Any:
@@ -178,8 +178,8 @@ def _beta(key: KeyArray, a: Any, b: Any, shape: tuple[int, ...], dtype: np.dtype
     log_b = gamma_draws(key_b, broadcast_to(lax.convert_element_type(b, dtype), shape), True)
     # gamma_a / (gamma_a + gamma_b), scaled by the larger so neither overflows nor vanishes.
     top = lax.max(log_a, log_b)
-    scaled_a = xla_exp.exp(lax.sub(log_a, top))
-    scaled_b = xla_exp.exp(lax.sub(log_b, top))
+    scaled_a = xla_math.exp(lax.sub(log_a, top))
+    scaled_b = xla_math.exp(lax.sub(log_b, top))
     return lax.div(scaled_a, lax.add(scaled_a, scaled_b))
 
 
@@ -204,7 +204,7 @@ def _dirichlet(key: KeyArray, alpha: Any, shape: tuple[int, ...], dtype: np.dtyp
     logs = gamma_draws(key, broadcast_to(lax.convert_element_type(alpha, dtype), full), True)
     # softmax over the last axis, as jax.nn.softmax: exp(x - max) / sum.
     top = lax.stop_gradient(_reduce_max_last(logs))
-    unnormalised = xla_exp.exp(lax.sub(logs, top))
+    unnormalised = xla_math.exp(lax.sub(logs, top))
     # XLA divides by the row sums as a product by their reciprocals.
     total = _reduce_sum_last(unnormalised)
     return lax.mul(unnormalised, lax.div(lax.full((), 1.0, dtype), total))
@@ -249,7 +249,7 @@ def _knuth(key: Any, lam: Any, shape: tuple[int, ...], dtype: np.dtype) -> Any:
         rng, sub = _split(rng, 2)
         k = lax.select(lax.gt(log_prod, neg_lam), lax.add(k, lax.full(shape, 1, dtype)), k)
         u = _uniform(sub, shape, np.dtype(np.float32))
-        return i + 1, k, rng, lax.add(log_prod, giles.log(u))
+        return i + 1, k, rng, lax.add(log_prod, xla_math.log(u))
 
     init = (lax.full((), 0, np.int32), lax.full(shape, 0, dtype), key,
             lax.full(shape, 0.0, np.float32))
@@ -264,7 +264,7 @@ def _rejection(key: Any, lam: Any, shape: tuple[int, ...], dtype: np.dtype) -> A
     def c(v: float) -> Any:
         return lax.full(shape, v, f32)
 
-    log_lam = giles.log(lam)
+    log_lam = xla_math.log(lam)
     b = fma(lax.sqrt(lam), c(2.53), c(0.931))
     a = fma(b, c(0.02483), c(-0.059))
     inv_alpha = lax.add(c(1.1239), lax.div(c(1.1328), lax.sub(b, c(3.4))))
@@ -281,9 +281,9 @@ def _rejection(key: Any, lam: Any, shape: tuple[int, ...], dtype: np.dtype) -> A
         v = _uniform(key_v, shape, np.dtype(f32))
         u_shifted = lax.sub(c(0.5), lax.abs(u))
         k = lax.floor(lax.add(fma(lax.add(lax.div(two_a, u_shifted), b), u, lam), c(0.43)))
-        s = giles.log(lax.div(lax.mul(v, inv_alpha),
+        s = xla_math.log(lax.div(lax.mul(v, inv_alpha),
                               lax.add(lax.div(a, lax.mul(u_shifted, u_shifted)), b)))
-        t = lax.sub(fma(k, log_lam, lax.neg(lam)), special.lgamma(lax.add(k, c(1.0))))
+        t = lax.sub(fma(k, log_lam, lax.neg(lam)), xla_math.lgamma(lax.add(k, c(1.0))))
         accept1 = lax.bitwise_and(lax.ge(u_shifted, c(0.07)), lax.le(v, v_r))
         reject = lax.bitwise_or(lax.lt(k, c(0.0)), lax.bitwise_and(lax.lt(u_shifted, c(0.013)),
                                                                    lax.gt(v, u_shifted)))

@@ -1,4 +1,4 @@
-"""``exp`` and ``pow`` as JAX computes them on the CPU, for the loop samplers.
+"""``exp`` and ``pow`` as JAX computes them on the CPU.
 
 A sampler that accepts or rejects by comparing transcendental values can flip a
 decision on a last-bit difference, and ``beta``/``dirichlet`` return ratios of
@@ -27,22 +27,13 @@ import numpy as np
 
 from llax.frontend import lax
 from llax.frontend.core import bind
-from llax.frontend.random._sampling import fma
+from llax.frontend.xla_math.core import const as _const
+from llax.frontend.xla_math.core import flush_denormals, fma
 from llax.ir import prims as P
 
 _EXPF_POLY = (1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2,
               1.6666665459e-1, 5.0000001201e-1)
 _LN2_HIGH, _LN2_LOW = 0.693359375, -2.12194440e-4
-
-
-def _const(v: float, dtype: Any) -> Any:
-    return lax.full((), v, dtype)
-
-
-def flush_denormals(x: Any) -> Any:
-    """``x`` with subnormal values replaced by zero of the same sign (XLA's CPU mode)."""
-    tiny = _const(np.finfo(x.dtype).tiny, x.dtype)
-    return lax.select(lax.lt(lax.abs(x), tiny), lax.mul(x, _const(0.0, x.dtype)), x)
 
 
 def exp(x: Any) -> Any:

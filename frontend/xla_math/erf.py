@@ -1,15 +1,4 @@
-"""``log`` and ``erf`` as JAX computes them on the CPU (XLA's own approximations).
-
-Samplers such as ``gumbel`` (``-log(-log u)``) magnify the last bit of a
-logarithm many times, so llax's ``log``, accurate but not XLA's, would not give
-JAX's numbers:
-
-- float32 ``log``: XLA's vectorised Cephes approximation (as in Eigen): the
-  mantissa shifted to [sqrt(1/2), sqrt(2)) minus 1, a degree-8 polynomial in
-  three parts, ``ln 2`` added back in two pieces; multiply-adds fused, the
-  polynomial's last product into the small part of ``e ln 2`` (equal to JAX's
-  bit for bit on every value tried). float64 ``log`` is the C library's, which
-  llax's matches to an ulp (not reproduced).
+"""``erf`` and ``erf_inv`` as JAX computes them on the CPU.
 
 ``truncated_normal`` maps its bounds through ``erf`` and draws uniformly between
 the images, so an ulp of difference in ``erf(bound)`` moves every draw near zero
@@ -23,6 +12,16 @@ by many of *its* ulps. llax's own ``erf`` is accurate to an ulp, but not XLA's:
   order glibc writes them, without fused multiply-adds; past 1.25 it goes
   through ``exp``, whose last bit may differ from the C library's, but there
   the result is ``1 - small`` and such a difference rarely survives rounding.
+
+JAX's samplers map uniform floats through ``lax.erf_inv``, which XLA evaluates
+with M. Giles' polynomial approximations ("Approximating the erfinv function",
+GPU Computing Gems, 2011): ``w = -log1p(-x*x)``, then a polynomial in ``w - c``
+or ``sqrt(w) - c`` chosen by the size of ``w``, times ``x``. Near |x| = 1 the
+product ``x*x`` has already lost most of ``1 - x*x``, so this differs from the
+true erfinv by far more than an ulp there; llax's own ``erf_inv`` primitive is
+accurate to 2 ulp everywhere, and so does *not* give JAX's random numbers. This
+module reproduces the approximation, with the multiply-adds fused as XLA's
+compiler fuses them.
 """
 
 from __future__ import annotations
@@ -33,7 +32,8 @@ from typing import Any
 import numpy as np
 
 from llax.frontend import lax
-from llax.frontend.random._sampling import fma
+from llax.frontend.xla_math.core import fma, horner
+from llax.frontend.xla_math.log import log1p
 
 # float32: Eigen's numerator (odd, in x^2, highest degree first) and denominator (even).
 _F32_NUM = (0.00022905065861350646, 0.0034082910107109506, 0.050955695062380861,
@@ -79,56 +79,42 @@ _MIDDLE_BOUND = 1.25
 _TAIL_SPLIT = _high_word_bound(0x4006DB6E)  # about 1/0.35
 _SATURATES = 6.0
 
-
-# float32 log: Cephes' polynomial (highest degree first), sqrt(1/2), and ln 2 split in a
-# small part and an exactly representable one.
-_LOG_POLY = (7.0376836292e-2, -1.1514610310e-1, 1.1676998740e-1, -1.2420140846e-1,
-             1.4249322787e-1, -1.6668057665e-1, 2.0000714765e-1, -2.4999993993e-1,
-             3.3333331174e-1)
-_SQRT_HALF = 0.707106781186547524
-_LN2_SMALL, _LN2_EXACT = -2.12194440e-4, 0.693359375
-
-
-def log(x: Any) -> Any:
-    """Natural log of a float32 or float64 array, with XLA's values for float32."""
-    if np.dtype(x.dtype) != np.float32:
-        return lax.log(x)
-    f32, u32 = np.float32, np.uint32
-
-    def const(v: float) -> Any:
-        return lax.full((), v, f32)
-
-    bits = lax.bitcast_convert_type(lax.max(const(np.finfo(f32).tiny), x), u32)
-    # x = m * 2**e with m in [1/2, 1); below sqrt(1/2), take 2m - 1 and e - 1 instead.
-    m = lax.bitcast_convert_type(
-        lax.bitwise_or(lax.bitwise_and(bits, lax.full((), 0x807FFFFF, u32)),
-                       lax.full((), 0x3F000000, u32)), f32)
-    biased = lax.convert_element_type(lax.shift_right_logical(bits, lax.full((), 23, u32)),
-                                      np.int32)
-    e = lax.add(const(1.0), lax.convert_element_type(
-        lax.sub(biased, lax.full((), 127, np.int32)), f32))
-    low = lax.lt(m, const(_SQRT_HALF))
-    t = lax.sub(m, const(1.0))
-    e = lax.select(low, lax.sub(e, const(1.0)), e)
-    t = lax.select(low, lax.add(t, m), t)
-    t2 = lax.mul(t, t)
-    t3 = lax.mul(t2, t)
-    p = _LOG_POLY
-    y0 = fma(t, const(p[0]), const(p[1]))
-    y1 = fma(t, const(p[3]), const(p[4]))
-    y2 = fma(t, const(p[6]), const(p[7]))
-    y0 = fma(y0, t, const(p[2]))
-    y1 = fma(y1, t, const(p[5]))
-    y2 = fma(y2, t, const(p[8]))
-    y = fma(fma(y0, t3, y1), t3, y2)
-    # The product y * t^3 fuses with the small part of e ln 2 (XLA's contraction).
-    y = fma(y, t3, lax.mul(const(_LN2_SMALL), e))
-    out = fma(const(_LN2_EXACT), e, lax.add(fma(const(-0.5), t2, t), y))
-    # log 0 = -inf, log inf = inf, log of a negative number or nan = nan.
-    edge = lax.select(lax.eq(x, const(0.0)), lax.full(x.shape, -np.inf, f32),
-                      lax.full(x.shape, np.nan, f32))
-    out = lax.select(lax.eq(x, const(np.inf)), x, out)
-    return lax.select(lax.gt(x, const(0.0)), out, edge)
+# Polynomial coefficients, highest degree first, with the branch bound on w and the offset
+# subtracted from w (or from sqrt(w)) before evaluating.
+_SINGLE = (
+    (5.0, 2.5, False, (2.81022636e-08, 3.43273939e-07, -3.5233877e-06, -4.39150654e-06,
+                       0.00021858087, -0.00125372503, -0.00417768164, 0.246640727,
+                       1.50140941)),
+    (np.inf, 3.0, True, (-0.000200214257, 0.000100950558, 0.00134934322, -0.00367342844,
+                         0.00573950773, -0.0076224613, 0.00943887047, 1.00167406,
+                         2.83297682)),
+)
+_DOUBLE = (
+    (6.25, 3.125, False, (
+        -3.6444120640178196996e-21, -1.685059138182016589e-19, 1.2858480715256400167e-18,
+        1.115787767802518096e-17, -1.333171662854620906e-16, 2.0972767875968561637e-17,
+        6.6376381343583238325e-15, -4.0545662729752068639e-14, -8.1519341976054721522e-14,
+        2.6335093153082322977e-12, -1.2975133253453532498e-11, -5.4154120542946279317e-11,
+        1.051212273321532285e-09, -4.1126339803469836976e-09, -2.9070369957882005086e-08,
+        4.2347877827932403518e-07, -1.3654692000834678645e-06, -1.3882523362786468719e-05,
+        0.0001867342080340571352, -0.00074070253416626697512, -0.0060336708714301490533,
+        0.24015818242558961693, 1.6536545626831027356)),
+    (16.0, 3.25, True, (
+        2.2137376921775787049e-09, 9.0756561938885390979e-08, -2.7517406297064545428e-07,
+        1.8239629214389227755e-08, 1.5027403968909827627e-06, -4.013867526981545969e-06,
+        2.9234449089955446044e-06, 1.2475304481671778723e-05, -4.7318229009055733981e-05,
+        6.8284851459573175448e-05, 2.4031110387097893999e-05, -0.0003550375203628474796,
+        0.00095328937973738049703, -0.0016882755560235047313, 0.0024914420961078508066,
+        -0.0037512085075692412107, 0.005370914553590063617, 1.0052589676941592334,
+        3.0838856104922207635)),
+    (np.inf, 5.0, True, (
+        -2.7109920616438573243e-11, -2.5556418169965252055e-10, 1.5076572693500548083e-09,
+        -3.7894654401267369937e-09, 7.6157012080783393804e-09, -1.4960026627149240478e-08,
+        2.9147953450901080826e-08, -6.7711997758452339498e-08, 2.2900482228026654717e-07,
+        -9.9298272942317002539e-07, 4.5260625972231537039e-06, -1.9681778105531670567e-05,
+        7.5995277030017761139e-05, -0.00021503011930044477347, -0.00013871931833623122026,
+        1.0103004648645343977, 4.8499064014085844221)),
+)
 
 
 def erf(x: Any) -> Any:
@@ -224,3 +210,25 @@ def _erf_f64(x: Any) -> Any:
     out = lax.select(lax.lt(ax, const(_MIDDLE_BOUND)), middle, tail)
     out = lax.select(lax.lt(ax, const(_SMALL_BOUND)), small, out)
     return lax.select(lax.ne(x, x), x, out)  # nan stays nan
+
+
+def erf_inv(x: Any) -> Any:
+    """erfinv(x) for float x in [-1, 1], with JAX's (XLA's) values."""
+    dtype = np.dtype(x.dtype)
+    branches = _DOUBLE if dtype == np.float64 else _SINGLE
+
+    def const(v: float) -> Any:
+        return lax.full((), v, dtype)
+
+    w = lax.neg(log1p(lax.neg(lax.mul(x, x))))
+    root = lax.sqrt(w)
+    # Every branch is evaluated and the one for w's range selected (branch-free code).
+    result = None
+    for bound, offset, of_root, coeffs in reversed(branches):
+        t = lax.sub(root if of_root else w, const(offset))
+        p = horner(coeffs, t)
+        result = p if result is None else lax.select(lax.lt(w, const(bound)), p, result)
+    result = lax.mul(result, x)
+    # erfinv(+-1) = +-inf, where the polynomial gives nan or a finite value.
+    edge = lax.mul(x, const(np.finfo(dtype).max))
+    return lax.select(lax.eq(lax.abs(x), const(1.0)), edge, result)

@@ -1,4 +1,4 @@
-"""``lgamma`` and ``digamma`` as JAX computes them on the CPU (for ``poisson`` and friends).
+"""``lgamma`` and ``digamma`` as JAX computes them on the CPU.
 
 JAX lowers ``lax.lgamma`` / ``lax.digamma`` to CHLO ops that XLA expands into
 elementwise arithmetic: Lanczos' approximation with g = 7 and 9 coefficients,
@@ -11,7 +11,7 @@ with z = x - 1, or z = -x and Euler's reflection for x < 1/2. The rejection
 step of ``poisson`` compares against ``lgamma(k + 1)``, so a last-bit
 difference there can flip an acceptance; this module evaluates the same
 operations in the same order, with XLA's float32 ``log`` and ``log1p``
-(``giles``) and the multiply-add XLA's compiler fuses. float16 and bfloat16
+(``log.py``) and the multiply-add XLA's compiler fuses. float16 and bfloat16
 are computed in float32, as XLA does.
 """
 
@@ -24,8 +24,8 @@ import numpy as np
 
 from llax.frontend import lax
 from llax.frontend.jnp._coerce import as_array
-from llax.frontend.random import giles
-from llax.frontend.random._sampling import fma
+from llax.frontend.xla_math.core import fma
+from llax.frontend.xla_math.log import log, log1p
 from llax.ir import dtypes
 
 LANCZOS_G = 7.0
@@ -54,7 +54,7 @@ def _lanczos_shift(x: Any, const) -> tuple[Any, Any, Any]:
     z = lax.select(reflect, lax.neg(x), lax.sub(x, const(1.0)))
     t = lax.add(const(LANCZOS_G + 0.5), z)
     # XLA's simplifier turns the division by the constant into a product by its reciprocal.
-    log_t = lax.add(giles.log1p(lax.mul(z, const(1 / (LANCZOS_G + 0.5)))),
+    log_t = lax.add(log1p(lax.mul(z, const(1 / (LANCZOS_G + 0.5)))),
                     const(math.log(LANCZOS_G + 0.5)))
     return reflect, z, t, log_t
 
@@ -74,13 +74,13 @@ def lgamma(x: Any) -> Any:
     # The product feeds the sum with log(sqrt(2 pi)) directly: one fused multiply-add.
     head = lax.sub(lax.add(z, const(0.5)), lax.div(t, log_t))
     value = lax.add(fma(head, log_t, const((math.log(2) + math.log(math.pi)) / 2)),
-                    giles.log(a))
+                    log(a))
     # Reflection: log(pi) - lgamma(1 - x) - log|sin(pi x)|, with sin's argument reduced to
     # pi * frac(|x|) folded into [0, 1/2] (exact zeros at the poles, no overflow).
     abs_x = lax.abs(x)
     frac = lax.sub(abs_x, lax.floor(abs_x))
     frac = lax.select(lax.lt(const(0.5), frac), lax.sub(const(1.0), frac), frac)
-    log_sin = giles.log(lax.sin(lax.mul(const(math.pi), frac)))
+    log_sin = log(lax.sin(lax.mul(const(math.pi), frac)))
     reflected = lax.select(lax.is_finite(log_sin),
                            lax.sub(lax.sub(const(math.log(math.pi)), log_sin), value),
                            lax.neg(log_sin))

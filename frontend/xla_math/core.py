@@ -1,0 +1,38 @@
+"""What the XLA-numerics modules share: the fused multiply-add, Horner's rule, constants."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from llax.frontend import lax
+from llax.frontend.core import bind
+from llax.ir import prims as P
+
+
+def fma(x: Any, y: Any, z: Any) -> Any:
+    """``x * y + z`` rounded once, as XLA computes it: its CPU compiler contracts a multiply
+    feeding an add into a fused multiply-add. Operands share a float dtype; each has the
+    result's shape or rank 0."""
+    return bind(P.fma, (x, y, z), {})
+
+
+def horner(coeffs: tuple[float, ...], x: Any) -> Any:
+    """The polynomial with ``coeffs`` (highest degree first) at ``x``, in fused steps."""
+    p = const(coeffs[0], x.dtype)
+    for c in coeffs[1:]:
+        p = fma(p, x, const(c, x.dtype))
+    return p
+
+
+def const(value: float, dtype: Any) -> Any:
+    """A scalar of ``dtype`` (a literal in the traced program)."""
+    return lax.full((), value, dtype)
+
+
+def flush_denormals(x: Any) -> Any:
+    """``x`` with subnormal values replaced by zero of the same sign (XLA's CPU code runs with
+    denormals flushed)."""
+    tiny = const(np.finfo(x.dtype).tiny, x.dtype)
+    return lax.select(lax.lt(lax.abs(x), tiny), lax.mul(x, const(0.0, x.dtype)), x)

@@ -384,6 +384,21 @@ def test_keys_carried_through_control_flow() -> None:
         k, sub = random.split(k)
         return k, random.normal(sub, (2,))
 
+    r = llax.lax.cond(True, lambda k: random.split(k)[0], lambda k: k, random.key(1))
+    jr = jax.lax.cond(True, lambda k: jax.random.split(k)[0], lambda k: k, jax.random.key(1))
+    np.testing.assert_array_equal(data(r), jdata(jr))
+    w = llax.lax.while_loop(lambda c: c[1] < 3, lambda c: (random.split(c[0])[0], c[1] + 1),
+                            (random.key(1), 0))
+    jw = jax.lax.while_loop(lambda c: c[1] < 3, lambda c: (jax.random.split(c[0])[0], c[1] + 1),
+                            (jax.random.key(1), 0))
+    np.testing.assert_array_equal(data(w[0]), jdata(jw[0]))
+    # Keys as scanned-over xs: one key per step.
+    per_step = llax.lax.scan(lambda c, k: (c, random.uniform(k)), 0.0,
+                             random.split(random.key(1), 4))[1]
+    jper_step = jax.lax.scan(lambda c, k: (c, jax.random.uniform(k)), 0.0,
+                             jax.random.split(jax.random.key(1), 4))[1]
+    np.testing.assert_array_equal(per_step, jper_step)
+
     _, ys = llax.lax.scan(scan_step, random.key(9), None, length=3)
     _, jys = jax.lax.scan(lambda k, _: (jax.random.split(k)[0], jax.random.normal(
         jax.random.split(k)[1], (2,))), jax.random.key(9), None, length=3)

@@ -1,4 +1,5 @@
-"""``llax.numpy.linalg``: norms (vector and the matrix norms that need no SVD)."""
+"""``llax.numpy.linalg``: norms, and the decompositions ``cholesky``, ``qr`` (in
+``_triangular``), ``eigh`` and ``svd`` (in ``_jacobi``)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from llax.frontend.jnp import _reductions as R
 from llax.frontend.jnp._coerce import as_array, convert
 from llax.frontend.jnp._dtypes import to_inexact
 from llax.frontend.jnp._manipulation import expand_dims
+from llax.frontend.jnp._triangular import QRResult, cholesky, qr  # noqa: F401 - re-exported
 from llax.frontend.jnp._ufuncs import UFUNCS, power
 
 _abs, _sqrt, _multiply, _not_equal = (UFUNCS[n] for n in ("abs", "sqrt", "multiply",

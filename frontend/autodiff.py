@@ -25,7 +25,13 @@ import numpy as np
 from llax.frontend.compile import HotFunction
 from llax.frontend.core import Array, Trace, Tracer, aval_of, concrete_value, is_array_like
 from llax.frontend.jnp._coerce import convert
-from llax.frontend.tree_util import PyTreeDef, tree_flatten, tree_unflatten
+from llax.frontend.tree_util import (
+    PyTreeDef,
+    tree_flatten,
+    tree_leaves,
+    tree_unflatten,
+    users_is_leaf,
+)
 from llax.frontend.validation import check_output_leaves
 from llax.ir import dtypes
 from llax.ir.core import Function
@@ -114,6 +120,18 @@ def _check_leaf(x: Any) -> Any:
     if isinstance(x, (Array, Tracer, np.ndarray, np.generic, bool, int, float)):
         return x
     raise TypeError(f"Argument {x!r} of type {type(x)} is not a valid JAX type.")
+
+
+def _dtype_without_tangent(args: Sequence[Any], picked: Sequence[int]) -> str:
+    """The dtype, as users see it, of the first differentiated leaf that has no tangent (a
+    typed PRNG key shows as ``key<fry>``, not as its uint32 data)."""
+    for leaf in tree_leaves(tuple(args[i] for i in picked), users_is_leaf(None)):
+        if isinstance(leaf, (Array, Tracer, np.ndarray, np.generic, bool, int, float)):
+            if not has_tangent(aval_of(leaf)):
+                return aval_of(leaf).dtype.name
+        else:
+            return str(getattr(leaf, "dtype", type(leaf).__name__))
+    raise AssertionError("some leaf has no tangent")
 
 
 def _flatten_args(args: Sequence[Any]) -> tuple[list[Any], PyTreeDef]:
@@ -370,12 +388,12 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
         picked = [i % len(args) for i in nums]
         leaves, in_tree = _flatten_args([args[i] for i in picked])
         types = [aval_of(x) for x in leaves]
-        for t in types:
-            if not has_tangent(t) and not allow_int:
-                raise TypeError(
-                    "grad requires real- or complex-valued inputs (input dtype that is a "
-                    f"sub-dtype of np.inexact), but got {t.dtype.name}. If you want to use "
-                    "Boolean- or integer-valued inputs, use vjp or set allow_int to True.")
+        if not allow_int and not all(map(has_tangent, types)):
+            raise TypeError(
+                "grad requires real- or complex-valued inputs (input dtype that is a "
+                f"sub-dtype of np.inexact), but got {_dtype_without_tangent(args, picked)}. If "
+                "you want to use Boolean- or integer-valued inputs, use vjp or set allow_int "
+                "to True.")
 
         f = _leaf_function(fun, args, kwargs, picked, False, in_tree)
         traced = trace_flat(f, leaves, _name(fun), has_aux, user_fun=fun)

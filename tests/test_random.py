@@ -289,6 +289,8 @@ def test_key_misuse_raises_jax_errors() -> None:
         random.split(random.split(k))
     with pytest.raises(TypeError, match="wrap_key_data"):
         random.wrap_key_data(k)
+    with pytest.raises(TypeError, match="but got key<fry>"):
+        llax.grad(lambda p: p["w"] * random.normal(p["k"]))({"k": k, "w": 1.0})
     with pytest.raises(TypeError, match="PRNG key type"):
         random.uniform([0, 0])
     with pytest.raises(ValueError, match="float dtype"):

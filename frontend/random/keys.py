@@ -173,29 +173,18 @@ class KeyArray:
 
     __str__ = __repr__
 
-    # Keys are not numbers: every arithmetic operator refuses, naming the dtypes as JAX does.
-    __add__ = __radd__ = _no_arithmetic("add")
-    __sub__ = __rsub__ = _no_arithmetic("sub")
-    __mul__ = __rmul__ = _no_arithmetic("mul")
-    __truediv__ = __rtruediv__ = _no_arithmetic("div")
-    __floordiv__ = __rfloordiv__ = _no_arithmetic("floor_divide")
-    __mod__ = __rmod__ = _no_arithmetic("rem")
-    __pow__ = __rpow__ = _no_arithmetic("pow")
-    __matmul__ = __rmatmul__ = _no_arithmetic("dot_general")
-    __and__ = __rand__ = _no_arithmetic("and")
-    __or__ = __ror__ = _no_arithmetic("or")
-    __xor__ = __rxor__ = _no_arithmetic("xor")
-    __lshift__ = __rlshift__ = _no_arithmetic("shift_left")
-    __rshift__ = __rrshift__ = _no_arithmetic("shift_right_arithmetic")
-    __lt__ = _no_arithmetic("lt")
-    __le__ = _no_arithmetic("le")
-    __gt__ = _no_arithmetic("gt")
-    __ge__ = _no_arithmetic("ge")
-    __neg__ = _no_arithmetic("neg")
-    __pos__ = _no_arithmetic("pos")
-    __abs__ = _no_arithmetic("abs")
-    __invert__ = _no_arithmetic("not")
 
+# Keys are not numbers: every arithmetic operator refuses, naming the op and dtypes as JAX does.
+_REFUSED = {
+    "add": "add radd", "sub": "sub rsub", "mul": "mul rmul", "div": "truediv rtruediv",
+    "floor_divide": "floordiv rfloordiv", "rem": "mod rmod", "pow": "pow rpow",
+    "dot_general": "matmul rmatmul", "and": "and rand", "or": "or ror", "xor": "xor rxor",
+    "shift_left": "lshift rlshift", "shift_right_arithmetic": "rshift rrshift", "lt": "lt",
+    "le": "le", "gt": "gt", "ge": "ge", "neg": "neg", "pos": "pos", "abs": "abs", "not": "invert",
+}
+for _op, _dunders in _REFUSED.items():
+    for _dunder in _dunders.split():
+        setattr(KeyArray, f"__{_dunder}__", _no_arithmetic(_op))
 
 register_user_leaf(KeyArray, lambda k: ((k._data,), None), lambda _, data: KeyArray(data[0]))
 

@@ -48,6 +48,8 @@ def _cholesky_lower(a: Any) -> Any:
     finished part of row ``j``) over its pivot's square root. Reads only the lower
     triangle of ``a``."""
     n = a.shape[-1]
+    if n == 0:
+        return a
     dtype = np.dtype(a.dtype)
     batch = a.shape[:-2]
     rows = M.index_grid((*batch, n), len(batch))
@@ -68,7 +70,7 @@ def _cholesky_lower(a: Any) -> Any:
         return M.set_column(factor, j, col), ok
 
     start = (M.const(0, dtype, a.shape), lax.full(batch, True, np.bool_))
-    factor, ok = lax.fori_loop(0, n, step, start)
+    factor, ok = lax.fori_loop(np.int32(0), np.int32(n), step, start)
     failed = lax.select(M.triangle_mask(a.shape, lower=True), M.const(np.nan, dtype, a.shape),
                         M.const(0, dtype, a.shape))
     ok = lax.broadcast_in_dim(ok, a.shape, tuple(range(len(batch))))
@@ -173,7 +175,9 @@ def householder(a: Any) -> tuple[Any, Any, Any]:
         return r, reflectors, taus
 
     start = (a, M.const(0, dtype, (*batch, m, k)), M.const(0, dtype, (*batch, k)))
-    return lax.fori_loop(0, k, step, start)
+    if k == 0:
+        return start
+    return lax.fori_loop(np.int32(0), np.int32(k), step, start)
 
 
 def form_q(reflectors: Any, taus: Any, columns: int) -> Any:
@@ -191,4 +195,6 @@ def form_q(reflectors: Any, taus: Any, columns: int) -> Any:
         return lax.sub(q, M.outer(v, w))
 
     q0 = M.identity((*batch, m, columns), np.dtype(reflectors.dtype))
+    if k == 0:
+        return q0
     return lax.fori_loop(np.int32(0), np.int32(k), step, q0)

@@ -204,6 +204,36 @@ def digamma(x: Any) -> Any:
     return lanczos_digamma(x)
 
 
+def igamma(a: Any, x: Any) -> Any:
+    """P(a, x), the regularised lower incomplete gamma function (XLA's series and
+    continued fraction, JAX's values)."""
+    from llax.frontend.xla_math.igamma import igamma as xla_igamma
+
+    return xla_igamma(a, x)
+
+
+def igammac(a: Any, x: Any) -> Any:
+    """Q(a, x) = 1 - P(a, x), the regularised upper incomplete gamma function."""
+    from llax.frontend.xla_math.igamma import igammac as xla_igammac
+
+    return xla_igammac(a, x)
+
+
+def igamma_grad_a(a: Any, x: Any) -> Any:
+    """dP(a, x)/da."""
+    from llax.frontend.xla_math.igamma import igamma_grad_a as xla_igamma_grad_a
+
+    return xla_igamma_grad_a(a, x)
+
+
+def random_gamma_grad(a: Any, x: Any) -> Any:
+    """The derivative of a Gamma(a, 1) draw ``x`` with respect to ``a`` at a fixed
+    quantile: -(dP/da) / (dP/dx)."""
+    from llax.frontend.xla_math.igamma import random_gamma_grad as xla_random_gamma_grad
+
+    return xla_random_gamma_grad(a, x)
+
+
 def integer_pow(x: Any, y: int) -> Any:
     return bind(P.integer_pow, (as_array(x, "integer_pow"),), {"y": operator.index(y)})
 

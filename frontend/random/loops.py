@@ -30,6 +30,7 @@ import numpy as np
 
 from llax.frontend import lax, xla_math
 from llax.frontend.api import jit
+from llax.frontend.custom_derivatives import custom_jvp
 from llax.frontend.jnp._coerce import as_array
 from llax.frontend.jnp._dtypes import result_type
 from llax.frontend.jnp._manipulation import broadcast_to
@@ -39,6 +40,7 @@ from llax.frontend.random.distributions import standard_normal
 from llax.frontend.random.keys import KeyArray
 from llax.frontend.vmap import vmap
 from llax.frontend.xla_math import fma
+from llax.frontend.xla_math.igamma import random_gamma_grad
 
 # ---------------------------------------------------------------------------------------------
 # Helpers on raw key data (uint32[2]) inside the traced samplers
@@ -106,13 +108,47 @@ def _gamma_one(key: Any, alpha: Any, log_space: bool) -> Any:
 
 
 def gamma_draws(key: KeyArray, a: Any, log_space: bool) -> Any:
-    """Gamma draws of ``a``'s shape and dtype (traced, for other samplers to build on)."""
+    """Gamma draws of ``a``'s shape and dtype (traced, for other samplers to build on),
+    differentiable in ``a``."""
     n = math.prod(a.shape)
     if n == 0:
         return lax.full(a.shape, 0, a.dtype)
     keys = threefry.split(key._data, (n,))
-    draws = vmap(lambda k, alpha: _gamma_one(k, alpha, log_space))(keys, lax.reshape(a, (n,)))
+    draws = _GAMMA_SAMPLERS[log_space](keys, lax.reshape(a, (n,)))
     return lax.reshape(draws, a.shape)
+
+
+def _gamma_sampler(log_space: bool) -> custom_jvp:
+    """The per-element draws as a function of (keys, alphas) whose derivative in alpha is the
+    implicit one (the loops themselves are not differentiated): a draw x = F^-1(u; a) at a
+    fixed quantile u moves with a as dx/da = -(dF/da) / (dF/dx), JAX's rule."""
+
+    def draws(keys: Any, alphas: Any) -> Any:
+        return vmap(lambda k, alpha: _gamma_one(k, alpha, log_space))(keys, alphas)
+
+    sampler = custom_jvp(draws)
+
+    @sampler.defjvp
+    def _jvp(primals: tuple, tangents: tuple) -> tuple:
+        keys, alphas = primals
+        out = sampler(keys, alphas)
+        return out, lax.mul(tangents[1], _gamma_grad(out, alphas, log_space))
+
+    return sampler
+
+
+def _gamma_grad(draws: Any, alphas: Any, log_space: bool) -> Any:
+    """d draw / d alpha; in log space d log x / d alpha = (dx/d alpha) / x, with x = exp of
+    the draw (the smallest normal float where that underflows, as JAX)."""
+    if not log_space:
+        return random_gamma_grad(alphas, draws)
+    x = xla_math.exp(draws)
+    x = lax.select(lax.eq(x, _const(0.0, x.dtype)),
+                   lax.full(x.shape, np.finfo(x.dtype).tiny, x.dtype), x)
+    return lax.div(random_gamma_grad(alphas, x), x)
+
+
+_GAMMA_SAMPLERS = {False: _gamma_sampler(False), True: _gamma_sampler(True)}
 
 
 def _gamma_args(name: str, key: Any, a: Any, shape: Any, dtype: Any) -> tuple:

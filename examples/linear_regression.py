@@ -5,12 +5,10 @@ descent on the mean squared error, once eagerly and once with a jitted update:
 
     python examples/linear_regression.py
 
-(The data comes from NumPy's seeded RNG, as llax has no ``llax.random`` yet.)
+The data are drawn with ``llax.random``: the same key gives JAX's numbers.
 """
 
 import time
-
-import numpy as np
 
 import llax as jax
 import llax.numpy as jnp
@@ -20,10 +18,10 @@ TRUE_W, TRUE_B, NOISE = 3.0, -1.0, 0.1
 
 def make_data(n=100, seed=0):
     """``n`` points of y = 3x - 1 + N(0, 0.1^2) noise, as float32 arrays."""
-    rng = np.random.default_rng(seed)
-    xs = rng.normal(size=(n,)).astype(np.float32)
-    noise = rng.normal(scale=NOISE, size=(n,)).astype(np.float32)
-    return jnp.asarray(xs), jnp.asarray(TRUE_W * xs + TRUE_B + noise)
+    x_key, noise_key = jax.random.split(jax.random.key(seed))
+    xs = jax.random.normal(x_key, (n,))
+    noise = NOISE * jax.random.normal(noise_key, (n,))
+    return xs, TRUE_W * xs + TRUE_B + noise
 
 
 def init_params():

@@ -27,12 +27,11 @@ def make_blobs(n=4096, dim=32, classes=10, spread=2.0, seed=0):
     return x.astype(np.float32), onehot
 
 
-def init_params(sizes, seed=1):
-    """A list of (W, b) per layer, W scaled by 1/sqrt(fan_in)."""
-    rng = np.random.default_rng(seed)
-    return [(jnp.asarray((rng.normal(size=(m, n)) / np.sqrt(m)).astype(np.float32)),
-             jnp.zeros(n, dtype=jnp.float32))
-            for m, n in zip(sizes[:-1], sizes[1:])]
+def init_params(sizes, key):
+    """A list of (W, b) per layer, W normal scaled by 1/sqrt(fan_in), one key per layer."""
+    keys = jax.random.split(key, len(sizes) - 1)
+    return [(jax.random.normal(k, (m, n)) / np.sqrt(m), jnp.zeros(n, dtype=jnp.float32))
+            for k, m, n in zip(keys, sizes[:-1], sizes[1:])]
 
 
 def predict(params, x):
@@ -63,15 +62,16 @@ def main(steps=600, batch=128, sizes=(32, 128, 128, 10), lr=0.1, log_every=100,
          verbose=True):
     """Train for ``steps`` SGD steps; returns the logged (step, mean loss since the last log)."""
     x, y = make_blobs(dim=sizes[0], classes=sizes[-1])
-    params = init_params(list(sizes))
-    rng = np.random.default_rng(2)
+    init_key, shuffle_key = jax.random.split(jax.random.key(1))
+    params = init_params(list(sizes), init_key)
     per_epoch = x.shape[0] // batch
     history, window = [], []
     t0 = time.perf_counter()
     for step in range(1, steps + 1):
         i = (step - 1) % per_epoch
         if i == 0:  # a new epoch: reshuffle
-            order = rng.permutation(x.shape[0])
+            shuffle_key, epoch_key = jax.random.split(shuffle_key)
+            order = np.asarray(jax.random.permutation(epoch_key, x.shape[0]))
         idx = order[i * batch:(i + 1) * batch]
         params, loss = update(params, jnp.asarray(x[idx]), jnp.asarray(y[idx]), lr)
         window.append(loss)

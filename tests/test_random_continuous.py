@@ -320,9 +320,116 @@ def test_unsafe_parameter_casts_raise_type_promotion_errors() -> None:
             getattr(random, fn)(random.key(0), 2.0, (2,), np.float32)
 
 
-def test_samplers_that_need_missing_linear_algebra_say_so() -> None:
-    with pytest.raises(NotImplementedError, match="cholesky"):
-        random.multivariate_normal(random.key(0), np.zeros(2, np.float32),
-                                   np.eye(2, dtype=np.float32))
-    with pytest.raises(NotImplementedError, match="qr"):
-        random.orthogonal(random.key(0), 3)
+# multivariate_normal and orthogonal factor matrices with llax's Jacobi and Householder loops,
+# not LAPACK: their values agree with JAX's to a relative tolerance, not in ulps.
+RELATIVE = {np.dtype(np.float32): 1e-4, np.dtype(np.float64): 1e-10}
+
+
+def assert_close(got: Any, want: Any, what: str) -> None:
+    got, want = np.asarray(got), np.asarray(want)
+    assert got.dtype == want.dtype and got.shape == want.shape, (what, got.shape, want.shape)
+    scale = max(float(np.max(np.abs(want), initial=0.0)), 1.0)
+    err = float(np.max(np.abs(got - want), initial=0.0)) / scale
+    assert err <= RELATIVE[want.dtype], (what, err)
+
+
+def spd(n: int, dtype: Any, batch: tuple = (), seed: int = 0) -> np.ndarray:
+    a = np.random.default_rng(seed).standard_normal((*batch, n, n))
+    return (a @ np.swapaxes(a, -1, -2) / n + 0.5 * np.eye(n)).astype(dtype)
+
+
+MVN_CASES = [  # (mean shape, cov batch, shape)
+    ((3,), (), (4,)), ((2, 3), (), None), ((3,), (2,), (5, 2)), ((1,), (), (3,)),
+]
+
+
+@pytest.mark.parametrize("x64", [False, True], ids=["f32", "f64"])
+def test_multivariate_normal_cholesky_matches_jax(x64: bool) -> None:
+    dtype = np.float64 if x64 else np.float32
+    with x64_mode(x64):
+        for mean_shape, cov_batch, shape in MVN_CASES:
+            n = mean_shape[-1]
+            mean = np.linspace(-1, 2, int(np.prod(mean_shape))).reshape(mean_shape).astype(dtype)
+            cov = spd(n, dtype, cov_batch)
+            what = f"{mean_shape} {cov_batch} {shape}"
+            got = random.multivariate_normal(random.key(3), mean, cov, shape)
+            want = jax.random.multivariate_normal(jax.random.key(3), mean, cov, shape)
+            assert_close(got, want, what)
+
+
+def test_multivariate_normal_under_jit_and_vmap_matches_jax() -> None:
+    mean, cov = np.array([0.5, -1.0, 2.0], np.float32), spd(3, np.float32, seed=1)
+
+    def draw(r: Any) -> Callable:
+        return lambda k: r.multivariate_normal(k, mean, cov, (4,))
+
+    keys, jax_keys = random.split(random.key(5), 3), jax.random.split(jax.random.key(5), 3)
+    want = jax.vmap(draw(jax.random))(jax_keys)
+    assert_close(llax.vmap(draw(random))(keys), want, "vmap")
+    assert_close(llax.jit(draw(random))(random.key(5)), draw(jax.random)(jax.random.key(5)),
+                 "jit")
+
+
+@pytest.mark.parametrize("method", ["cholesky", "eigh", "svd"])
+def test_multivariate_normal_methods_use_their_factor(method: str) -> None:
+    """``mean + F z`` with ``z`` JAX's (bit-identical) normal draws and ``F F^T = cov``: for
+    ``eigh`` and ``svd`` the columns' signs of ``F`` are arbitrary (LAPACK's differ), so
+    the factor is checked, not JAX's values."""
+    mean, cov = np.array([1.0, 0.0, -2.0], np.float32), spd(3, np.float32, seed=2)
+    got = np.asarray(random.multivariate_normal(random.key(7), mean, cov, (6,), method=method))
+    z = np.asarray(jax.random.normal(jax.random.key(7), (6, 3), np.float32), np.float64)
+    # Solve got - mean = F z for F (6 draws, 3 unknowns per row): least squares.
+    factor = np.linalg.lstsq(z, got - mean, rcond=None)[0].T
+    np.testing.assert_allclose(factor @ factor.T, cov, atol=1e-5)
+    np.testing.assert_allclose(factor @ z.T + mean[:, None], got.T, atol=1e-5)
+    if method == "cholesky":
+        np.testing.assert_allclose(factor, np.linalg.cholesky(cov), atol=1e-5)
+
+
+@pytest.mark.parametrize("method", ["cholesky", "eigh", "svd"])
+def test_multivariate_normal_sample_moments(method: str) -> None:
+    mean = np.array([1.0, -0.5, 2.0, 0.0], np.float32)
+    cov = spd(4, np.float32, seed=3)
+    draws = np.asarray(random.multivariate_normal(random.key(11), mean, cov, (40000,),
+                                                  method=method), np.float64)
+    scale = np.sqrt(np.diag(cov))
+    # Standard errors: sqrt(cov_ii / N) for the mean, about sqrt(2 / N) cov for the covariance.
+    assert np.all(np.abs(draws.mean(0) - mean) <= 5 * scale / np.sqrt(len(draws)))
+    err = (np.cov(draws.T) - cov) / np.outer(scale, scale)
+    assert np.max(np.abs(err)) <= 5 * np.sqrt(2 / len(draws))
+
+
+def test_multivariate_normal_of_a_singular_covariance_by_svd() -> None:
+    v = np.array([[1.0, 2.0, 2.0]], np.float64) / 3
+    cov = (v.T @ v * 4).astype(np.float32)  # rank 1
+    draws = np.asarray(random.multivariate_normal(random.key(2), np.zeros(3, np.float32), cov,
+                                                  (1000,), method="svd"), np.float64)
+    assert np.all(np.isfinite(draws))
+    # Every draw lies on the line through v.
+    np.testing.assert_allclose(draws - (draws @ v.T) @ v, 0, atol=1e-5)
+    assert abs(np.var(draws @ v.T) / 4 - 1) < 0.15
+
+
+@pytest.mark.parametrize("x64", [False, True], ids=["f32", "f64"])
+def test_orthogonal_matches_jax(x64: bool) -> None:
+    dtype = np.float64 if x64 else np.float32
+    with x64_mode(x64):
+        for n, shape, m in [(1, (), None), (4, (2,), None), (5, (), 3), (3, (2, 1), 6)]:
+            got = random.orthogonal(random.key(9), n, shape, dtype, m)
+            want = jax.random.orthogonal(jax.random.key(9), n, shape, dtype, m)
+            assert_close(got, want, f"orthogonal {n} {shape} {m}")
+
+
+def test_orthogonal_is_orthogonal_and_haar() -> None:
+    q = np.asarray(random.orthogonal(random.key(4), 3, (4000,)), np.float64)
+    np.testing.assert_allclose(q @ np.swapaxes(q, -1, -2), np.broadcast_to(np.eye(3), q.shape),
+                               atol=1e-6)
+    det = np.linalg.det(q)
+    np.testing.assert_allclose(np.abs(det), 1, atol=1e-5)
+    # Haar on O(3): both determinant signs equally likely, every entry of mean 0 and
+    # variance 1/3.
+    assert abs(np.mean(det > 0) - 0.5) < 4 * 0.5 / np.sqrt(len(q))
+    assert np.max(np.abs(q.mean(0))) < 4 * np.sqrt(1 / 3 / len(q))
+    assert np.max(np.abs(q.var(0) - 1 / 3)) < 0.03
+    wide = np.asarray(random.orthogonal(random.key(4), 2, (), m=5), np.float64)
+    np.testing.assert_allclose(wide @ wide.T, np.eye(2), atol=1e-6)

@@ -9,9 +9,10 @@ does too, and ``log``, ``log1p``, ``erf_inv`` and ``erf`` are XLA's approximatio
 (``llax.frontend.xla_math``). Each public function checks its arguments as JAX does, then calls a
 jitted kernel with the shape and dtype static (eager calls run the same code).
 
-``multivariate_normal`` and ``orthogonal`` factor matrices: they use
-``llax.numpy.linalg``'s decompositions, and raise ``NotImplementedError`` while
-those are missing.
+``multivariate_normal`` and ``orthogonal`` factor matrices with ``llax.numpy.linalg``'s
+decompositions (Jacobi and Householder loops, not LAPACK), so they agree with JAX to
+rounding rather than bit for bit; with ``method='eigh'`` or ``'svd'`` the factor's
+column signs (which LAPACK leaves arbitrary) can differ from JAX's too.
 """
 
 from __future__ import annotations
@@ -628,31 +629,21 @@ def multivariate_normal(key: Any, mean: Any, cov: Any, shape: Any = None, dtype:
     else:
         S.check_shape("normal", shape, tuple(mean.shape[:-1]), tuple(cov.shape[:-2]))
         batch = shape
-    _linalg({"cholesky": "cholesky", "eigh": "eigh", "svd": "svd"}[method],
-            "multivariate_normal")
     return _multivariate_normal(typed, mean, cov, batch, dt, method)
-
-
-def _linalg(name: str, sampler: str) -> Any:
-    """``llax.numpy.linalg.<name>``, or NotImplementedError while llax lacks it."""
-    fn = getattr(jnp.linalg, name, None)
-    if fn is None:
-        raise NotImplementedError(f"{sampler} needs llax.numpy.linalg.{name}, which llax "
-                                  "does not have yet")
-    return fn
 
 
 @jit(static_argnums=(3, 4, 5))
 def _multivariate_normal(key: KeyArray, mean: Any, cov: Any, shape: tuple[int, ...],
                          dtype: np.dtype, method: str) -> Any:
+    # JAX's factors; a slightly negative eigenvalue of a singular cov gives NaN, as there.
     if method == "svd":
-        u, s, _ = _linalg("svd", "multivariate_normal")(cov)
+        u, s, _ = jnp.linalg.svd(cov)
         factor = jnp.multiply(u, jnp.sqrt(s[..., None, :]))
     elif method == "eigh":
-        w, v = _linalg("eigh", "multivariate_normal")(cov)
+        w, v = jnp.linalg.eigh(cov)
         factor = jnp.multiply(v, jnp.sqrt(w[..., None, :]))
     else:
-        factor = _linalg("cholesky", "multivariate_normal")(cov)
+        factor = jnp.linalg.cholesky(cov)
     z = standard_normal(key, (*shape, mean.shape[-1]), dtype)
     return jnp.add(mean, jnp.matmul(factor, z[..., None])[..., 0])
 
@@ -665,14 +656,13 @@ def orthogonal(key: Any, n: int, shape: Any = (), dtype: Any = None, m: int | No
     dt = S.float_dtype(dtype, "normal")
     n = operator.index(n)
     m = n if m is None else operator.index(m)
-    _linalg("qr", "orthogonal")
     return _orthogonal(typed, n, m, shape, dt)
 
 
 @jit(static_argnums=(1, 2, 3, 4))
 def _orthogonal(key: KeyArray, n: int, m: int, shape: tuple[int, ...], dtype: np.dtype) -> Any:
     z = standard_normal(key, (*shape, max(n, m), min(n, m)), dtype)
-    q, r = _linalg("qr", "orthogonal")(z)
+    q, r = jnp.linalg.qr(z)
     signs = jnp.sign(jnp.stack([r[..., i, i] for i in range(min(n, m))], axis=-1))
     x = jnp.multiply(q, jnp.expand_dims(signs, -2))
     return jnp.swapaxes(x, -1, -2) if n < m else x

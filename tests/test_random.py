@@ -198,6 +198,19 @@ def test_normal_large_draw_within_2_ulp_of_jax() -> None:
         assert np.mean(np.asarray(got) == np.asarray(want)) > 0.99
 
 
+def test_float16_draws_match_jax() -> None:
+    # XLA computes each float16 op in float32 and rounds it (its erf_inv and log included),
+    # and fuses no multiply-add there.
+    for name in ("uniform", "normal", "exponential", "laplace", "cauchy"):
+        got = getattr(random, name)(random.key(0), (4096,), jnp.float16)
+        want = getattr(jax.random, name)(jax.random.key(0), (4096,), jjnp.float16)
+        assert got.dtype == np.float16
+        np.testing.assert_array_equal(got, want, err_msg=name)
+    got = random.uniform(random.key(0), (4096,), jnp.float16, minval=-3.0, maxval=2.5)
+    want = jax.random.uniform(jax.random.key(0), (4096,), jjnp.float16, minval=-3.0, maxval=2.5)
+    np.testing.assert_array_equal(got, want)
+
+
 def test_normal_float64_under_x64() -> None:
     with x64_mode(True):
         got = random.normal(random.key(6), (1 << 16,))

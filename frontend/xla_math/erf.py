@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from llax.frontend import lax
-from llax.frontend.xla_math.core import fma, horner
+from llax.frontend.xla_math.core import fma, horner, narrow_floats_in_float32
 from llax.frontend.xla_math.log import log1p
 
 # float32: Eigen's numerator (odd, in x^2, highest degree first) and denominator (even).
@@ -117,6 +117,7 @@ _DOUBLE = (
 )
 
 
+@narrow_floats_in_float32
 def erf(x: Any) -> Any:
     """erf of a float32 or float64 array, with XLA's (the C library's) values."""
     return _erf_f64(x) if np.dtype(x.dtype) == np.float64 else _erf_f32(x)
@@ -212,6 +213,7 @@ def _erf_f64(x: Any) -> Any:
     return lax.select(lax.ne(x, x), x, out)  # nan stays nan
 
 
+@narrow_floats_in_float32
 def erf_inv(x: Any) -> Any:
     """erfinv(x) for float x in [-1, 1], with JAX's (XLA's) values."""
     dtype = np.dtype(x.dtype)

@@ -28,7 +28,7 @@ import numpy as np
 from llax.frontend import lax
 from llax.frontend.core import bind
 from llax.frontend.xla_math.core import const as _const
-from llax.frontend.xla_math.core import flush_denormals, fma
+from llax.frontend.xla_math.core import flush_denormals, fma, narrow_floats_in_float32
 from llax.ir import prims as P
 
 _EXPF_POLY = (1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2,
@@ -36,6 +36,7 @@ _EXPF_POLY = (1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2
 _LN2_HIGH, _LN2_LOW = 0.693359375, -2.12194440e-4
 
 
+@narrow_floats_in_float32
 def exp(x: Any) -> Any:
     """e**x with XLA's CPU values (float32 exactly; float64 within an ulp)."""
     if np.dtype(x.dtype) != np.float32:
@@ -57,6 +58,7 @@ def exp(x: Any) -> Any:
     return lax.select(lax.ne(x, x), x, out)  # NaN stays NaN (the clamp would lose it)
 
 
+@narrow_floats_in_float32
 def pow(x: Any, y: Any) -> Any:  # noqa: A001 - the operation's name
     """x**y for equal-shaped float operands with XLA's CPU values (C ``powf`` for float32)."""
     if np.dtype(x.dtype) != np.float32:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from llax.frontend import lax
-from llax.frontend.xla_math.core import fma, horner
+from llax.frontend.xla_math.core import fma, horner, narrow_floats_in_float32
 
 # float32 log: Cephes' polynomial (highest degree first), sqrt(1/2), and ln 2 split in a
 # small part and an exactly representable one.
@@ -28,6 +28,7 @@ _SQRT_HALF = 0.707106781186547524
 _LN2_SMALL, _LN2_EXACT = -2.12194440e-4, 0.693359375
 
 
+@narrow_floats_in_float32
 def log(x: Any) -> Any:
     """Natural log of a float32 or float64 array, with XLA's values for float32."""
     if np.dtype(x.dtype) != np.float32:
@@ -83,6 +84,7 @@ _LOG1P_DEN = (1.0, 1.5062909083469192043167e1, 8.3047565967967209469434e1,
               2.1642788614495947685003e2, 6.0118660497603843919306e1)
 
 
+@narrow_floats_in_float32
 def log1p(x: Any) -> Any:
     """log(1 + x) as XLA computes it (its rational approximation for small x)."""
     x2 = lax.mul(x, x)

@@ -11,8 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from llax.frontend import lax
+from llax.frontend import lax, xla_math
 from llax.frontend.jnp._dtypes import requested_dtype
+from llax.frontend.jnp._manipulation import broadcast_to
 from llax.frontend.random import threefry
 from llax.frontend.random.keys import KeyArray, check_key
 from llax.ir import dtypes
@@ -81,3 +82,20 @@ def unit_floats(key: KeyArray, shape: tuple[int, ...], dtype: np.dtype) -> Any:
     top = lax.shift_right_logical(raw, lax.full((), width - info.nmant, raw.dtype))
     return lax.mul(lax.convert_element_type(top, dtype),
                    lax.full((), 2.0 ** -info.nmant, dtype))
+
+
+def uniform_between(key: KeyArray, shape: tuple[int, ...], dtype: np.dtype, lo: Any,
+                    hi: Any) -> Any:
+    """JAX's ``uniform(key, shape, dtype, lo, hi)``, traced: ``max(lo, f * (hi - lo) + lo)``
+    for unit floats ``f``, the multiply-add fused. ``lo`` and ``hi`` are Python floats
+    (constants, whose width is rounded in ``dtype`` as XLA folds it) or arrays."""
+    floats = unit_floats(key, shape, dtype)
+    if isinstance(lo, float) and isinstance(hi, float):
+        if (lo, hi) == (0.0, 1.0):
+            return floats
+        lo_c, hi_c = np.asarray(lo, dtype), np.asarray(hi, dtype)
+        lo_v, width = lax.full((), lo_c, dtype), lax.full((), hi_c - lo_c, dtype)
+    else:
+        lo_v, hi_v = (broadcast_to(lax.convert_element_type(v, dtype), shape) for v in (lo, hi))
+        width = lax.sub(hi_v, lo_v)
+    return lax.max(broadcast_to(lo_v, shape), xla_math.fma(floats, width, lo_v))

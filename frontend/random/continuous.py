@@ -85,23 +85,6 @@ def _as(x: Any, dtype: np.dtype, shape: tuple[int, ...]) -> Any:
     return broadcast_to(lax.convert_element_type(x, dtype), shape)
 
 
-def uniform_between(key: KeyArray, shape: tuple[int, ...], dtype: np.dtype, lo: Any,
-                    hi: Any) -> Any:
-    """JAX's ``uniform(key, shape, dtype, lo, hi)``, traced: ``max(lo, f * (hi - lo) + lo)``
-    for unit floats ``f``, the multiply-add fused. ``lo`` and ``hi`` are Python floats
-    (constants, whose width is rounded in ``dtype`` as XLA folds it) or arrays."""
-    floats = S.unit_floats(key, shape, dtype)
-    if isinstance(lo, float) and isinstance(hi, float):
-        if (lo, hi) == (0.0, 1.0):
-            return floats
-        lo_c, hi_c = np.asarray(lo, dtype), np.asarray(hi, dtype)
-        lo_v, width = _const(lo_c, dtype), _const(hi_c - lo_c, dtype)
-    else:
-        lo_v, hi_v = _as(lo, dtype, shape), _as(hi, dtype, shape)
-        width = lax.sub(hi_v, lo_v)
-    return lax.max(broadcast_to(lo_v, shape), xla_math.fma(floats, width, lo_v))
-
-
 def _neg_log(x: Any) -> Any:
     return lax.neg(xla_math.log(x))
 
@@ -153,7 +136,7 @@ def gumbel_draw(key: KeyArray, shape: tuple[int, ...], dtype: np.dtype, mode: st
                         _const(info.tiny, dtype))
         x = lax.select(lax.ge(high, _const(0.5, dtype)), high, finer)
         return _neg_log(lax.neg(_log1p_neg(x)))
-    u = uniform_between(key, shape, dtype, float(info.tiny), 1.0)
+    u = S.uniform_between(key, shape, dtype, float(info.tiny), 1.0)
     return _neg_log(_neg_log(u))
 
 
@@ -306,7 +289,7 @@ def laplace(key: Any, shape: Any = (), dtype: Any = None) -> Any:
 
 @jit(static_argnums=(1, 2))
 def _laplace(key: KeyArray, shape: tuple[int, ...], dtype: np.dtype) -> Any:
-    u = uniform_between(key, shape, dtype, -1.0 + float(np.finfo(dtype).epsneg), 1.0)
+    u = S.uniform_between(key, shape, dtype, -1.0 + float(np.finfo(dtype).epsneg), 1.0)
     return lax.mul(lax.sign(u), _log1p_neg(lax.abs(u)))
 
 
@@ -318,7 +301,7 @@ def logistic(key: Any, shape: Any = (), dtype: Any = None) -> Any:
 
 @jit(static_argnums=(1, 2))
 def _logistic(key: KeyArray, shape: tuple[int, ...], dtype: np.dtype) -> Any:
-    u = uniform_between(key, shape, dtype, float(np.finfo(dtype).tiny), 1.0)
+    u = S.uniform_between(key, shape, dtype, float(np.finfo(dtype).tiny), 1.0)
     return lax.sub(xla_math.log(u), _log1p_neg(u))
 
 
@@ -330,7 +313,7 @@ def cauchy(key: Any, shape: Any = (), dtype: Any = None) -> Any:
 
 @jit(static_argnums=(1, 2))
 def _cauchy(key: KeyArray, shape: tuple[int, ...], dtype: np.dtype) -> Any:
-    u = uniform_between(key, shape, dtype, float(np.finfo(dtype).eps), 1.0)
+    u = S.uniform_between(key, shape, dtype, float(np.finfo(dtype).eps), 1.0)
     return lax.tan(lax.mul(_const(np.pi, dtype), lax.sub(u, _const(0.5, dtype))))
 
 
@@ -380,7 +363,7 @@ def _truncated_normal(key: KeyArray, lower: Any, upper: Any, shape: tuple[int, .
     inv_sqrt2 = _const(np.asarray(1, dtype) / sqrt2, dtype)
     a, b = (xla_math.erf(lax.mul(v, inv_sqrt2)) for v in (lower, upper))
     sqrt2 = _const(sqrt2, dtype)
-    out = lax.mul(sqrt2, xla_math.erf_inv(uniform_between(key, shape, dtype, a, b)))
+    out = lax.mul(sqrt2, xla_math.erf_inv(S.uniform_between(key, shape, dtype, a, b)))
     # Rounding may reach a bound (or u be exactly erf(lower)): keep to the open interval.
     above = broadcast_to(lax.nextafter(lower, _const(np.inf, dtype)), shape)
     below = broadcast_to(lax.nextafter(upper, _const(-np.inf, dtype)), shape)

@@ -49,11 +49,9 @@ def uniform(key: Any, shape: Any = (), dtype: Any = None, minval: Any = 0.0,
 @jit(static_argnums=(3, 4))
 def _uniform(key: KeyArray, minval: Any, maxval: Any, shape: tuple[int, ...],
              dtype: np.dtype) -> Any:
-    floats = S.unit_floats(key, shape, dtype)
     if _is_constant(minval, 0) and _is_constant(maxval, 1):
-        return floats  # x * 1 + 0, and max(0, x): no arithmetic to do
-    lo, hi = (broadcast_to(lax.convert_element_type(v, dtype), shape) for v in (minval, maxval))
-    return lax.max(lo, xla_math.fma(floats, lax.sub(hi, lo), lo))
+        return S.unit_floats(key, shape, dtype)  # x * 1 + 0, and max(0, x): nothing to do
+    return S.uniform_between(key, shape, dtype, minval, maxval)
 
 
 def _is_constant(x: Any, value: float) -> bool:

@@ -330,6 +330,23 @@ def test_grad_of_qr_matches_jax() -> None:
                                atol=1e-5 * np.abs(want).max())
 
 
+def test_grad_of_eigh_matches_jax() -> None:
+    """eigh has its own derivative rule (its sweeps are a while loop, which reverse mode
+    cannot differentiate); the loss is invariant to the eigenvectors' signs."""
+    a = symmetric(5, np.float32, seed=13)[0]
+    weights = general((3, 5, 5), np.float32, seed=14)
+
+    def loss(m: Any) -> Callable:
+        def f(x: Any) -> Any:
+            w, v = m.linalg.eigh(x)
+            return (w * w).sum() + (v * v[..., :1, :] * weights).sum()
+        return f
+
+    want = np.asarray(jax.grad(loss(jjnp))(a))
+    for grad in (llax.grad(loss(jnp)), llax.jit(llax.grad(loss(jnp)))):
+        np.testing.assert_allclose(np.asarray(grad(a)), want, atol=1e-5 * np.abs(want).max())
+
+
 # ---------------------------------------------------------------------------------------------
 # Errors
 

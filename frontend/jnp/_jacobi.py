@@ -21,7 +21,6 @@ no rotation touches (its partner's rotation angle is exactly zero).
 
 from __future__ import annotations
 
-import functools
 import math
 from typing import Any, NamedTuple
 
@@ -29,6 +28,7 @@ import numpy as np
 
 from llax.frontend import lax
 from llax.frontend.api import jit
+from llax.frontend.custom_derivatives import custom_jvp
 from llax.frontend.jnp import _matrix_ops as M
 from llax.frontend.jnp._take import gather_along_axis
 from llax.frontend.jnp._triangular import form_q, householder
@@ -51,32 +51,34 @@ class SVDResult(NamedTuple):
 # Rotations in parallel
 
 
-@functools.cache
 def _round_robin(size: int) -> np.ndarray:
-    """The gather indices that move positions to the next round: position ``2i`` and
-    ``2i + 1`` are pair ``i``; position 0 stays, the others cycle."""
-    half = size // 2
-    if half <= 1:
+    """The gather indices that move positions to the next round (positions ``2i`` and
+    ``2i + 1`` are pair ``i``; position 0 stays, the others cycle): as a table, for
+    reading and testing; ``_next_round`` computes the same from an iota."""
+    if size <= 2:
         return np.arange(size, dtype=np.int32)
-    src = np.empty(size, np.int32)
-    src[0], src[2] = 0, 1
-    for i in range(2, half):
-        src[2 * i] = 2 * (i - 1)
-    for i in range(half - 1):
-        src[2 * i + 1] = 2 * (i + 1) + 1
-    src[2 * half - 1] = 2 * (half - 1)
-    return src
+    p = np.arange(size)
+    src = np.where(p % 2 == 0, p - 2, p + 2)
+    src[0], src[2], src[size - 1] = 0, 1, size - 2
+    return src.astype(np.int32)
 
 
 def _next_round(x: Any, axis: int) -> Any:
-    """``x`` with its positions along ``axis`` permuted for the next round."""
-    src = _round_robin(x.shape[axis])
+    """``x`` with its positions along ``axis`` permuted for the next round. The indices
+    come from an iota, not an array constant, so loop bodies stay free of those (which
+    batching rules cannot re-stage)."""
     axis %= x.ndim
-    shape = tuple(x.shape)
-    index_shape = shape[:axis] + (len(src),) + shape[axis + 1:]
-    index = lax.broadcast_in_dim(lax.convert_element_type(np.asarray(src), np.int32),
-                                 index_shape, (axis,))
-    return gather_along_axis(x, index, axis)
+    size = x.shape[axis]
+    if size <= 2:
+        return x
+    p = M.index_grid(tuple(x.shape), axis)
+    two = np.int32(2)
+    even = lax.eq(lax.rem(p, two), np.int32(0))
+    src = lax.select(even, lax.sub(p, two), lax.add(p, two))
+    src = lax.select(lax.eq(p, np.int32(0)), p, src)
+    src = lax.select(lax.eq(p, two), lax.full(p.shape, 1, np.int32), src)
+    src = lax.select(lax.eq(p, np.int32(size - 1)), lax.full(p.shape, size - 2, np.int32), src)
+    return gather_along_axis(x, src, axis)
 
 
 def _pairs(x: Any) -> tuple[Any, Any]:
@@ -210,7 +212,31 @@ def _eigh(x: Any, lower: bool, symmetrize: bool) -> EighResult:
         # The chosen triangle mirrored onto the other.
         mirror = M.transpose_last(x)
         x = lax.select(M.triangle_mask(x.shape, lower), x, mirror)
-    return EighResult(*symmetric_eigen(x))
+    return EighResult(*_differentiable_eigen(x))
+
+
+@custom_jvp
+def _differentiable_eigen(a: Any) -> tuple[Any, Any]:
+    """``symmetric_eigen`` with the eigendecomposition's own derivative rule, so reverse
+    mode need not differentiate the while loop of sweeps."""
+    return symmetric_eigen(a)
+
+
+@_differentiable_eigen.defjvp
+def _eigen_jvp(primals: tuple, tangents: tuple) -> tuple:
+    """With ``A = V diag(w) V^T`` and ``B = V^T dA V``: ``dw = diag(B)`` and
+    ``dV = V (F * B)``, ``F_ij = 1 / (w_j - w_i)`` off the diagonal and 0 on it
+    (unbounded for repeated eigenvalues, as in JAX)."""
+    (a,), (da,) = primals, tangents
+    w, v = symmetric_eigen(a)
+    dtype = np.dtype(a.dtype)
+    b = M.matmul(M.transpose_last(v), M.matmul(da, v))
+    eye = M.identity(a.shape, dtype)
+    spread = lambda dims: lax.broadcast_in_dim(w, a.shape, dims)  # noqa: E731
+    batch = tuple(range(a.ndim - 2))
+    gaps = lax.sub(spread((*batch, a.ndim - 1)), spread((*batch, a.ndim - 2)))
+    f = lax.sub(lax.div(M.const(1, dtype), lax.add(eye, gaps)), eye)
+    return (w, v), (M.diagonal(b), M.matmul(v, lax.mul(f, b)))
 
 
 def symmetric_eigen(a: Any) -> tuple[Any, Any]:
@@ -224,18 +250,22 @@ def symmetric_eigen(a: Any) -> tuple[Any, Any]:
     a = _pad_even(scaled, (a.ndim - 2, a.ndim - 1))
     size = a.shape[-1]
     shape = a.shape
-    blocks = lax.eq(lax.div(M.index_grid(shape, a.ndim - 2), np.int32(2)),
-                    lax.div(M.index_grid(shape, a.ndim - 1), np.int32(2)))
-    eye = lax.eq(M.index_grid(shape, a.ndim - 2), M.index_grid(shape, a.ndim - 1))
-    # Row 2i, column 2i + 1: the off-diagonal entry of pair i.
-    upper_pair = lax.bitwise_and(blocks, M.triangle_mask(shape, lower=False, strict=True))
-    zeros = M.const(0, dtype, shape)
     batch = tuple(range(a.ndim - 2))
+
+    def masks() -> tuple[Any, Any, Any]:
+        """The pairs' 2x2 diagonal blocks, the diagonal, and the pairs' off-diagonal
+        entries (row 2i, column 2i + 1). Built inside the loop body from iotas: closed-over
+        array constants there would trip batching of a custom_jvp's staged region."""
+        rows, cols = M.index_grid(shape, a.ndim - 2), M.index_grid(shape, a.ndim - 1)
+        blocks = lax.eq(lax.div(rows, np.int32(2)), lax.div(cols, np.int32(2)))
+        return blocks, lax.eq(rows, cols), lax.bitwise_and(blocks, lax.lt(rows, cols))
 
     eps = float(np.finfo(dtype).eps)
 
     def one_round(_: Any, carry: tuple[Any, Any, Any]) -> tuple[Any, Any, Any]:
         a, v, rotated = carry
+        blocks, eye, upper_pair = masks()
+        zeros = M.const(0, dtype, shape)
         app, aqq = _pairs(M.diagonal(a))
         apq, _ = _pairs(lax.reduce_sum(lax.select(upper_pair, a, zeros), (a.ndim - 1,)))
         # Demmel and Veselic's test, relative to the pair's diagonal; entries below

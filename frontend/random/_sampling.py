@@ -6,12 +6,13 @@
 from __future__ import annotations
 
 import operator
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
 from llax.frontend import lax, xla_math
+from llax.frontend.api import jit
 from llax.frontend.jnp._dtypes import requested_dtype
 from llax.frontend.jnp._manipulation import broadcast_to
 from llax.frontend.random import threefry
@@ -60,6 +61,24 @@ def int_dtype(dtype: Any, name: str) -> np.dtype:
     if not dtypes.is_int(dt):
         raise TypeError(f"{name} only accepts integer dtypes, got {dt}")
     return dt
+
+
+def float_sampler(draw: Callable[[KeyArray, tuple[int, ...], np.dtype], Any],
+                  name: str | None = None) -> Callable[..., Any]:
+    """The public sampler ``name(key, shape=(), dtype=None)`` for ``draw`` (by default
+    ``name_draw``): JAX's argument checks, then the draw jitted with the shape and dtype
+    static (so eager calls run the compiled code too)."""
+    name = name or draw.__name__.removesuffix("_draw")
+    kernel = jit(draw, static_argnums=(1, 2))
+
+    def sampler(key: Any, shape: Any = (), dtype: Any = None) -> Any:
+        typed = single_key(name, key)
+        dt = float_dtype(dtype, name)
+        return kernel(typed, canonical_shape(shape, name), dt)
+
+    sampler.__name__ = sampler.__qualname__ = name
+    sampler.__doc__ = draw.__doc__
+    return sampler
 
 
 def single_key(name: str, key: Any) -> KeyArray:

@@ -266,69 +266,31 @@ def _top_k_indices(x: Any, k: int) -> Any:
 # Inverse-CDF samplers without parameters
 
 
-def exponential(key: Any, shape: Any = (), dtype: Any = None) -> Any:
-    """Exponential draws: ``-log1p(-u)``."""
-    typed, shape, dt = _float_args("exponential", key, shape, dtype)
-    return _exponential(typed, shape, dt)
-
-
-@jit(static_argnums=(1, 2))
-def _exponential(key: KeyArray, shape: tuple[int, ...], dtype: np.dtype) -> Any:
-    return exponential_draw(key, shape, dtype)
-
-
 def exponential_draw(key: KeyArray, shape: tuple[int, ...], dtype: np.dtype) -> Any:
+    """Exponential draws: ``-log1p(-u)``."""
     return lax.neg(_log1p_neg(S.unit_floats(key, shape, dtype)))
 
 
-def laplace(key: Any, shape: Any = (), dtype: Any = None) -> Any:
+def laplace_draw(key: KeyArray, shape: tuple[int, ...], dtype: np.dtype) -> Any:
     """Laplace draws: ``sign(u) log1p(-|u|)`` for u uniform in (-1, 1)."""
-    typed, shape, dt = _float_args("laplace", key, shape, dtype)
-    return _laplace(typed, shape, dt)
-
-
-@jit(static_argnums=(1, 2))
-def _laplace(key: KeyArray, shape: tuple[int, ...], dtype: np.dtype) -> Any:
     u = S.uniform_between(key, shape, dtype, -1.0 + float(np.finfo(dtype).epsneg), 1.0)
     return lax.mul(lax.sign(u), _log1p_neg(lax.abs(u)))
 
 
-def logistic(key: Any, shape: Any = (), dtype: Any = None) -> Any:
+def logistic_draw(key: KeyArray, shape: tuple[int, ...], dtype: np.dtype) -> Any:
     """Logistic draws: ``log(u) - log1p(-u)``."""
-    typed, shape, dt = _float_args("logistic", key, shape, dtype)
-    return _logistic(typed, shape, dt)
-
-
-@jit(static_argnums=(1, 2))
-def _logistic(key: KeyArray, shape: tuple[int, ...], dtype: np.dtype) -> Any:
     u = S.uniform_between(key, shape, dtype, float(np.finfo(dtype).tiny), 1.0)
     return lax.sub(xla_math.log(u), _log1p_neg(u))
 
 
-def cauchy(key: Any, shape: Any = (), dtype: Any = None) -> Any:
+def cauchy_draw(key: KeyArray, shape: tuple[int, ...], dtype: np.dtype) -> Any:
     """Cauchy draws: ``tan(pi (u - 1/2))``."""
-    typed, shape, dt = _float_args("cauchy", key, shape, dtype)
-    return _cauchy(typed, shape, dt)
-
-
-@jit(static_argnums=(1, 2))
-def _cauchy(key: KeyArray, shape: tuple[int, ...], dtype: np.dtype) -> Any:
     u = S.uniform_between(key, shape, dtype, float(np.finfo(dtype).eps), 1.0)
     return lax.tan(lax.mul(_const(np.pi, dtype), lax.sub(u, _const(0.5, dtype))))
 
 
-def maxwell(key: Any, shape: Any = (), dtype: Any = None) -> Any:
-    """One-sided Maxwell draws: the length of a standard normal 3-vector."""
-    typed, shape, dt = _float_args("maxwell", key, shape, dtype)
-    return _maxwell(typed, shape, dt)
-
-
-@jit(static_argnums=(1, 2))
-def _maxwell(key: KeyArray, shape: tuple[int, ...], dtype: np.dtype) -> Any:
-    return maxwell_draw(key, shape, dtype)
-
-
 def maxwell_draw(key: KeyArray, shape: tuple[int, ...], dtype: np.dtype) -> Any:
+    """One-sided Maxwell draws: the length of a standard normal 3-vector."""
     z = standard_normal(key, (*shape, 3), dtype)
     # sqrt(z0^2 + z1^2 + z2^2) as XLA's reduction adds the squares: (z0^2 + z2^2) + z1^2,
     # nothing fused (two accumulator lanes, the third square joining the first).
@@ -336,6 +298,13 @@ def maxwell_draw(key: KeyArray, shape: tuple[int, ...], dtype: np.dtype) -> Any:
                   for i in range(3))
     total = lax.add(lax.add(lax.mul(z0, z0), lax.mul(z2, z2)), lax.mul(z1, z1))
     return lax.sqrt(total)
+
+
+exponential = S.float_sampler(exponential_draw)
+laplace = S.float_sampler(laplace_draw)
+logistic = S.float_sampler(logistic_draw)
+cauchy = S.float_sampler(cauchy_draw)
+maxwell = S.float_sampler(maxwell_draw)
 
 
 # ---------------------------------------------------------------------------------------------

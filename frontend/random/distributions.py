@@ -62,19 +62,8 @@ def _is_constant(x: Any, value: float) -> bool:
     return known is not None and np.ndim(known) == 0 and float(np.asarray(known)) == value
 
 
-def normal(key: Any, shape: Any = (), dtype: Any = None) -> Any:
-    """Standard normal floats: ``sqrt(2) * erfinv(u)`` for u uniform in (-1, 1), as JAX."""
-    typed = S.single_key("normal", key)
-    return _normal(typed, S.canonical_shape(shape, "normal"), S.float_dtype(dtype, "normal"))
-
-
-@jit(static_argnums=(1, 2))
-def _normal(key: KeyArray, shape: tuple[int, ...], dtype: np.dtype) -> Any:
-    return standard_normal(key, shape, dtype)
-
-
 def standard_normal(key: KeyArray, shape: tuple[int, ...], dtype: np.dtype) -> Any:
-    """The normal draw, for other samplers to build on (traced, not jitted)."""
+    """Standard normal floats: ``sqrt(2) * erfinv(u)`` for u uniform in (-1, 1), as JAX."""
     # u = 2 f - 1 + 2**-(nmant+1) is exact: JAX's uniform on [nextafter(-1, 0), 1), whose
     # width rounds to 2, so its multiply-add rounds once either way.
     lo = np.nextafter(np.array(-1.0, dtype), np.array(0.0, dtype))
@@ -82,6 +71,9 @@ def standard_normal(key: KeyArray, shape: tuple[int, ...], dtype: np.dtype) -> A
     u = lax.max(lax.full((), lo, dtype),
                 lax.add(lax.mul(floats, lax.full((), 2.0, dtype)), lax.full((), lo, dtype)))
     return lax.mul(lax.full((), np.sqrt(2), dtype), xla_math.erf_inv(u))
+
+
+normal = S.float_sampler(standard_normal, "normal")
 
 
 def randint(key: Any, shape: Any, minval: Any, maxval: Any, dtype: Any = None) -> Any:

@@ -25,6 +25,7 @@ from llax.frontend.random.continuous import (
     wald,
     weibull_min,
 )
+from llax.frontend.random.derived import ball, binomial, chisquare, f, generalized_normal, t
 from llax.frontend.random.discrete import choice, permutation
 from llax.frontend.random.distributions import bernoulli, bits, normal, randint, uniform
 from llax.frontend.random.keys import (
@@ -40,9 +41,10 @@ from llax.frontend.random.keys import (
 )
 from llax.frontend.random.loops import beta, dirichlet, gamma, loggamma, poisson
 
-__all__ = ["KeyArray", "PRNGKey", "bernoulli", "beta", "bits", "categorical", "cauchy", "choice",
-           "clone", "dirichlet", "double_sided_maxwell", "exponential", "fold_in", "gamma",
-           "geometric", "gumbel", "key", "key_data", "key_impl", "laplace", "loggamma", "logistic",
-           "lognormal", "maxwell", "multivariate_normal", "normal", "orthogonal", "pareto",
-           "permutation", "poisson", "rademacher", "randint", "rayleigh", "split", "triangular",
+__all__ = ["KeyArray", "PRNGKey", "ball", "bernoulli", "beta", "binomial", "bits", "categorical",
+           "cauchy", "chisquare", "choice", "clone", "dirichlet", "double_sided_maxwell",
+           "exponential", "f", "fold_in", "gamma", "generalized_normal", "geometric", "gumbel",
+           "key", "key_data", "key_impl", "laplace", "loggamma", "logistic", "lognormal",
+           "maxwell", "multivariate_normal", "normal", "orthogonal", "pareto", "permutation",
+           "poisson", "rademacher", "randint", "rayleigh", "split", "t", "triangular",
            "truncated_normal", "uniform", "wald", "weibull_min", "wrap_key_data"]

@@ -186,6 +186,18 @@ class Array:
         return (Array, (np.array(self._value), self.weak_type))
 
 
+class LiteralArray(Array):
+    """An IR Literal handed back to ``bind`` by a transformation re-emitting a Function.
+    Traced, it is that Literal again, whatever its size: a non-scalar constant of a loop
+    body stays a constant of the transformed body instead of being captured as an input."""
+
+    __slots__ = ("literal",)
+
+    def __init__(self, literal: Literal) -> None:
+        super().__init__(literal.value, literal.type.weak)
+        self.literal = literal
+
+
 class DeletedBuffer:
     """What a deleted Array holds instead of its buffer: every use raises JAX's error."""
 
@@ -448,6 +460,8 @@ class Trace:
             if not x.trace.is_live():
                 raise x.escaped(f"in {self.name!r}")
             return self._capture(x, x.ir_var.type)
+        if type(x) is LiteralArray:
+            return x.literal
         value, weak = concrete_value(x)
         if value.ndim == 0:
             return Literal(value, TensorType((), value.dtype, weak))

@@ -313,6 +313,10 @@ def test_grad_of_cholesky_matches_jax() -> None:
     want = np.asarray(jax.grad(loss(jjnp))(a))
     for grad in (llax.grad(loss(jnp)), llax.jit(llax.grad(loss(jnp)))):
         np.testing.assert_allclose(np.asarray(grad(a)), want, atol=1e-5 * np.abs(want).max())
+    stack = np.stack([a, a + np.eye(5, dtype=np.float32)])
+    want = np.asarray(jax.vmap(jax.grad(loss(jjnp)))(stack))
+    np.testing.assert_allclose(np.asarray(llax.vmap(llax.grad(loss(jnp)))(stack)), want,
+                               atol=1e-5 * np.abs(want).max())
 
 
 def test_grad_of_qr_matches_jax() -> None:
@@ -345,6 +349,10 @@ def test_grad_of_eigh_matches_jax() -> None:
     want = np.asarray(jax.grad(loss(jjnp))(a))
     for grad in (llax.grad(loss(jnp)), llax.jit(llax.grad(loss(jnp)))):
         np.testing.assert_allclose(np.asarray(grad(a)), want, atol=1e-5 * np.abs(want).max())
+    stack = np.stack([a, a + np.eye(5, dtype=np.float32)])
+    want = np.asarray(jax.vmap(jax.grad(loss(jjnp)))(stack))
+    np.testing.assert_allclose(np.asarray(llax.vmap(llax.grad(loss(jnp)))(stack)), want,
+                               atol=1e-5 * np.abs(want).max())
 
 
 # ---------------------------------------------------------------------------------------------

@@ -236,6 +236,12 @@ def test_gamma_grad_under_jit_and_vmap():
     got = llax.grad(lambda a: llax.vmap(lambda k, a: random.loggamma(k, a))(keys, a).sum())(
         a_batch)
     assert max_rel(want, got) < 2e-5
+    # vmap of grad: the loop body's constants (the counters of the draw) stay constants of
+    # the batched loop (they once became captured inputs, which batching refuses).
+    a_pair = np.array([0.5, 2.0], F32)
+    want = jax.vmap(jax.grad(lambda a: jax.random.gamma(jax.random.key(0), a).sum()))(a_pair)
+    got = llax.vmap(llax.grad(lambda a: random.gamma(random.key(0), a).sum()))(a_pair)
+    assert max_rel(want, got) < 2e-5
     # Forward mode, and vmap of it: the same numbers.
     _, tangent = llax.jvp(lambda a: random.gamma(keys[0], a), (a,), (np.ones_like(a),))
     np.testing.assert_allclose(arr(tangent), per_key[0], rtol=1e-6)

@@ -14,7 +14,15 @@ from typing import Any
 
 import numpy as np
 
-from llax.frontend.core import Array, Trace, aval_of, bind, concrete_value, trace_stack
+from llax.frontend.core import (
+    Array,
+    LiteralArray,
+    Trace,
+    aval_of,
+    bind,
+    concrete_value,
+    trace_stack,
+)
 from llax.ir import prims as P
 from llax.ir.core import Atom, Function, Literal, Var
 from llax.ir.interpreter import evaluate_function
@@ -23,7 +31,7 @@ from llax.ir.types import TensorType
 
 def literal_operand(lit: Literal) -> Array:
     """A Literal as an operand for ``bind`` (which turns it back into the same Literal)."""
-    return Array(lit.value, lit.type.weak)
+    return LiteralArray(lit)
 
 
 def build_closed_function(body: Callable[..., Sequence[Any]], in_types: Sequence[TensorType],

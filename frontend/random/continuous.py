@@ -77,6 +77,17 @@ def _params(name: str, *params: Any) -> list[Any]:
     return [as_array(p, name, i) for i, p in enumerate(params)]
 
 
+def _sampler_args(name: str, key: Any, shape: Any, dtype: Any,
+                  *params: Any) -> tuple[KeyArray, list[Any], tuple[int, ...], np.dtype]:
+    """A parameterised float sampler's checks, in JAX's order: the key and dtype, the
+    parameters as arrays, the shape (by default theirs), then their casts to the dtype."""
+    typed, shape, dt = _float_args(name, key, shape, dtype)
+    arrays = _params(name, *params)
+    shape = _param_shape(name, shape, *arrays)
+    _check_safe_casts(name, dt, *arrays)
+    return typed, arrays, shape, dt
+
+
 def _const(value: float, dtype: np.dtype) -> Any:
     return lax.full((), value, dtype)
 
@@ -364,10 +375,7 @@ def _lognormal(key: KeyArray, sigma: Any, shape: tuple[int, ...], dtype: np.dtyp
 
 def pareto(key: Any, b: Any, shape: Any = None, dtype: Any = None) -> Any:
     """Pareto draws (scale 1, shape ``b``): ``exp(e / b)`` for exponential e."""
-    typed, shape, dt = _float_args("pareto", key, shape, dtype)
-    (b,) = _params("pareto", b)
-    shape = _param_shape("pareto", shape, b)
-    _check_safe_casts("pareto", dt, b)
+    typed, (b,), shape, dt = _sampler_args("pareto", key, shape, dtype, b)
     return _pareto(typed, b, shape, dt)
 
 
@@ -428,10 +436,7 @@ def _weibull_min(key: KeyArray, scale: Any, concentration: Any, shape: tuple[int
 
 def rayleigh(key: Any, scale: Any, shape: Any = None, dtype: Any = None) -> Any:
     """Rayleigh draws: ``scale sqrt(-2 log u)``."""
-    typed, shape, dt = _float_args("rayleigh", key, shape, dtype)
-    (scale,) = _params("rayleigh", scale)
-    shape = _param_shape("rayleigh", shape, scale)
-    _check_safe_casts("rayleigh", dt, scale)
+    typed, (scale,), shape, dt = _sampler_args("rayleigh", key, shape, dtype, scale)
     return _rayleigh(typed, scale, shape, dt)
 
 
@@ -445,10 +450,7 @@ def _rayleigh(key: KeyArray, scale: Any, shape: tuple[int, ...], dtype: np.dtype
 def wald(key: Any, mean: Any, shape: Any = None, dtype: Any = None) -> Any:
     """Wald (inverse Gaussian, scale 1) draws, by Michael, Schucany and Haas' method:
     a root of the quadratic from a chi-square(1) draw, or its reflection ``mean^2 / x``."""
-    typed, shape, dt = _float_args("wald", key, shape, dtype)
-    (mean,) = _params("wald", mean)
-    shape = _param_shape("wald", shape, mean)
-    _check_safe_casts("wald", dt, mean)
+    typed, (mean,), shape, dt = _sampler_args("wald", key, shape, dtype, mean)
     return _wald(typed, mean, shape, dt)
 
 
@@ -471,10 +473,8 @@ def _wald(key: KeyArray, mean: Any, shape: tuple[int, ...], dtype: np.dtype) -> 
 def triangular(key: Any, left: Any, mode: Any, right: Any, shape: Any = None,
                dtype: Any = None) -> Any:
     """Triangular draws on [left, right] peaking at ``mode``, by inverting the CDF."""
-    typed, shape, dt = _float_args("triangular", key, shape, dtype)
-    left, mode, right = _params("triangular", left, mode, right)
-    shape = _param_shape("triangular", shape, left, mode, right)
-    _check_safe_casts("triangular", dt, left, mode, right)
+    typed, (left, mode, right), shape, dt = _sampler_args("triangular", key, shape, dtype,
+                                                           left, mode, right)
     return _triangular(typed, left, mode, right, shape, dt)
 
 

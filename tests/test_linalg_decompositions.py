@@ -313,7 +313,7 @@ def test_grad_of_cholesky_matches_jax() -> None:
     want = np.asarray(jax.grad(loss(jjnp))(a))
     for grad in (llax.grad(loss(jnp)), llax.jit(llax.grad(loss(jnp)))):
         np.testing.assert_allclose(np.asarray(grad(a)), want, atol=1e-5 * np.abs(want).max())
-    stack = np.stack([a, a + np.eye(5, dtype=np.float32)])
+    stack = np.stack([a, a + np.eye(a.shape[-1], dtype=np.float32)])
     want = np.asarray(jax.vmap(jax.grad(loss(jjnp)))(stack))
     np.testing.assert_allclose(np.asarray(llax.vmap(llax.grad(loss(jnp)))(stack)), want,
                                atol=1e-5 * np.abs(want).max())
@@ -349,7 +349,7 @@ def test_grad_of_eigh_matches_jax() -> None:
     want = np.asarray(jax.grad(loss(jjnp))(a))
     for grad in (llax.grad(loss(jnp)), llax.jit(llax.grad(loss(jnp)))):
         np.testing.assert_allclose(np.asarray(grad(a)), want, atol=1e-5 * np.abs(want).max())
-    stack = np.stack([a, a + np.eye(5, dtype=np.float32)])
+    stack = np.stack([a, a + np.eye(a.shape[-1], dtype=np.float32)])
     want = np.asarray(jax.vmap(jax.grad(loss(jjnp)))(stack))
     np.testing.assert_allclose(np.asarray(llax.vmap(llax.grad(loss(jnp)))(stack)), want,
                                atol=1e-5 * np.abs(want).max())

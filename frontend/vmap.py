@@ -34,6 +34,7 @@ from llax.frontend.tree_util import (
     tree_flatten_with_path,
     tree_leaves,
     tree_unflatten,
+    users_is_leaf,
 )
 from llax.frontend.validation import check_output_leaves
 from llax.ir.types import TensorType
@@ -117,7 +118,17 @@ def _flatten_axes(what: str, value: Any, spec: Any) -> list[int | None]:
     spec_leaves, spec_def = tree_flatten(spec, is_leaf=lambda x: x is None)
     subtrees = _flatten_up_to(spec_def, value, f"{what} specification must be a tree prefix "
                                                "of the corresponding value")
-    return [ax for ax, sub in zip(spec_leaves, subtrees) for _ in tree_leaves(sub)]
+    axes = []
+    for ax, sub in zip(spec_leaves, subtrees):
+        for leaf in tree_leaves(sub, users_is_leaf(None)):
+            inner = tree_leaves(leaf)
+            if ax is not None and ax < 0 and inner != [leaf]:
+                # A typed key array: a negative axis counts from the end of the key shape,
+                # before the key data's trailing dimension.
+                axes += [ax - (np.ndim(x) - len(leaf.shape)) for x in inner]
+            else:
+                axes += [ax] * len(inner)
+    return axes
 
 
 def _normalize_axis(x: Any, axis: int) -> int:

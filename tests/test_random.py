@@ -360,6 +360,15 @@ def test_vmap_over_keys_matches_jax() -> None:
         np.testing.assert_array_equal(got, want)
     got = llax.vmap(lambda k: random.normal(k, (3,)))(keys)
     assert ulps(got, jax.vmap(lambda k: jax.random.normal(k, (3,)))(jkeys)) <= 2
+    # Negative axes count in the key shape, not in the uint32 data behind it.
+    grid, jgrid = random.split(random.key(0), (3, 2)), jax.random.split(jax.random.key(0), (3, 2))
+    np.testing.assert_array_equal(
+        llax.vmap(lambda k: random.uniform(k[1]), in_axes=-1)(grid),
+        jax.vmap(lambda k: jax.random.uniform(k[1]), in_axes=-1)(jgrid))
+    got = llax.vmap(random.split, out_axes=-1)(grid[:, 0])
+    want = jax.vmap(jax.random.split, out_axes=-1)(jgrid[:, 0])
+    assert got.shape == want.shape == (2, 3)
+    np.testing.assert_array_equal(data(got), jdata(want))
     folded = llax.vmap(random.fold_in, in_axes=(None, 0))(random.key(1), jnp.arange(3))
     want = jax.vmap(jax.random.fold_in, in_axes=(None, 0))(jax.random.key(1), jjnp.arange(3))
     np.testing.assert_array_equal(data(folded), jdata(want))

@@ -88,6 +88,8 @@ METHOD_CASES = {
     "conj": lambda x: x.conj(), "conjugate": lambda x: x.conjugate(), "real": lambda x: x.real,
     "imag": lambda x: x.imag, "copy": lambda x: x.copy(),
     "getitem": lambda x: x[0, 1:, ::2],
+    "sort": lambda x: x.sort(axis=1), "sort descending": lambda x: x.sort(descending=True),
+    "argsort": lambda x: x.argsort(0), "take": lambda x: x.take(np.array([3, 0, 5]), axis=None),
 }
 
 

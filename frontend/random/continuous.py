@@ -245,32 +245,8 @@ def _categorical_distinct(key: KeyArray, logits: Any, shape: tuple[int, ...], ax
 
 def _top_k_indices(x: Any, k: int) -> Any:
     """The int32 indices of the ``k`` largest entries along the last axis, largest first,
-    ties to the lower index, in float total order (nan above inf, -nan below -inf), as
-    XLA's TopK. llax has no sort yet, so each of ``k`` rounds takes the largest entry
-    not yet taken: O(k n)."""
-    n = x.shape[-1]
-    bits = {4: np.int32, 8: np.int64}[np.dtype(x.dtype).itemsize]
-    # Signed integers that order as the floats' total order: negative floats' magnitude
-    # bits flipped.
-    key = lax.bitcast_convert_type(x, bits)
-    magnitude = _const(np.iinfo(bits).max, bits)
-    key = lax.select(lax.lt(key, _const(0, bits)), lax.bitwise_xor(key, magnitude), key)
-    positions = lax.broadcasted_iota(np.int32, x.shape, x.ndim - 1)
-    lowest = lax.full(x.shape, np.iinfo(bits).min, bits)
-    past_end = lax.full(x.shape, n, np.int32)
-
-    def take_largest(i: Any, carry: tuple[Any, Any]) -> tuple[Any, Any]:
-        taken, out = carry
-        best = lax.reduce_max(lax.select(taken, lowest, key), (x.ndim - 1,))
-        is_best = lax.bitwise_and(lax.bitwise_not(taken),
-                                  lax.eq(key, lax.expand_dims(best, (x.ndim - 1,))))
-        index = lax.reduce_min(lax.select(is_best, positions, past_end), (x.ndim - 1,))
-        index = lax.expand_dims(index, (x.ndim - 1,))
-        out = lax.dynamic_update_slice(out, index, (*([0] * (x.ndim - 1)), i))
-        return lax.bitwise_or(taken, lax.eq(positions, index)), out
-
-    init = (lax.full(x.shape, False, np.bool_), lax.full((*x.shape[:-1], k), 0, np.int32))
-    return lax.fori_loop(0, k, take_largest, init)[1]
+    ties to the lower index, floats in their bits' order (as XLA's TopK)."""
+    return lax.top_k(x, k)[1]
 
 
 # ---------------------------------------------------------------------------------------------

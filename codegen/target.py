@@ -251,7 +251,10 @@ class CompiledModule:
             raise KeyError(f"module {self.name!r} defines no symbol {symbol!r}; "
                            f"it defines {sorted(self._symbols)}") from None
         ee = self._engine.ee
-        with deferred_interrupts():  # an llvmlite call: see the module docstring
+        # Under the engine lock: a lookup finalizes every object the engine holds, and
+        # another thread may be between adding a module's main object and its side
+        # modules' (whose symbols the main object needs: LLVM would abort on them).
+        with deferred_interrupts(), _engine_lock:  # an llvmlite call: see the module docstring
             addr = ee.get_function_address(mangled) if is_function \
                 else ee.get_global_value_address(mangled)
         if not addr:

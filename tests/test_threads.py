@@ -113,6 +113,24 @@ def test_jit_compiles_distinct_functions_concurrently():
     run_in_threads(work)
 
 
+def test_functions_with_side_modules_compile_concurrently():
+    # Eight loop nests go to a side module, compiled on a second thread and loaded after
+    # the main one; a symbol lookup on another thread in between made LLVM abort ("Symbol
+    # not found: llax_side3_group0") and took the process down.
+    x_np = np.arange(64, dtype=np.float32).reshape(8, 8) / 64
+
+    def work(i: int) -> None:
+        for j in range(3):
+            scale = float(i * 3 + j + 1)
+            f = llax.jit(lambda v, s=scale: sum(jnp.sum(jnp.sin(v * (s + k)), axis=k % 2)
+                                                for k in range(8)))
+            want = sum(np.sin(x_np * (scale + k)).sum(axis=k % 2) for k in range(8))
+            np.testing.assert_allclose(np.asarray(f(jnp.asarray(x_np))), want, rtol=1e-5,
+                                       atol=1e-5)
+
+    run_in_threads(work)
+
+
 def test_jit_same_function_new_shapes_concurrently_compiles_each_once():
     traces: Counter = Counter()
 

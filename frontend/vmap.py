@@ -122,7 +122,7 @@ def _flatten_axes(what: str, value: Any, spec: Any) -> list[int | None]:
     for ax, sub in zip(spec_leaves, subtrees):
         for leaf in tree_leaves(sub, users_is_leaf(None)):
             inner = tree_leaves(leaf)
-            if ax is not None and ax < 0 and inner != [leaf]:
+            if ax is not None and ax < 0 and (len(inner) != 1 or inner[0] is not leaf):
                 # A typed key array: a negative axis counts from the end of the key shape,
                 # before the key data's trailing dimension.
                 axes += [ax - (np.ndim(x) - len(leaf.shape)) for x in inner]

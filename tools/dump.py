@@ -8,7 +8,10 @@ batched IR; ``--grad`` replaces the function by its gradient (with
 respect to every floating-point argument) and prints that; ``--passes`` prints
 the IR after every pass that changed it, ``--llvm``/``--llvm-opt``/``--asm`` the
 LLVM IR before and after optimisation and the machine code; ``--pipeline`` picks
-the passes. Any error in the request is one line on stderr and exit status 2.
+the passes. ``--graph out.svg`` writes the dataflow graph of the optimised IR (or of
+the stage ``--graph-stage`` names) as DOT, ``out.dot``, and renders it with Graphviz's
+``dot`` when that is installed. Any error in the request is one line on stderr and
+exit status 2.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import re
+import shutil
+import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -80,9 +85,91 @@ def parse_in_axes(text: str) -> int | None | tuple[int | None, ...]:
     return items[0] if len(items) == 1 else tuple(items)
 
 
+# --graph: the suffix the user gives decides the output. DOT text is always written (next to
+# the picture when one is asked for); the others are rendered from it by Graphviz.
+DOT_SUFFIXES = (".dot", ".gv")
+RENDERED_SUFFIXES = {".svg": "svg", ".png": "png", ".pdf": "pdf"}
+
+
+def graph_stage(traced: Function, spec: str, stage: str) -> Function:
+    """The IR that ``--graph-stage`` names: ``traced`` (the pipeline's input), ``optimized``
+    (its output, what ``jit`` compiles) or the name of a pass in the pipeline (the IR right
+    after the first pass of that name)."""
+    from llax.frontend.compile import optimize
+    from llax.passes.inline_calls import inline_calls
+    from llax.passes.manager import resolve_passes, run_pipeline
+
+    if stage == "traced":
+        return traced
+    if stage == "optimized":
+        return optimize(traced, spec)
+    passes = resolve_passes(spec)
+    for i, p in enumerate(passes):
+        if p.name == stage:
+            # optimize() inlines custom-derivative calls before the pipeline; so do we.
+            return run_pipeline(inline_calls(traced), passes[:i + 1])
+    names = ", ".join(dict.fromkeys(p.name for p in passes)) or "none"
+    raise DumpError(f"bad --graph-stage {stage!r}: expected traced, optimized or a pass of the "
+                    f"pipeline {spec!r} ({names})")
+
+
+def graph_files(path: str | Path) -> tuple[Path, str | None]:
+    """Where ``--graph path`` puts the DOT text, and the format Graphviz renders ``path`` in
+    (None for a DOT file); DumpError for a suffix it does not know."""
+    target = Path(path)
+    suffix = target.suffix.lower()
+    if suffix in DOT_SUFFIXES:
+        return target, None
+    if suffix in RENDERED_SUFFIXES:
+        return target.with_suffix(".dot"), RENDERED_SUFFIXES[suffix]
+    known = ", ".join((*DOT_SUFFIXES, *RENDERED_SUFFIXES))
+    raise DumpError(f"--graph {str(path)!r}: the file name must end in one of {known}")
+
+
+def write_graph(fn: Function, path: str | Path, *, title: str, out=None, err=None) -> Path:
+    """Write ``fn``'s dataflow graph to ``path`` (see ``llax.ir.dot``) and return where the
+    DOT text went.
+
+    ``x.dot``/``x.gv`` get the DOT text. ``x.svg``/``x.png``/``x.pdf`` get the DOT text in
+    ``x.dot`` and the picture rendered from it by Graphviz's ``dot``; when ``dot`` is not
+    on PATH, a message on ``err`` says so and names the DOT file (not an error: the graph
+    is there, only the picture is missing).
+    """
+    from llax.ir.dot import to_dot
+
+    out = sys.stdout if out is None else out
+    err = sys.stderr if err is None else err
+    target = Path(path)
+    dot_path, fmt = graph_files(path)
+    try:
+        dot_path.write_text(to_dot(fn, title=title))
+    except OSError as e:
+        raise DumpError(f"cannot write {dot_path}: {e.strerror or e}") from e
+    if fmt is None:
+        print(f"# graph: {dot_path}", file=out)
+        return dot_path
+    graphviz = shutil.which("dot")
+    if graphviz is None:
+        print(f"llax-dump: Graphviz's `dot` is not on PATH, so {target} was not rendered; "
+              f"the graph is in {dot_path} (DOT text). Install Graphviz, or render it "
+              f"elsewhere with: dot -T{fmt} {dot_path} -o {target}", file=err)
+        return dot_path
+    try:
+        done = subprocess.run([graphviz, f"-T{fmt}", str(dot_path), "-o", str(target)],
+                              capture_output=True, text=True, timeout=300)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise DumpError(f"running {graphviz} on {dot_path} failed: {e}") from e
+    if done.returncode != 0:
+        detail = " ".join(done.stderr.split()) or f"exit status {done.returncode}"
+        raise DumpError(f"{graphviz} could not render {dot_path} as {fmt}: {detail}")
+    print(f"# graph: {target} (DOT text in {dot_path})", file=out)
+    return dot_path
+
+
 def dump(fn: Callable, args: Sequence, *, pipeline: str | None, passes: bool, llvm: bool,
          llvm_opt: bool, asm: bool, grad: bool = False, vmap: str | None = None,
-         axis_name: str | None = None, buffers: bool = False, out=None) -> None:
+         axis_name: str | None = None, buffers: bool = False, graph: str | None = None,
+         graph_stage_name: str = "optimized", out=None) -> None:
     from llax.frontend.api import trace_to_function
     from llax.frontend.compile import DEFAULT_PIPELINE, compile_function
     from llax.passes.manager import PassContext, run_pipeline
@@ -123,6 +210,10 @@ def dump(fn: Callable, args: Sequence, *, pipeline: str | None, passes: bool, ll
         optimized = optimize(traced, spec)
         print("\n# buffers (values sharing storage, in the names of the optimised IR)", file=out)
         print(buffer_table(optimized), file=out)
+    if graph is not None:
+        shown = graph_stage(traced, spec, graph_stage_name)
+        what = f"gradient of {header}" if grad else header
+        write_graph(shown, graph, title=f"{what}: {graph_stage_name} IR", out=out)
     if llvm or llvm_opt or asm:
         compiled = compile_function(traced, pipeline=spec)
         for flag, stage in ((llvm, "llvm"), (llvm_opt, "llvm-opt"), (asm, "asm")):
@@ -146,6 +237,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--passes", action="store_true", help="print the IR after every pass")
     parser.add_argument("--buffers", action="store_true",
                         help="print which values share a buffer (the inplace pass's choices)")
+    parser.add_argument("--graph", metavar="FILE",
+                        help="write the IR's dataflow graph: FILE.dot (DOT text), or FILE.svg, "
+                             ".png, .pdf (rendered by Graphviz's dot, DOT text next to it)")
+    parser.add_argument("--graph-stage", default="optimized", metavar="STAGE",
+                        help="the IR --graph shows: optimized (default), traced, or a pass "
+                             "of the pipeline (the IR after it)")
     parser.add_argument("--llvm", action="store_true", help="print the LLVM IR")
     parser.add_argument("--llvm-opt", action="store_true", help="print the optimised LLVM IR")
     parser.add_argument("--asm", action="store_true", help="print the machine code")
@@ -156,11 +253,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         if ns.x64:
             config.update("jax_enable_x64", True)
+        if ns.graph is not None:
+            graph_files(ns.graph)  # a bad file name fails before any tracing
         args = [parse_type_spec(a) for a in ns.arg]
         fn = load_function(ns.target)
         dump(fn, args, pipeline=ns.pipeline, passes=ns.passes, llvm=ns.llvm,
              llvm_opt=ns.llvm_opt, asm=ns.asm, grad=ns.grad, vmap=ns.vmap,
-             axis_name=ns.axis_name, buffers=ns.buffers)
+             axis_name=ns.axis_name, buffers=ns.buffers, graph=ns.graph,
+             graph_stage_name=ns.graph_stage)
     except DumpError as e:
         print(f"llax-dump: error: {e}", file=sys.stderr)
         return 2

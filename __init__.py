@@ -15,6 +15,7 @@ import sys
 from llax.config import config
 from llax.frontend.api import ShapeDtypeStruct, eval_shape, jit, make_jaxpr
 from llax.frontend.autodiff import grad, jvp, linearize, value_and_grad, vjp
+from llax.frontend.callbacks import pure_callback
 from llax.frontend.core import Array, ConcretizationTypeError, UnexpectedTracerError
 from llax.frontend.custom_derivatives import custom_jvp, custom_vjp
 from llax.frontend.jacobians import hessian, jacfwd, jacrev
@@ -27,6 +28,8 @@ _ALIASES = {
     "numpy": "llax.frontend.jnp",
     "numpy.linalg": "llax.frontend.jnp.linalg",
     "lax": "llax.frontend.lax",
+    "debug": "llax.frontend.debug",
+    "experimental": "llax.frontend.experimental",
     "nn": "llax.frontend.nn",
     "random": "llax.frontend.random",
     "scipy": "llax.frontend.scipy",
@@ -54,5 +57,5 @@ from llax.transforms import grad_pass  # noqa: E402, F401 - registers the "grad"
 
 __all__ = ["Array", "ConcretizationTypeError", "ShapeDtypeStruct", "UnexpectedTracerError",
            "config", "custom_jvp", "custom_vjp", "errors", "eval_shape", "grad", "hessian",
-           "jacfwd", "jacrev", "jit", "jvp", "linearize", "make_jaxpr", "tree", "tree_util",
-           "value_and_grad", "vjp", "vmap"]
+           "jacfwd", "jacrev", "jit", "jvp", "linearize", "make_jaxpr", "pure_callback", "tree",
+           "tree_util", "value_and_grad", "vjp", "vmap"]

@@ -35,7 +35,7 @@ from collections.abc import Sequence
 import llvmlite.ir as ir
 import numpy as np
 
-from llax.codegen import ltypes
+from llax.codegen import callbacks, ltypes
 from llax.codegen.loops import for_range
 from llax.codegen.lower import OPAQUE_RULES, KernelBuilder
 from llax.codegen.ltypes import I8, I32, PTR, i64
@@ -256,7 +256,10 @@ def _lower_while(kb: KernelBuilder, op: Op, outs: list[ir.Value]) -> None:
             phi.add_incoming(v, pre)
         reads, writes = _pointers(carries, phis)
         kb.lower_region(cond_fn, [*cond_ptrs, *reads], [flag])
-        b.cbranch(ltypes.load(b, flag, BOOL.dtype), body_bb, done)
+        go = ltypes.load(b, flag, BOOL.dtype)
+        if callbacks.calls_back(op):  # a failed callback stops the loop (its error is raised)
+            go = b.and_(go, b.not_(callbacks.failed(kb)))
+        b.cbranch(go, body_bb, done)
         b.position_at_end(body_bb)
         kb.lower_region(body, [*body_ptrs, *reads], writes, writable=range(bn, bn + len(inits)))
         new = _latch(carries, phis)

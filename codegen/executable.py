@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from llax.codegen import native, target
+from llax.codegen import callbacks, native, target
 from llax.codegen.compiled import Compiled
 from llax.codegen.lower import lower_function
 from llax.ir.core import Function
@@ -64,16 +64,21 @@ def compile_native(traced: Function, optimized: Function,
     kernel_fn = module.get_global(kernel.name)
     name = f"llax_{_symbol(optimized.name)}_{next(_ids)}"
     nbytes = sum(t.nbytes for t in (*kernel.in_types, *kernel.out_types))
+    # A kernel that calls back into Python runs without the GIL: its callbacks take it for
+    # the call only, so other threads run meanwhile.
+    release_gil = nbytes > RELEASE_GIL_BYTES or kernel.callbacks is not None
     entry = native.add_entry(
         module, kernel_fn,
         [(t.shape, t.dtype) for t in kernel.in_types],
         [(t.shape, t.dtype) for t in kernel.out_types],
-        name=name, release_gil=nbytes > RELEASE_GIL_BYTES, reuse=kernel.reuse)
+        name=name, release_gil=release_gil, reuse=kernel.reuse)
     side_ir = [str(m) for m in kernel.side_modules]
     llvm_ir = "\n".join([str(module), *side_ir])
     t1 = time.perf_counter()
     compiled = target.compile_module(str(module), name, side_modules=side_ir)
-    fn = native.make_callable(compiled, entry)
+    fn = native.make_callable(compiled, entry, kernel.callbacks)
+    if kernel.callbacks is not None:
+        fn = _raising_callback_errors(fn)
     t2 = time.perf_counter()
     in_types = kernel.in_types
     single = len(kernel.out_types) == 1
@@ -101,6 +106,17 @@ def compile_native(traced: Function, optimized: Function,
 
     return Compiled(traced, optimized, call, Stages(llvm_ir, compiled), entry=fn,
                     timings={"lower": t1 - t0, "jit": t2 - t1}, donated=frozenset(donated))
+
+
+def _raising_callback_errors(fn: Callable[..., object]) -> Callable[..., object]:
+    """``fn``, raising what one of its host callbacks raised (llax.codegen.callbacks)."""
+
+    def call(*args: object) -> object:
+        out = fn(*args)
+        callbacks.raise_pending()
+        return out
+
+    return call
 
 
 def _symbol(name: str) -> str:

@@ -93,6 +93,9 @@ class Kernel:
     # Per result: the donated input whose buffer holds it (the kernel has no output pointer
     # for it), or None (an output pointer, in order after the inputs).
     reuse: tuple[int | None, ...] = ()
+    # The host functions the kernel calls back (llax.codegen.callbacks.Registrations), or
+    # None: they must live as long as its code.
+    callbacks: object = None
 
 
 def lower_function(fn: Function, donated: Collection[int] = ()) -> Kernel:
@@ -133,6 +136,10 @@ class KernelBuilder:
         self.loop_depth = 0  # loops around the code being emitted
         self._stack_bytes = 0
         self._static: set[int] = set()  # ids of pointers never freed (stack slots, null)
+        # Host callbacks (llax.codegen.callbacks): their registrations, and the i32 stack
+        # flag a failed one sets; both made by the first callback lowered.
+        self.callbacks = None
+        self.callback_failed: ir.Value | None = None
         # Loop nests go to a side module, compiled on a second thread, when there are
         # enough of them to be worth it; their names are then unique process-wide.
         self.side: ir.Module | None = None
@@ -239,7 +246,8 @@ class KernelBuilder:
             elif group.callee is group.fn:  # in this module: inlining is possible
                 attributes.add("alwaysinline" if group.calls == 1 else "noinline")
         side = (self.side,) if self.side is not None else ()
-        return Kernel(self.module, KERNEL_NAME, fn.in_types, fn.out_types, side, self.reuse)
+        return Kernel(self.module, KERNEL_NAME, fn.in_types, fn.out_types, side, self.reuse,
+                      self.callbacks)
 
     def lower_region(self, fn: Function, params: Sequence[ir.Value],
                      dests: Sequence[ir.Value], writable: Collection[int] = ()) -> None:
@@ -635,6 +643,7 @@ def _register_rules() -> None:
     OPAQUE_RULES[P.dot_general] = lower_dot
     # gather/scatter and control flow live in their own modules, which add themselves to
     # the rule tables.
+    import llax.codegen.callbacks  # noqa: F401
     import llax.codegen.control_flow  # noqa: F401
     import llax.codegen.indexing  # noqa: F401
     import llax.codegen.sort  # noqa: F401

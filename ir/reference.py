@@ -14,6 +14,7 @@ import numpy as np
 
 from llax.ir import prims as P
 from llax.ir.primitive import Primitive
+from llax.ir.prims.callbacks import CALLBACKS, run_callback
 
 reference: dict[Primitive, Callable[..., np.ndarray]] = {}
 
@@ -384,3 +385,11 @@ def _fma_exact(x: float, y: float, z: float) -> float:
 reference[P.fma] = _quiet(_fma)
 reference[P.bitcast_convert_type] = lambda x, *, new_dtype: x.view(new_dtype)
 reference[P.threefry2x32] = _quiet(_threefry2x32)
+
+
+def _callback_reference(*operands: np.ndarray, callback, result_avals=(), **params) -> list:
+    return run_callback(callback, operands, result_avals)
+
+
+for _prim in CALLBACKS:
+    reference[_prim] = _callback_reference

@@ -1,9 +1,9 @@
 """Dead-code elimination: drop ops whose outputs nothing reads.
 
-Every primitive is pure today, so an op is dead exactly when none of its outputs
-reaches the function's results. ``EFFECTFUL`` is the hook for primitives that
-will have side effects (printing, callbacks, in-place updates): their ops, and
-ops whose regions contain one, are always kept (and never merged by CSE).
+An op is dead when none of its outputs reaches the function's results, unless it
+has effects: the primitives in ``EFFECTFUL`` (host callbacks that print or do I/O,
+llax.ir.prims.callbacks) are always kept, as are ops whose regions contain one
+(and no such op is merged by CSE).
 
 Inside regions, dead ops are removed too. A region's parameters and results are
 its op's interface; the primitives in ``PRUNE_RULES`` narrow it: a ``fusion`` or
@@ -21,10 +21,11 @@ from dataclasses import dataclass
 from llax.ir.core import Function, Op, Var, walk_ops
 from llax.ir.primitive import Primitive
 from llax.ir.prims import cond, fusion, scan, while_loop
+from llax.ir.prims.callbacks import EFFECTFUL_CALLBACKS
 from llax.passes.manager import Pass, PassContext, register_pass
 
 # Primitives whose ops have effects beyond their outputs; see the module docstring.
-EFFECTFUL: set[Primitive] = set()
+EFFECTFUL: set[Primitive] = set(EFFECTFUL_CALLBACKS)
 
 
 def has_effects(op: Op) -> bool:

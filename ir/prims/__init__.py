@@ -3,6 +3,7 @@
 Importing this package registers all primitives and their abstract-evaluation rules.
 """
 
+from llax.ir.prims.callbacks import *  # noqa: F403
 from llax.ir.prims.collectives import *  # noqa: F403
 from llax.ir.prims.control_flow import *  # noqa: F403
 from llax.ir.prims.custom import *  # noqa: F403

@@ -116,7 +116,40 @@ def _prog_vmap_of_while(api, np_, p):
     return api.vmap(lambda x: api.lax.while_loop(lambda c: c < 3, body, x))
 
 
+def _prog_grad_scan(api, np_, p):
+    def body(c, x):
+        p("c {} x {}", c, x)
+        return c * x + 0.5, c
+    return api.jit(api.grad(lambda xs: (lambda c, ys: c + ys.sum())(*api.lax.scan(body, 1.0,
+                                                                                  xs))))
+
+
+def _prog_grad_fori(api, np_, p):
+    def body(i, c):
+        p("i {} c {}", i, c)
+        return c * 1.5 + i
+    return api.grad(lambda x: api.lax.fori_loop(0, 3, body, x))
+
+
+def _prog_vmap_grad_cond(api, np_, p):
+    branch = lambda v: (p("pos {}", v), v * v)[1]  # noqa: E731
+    return api.vmap(api.grad(lambda x: api.lax.cond(x > 0, branch, lambda v: v, x)))
+
+
+def _prog_fused_between(api, np_, p):
+    def f(x):
+        for i in range(5):
+            x = np_.tanh(x) * 2 + i
+            p("{i}: {x}", i=i, x=x.sum(), ordered=i % 2 == 0)
+        return x
+    return api.jit(f)
+
+
 PROGRAMS = {
+    "grad_scan": (_prog_grad_scan, [np.arange(1, 4, dtype=F32)]),
+    "grad_fori": (_prog_grad_fori, [np.float32(0.5)]),
+    "vmap_grad_cond": (_prog_vmap_grad_cond, [np.array([-1, 2], F32)]),
+    "fused_between": (_prog_fused_between, [np.linspace(-1, 1, 8, dtype=F32)]),
     "eager": (_prog_eager, [np.float32(1.5)]),
     "eager_array": (_prog_eager, [np.arange(3, dtype=F32)]),
     "jit": (_prog_jit, [np.arange(4, dtype=F32).reshape(2, 2)]),

@@ -103,3 +103,17 @@ def test_layer_of_a_module() -> None:
     assert layer_of("llax.frontend.core") == "frontend"
     assert layer_of("llax.config") == "config"
     assert layer_of("numpy.linalg") is None
+
+
+def test_every_package_is_installed():
+    # pyproject lists the packages explicitly (the root is the package, so setuptools cannot
+    # find them itself); one left out works in an editable install and is missing from a
+    # wheel.
+    import re
+
+    text = (ROOT / "pyproject.toml").read_text()
+    listed = set(re.findall(r'"([\w.]+)"', re.search(r"^packages = \[(.*?)\]", text,
+                                                      re.S | re.M).group(1)))
+    found = {module_name(p) for p in ROOT.rglob("__init__.py")
+             if not {"tests", "examples", "build", ".git"} & set(p.relative_to(ROOT).parts)}
+    assert found == listed

@@ -7,10 +7,12 @@ tree structure, each leaf's (shape, dtype, weak) and the static arguments.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import sys
 import threading
+import time
 import warnings
 import weakref
 from collections.abc import Callable, Iterable, Sequence
@@ -25,6 +27,7 @@ except ImportError:  # the native entry is unusable here (e.g. an unknown NumPy 
     class ArgumentError(Exception):  # type: ignore[no-redef]
         """Stand-in: never raised, so the fast path simply never falls back on it."""
 from llax.config import config
+from llax.frontend import compile_log
 from llax.frontend.compile import Compiled, compile_function
 from llax.frontend.core import (
     Array,
@@ -33,11 +36,18 @@ from llax.frontend.core import (
     any_thread_tracing,
     array_signature,
     signature_id,
+    special_value,
     trace_stack,
 )
 from llax.frontend.jaxpr import ClosedJaxpr
 from llax.frontend.tree_codegen import builder, matcher
-from llax.frontend.tree_util import keystr, tree_flatten, tree_flatten_with_path, tree_unflatten
+from llax.frontend.tree_util import (
+    keystr,
+    tree_flatten,
+    tree_flatten_with_path,
+    tree_leaves,
+    tree_unflatten,
+)
 from llax.frontend.validation import check_output_leaves
 from llax.ir import dtypes
 from llax.ir.promotion import dtype_of_value, reject_masked
@@ -369,13 +379,25 @@ _TABLES_LOCK = threading.Lock()
 
 # The flags that decide what a trace compiles to, and so are part of jit's cache key.
 _KEYED_FLAGS = ("jax_enable_x64", "llax_pipeline")
+# The flags that change how a jitted call runs (not what it compiles to): while one is on in
+# any thread, calls take the general path (``_call_in_debug_mode``), never a fast path.
+_DEBUG_FLAGS = ("jax_disable_jit", "jax_debug_nans", "jax_debug_infs")
+# True while a debug flag is on somewhere. The fast paths never read it: they are emptied
+# when it turns on and not filled again while it stays on.
+_debug_mode = False
 
 
 def _forget_fast_paths(flag: str) -> None:
     """After a change of a keyed flag: the fast-path tables are keyed by argument signatures
     alone, so empty them; the full cache key holds the flags, so the next call traces anew
-    for the new setting (and finds the old entries again when it is set back)."""
-    if flag not in _KEYED_FLAGS:
+    for the new setting (and finds the old entries again when it is set back). After a
+    debug flag turns on: empty them too, so every call reaches the general path."""
+    global _debug_mode
+    if flag in _DEBUG_FLAGS:
+        _debug_mode = any(config.any_thread(f) for f in _DEBUG_FLAGS)
+        if not _debug_mode:
+            return
+    elif flag not in _KEYED_FLAGS:
         return
     with _TABLES_LOCK:
         for per_fun in list(_CACHES.values()):
@@ -385,6 +407,37 @@ def _forget_fast_paths(flag: str) -> None:
 
 
 config.on_update(_forget_fast_paths)
+_forget_fast_paths("jax_disable_jit")  # the environment may have set a debug flag
+
+
+@contextlib.contextmanager
+def disable_jit(disable: bool = True) -> Any:
+    """Within the block (on this thread), jitted functions run their Python code op by op on
+    concrete arrays, so ``print`` and ``pdb`` see values; ``lax.cond``, ``while_loop``,
+    ``scan`` and the loops built on them run as Python control flow when their operands are
+    concrete. ``disable_jit(False)`` turns jit back on inside an outer block."""
+    with config.scoped("jax_disable_jit", bool(disable)):
+        yield
+
+
+_NAN_RETRY_NOTICE = ("Invalid nan value encountered in the output of a jax.jit function. "
+                     "Calling the de-optimized version.")
+
+
+def _no_invalid_in_deoptimized(name: str, kind: str) -> FloatingPointError:
+    # JAX's text, which starts with the repr of its internal error's arguments.
+    return FloatingPointError(
+        f"{('jit(' + name + ')', kind)}. Because jax_config.debug_nans.value and/or "
+        "config.jax_debug_infs is set, the de-optimized function (i.e., the function as if "
+        "the `jit` decorator were removed) was called in an attempt to get a more precise "
+        "error message. However, the de-optimized function did not produce invalid values "
+        "during its execution. This behavior can result from `jit` optimizations causing "
+        "the invalid value to be produced. It may also arise from having nan/inf literals "
+        "as inputs or outputs, like `jax.jit(lambda ...: jax.numpy.nan)(...)`. \n\n"
+        "It may be possible to avoid the invalid value by removing the `jit` decorator, at "
+        "the cost of losing optimizations. \n\n"
+        "If you see this error, consider opening a bug report at "
+        "https://github.com/jax-ml/jax.")
 
 
 class _CompileOnce:
@@ -484,10 +537,44 @@ class JitFunction:
         if tracing:
             # Inside another trace, inline: the enclosing trace records our ops.
             return self._fun(*args, **kwargs)
+        if _debug_mode:
+            return self._call_in_debug_mode(args, kwargs)
         entry, leaves = self._lookup(args, kwargs)
         if not kwargs and not self._signature.static_argnums:
             self._remember_fast_path(entry, args, leaves)
         return entry(leaves)
+
+    def _call_in_debug_mode(self, args: tuple, kwargs: dict) -> Any:
+        """A call while disable_jit, debug_nans or debug_infs is on in some thread: with jit
+        disabled on this thread, the Python function itself; else the compiled code, whose
+        results are checked for NaNs / infs. As in JAX, nothing is donated then (a failed
+        check re-runs the function on the same arguments)."""
+        if config.jax_disable_jit:
+            return self._fun(*args, **kwargs)
+        entry, leaves = self._lookup(args, kwargs)
+        if not (config.jax_debug_nans or config.jax_debug_infs):
+            if self._donating:
+                return self._donating_call(entry, leaves, args, kwargs)
+            return entry(leaves)
+        if self._donating:  # plain (read-only) buffers: the code writes to copies of them
+            leaves = [np.asarray(x) if type(x) is Array else x for x in leaves]
+        out = entry(leaves)
+        self._check_special(out, args, kwargs)
+        return out
+
+    def _check_special(self, out: Any, args: tuple, kwargs: dict) -> None:
+        """Raise FloatingPointError if ``out`` holds a NaN (inf) while debug_nans (infs) is
+        on: as JAX does, after re-running the function op by op to name the primitive that
+        produced it."""
+        kind = special_value([x._value for x in tree_leaves(out) if type(x) is Array])
+        if kind is None:
+            return
+        print(_NAN_RETRY_NOTICE)
+        try:
+            self._fun(*args, **kwargs)
+        except (FloatingPointError, ZeroDivisionError) as e:
+            raise e from None
+        raise _no_invalid_in_deoptimized(self._signature.name, kind) from None
 
     def _call_donating(self, args: tuple, kwargs: dict) -> Any:
         if not kwargs and self._fast:
@@ -499,6 +586,8 @@ class JitFunction:
                     return fast(*args)
             except (AttributeError, ArgumentError):  # not all Arrays; a view the entry refuses
                 pass
+        if _debug_mode:
+            return self._call_in_debug_mode(args, kwargs)
         entry, leaves = self._lookup(args, kwargs)
         key = None
         if not kwargs and not self._signature.static_argnums and args \
@@ -508,7 +597,9 @@ class JitFunction:
         if key is not None:
             fast = entry.donating_fast_path(self._donate.leaf_mask(args, kwargs))
             if fast is not None:
-                self._fast[key] = fast
+                with _TABLES_LOCK:  # (a debug flag turning on meanwhile empties the table)
+                    if not _debug_mode:
+                        self._fast[key] = fast
         return out
 
     def _donating_call(self, entry: _Entry, leaves: list, args: tuple, kwargs: dict) -> Any:
@@ -552,16 +643,22 @@ class JitFunction:
         fast = entry.fast_path()
         if fast is None:
             return
+        # Under the lock, and only while no debug flag is on: a flag turning on empties the
+        # tables under this lock, so no fast path registered before it survives.
         if all(type(a) is Array for a in args):
             sigs = tuple(array_signature(a) for a in args)
-            self._fast[sigs[0] if len(sigs) == 1 else sigs] = fast
+            with _TABLES_LOCK:
+                if not _debug_mode:
+                    self._fast[sigs[0] if len(sigs) == 1 else sigs] = fast
         else:
             treedef = tree_flatten(args)[1]
             match = matcher(treedef)
             if match is None:
                 return
-            self._fast[(treedef, *(array_signature(x) for x in leaves))] = fast
             with _TABLES_LOCK:
+                if _debug_mode:
+                    return
+                self._fast[(treedef, *(array_signature(x) for x in leaves))] = fast
                 if match not in self._matchers and len(self._matchers) < 8:
                     self._matchers.append(match)  # (readers iterate it without the lock)
 
@@ -605,12 +702,23 @@ class JitFunction:
             if names is None:
                 names = self._signature.split(args, kwargs)[3]
             entry = _compile_once(self._cache, key, lambda: self._compile(
-                statics, dyn_args, dyn_kwargs, names))
+                statics, dyn_args, dyn_kwargs, names, key))
         return entry, leaves
 
-    def _compile(self, statics, dyn_args, dyn_kwargs, names) -> _Entry:
+    def _compile(self, statics, dyn_args, dyn_kwargs, names, key=None) -> _Entry:
+        name = self._signature.name
+        if key is not None and config.jax_explain_cache_misses:
+            compile_log.explain_cache_miss(
+                self._fun, name, key, [k for k in list(self._cache) if k != key],
+                self._signature.positional, _KEYED_FLAGS)
+        log_compiles = config.jax_log_compiles
+        start = time.perf_counter()
         jaxpr, in_types, out_tree = trace_to_function(
-            self._fun, self._signature.name, dyn_args, dyn_kwargs, names, statics)
+            self._fun, name, dyn_args, dyn_kwargs, names, statics)
+        if log_compiles:
+            compile_log.log_timing(f"tracing {name} for jit", time.perf_counter() - start)
+            compile_log.log_compiling(name, in_types)
+            start = time.perf_counter()
         donated = frozenset()
         if self._donate:  # only buffers an output could take may be reused (and deleted)
             fn = jaxpr.jaxpr.function
@@ -621,6 +729,8 @@ class JitFunction:
                                 if (fn.params[k].type.shape, fn.params[k].type.dtype) in outputs)
         compiled = compile_function(jaxpr.jaxpr.function, pipeline=self._pipeline,
                                     backend=self._backend, donated=donated)
+        if log_compiles:
+            compile_log.log_timing(f"compilation of jit({name})", time.perf_counter() - start)
         return _Entry(compiled, list(jaxpr.consts), out_tree, [t.dtype for t in in_types], jaxpr)
 
     def lower(self, *args, **kwargs) -> Lowered:
@@ -655,13 +765,14 @@ class Lowered:
 
     def as_text(self, stage: str = "ir") -> str:
         """The text of one stage: "traced", "ir" (after the passes), "buffers" (values that
-        share storage, from the ``inplace`` pass), or the code generator's stages
-        ("llvm", "llvm-opt", "asm")."""
+        share storage, from the ``inplace`` pass), "dot" (the optimised IR's dataflow graph
+        as Graphviz DOT), or the code generator's stages ("llvm", "llvm-opt", "asm")."""
         from llax.passes.inplace import buffer_table
 
         c = self._entry.compiled
         texts = {"traced": lambda: str(c.traced), "ir": lambda: str(c.optimized),
                  "buffers": lambda: buffer_table(c.optimized),
+                 "dot": lambda: _dot_graph(c.optimized),
                  **{k: (lambda v=v: v) for k, v in c.stages.items()}}
         if stage not in texts:
             raise ValueError(f"unknown stage {stage!r}; available: {', '.join(texts)}")
@@ -669,6 +780,14 @@ class Lowered:
 
     def compile(self) -> CompiledFunction:
         return CompiledFunction(self._entry, self._jitted)
+
+
+def _dot_graph(fn: Any) -> str:
+    """The optimised IR's dataflow graph as Graphviz DOT text (llax.ir.dot, imported only
+    when asked for: it needs networkx)."""
+    from llax.ir.dot import to_dot
+
+    return to_dot(fn)
 
 
 class CompiledFunction:
@@ -683,6 +802,12 @@ class CompiledFunction:
         if entry is not self._entry:
             raise TypeError("the arguments do not match the signature this function was "
                             "lowered and compiled for")
+        if _debug_mode and (config.jax_debug_nans or config.jax_debug_infs):
+            if self._jitted._donate:  # nothing donated while checking (see JitFunction)
+                leaves = [np.asarray(x) if type(x) is Array else x for x in leaves]
+            out = entry(leaves)
+            self._jitted._check_special(out, args, kwargs)
+            return out
         if self._jitted._donate:
             return self._jitted._donating_call(entry, leaves, args, kwargs)
         return entry(leaves)

@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from llax.frontend.core import Array, Tracer, aval_of, bind
+from llax.config import config
+from llax.frontend.core import Array, ConcretizationTypeError, Tracer, aval_of, bind
 from llax.frontend.jnp._coerce import convert
 from llax.frontend.tree_util import (
     PyTreeDef,
@@ -296,9 +297,24 @@ def cond(pred: Any, true_fun: Callable, false_fun: Callable, *operands: Any,
     if dtype.kind != "b":
         if dtype.kind not in "iuf":
             raise TypeError(f"Pred type must be either boolean or number, got {dtype}.")
+    if config.jax_disable_jit:
+        known = _known_value(pred)
+        if known is not None:  # as JAX: Python control flow, only the taken branch runs
+            return true_fun(*operands) if known else false_fun(*operands)
+    if dtype.kind != "b":
         pred = pred != 0 if isinstance(pred, (int, float)) else _nonzero(pred)
     index = convert(pred, np.dtype(np.int32))
     return _bind_cond(index, (false_fun, true_fun), ("false_fun", "true_fun"), "cond", operands)
+
+
+def _known_value(x: Any) -> np.ndarray | None:
+    """``x``'s value if it is known now: a concrete array, or a tracer of a trace that knows
+    its value (e.g. eager grad); None under jit or vmap."""
+    if isinstance(x, Tracer):
+        return x.val if x.trace.is_live() else None
+    if isinstance(x, Array):
+        return x._value
+    return np.asarray(x)
 
 
 def _nonzero(x: Any) -> Any:
@@ -330,6 +346,10 @@ def switch(index: Any, branches: Sequence[Callable], *operands: Any,
         return branches[0](*operands)
     index = convert(index, np.dtype(np.int32))
     index = lax.clamp(np.int32(0), index, np.int32(len(branches) - 1))
+    if config.jax_disable_jit:
+        known = _known_value(index)
+        if known is not None:
+            return branches[int(known)](*operands)
     names = [f"branch_{k}" for k in range(len(branches))]
     return _bind_cond(index, branches, names, "switch", operands)
 
@@ -355,6 +375,11 @@ def while_loop(cond_fun: Callable, body_fun: Callable, init_val: Any) -> Any:
     """``while cond_fun(val): val = body_fun(val)``, as one ``while`` op."""
     if not (callable(body_fun) and callable(cond_fun)):
         raise TypeError("lax.while_loop: body_fun and cond_fun arguments should be callable.")
+    if config.jax_disable_jit:
+        try:
+            return _python_while(cond_fun, body_fun, init_val)
+        except ConcretizationTypeError:
+            pass  # a value only known when traced (under vmap, say): the primitive, as JAX
     init, tree, types = _as_leaves(init_val)
     unflat = _one(tree)
 
@@ -381,6 +406,43 @@ def while_loop(cond_fun: Callable, body_fun: Callable, init_val: Any) -> Any:
                 {"cond_nconsts": len(c.consts), "body_nconsts": len(b.consts)},
                 (c.fn, b.fn))
     return tree_unflatten(tree, outs)
+
+
+def _python_while(cond_fun: Callable, body_fun: Callable, init_val: Any) -> Any:
+    """``while_loop`` under disable_jit: a Python loop, the carry made of arrays."""
+    val = tree_map(_as_array, init_val)
+    while cond_fun(val):
+        val = tree_map(_as_array, body_fun(val))
+    return val
+
+
+def _as_array(x: Any) -> Any:
+    from llax.frontend.jnp._coerce import as_array
+
+    return x if isinstance(x, (Array, Tracer)) else as_array(x, "while_loop")
+
+
+def _python_scan(f: Callable, init: Any, x_leaves: list[Any], x_tree: PyTreeDef, length: int,
+                 reverse: bool) -> tuple[Any, Any]:
+    """``scan`` under disable_jit: a Python loop over slices of ``xs``, as JAX runs it."""
+    from llax.frontend import lax
+
+    if length == 0:
+        raise ValueError("zero-length scan is not supported in disable_jit() mode because "
+                         "the output type is unknown.")
+    carry, ys = init, []
+    steps = range(length - 1, -1, -1) if reverse else range(length)
+    for i in steps:
+        x = tree_unflatten(x_tree, [lax.index_in_dim(v, i, keepdims=False) for v in x_leaves])
+        carry, y = f(carry, x)
+        ys.append(y)
+    if reverse:
+        ys.reverse()
+
+    def stack(*leaves: Any) -> Any:
+        return lax.concatenate([lax.expand_dims(_as_array(v), (0,)) for v in leaves], 0)
+
+    return carry, tree_map(stack, *ys)
 
 
 def _one(tree: PyTreeDef) -> Callable[[list[Any]], tuple]:
@@ -410,6 +472,10 @@ def scan(f: Callable, init: Any, xs: Any = None, length: int | None = None,
     x_leaves = [_valid_operand(x) for x in x_leaves]
     lengths = [_leading(x) for x in x_leaves]
     if length is not None:
+        if isinstance(length, Tracer) and _known_value(length) is None:
+            raise ConcretizationTypeError(length.concretization_text(
+                "The `length` argument to `scan` expects a concrete `int` value. For "
+                "scan-like iteration with a dynamic length, use `while_loop` or `fori_loop`."))
         try:
             length = int(length)
         except TypeError as e:
@@ -425,6 +491,8 @@ def scan(f: Callable, init: Any, xs: Any = None, length: int | None = None,
                          f"{', '.join(map(str, lengths))}.")
     else:
         length = lengths[0]
+    if config.jax_disable_jit:
+        return _python_scan(f, init, x_leaves, x_tree, length, reverse)
     unroll = _unroll(unroll, length)
     carry, c_tree, c_types = _as_leaves(init)
     x_types = [aval_of(x) for x in x_leaves]
@@ -493,6 +561,13 @@ def fori_loop(lower: Any, upper: Any, body_fun: Callable, init_val: Any, *,
     bounds = _concrete_int(lower), _concrete_int(upper)
     if None not in bounds:
         lo, hi = bounds
+        if config.jax_disable_jit:
+            # JAX's scan of (i + 1, body_fun(i, x)) run in Python: the counter stays a
+            # Python int, and a loop of length 0 returns init_val.
+            val = init_val
+            for i in range(lo, hi):
+                val = body_fun(i, val)
+            return val
         start = convert(lo, dtype, lo_w and hi_w) if isinstance(lo, int) else lo
 
         def step(carry: tuple, _: Any) -> tuple:

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from llax.config import config
 from llax.ir import dtypes
 from llax.ir.core import Atom, Function, Literal, Op, Params, Var, renamed
 from llax.ir.primitive import Primitive, infer_types, set_binder
@@ -44,8 +45,9 @@ class TracerBoolConversionError(ConcretizationTypeError):
     """``bool()`` of a traced value: Python control flow on it (``if x > 0:``)."""
 
 
-class TracerIntegerConversionError(ConcretizationTypeError):
-    """``int()`` or ``operator.index()`` of a traced value."""
+class TracerIntegerConversionError(TracerError, TypeError):
+    """``operator.index()`` (``__index__``) of a traced value: a tracer used as an index or a
+    ``range`` bound. As in JAX it is not a ConcretizationTypeError (``int()`` raises that)."""
 
 
 class TracerArrayConversionError(ConcretizationTypeError):
@@ -324,13 +326,47 @@ class Tracer:
         return bool(self._concrete("bool", TracerBoolConversionError))
 
     def __int__(self) -> int:
-        return int(self._concrete("int", TracerIntegerConversionError))
+        return int(self._known_value("int", self._conversion_message))
 
     def __float__(self) -> float:
-        return float(self._concrete("float"))
+        return float(self._known_value("float", self._conversion_message))
+
+    def __complex__(self) -> complex:
+        return complex(self._known_value("complex", self._conversion_message))
 
     def __index__(self) -> int:
-        return int(self._concrete("index", TracerIntegerConversionError))
+        return int(self._known_value("__index__", self._index_message,
+                                     TracerIntegerConversionError))
+
+    def _known_value(self, what: str, message: Callable[[str], str],
+                     error: type[TracerError] = ConcretizationTypeError) -> np.ndarray:
+        """``_concrete`` with JAX's wording for the conversion ``what``."""
+        if self.trace.is_live() and self.val is None:
+            raise error(message(what))
+        return self._concrete(what, error)
+
+    def _conversion_message(self, fn: str) -> str:
+        return self.concretization_text(
+            f"The problem arose with the `{fn}` function. If trying to convert the data type "
+            f"of a value, try using `x.astype({fn})` or `jnp.array(x, {fn})` instead.")
+
+    def concretization_text(self, context: str) -> str:
+        """JAX's ConcretizationTypeError text for this tracer; ``context`` says what needed
+        its value."""
+        return (f"Abstract tracer value encountered where concrete value is expected: "
+                f"{self._described()}\n{context}\n{self.trace.origin_message(self.ir_var)}\n\n"
+                "See https://docs.jax.dev/en/latest/errors.html"
+                "#jax.errors.ConcretizationTypeError")
+
+    def _index_message(self, _: str) -> str:
+        return (f"The __index__() method was called on {self._described()}\n"
+                f"{self.trace.origin_message(self.ir_var)}\n"
+                "See https://docs.jax.dev/en/latest/errors.html"
+                "#jax.errors.TracerIntegerConversionError")
+
+    def _described(self) -> str:
+        t = self.ir_var.type
+        return f"traced array with shape {t.dtype.name}[{','.join(map(str, t.shape))}]"
 
     def __array__(self, dtype=None, copy=None) -> np.ndarray:
         val = self._concrete("numpy.asarray", TracerArrayConversionError)
@@ -539,6 +575,19 @@ class Trace:
             "lax.while_loop / fori_loop instead of Python control flow on traced values, or "
             "mark the argument static with static_argnums/static_argnames.")
 
+    def origin_message(self, var: Var) -> str:
+        """JAX's sentence on where a traced value without a value comes from."""
+        deps = self._param_dependencies(var)
+        names = [self.param_names.get(p) or f"argument {self.params.index(p)}" for p in deps]
+        text = f"The error occurred while tracing the function {self.name}."
+        if len(names) == 1:
+            text += (" This concrete value was not available in Python because it depends on "
+                     f"the value of the argument {names[0]}.")
+        elif names:
+            text += (" This concrete value was not available in Python because it depends on "
+                     f"the values of the arguments {', '.join(names[:-1])} and {names[-1]}.")
+        return text
+
     def _param_dependencies(self, var: Var) -> list[Var]:
         seen, stack, found = set(), [var], []
         params = set(self.params)
@@ -676,7 +725,50 @@ def bind(prim: Primitive, args: Sequence[Any], params: dict,
             o = np.asarray(o, dtype=t.dtype)
         o.setflags(write=False)  # cheaper than Array.__init__'s flags check
         outs.append(Array._wrap_readonly(o, t.weak, sig))
+    if _eager_check is not None:
+        _eager_check(prim.name, outs)
     return outs if prim.multiple_results else outs[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# NaN / inf checks (jax_debug_nans, jax_debug_infs)
+
+
+def special_value(values: Sequence[np.ndarray]) -> str | None:
+    """"nan" or "inf" if one of ``values`` (floating-point ones only) holds a value that this
+    thread's debug_nans / debug_infs flags forbid, else None. NaN is looked for first in each
+    array, as JAX does."""
+    nans, infs = config.jax_debug_nans, config.jax_debug_infs
+    if nans or infs:
+        for v in values:
+            if v.dtype.kind in "fc":
+                if nans and np.isnan(v).any():
+                    return "nan"
+                if infs and np.isinf(v).any():
+                    return "inf"
+    return None
+
+
+def _check_eager_outputs(name: str, outs: Sequence[Array]) -> None:
+    kind = special_value([o._value for o in outs])
+    if kind is not None:
+        raise FloatingPointError(f"invalid value ({kind}) encountered in {name}")
+
+
+# The check ``bind`` runs on every eager result: set only while debug_nans or debug_infs is
+# on in some thread, so that eager ops pay one global read otherwise.
+_eager_check: Callable[[str, Sequence[Array]], None] | None = None
+
+
+def _install_eager_check(flag: str) -> None:
+    global _eager_check
+    if flag in ("jax_debug_nans", "jax_debug_infs"):
+        on = config.any_thread("jax_debug_nans") or config.any_thread("jax_debug_infs")
+        _eager_check = _check_eager_outputs if on else None
+
+
+config.on_update(_install_eager_check)
+_install_eager_check("jax_debug_nans")  # the environment may have set it
 
 
 def _bind_with_regions(prim: Primitive, args: Sequence[Any], params: dict,
@@ -690,6 +782,8 @@ def _bind_with_regions(prim: Primitive, args: Sequence[Any], params: dict,
     run = _eager_kernel(op) if prim in CONTROL_FLOW else None
     results = run(buffers) if run is not None else evaluate_op(op, buffers)
     outs = [Array(np.asarray(o), t.weak) for o, t in zip(results, out_types)]
+    if _eager_check is not None:
+        _eager_check(prim.name, outs)
     return outs if prim.multiple_results else outs[0]
 
 

@@ -53,6 +53,7 @@ def _register_aliases() -> None:
 _register_aliases()
 
 from llax import errors, tree, tree_util  # noqa: E402
+from llax.transforms import call_rules  # noqa: E402, F401 - the nested jit op's rules
 from llax.transforms import grad_pass  # noqa: E402, F401 - registers the "grad" pass
 
 __all__ = ["Array", "ConcretizationTypeError", "ShapeDtypeStruct", "UnexpectedTracerError",

@@ -6,6 +6,15 @@ params hold the rules as ``Rule`` objects (ir/prims/custom.py). A rule is
 traced only when the JVP pass (or the transpose, for ``bwd``) reaches the op:
 rules usually call the function itself, so tracing them at call time would
 recurse without end.
+
+Python control flow on primal values (``if x > 0:`` in the function or in a
+rule, as in JAX's custom-derivatives tutorial) works wherever the values are
+known, that is under eager ``grad``/``jvp``/``vjp``, whose traces are concrete:
+the function and its rules are then traced on a ``ValueTrace``, which fetches
+the operands' values only if Python asks for one. A rule that did ask is keyed
+by those values from then on, so a gradient program cached for it serves only
+calls with the same values. Under ``jit`` nothing is known and the same code
+raises JAX's traced-value error (TracerBoolConversionError).
 """
 
 from __future__ import annotations
@@ -15,7 +24,9 @@ import inspect
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from llax.frontend.core import Trace, aval_of, bind, trace_stack
+import numpy as np
+
+from llax.frontend.core import Trace, Tracer, aval_of, bind, concrete_value, trace_stack
 from llax.frontend.tree_util import PyTreeDef, tree_flatten, tree_unflatten
 from llax.ir import prims as P
 from llax.ir.core import Function
@@ -23,6 +34,75 @@ from llax.ir.types import TensorType
 from llax.transforms.jvp import has_tangent, instantiate, jvp_rules, zeros
 from llax.transforms.staging import build_closed_function, call_function
 from llax.transforms.transpose import is_linear, transpose_rules
+
+# Where a traced input's value can be had: a function giving it (None when it turns out
+# to be unknown), or None when it is known not to be known.
+ValueSource = Callable[[], "np.ndarray | None"] | None
+
+
+def value_source(x: Any) -> ValueSource:
+    """How to get ``x``'s value later without computing it now: concrete values are
+    known; a tracer's is known when its trace is concrete (eager transformations)."""
+    if isinstance(x, Tracer):
+        if not x.trace.concrete:
+            return None
+        trace, var = x.trace, x.ir_var
+        return lambda: trace.value_of(var)
+    value = concrete_value(x)[0]
+    return lambda: value
+
+
+class ValueTrace(Trace):
+    """A concrete trace whose parameters' values are fetched from their sources only when
+    Python asks for a value (``if x > 0``, ``float(x)``...); ``read_values`` says whether
+    it did. Tracing costs nothing extra when nobody asks."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name, concrete=True)
+        self._sources: dict[Any, ValueSource] = {}
+        self.read_values = False
+
+    def new_source_param(self, type: TensorType, source: ValueSource) -> Tracer:
+        tracer = self.new_param(type)
+        self._sources[tracer.ir_var] = source
+        return tracer
+
+    def value_of(self, var):
+        self.read_values = True
+        if self._sources:  # every parameter's value at once: they are fetched once
+            sources, self._sources = self._sources, {}
+            for v, source in sources.items():
+                value = source() if source is not None else None
+                if value is not None:
+                    self.values[v] = np.asarray(value, dtype=v.type.dtype)
+        return super().value_of(var)
+
+    def param_values(self) -> list[np.ndarray | None]:
+        return [self.value_of(p) for p in self.params]
+
+
+def traced_with_values(body: Callable[..., Sequence[Any]], in_types: Sequence[TensorType],
+                       sources: Sequence[ValueSource], name: str
+                       ) -> tuple[Function, list[Any], ValueTrace | None]:
+    """``(fn, captured, trace)``: ``body`` traced on one tracer per input type. When some of
+    the leading inputs have value ``sources``, the trace is a ValueTrace (returned, so the
+    caller can see whether values were read); otherwise an abstract one (trace None)."""
+    if not any(s is not None for s in sources):
+        fn, captured = build_closed_function(body, in_types, name)
+        return fn, captured, None
+    t = ValueTrace(name)
+    with t:
+        given = list(sources) + [None] * (len(in_types) - len(sources))
+        tracers = [t.new_source_param(ty, s) for ty, s in zip(in_types, given)]
+        outs = list(body(*tracers))
+    fn, captured = t.finish(outs)
+    return fn, captured, t
+
+
+def _fingerprint(values: Sequence[np.ndarray | None]) -> tuple | None:
+    if any(v is None for v in values):
+        return None
+    return tuple((v.shape, v.dtype.str, v.tobytes()) for v in values)
 
 
 class Rule:
@@ -32,11 +112,18 @@ class Rule:
     tracing depends on) are equal, so ops holding them compare equal and a gradient
     program cached for one call of a custom function serves the next. Without a key
     (unhashable static arguments) a Rule equals only itself.
+
+    ``sources()`` gives the value sources of the rule's leading inputs (the primal
+    arguments, or bwd's residuals), or None: with some known, the rule is traced with
+    values, and if it reads them its key takes them in (see the module docstring).
+    ``label`` is the user's function's name, which ``make_jaxpr`` shows.
     """
 
-    __slots__ = ("name", "flat", "key")
+    __slots__ = ("name", "flat", "key", "label", "sources")
 
-    def __init__(self, name: str, flat: Callable[..., list[Any]], key: Any = None) -> None:
+    def __init__(self, name: str, flat: Callable[..., list[Any]], key: Any = None,
+                 label: str | None = None,
+                 sources: Callable[[], Sequence[ValueSource] | None] | None = None) -> None:
         self.name = name
         self.flat = flat
         try:
@@ -44,6 +131,8 @@ class Rule:
         except TypeError:
             key = None
         self.key = key
+        self.label = label or name
+        self.sources = sources
 
     def __eq__(self, other: object) -> bool:
         if self.key is None or not isinstance(other, Rule):
@@ -55,7 +144,16 @@ class Rule:
 
     def trace(self, in_types: Sequence[TensorType]) -> tuple[Function, list[Any]]:
         """``(fn, consts)``: call as ``fn(*consts, *inputs)``."""
-        return build_closed_function(self.flat, in_types, self.name)
+        sources = (self.sources() if self.sources is not None else None) or ()
+        fn, consts, t = traced_with_values(self.flat, in_types, sources, self.name)
+        if t is not None and t.read_values:
+            # The traced rule holds the branch these values took: it equals only Rules
+            # traced on the same values (a cached program keyed by it serves only them).
+            # Ops and cache keys already holding this Rule compare by the new key.
+            fingerprint = _fingerprint(t.param_values()[:len(sources)])
+            self.key = None if self.key is None or fingerprint is None else \
+                (self.key, fingerprint)
+        return fn, consts
 
     def __repr__(self) -> str:
         return f"<{self.name}>"
@@ -131,12 +229,18 @@ class _Custom:
             diff = iter(tree_unflatten(tree, list(diff_leaves)))
             return tuple(a if i in nondiff else next(diff) for i, a in enumerate(args))
 
-        t = Trace(self.__name__)
-        with t:
-            out = self.fun(*rebuild([t.new_param(aval_of(x)) for x in leaves]))
-        out_leaves, out_tree = tree_flatten(out)
-        fn, consts = t.finish(out_leaves)
-        return leaves, tree, rebuild, fn, consts, out_tree
+        out_tree_box: list[PyTreeDef] = []
+
+        def flat_fun(*tracers):
+            out_leaves, out_tree = tree_flatten(self.fun(*rebuild(tracers)))
+            out_tree_box.append(out_tree)
+            return out_leaves
+
+        # With the arguments' values known (eager grad), traced with them: ``if x > 0:``
+        # in the function works as in JAX, and the region holds the branch taken.
+        fn, consts, _ = traced_with_values(flat_fun, [aval_of(x) for x in leaves],
+                                           [value_source(x) for x in leaves], self.__name__)
+        return leaves, tree, rebuild, fn, consts, out_tree_box[-1]
 
     def _rule_key(self, which: str, args: tuple, out_tree: PyTreeDef) -> tuple:
         """What tracing a rule of this call depends on besides the operand types: the rule
@@ -207,7 +311,9 @@ class custom_jvp(_Custom):  # noqa: N801 - JAX's name
                          "shapes and dtypes")
             return [*p_leaves, *t_leaves]
 
-        rule = Rule(f"{self.__name__}_jvp", jvp_flat, self._rule_key("jvp", args, out_tree))
+        sources = [value_source(x) for x in leaves]
+        rule = Rule(f"{self.__name__}_jvp", jvp_flat, self._rule_key("jvp", args, out_tree),
+                    _name(self.jvp), lambda: sources)
         outs = bind(P.custom_jvp_call, [*consts, *leaves],
                     {"jvp": rule, "num_consts": len(consts)}, (fn,))
         return tree_unflatten(out_tree, outs)
@@ -253,12 +359,14 @@ class custom_vjp(_Custom):  # noqa: N801 - JAX's name
         leaves, diff_tree, rebuild, fn, consts, out_tree = self._stage(args)
         arg_types = [aval_of(x).strong() for x in leaves]
         res_trees: list[PyTreeDef] = []
+        res_sources: list[list[ValueSource]] = []  # of the latest trace of fwd
 
         def fwd_flat(*xs):
             what = f"Custom VJP fwd rule {_name(self.fwd)}"
             out, res = _pair(self.fwd(*rebuild(xs)), what)
             res_leaves, res_tree = tree_flatten(res)
             res_trees.append(res_tree)
+            res_sources.append([value_source(r) for r in res_leaves])
             return [*_leaves_like(out, out_tree, what), *res_leaves]
 
         def bwd_flat(*xs):
@@ -268,10 +376,14 @@ class custom_vjp(_Custom):  # noqa: N801 - JAX's name
             cts = self.bwd(*self._nondiff(args), res, ct)
             return _bwd_leaves(_name(self.bwd), cts, diff_tree, arg_types)
 
+        sources = [value_source(x) for x in leaves]
         params = {"fwd": Rule(f"{self.__name__}_fwd", fwd_flat,
-                              self._rule_key("fwd", args, out_tree)),
+                              self._rule_key("fwd", args, out_tree), _name(self.fwd),
+                              lambda: sources),
+                  # bwd's residuals have values when fwd was traced with them.
                   "bwd": Rule(f"{self.__name__}_bwd", bwd_flat,
-                              self._rule_key("bwd", args, out_tree)),
+                              self._rule_key("bwd", args, out_tree), _name(self.bwd),
+                              lambda: res_sources[-1] if res_sources else None),
                   "num_consts": len(consts)}
         outs = bind(P.custom_vjp_call, [*consts, *leaves], params, (fn,))
         return tree_unflatten(out_tree, outs)

@@ -58,14 +58,18 @@ class Jaxpr:
         return [JaxprEqn(op) for op in self.function.ops]
 
     def __str__(self) -> str:
-        from llax.ir.printer import print_function
+        from llax.frontend.jaxpr_text import jaxpr_text
 
-        # JAX's jaxpr text shows neither function names nor weak types; the IR printer's
-        # markers for them exist for exact round trips, which this view does not need.
-        text = print_function(self.function, n_consts=self.n_consts, show_name=False)
-        return text.replace("{weak}", "")
+        return jaxpr_text(self.function, self.n_consts)
 
     __repr__ = __str__
+
+    def pretty_print(self, *, width: int = 80, **unused: Any) -> str:
+        """The text, laid out for ``width`` columns (JAX's other options are accepted and
+        change nothing: llax has no source info, name stacks or effects to show)."""
+        from llax.frontend.jaxpr_text import jaxpr_text
+
+        return jaxpr_text(self.function, self.n_consts, width=width)
 
 
 class ClosedJaxpr:
@@ -90,3 +94,6 @@ class ClosedJaxpr:
         return str(self.jaxpr)
 
     __repr__ = __str__
+
+    def pretty_print(self, *, width: int = 80, **unused: Any) -> str:
+        return self.jaxpr.pretty_print(width=width, **unused)

@@ -1,9 +1,9 @@
-"""Inline the ops that carry user-defined derivatives: ``custom_jvp_call``, ``custom_vjp_call``.
+"""Inline the call-like ops: ``custom_jvp_call``, ``custom_vjp_call`` and ``jit``.
 
 Once the transformations are done, such an op means nothing more than its
-``fun`` region, so compilation starts by splicing that region's ops into the
-enclosing function (with fresh output variables, as one region may be inlined
-more than once).
+one region (the custom function's ``fun``, the nested jitted function), so
+compilation starts by splicing that region's ops into the enclosing function
+(with fresh output variables, as one region may be inlined more than once).
 """
 
 from __future__ import annotations
@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from llax.ir.core import Atom, Function, Op, Var
 from llax.ir.primitive import Primitive
 from llax.ir.prims import custom_jvp_call, custom_vjp_call
+from llax.ir.prims.call import jit_call
 from llax.passes.manager import Pass, PassContext, register_pass
 
 # Ops whose one region receives exactly the op's operands and is all they mean.
-CALLS: frozenset[Primitive] = frozenset({custom_jvp_call, custom_vjp_call})
+CALLS: frozenset[Primitive] = frozenset({custom_jvp_call, custom_vjp_call, jit_call})
 
 
 def inline_calls(fn: Function) -> Function:
@@ -51,7 +52,7 @@ def inline_calls(fn: Function) -> Function:
 @register_pass
 @dataclass(frozen=True)
 class InlineCalls(Pass):
-    """Replace custom-derivative call ops by their bodies (see the module docstring)."""
+    """Replace call-like ops by their bodies (see the module docstring)."""
 
     name = "inline-calls"
 

@@ -38,6 +38,7 @@ from llax.tests.codegen_util import (
 UNSUPPORTED: dict[str, str] = {
     "custom_jvp_call": "inlined before code generation (passes/inline_calls.py)",
     "custom_vjp_call": "inlined before code generation (passes/inline_calls.py)",
+    "jit": "a nested jit call: inlined before code generation (passes/inline_calls.py)",
     "custom_lin": "only ever transposed: evaluating it is JAX's forward-mode-of-custom_vjp "
                   "error",
     **{name: "a collective: vmap turns it into a reduction over the batch; one that is left "

@@ -36,17 +36,20 @@ REPO = Path(__file__).resolve().parent.parent
 PLUGIN = REPO / "examples" / "plugin"
 DIST = "llax-example-passes"
 PASSES = {"mul2-to-add": "llax_example_passes.mul_to_add:MulTwoToAdd",
-          "count-ops": "llax_example_passes.count_ops:CountOps"}
-COUNT_LOGGER = "llax_example_passes.count_ops"
+          "op-counts": "llax_example_passes.op_counts:OpCounts"}
+COUNT_LOGGER = "llax_example_passes.op_counts"
 REWRITE = "mul2-to-add,simplify,cse,dce,fuse,inplace"
 
 
 def _distribution() -> importlib.metadata.Distribution | None:
+    """The installed plugin, if its entry points are the ones this checkout declares (an
+    older install of it does not count)."""
     importlib.invalidate_caches()
     try:
-        return importlib.metadata.distribution(DIST)
+        dist = importlib.metadata.distribution(DIST)
     except importlib.metadata.PackageNotFoundError:
         return None
+    return dist if {ep.name: ep.value for ep in dist.entry_points} == PASSES else None
 
 
 def _pip_install() -> None:
@@ -91,7 +94,7 @@ def plugin_installed() -> importlib.metadata.Distribution:
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
     dist = _distribution()
-    assert dist is not None, f"{DIST} is still not installed after pip install"
+    assert dist is not None, f"{DIST} with entry points {PASSES} is not installed after pip"
     _follow_pth_files(dist)
     return dist
 
@@ -104,16 +107,16 @@ def run_python(code: str, env: dict[str, str] | None = None) -> subprocess.Compl
 
 
 def count_lines(stderr: str) -> list[dict[str, int]]:
-    """The ``count-ops{verbose=true}`` lines of a run, as counts."""
+    """The ``op-counts{verbose=true}`` lines of a run, as counts."""
     out = []
     for line in stderr.splitlines():
-        if m := re.fullmatch(r"count-ops @\S+: (.*)", line):
+        if m := re.fullmatch(r"op-counts @\S+: (.*)", line):
             out.append({k: int(v) for k, v in (item.split("=") for item in m.group(1).split())})
     return out
 
 
 def traced_counts(f, *args) -> dict[str, int]:
-    """The oracle for count-ops: the traced IR's ops by primitive, regions included."""
+    """The oracle for op-counts: the traced IR's ops by primitive, regions included."""
     fn = llax.make_jaxpr(f)(*args).jaxpr.function
     return dict(Counter(op.prim.name for op in walk_ops(fn)))
 
@@ -140,14 +143,14 @@ def test_plugin_is_loaded_only_when_a_pipeline_names_it():
         from llax.passes import available_passes, parse_pipeline
         parse_pipeline("simplify,cse,dce")
         print("loaded after built-ins:", "llax_example_passes" in sys.modules)
-        (p,) = parse_pipeline("count-ops{verbose=true}")
-        print("loaded after count-ops:", "llax_example_passes" in sys.modules)
+        (p,) = parse_pipeline("op-counts{verbose=true}")
+        print("loaded after op-counts:", "llax_example_passes" in sys.modules)
         print("pass:", type(p).__module__, p.spec())
         print("listed:", "mul2-to-add" in available_passes())
     """)
     assert done.stdout.splitlines() == [
-        "loaded after built-ins: False", "loaded after count-ops: True",
-        "pass: llax_example_passes.count_ops count-ops{verbose=true}", "listed: True"]
+        "loaded after built-ins: False", "loaded after op-counts: True",
+        "pass: llax_example_passes.op_counts op-counts{verbose=true}", "listed: True"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -233,7 +236,7 @@ def test_count_ops_reports_by_primitive(caplog):
     def f(x):
         return jnp.tanh(x) * 2 + x * 2
 
-    f_jit = llax.jit(f, pipeline="count-ops,mul2-to-add,count-ops,simplify,cse,dce,fuse")
+    f_jit = llax.jit(f, pipeline="op-counts,mul2-to-add,op-counts,simplify,cse,dce,fuse")
     with caplog.at_level(logging.INFO, logger=COUNT_LOGGER):
         got = f_jit(x)
     np.testing.assert_allclose(np.asarray(got), np.tanh(x) * 2 + x * 2, rtol=2e-6, atol=1e-6)
@@ -242,7 +245,7 @@ def test_count_ops_reports_by_primitive(caplog):
     want = traced_counts(f, x)
     assert before == want and want["mul"] == 2
     assert after == {**{k: v for k, v in want.items() if k != "mul"}, "add": want["add"] + 2}
-    assert records[0].getMessage() == "count-ops @f: " + " ".join(
+    assert records[0].getMessage() == "op-counts @f: " + " ".join(
         f"{k}={v}" for k, v in sorted(want.items()))
 
 
@@ -258,7 +261,7 @@ def test_llax_pipeline_environment_variable():
         f = llax.jit(lambda x: x * 2 - 1)
         print(np.asarray(f(x)).view(np.uint32).tolist())
         print(f.lower(x).as_text())
-    """, env={"LLAX_PIPELINE": f"count-ops{{verbose=true}},{REWRITE}"})
+    """, env={"LLAX_PIPELINE": f"op-counts{{verbose=true}},{REWRITE}"})
     bits, ir = done.stdout.split("\n", 1)
     x = np.array([0.5, -0.0, np.inf, -2.0], np.float32)
     assert eval(bits) == (x * np.float32(2) - np.float32(1)).view(np.uint32).tolist()
@@ -273,12 +276,12 @@ def test_llax_dump_pipeline(tmp_path):
     graph = tmp_path / "f.dot"
     done = subprocess.run(
         [sys.executable, "-m", "llax.tools.dump", f"{source}:f", "--arg", "f32[8]", "--passes",
-         "--pipeline", "count-ops{verbose=true},mul2-to-add,count-ops{verbose=true},dce",
+         "--pipeline", "op-counts{verbose=true},mul2-to-add,op-counts{verbose=true},dce",
          "--graph", str(graph), "--graph-stage", "mul2-to-add"],
         capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     out = done.stdout
-    assert "# after mul2-to-add" in out and "# after count-ops" not in out  # count-ops: no change
+    assert "# after mul2-to-add" in out and "# after op-counts" not in out  # op-counts: no change
     after = out.split("# after mul2-to-add", 1)[1]
     assert "b:f32[8] = add a a" in after and " mul " not in after
     # --passes runs the pipeline, then --graph-stage runs it again up to mul2-to-add.

@@ -1,12 +1,12 @@
-"""``count-ops``: count a function's ops by primitive, regions included; change nothing.
+"""``op-counts``: count a function's ops by primitive, regions included; change nothing.
 
-Each run logs one line on the ``llax_example_passes.count_ops`` logger, at INFO::
+Each run logs one line on the ``llax_example_passes.op_counts`` logger, at INFO::
 
-    count-ops @f: add=1 fusion=1 tanh=1
+    op-counts @f: add=1 fusion=1 tanh=1
 
 and the record carries the counts as its ``counts`` attribute (a dict, primitive
 name -> number). With ``verbose=true`` the line is printed on stderr as well, so a
-pipeline such as ``count-ops{verbose=true},simplify,count-ops{verbose=true}`` shows
+pipeline such as ``op-counts{verbose=true},simplify,op-counts{verbose=true}`` shows
 what the passes between did.
 """
 
@@ -30,15 +30,15 @@ def count_ops(fn: Function) -> dict[str, int]:
 
 @register_pass
 @dataclass(frozen=True)
-class CountOps(Pass):
+class OpCounts(Pass):
     """Report the op counts of the function (see the module docstring)."""
 
-    name = "count-ops"
+    name = "op-counts"
     verbose: bool = False
 
     def run(self, fn: Function, ctx: PassContext) -> Function:
         counts = count_ops(fn)
-        line = f"count-ops @{fn.name}: " + " ".join(f"{k}={n}" for k, n in counts.items())
+        line = f"op-counts @{fn.name}: " + " ".join(f"{k}={n}" for k, n in counts.items())
         logger.info(line, extra={"counts": counts})
         if self.verbose:
             print(line, file=sys.stderr, flush=True)

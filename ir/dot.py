@@ -328,8 +328,8 @@ def to_dot(fn: Function, *, title: str | None = None) -> str:
         for cid in children.get(cluster, []):
             info = g.graph["clusters"][cid]
             lines.append(f"{indent}subgraph {_quote(cid)} {{")
-            lines.append(f"{indent}  label={_quote(info['label'])}; labeljust=l; "
-                         f"{CLUSTER_STYLE[info['kind']]};")
+            lines.append(f"{indent}  graph [label={_quote(info['label'])}, labeljust=l, "
+                         f"{CLUSTER_STYLE[info['kind']]}];")
             emit(cid, depth + 1)
             lines.append(f"{indent}}}")
 

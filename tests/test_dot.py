@@ -54,7 +54,9 @@ class Dot:
 
 
 _STRING = r'"(?:[^"\\]|\\.)*"'
-_ATTR = re.compile(rf"(\w+)=({_STRING}|[^,;\]\s]+)")
+_ATTR = re.compile(rf"(\w+)=({_STRING}|[\w.#-]+)")
+# DOT's a_list: ID=ID separated by commas (strict, so text Graphviz would reject fails here)
+_ATTR_LIST = re.compile(rf"{_ATTR.pattern}(?:, {_ATTR.pattern})*")
 
 
 def _unquote(text: str) -> str:
@@ -64,6 +66,9 @@ def _unquote(text: str) -> str:
 
 
 def _attrs(text: str) -> dict[str, str]:
+    if not text:
+        return {}
+    assert _ATTR_LIST.fullmatch(text), f"not a DOT attribute list: {text!r}"
     return {k: _unquote(v) for k, v in _ATTR.findall(text)}
 
 
@@ -93,11 +98,12 @@ def read_dot(text: str) -> Dot:
             dot.nodes[node] = _attrs(m.group(2))
             dot.node_cluster[node] = stack[-1]
         elif m := re.fullmatch(r"graph \[(.*)\];", s):
-            dot.graph = _attrs(m.group(1))
+            if stack[-1] is None:
+                dot.graph = _attrs(m.group(1))
+            else:
+                dot.clusters[stack[-1]] = _attrs(m.group(1))
         elif re.fullmatch(r"(node|edge) \[.*\];", s):
             pass
-        elif stack[-1] is not None and s.startswith("label="):
-            dot.clusters[stack[-1]] = _attrs(s)
         else:
             raise AssertionError(f"unexpected DOT statement: {line!r}")
     assert stack == [None], "unbalanced subgraphs"

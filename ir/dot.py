@@ -33,6 +33,7 @@ object identities, so the text is deterministic: the same IR gives the same byte
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 
 import networkx as nx
@@ -147,6 +148,9 @@ def build_graph(fn: Function) -> nx.DiGraph:
     return _Builder(fn).graph
 
 
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+>")
+
+
 class _Builder:
     def __init__(self, fn: Function) -> None:
         self.printer = Printer(fn)
@@ -230,7 +234,10 @@ class _Builder:
         outs = " ".join(f"{self.name(v)}:{v.type}" for v in op.outputs)
         head = f"{outs} = {op.prim.name}" if outs else op.prim.name
         head += "".join(" " + self.name(a) for a in op.inputs)
-        return [head] + [f"  {k}={print_param(v)}" for k, v in op.params.items()]
+        # Params that are Python objects (a callback's function) print by repr; the address
+        # in it would make the text differ from run to run.
+        return [head] + [_ADDRESS.sub(">", f"  {k}={print_param(v)}")
+                         for k, v in op.params.items()]
 
     def mark_buffers(self, fn: Function, definer: dict[Var, str]) -> None:
         """Colour-code the values of ``fn`` that share a buffer (regions do their own)."""

@@ -486,3 +486,19 @@ def test_real_graphviz_when_installed_else_the_message(model, tmp_path, capsys):
         assert "<svg" in svg and "fused group" in svg
     else:
         assert not target.exists() and "is not on PATH" in captured.err
+
+
+def test_ops_without_outputs_and_python_params():
+    # A callback op has no outputs and a Python function as a param: its label must not
+    # carry the function's address, so two traces draw the same.
+    def f(x):
+        llax.debug.print("x={x}", x=x)
+        return x * 2
+
+    x = np.ones(3, np.float32)
+    first, second = (to_dot(llax.make_jaxpr(f)(x).jaxpr.function) for _ in range(2))
+    assert first == second and " at 0x" not in first
+    dot = read_dot(first)
+    (node,) = [n for n in dot.nodes if dot.label_lines(n)[0].startswith("debug_print")]
+    assert dot.label_lines(node)[0] == "debug_print a"
+    assert [node_key(dot, s) for s, d, _ in dot.data_edges() if d == node] == ["a"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import fcntl
 import importlib
 import importlib.metadata
+import json
 import logging
 import os
 import re
@@ -42,12 +43,19 @@ REWRITE = "mul2-to-add,simplify,cse,dce,fuse,inplace"
 
 
 def _distribution() -> importlib.metadata.Distribution | None:
-    """The installed plugin, if its entry points are the ones this checkout declares (an
-    older install of it does not count)."""
+    """The installed plugin, if it is this checkout's: installed from ``PLUGIN`` (editable or
+    not), with the entry points declared here. Another install (an older one, or another
+    clone's) does not count: the tests are of this checkout."""
     importlib.invalidate_caches()
     try:
         dist = importlib.metadata.distribution(DIST)
     except importlib.metadata.PackageNotFoundError:
+        return None
+    try:
+        url = json.loads(dist.read_text("direct_url.json") or "{}").get("url", "")
+    except ValueError:
+        url = ""
+    if url != PLUGIN.as_uri():
         return None
     return dist if {ep.name: ep.value for ep in dist.entry_points} == PASSES else None
 

@@ -108,7 +108,8 @@ class Config:
         self._names = frozenset(values) | frozenset(self._globals)
         self._listeners: list[Callable[[str], None]] = []
         self._local = threading.local()
-        # Per scoped flag: how many threads hold a truthy scoped value right now.
+        # Per scoped flag: how many scoped values (truthy ones) threads hold right now.
+        self._scopes: dict[str, int] = dict.fromkeys(self._globals, 0)
         self._truthy_scopes: dict[str, int] = dict.fromkeys(self._globals, 0)
         self._scope_lock = threading.Lock()
 
@@ -138,6 +139,14 @@ class Config:
         if a check must be installed at all (the check itself reads this thread's value)."""
         return bool(self._globals[name]) or self._truthy_scopes[name] > 0
 
+    def global_value(self, name: str) -> Any:
+        """A scoped flag's global value (what threads without a scope of their own read)."""
+        return self._globals[name]
+
+    def scoped_anywhere(self, name: str) -> bool:
+        """Whether some thread has a scoped value for flag ``name`` right now."""
+        return self._scopes[name] > 0
+
     @contextlib.contextmanager
     def scoped(self, name: str, value: Any) -> Iterator[None]:
         """Set a flag for this thread only, for the duration of a ``with`` block (JAX's
@@ -156,6 +165,7 @@ class Config:
         old = overrides.get(name, missing)
         overrides[name] = value
         with self._scope_lock:
+            self._scopes[name] += 1
             self._truthy_scopes[name] += bool(value)
         self._notify(name)
         try:
@@ -166,6 +176,7 @@ class Config:
             else:
                 overrides[name] = old
             with self._scope_lock:
+                self._scopes[name] -= 1
                 self._truthy_scopes[name] -= bool(value)
             self._notify(name)
 

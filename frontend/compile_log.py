@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import inspect
 import logging
-import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -31,8 +30,6 @@ from llax.ir import dtypes
 from llax.ir.types import TensorType
 
 logger = logging.getLogger("llax")
-
-_LLAX_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -210,16 +207,23 @@ def _difference(new: Signature, old: Signature) -> tuple[int, int, str]:
     return 4, 0, "cache miss explanation unavailable"
 
 
+def _in_llax(module: str) -> bool:
+    # By module name, not file: the repository root is the package, and its tests and
+    # examples are user code.
+    return module == "llax" or (module.startswith("llax.")
+                                and not module.startswith(("llax.tests", "llax.examples")))
+
+
 def _callsite() -> str:
     """``file:line:column (function)`` of the innermost frame outside llax."""
     frame = sys._getframe(1)
-    while frame is not None and frame.f_code.co_filename.startswith(_LLAX_DIR + os.sep):
+    while frame is not None and _in_llax(frame.f_globals.get("__name__", "")):
         frame = frame.f_back
     if frame is None:
         return "<unknown>"
     info = inspect.getframeinfo(frame, context=0)
     col = getattr(getattr(info, "positions", None), "col_offset", None)
-    where = f"{info.filename}:{info.lineno}" + (f":{col}" if col is not None else "")
+    where = f"{info.filename}:{info.lineno}" + (f":{col}" if col else "")
     return f"{where} ({info.function})"
 
 

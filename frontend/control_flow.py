@@ -250,8 +250,11 @@ def _valid_operand(x: Any) -> Any:
 def _bind_cond(index: Any, branches: Sequence[Callable], names: Sequence[str], api: str,
                operands: tuple) -> Any:
     leaves, tree, types = _as_leaves(operands)
-    regions = [_trace(f, lambda xs: tree_unflatten(tree, xs), types, n)
-               for f, n in zip(branches, names)]
+    # Traced in JAX's order (cond: true_fun first), which Python side effects can see.
+    order = range(len(branches)) if api == "switch" else range(len(branches) - 1, -1, -1)
+    traced = {k: _trace(branches[k], lambda xs: tree_unflatten(tree, xs), types, names[k])
+              for k in order}
+    regions = [traced[k] for k in range(len(branches))]
     for k in range(1, len(regions)):
         pair = (0, k) if api == "switch" else (1, 0)  # cond names true_fun first
         _check_branches(api, (names[pair[0]], names[pair[1]]),

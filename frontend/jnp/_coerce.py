@@ -12,6 +12,7 @@ the Python type for Python scalars, whose dtype depends only on their type.
 from __future__ import annotations
 
 import functools
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -292,6 +293,58 @@ def _make_plan(name: str, sigs: tuple, policy: str, x64: bool) -> Plan:
     return Plan(convs, dt, weak, shape)
 
 
+# ---------------------------------------------------------------------------------------------
+# jax_numpy_rank_promotion: "allow" (NumPy's rule), "warn" or "raise" when operands of
+# different ranks (scalars aside) are broadcast together.
+
+_RANK_PROMOTION_DOCS = "https://docs.jax.dev/en/latest/rank_promotion_warning.html"
+# Functions that broadcast their operands without the check, as JAX's do.
+_UNCHECKED_RANKS = frozenset({"where"})
+# True while some thread may have a mode other than "allow": only then does ``promote`` look
+# at ranks, and do the ufuncs build checking plans (see _ufuncs.py).
+rank_checks_on = False
+
+
+def _update_rank_checks(flag: str) -> None:
+    global rank_checks_on
+    if flag == "jax_numpy_rank_promotion":
+        rank_checks_on = (config.global_value(flag) != "allow"
+                          or config.scoped_anywhere(flag))
+
+
+config.on_update(_update_rank_checks)
+_update_rank_checks("jax_numpy_rank_promotion")  # the environment may have set it
+
+
+def ranks_differ(shapes: Sequence[tuple[int, ...]]) -> bool:
+    """Whether broadcasting ``shapes`` promotes ranks (rank-0 operands do not count)."""
+    return len({len(s) for s in shapes if s}) > 1
+
+
+def check_rank_promotion(name: str, shapes: Sequence[tuple[int, ...]]) -> None:
+    """Warn or raise, as this thread's ``jax_numpy_rank_promotion`` says, when ``name``
+    broadcasts operands of different ranks."""
+    mode = config.jax_numpy_rank_promotion
+    if mode == "allow" or name in _UNCHECKED_RANKS or not ranks_differ(shapes):
+        return
+    listed = " ".join(map(str, shapes))
+    if mode == "warn":
+        warnings.warn(f"Following NumPy automatic rank promotion for {name} on shapes "
+                      f"{listed}. Set the jax_numpy_rank_promotion config option to 'allow' "
+                      f"to disable this warning; for more information, see "
+                      f"{_RANK_PROMOTION_DOCS}.", stacklevel=3)
+    else:
+        raise ValueError(f"Operands could not be broadcast together for {name} on shapes "
+                         f"{listed} and with the config option "
+                         f"jax_numpy_rank_promotion='raise'. For more information, see "
+                         f"{_RANK_PROMOTION_DOCS}.")
+
+
+def sig_shape(sig: Any) -> tuple[int, ...]:
+    """The shape of an operand of signature ``sig`` (a Python scalar's is ())."""
+    return sig[0] if type(sig) is tuple else ()
+
+
 def checked_signature(x: Any, name: str, position: int) -> tuple[Any, Any]:
     """``(operand, signature)``, converting NumPy values and rejecting non-arrays."""
     sig = signature(x)
@@ -311,6 +364,8 @@ def promote(name: str, args: Sequence[Any], policy: str = "promote") -> tuple[li
         a, s = checked_signature(a, name, i)
         ops.append(a)
         sigs.append(s)
+    if rank_checks_on:
+        check_rank_promotion(name, [sig_shape(s) for s in sigs])
     plan = make_plan(name, tuple(sigs), policy)
     return [a if c is None else c(a) for a, c in zip(ops, plan.converters)], plan
 

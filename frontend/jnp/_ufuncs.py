@@ -18,6 +18,7 @@ import numpy as np
 from llax.config import config
 from llax.frontend.core import Array, Tracer, bind
 from llax.frontend.custom_derivatives import custom_jvp
+from llax.frontend.jnp import _coerce
 from llax.frontend.jnp._coerce import (
     as_operand,
     broadcast_to_shape,
@@ -267,10 +268,16 @@ class _Ufunc:
         self.policy = policy
         self.select_impl = select_impl
         self._plans: dict[tuple, tuple] = {}
+        _ALL_UFUNCS.append(self)
 
     def _build(self, key: tuple) -> tuple:
         plan = make_plan(self.__name__, key[1:], self.policy)
-        entry = (*plan.converters, self.select_impl(plan.dtype))
+        impl = self.select_impl(plan.dtype)
+        if _coerce.rank_checks_on:
+            shapes = [_coerce.sig_shape(s) for s in key[1:]]
+            if _coerce.ranks_differ(shapes):
+                impl = _rank_checked(self.__name__, shapes, impl)
+        entry = (*plan.converters, impl)
         if len(self._plans) > 4096:
             self._plans.clear()
         self._plans[key] = entry
@@ -278,6 +285,30 @@ class _Ufunc:
 
     def __repr__(self) -> str:
         return f"<llax.numpy ufunc {self.__name__}>"
+
+
+_ALL_UFUNCS: list[_Ufunc] = []
+
+
+def _rank_checked(name: str, shapes: list[tuple[int, ...]], impl: Impl) -> Impl:
+    """``impl`` preceded by the rank-promotion check: built into the cached plans of
+    rank-promoting signatures only while the check may be on, so plain calls pay nothing."""
+    def checked(*args: Any) -> Any:
+        _coerce.check_rank_promotion(name, shapes)
+        return impl(*args)
+
+    return checked
+
+
+def _forget_plans(flag: str) -> None:
+    """A change of jax_numpy_rank_promotion: plans built with (or without) the check are
+    stale."""
+    if flag == "jax_numpy_rank_promotion":
+        for ufunc in _ALL_UFUNCS:
+            ufunc._plans.clear()
+
+
+config.on_update(_forget_plans)
 
 
 class UnaryUfunc(_Ufunc):

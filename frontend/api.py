@@ -535,8 +535,16 @@ class JitFunction:
             except ArgumentError:  # a view the entry refuses
                 pass
         if tracing:
-            # Inside another trace, inline: the enclosing trace records our ops.
-            return self._fun(*args, **kwargs)
+            # Inside another trace: one ``jit`` op holding this function's own trace, as JAX
+            # stages it (transformations and compilation inline it); with jit disabled,
+            # the Python function itself.
+            if _debug_mode and config.jax_disable_jit:
+                return self._fun(*args, **kwargs)
+            from llax.frontend.nested_jit import call_jitted
+
+            statics, dyn_args, dyn_kwargs, _ = self._signature.split(args, kwargs)
+            return call_jitted(self._fun, self._signature.name, dyn_args, dyn_kwargs,
+                               lambda a, k: _merge_statics(a, k, statics))
         if _debug_mode:
             return self._call_in_debug_mode(args, kwargs)
         entry, leaves = self._lookup(args, kwargs)

@@ -393,13 +393,15 @@ def _forget_fast_paths(flag: str) -> None:
     for the new setting (and finds the old entries again when it is set back). After a
     debug flag turns on: empty them too, so every call reaches the general path."""
     global _debug_mode
-    if flag in _DEBUG_FLAGS:
-        _debug_mode = any(config.any_thread(f) for f in _DEBUG_FLAGS)
-        if not _debug_mode:
-            return
-    elif flag not in _KEYED_FLAGS:
+    if flag not in _DEBUG_FLAGS and flag not in _KEYED_FLAGS:
         return
     with _TABLES_LOCK:
+        if flag in _DEBUG_FLAGS:
+            # Read and written under the lock: of two threads changing flags at once, the
+            # one that writes last has seen both changes.
+            _debug_mode = any(config.any_thread(f) for f in _DEBUG_FLAGS)
+            if not _debug_mode:
+                return
         for per_fun in list(_CACHES.values()):
             for key, table in per_fun.items():
                 if key[0] in ("fast", "matchers"):

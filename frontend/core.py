@@ -760,11 +760,15 @@ def _check_eager_outputs(name: str, outs: Sequence[Array]) -> None:
 _eager_check: Callable[[str, Sequence[Array]], None] | None = None
 
 
+_EAGER_CHECK_LOCK = threading.Lock()
+
+
 def _install_eager_check(flag: str) -> None:
     global _eager_check
     if flag in ("jax_debug_nans", "jax_debug_infs"):
-        on = config.any_thread("jax_debug_nans") or config.any_thread("jax_debug_infs")
-        _eager_check = _check_eager_outputs if on else None
+        with _EAGER_CHECK_LOCK:  # (the last of two racing threads to write saw both changes)
+            on = config.any_thread("jax_debug_nans") or config.any_thread("jax_debug_infs")
+            _eager_check = _check_eager_outputs if on else None
 
 
 config.on_update(_install_eager_check)

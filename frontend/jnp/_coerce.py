@@ -12,6 +12,7 @@ the Python type for Python scalars, whose dtype depends only on their type.
 from __future__ import annotations
 
 import functools
+import threading
 import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -305,11 +306,15 @@ _UNCHECKED_RANKS = frozenset({"where"})
 rank_checks_on = False
 
 
+_RANK_CHECKS_LOCK = threading.Lock()
+
+
 def _update_rank_checks(flag: str) -> None:
     global rank_checks_on
     if flag == "jax_numpy_rank_promotion":
-        rank_checks_on = (config.global_value(flag) != "allow"
-                          or config.scoped_anywhere(flag))
+        with _RANK_CHECKS_LOCK:  # (the last of two racing threads to write saw both changes)
+            rank_checks_on = (config.global_value(flag) != "allow"
+                              or config.scoped_anywhere(flag))
 
 
 config.on_update(_update_rank_checks)

@@ -18,10 +18,25 @@ from llax.frontend.autodiff import grad, jvp, linearize, value_and_grad, vjp
 from llax.frontend.callbacks import pure_callback
 from llax.frontend.core import Array, ConcretizationTypeError, UnexpectedTracerError
 from llax.frontend.custom_derivatives import custom_jvp, custom_vjp
+from llax.frontend.devices import (
+    Device,
+    block_until_ready,
+    default_backend,
+    device_count,
+    device_get,
+    device_put,
+    devices,
+    local_device_count,
+    local_devices,
+    process_count,
+    process_index,
+)
 from llax.frontend.jacobians import hessian, jacfwd, jacrev
 from llax.frontend.vmap import vmap
 
 __version__ = "0.1.0"
+
+jacobian = jacrev  # JAX's alias
 
 # Public module name -> implementing module.
 _ALIASES = {
@@ -34,6 +49,7 @@ _ALIASES = {
     "random": "llax.frontend.random",
     "scipy": "llax.frontend.scipy",
     "scipy.special": "llax.frontend.scipy.special",
+    "test_util": "llax.frontend.test_util",
 }
 
 
@@ -53,10 +69,14 @@ def _register_aliases() -> None:
 _register_aliases()
 
 from llax import errors, tree, tree_util  # noqa: E402
-from llax.transforms import call_rules  # noqa: E402, F401 - the nested jit op's rules
-from llax.transforms import grad_pass  # noqa: E402, F401 - registers the "grad" pass
 
-__all__ = ["Array", "ConcretizationTypeError", "ShapeDtypeStruct", "UnexpectedTracerError",
-           "config", "custom_jvp", "custom_vjp", "errors", "eval_shape", "grad", "hessian",
-           "jacfwd", "jacrev", "jit", "jvp", "linearize", "make_jaxpr", "pure_callback", "tree",
-           "tree_util", "value_and_grad", "vjp", "vmap"]
+# The nested jit op's transformation rules, and the "grad" pass (registered on import).
+from llax.transforms import call_rules, grad_pass  # noqa: E402, F401
+
+__all__ = ["Array", "ConcretizationTypeError", "Device", "ShapeDtypeStruct",
+           "UnexpectedTracerError", "block_until_ready", "config", "custom_jvp", "custom_vjp",
+           "default_backend", "device_count", "device_get", "device_put", "devices", "errors",
+           "eval_shape", "grad", "hessian", "jacfwd", "jacobian", "jacrev", "jit", "jvp",
+           "linearize", "local_device_count", "local_devices", "make_jaxpr", "process_count",
+           "process_index", "pure_callback", "tree", "tree_util", "value_and_grad", "vjp",
+           "vmap"]

@@ -4,6 +4,7 @@ Both classes get exactly the same entries, so eager and traced code behave alike
 Binary operators return ``NotImplemented`` for operands that are not arrays or
 scalars (a list, say), as JAX does, so Python can try the other operand.
 Indexing (``x[i]``, ``x.at[i]``) is delegated to ``llax.frontend.indexing``.
+``ARRAY_ONLY`` holds what only concrete Arrays have: their device and sharding.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from llax.frontend import jnp
+from llax.frontend import devices, jnp
 from llax.frontend.core import Array, Tracer
 from llax.frontend.jnp import _manipulation as M
 from llax.frontend.jnp import _reductions as R
@@ -150,10 +151,23 @@ METHODS: dict[str, Any] = {
 }
 
 
+# Where a concrete Array lives (JAX's methods on a CPU-only system). Tracers have no place:
+# these are Array's alone.
+ARRAY_ONLY: dict[str, Any] = {
+    "devices": devices.array_devices, "device": property(devices.array_device),
+    "sharding": property(devices.array_sharding),
+    "copy_to_host_async": devices.array_copy_to_host_async,
+    "is_fully_addressable": property(lambda self: True),
+    "is_fully_replicated": property(lambda self: True),
+}
+
+
 def attach(classes: tuple[type, ...] = (Array, Tracer)) -> None:
     for cls in classes:
         for name, value in METHODS.items():
             setattr(cls, name, value)
+    for name, value in ARRAY_ONLY.items():
+        setattr(Array, name, value)
 
 
 attach()

@@ -35,6 +35,7 @@ from llax.frontend.core import (
     Tracer,
     any_thread_tracing,
     array_signature,
+    no_invalid_in_deoptimized,
     signature_id,
     special_value,
     trace_stack,
@@ -426,22 +427,6 @@ _NAN_RETRY_NOTICE = ("Invalid nan value encountered in the output of a jax.jit f
                      "Calling the de-optimized version.")
 
 
-def _no_invalid_in_deoptimized(name: str, kind: str) -> FloatingPointError:
-    # JAX's text, which starts with the repr of its internal error's arguments.
-    return FloatingPointError(
-        f"{('jit(' + name + ')', kind)}. Because jax_config.debug_nans.value and/or "
-        "config.jax_debug_infs is set, the de-optimized function (i.e., the function as if "
-        "the `jit` decorator were removed) was called in an attempt to get a more precise "
-        "error message. However, the de-optimized function did not produce invalid values "
-        "during its execution. This behavior can result from `jit` optimizations causing "
-        "the invalid value to be produced. It may also arise from having nan/inf literals "
-        "as inputs or outputs, like `jax.jit(lambda ...: jax.numpy.nan)(...)`. \n\n"
-        "It may be possible to avoid the invalid value by removing the `jit` decorator, at "
-        "the cost of losing optimizations. \n\n"
-        "If you see this error, consider opening a bug report at "
-        "https://github.com/jax-ml/jax.")
-
-
 class _CompileOnce:
     """Fills a jit cache entry once per key, however many threads miss it at the same time:
     the first compiles, the others wait for its entry. (A compilation takes 10-500 ms and
@@ -584,7 +569,7 @@ class JitFunction:
             self._fun(*args, **kwargs)
         except (FloatingPointError, ZeroDivisionError) as e:
             raise e from None
-        raise _no_invalid_in_deoptimized(self._signature.name, kind) from None
+        raise no_invalid_in_deoptimized(f"jit({self._signature.name})", kind) from None
 
     def _call_donating(self, args: tuple, kwargs: dict) -> Any:
         if not kwargs and self._fast:

@@ -12,6 +12,7 @@ self-contained Function.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any
@@ -749,10 +750,62 @@ def special_value(values: Sequence[np.ndarray]) -> str | None:
     return None
 
 
+def no_invalid_in_deoptimized(name: str, kind: str) -> FloatingPointError:
+    """JAX's error when the outputs of ``name`` (a jit, "jit(f)") hold an invalid value but
+    its op-by-op re-run produced none. (JAX's text starts with the repr of its internal
+    error's arguments.)"""
+    return FloatingPointError(
+        f"{(name, kind)}. Because jax_config.debug_nans.value and/or "
+        "config.jax_debug_infs is set, the de-optimized function (i.e., the function as if "
+        "the `jit` decorator were removed) was called in an attempt to get a more precise "
+        "error message. However, the de-optimized function did not produce invalid values "
+        "during its execution. This behavior can result from `jit` optimizations causing "
+        "the invalid value to be produced. It may also arise from having nan/inf literals "
+        "as inputs or outputs, like `jax.jit(lambda ...: jax.numpy.nan)(...)`. \n\n"
+        "It may be possible to avoid the invalid value by removing the `jit` decorator, at "
+        "the cost of losing optimizations. \n\n"
+        "If you see this error, consider opening a bug report at "
+        "https://github.com/jax-ml/jax.")
+
+
+# Per thread: how many library boundaries (see ``checked_as_one``) the running code is in.
+_boundaries = threading.local()
+
+
 def _check_eager_outputs(name: str, outs: Sequence[Array]) -> None:
+    if getattr(_boundaries, "depth", 0):  # inside a library function: its outputs are checked
+        return
     kind = special_value([o._value for o in outs])
     if kind is not None:
         raise FloatingPointError(f"invalid value ({kind}) encountered in {name}")
+
+
+def checked_as_one(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` (a library function made of several primitives) checked for NaNs / infs the way
+    JAX checks its jitted library functions: only its outputs; when they hold an invalid
+    value, ``fn`` runs again with every primitive checked, to name the one that produced it.
+    Intermediate values that the result does not keep (the untaken side of a ``where``, an
+    infinite constant in a mask) are therefore no error. Apply it only while the checks are
+    on (``_eager_check`` set): it costs a few microseconds a call."""
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        if any_thread_tracing and trace_stack():  # traced: the enclosing jit checks
+            return fn(*args, **kwargs)
+        depth = getattr(_boundaries, "depth", 0)
+        _boundaries.depth = depth + 1
+        try:
+            out = fn(*args, **kwargs)
+        finally:
+            _boundaries.depth = depth
+        if depth:
+            return out
+        leaves = out if isinstance(out, (tuple, list)) else (out,)
+        kind = special_value([x._value for x in leaves if type(x) is Array])
+        if kind is not None:
+            fn(*args, **kwargs)  # op by op, checked: raises naming the primitive
+            raise no_invalid_in_deoptimized(f"jit({name})", kind)
+        return out
+
+    return checked
 
 
 # The check ``bind`` runs on every eager result: set only while debug_nans or debug_infs is
@@ -761,6 +814,22 @@ _eager_check: Callable[[str, Sequence[Array]], None] | None = None
 
 
 _EAGER_CHECK_LOCK = threading.Lock()
+
+
+def checks_at_boundary(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Decorator for library functions that compute with infinities or NaNs they do not
+    return (masks, untaken ``where`` sides): under debug_nans / debug_infs they are checked
+    as one op, as JAX checks its jitted library functions (see ``checked_as_one``). Off, it
+    costs one global read per call."""
+    boundary = checked_as_one(getattr(fn, "__name__", "fn"), fn)
+
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        if _eager_check is None:
+            return fn(*args, **kwargs)
+        return boundary(*args, **kwargs)
+
+    return run
 
 
 def _install_eager_check(flag: str) -> None:

@@ -205,3 +205,37 @@ def test_global_update_and_environment_variable():
         expected = "(nan) encountered in log" if var == "JAX_DEBUG_NANS" else \
             "(inf) encountered in log"
         assert expected in out
+
+
+@pytest.mark.parametrize("program, arg", [
+    # Library functions that hold infinities they do not return: JAX checks a jnp function's
+    # outputs only (it is one jit), so neither raises.
+    (lambda lib, np_, lax_: lambda x: np_.hypot(x, 1.0), np.array([1.5, 2.0], np.float32)),
+    (lambda lib, np_, lax_: lambda x: np_.logaddexp(x, 1.0), np.array([1.5, 2.0], np.float32)),
+])
+def test_library_functions_are_checked_at_their_boundary(program, arg):
+    compare(program, arg, flag="infs")
+
+
+def test_library_function_returning_inf_names_a_primitive():
+    # (Which primitive is an implementation detail: JAX's hypot converts its NumPy argument
+    # first and names convert_element_type.)
+    with debug_infs(True), pytest.raises(FloatingPointError,
+                                         match=r"^invalid value \(inf\) encountered in \w+$"):
+        jnp.hypot(np.array([np.inf], np.float32), 1.0)
+
+
+def test_checks_at_boundary_decorator():
+    @core.checks_at_boundary
+    def masked_log(x):  # log where positive, else a -inf mask value that is replaced
+        y = jnp.where(x > 0, jnp.log(jnp.where(x > 0, x, 1.0)), -jnp.inf)
+        return jnp.where(jnp.isinf(y), 0.0, y)
+
+    x = jnp.array([-1.0, 1.0])
+    with debug_infs(True):
+        np.testing.assert_array_equal(masked_log(x), [0.0, 0.0])  # the -inf never escapes
+        with pytest.raises(FloatingPointError, match=r"^invalid value \(inf\) encountered in"):
+            core.checks_at_boundary(lambda x: jnp.log(x))(jnp.array([0.0]))
+        with pytest.raises(FloatingPointError, match=r"^\('jit\(<lambda>\)', 'inf'\)\. Because"):
+            core.checks_at_boundary(lambda x: x)(jnp.array([np.inf]))  # nothing produced it
+    assert core.checks_at_boundary(lambda x: -x)(1.0) == -1.0  # off: a plain call

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from llax.config import config
+from llax.frontend import core
 from llax.frontend.core import Array, Tracer, bind
 from llax.frontend.custom_derivatives import custom_jvp
 from llax.frontend.jnp import _coerce
@@ -273,6 +274,8 @@ class _Ufunc:
     def _build(self, key: tuple) -> tuple:
         plan = make_plan(self.__name__, key[1:], self.policy)
         impl = self.select_impl(plan.dtype)
+        if core._eager_check is not None:  # debug_nans / debug_infs: JAX's jit boundary
+            impl = core.checked_as_one(self.__name__, impl)
         if _coerce.rank_checks_on:
             shapes = [_coerce.sig_shape(s) for s in key[1:]]
             if _coerce.ranks_differ(shapes):
@@ -301,9 +304,9 @@ def _rank_checked(name: str, shapes: list[tuple[int, ...]], impl: Impl) -> Impl:
 
 
 def _forget_plans(flag: str) -> None:
-    """A change of jax_numpy_rank_promotion: plans built with (or without) the check are
-    stale."""
-    if flag == "jax_numpy_rank_promotion":
+    """A change of jax_numpy_rank_promotion, jax_debug_nans or jax_debug_infs: plans built
+    with (or without) their checks are stale."""
+    if flag in ("jax_numpy_rank_promotion", "jax_debug_nans", "jax_debug_infs"):
         for ufunc in _ALL_UFUNCS:
             ufunc._plans.clear()
 

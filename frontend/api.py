@@ -40,6 +40,7 @@ from llax.frontend.core import (
     special_value,
     trace_stack,
 )
+from llax.frontend.float0 import float0_outputs_as_structure
 from llax.frontend.jaxpr import ClosedJaxpr
 from llax.frontend.tree_codegen import builder, matcher
 from llax.frontend.tree_util import (
@@ -338,7 +339,7 @@ def trace_to_function(fun: Callable, name: str, dyn_args: tuple, dyn_kwargs: dic
     t = Trace(name)
     with t:
         tracers = [t.new_param(ty, n) for ty, n in zip(in_types, names)]
-        out = flat_fun(*tracers)
+        out = float0_outputs_as_structure(flat_fun(*tracers))
     out_leaves, out_tree = tree_flatten(out)
     check_output_leaves(fun, traced_for, out, out_leaves)
     fn, consts = t.finish(out_leaves)

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from llax.frontend import jnp, lax
+from llax.frontend.core import checks_at_boundary
 from llax.frontend.custom_derivatives import custom_jvp
 from llax.frontend.jnp._coerce import as_array, promote
 from llax.frontend.jnp._reductions import canonical_axes
@@ -214,6 +215,7 @@ def _masked_max(x: Any, axis: Axis, where: Any) -> Any:
     return jnp.max(x, axis, where=where, initial=-math.inf, keepdims=True)
 
 
+@checks_at_boundary
 def softmax(x: Any, axis: Axis = -1, where: Any = None) -> Any:
     """``exp(x) / sum(exp(x))`` over ``axis``, shifted by the (constant) max so nothing overflows.
 
@@ -226,6 +228,7 @@ def softmax(x: Any, axis: Axis = -1, where: Any = None) -> Any:
     return result if where is None else jnp.where(where, result, 0)
 
 
+@checks_at_boundary
 def log_softmax(x: Any, axis: Axis = -1, where: Any = None) -> Any:
     """``x - logsumexp(x)`` over ``axis``, shifted by the (constant) max so nothing overflows.
 

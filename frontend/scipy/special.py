@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from llax.frontend import jnp, lax
+from llax.frontend.core import checks_at_boundary
 from llax.frontend.jnp._coerce import promote
 from llax.frontend.jnp._reductions import canonical_axes
 
@@ -16,6 +17,7 @@ Axis = int | Sequence[int] | None
 __all__ = ["digamma", "gammaln", "logsumexp"]
 
 
+@checks_at_boundary
 def logsumexp(a: Any, axis: Axis = None, b: Any = None, keepdims: bool = False,
               return_sign: bool = False, where: Any = None) -> Any:
     """``log(sum(b * exp(a)))`` over ``axis``, computed as ``max + log(sum(exp(a - max)))``.
@@ -50,6 +52,7 @@ def logsumexp(a: Any, axis: Axis = None, b: Any = None, keepdims: bool = False,
     return out
 
 
+@checks_at_boundary
 def gammaln(x: Any) -> Any:
     """log |Gamma(x)| (integers promoted to the default float), JAX's values."""
     (x,), _ = promote("gammaln", [x], "inexact")

@@ -65,10 +65,10 @@ class HotFunction:
         self._compiling = threading.Lock()  # one thread compiles; the others interpret
 
     def __call__(self, args: Sequence) -> list:
-        from llax.frontend.core import Array, concrete_value, trace_stack
+        from llax.frontend.core import Array, concrete_value, eager_checks_off, trace_stack
         from llax.transforms.staging import call_function
 
-        if trace_stack():
+        if trace_stack() or not eager_checks_off():  # (checked op by op)
             return call_function(self.fn, args)
         self.calls += 1
         if self.compiled is None:

@@ -816,6 +816,11 @@ _eager_check: Callable[[str, Sequence[Array]], None] | None = None
 _EAGER_CHECK_LOCK = threading.Lock()
 
 
+def eager_checks_off() -> bool:
+    """Whether eager ops go unchecked (debug_nans and debug_infs off in every thread)."""
+    return _eager_check is None
+
+
 def checks_at_boundary(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Decorator for library functions that compute with infinities or NaNs they do not
     return (masks, untaken ``where`` sides): under debug_nans / debug_infs they are checked

@@ -257,3 +257,17 @@ def test_checks_at_boundary_decorator():
         with pytest.raises(FloatingPointError, match=r"^\('jit\(<lambda>\)', 'inf'\)\. Because"):
             core.checks_at_boundary(lambda x: x)(jnp.array([np.inf]))  # nothing produced it
     assert core.checks_at_boundary(lambda x: -x)(1.0) == -1.0  # off: a plain call
+
+
+@pytest.mark.parametrize("program, arg", [
+    # Eager grad and vmap run their transformed programs op by op while the checks are on,
+    # so the primitive is named, as JAX's eager transformations name it.
+    (lambda lib, np_, lax_: lib.grad(lambda x: np_.log(x) * 2), np.float32(-1)),
+    (lambda lib, np_, lax_: lib.vmap(np_.log), np.array([1, -1], np.float32)),
+    (lambda lib, np_, lax_: lib.jit(lib.vmap(lambda x: np_.log(x) + 1)),
+     np.array([1, -1], np.float32)),
+    (lambda lib, np_, lax_: lib.jit(lib.grad(lambda x: np_.log(x) * 2)), np.float32(-1)),
+    (lambda lib, np_, lax_: lib.grad(lambda x: np_.sqrt(x) * 3), np.float32(0)),
+])
+def test_eager_transformations_are_checked_op_by_op(program, arg):
+    compare(program, arg)

@@ -21,6 +21,7 @@ from llax.frontend.core import (
     aval_of,
     bind,
     concrete_value,
+    eager_checks_off,
     trace_stack,
 )
 from llax.ir import prims as P
@@ -64,10 +65,11 @@ def build_function(body: Callable[..., Sequence[Any]], in_types: Sequence[Tensor
 
 
 def call_function(fn: Function, args: Sequence[Any]) -> list[Any]:
-    """Apply ``fn`` to ``args``: inlined into the active trace, or evaluated if none is."""
+    """Apply ``fn`` to ``args``: inlined into the active trace, or evaluated if none is
+    (op by op through ``bind`` while debug_nans/debug_infs check every eager op)."""
     if len(args) != len(fn.params):
         raise TypeError(f"{fn.name}: expected {len(fn.params)} operands, got {len(args)}")
-    if not trace_stack():
+    if not trace_stack() and eager_checks_off():
         outs = evaluate_function(fn, [concrete_value(a)[0] for a in args])
         return [Array(np.asarray(o, dtype=r.type.dtype), r.type.weak)
                 for o, r in zip(outs, fn.results)]

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from llax.ir.core import Atom, Function, Op, Var
-from llax.ir.primitive import Primitive
+from llax.ir.primitive import Primitive, region_params
 from llax.ir.types import TensorType
 
 
@@ -33,7 +33,18 @@ class JaxprEqn:
 
     @property
     def params(self) -> dict[str, Any]:
-        return dict(self.op.params)
+        """The op's params, and its regions as JAX's jaxpr-valued params (``jaxpr``,
+        ``branches``, ``body_jaxpr``..., ``call_jaxpr`` of a custom function)."""
+        params = dict(self.op.params)
+        names = region_params.get(self.op.prim)
+        regions = [ClosedJaxpr(r, []) for r in self.op.regions]
+        if isinstance(names, str):
+            params[names] = tuple(regions)
+        elif names is not None:
+            params.update(zip(names, regions))
+        elif len(regions) == 1:
+            params["call_jaxpr"] = regions[0]
+        return params
 
 
 class Jaxpr:

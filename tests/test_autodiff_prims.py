@@ -103,6 +103,7 @@ class _Llax:
     numpy = llax.numpy
     custom_jvp = llax.custom_jvp
     custom_vjp = llax.custom_vjp
+    jit = staticmethod(llax.jit)
 
 
 LLAX = _Llax()
@@ -659,6 +660,17 @@ def _custom_vjp_pair(m: Any) -> Callable:
 add("custom_vjp_call", "sin(x) x", _custom_vjp_sin_times_x, u((4,)), jvp=False)
 add("custom_vjp_call", "scalar", _custom_vjp_sin_times_x, u(()), jvp=False)
 add("custom_vjp_call", "own rule", _custom_vjp_pair, u((3,)), u((3,)), jvp=False, fd=False)
+
+
+def _nested_jit(m: Any) -> Callable:
+    # A jitted function called inside the traced one: one jit op (JAX's equation) whose
+    # transformation rules inline its region.
+    g = m.jit(lambda x, y: m.lax.mul(m.lax.sin(x), y))
+    return lambda x, y: m.lax.add(g(x, y), x)
+
+
+add("jit", "nested", _nested_jit, u((3,)), u((3,)))
+add("jit", "scalar", _nested_jit, u(()), u(()))
 
 
 def _fusion(m: Any) -> Callable:

@@ -276,6 +276,7 @@ TESTED_ELSEWHERE = {
     "custom_jvp_call": "test_vmap.py::test_custom_derivatives_under_vmap",
     "custom_vjp_call": "test_vmap.py::test_custom_derivatives_under_vmap",
     "custom_lin": "test_vmap.py::test_custom_lin_batched_and_transposed",
+    "jit": "test_jaxpr_fidelity.py::test_nested_jit_under_transformations",
 }
 
 

@@ -327,10 +327,12 @@ def test_make_jaxpr_uses_jax_primitive_names() -> None:
 
 def test_control_flow_params_as_in_jax() -> None:
     (eqn,) = llax.make_jaxpr(scan_reverse)(arange(5)).jaxpr.eqns
-    assert eqn.params == {"length": 5, "num_consts": 0, "num_carry": 1, "reverse": True,
-                          "unroll": 1}
+    params = eqn.params
+    assert [e.primitive.name for e in params.pop("jaxpr").eqns] == ["mul", "add"]  # the body
+    assert params == {"length": 5, "num_consts": 0, "num_carry": 1, "reverse": True,
+                      "unroll": 1}
     (eqn,) = llax.make_jaxpr(collatz)(5).jaxpr.eqns
-    assert set(eqn.params) == {"cond_nconsts", "body_nconsts"}
+    assert set(eqn.params) == {"cond_nconsts", "body_nconsts", "cond_jaxpr", "body_jaxpr"}
     text = str(llax.make_jaxpr(scan_reverse)(arange(5)))
     assert "jaxpr={ lambda" in text and "reverse=True" in text
     assert "branches=(" in str(llax.make_jaxpr(cond_basic)(True, arange(2)))

@@ -1160,8 +1160,44 @@ def check_while() -> None:
         assert str(e.value) == WHILE_ERROR
 
 
-SPECIAL: dict[str, Callable[[], None]] = {"psum": check_psum, "axis_index": check_axis_index,
-                                          "while": check_while}
+def check_effect_callback(name: str) -> Callable[[], None]:
+    """debug_print / debug_callback: differentiating runs the callback on the primals and
+    leaves the derivative of the rest unchanged (more in test_callbacks.py)."""
+    def check() -> None:
+        seen = []
+        call = {"debug_print": lambda x: llax.debug.print("{}", x),
+                "debug_callback": lambda x: llax.debug.callback(seen.append, x)}[name]
+
+        def f(x):
+            call(x)
+            return llax.numpy.sin(x) * x
+
+        for g in (llax.grad(f), llax.jit(llax.grad(f))):
+            seen.clear()
+            np.testing.assert_allclose(g(0.75), np.cos(0.75) * 0.75 + np.sin(0.75), rtol=1e-12)
+            if name == "debug_callback":
+                assert [float(v) for v in seen] == [0.75]
+    return check
+
+
+def check_refused_callback(name: str, message: str) -> Callable[[], None]:
+    """pure_callback / io_callback: differentiating raises JAX's error."""
+    def check() -> None:
+        fn = {"pure_callback": llax.pure_callback,
+              "io_callback": llax.experimental.io_callback}[name]
+        sds = llax.ShapeDtypeStruct((), np.float64)
+        with pytest.raises(ValueError, match=message):
+            llax.grad(lambda x: fn(np.sin, sds, x))(0.5)
+    return check
+
+
+SPECIAL: dict[str, Callable[[], None]] = {
+    "psum": check_psum, "axis_index": check_axis_index, "while": check_while,
+    "debug_print": check_effect_callback("debug_print"),
+    "debug_callback": check_effect_callback("debug_callback"),
+    "pure_callback": check_refused_callback("pure_callback", "Pure callbacks do not support JVP"),
+    "io_callback": check_refused_callback("io_callback", "IO callbacks do not support JVP"),
+}
 
 
 @pytest.mark.parametrize("name", ["pmax", "pmin"])

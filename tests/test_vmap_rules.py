@@ -277,6 +277,10 @@ TESTED_ELSEWHERE = {
     "custom_vjp_call": "test_vmap.py::test_custom_derivatives_under_vmap",
     "custom_lin": "test_vmap.py::test_custom_lin_batched_and_transposed",
     "jit": "test_jaxpr_fidelity.py::test_nested_jit_under_transformations",
+    "debug_print": "test_callbacks.py::test_debug_print_matches_jax",
+    "debug_callback": "test_callbacks.py::test_debug_callback_runs_in_while_and_each_vmap_example",
+    "pure_callback": "test_callbacks.py::test_pure_callback_vmap_methods_match_jax",
+    "io_callback": "test_callbacks.py::test_io_callback_vmap",
 }
 
 
@@ -410,10 +414,12 @@ def test_every_primitive_is_tested() -> None:
                 - {p.name for p in never_batched})
     assert not untested, f"primitives with no vmap test: {sorted(untested)}"
     assert not set(CASES) - set(PRIMITIVES), "CASES names a primitive that does not exist"
-    from llax.tests import test_vmap
+    import importlib
 
     for where in TESTED_ELSEWHERE.values():
-        assert hasattr(test_vmap, where.split("::")[1]), f"{where} does not exist"
+        module, test = where.split("::")
+        found = importlib.import_module(f"llax.tests.{module.removesuffix('.py')}")
+        assert hasattr(found, test), f"{where} does not exist"
 
 
 def test_never_batched_primitives_have_no_operands() -> None:

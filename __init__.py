@@ -12,10 +12,18 @@ called ``numpy`` would shadow the real NumPy whenever Python runs from there.
 import importlib
 import sys
 
-from llax.config import config
-from llax.frontend.api import ShapeDtypeStruct, eval_shape, jit, make_jaxpr
+from llax.config import (
+    config,
+    debug_infs,
+    debug_nans,
+    default_matmul_precision,
+    explain_cache_misses,
+    log_compiles,
+    numpy_rank_promotion,
+)
+from llax.frontend.api import ShapeDtypeStruct, disable_jit, eval_shape, jit, make_jaxpr
 from llax.frontend.autodiff import grad, jvp, linearize, value_and_grad, vjp
-from llax.frontend.callbacks import pure_callback
+from llax.frontend.callbacks import effects_barrier, pure_callback
 from llax.frontend.core import Array, ConcretizationTypeError, UnexpectedTracerError
 from llax.frontend.custom_derivatives import custom_jvp, custom_vjp
 from llax.frontend.devices import (
@@ -75,8 +83,10 @@ from llax.transforms import call_rules, grad_pass  # noqa: E402, F401
 
 __all__ = ["Array", "ConcretizationTypeError", "Device", "ShapeDtypeStruct",
            "UnexpectedTracerError", "block_until_ready", "config", "custom_jvp", "custom_vjp",
-           "default_backend", "device_count", "device_get", "device_put", "devices", "errors",
-           "eval_shape", "grad", "hessian", "jacfwd", "jacobian", "jacrev", "jit", "jvp",
-           "linearize", "local_device_count", "local_devices", "make_jaxpr", "process_count",
-           "process_index", "pure_callback", "tree", "tree_util", "value_and_grad", "vjp",
-           "vmap"]
+           "debug_infs", "debug_nans", "default_backend", "default_matmul_precision",
+           "device_count", "device_get", "device_put", "devices", "disable_jit",
+           "effects_barrier", "errors", "eval_shape", "explain_cache_misses", "grad", "hessian",
+           "jacfwd", "jacobian", "jacrev", "jit", "jvp", "linearize", "local_device_count",
+           "local_devices", "log_compiles", "make_jaxpr", "numpy_rank_promotion",
+           "process_count", "process_index", "pure_callback", "tree", "tree_util",
+           "value_and_grad", "vjp", "vmap"]

@@ -151,4 +151,10 @@ def io_callback(callback: Callable[..., Any], result_shape_dtypes: Any, *args: A
                            args, kwargs, {"ordered": bool(ordered)})
 
 
-__all__ = ["debug_callback", "debug_print", "io_callback", "pure_callback"]
+def effects_barrier() -> None:
+    """Wait until every callback issued so far has run (JAX's ``effects_barrier``). llax runs
+    callbacks synchronously, inside the call that issues them, so there is nothing to wait
+    for."""
+
+
+__all__ = ["debug_callback", "debug_print", "effects_barrier", "io_callback", "pure_callback"]

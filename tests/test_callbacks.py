@@ -480,3 +480,15 @@ def test_error_in_one_thread_does_not_leak_into_another():
     for t in threads:
         t.join()
     assert outcomes == {k: (2.0 * k if k % 2 else "boom") for k in range(16)}
+
+
+def test_public_names():
+    # JAX programs reach these as jax.debug.print, jax.pure_callback, jax.effects_barrier...
+    from llax.experimental import io_callback as exported
+
+    assert llax.debug.print is debug_print and llax.debug.callback is debug_callback
+    assert exported is io_callback and llax.pure_callback is pure_callback
+    assert llax.effects_barrier() is None
+    for name in ("disable_jit", "debug_nans", "debug_infs", "log_compiles",
+                 "explain_cache_misses", "numpy_rank_promotion", "default_matmul_precision"):
+        assert hasattr(llax, name) and hasattr(jax, name), name

@@ -511,6 +511,34 @@ def bench_random() -> list[Row]:
     return rows
 
 
+def bench_callbacks() -> list[Row]:
+    """A jitted call that calls back into Python: what a debug.callback / pure_callback adds
+    to a small kernel (no NumPy column: NumPy has no compiled code to call back from)."""
+    import llax
+    import llax.numpy as lnp
+
+    x = np.arange(16, dtype=np.float32)
+    cases = [
+        ("jit with a no-op debug.callback, 16 x f32",
+         lambda m: lambda a: (m.debug.callback(lambda v: None, a), a + 1)[1]),
+        ("jit with pure_callback(a * 2), 16 x f32",
+         lambda m: lambda a: m.pure_callback(lambda v: v * 2, m.ShapeDtypeStruct(a.shape,
+                                                                                 a.dtype), a) + 1),
+    ]
+    jax, jnp = _jax()
+    rows = []
+    for name, make in cases:
+        f = llax.jit(make(llax))
+        xl = lnp.asarray(x)
+        row = Row(name, median_time(lambda f=f, xl=xl: f(xl)))
+        if jax:
+            g = jax.jit(make(jax))
+            xj = jnp.asarray(x)
+            row.jax = median_time(lambda g=g, xj=xj: g(xj).block_until_ready())
+        rows.append(row)
+    return rows
+
+
 WORKLOADS: dict[str, Callable[[], list[Row]]] = {
     "dispatch": bench_dispatch,
     "selu": bench_selu,
@@ -523,6 +551,7 @@ WORKLOADS: dict[str, Callable[[], list[Row]]] = {
     "rnn": bench_rnn,
     "newton": bench_newton,
     "random": bench_random,
+    "callbacks": bench_callbacks,
 }
 
 

@@ -24,6 +24,7 @@ import numpy as np
 
 from llax.frontend.compile import HotFunction
 from llax.frontend.core import Array, Trace, Tracer, aval_of, concrete_value, is_array_like
+from llax.frontend.float0 import float0  # noqa: F401  (imported from here elsewhere)
 from llax.frontend.jnp._coerce import convert
 from llax.frontend.tree_util import (
     PyTreeDef,
@@ -46,10 +47,6 @@ from llax.transforms.jvp import has_tangent, jvp_function
 from llax.transforms.partial_eval import partial_eval
 from llax.transforms.staging import build_closed_function, call_function
 from llax.transforms.transpose import transpose_function
-
-# JAX's dtype of the tangent of an integer or boolean value: zero bytes per element.
-float0 = np.dtype([("float0", np.void, 0)])
-
 
 # ---------------------------------------------------------------------------------------------
 # Tracing a function of flat leaves
@@ -140,10 +137,13 @@ def _flatten_args(args: Sequence[Any]) -> tuple[list[Any], PyTreeDef]:
 
 
 def _restore_weak(ct: Any, like: TensorType) -> Any:
-    """A cotangent with the weak flag of its primal, as JAX returns them."""
-    if type(ct) is Array and ct.dtype == like.dtype:  # eager: just the flag (no op)
-        return ct if ct.weak_type == like.weak else Array._wrap_readonly(ct._value, like.weak)
-    return convert(ct, like.dtype, like.weak)
+    """A cotangent as the backward pass computed it, weak flag included: as in JAX, that
+    flag follows the ops (the transpose of a weak-to-strong conversion converts back), so
+    ``grad(lambda x: x * 2.0)(1.0)`` is weak but ``grad(lambda x: x ** 2.5)(2.0)`` is not.
+    Only the dtype is the primal's."""
+    if ct.dtype == like.dtype:
+        return ct
+    return convert(ct, like.dtype, aval_of(ct).weak)
 
 
 def _float0_zeros(type: TensorType) -> np.ndarray:
@@ -176,6 +176,9 @@ class LinearProgram:
     staged: Function
     consts: list[Any]
     num_outs: int
+    # The types of the differentiated outputs: their cotangents have these weak flags (the
+    # tangents' may differ: x ** 2.5 is weak for a weak x, its tangent strong).
+    out_types: tuple[TensorType, ...] = ()
 
     @property
     def num_residuals(self) -> int:
@@ -186,7 +189,8 @@ class LinearProgram:
         cotangents of the differentiated leaves."""
         n_res = self.num_residuals
         bwd, consts = transpose_function(
-            self.staged, [False] * n_res + [True] * (len(self.staged.params) - n_res))
+            self.staged, [False] * n_res + [True] * (len(self.staged.params) - n_res),
+            self.out_types or None)
         return eliminate_dead_code(bwd), consts
 
 
@@ -201,7 +205,7 @@ def linear_program(fn: Function, diff: Sequence[bool], num_out: int) -> LinearPr
     split = partial_eval(jfn, [False] * (len(consts) + len(fn.params)) + [True] * sum(diff),
                          staged_results)
     return LinearProgram(eliminate_dead_code(split.known), eliminate_dead_code(split.staged),
-                         consts, n)
+                         consts, n, fn.out_types[:num_out])
 
 
 # The gradient programs of recently seen traced functions, by structure. Outside jit every

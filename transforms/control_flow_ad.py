@@ -293,18 +293,23 @@ def _cond_transpose(cts, index, *operands, regions):
     in_types = [t for ts in const_types for t in ts] + _pick(op_types, lin, False) + \
         list(out_types)
 
-    def branch(k: int) -> Function:
+    def branch(k: int, out_types: Sequence[TensorType]) -> Function:
         fn_t = transposed[k][0]
         before = sum(len(ts) for ts in const_types[:k])
 
         def run(*args: Any) -> list[Any]:
             own = args[before:before + len(const_types[k])]
             outs = call_function(fn_t, [*own, *args[len(all_consts):]])
-            return [_cast(c, t) for c, t in zip(outs, lin_types)]
+            return [_cast(c, t) for c, t in zip(outs, out_types)]
 
         return _region(run, in_types, f"{regions[k].name}_transpose")
 
-    branches = tuple(branch(k) for k in range(len(regions)))
+    # A cotangent is weak as the branches compute it (as in JAX; a weak operand's is strong
+    # when a strong value multiplied it), and the branches must agree: weak if all are.
+    fn_ts = [fn_t for fn_t, _ in transposed]
+    lin_types = [t.with_dtype(t.dtype, all(f.out_types[i].weak for f in fn_ts))
+                 for i, t in enumerate(lin_types)]
+    branches = tuple(branch(k, lin_types) for k in range(len(regions)))
     outs = bind(P.cond, [index, *_cast_all([*all_consts, *_pick(operands, lin, False), *cts],
                                            in_types)], {}, branches)
     return [None, *_unpick(outs, lin)]

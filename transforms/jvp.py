@@ -21,8 +21,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
+
 from llax.frontend.core import bind
 from llax.ir import dtypes
+from llax.ir import prims as P
 from llax.ir.core import Atom, Function, Var
 from llax.ir.primitive import Primitive
 from llax.ir.types import TensorType
@@ -43,16 +46,31 @@ def has_tangent(type: TensorType) -> bool:
 
 
 def zeros(type: TensorType) -> Any:
-    """A zero array of ``type`` built from a scalar literal (transformations capture no
-    array constants)."""
-    from llax.frontend import lax
+    """A zero array of ``type``, weak flag included (as JAX's zeros of an aval), built from
+    a scalar literal (transformations capture no array constants)."""
+    from llax.frontend.core import Array
 
-    return lax.full(type.shape, 0, type.dtype)
+    zero = Array(np.zeros((), type.dtype), type.weak)
+    if type.shape == ():
+        return zero
+    return bind(P.broadcast_in_dim, (zero,), {"shape": type.shape, "broadcast_dimensions": ()})
 
 
 def instantiate(tangent: Any, type: TensorType) -> Any:
     """A symbolic-zero tangent made into real zeros; other tangents unchanged."""
     return zeros(type) if tangent is None else tangent
+
+
+def add_any(x: Any, y: Any) -> Any:
+    """``x + y`` of equal shapes, weak only if ``x`` is: how JAX sums tangents and
+    cotangents (its ``add_any``), whose weak flag is that of the first term."""
+    from llax.frontend import lax
+    from llax.frontend.core import aval_of
+    from llax.frontend.jnp._coerce import convert
+
+    total = lax.add(x, y)
+    weak = aval_of(x).weak
+    return total if aval_of(total).weak == weak else convert(total, total.dtype, weak)
 
 
 def jvp_op(prim: Primitive, primals: Sequence[Any], tangents: Sequence[Any], params: dict,

@@ -16,12 +16,14 @@ from typing import Any
 import numpy as np
 
 from llax.frontend import lax
-from llax.frontend.core import bind
+from llax.frontend.core import aval_of, bind
+from llax.frontend.jnp._coerce import convert
 from llax.frontend.jnp._take import gather_along_axis
 from llax.ir import prims as P
 from llax.ir.primitive import Primitive
 from llax.ir.prims.indexing import as_scatter_dnums
-from llax.transforms.jvp import JvpRule, instantiate, jvp_rules, zero_tangent
+from llax.ir.types import TensorType
+from llax.transforms.jvp import JvpRule, add_any, instantiate, jvp_rules, zero_tangent, zeros
 from llax.transforms.staging import call_function
 from llax.transforms.transpose_rules import gather_params_for_scatter
 
@@ -37,11 +39,12 @@ def bcast(t: Any, shape: tuple[int, ...]) -> Any:
 
 
 def add_tangents(*ts: Any) -> Any:
-    """The sum of the non-zero tangents (None if all are zero)."""
+    """The sum of the non-zero tangents (None if all are zero), with JAX's weak flag: that
+    of the first term (``add_any``)."""
     total = None
     for t in ts:
         if t is not None:
-            total = t if total is None else lax.add(total, t)
+            total = t if total is None else add_any(total, t)
     return total
 
 
@@ -160,9 +163,11 @@ jvp_rules[P.neg] = linear_jvp(P.neg)
 # Elementwise binary
 
 
+# add and sub combine their tangents with themselves (weak only if both are), not add_any.
 def _add_jvp(primals, tangents):
     y = _out(P.add, primals, {})
-    return y, add_tangents(*(bcast(t, y.shape) for t in tangents))
+    tx, ty = (bcast(t, y.shape) for t in tangents)
+    return y, tx if ty is None else ty if tx is None else lax.add(tx, ty)
 
 
 jvp_rules[P.add] = _add_jvp
@@ -171,7 +176,7 @@ jvp_rules[P.add] = _add_jvp
 def _sub_jvp(primals, tangents):
     y = _out(P.sub, primals, {})
     tx, ty = (bcast(t, y.shape) for t in tangents)
-    return y, add_tangents(tx, None if ty is None else lax.neg(ty))
+    return y, tx if ty is None else lax.neg(ty) if tx is None else lax.sub(tx, ty)
 
 
 jvp_rules[P.sub] = _sub_jvp
@@ -235,9 +240,11 @@ def _pow_jvp(primals, tangents):
     # where y == 0, even at x == 0 (JAX's rule for a float exponent gives 0 * inf = nan
     # there). d/dy uses log(x) with x == 0 replaced by 1, so 0 ** y has a zero y-derivative
     # rather than nan.
+    # As JAX's, the derivatives are computed from x and y made strong, so they are strong
+    # (``grad(lambda x: x ** 2.5)(2.)`` is a strong float32).
     (x, y), (tx, ty) = primals, tangents
     out = _out(P.pow, primals, {})
-    xb, yb = bcast(x, out.shape), bcast(y, out.shape)
+    xb, yb = (convert(bcast(v, out.shape), out.dtype, False) for v in (x, y))
     dx = dy = None
     if tx is not None:
         coef = lax.select(lax.eq(yb, 0.0), lax.full_like(xb, 0.0),
@@ -246,6 +253,7 @@ def _pow_jvp(primals, tangents):
     if ty is not None:
         safe_x = lax.select(lax.eq(xb, 0.0), lax.full_like(xb, 1.0), xb)
         dy = scale(ty, lax.mul(lax.log(safe_x), out), out.shape)
+        dy = convert(dy, out.dtype, False)
     return out, add_tangents(dx, dy)
 
 
@@ -276,13 +284,20 @@ def _rem_jvp(primals, tangents):
 jvp_rules[P.rem] = _rem_jvp
 
 
+# The IR lets rank-0 cases stand beside shaped ones (vmap leaves an unbatched scalar case as
+# it is), so every case's tangent is spread to the result's shape: lax.select_n, like JAX's,
+# would reject the mix.
 def _select_n_jvp(primals, tangents):
     which, *cases = primals
     out = _out(P.select_n, primals, {})
     case_ts = tangents[1:]
     if all(t is None for t in case_ts):
         return out, None
-    return out, lax.select_n(which, *(instantiate(t, c.aval) for c, t in zip(cases, case_ts)))
+    # Zero tangents are zeros like the first nonzero one (weak if it is), as in JAX.
+    first = next(t for t in case_ts if t is not None)
+    zero = zeros(TensorType(out.shape, out.dtype, aval_of(first).weak))
+    ts = [zero if t is None else bcast(t, out.shape) for t in case_ts]
+    return out, bind(P.select_n, (which, *ts), {})
 
 
 jvp_rules[P.select_n] = _select_n_jvp

@@ -22,7 +22,7 @@ from llax.frontend.core import bind
 from llax.ir.core import Atom, Function, Var
 from llax.ir.primitive import Primitive
 from llax.ir.types import TensorType
-from llax.transforms.jvp import instantiate
+from llax.transforms.jvp import add_any, instantiate
 from llax.transforms.staging import build_closed_function, literal_operand
 
 
@@ -56,11 +56,15 @@ TransposeRule = Callable[..., Sequence[Any]]
 transpose_rules: dict[Primitive, TransposeRule] = {}
 
 
-def transpose_function(fn: Function, linear: Sequence[bool]) -> tuple[Function, list[Any]]:
+def transpose_function(fn: Function, linear: Sequence[bool],
+                       ct_types: Sequence[TensorType] | None = None
+                       ) -> tuple[Function, list[Any]]:
     """The transpose of ``fn`` with respect to its ``linear`` params; see the module docstring.
 
     Returns ``(fn_t, consts)``: call ``fn_t(*consts, *non-linear params, *cotangents)``.
-    ``consts`` are values that custom VJP rules (traced only now) closed over.
+    ``consts`` are values that custom VJP rules (traced only now) closed over. The
+    cotangents have the types of ``fn``'s results unless ``ct_types`` says otherwise (in
+    weak flag only: reverse mode seeds with the primal output's, as JAX does).
     """
     if len(linear) != len(fn.params):
         raise ValueError(f"transpose_function: {len(linear)} flags for {len(fn.params)} params")
@@ -99,7 +103,13 @@ def transpose_function(fn: Function, linear: Sequence[bool]) -> tuple[Function, 
                     _accumulate(ct_env, a, ct)
         return [instantiate(ct_env.get(v), v.type) for v in lin_params]
 
-    in_types = [v.type for v in fixed] + [r.type for r in fn.results]
+    if ct_types is None:
+        ct_types = [r.type for r in fn.results]
+    for r, t in zip(fn.results, ct_types, strict=True):
+        if (r.type.shape, r.type.dtype) != (t.shape, t.dtype):
+            raise ValueError(f"transpose_function: a cotangent of type {t} for a result of "
+                             f"type {r.type}")
+    in_types = [v.type for v in fixed] + list(ct_types)
     return build_closed_function(body, in_types, f"transpose_{fn.name}")
 
 
@@ -124,4 +134,4 @@ def _accumulate(ct_env: dict[Var, Any], var: Var, ct: Any) -> None:
     if ct.dtype != var.type.dtype:
         ct = lax.convert_element_type(ct, var.type.dtype)
     prev = ct_env.get(var)
-    ct_env[var] = ct if prev is None else lax.add(prev, ct)
+    ct_env[var] = ct if prev is None else add_any(prev, ct)

@@ -78,15 +78,22 @@ transpose_rules[P.div] = _div_t
 
 
 def _convert_t(ct, x, *, new_dtype, weak_type):
-    return [bind(P.convert_element_type, (ct,), {"new_dtype": x.dtype, "weak_type": False})]
+    # Back to the operand's dtype and weak flag: a weak value promoted to a strong one gets
+    # a weak cotangent (as in JAX, whose linear values have their primals' weak flags). A
+    # conversion that only makes a value strong was made for a weak primal, even when the
+    # JVP re-applied it to an already strong tangent.
+    weak = x.aval.weak or (new_dtype == x.dtype and not weak_type)
+    return [bind(P.convert_element_type, (ct,), {"new_dtype": x.dtype, "weak_type": weak})]
 
 
 transpose_rules[P.convert_element_type] = _convert_t
 
 
 def _select_n_t(ct, which, *cases):
+    # A rank-0 case among shaped ones (the IR allows it) gets the sum of its cotangent.
     zero = lax.full_like(ct, 0)
-    return [None] + [lax.select_n(which, *(ct if j == i else zero for j in range(len(cases))))
+    return [None] + [unbroadcast(bind(P.select_n, (which, *(ct if j == i else zero
+                                                            for j in range(len(cases)))), {}), c)
                      if is_linear(c) else None for i, c in enumerate(cases)]
 
 

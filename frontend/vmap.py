@@ -26,6 +26,7 @@ import numpy as np
 from llax.config import config
 from llax.frontend.collectives import bound_axis
 from llax.frontend.core import Array, Trace, Tracer
+from llax.frontend.float0 import float0, is_float0
 from llax.frontend.jnp._coerce import as_array
 from llax.frontend.tree_util import (
     _flatten_up_to,
@@ -94,22 +95,37 @@ def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0, axis_name: Hashable
             out = fun(*call_args, **call_kwargs)
         out_leaves, out_tree = tree_flatten(out)
         check_output_leaves(fun, "vmap", out, out_leaves)
-        fn, captured = t.finish(out_leaves)
-        out_dims = _flatten_axes("vmap out_axes", out, out_axes)
+        # float0 outputs (tangents of integers) hold no data: made with the batch axis here.
+        data = [not is_float0(x) for x in out_leaves]
+        fn, captured = t.finish([x for x, d in zip(out_leaves, data) if d])
+        all_dims = _flatten_axes("vmap out_axes", out, out_axes)
+        out_dims = [ax for ax, d in zip(all_dims, data) if d]
         try:
             batched, _ = batch_function(fn, [None] * len(captured) + batch_dims, size,
                                         axis_name, out_dims)
         except OutDimError as e:
-            path = keystr(tree_flatten_with_path(out)[0][e.index][0])
+            index = [k for k, d in enumerate(data) if d][e.index]
+            path = keystr(tree_flatten_with_path(out)[0][index][0])
             raise ValueError(f"at vmap out_axes{path}, got axis spec None but output was "
                              f"batched on axis {e.dim}") from None
         if config.llax_verify:
             from llax.ir.verifier import verify
 
             verify(batched)
-        return tree_unflatten(out_tree, call_function(batched, [*captured, *mapped]))
+        results = iter(call_function(batched, [*captured, *mapped]))
+        return tree_unflatten(out_tree, [next(results) if d else _batched_float0(x, ax, size)
+                                         for x, d, ax in zip(out_leaves, data, all_dims)])
 
     return vmap_f
+
+
+def _batched_float0(x: np.ndarray, axis: int | None, size: int) -> np.ndarray:
+    """A float0 output of one example as the batch's (the batch axis at ``axis``)."""
+    if axis is None:
+        return x
+    shape = list(x.shape)
+    shape.insert(axis % (len(shape) + 1), size)
+    return np.zeros(shape, dtype=float0)
 
 
 def _flatten_axes(what: str, value: Any, spec: Any) -> list[int | None]:

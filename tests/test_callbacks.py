@@ -79,11 +79,15 @@ def _prog_fori(api, np_, p):
     return api.jit(lambda x: api.lax.fori_loop(0, 4, body, x))
 
 
-def _prog_while(api, np_, p):
+def _printing_while(api, p, step, limit):
     def body(c):
         p("c={}", c)
-        return c + 3
-    return api.jit(lambda x: api.lax.while_loop(lambda c: c < 10, body, x))
+        return c + step
+    return lambda x: api.lax.while_loop(lambda c: c < limit, body, x)
+
+
+def _prog_while(api, np_, p):
+    return api.jit(_printing_while(api, p, 3, 10))
 
 
 def _prog_scan(api, np_, p):
@@ -110,10 +114,7 @@ def _prog_ordered(api, np_, p):
 
 
 def _prog_vmap_of_while(api, np_, p):
-    def body(c):
-        p("c={}", c)
-        return c + 1
-    return api.vmap(lambda x: api.lax.while_loop(lambda c: c < 3, body, x))
+    return api.vmap(_printing_while(api, p, 1, 3))
 
 
 def _prog_grad_scan(api, np_, p):

@@ -13,14 +13,13 @@ import types
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import jax
 import numpy as np
 import pytest
 
 import llax
 from llax.config import config
 from llax.frontend.core import Array, Tracer
-
-jax = pytest.importorskip("jax")
 
 # Tolerances per dtype for floating results; XLA's float32 transcendental functions
 # are a few ulps away from NumPy's and ours.

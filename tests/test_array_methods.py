@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import operator
 
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -12,9 +13,6 @@ import llax.numpy as lnp
 from llax.frontend.array_methods import METHODS
 from llax.frontend.core import Array, Tracer
 from llax.tests.jnp_oracle import assert_same, check_many, sample
-
-jax = pytest.importorskip("jax")
-jnp = pytest.importorskip("jax.numpy")
 
 BINARY_OPERATORS = [operator.add, operator.sub, operator.mul, operator.truediv,
                     operator.floordiv, operator.mod, operator.pow, operator.and_, operator.or_,

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import jax
 import numpy as np
 import pytest
 
@@ -35,8 +36,6 @@ from llax.transforms.partial_eval import partial_eval
 from llax.transforms.staging import build_function
 from llax.transforms.transpose import transpose_function, transpose_rules
 from tests.jnp_oracle import x64_mode
-
-jax = pytest.importorskip("jax")
 
 F64, F32, I32 = np.dtype(np.float64), np.dtype(np.float32), np.dtype(np.int32)
 FLOAT0 = np.dtype([("float0", np.void, 0)])

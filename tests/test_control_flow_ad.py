@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 from typing import Any
 
+import jax
 import numpy as np
 import pytest
 
@@ -26,8 +27,6 @@ from llax.passes.dce import EFFECTFUL
 from llax.transforms.jvp import jvp_function
 from llax.transforms.staging import build_closed_function, call_function
 from tests.jnp_oracle import x64_mode
-
-jax = pytest.importorskip("jax")
 
 F64 = np.dtype(np.float64)
 WHILE_ERROR = ("Reverse-mode differentiation does not work for lax.while_loop or lax.fori_loop "

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+import jax
+import jax.numpy as jnp  # noqa: E402
 import numpy as np
 import pytest
 
 import llax
 import llax.numpy as lnp
-
-jax = pytest.importorskip("jax")
-import jax.numpy as jnp  # noqa: E402
 
 LLAX = SimpleNamespace(api=llax, np=lnp, errors=llax.errors)
 JAX = SimpleNamespace(api=jax, np=jnp, errors=jax.errors)

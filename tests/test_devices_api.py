@@ -3,16 +3,15 @@ JAX's do on a CPU-only system. JAX is the oracle."""
 
 from __future__ import annotations
 
+import jax
+import jax.numpy as jnp  # noqa: E402
+import jax.test_util  # noqa: E402, F811 - the submodule (not imported by jax itself)
 import numpy as np
 import pytest
 
 import llax
 import llax.numpy as lnp
 from llax.frontend import devices as devices_module
-
-jax = pytest.importorskip("jax")
-import jax.numpy as jnp  # noqa: E402
-import jax.test_util  # noqa: E402, F811 - the submodule (not imported by jax itself)
 
 
 def test_devices_print_as_jax() -> None:

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import jax
 import numpy as np
 import pytest
 
 import llax
 import llax.numpy as jnp
-
-jax = pytest.importorskip("jax")
 
 FLOAT0 = np.dtype([("float0", np.void, 0)])
 X = np.asarray([0.5, 1.5, -2.0], np.float32)

@@ -4,6 +4,7 @@ reproduction, checked against JAX or a float64 oracle."""
 
 from __future__ import annotations
 
+import jax
 import numpy as np
 import pytest
 import scipy.special
@@ -12,8 +13,6 @@ import llax
 import llax.lax as lax
 import llax.numpy as jnp
 from llax.tests.fuzz_oracle import ulp_distance
-
-jax = pytest.importorskip("jax")
 
 
 def _interpreted(fn):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import warnings
 
+import jax
 import numpy as np
 import pytest
 
@@ -26,7 +27,6 @@ from llax.ir.primitive import FusionClass, fusion_class, infer_types
 from llax.ir.reference import reference
 from llax.ir.types import TensorType
 
-jax = pytest.importorskip("jax")
 jnp = jax.numpy
 
 try:  # native lowering of gather/scatter (until the code generator imports it itself)
@@ -626,7 +626,6 @@ def _single(prim, args, **params):
 @pytest.mark.parametrize("dtype", [np.float32, np.int32, np.bool_, np.float16, np.uint8])
 @pytest.mark.parametrize("case", range(len(GATHERS)))
 def test_gather_native_matches_reference(case, dtype, mode):
-    pytest.importorskip("llvmlite")
     shape, indices, dn, sizes = GATHERS[case]
     args = [arange(shape, dtype), indices.astype(np.int32)]
     _native_check(_single(P.gather, args, dimension_numbers=dn, slice_sizes=sizes, mode=mode),
@@ -638,7 +637,6 @@ def test_gather_native_matches_reference(case, dtype, mode):
 @pytest.mark.parametrize("dtype", [np.float32, np.int32, np.float16, np.uint8, np.bool_])
 @pytest.mark.parametrize("case", range(len(SCATTERS)))
 def test_scatter_native_matches_reference(case, dtype, mode, prim):
-    pytest.importorskip("llvmlite")
     if dtype == np.bool_ and prim in (P.scatter_add, P.scatter_sub, P.scatter_mul):
         return
     shape, indices, ushape, dn = SCATTERS[case]

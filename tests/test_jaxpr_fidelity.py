@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from types import SimpleNamespace
 
+import jax
+import jax.numpy as jnp  # noqa: E402
 import numpy as np
 import pytest
 
@@ -19,9 +21,6 @@ from llax.ir.printer import print_function
 from llax.ir.structure import structure_key
 from llax.transforms.partial_eval import partial_eval
 from llax.transforms.transpose import transpose_function
-
-jax = pytest.importorskip("jax")
-import jax.numpy as jnp  # noqa: E402
 
 LLAX = SimpleNamespace(jit=llax.jit, np=lnp, lax=llax.lax, grad=llax.grad, vmap=llax.vmap,
                        custom_jvp=llax.custom_jvp, custom_vjp=llax.custom_vjp)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -12,9 +13,6 @@ import llax.numpy as lnp
 from llax.frontend.core import ConcretizationTypeError
 from llax.tests.jnp_oracle import assert_same, check, check_many, x64_mode
 from llax.tests.jnp_oracle import x64 as x64  # noqa: F401 - fixture
-
-jax = pytest.importorskip("jax")
-jnp = pytest.importorskip("jax.numpy")
 
 
 @pytest.fixture(autouse=True)

@@ -3,15 +3,13 @@ argmax, argmin, with axis (int, tuple, negative, None), keepdims, dtype, initial
 
 from __future__ import annotations
 
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
 import llax.numpy as lnp
 from llax.tests.jnp_oracle import as_jax, check, check_many, pair, primitive_names, sample, x64_mode
 from llax.tests.jnp_oracle import x64 as x64  # noqa: F401 - fixture
-
-jax = pytest.importorskip("jax")
-jnp = pytest.importorskip("jax.numpy")
 
 REDUCTIONS = "sum prod max min amax amin any all mean var std argmax argmin".split()
 AXES = [None, 0, 1, -1, (0, 2), (), (-1, 0)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import jax.numpy as jnp
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -11,9 +12,6 @@ import llax
 import llax.numpy as lnp
 from llax.frontend.core import ConcretizationTypeError
 from llax.tests.jnp_oracle import as_jax, assert_same, check_many, pair, primitive_names, sample
-
-jax = pytest.importorskip("jax")
-jnp = pytest.importorskip("jax.numpy")
 
 
 def _fn(make):

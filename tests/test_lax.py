@@ -3,6 +3,8 @@ creation, reductions and contractions; eager and under jit."""
 
 from __future__ import annotations
 
+import jax.lax as jlax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -15,10 +17,6 @@ from llax.tests.jnp_oracle import (
     primitive_names,
     sample,
 )
-
-jax = pytest.importorskip("jax")
-jlax = pytest.importorskip("jax.lax")
-jnp = pytest.importorskip("jax.numpy")
 
 UNARY_FLOAT = """exp exp2 log log1p expm1 tanh logistic sin cos tan asin acos atan sinh cosh
     asinh acosh atanh sqrt rsqrt cbrt floor ceil erf erfc erf_inv is_finite""".split()

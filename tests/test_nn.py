@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import math
 
+import jax
+import jax.scipy.special as jsp
 import numpy as np
 import pytest
 
@@ -16,9 +18,7 @@ import llax.numpy as lnp
 import llax.scipy.special as lsp
 from llax.tests.jnp_oracle import assert_same, check, check_many, x64_mode
 
-jax = pytest.importorskip("jax")
 jnn = jax.nn
-jsp = pytest.importorskip("jax.scipy.special")
 
 # Inputs where the functions or their derivatives are special: kinks (0, 6, +-1, +-3),
 # overflow of exp (+-100, +-1e4), infinities.

@@ -7,15 +7,14 @@ import enum
 import itertools
 from collections.abc import Iterator
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from llax.config import config
 from llax.ir import dtypes
 from llax.ir.promotion import dtype_of_value, promote_types, python_scalar_dtype, result_type
-
-jax = pytest.importorskip("jax")
-jnp = pytest.importorskip("jax.numpy")
 
 ALL = sorted(dtypes.SUPPORTED, key=lambda d: (d.kind, d.itemsize))
 

@@ -27,6 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import jax
 import numpy as np
 import pytest
 
@@ -34,7 +35,6 @@ import llax
 from llax.frontend.core import Array, bind
 from llax.ir.primitive import PRIMITIVES
 
-jax = pytest.importorskip("jax")
 jnp = jax.numpy
 
 F32, I32, BOOL = np.dtype(np.float32), np.dtype(np.int32), np.dtype(np.bool_)

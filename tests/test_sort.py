@@ -11,6 +11,7 @@ signs, signed zeros, infinities and many repeated keys, so the placement of NaNs
 
 from __future__ import annotations
 
+import jax
 import numpy as np
 import pytest
 
@@ -20,7 +21,6 @@ from llax.ir.reference import reference
 from tests.codegen_util import lit, op, run, single, tt
 from tests.jnp_oracle import x64_mode
 
-jax = pytest.importorskip("jax")
 jnp = jax.numpy
 
 FLOATS = [np.float16, np.float32, np.float64]

@@ -14,12 +14,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import jax
 import numpy as np
 import pytest
 
 import llax
-
-jax = pytest.importorskip("jax")
 
 F32 = np.float32
 

@@ -703,7 +703,9 @@ class JitFunction:
 
     def _compile(self, statics, dyn_args, dyn_kwargs, names, key=None) -> _Entry:
         name = self._signature.name
-        if key is not None and config.jax_explain_cache_misses:
+        # The issue asks jax_log_compiles to explain retraces too (JAX 0.10 explains them
+        # only under jax_explain_cache_misses): whoever logs compiles wants to know why.
+        if key is not None and (config.jax_explain_cache_misses or config.jax_log_compiles):
             compile_log.explain_cache_miss(
                 self._fun, name, key, [k for k in list(self._cache) if k != key],
                 self._signature.positional, _KEYED_FLAGS)

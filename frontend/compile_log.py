@@ -1,7 +1,8 @@
 """What jit tells the ``logging`` module about its compilations, shaped like JAX's messages.
 
 ``jax_log_compiles`` logs each compilation (the function, its argument types, the time
-tracing and compiling took); ``jax_explain_cache_misses`` logs, for every trace, why the
+tracing and compiling took); ``jax_explain_cache_misses`` (and ``jax_log_compiles``, which
+JAX 0.10 does not extend to this) logs, for every trace, why the
 call missed the cache: a function never seen, or how its signature differs from the
 closest signature compiled before (a changed pytree structure, static argument, shape,
 dtype or weak type, or a flag that is part of the cache key). Both log at WARNING on the

@@ -283,6 +283,18 @@ def test_log_compiles_as_jax(caplog):
     assert any(m.startswith("Finished tracing f for jit in") for m in records(caplog, {"llax"}))
 
 
+def test_log_compiles_explains_retraces_too(caplog):
+    caplog.set_level(logging.WARNING)
+    fn = llax.jit(lambda x: x * 2)
+    with log_compiles(True):
+        fn(jnp.ones(3))
+        fn(jnp.ones(4))
+    explained = [m for m in records(caplog, {"llax"}) if m.startswith("TRACING CACHE MISS")]
+    assert len(explained) == 2
+    assert "never seen function" in explained[0]
+    assert "* at x, now f32[4] and before f32[3]" in explained[1]
+
+
 def test_never_seen_function_and_redefinition_hint(caplog):
     caplog.set_level(logging.WARNING)
     with explain_cache_misses(True):

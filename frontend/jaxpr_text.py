@@ -8,7 +8,8 @@ one writes what a JAX user expects to read, and is not parsed:
 - variables named in printing order, regions sharing the count; an output the
   top-level function never uses prints as ``_``;
 - literals as ``str`` of their Python value (``0.10000000149011612:f32[]``: the
-  float32 value at full precision), never weak-type markers;
+  float32 value at full precision), a weak one (a Python scalar in JAX) as written
+  (``0.1:f32[]``), never weak-type markers;
 - params as JAX shows them: dtypes as ``float32``, strings bare, ``name=`` first
   for calls, jaxpr-valued params (cond branches, loop bodies, a nested jit's
   ``jaxpr``, a custom function's ``call_jaxpr``) as nested jaxprs, JAX's own
@@ -46,7 +47,14 @@ def _aval(t: TensorType) -> str:
 
 def literal_text(lit: Literal) -> str:
     value = np.asarray(lit.value)
-    shown = str(value.item()) if value.ndim == 0 else "[...]"
+    if value.ndim:
+        shown = "[...]"
+    elif lit.type.weak and value.dtype.kind == "f":
+        # A weak literal is a Python scalar in JAX, printed as written (``0.1``); the shortest
+        # text that rounds to the stored value is what was written for any short decimal.
+        shown = str(value[()])
+    else:
+        shown = str(value.item())
     return f"{shown}:{_aval(lit.type)}"
 
 

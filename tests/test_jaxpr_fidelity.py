@@ -175,6 +175,18 @@ def test_literal_is_the_float32_value_at_full_precision() -> None:
     assert "0.10000000149011612:f32[]" in text and "{weak}" not in text
 
 
+@pytest.mark.parametrize("build", [
+    lambda m: lambda x: x * 0.1,
+    lambda m: lambda x: m.jit(lambda y: y * 0.1 - 1e-8)(x) + 2.5,
+    lambda m: lambda x: m.np.sin(x) * 1e20 + 0.3,
+])
+def test_weak_literals_print_as_written(build) -> None:
+    # With a Python float argument the literals stay weak: JAX prints them as written.
+    ours = str(llax.make_jaxpr(build(LLAX))(1.0))
+    theirs = str(jax.make_jaxpr(build(JAX))(1.0))
+    assert ours == theirs, f"llax:\n{ours}\nJAX:\n{theirs}"
+
+
 def test_dtype_params_are_spelled_as_jax() -> None:
     text = str(llax.make_jaxpr(lambda x: x.astype(lnp.int32))(np.float32(1)))
     assert "new_dtype=int32 weak_type=False" in text

@@ -59,7 +59,11 @@ def literal_text(lit: Literal) -> str:
 
 
 def param_text(value: Any) -> str:
-    """A param value as JAX shows it: its ``str`` (dtypes by full name, strings bare)."""
+    """A param value as JAX shows it: its ``str`` (dtypes by full name, strings bare,
+    dimension-number records by field)."""
+    if isinstance(value, tuple) and hasattr(value, "_fields"):
+        fields = ", ".join(f"{k}={param_text(v)}" for k, v in zip(value._fields, value))
+        return f"{type(value).__name__}({fields})"
     if isinstance(value, tuple):
         items = [param_text(v) for v in value]
         return f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"

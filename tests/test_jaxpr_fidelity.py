@@ -187,6 +187,17 @@ def test_weak_literals_print_as_written(build) -> None:
     assert ours == theirs, f"llax:\n{ours}\nJAX:\n{theirs}"
 
 
+def test_dimension_numbers_print_by_field() -> None:
+    def build(m):
+        return lambda x, i: (x.at[i].add(1.0), x[i])
+    x, i = np.arange(6, dtype=np.float32).reshape(2, 3), np.array([0, 1], np.int32)
+    ours = str(llax.make_jaxpr(build(LLAX))(x, i))
+    theirs = str(jax.make_jaxpr(build(JAX))(x, i))
+    for record in ("ScatterDimensionNumbers(", "GatherDimensionNumbers("):
+        line = next(ln for ln in theirs.splitlines() if record in ln)
+        assert line in ours.splitlines()
+
+
 def test_dtype_params_are_spelled_as_jax() -> None:
     text = str(llax.make_jaxpr(lambda x: x.astype(lnp.int32))(np.float32(1)))
     assert "new_dtype=int32 weak_type=False" in text

@@ -646,6 +646,7 @@ def _register_rules() -> None:
     import llax.codegen.callbacks  # noqa: F401
     import llax.codegen.control_flow  # noqa: F401
     import llax.codegen.indexing  # noqa: F401
+    import llax.codegen.lapack  # noqa: F401
     import llax.codegen.sort  # noqa: F401
 
 

@@ -333,6 +333,7 @@ for _prim in P.COLLECTIVES:
     reference[_prim] = P.unbound_axis
 
 import llax.ir.reference_indexing  # noqa: E402,F401  (gather/scatter register themselves)
+import llax.ir.reference_linalg  # noqa: E402,F401  (linear algebra registers itself)
 import llax.ir.reference_sort  # noqa: E402,F401  (sort registers itself)
 
 

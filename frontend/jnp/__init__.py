@@ -153,6 +153,19 @@ def array_equal(a1: Any, a2: Any, equal_nan: bool = False) -> Any:
     return all(eq)
 
 
+# Topic modules added for issue 12; a name defined in one replaces an earlier one above.
 # Operators and methods of Array and Tracer are defined on top of this namespace.
 from llax.frontend import array_methods as _array_methods  # noqa: E402, F401
 from llax.frontend.jnp import linalg  # noqa: E402
+from llax.frontend.jnp._choosing import *  # noqa: E402, F403
+from llax.frontend.jnp._cumulative import *  # noqa: E402, F403
+from llax.frontend.jnp._diagonals import *  # noqa: E402, F403
+from llax.frontend.jnp._einsum import *  # noqa: E402, F403
+from llax.frontend.jnp._functional import *  # noqa: E402, F403
+from llax.frontend.jnp._grids import *  # noqa: E402, F403
+from llax.frontend.jnp._more_math import *  # noqa: E402, F403
+from llax.frontend.jnp._polynomials import *  # noqa: E402, F403
+from llax.frontend.jnp._searching import *  # noqa: E402, F403
+from llax.frontend.jnp._sets import *  # noqa: E402, F403
+from llax.frontend.jnp._splitting import *  # noqa: E402, F403
+from llax.frontend.jnp._statistics import *  # noqa: E402, F403

@@ -10,6 +10,7 @@ from llax.ir.prims.custom import *  # noqa: F403
 from llax.ir.prims.elementwise import *  # noqa: F403
 from llax.ir.prims.fusion import *  # noqa: F403
 from llax.ir.prims.indexing import *  # noqa: F403
+from llax.ir.prims.linalg import *  # noqa: F403
 from llax.ir.prims.random import *  # noqa: F403
 from llax.ir.prims.reduce import *  # noqa: F403
 from llax.ir.prims.shape import *  # noqa: F403

@@ -1,0 +1,1 @@
+"""Lowering of the linear-algebra primitives to LAPACK calls (NumPy's bundled OpenBLAS)."""

@@ -1,0 +1,1 @@
+"""NumPy reference implementations of the linear-algebra primitives (llax.ir.prims.linalg)."""

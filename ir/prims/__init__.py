@@ -5,6 +5,7 @@ Importing this package registers all primitives and their abstract-evaluation ru
 
 from llax.ir.prims.callbacks import *  # noqa: F403
 from llax.ir.prims.collectives import *  # noqa: F403
+from llax.ir.prims.complex import *  # noqa: F403
 from llax.ir.prims.control_flow import *  # noqa: F403
 from llax.ir.prims.custom import *  # noqa: F403
 from llax.ir.prims.elementwise import *  # noqa: F403

@@ -1,0 +1,1 @@
+"""Complex-number primitives: complex (from real and imaginary parts), real, imag, conj."""

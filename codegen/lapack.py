@@ -1,1 +1,216 @@
-"""Lowering of the linear-algebra primitives to LAPACK calls (NumPy's bundled OpenBLAS)."""
+"""Lowering of the linear-algebra primitives to LAPACK calls (NumPy's bundled OpenBLAS).
+
+The OpenBLAS that NumPy ships (llax.codegen.blas finds it) also exports LAPACK, with
+64-bit integers, and its LAPACKE and CBLAS interfaces take row-major matrices, which is
+llax's layout: ``scipy_LAPACKE_sgetrf64_`` (getrf, the LU factorization) and
+``scipy_cblas_strsm64_`` (trsm, the triangular solve), under the spellings blas.py
+knows. ``register()`` publishes each as ``llax_lapack_<routine>`` (``llax_lapack_sgetrf``,
+``llax_lapack_strsm`` ...) with ``llvm.add_symbol``, so generated IR declares and calls
+it with i64 sizes whatever the library calls it.
+
+Each op copies its operand into its output and factors (or solves) there in place, one
+call per matrix of the stack (a loop over the batch).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import math
+
+import llvmlite.binding as llvm
+import llvmlite.ir as ir
+import numpy as np
+
+from llax.codegen import blas, ltypes
+from llax.codegen.emitter import LoweringError
+from llax.codegen.loops import for_range
+from llax.codegen.lower import OPAQUE_RULES, KernelBuilder
+from llax.codegen.ltypes import I64, PTR, i64
+from llax.ir import prims as P
+from llax.ir.core import Op
+from llax.ir.types import TensorType
+
+# LAPACKE and CBLAS enum values (lapacke.h, cblas.h); passed as C ints.
+ROW_MAJOR = 101
+CBLAS_NO_TRANS, CBLAS_TRANS = 111, 112
+CBLAS_UPPER, CBLAS_LOWER = 121, 122
+CBLAS_NON_UNIT, CBLAS_UNIT = 131, 132
+CBLAS_LEFT, CBLAS_RIGHT = 141, 142
+
+_I32 = ir.IntType(32)
+_I8 = ir.IntType(8)
+
+# routine -> (symbol patterns, most specific first, as blas.py's; signature maker)
+_LAPACKE = ("scipy_LAPACKE_{}64_", "LAPACKE_{}64_", "LAPACKE_{}_64")
+_CBLAS = ("scipy_cblas_{}64_", "cblas_{}64_", "cblas_{}_64")
+
+
+def _scalar(routine: str) -> ir.Type:
+    return ir.FloatType() if routine[0] == "s" else ir.DoubleType()
+
+
+def _signature(routine: str) -> ir.FunctionType:
+    kind = routine[1:]
+    if kind == "getrf":  # layout, m, n, a, lda, ipiv -> info
+        return ir.FunctionType(I64, [_I32, I64, I64, PTR, I64, PTR])
+    if kind == "trsm":  # layout, side, uplo, trans, diag, m, n, alpha, a, lda, b, ldb
+        return ir.FunctionType(ir.VoidType(), [_I32] * 5 + [I64, I64, _scalar(routine), PTR,
+                                                            I64, PTR, I64])
+    if kind == "potrf":  # layout, uplo, n, a, lda -> info
+        return ir.FunctionType(I64, [_I32, _I8, I64, PTR, I64])
+    if kind == "syevd":  # layout, jobz, uplo, n, a, lda, w -> info
+        return ir.FunctionType(I64, [_I32, _I8, _I8, I64, PTR, I64, PTR])
+    if kind == "gesdd":  # layout, jobz, m, n, a, lda, s, u, ldu, vt, ldvt -> info
+        return ir.FunctionType(I64, [_I32, _I8, I64, I64, PTR, I64, PTR, PTR, I64, PTR, I64])
+    raise ValueError(f"unknown LAPACK routine {routine!r}")
+
+
+_ROUTINES = {f"{p}{k}": (_CBLAS if k == "trsm" else _LAPACKE)
+             for p in "sd" for k in ("getrf", "trsm", "potrf", "syevd", "gesdd")}
+
+
+def llax_name(routine: str) -> str:
+    return f"llax_lapack_{routine}"
+
+
+@functools.cache
+def register() -> dict[str, int]:
+    """Find each routine in NumPy's OpenBLAS and publish it to LLVM; routine -> address
+    (empty when there is no ILP64 BLAS)."""
+    found = blas.find_shared()
+    if found is None:
+        return {}
+    try:
+        lib = ctypes.CDLL(found.path)  # NumPy's instance: dlopen returns the loaded one
+    except OSError:
+        return {}
+    addresses = {}
+    for routine, patterns in _ROUTINES.items():
+        for pattern in patterns:
+            try:
+                addr = ctypes.cast(getattr(lib, pattern.format(routine)), ctypes.c_void_p).value
+            except AttributeError:
+                continue
+            llvm.add_symbol(llax_name(routine), addr)
+            addresses[routine] = addr
+            break
+    return addresses
+
+
+def available(routine: str) -> bool:
+    return routine in register()
+
+
+def declare(module: ir.Module, routine: str) -> ir.Function:
+    if not available(routine):
+        raise LoweringError(f"LAPACK routine {routine!r} is not available in this process "
+                            "(llax calls the ILP64 OpenBLAS that NumPy ships)")
+    name = llax_name(routine)
+    existing = module.globals.get(name)
+    if existing is not None:
+        return existing
+    fn = ir.Function(module, _signature(routine), name=name)
+    fn.attributes.add("nounwind")
+    return fn
+
+
+def _prefix(dtype: np.dtype) -> str:
+    return {np.dtype(np.float32): "s", np.dtype(np.float64): "d"}[np.dtype(dtype)]
+
+
+def _int(value: int) -> ir.Constant:
+    return ir.Constant(_I32, value)
+
+
+def _offset(b: ir.IRBuilder, i: ir.Value, stride: int) -> ir.Value:
+    return b.mul(i, i64(stride), flags=["nuw", "nsw"])
+
+
+# --- lu: getrf on a copy, then LAPACK's 1-based i64 pivots as JAX's int32 pivots and
+# permutation ----------------------------------------------------------------------------
+
+def _lower_lu(kb: KernelBuilder, op: Op, outs: list[ir.Value]) -> None:
+    (a,) = op.inputs
+    lu_out, piv_out, perm_out = outs
+    t = a.type
+    *batch, m, n = t.shape
+    k, count = min(m, n), math.prod(batch)
+    if count == 0 or m == 0:
+        return
+    b = kb.b
+    kb.copy_bytes(lu_out, kb.buffer(a), t.nbytes)
+    getrf = declare(kb.module, _prefix(t.dtype) + "getrf") if k else None
+    ipiv = kb.alloc(TensorType((max(k, 1),), np.int64))
+    index = np.dtype(np.int32)
+
+    def matrix(i: ir.Value, _: list) -> list:
+        if getrf is not None:
+            mat = ltypes.element_ptr(b, lu_out, t.dtype, _offset(b, i, m * n))
+            b.call(getrf, [_int(ROW_MAJOR), i64(m), i64(n), mat, i64(n), ipiv])
+        pivots = ltypes.element_ptr(b, piv_out, index, _offset(b, i, k))
+        perm = ltypes.element_ptr(b, perm_out, index, _offset(b, i, m))
+
+        def identity(r: ir.Value, _: list) -> list:
+            ltypes.store(b, b.trunc(r, _I32), ltypes.element_ptr(b, perm, index, r), index)
+            return []
+
+        def swap(j: ir.Value, _: list) -> list:
+            p = b.sub(ltypes.load(b, ltypes.element_ptr(b, ipiv, np.int64, j), np.int64),
+                      i64(1))
+            # A pivot LAPACK did not set (NaN input) stays in range: clamp to [j, m).
+            p = ltypes.intrinsic(b, "smin", [ltypes.intrinsic(b, "smax", [p, j], I64),
+                                             i64(m - 1)], I64)
+            ltypes.store(b, b.trunc(p, _I32), ltypes.element_ptr(b, pivots, index, j), index)
+            at_j = ltypes.element_ptr(b, perm, index, j)
+            at_p = ltypes.element_ptr(b, perm, index, p)
+            vj, vp = ltypes.load(b, at_j, index), ltypes.load(b, at_p, index)
+            ltypes.store(b, vp, at_j, index)
+            ltypes.store(b, vj, at_p, index)
+            return []
+
+        for_range(b, m, identity, name="r")
+        for_range(b, k, swap, name="j")
+        return []
+
+    for_range(b, count, matrix, name="m")
+    kb.free(ipiv)
+
+
+# --- triangular_solve: trsm on a copy of b --------------------------------------------------
+
+def _lower_triangular_solve(kb: KernelBuilder, op: Op, outs: list[ir.Value]) -> None:
+    a, rhs = op.inputs
+    (out,) = outs
+    params = op.rule_params
+    t = rhs.type
+    *batch, rows, cols = t.shape
+    size = a.type.shape[-1]
+    count = math.prod(batch)
+    if t.size == 0:
+        return
+    b = kb.b
+    kb.copy_bytes(out, kb.buffer(rhs), t.nbytes)
+    if size == 0:
+        return
+    routine = _prefix(t.dtype) + "trsm"
+    trsm = declare(kb.module, routine)
+    flags = [_int(ROW_MAJOR),
+             _int(CBLAS_LEFT if params["left_side"] else CBLAS_RIGHT),
+             _int(CBLAS_LOWER if params["lower"] else CBLAS_UPPER),
+             _int(CBLAS_TRANS if params["transpose_a"] else CBLAS_NO_TRANS),
+             _int(CBLAS_UNIT if params["unit_diagonal"] else CBLAS_NON_UNIT)]
+    one = ir.Constant(_scalar(routine), 1.0)
+    a_ptr = kb.buffer(a)
+
+    def matrix(i: ir.Value, _: list) -> list:
+        mat = ltypes.element_ptr(b, a_ptr, t.dtype, _offset(b, i, size * size))
+        sol = ltypes.element_ptr(b, out, t.dtype, _offset(b, i, rows * cols))
+        b.call(trsm, [*flags, i64(rows), i64(cols), one, mat, i64(size), sol, i64(cols)])
+        return []
+
+    for_range(b, count, matrix, name="m")
+
+
+OPAQUE_RULES[P.lu] = _lower_lu
+OPAQUE_RULES[P.triangular_solve] = _lower_triangular_solve

@@ -12,6 +12,7 @@ from llax.frontend.jnp import _reductions as R
 from llax.frontend.jnp._coerce import as_array, convert
 from llax.frontend.jnp._dtypes import to_inexact
 from llax.frontend.jnp._jacobi import EighResult, SVDResult, eigh, svd  # noqa: F401 - re-exported
+from llax.frontend.jnp._lu import SlogdetResult, det, inv, slogdet, solve  # noqa: F401
 from llax.frontend.jnp._manipulation import expand_dims
 from llax.frontend.jnp._triangular import QRResult, cholesky, qr  # noqa: F401 - re-exported
 from llax.frontend.jnp._ufuncs import UFUNCS, power

@@ -1,0 +1,133 @@
+"""JVP, transpose and batching rules of the linear-algebra primitives (ir.prims.linalg).
+
+Imported by llax.frontend.jnp.linalg, which registers them with the transformations.
+
+- ``lu``: the tangent of ``P A = L U`` is ``L (L^-1 P dA U^-1)_strict-lower + (L^-1 P dA
+  U^-1)_upper U`` (the standard result, as JAX differentiates it); pivots and permutation
+  are piecewise constant (zero tangents).
+- ``triangular_solve``: linear in ``b`` (its transpose solves with ``op(a)^T``); in ``a``,
+  ``d(op(a)^-1 b) = -op(a)^-1 op(da) x`` on ``a``'s read triangle.
+- Batching: every operand's batch axis moved to the front, where both primitives already
+  take a stack of matrices.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from llax.frontend import lax
+from llax.frontend.core import bind
+from llax.frontend.jnp._matrix_ops import (
+    identity,
+    keep_triangle,
+    matmul,
+    transpose_last,
+    triangle_mask,
+)
+from llax.frontend.jnp._take import gather_along_axis
+from llax.ir import prims as P
+from llax.transforms.batching import batching_rules
+from llax.transforms.batching_rules import batch_at, batch_size, move_axis
+from llax.transforms.jvp import add_any, jvp_rules
+from llax.transforms.transpose import is_linear, transpose_rules
+
+
+def _strictly_lower(x: Any) -> Any:
+    return lax.select(triangle_mask(x.shape, lower=True, strict=True), x,
+                      lax.full(x.shape, 0, x.dtype))
+
+
+def _solve(a: Any, b: Any, **params: Any) -> Any:
+    return bind(P.triangular_solve, (a, b), params)
+
+
+# --- lu ------------------------------------------------------------------------------------
+
+def _lu_jvp(primals, tangents):
+    (a,), (da,) = primals, tangents
+    lu, pivots, perm = bind(P.lu, (a,), {})
+    if da is None:
+        return [lu, pivots, perm], [None, None, None]
+    *batch, m, n = a.shape
+    k = min(m, n)
+    nd = a.ndim
+    # P dA: the tangent's rows in the factorization's order.
+    rows = lax.broadcast_in_dim(perm, a.shape, tuple(range(nd - 1)))
+    pda = gather_along_axis(da, rows, nd - 2)
+    # L (m x m, unit lower) and U (n x n: the factor's k rows, padded with identity rows).
+    no_pad = [(0, 0, 0)] * (nd - 2)
+    lower = _strictly_lower(lax.slice(lu, (0,) * nd, (*batch, m, k)))
+    lower = lax.pad(lower, np.zeros((), a.dtype), [*no_pad, (0, 0, 0), (0, m - k, 0)])
+    lower = lax.add(lower, identity((*batch, m, m), a.dtype))
+    upper = keep_triangle(lax.slice(lu, (0,) * nd, (*batch, k, n)), lower=False)
+    upper = lax.pad(upper, np.zeros((), a.dtype), [*no_pad, (0, n - k, 0), (0, 0, 0)])
+    tail = lax.pad(identity((*batch, n - k, n - k), a.dtype), np.zeros((), a.dtype),
+                   [*no_pad, (k, 0, 0), (k, 0, 0)])
+    upper = lax.add(upper, tail)
+    la = _solve(lower, pda, left_side=True, lower=True, transpose_a=False, conjugate_a=False,
+                unit_diagonal=True)
+    lau = _solve(upper, la, left_side=False, lower=False, transpose_a=False,
+                 conjugate_a=False, unit_diagonal=False)
+    dl = matmul(lower, _strictly_lower(lau))
+    du = matmul(keep_triangle(lau, lower=False), upper)
+    return [lu, pivots, perm], [add_any(dl, du), None, None]
+
+
+jvp_rules[P.lu] = _lu_jvp
+
+
+def _lu_batch(args, dims):
+    (x,), (d,) = args, dims
+    outs = bind(P.lu, (move_axis(x, d, 0),), {})
+    return outs, [0, 0, 0]
+
+
+batching_rules[P.lu] = _lu_batch
+
+
+# --- triangular_solve ----------------------------------------------------------------------
+
+def _read_triangle(da: Any, lower: bool, unit_diagonal: bool) -> Any:
+    """The part of ``da`` the solve reads: its triangle, without the diagonal if unit."""
+    mask = triangle_mask(da.shape, lower, strict=unit_diagonal)
+    return lax.select(mask, da, lax.full(da.shape, 0, da.dtype))
+
+
+def _triangular_solve_jvp(primals, tangents, **params):
+    a, b = primals
+    da, db = tangents
+    x = _solve(a, b, **params)
+    dx = None if db is None else _solve(a, db, **params)
+    if da is not None:
+        op_da = _read_triangle(da, params["lower"], params["unit_diagonal"])
+        if params["transpose_a"]:
+            op_da = transpose_last(op_da)
+        op_da = lax.neg(op_da)
+        # x = op(a)^-1 b: dx = op(a)^-1 (-op(da)) x (left), x (-op(da)) op(a)^-1 (right).
+        prod = matmul(op_da, x) if params["left_side"] else matmul(x, op_da)
+        term = _solve(a, prod, **params)
+        dx = term if dx is None else add_any(dx, term)
+    return x, dx
+
+
+jvp_rules[P.triangular_solve] = _triangular_solve_jvp
+
+
+def _triangular_solve_t(ct, a, b, **params):
+    if is_linear(a):
+        raise NotImplementedError("triangular_solve is not linear in its matrix a")
+    return [None, _solve(a, ct, **dict(params, transpose_a=not params["transpose_a"]))]
+
+
+transpose_rules[P.triangular_solve] = _triangular_solve_t
+
+
+def _triangular_solve_batch(args, dims, **params):
+    size = batch_size(args, dims)
+    a, b = (batch_at(x, d, size, 0) for x, d in zip(args, dims))
+    return _solve(a, b, **params), 0
+
+
+batching_rules[P.triangular_solve] = _triangular_solve_batch

@@ -22,7 +22,7 @@ from llax.frontend.jnp._coerce import convert
 from llax.frontend.jnp._dtypes import requested_dtype
 from llax.ir import dtypes
 
-_OPERAND_TYPES = (Array, Tracer, np.ndarray, np.generic, bool, int, float)
+_OPERAND_TYPES = (Array, Tracer, np.ndarray, np.generic, bool, int, float, complex)
 
 
 def _forward(fn: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:

@@ -1,12 +1,12 @@
 """JAX's type promotion: the dtype lattice, weak types, and the dtypes of Python values.
 
 Promotion is a join on a small partial order of dtypes. Besides the fixed-width
-dtypes it holds two *weak* nodes, ``i*`` and ``f*``, the types of Python ``int``
-and ``float``: they sit below every fixed-width integer (resp. float), so a
+dtypes it holds three *weak* nodes, ``i*``, ``f*`` and ``c*``, the types of Python ``int``,
+``float`` and ``complex``: they sit below every fixed-width integer (resp. float, complex), so a
 Python scalar takes on the width of the array it meets (``int8 + 1 -> int8``).
 A result is weak when it lands on a weak node or every operand was weak (bool never is).
 
-Only dtypes in ``dtypes.SUPPORTED`` take part: no bfloat16, no complex.
+Only dtypes in ``dtypes.SUPPORTED`` take part: no bfloat16.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ import numpy as np
 from llax.config import config
 from llax.ir import dtypes
 
-_WEAK_INT, _WEAK_FLOAT = "i*", "f*"
+_WEAK_INT, _WEAK_FLOAT, _WEAK_COMPLEX = "i*", "f*", "c*"
+_WEAK_NODES = (_WEAK_INT, _WEAK_FLOAT, _WEAK_COMPLEX)
 
 # Each node's immediate successors; every other relation follows by transitivity.
 # No integer type holds both the u64 and the i64 ranges, so those two (and
@@ -36,10 +37,13 @@ _EDGES: dict[str, tuple[str, ...]] = {
     "i16": ("i32",),
     "i32": ("i64",),
     "i64": (_WEAK_FLOAT,),
-    _WEAK_FLOAT: ("f16",),
+    _WEAK_FLOAT: ("f16", _WEAK_COMPLEX),
     "f16": ("f32",),
-    "f32": ("f64",),
-    "f64": (),
+    "f32": ("f64", "c64"),
+    "f64": ("c128",),
+    _WEAK_COMPLEX: ("c64",),
+    "c64": ("c128",),
+    "c128": (),
 }
 # With x64 off, no promotion may create a 64-bit type out of narrower ones. The
 # only join that would is u32 with a signed int (-> i64), so the 32-bit lattice
@@ -47,14 +51,16 @@ _EDGES: dict[str, tuple[str, ...]] = {
 # otherwise leaves 64-bit types alone when they are given to it.
 _EDGES_X32: dict[str, tuple[str, ...]] = {**_EDGES, "u32": ("u64", "i32")}
 
-# Named as dtypes, the weak nodes are Python's int and float, i.e. 64-bit.
+# Named as dtypes, the weak nodes are Python's int, float and complex, i.e. 64-bit.
 # (result_type re-widths weak results to the default width anyway.)
 _NODE_DTYPE: dict[str, np.dtype] = {
     **dtypes.FROM_SHORT_NAME, _WEAK_INT: dtypes.int64, _WEAK_FLOAT: dtypes.float64,
+    _WEAK_COMPLEX: dtypes.complex128,
 }
 # Weak values always carry the default width of their kind.
 _DEFAULT_OF_KIND: dict[str, Callable[[], np.dtype]] = {
     "i": dtypes.default_int, "u": dtypes.default_uint, "f": dtypes.default_float,
+    "c": dtypes.default_complex,
 }
 
 
@@ -95,6 +101,8 @@ def _node(dtype: np.dtype, weak: bool) -> str:
         return _WEAK_INT
     if weak and dtype.kind == "f":
         return _WEAK_FLOAT
+    if weak and dtype.kind == "c":
+        return _WEAK_COMPLEX
     return dtypes.SHORT_NAMES[dtype]
 
 
@@ -154,7 +162,7 @@ def _result_type(x64: bool, operands: tuple[tuple[Any, bool], ...]) -> tuple[np.
         weak = True
     else:
         node = _join({_node(d, w) for d, w in zip(dts, weaks, strict=True)}, x64)
-        weak = node in (_WEAK_INT, _WEAK_FLOAT)
+        weak = node in _WEAK_NODES
     dt = _NODE_DTYPE[node]
     if dt == dtypes.bool_:  # bools are never weak
         return dt, False
@@ -171,23 +179,24 @@ def _scalar_dtype(x: Any, where: str) -> tuple[np.dtype, bool]:
         return dtypes.default_int(), True
     if type(x) is float:
         return dtypes.default_float(), True
-    if isinstance(x, complex):
-        raise TypeError(f"{where}: Python complex {x!r} is not supported "
-                        "(llax has no complex dtypes)")
+    if type(x) is complex:
+        return dtypes.default_complex(), True
     # Subclasses such as IntEnum are not weak in JAX, which types them through NumPy.
     if isinstance(x, int):
         return dtypes.default_int(), False
     if isinstance(x, float):
         return dtypes.default_float(), False
+    if isinstance(x, complex):
+        return dtypes.default_complex(), False
     raise TypeError(f"{where}: value {x!r:.80} of type {type(x)} is not a valid JAX type "
                     "(expected an array or a Python or NumPy scalar)")
 
 
 def python_scalar_dtype(x: Any) -> tuple[np.dtype, bool]:
-    """``(dtype, weak)`` JAX gives a Python bool/int/float or a NumPy scalar.
+    """``(dtype, weak)`` JAX gives a Python bool/int/float/complex or a NumPy scalar.
 
-    Python int and float are weak with the default width; Python bool and NumPy
-    scalars are not weak. Python complex raises TypeError.
+    Python int, float and complex are weak with the default width; Python bool and NumPy
+    scalars are not weak.
     """
     return _scalar_dtype(x, "python_scalar_dtype")
 

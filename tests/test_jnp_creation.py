@@ -71,7 +71,7 @@ def test_array_of_tracers() -> None:
           np.float32(1.5) * np.ones((), np.float32), np.float32(-2) * np.ones((), np.float32))
 
 
-@pytest.mark.parametrize("bad", ["abc", [1, "a"], None, [[1, 2], [3]], 1 + 2j, 2**40, [2**40],
+@pytest.mark.parametrize("bad", ["abc", [1, "a"], None, [[1, 2], [3]], 2**40, [2**40],
                                  {"a": 1}])
 def test_array_errors(bad: object) -> None:
     with pytest.raises((TypeError, ValueError, OverflowError)):

@@ -27,7 +27,7 @@ from llax.ir import prims as P
 from llax.ir.promotion import dtype_of_value, reject_masked, result_type
 from llax.ir.reference import reference
 
-PY_SCALARS = (bool, int, float)
+PY_SCALARS = (bool, int, float, complex)
 Converter = Callable[[Any], Any]
 
 
@@ -41,7 +41,7 @@ def arraylike_error(name: str, x: Any, position: int) -> TypeError:
 
 
 def is_arraylike(x: Any) -> bool:
-    return isinstance(x, (Array, Tracer, np.ndarray, np.generic, bool, int, float))
+    return isinstance(x, (Array, Tracer, np.ndarray, np.generic, bool, int, float, complex))
 
 
 def from_numpy(x: np.ndarray | np.generic, where: str) -> Array:
@@ -49,7 +49,7 @@ def from_numpy(x: np.ndarray | np.generic, where: str) -> Array:
     reject_masked(x)
     if x.dtype not in dtypes.SUPPORTED:
         raise TypeError(f"{where}: value of dtype {x.dtype} is not a valid llax array type; "
-                        "only bool, integer and floating arrays are supported")
+                        "only bool, integer, floating and complex arrays are supported")
     return Array(np.array(x, dtype=dtypes.canonicalize(x.dtype)))
 
 
@@ -62,11 +62,9 @@ def as_operand(x: Any, name: str, position: int = 0) -> Any:
         return from_numpy(x, name)
     if type(x) in PY_SCALARS:
         return x
-    if isinstance(x, (int, float)):  # subclasses such as IntEnum: typed but not weak
+    if isinstance(x, (int, float, complex)):  # subclasses such as IntEnum: typed, not weak
         dt, weak = dtype_of_value(x)
         return Array(np.array(x, dtype=dt), weak)
-    if isinstance(x, complex):
-        raise TypeError(f"{name}: complex values are not supported by llax, got {x!r}")
     raise arraylike_error(name, x, position)
 
 
@@ -99,6 +97,8 @@ def typed_signature(sig: Any) -> tuple[tuple[int, ...], np.dtype, bool]:
         return (), dtypes.bool_, False
     if sig is int:
         return (), dtypes.default_int(), True
+    if sig is complex:
+        return (), dtypes.default_complex(), True
     return (), dtypes.default_float(), True
 
 
@@ -123,10 +123,11 @@ _CONSTANTS: dict[tuple, Array] = {}
 _MAX_CONSTANTS = 4096
 
 
-def scalar_constant(x: bool | int | float, dtype: np.dtype, weak: bool) -> Array:
+def scalar_constant(x: bool | int | float | complex, dtype: np.dtype, weak: bool) -> Array:
     """A Python scalar as a rank-0 Array of ``dtype``: a literal once traced, never an op."""
-    # -0.0 == 0.0 and nan != nan: such floats would alias or never hit, so skip the cache.
-    cacheable = type(x) is not float or (x == x and x != 0.0)
+    # -0.0 == 0.0 and nan != nan: such floats would alias or never hit, so skip the cache
+    # (and complex numbers, whose parts' zeros could alias the same way).
+    cacheable = type(x) is not complex and (type(x) is not float or (x == x and x != 0.0))
     key = (type(x), x, dtype, weak)
     if cacheable:
         hit = _CONSTANTS.get(key)
@@ -259,7 +260,9 @@ def _scalar_converter(dtype: np.dtype, weak: bool) -> Converter:
         if hit is None:
             hit = scalar_constant(x, dtype, weak)
             # Never store 0.0 (-0.0 would find it) or NaN (never found); keep it small.
-            if (x == x and x != 0.0 or type(x) is not float) and len(cache) < 256:
+            # Nor complex numbers, whose zero parts alias the same way.
+            if (type(x) is not complex and (x == x and x != 0.0 or type(x) is not float)
+                    and len(cache) < 256):
                 cache[x] = hit
         return hit
 

@@ -59,7 +59,7 @@ def _collect_leaves(obj: Sequence[Any], py_types: set, typed: list, traced: list
             typed.append((item.dtype, item.weak_type))
         elif isinstance(item, (np.ndarray, np.generic)):
             typed.append(_numpy_leaf_type(item))
-        elif isinstance(item, (int, float)):
+        elif isinstance(item, (int, float, complex)):
             typed.append(dtype_of_value(item))
         else:
             raise TypeError(f"Value {item!r} of type {t.__name__} is not a valid JAX array "
@@ -67,7 +67,7 @@ def _collect_leaves(obj: Sequence[Any], py_types: set, typed: list, traced: list
 
 
 _PY_TYPE_NODES = {bool: (dtypes.bool_, False), int: (dtypes.int64, True),
-                  float: (dtypes.float64, True)}
+                  float: (dtypes.float64, True), complex: (dtypes.complex128, True)}
 
 
 def _from_sequence(obj: Sequence[Any], dt: np.dtype | None) -> Any:
@@ -109,12 +109,10 @@ def _to_array(obj: Any, dt: np.dtype | None) -> Any:
     if isinstance(obj, (np.ndarray, np.generic)):
         _numpy_leaf_type(obj)
         return from_numpy(obj, "array") if dt is None else _numpy_cast(obj, dt)
-    if isinstance(obj, (bool, int, float)):
+    if isinstance(obj, (bool, int, float, complex)):
         return as_array(obj, "array") if dt is None else _numpy_cast(obj, dt)
     if hasattr(obj, "__array__"):
         return _to_array(np.asarray(obj), dt)
-    if isinstance(obj, complex):
-        raise TypeError(f"jnp.array: complex value {obj!r} is not supported by llax")
     raise TypeError(f"Value {obj!r} of type {type(obj).__name__} is not a valid JAX array type. "
                     "Only arrays of numeric types are supported by llax.")
 

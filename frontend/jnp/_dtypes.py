@@ -55,7 +55,7 @@ def _scalar_type(name: str, np_type: type) -> _ScalarMeta:
 SCALAR_TYPES: dict[str, _ScalarMeta] = {
     name: _scalar_type(name, getattr(np, name))
     for name in ("bool_", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
-                 "uint64", "float16", "float32", "float64")
+                 "uint64", "float16", "float32", "float64", "complex64", "complex128")
 }
 # Aliases JAX exports: the 64-bit defaults (canonicalised like any 64-bit request).
 SCALAR_ALIASES: dict[str, _ScalarMeta] = {
@@ -63,16 +63,19 @@ SCALAR_ALIASES: dict[str, _ScalarMeta] = {
     "uint": SCALAR_TYPES["uint64"], "float_": SCALAR_TYPES["float64"],
     "single": SCALAR_TYPES["float32"], "double": SCALAR_TYPES["float64"],
     "half": SCALAR_TYPES["float16"],
+    "complex_": SCALAR_TYPES["complex128"], "csingle": SCALAR_TYPES["complex64"],
+    "cdouble": SCALAR_TYPES["complex128"],
 }
 
-_PYTHON_TYPE_DTYPES = {bool: dtypes.bool_, int: dtypes.int64, float: dtypes.float64}
+_PYTHON_TYPE_DTYPES = {bool: dtypes.bool_, int: dtypes.int64, float: dtypes.float64,
+                       complex: dtypes.complex128}
 
 
 def _raw_dtype(x: Any) -> np.dtype:
     """The dtype ``x`` names or carries, before x64 narrowing."""
     if isinstance(x, (Array, Tracer, np.ndarray, np.generic)):
         return np.dtype(x.dtype)
-    if x is bool or x is int or x is float:  # the Python types name the 64-bit defaults
+    if x is bool or x is int or x is float or x is complex:  # Python types: 64-bit defaults
         return _PYTHON_TYPE_DTYPES[x]
     try:
         return np.dtype(x)
@@ -110,9 +113,9 @@ def _typed(x: Any) -> tuple[np.dtype, bool]:
     """``(dtype, weak)`` of a value or a dtype-like, for ``result_type``."""
     if isinstance(x, (Array, Tracer)):
         return x.dtype, x.weak_type
-    if x is int or x is float:  # Python types stand for weak values, as in JAX
+    if x is int or x is float or x is complex:  # Python types stand for weak values, as in JAX
         return _PYTHON_TYPE_DTYPES[x], True
-    if isinstance(x, (bool, int, float, np.generic, np.ndarray)):
+    if isinstance(x, (bool, int, float, complex, np.generic, np.ndarray)):
         return promotion.dtype_of_value(x)
     return _raw_dtype(x), False
 
@@ -142,7 +145,7 @@ def isdtype(dtype_like: Any, kind: Any) -> bool:
 
 
 def can_cast(from_: Any, to: Any, casting: str = "safe") -> bool:
-    if isinstance(from_, (bool, int, float)):
+    if isinstance(from_, (bool, int, float, complex)):
         raise TypeError("can_cast() does not support Python ints, floats, and complex because "
                         "the result used to depend on the value.")
     return bool(np.can_cast(_raw_dtype(from_), _raw_dtype(to), casting=casting))
@@ -166,8 +169,8 @@ _INEXACT_OF = {
 
 
 def to_inexact(dt: np.dtype, weak: bool) -> tuple[np.dtype, bool]:
-    """The floating dtype an inexact op computes ``(dt, weak)`` in (weak stays weak)."""
-    if dt.kind == "f":
+    """The inexact dtype an op computes ``(dt, weak)`` in (weak stays weak; complex stays)."""
+    if dt.kind in "fc":
         return dt, weak
     if weak:
         return dtypes.default_float(), True

@@ -252,7 +252,7 @@ def _reject_bool(name: str, impl: Impl) -> Callable[[np.dtype], Impl]:
 
 
 def _identity_unless_signed(impl: Impl) -> Callable[[np.dtype], Impl]:
-    return lambda dt: impl if dt.kind in "if" else _identity
+    return lambda dt: impl if dt.kind in "ifc" else _identity
 
 
 # ---------------------------------------------------------------------------------------------

@@ -35,7 +35,8 @@ def _common_dtype(name: str, types: tuple[TensorType, ...]) -> np.dtype:
 def _check_kind(name: str, dtype: np.dtype, allowed: str) -> None:
     kind = "b" if dtypes.is_bool(dtype) else dtype.kind
     if kind not in allowed:
-        wanted = {"f": "floating", "i": "signed integer", "u": "unsigned integer", "b": "bool"}
+        wanted = {"f": "floating", "c": "complex", "i": "signed integer",
+                  "u": "unsigned integer", "b": "bool"}
         raise TypeError(f"{name} does not accept dtype {dtype}; it takes "
                         f"{' or '.join(wanted[k] for k in allowed)} operands")
 
@@ -43,8 +44,9 @@ def _check_kind(name: str, dtype: np.dtype, allowed: str) -> None:
 def _elementwise_rule(name: str, kinds: str, result: str):
     """Build the abstract-eval rule shared by a family of elementwise primitives.
 
-    ``kinds`` lists the accepted dtype kinds ('f', 'i', 'u', 'b'); ``result`` is
-    'same' (the operand dtype) or 'bool' (comparisons).
+    ``kinds`` lists the accepted dtype kinds ('f', 'c', 'i', 'u', 'b'); ``result`` is
+    'same' (the operand dtype), 'bool' (comparisons) or 'real' (the operand dtype, a complex
+    one's part: abs).
     """
 
     def rule(*types: TensorType) -> TensorType:
@@ -53,6 +55,8 @@ def _elementwise_rule(name: str, kinds: str, result: str):
         _check_kind(name, dtype, kinds)
         if result == "bool":  # weak if every operand is (JAX: weak_float > 1 is a weak bool)
             return TensorType(shape, dtypes.bool_, all(t.weak for t in types))
+        if result == "real":
+            return TensorType(shape, dtypes.real_part(dtype), all(t.weak for t in types))
         return TensorType(shape, dtype, all(t.weak for t in types))
 
     return rule
@@ -67,14 +71,19 @@ def _family(names: str, kinds: str, result: str = "same") -> list:
     return prims
 
 
-NUMERIC, FLOAT, INTEGRAL, ANY = "fiu", "f", "iub", "fiub"
+# Complex dtypes ('c') go where JAX's lax takes them: arithmetic, the analytic functions,
+# equality; not orderings, rounding or the real-only special functions.
+NUMERIC, FLOAT, INTEGRAL, ANY = "fciu", "f", "iub", "fciub"
+REAL_NUMERIC, INEXACT, ORDERED = "fiu", "fc", "fiub"
 
 # Unary.
-neg, sign, abs = _family("neg sign abs", NUMERIC)
+neg, sign = _family("neg sign", NUMERIC)
+(abs,) = _family("abs", NUMERIC, result="real")
 (exp, exp2, log, log1p, expm1, tanh, logistic, sin, cos, tan, asin, acos, atan, sinh, cosh,
- asinh, acosh, atanh, sqrt, rsqrt, cbrt, floor, ceil, erf, erfc, erf_inv
+ asinh, acosh, atanh, sqrt, rsqrt
  ) = _family("exp exp2 log log1p expm1 tanh logistic sin cos tan asin acos atan sinh cosh "
-             "asinh acosh atanh sqrt rsqrt cbrt floor ceil erf erfc erf_inv", FLOAT)
+             "asinh acosh atanh sqrt rsqrt", INEXACT)
+cbrt, floor, ceil, erf, erfc, erf_inv = _family("cbrt floor ceil erf erfc erf_inv", FLOAT)
 (is_finite,) = _family("is_finite", FLOAT, result="bool")
 not_, population_count = _family("not population_count", INTEGRAL)
 
@@ -93,9 +102,11 @@ def _round_rule(x: TensorType, *, rounding_method: int = 0) -> TensorType:
 abstract_eval[round] = _round_rule
 
 # Binary.
-add, sub, mul, div, rem = _family("add sub mul div rem", NUMERIC)
-max, min = _family("max min", ANY)
-pow, atan2, nextafter = _family("pow atan2 nextafter", FLOAT)
+add, sub, mul, div = _family("add sub mul div", NUMERIC)
+(rem,) = _family("rem", REAL_NUMERIC)
+max, min = _family("max min", ORDERED)
+(pow,) = _family("pow", INEXACT)
+atan2, nextafter = _family("atan2 nextafter", FLOAT)
 # fma(x, y, z) = x * y + z rounded once. JAX has no such op, but XLA's CPU compiler contracts
 # every multiply feeding an add into one, so reproducing JAX's numbers (random samplers,
 # special functions) needs it.
@@ -103,7 +114,8 @@ pow, atan2, nextafter = _family("pow atan2 nextafter", FLOAT)
 and_, or_, xor = _family("and or xor", INTEGRAL)
 shift_left, shift_right_logical, shift_right_arithmetic = _family(
     "shift_left shift_right_logical shift_right_arithmetic", "iu")
-eq, ne, lt, le, gt, ge = _family("eq ne lt le gt ge", ANY, result="bool")
+eq, ne = _family("eq ne", ANY, result="bool")
+lt, le, gt, ge = _family("lt le gt ge", ORDERED, result="bool")
 
 
 # integer_pow[y](x): x ** y for a static integer y (what ``x ** 2`` traces to, as in JAX).
@@ -112,7 +124,7 @@ integer_pow = primitive("integer_pow", fusion=EW)
 
 def _integer_pow_rule(x: TensorType, *, y: int) -> TensorType:
     _check_kind("integer_pow", x.dtype, NUMERIC)
-    if y < 0 and not dtypes.is_float(x.dtype):
+    if y < 0 and not dtypes.is_inexact(x.dtype):
         raise TypeError(f"integer_pow: negative exponent {y} needs a floating operand, "
                         f"got {x.dtype}")
     return x
@@ -186,7 +198,8 @@ def _clamp_rule(lo: TensorType, x: TensorType, hi: TensorType) -> TensorType:
     for name, t in (("min", lo), ("max", hi)):
         if t.shape not in ((), x.shape):
             raise TypeError(f"clamp: {name} shape {t.shape} must be () or {x.shape}")
-    _common_dtype("clamp", (lo, x, hi))
+    dtype = _common_dtype("clamp", (lo, x, hi))
+    _check_kind("clamp", dtype, ORDERED)
     return x
 
 

@@ -183,7 +183,7 @@ def _leaf_key(leaf: Any, where: str) -> tuple:
     if isinstance(leaf, np.ndarray):
         reject_masked(leaf)
         return (leaf.shape, dtypes.canonicalize(leaf.dtype, where=where), False)
-    if isinstance(leaf, (bool, int, float, np.generic)):
+    if isinstance(leaf, (bool, int, float, complex, np.generic)):
         dtype, weak = dtype_of_value(leaf)
         return ((), dtype, weak)
     if isinstance(leaf, ShapeDtypeStruct):  # abstract arguments, as for jit(f).lower(...)

@@ -114,7 +114,7 @@ def trace_flat(fun: Callable, leaves: Sequence[Any], name: str, has_aux: bool = 
 
 
 def _check_leaf(x: Any) -> Any:
-    if isinstance(x, (Array, Tracer, np.ndarray, np.generic, bool, int, float)):
+    if isinstance(x, (Array, Tracer, np.ndarray, np.generic, bool, int, float, complex)):
         return x
     raise TypeError(f"Argument {x!r} of type {type(x)} is not a valid JAX type.")
 
@@ -123,7 +123,7 @@ def _dtype_without_tangent(args: Sequence[Any], picked: Sequence[int]) -> str:
     """The dtype, as users see it, of the first differentiated leaf that has no tangent (a
     typed PRNG key shows as ``key<fry>``, not as its uint32 data)."""
     for leaf in tree_leaves(tuple(args[i] for i in picked), users_is_leaf(None)):
-        if isinstance(leaf, (Array, Tracer, np.ndarray, np.generic, bool, int, float)):
+        if isinstance(leaf, (Array, Tracer, np.ndarray, np.generic, bool, int, float, complex)):
             if not has_tangent(aval_of(leaf)):
                 return aval_of(leaf).dtype.name
         else:

@@ -53,7 +53,7 @@ class _Region:
 
 
 def _valid_leaf(x: Any, what: str) -> Any:
-    if isinstance(x, (Array, Tracer, np.ndarray, np.generic, bool, int, float)):
+    if isinstance(x, (Array, Tracer, np.ndarray, np.generic, bool, int, float, complex)):
         return x
     raise TypeError(f"{what} returned a value of type {type(x).__name__} ({x!r}), which is not "
                     "a valid JAX type")
@@ -242,7 +242,7 @@ def _as_leaves(operands: tuple) -> tuple[list[Any], PyTreeDef, list[TensorType]]
 
 
 def _valid_operand(x: Any) -> Any:
-    if isinstance(x, (Array, Tracer, np.ndarray, np.generic, bool, int, float)):
+    if isinstance(x, (Array, Tracer, np.ndarray, np.generic, bool, int, float, complex)):
         return x
     raise TypeError(f"Value {x!r} of type {type(x)} is not a valid JAX type")
 

@@ -163,7 +163,7 @@ def _put(x: Any) -> Any:
         return Array._wrap_readonly(x._value, x.weak_type, x._sig)
     if isinstance(x, Array):  # a subclass (LiteralArray): a plain Array of its value
         return Array(x._value, x.weak_type)
-    if not isinstance(x, (np.ndarray, np.generic, bool, int, float)):
+    if not isinstance(x, (np.ndarray, np.generic, bool, int, float, complex)):
         raise TypeError(f"device_put: argument of type {type(x).__name__} is not a valid JAX "
                         "type")
     value, weak = concrete_value(x)

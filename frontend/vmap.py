@@ -42,7 +42,7 @@ from llax.ir.types import TensorType
 from llax.transforms.batching import OutDimError, batch_function
 from llax.transforms.staging import call_function
 
-_ARRAY_TYPES = (Array, Tracer, np.ndarray, np.generic, bool, int, float)
+_ARRAY_TYPES = (Array, Tracer, np.ndarray, np.generic, bool, int, float, complex)
 
 
 def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0, axis_name: Hashable | None = None,

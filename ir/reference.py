@@ -104,6 +104,8 @@ def _int_rem(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def _logistic(x: np.ndarray) -> np.ndarray:
+    if x.dtype.kind == "c":
+        return 1 / (1 + np.exp(-x))
     # In float64, as e^x / (1 + e^x) for negative x, so that e^-x does not overflow where
     # the result is still representable (down to the subnormals).
     wide = x.astype(np.float64)
@@ -186,6 +188,10 @@ reference[P.select_n] = _select_n
 
 def _convert(x: np.ndarray, *, new_dtype: np.dtype, weak_type: bool = False) -> np.ndarray:
     new_dtype = np.dtype(new_dtype)
+    if x.dtype.kind == "c" and new_dtype.kind != "c":
+        if new_dtype == np.bool_:  # nonzero if either part is, as in JAX
+            return x != 0
+        x = x.real  # the imaginary part is dropped, as in JAX
     if x.dtype.kind == "f" and new_dtype.kind in "iu":
         # Like XLA: NaN -> 0, out-of-range values saturate instead of wrapping.
         info = np.iinfo(new_dtype)
@@ -202,6 +208,20 @@ def _convert(x: np.ndarray, *, new_dtype: np.dtype, weak_type: bool = False) -> 
 
 
 reference[P.convert_element_type] = _convert
+
+
+def _complex(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    # Part by part: x + 1j * y would turn (inf, nan) into (nan, nan) and lose -0.0.
+    out = np.empty(np.broadcast_shapes(np.shape(x), np.shape(y)),
+                   np.result_type(x.dtype, np.complex64))
+    out.real, out.imag = x, y
+    return out
+
+
+reference[P.complex] = _complex
+reference[P.real] = lambda x: np.real(x).copy()
+reference[P.imag] = lambda x: np.imag(x).copy()
+reference[P.conj] = lambda x, *, input_dtype=None: np.conjugate(x)
 reference[P.clamp] = lambda lo, x, hi: np.minimum(np.maximum(x, lo), hi)
 
 

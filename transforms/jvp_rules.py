@@ -327,7 +327,7 @@ def _convert_jvp(primals, tangents, *, new_dtype, weak_type):
     (t,) = tangents
     out = _out(P.convert_element_type, primals,
                {"new_dtype": new_dtype, "weak_type": weak_type})
-    if not np.issubdtype(new_dtype, np.floating):
+    if not np.issubdtype(new_dtype, np.inexact):
         return out, None
     return out, bind(P.convert_element_type, (t,), {"new_dtype": new_dtype,
                                                      "weak_type": weak_type})
@@ -538,3 +538,6 @@ def _fusion_jvp(primals, tangents, *, regions):
 
 
 jvp_rules[P.fusion] = _fusion_jvp
+
+# The complex primitives' rules, and abs's on complex operands (which wraps the one above).
+import llax.transforms.complex_rules  # noqa: E402,F401

@@ -105,6 +105,7 @@ from llax.frontend.jnp._take import take, take_along_axis
 from llax.frontend.jnp._ufuncs import around, power, round
 
 globals().update(_ufuncs.UFUNCS)
+globals().update(_ufuncs.COMPLEX_FUNCTIONS)
 globals().update(SCALAR_TYPES)
 globals().update(SCALAR_ALIASES)
 pow = power  # noqa: A001 - the array API name

@@ -255,6 +255,22 @@ def _identity_unless_signed(impl: Impl) -> Callable[[np.dtype], Impl]:
     return lambda dt: impl if dt.kind in "ifc" else _identity
 
 
+def _conj(x: Any) -> Any:
+    return bind(P.conj, (x,), {"input_dtype": x.dtype})
+
+
+def _zeros_keep_weak(x: Any) -> Any:
+    # imag of a real value: zeros of its dtype, weak if it is (JAX's imag(2.0) is weak).
+    zero = scalar_constant(0, x.dtype, bool(x.weak_type))
+    if not x.shape:
+        return zero
+    return bind(P.broadcast_in_dim, (zero,), {"shape": x.shape, "broadcast_dimensions": ()})
+
+
+def _if_complex(complex_impl: Impl, other: Impl) -> Callable[[np.dtype], Impl]:
+    return lambda dt: complex_impl if dt.kind == "c" else other
+
+
 # ---------------------------------------------------------------------------------------------
 # The ufunc objects
 
@@ -377,8 +393,9 @@ UNARY: dict[str, tuple[str, Callable[[np.dtype], Impl]]] = {
     "signbit": ("promote", _always(_signbit)),
     "logical_not": ("promote", _always(_logical_not)),
     "bitwise_not": ("promote", _always(_not)),
-    "conjugate": ("promote", _always(_identity)),
-    "real": ("promote", _always(_identity)),
+    "real": ("promote", _if_complex(_prim(P.real), _identity)),
+    "imag": ("promote", _if_complex(_prim(P.imag), _zeros_keep_weak)),
+    "conjugate": ("promote", _if_complex(_conj, _identity)),
 }
 UNARY_ALIASES = {"absolute": "abs", "invert": "bitwise_not", "conj": "conjugate",
                  "asin": "arcsin", "acos": "arccos", "atan": "arctan", "asinh": "arcsinh",
@@ -522,3 +539,61 @@ def _round_int(a: Any, factor: int) -> Any:
 
 
 around = round
+
+
+# ---------------------------------------------------------------------------------------------
+# Complex numbers: parts, conjugate, angle, and the complex/real predicates
+
+
+def angle(z: Any, deg: bool = False) -> Any:
+    """The argument of ``z`` (radians, or degrees if ``deg``), as ``jnp.angle``."""
+    (z,), _ = promote("angle", [z], "inexact")
+    if z.dtype.kind == "c":
+        re, im = UFUNCS["real"](z), UFUNCS["imag"](z)
+    else:
+        re, im = z, _zeros_keep_weak(z)
+    out = bind(P.atan2, (im, re), _NO_PARAMS)
+    return _mul(out, _const(180 / math.pi, out)) if deg else out
+
+
+def iscomplexobj(x: Any) -> bool:
+    """True when ``x``'s dtype is complex (whatever its values)."""
+    if x is None:
+        return False
+    dt = x.dtype if hasattr(x, "dtype") else dtype_and_weak(as_operand(x, "iscomplexobj"))[0]
+    return np.dtype(dt).kind == "c"
+
+
+def isrealobj(x: Any) -> bool:
+    return not iscomplexobj(x)
+
+
+def iscomplex(x: Any) -> Any:
+    """Elementwise: True where the imaginary part is nonzero."""
+    im = UFUNCS["imag"](x)
+    return bind(P.ne, (im, scalar_constant(0, im.dtype, False)), _NO_PARAMS)
+
+
+def isreal(x: Any) -> Any:
+    """Elementwise: True where the imaginary part is zero (always, for real dtypes)."""
+    im = UFUNCS["imag"](x)
+    return bind(P.eq, (im, scalar_constant(0, im.dtype, bool(im.weak_type))), _NO_PARAMS)
+
+
+def sort_complex(a: Any) -> Any:
+    """``a`` sorted along its last axis by real part, then imaginary part, as complex."""
+    from llax.frontend import lax
+
+    (a,), _ = promote("sort_complex", [a], "inexact")
+    if a.dtype.kind != "c":
+        a = convert(a, dtypes.complex_of(a.dtype), False)
+    if a.ndim == 0:
+        return a
+    re, im = lax.sort((UFUNCS["real"](a), UFUNCS["imag"](a)), dimension=-1, num_keys=2)
+    return bind(P.complex, (re, im), _NO_PARAMS)
+
+
+COMPLEX_FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "angle": angle, "iscomplexobj": iscomplexobj, "isrealobj": isrealobj,
+    "iscomplex": iscomplex, "isreal": isreal, "sort_complex": sort_complex,
+}

@@ -23,10 +23,10 @@ from llax.frontend.jnp._matrix_ops import (
     identity,
     keep_triangle,
     matmul,
+    permute_rows,
     transpose_last,
     triangle_mask,
 )
-from llax.frontend.jnp._take import gather_along_axis
 from llax.ir import prims as P
 from llax.transforms.batching import batching_rules
 from llax.transforms.batching_rules import batch_at, batch_size, move_axis
@@ -54,8 +54,7 @@ def _lu_jvp(primals, tangents):
     k = min(m, n)
     nd = a.ndim
     # P dA: the tangent's rows in the factorization's order.
-    rows = lax.broadcast_in_dim(perm, a.shape, tuple(range(nd - 1)))
-    pda = gather_along_axis(da, rows, nd - 2)
+    pda = permute_rows(da, perm)
     # L (m x m, unit lower) and U (n x n: the factor's k rows, padded with identity rows).
     no_pad = [(0, 0, 0)] * (nd - 2)
     lower = _strictly_lower(lax.slice(lu, (0,) * nd, (*batch, m, k)))

@@ -15,8 +15,7 @@ import llax.transforms.linalg_rules  # noqa: F401  (registers the primitives' ru
 from llax.frontend import lax
 from llax.frontend.core import bind
 from llax.frontend.jnp._coerce import broadcast_shapes, broadcast_to_shape, promote_dtypes
-from llax.frontend.jnp._matrix_ops import _FLOATS, diagonal, matrix_stack
-from llax.frontend.jnp._take import gather_along_axis
+from llax.frontend.jnp._matrix_ops import _FLOATS, diagonal, matrix_stack, permute_rows
 from llax.ir import prims as P
 
 
@@ -63,8 +62,7 @@ def lu_solve(lu_: Any, perm: Any, b: Any, transpose: bool = False) -> Any:
     ``(..., m, n)`` with the factors' batch dimensions."""
     unit = {"conjugate_a": False}
     if not transpose:
-        rows = lax.broadcast_in_dim(perm, b.shape, tuple(range(perm.ndim)))
-        pb = gather_along_axis(b, rows, b.ndim - 2)
+        pb = permute_rows(b, perm)
         y = bind(P.triangular_solve, (lu_, pb), dict(unit, left_side=True, lower=True,
                                                       transpose_a=False, unit_diagonal=True))
         return bind(P.triangular_solve, (lu_, y), dict(unit, left_side=True, lower=False,
@@ -75,9 +73,7 @@ def lu_solve(lu_: Any, perm: Any, b: Any, transpose: bool = False) -> Any:
                                                  transpose_a=True, unit_diagonal=False))
     z = bind(P.triangular_solve, (lu_, y), dict(unit, left_side=True, lower=True,
                                                  transpose_a=True, unit_diagonal=True))
-    inverse = lax.broadcast_in_dim(_inverse_permutation(perm), b.shape,
-                                   tuple(range(perm.ndim)))
-    return gather_along_axis(z, inverse, b.ndim - 2)
+    return permute_rows(z, _inverse_permutation(perm))
 
 
 def _inverse_permutation(perm: Any) -> Any:

@@ -14,6 +14,7 @@ import numpy as np
 from llax.frontend import lax
 from llax.frontend.jnp._coerce import as_array, convert
 from llax.frontend.jnp._dtypes import to_inexact
+from llax.frontend.jnp._take import gather_along_axis
 
 # Dtypes the decompositions compute in. JAX's CPU LAPACK kernels have no float16 either.
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
@@ -151,3 +152,11 @@ def identity(shape: tuple[int, ...], dtype: np.dtype) -> Any:
 
 def const(value: float, dtype: np.dtype, shape: tuple[int, ...] = ()) -> Any:
     return lax.full(shape, value, dtype)
+
+
+def permute_rows(x: Any, rows: Any) -> Any:
+    """``x[..., rows, :]`` per matrix: ``rows`` is ``(..., m)`` with x's batch dimensions."""
+    if x.size == 0:  # nothing to move (and a gather cannot slice an empty batch)
+        return x
+    index = lax.broadcast_in_dim(rows, x.shape, tuple(range(rows.ndim)))
+    return gather_along_axis(x, index, x.ndim - 2)

@@ -1,5 +1,6 @@
-"""``llax.scipy``: the parts of SciPy's API that JAX provides, so far ``special``."""
+"""``llax.scipy``: the parts of SciPy's API that JAX provides: ``special``, ``stats``
+and ``linalg``."""
 
-from llax.frontend.scipy import special
+from llax.frontend.scipy import linalg, special, stats
 
-__all__ = ["special"]
+__all__ = ["linalg", "special", "stats"]

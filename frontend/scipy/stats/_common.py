@@ -1,0 +1,22 @@
+"""What the distribution modules share: argument promotion and the special functions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from llax.frontend import jnp
+from llax.frontend.jnp._coerce import promote
+
+
+def inexact(name: str, *args: Any) -> list[Any]:
+    """``args`` promoted to one float dtype and broadcast together, as JAX's
+    ``promote_args_inexact``."""
+    out, _ = promote(name, list(args), "inexact")
+    return [jnp.asarray(a) for a in out]
+
+
+def const(x: Any, value: float) -> Any:
+    """``value`` as a rank-0 array of ``x``'s dtype."""
+    return jnp.asarray(np.asarray(value, x.dtype))

@@ -1,0 +1,39 @@
+"""The logistic distribution."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from llax.frontend import jnp
+from llax.frontend.scipy.special import expit, logit
+from llax.frontend.scipy.stats._common import inexact
+
+
+def logpdf(x: Any, loc: Any = 0, scale: Any = 1) -> Any:
+    x, loc, scale = inexact("logistic.logpdf", x, loc, scale)
+    half = (x - loc) / scale / 2
+    return -2 * jnp.logaddexp(half, -half) - jnp.log(scale)
+
+
+def pdf(x: Any, loc: Any = 0, scale: Any = 1) -> Any:
+    return jnp.exp(logpdf(x, loc, scale))
+
+
+def cdf(x: Any, loc: Any = 0, scale: Any = 1) -> Any:
+    x, loc, scale = inexact("logistic.cdf", x, loc, scale)
+    return expit((x - loc) / scale)
+
+
+def sf(x: Any, loc: Any = 0, scale: Any = 1) -> Any:
+    x, loc, scale = inexact("logistic.sf", x, loc, scale)
+    return expit(-((x - loc) / scale))
+
+
+def ppf(x: Any, loc: Any = 0, scale: Any = 1) -> Any:
+    x, loc, scale = inexact("logistic.ppf", x, loc, scale)
+    return logit(x) * scale + loc
+
+
+def isf(x: Any, loc: Any = 0, scale: Any = 1) -> Any:
+    x, loc, scale = inexact("logistic.isf", x, loc, scale)
+    return -logit(x) * scale + loc

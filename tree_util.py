@@ -15,7 +15,12 @@ from llax.frontend.tree_util import (
     Partial,
     PyTreeDef,
     SequenceKey,
+    default_registry,
+    flatten_one_level,
+    flatten_one_level_with_keys,
+    is_tree_node,
     keystr,
+    register_dataclass,
     register_pytree_node,
     register_pytree_node_class,
     register_pytree_with_keys,
@@ -54,6 +59,8 @@ tree_map = _stopping_at_user_leaves(_tu.tree_map)
 tree_map_with_path = _stopping_at_user_leaves(_tu.tree_map_with_path)
 tree_reduce = _stopping_at_user_leaves(_tu.tree_reduce)
 tree_structure = _stopping_at_user_leaves(_tu.tree_structure)
+tree_broadcast = _stopping_at_user_leaves(_tu.tree_broadcast)
+tree_reduce_associative = _stopping_at_user_leaves(_tu.tree_reduce_associative)
 
 __all__ = [
     "DictKey",
@@ -65,13 +72,19 @@ __all__ = [
     "PyTreeDef",
     "SequenceKey",
     "all_leaves",
+    "default_registry",
+    "flatten_one_level",
+    "flatten_one_level_with_keys",
+    "is_tree_node",
     "keystr",
+    "register_dataclass",
     "register_pytree_node",
     "register_pytree_node_class",
     "register_pytree_with_keys",
     "register_pytree_with_keys_class",
     "register_static",
     "tree_all",
+    "tree_broadcast",
     "tree_flatten",
     "tree_flatten_with_path",
     "tree_leaves",
@@ -79,6 +92,7 @@ __all__ = [
     "tree_map",
     "tree_map_with_path",
     "tree_reduce",
+    "tree_reduce_associative",
     "tree_structure",
     "tree_transpose",
     "tree_unflatten",

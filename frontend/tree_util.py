@@ -819,3 +819,172 @@ register_pytree_node(
     lambda p: ((p.args, p.keywords), p.func),
     lambda func, children: Partial(func, *children[0], **children[1]),
 )
+
+
+# --- dataclasses -------------------------------------------------------------
+
+
+def static(**kwargs: Any) -> Any:
+    """A ``dataclasses.field`` marked ``static``: ``register_dataclass`` makes it treedef
+    metadata instead of a child."""
+    import dataclasses
+
+    metadata = dict(kwargs.pop("metadata", None) or {})
+    metadata["static"] = True
+    return dataclasses.field(metadata=metadata, **kwargs)
+
+
+def register_dataclass(
+    nodetype: Typ,
+    data_fields: Iterable[str] | None = None,
+    meta_fields: Iterable[str] | None = None,
+    drop_fields: Iterable[str] = (),
+) -> Typ:
+    """Make ``nodetype`` a node whose ``data_fields`` are children (keyed by attribute
+    name) and whose ``meta_fields`` are static metadata; for a dataclass both default to
+    its fields, split by the ``static`` field metadata. Rebuilt as
+    ``nodetype(**fields)``."""
+    import dataclasses
+
+    if data_fields is None or meta_fields is None:
+        if (data_fields is None) != (meta_fields is None):
+            raise TypeError("register_dataclass: data_fields and meta_fields must both be "
+                            "specified when either is specified. Got "
+                            f"data_fields={data_fields!r} meta_fields={meta_fields!r}.")
+        if not dataclasses.is_dataclass(nodetype):
+            raise TypeError("register_dataclass: data_fields and meta_fields are required "
+                            f"when nodetype is not a dataclass. Got nodetype={nodetype!r}.")
+        fields = dataclasses.fields(nodetype)
+        data_fields = [f.name for f in fields if not f.metadata.get("static", False)]
+        meta_fields = [f.name for f in fields if f.metadata.get("static", False)]
+    data_fields, meta_fields = tuple(data_fields), tuple(meta_fields)
+    if dataclasses.is_dataclass(nodetype):
+        init_fields = {f.name for f in dataclasses.fields(nodetype) if f.init}
+        init_fields.difference_update(drop_fields)
+        given = {*meta_fields, *data_fields}
+        if given != init_fields:
+            msg = ("data_fields and meta_fields must include all dataclass fields with "
+                   "``init=True`` and only them.")
+            if missing := init_fields - given:
+                msg += (f" Missing fields: {missing}. Add them to drop_fields to suppress "
+                        "this error.")
+            if unexpected := given - init_fields:
+                msg += f" Unexpected fields: {unexpected}."
+            raise ValueError(msg)
+    if overlap := set(data_fields) & set(meta_fields):
+        raise ValueError("data_fields and meta_fields must not overlap. Overlapping fields: "
+                         f"{overlap}.")
+
+    def flatten_with_keys(x: Any) -> tuple[list, tuple]:
+        meta = tuple(getattr(x, name) for name in meta_fields)
+        return [(GetAttrKey(name), getattr(x, name)) for name in data_fields], meta
+
+    def unflatten(meta: tuple, data: tuple) -> Any:
+        return nodetype(**dict(zip(meta_fields, meta, strict=True)),
+                        **dict(zip(data_fields, data, strict=True)))
+
+    register_pytree_with_keys(nodetype, flatten_with_keys, unflatten)
+    return nodetype
+
+
+# --- one level, broadcasting, associative reduction ----------------------------
+
+
+def flatten_one_level(tree: PyTree) -> tuple[Iterable[PyTree], Hashable]:
+    """``(children, node_data)`` of the root node; ValueError for a leaf."""
+    kind = _kind_of(tree)
+    if kind is None:
+        raise ValueError(f"can't tree-flatten type: {type(tree)}")
+    children, data = kind.flatten(tree)
+    if kind is _DICT:
+        children = tuple(children)
+    elif kind is _NAMEDTUPLE:
+        children = list(children)
+    return children, data
+
+
+def flatten_one_level_with_keys(tree: PyTree) -> tuple[Iterable[tuple[KeyEntry, PyTree]],
+                                                        Hashable]:
+    """``(((key, child), ...), node_data)`` of the root node; ValueError for a leaf."""
+    kind = _kind_of(tree)
+    if kind is None:
+        raise ValueError(f"can't tree-flatten type: {type(tree)}")
+    pairs, data = kind.flatten_with_keys(tree)
+    return (tuple(pairs) if kind in (_DICT, _TUPLE, _LIST) else pairs), data
+
+
+def is_tree_node(typ: type) -> bool:
+    """Whether instances of ``typ`` are pytree nodes (registered types, namedtuples)."""
+    if typ in _registry:
+        return True
+    return isinstance(typ, type) and issubclass(typ, tuple) and hasattr(typ, "_fields")
+
+
+def tree_broadcast(prefix_tree: PyTree, full_tree: PyTree,
+                   is_leaf: Callable[[Any], bool] | None = None) -> PyTree:
+    """``full_tree``'s structure with each leaf of ``prefix_tree`` repeated over the
+    subtree of ``full_tree`` it stands for."""
+    leaves: list = []
+
+    def spread(x: Any, subtree: Any) -> None:
+        leaves.extend([x] * tree_structure(subtree).num_leaves)
+
+    tree_map(spread, prefix_tree, full_tree, is_leaf=is_leaf)
+    return tree_structure(full_tree).unflatten(leaves)
+
+
+def _halving_reduce(items: list, operation: Callable, identity: Any) -> Any:
+    if not items:
+        if identity is _MISSING:
+            raise TypeError("Must specify identity for parallel reduction of empty sequence.")
+        return identity
+    if len(items) == 1:
+        return items[0]
+    middle = len(items) // 2
+    return operation(_halving_reduce(items[:middle], operation, identity),
+                     _halving_reduce(items[middle:], operation, identity))
+
+
+def tree_reduce_associative(operation: Callable[[T, T], T], tree: PyTree, *,
+                            identity: Any = _MISSING,
+                            is_leaf: Callable[[Any], bool] | None = None) -> T:
+    """Combine the leaves with an associative ``operation`` as a balanced tree (halves
+    first), so the depth of the computation is logarithmic in the number of leaves."""
+    return _halving_reduce(tree_leaves(tree, is_leaf), operation, identity)
+
+
+class _DefaultRegistry:
+    """``jax.tree_util.default_registry``: the one registry llax flattens with."""
+
+    __module__ = "llax.tree_util"
+
+    def flatten(self, tree: PyTree, leaf_predicate: Callable[[Any], bool] | None = None
+                ) -> tuple[list, PyTreeDef]:
+        return tree_flatten(tree, leaf_predicate)
+
+    def flatten_with_path(self, tree: PyTree,
+                          leaf_predicate: Callable[..., bool] | None = None) -> Any:
+        return tree_flatten_with_path(tree, leaf_predicate)
+
+    def flatten_one_level(self, tree: PyTree) -> Any:
+        return None if _kind_of(tree) is None else flatten_one_level(tree)
+
+    def flatten_one_level_with_keys(self, tree: PyTree) -> Any:
+        return None if _kind_of(tree) is None else flatten_one_level_with_keys(tree)
+
+    def is_node(self, typ: type) -> bool:
+        return is_tree_node(typ)
+
+    def register_node(self, nodetype: type, flatten_func: Callable, unflatten_func: Callable,
+                      flatten_with_keys_func: Callable | None = None) -> None:
+        register_pytree_node(nodetype, flatten_func, unflatten_func, flatten_with_keys_func)
+
+    def register_dataclass_node(self, nodetype: type, data_fields: list[str],
+                                meta_fields: list[str]) -> None:
+        register_dataclass(nodetype, data_fields, meta_fields)
+
+    def __repr__(self) -> str:
+        return "<llax.tree_util.default_registry>"
+
+
+default_registry = _DefaultRegistry()

@@ -212,5 +212,68 @@ def _lower_triangular_solve(kb: KernelBuilder, op: Op, outs: list[ir.Value]) -> 
     for_range(b, count, matrix, name="m")
 
 
+# --- cholesky: potrf on a copy; the upper triangle zeroed, a failed factor made NaN ------
+
+def _lower_cholesky(kb: KernelBuilder, op: Op, outs: list[ir.Value]) -> None:
+    (a,) = op.inputs
+    (out,) = outs
+    t = a.type
+    *batch, n, _ = t.shape
+    count = math.prod(batch)
+    if t.size == 0:
+        return
+    b = kb.b
+    kb.copy_bytes(out, kb.buffer(a), t.nbytes)
+    potrf = declare(kb.module, _prefix(t.dtype) + "potrf")
+    zero, nan = ltypes.const(t.dtype, 0), ltypes.const(t.dtype, np.nan)
+
+    def matrix(i: ir.Value, _: list) -> list:
+        mat = ltypes.element_ptr(b, out, t.dtype, _offset(b, i, n * n))
+        info = b.call(potrf, [_int(ROW_MAJOR), ir.Constant(_I8, ord("L")), i64(n), mat, i64(n)])
+        failed = b.icmp_signed("!=", info, i64(0))
+
+        def row(r: ir.Value, _: list) -> list:
+            def col(c: ir.Value, _: list) -> list:
+                at = ltypes.element_ptr(b, mat, t.dtype, b.add(_offset(b, r, n), c))
+                kept = b.select(failed, nan, ltypes.load(b, at, t.dtype))
+                ltypes.store(b, b.select(b.icmp_signed(">", c, r), zero, kept), at, t.dtype)
+                return []
+
+            for_range(b, n, col, name="c")
+            return []
+
+        for_range(b, n, row, name="r")
+        return []
+
+    for_range(b, count, matrix, name="m")
+
+
+# --- eigh: syevd on a copy (eigenvectors overwrite it; eigenvalues come out ascending) ------
+
+def _lower_eigh(kb: KernelBuilder, op: Op, outs: list[ir.Value]) -> None:
+    (a,) = op.inputs
+    v_out, w_out = outs
+    t = a.type
+    *batch, n, _ = t.shape
+    count = math.prod(batch)
+    if t.size == 0:
+        return
+    b = kb.b
+    kb.copy_bytes(v_out, kb.buffer(a), t.nbytes)
+    syevd = declare(kb.module, _prefix(t.dtype) + "syevd")
+    uplo = ir.Constant(_I8, ord("L" if op.rule_params["lower"] else "U"))
+
+    def matrix(i: ir.Value, _: list) -> list:
+        mat = ltypes.element_ptr(b, v_out, t.dtype, _offset(b, i, n * n))
+        w = ltypes.element_ptr(b, w_out, t.dtype, _offset(b, i, n))
+        b.call(syevd, [_int(ROW_MAJOR), ir.Constant(_I8, ord("V")), uplo, i64(n), mat, i64(n),
+                       w])
+        return []
+
+    for_range(b, count, matrix, name="m")
+
+
+OPAQUE_RULES[P.cholesky] = _lower_cholesky
+OPAQUE_RULES[P.eigh] = _lower_eigh
 OPAQUE_RULES[P.lu] = _lower_lu
 OPAQUE_RULES[P.triangular_solve] = _lower_triangular_solve

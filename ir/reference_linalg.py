@@ -67,5 +67,31 @@ def _triangular_solve(a: np.ndarray, b: np.ndarray, *, left_side: bool, lower: b
     return x if left_side else np.swapaxes(x, -1, -2).copy()
 
 
+def _cholesky(a: np.ndarray) -> np.ndarray:
+    a = np.asarray(a)
+    lower = np.tril(a)
+    full = lower + np.swapaxes(np.tril(a, -1), -1, -2)
+    out = np.empty_like(a)
+    flat, src = out.reshape(-1, *a.shape[-2:]), full.reshape(-1, *a.shape[-2:])
+    nan_lower = np.where(np.tri(a.shape[-1], dtype=bool), np.nan, 0).astype(a.dtype)
+    for i in range(flat.shape[0]):  # one at a time: a failure must not spoil the others
+        try:
+            flat[i] = np.linalg.cholesky(src[i])
+        except np.linalg.LinAlgError:
+            flat[i] = nan_lower
+    return out
+
+
+def _eigh(a: np.ndarray, *, lower: bool, sort_eigenvalues: bool,
+          subset_by_index: tuple[int, int] | None) -> tuple[np.ndarray, np.ndarray]:
+    a = np.asarray(a)
+    if a.size == 0:
+        return a.copy(), np.zeros(a.shape[:-1], a.dtype)
+    w, v = np.linalg.eigh(a, UPLO="L" if lower else "U")
+    return v.astype(a.dtype), w.astype(a.dtype)
+
+
+reference[P.cholesky] = _cholesky
+reference[P.eigh] = _eigh
 reference[P.lu] = _lu
 reference[P.triangular_solve] = _triangular_solve

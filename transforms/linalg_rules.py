@@ -130,3 +130,66 @@ def _triangular_solve_batch(args, dims, **params):
 
 
 batching_rules[P.triangular_solve] = _triangular_solve_batch
+
+
+# --- cholesky: dL = L Phi(L^-1 dA L^-T), Phi taking the lower triangle with the diagonal
+# halved (JAX's rule; dA symmetrized from the lower triangle the primitive reads) ------------
+
+def _cholesky_jvp(primals, tangents):
+    (a,), (da,) = primals, tangents
+    factor = bind(P.cholesky, (a,), {})
+    if da is None:
+        return factor, None
+    lower_da = keep_triangle(da, lower=True)
+    strict = _strictly_lower(da)
+    sym = lax.add(lower_da, transpose_last(strict))
+    tmp = _solve(factor, sym, left_side=False, lower=True, transpose_a=True, conjugate_a=False,
+                 unit_diagonal=False)
+    inner = _solve(factor, tmp, left_side=True, lower=True, transpose_a=False,
+                   conjugate_a=False, unit_diagonal=False)
+    eye = identity(a.shape, a.dtype)
+    halve = lax.sub(lax.full(a.shape, 1, a.dtype), lax.mul(lax.full(a.shape, 0.5, a.dtype), eye))
+    phi = lax.mul(keep_triangle(inner, lower=True), halve)
+    return factor, matmul(factor, phi)
+
+
+jvp_rules[P.cholesky] = _cholesky_jvp
+
+
+def _front_batch(prim):
+    def rule(args, dims, **params):
+        (x,), (d,) = args, dims
+        outs = bind(prim, (move_axis(x, d, 0),), params)
+        return outs, ([0] * len(outs) if prim.multiple_results else 0)
+
+    return rule
+
+
+batching_rules[P.cholesky] = _front_batch(P.cholesky)
+batching_rules[P.eigh] = _front_batch(P.eigh)
+
+
+# --- eigh: with A = V diag(w) V^T and B = V^T dA V (dA symmetrized from the read triangle):
+# dw = diag(B), dV = V (F * B) with F_ij = 1 / (w_j - w_i) off the diagonal --------------------
+
+def _eigh_jvp(primals, tangents, **params):
+    (a,), (da,) = primals, tangents
+    v, w = bind(P.eigh, (a,), params)
+    if da is None:
+        return [v, w], [None, None]
+    lower = params["lower"]
+    part = keep_triangle(da, lower)
+    strict = lax.select(triangle_mask(da.shape, lower, strict=True), da,
+                        lax.full(da.shape, 0, da.dtype))
+    sym = lax.add(part, transpose_last(strict))
+    b = matmul(transpose_last(v), matmul(sym, v))
+    eye = identity(a.shape, a.dtype)
+    batch = tuple(range(a.ndim - 2))
+    gaps = lax.sub(lax.broadcast_in_dim(w, a.shape, (*batch, a.ndim - 1)),
+                   lax.broadcast_in_dim(w, a.shape, (*batch, a.ndim - 2)))
+    f = lax.sub(lax.div(lax.full(a.shape, 1, a.dtype), lax.add(eye, gaps)), eye)
+    dw = lax.reduce_sum(lax.mul(b, eye), (a.ndim - 1,))
+    return [v, w], [matmul(v, lax.mul(f, b)), dw]
+
+
+jvp_rules[P.eigh] = _eigh_jvp

@@ -28,10 +28,12 @@ import numpy as np
 
 from llax.frontend import lax
 from llax.frontend.api import jit
+from llax.frontend.core import bind
 from llax.frontend.custom_derivatives import custom_jvp
 from llax.frontend.jnp import _matrix_ops as M
 from llax.frontend.jnp._take import gather_along_axis
 from llax.frontend.jnp._triangular import form_q, householder
+from llax.ir import prims as P
 
 MAX_SWEEPS = 30
 
@@ -239,10 +241,31 @@ def _eigen_jvp(primals: tuple, tangents: tuple) -> tuple:
     return (w, v), (M.diagonal(b), M.matmul(v, lax.mul(f, b)))
 
 
+def _fixed_signs(v: Any) -> Any:
+    """Eigenvectors with signs that do not depend on which LAPACK call found them (eager
+    calls run NumPy's, compiled code OpenBLAS's LAPACKE): each column's entry of largest
+    magnitude (the first of equals) made positive."""
+    if v.size == 0:
+        return v
+    rows = v.ndim - 2
+    largest = lax.argmax(lax.abs(v), rows, np.int32)
+    picked = gather_along_axis(v, lax.expand_dims(largest, (rows,)), rows)
+    lead = lax.squeeze(picked, (rows,))
+    negative = lax.lt(lead, lax.full(lead.shape, 0, v.dtype))
+    flip = lax.select(negative, lax.full(lead.shape, -1, v.dtype),
+                      lax.full(lead.shape, 1, v.dtype))
+    return M.scale(v, flip, rows)
+
+
 def symmetric_eigen(a: Any) -> tuple[Any, Any]:
     """Ascending eigenvalues and eigenvectors of symmetric ``a`` (``..., n, n``) by cyclic
-    two-sided Jacobi sweeps."""
+    two-sided Jacobi sweeps, or LAPACK's syevd (the ``eigh`` primitive) where compiled code
+    can call it."""
     n = a.shape[-1]
+    if M.lapack_has("syevd"):
+        v, w = bind(P.eigh, (a,), {"lower": True, "sort_eigenvalues": True,
+                                   "subset_by_index": None})
+        return w, _fixed_signs(v)
     dtype = np.dtype(a.dtype)
     if n == 0:
         return M.const(0, dtype, a.shape[:-1]), a

@@ -160,3 +160,12 @@ def permute_rows(x: Any, rows: Any) -> Any:
         return x
     index = lax.broadcast_in_dim(rows, x.shape, tuple(range(rows.ndim)))
     return gather_along_axis(x, index, x.ndim - 2)
+
+
+def lapack_has(routine: str) -> bool:
+    """Whether compiled code can call LAPACK's ``routine`` for float32 and float64 (the
+    ``s``/``d`` variants) in this process; the decompositions fall back to loops of llax
+    operations otherwise."""
+    from llax.codegen import lapack
+
+    return lapack.available("s" + routine) and lapack.available("d" + routine)

@@ -15,7 +15,9 @@ import numpy as np
 
 from llax.frontend import lax
 from llax.frontend.api import jit
+from llax.frontend.core import bind
 from llax.frontend.jnp import _matrix_ops as M
+from llax.ir import prims as P
 
 
 class QRResult(NamedTuple):
@@ -46,10 +48,15 @@ def _cholesky(x: Any, upper: bool, symmetrize: bool) -> Any:
 def _cholesky_lower(a: Any) -> Any:
     """Left-looking Cholesky: column ``j`` of ``L`` is ``a[:, j] - L l_j`` (``l_j`` the
     finished part of row ``j``) over its pivot's square root. Reads only the lower
-    triangle of ``a``."""
+    triangle of ``a``. Where compiled code can call LAPACK, its potrf does it instead (the
+    ``cholesky`` primitive)."""
     n = a.shape[-1]
     if n == 0:
         return a
+    if M.lapack_has("potrf"):
+        import llax.transforms.linalg_rules  # noqa: F401  (the primitive's derivative rule)
+
+        return bind(P.cholesky, (a,), {})
     dtype = np.dtype(a.dtype)
     batch = a.shape[:-2]
     rows = M.index_grid((*batch, n), len(batch))

@@ -12,7 +12,15 @@ triangle read (its diagonal taken as ones when ``unit_diagonal``); the result ``
 ``b``'s shape and solves ``op(a) x = b`` (``left_side``) or ``x op(a) = b``, where
 ``op(a)`` is ``a`` or, with ``transpose_a``, its transpose. Batch dimensions must agree.
 
-Both are their own kernels (FusionClass.OPAQUE): each matrix is one LAPACK call.
+``cholesky(a) -> l``: the lower Cholesky factor of each symmetric positive definite matrix
+of a stack (only a's lower triangle read), zeros above the diagonal; a matrix that is not
+positive definite gives NaN on and below the diagonal (as JAX's LAPACK path).
+
+``eigh[lower, sort_eigenvalues, subset_by_index](a) -> (v, w)``: JAX's primitive of that
+name: eigenvectors (columns of ``v``) and ascending eigenvalues ``w`` of each symmetric
+matrix, reading only its ``lower`` (or upper) triangle.
+
+All are their own kernels (FusionClass.OPAQUE): each matrix is one LAPACK call.
 """
 
 from __future__ import annotations
@@ -22,10 +30,12 @@ import numpy as np
 from llax.ir.primitive import FusionClass, abstract_eval, primitive
 from llax.ir.types import TensorType
 
-__all__ = ["lu", "triangular_solve"]
+__all__ = ["cholesky", "eigh", "lu", "triangular_solve"]
 
 lu = primitive("lu", multiple_results=True, fusion=FusionClass.OPAQUE)
 triangular_solve = primitive("triangular_solve", fusion=FusionClass.OPAQUE)
+cholesky = primitive("cholesky", fusion=FusionClass.OPAQUE)
+eigh = primitive("eigh", multiple_results=True, fusion=FusionClass.OPAQUE)
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -69,3 +79,28 @@ def _triangular_solve_rule(a: TensorType, b: TensorType, *, left_side: bool, low
 
 abstract_eval[lu] = _lu_rule
 abstract_eval[triangular_solve] = _triangular_solve_rule
+
+
+def _square(name: str, a: TensorType) -> None:
+    _check_float(name, a)
+    if a.ndim < 2 or a.shape[-1] != a.shape[-2]:
+        raise ValueError(f"{name}: the operand must be a stack of square matrices, got shape "
+                         f"{a.shape}")
+
+
+def _cholesky_rule(a: TensorType) -> TensorType:
+    _square("cholesky", a)
+    return a
+
+
+def _eigh_rule(a: TensorType, *, lower: bool, sort_eigenvalues: bool,
+               subset_by_index: tuple[int, int] | None) -> tuple[TensorType, ...]:
+    _square("eigh", a)
+    n = a.shape[-1]
+    if subset_by_index not in (None, (0, n)):
+        raise NotImplementedError("eigh: subset_by_index is not supported")
+    return a, a.with_shape(a.shape[:-1])
+
+
+abstract_eval[cholesky] = _cholesky_rule
+abstract_eval[eigh] = _eigh_rule

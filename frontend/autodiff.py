@@ -375,9 +375,6 @@ def _argnums_tuple(argnums: int | Sequence[int]) -> tuple[int, ...]:
 def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
                    holomorphic: bool = False, allow_int: bool = False) -> Callable:
     """``(fun(*args), gradient)`` with respect to the ``argnums`` arguments (pytrees)."""
-    if holomorphic:
-        raise NotImplementedError("holomorphic differentiation needs complex dtypes, which "
-                                  "llax does not support")
     nums = _argnums_tuple(argnums)
 
     @functools.wraps(fun)
@@ -392,6 +389,8 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
         picked = [i % len(args) for i in nums]
         leaves, in_tree = _flatten_args([args[i] for i in picked])
         types = [aval_of(x) for x in leaves]
+        if holomorphic:
+            check_holomorphic_inputs("grad", types)
         if not allow_int and not all(map(has_tangent, types)):
             raise TypeError(
                 "grad requires real- or complex-valued inputs (input dtype that is a "
@@ -411,11 +410,7 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
         if out_types[0].shape != ():
             raise TypeError("Gradient only defined for scalar-output functions. Output had "
                             f"shape: {out_types[0].shape}.")
-        if not dtypes.is_float(out_types[0].dtype):
-            raise TypeError(
-                "grad requires real-valued outputs (output dtype that is a sub-dtype of "
-                f"np.floating), but got {out_types[0].dtype.name}. For differentiation of "
-                "functions with integer outputs, use jax.vjp directly.")
+        check_output_dtype("grad", out_types[0].dtype, holomorphic)
         diff = [has_tangent(t) for t in types]
         program, consts = grad_program(traced.fn, [False] * len(traced.captured) + diff,
                                        traced.num_out)
@@ -429,6 +424,35 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
         return value, g
 
     return value_and_grad_f
+
+
+def check_holomorphic_inputs(name: str, types: Sequence[Any]) -> None:
+    """JAX's TypeError for a non-complex input under ``holomorphic=True``."""
+    for t in types:
+        if not dtypes.is_complex(t.dtype):
+            raise TypeError(f"{name} with holomorphic=True requires inputs with complex dtype, "
+                            f"but got {t.dtype.name}.")
+
+
+def check_output_dtype(name: str, dtype: np.dtype, holomorphic: bool) -> None:
+    """JAX's TypeError for an output reverse mode (or holomorphic forward mode) cannot seed:
+    complex outputs need ``holomorphic=True``, which in turn needs them."""
+    if holomorphic:
+        if not dtypes.is_complex(dtype):
+            raise TypeError(f"{name} with holomorphic=True requires outputs with complex "
+                            f"dtype, but got {dtype.name}.")
+        return
+    if dtypes.is_complex(dtype):
+        raise TypeError(
+            f"{name} requires real-valued outputs (output dtype that is a sub-dtype of "
+            f"np.floating), but got {dtype.name}. For holomorphic differentiation, pass "
+            "holomorphic=True. For differentiation of non-holomorphic functions involving "
+            "complex outputs, use jax.vjp directly.")
+    if not dtypes.is_float(dtype):
+        raise TypeError(
+            f"{name} requires real-valued outputs (output dtype that is a sub-dtype of "
+            f"np.floating), but got {dtype.name}. For differentiation of functions with "
+            "integer outputs, use jax.vjp directly.")
 
 
 def grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,

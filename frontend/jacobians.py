@@ -19,6 +19,8 @@ from llax.frontend.autodiff import (
     _check_leaf,
     _leaf_function,
     _name,
+    check_holomorphic_inputs,
+    check_output_dtype,
     jvp,
     vjp,
 )
@@ -30,16 +32,22 @@ from llax.transforms.jvp import has_tangent
 
 
 def _jacobian_args(name: str, args: tuple, argnums: int | Sequence[int],
-                   allow_int: bool = False) -> tuple[list[int], list[Any], PyTreeDef]:
+                   allow_int: bool = False, holomorphic: bool = False
+                   ) -> tuple[list[int], list[Any], PyTreeDef]:
     nums = _argnums_tuple(argnums)
     _check_argnums(nums, len(args))
     picked = [i % len(args) for i in nums]
     dyn = [args[i] for i in picked]
     leaves, tree = tree_flatten(dyn[0] if isinstance(argnums, int) else tuple(dyn))
     leaves = [_check_leaf(x) for x in leaves]
+    if holomorphic:
+        check_holomorphic_inputs(name, [aval_of(x) for x in leaves])
+        return picked, leaves, tree
     for x in leaves:
         t = aval_of(x)
         if dtypes.is_float(t.dtype) or allow_int:
+            continue
+        if name == "jacrev" and dtypes.is_complex(t.dtype):  # reverse mode takes them
             continue
         if name == "jacrev":  # the same wording as grad's, as in JAX
             raise TypeError(
@@ -91,7 +99,8 @@ def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
 
     @functools.wraps(fun)
     def jacfun(*args, **kwargs):
-        picked, leaves, in_tree = _jacobian_args("jacfwd", args, argnums)
+        picked, leaves, in_tree = _jacobian_args("jacfwd", args, argnums,
+                                                 holomorphic=holomorphic)
         f = _leaf_function(fun, args, kwargs, picked, isinstance(argnums, int), in_tree)
         types = [aval_of(x) for x in leaves]
         outs: dict[str, Any] = {}
@@ -100,6 +109,9 @@ def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
             result = jvp(f, tuple(leaves), tuple(tangents), has_aux=has_aux)
             out_leaves, outs["tree"] = tree_flatten(result[0])
             outs["types"] = [aval_of(o) for o in out_leaves]
+            if holomorphic:
+                for o in outs["types"]:
+                    check_output_dtype("jacfwd", o.dtype, True)
             floats = [t for t, o in zip(tree_flatten(result[1])[0], outs["types"])
                       if has_tangent(o)]
             return (floats, result[2]) if has_aux else floats
@@ -127,7 +139,8 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
 
     @functools.wraps(fun)
     def jacfun(*args, **kwargs):
-        picked, leaves, in_tree = _jacobian_args("jacrev", args, argnums, allow_int)
+        picked, leaves, in_tree = _jacobian_args("jacrev", args, argnums, allow_int,
+                                                 holomorphic)
         f = _leaf_function(fun, args, kwargs, picked, isinstance(argnums, int), in_tree)
         in_types = [aval_of(x) for x in leaves]
         result = vjp(f, *leaves, has_aux=has_aux)
@@ -138,11 +151,7 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
                              f"{_name(fun)} returned {out!r}, which has none.")
         out_types = [aval_of(o) for o in out_leaves]
         for o in out_types:
-            if not has_tangent(o):
-                raise TypeError(
-                    "jacrev requires real-valued outputs (output dtype that is a sub-dtype of "
-                    f"np.floating), but got {o.dtype.name}. For differentiation of functions "
-                    "with integer outputs, use jax.vjp directly.")
+            check_output_dtype("jacrev", o.dtype, holomorphic)
 
         def pullback(*cts):
             in_cts = f_vjp(tree_unflatten(out_tree, cts))
@@ -177,4 +186,4 @@ def _reshape(x: Any, shape: tuple[int, ...]) -> Any:
 def hessian(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False,
             holomorphic: bool = False) -> Callable:
     """The Hessian of scalar ``fun``: forward over reverse mode."""
-    return jacfwd(jacrev(fun, argnums, has_aux), argnums, has_aux)
+    return jacfwd(jacrev(fun, argnums, has_aux, holomorphic), argnums, has_aux, holomorphic)

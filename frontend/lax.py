@@ -58,7 +58,7 @@ class RoundingMethod(enum.IntEnum):
 
 
 # A Python scalar may stand for a value of these dtype kinds.
-_SCALAR_KINDS = {bool: "b", int: "iuf", float: "f"}
+_SCALAR_KINDS = {bool: "b", int: "iufc", float: "fc", complex: "c"}
 
 
 def _dtype_error(name: str, dts: Sequence[np.dtype], jnp_name: str | None) -> TypeError:
@@ -707,3 +707,22 @@ def stop_gradient(x: Any) -> Any:
         return bind(P.stop_gradient, (leaf,), _NO_PARAMS) if leaf.dtype.kind == "f" else leaf
 
     return tree_map(stop, x)
+
+
+# Complex numbers (JAX's lax.complex, real, imag, conj).
+real, imag = _unary(P.real, "real"), _unary(P.imag, "imag")
+
+
+def complex(x: Any, y: Any) -> Any:  # noqa: A001 - JAX's name
+    """``x + 1j * y`` from float parts of one dtype."""
+    return bind(P.complex, tuple(_same_shape("complex", _same_dtype("complex", (x, y)))),
+                _NO_PARAMS)
+
+
+def conj(x: Any) -> Any:
+    """The complex conjugate (a real operand becomes complex with a +0 imaginary part, as
+    in JAX)."""
+    x = as_array(x, "conj")
+    if x.dtype.kind != "c":
+        return convert_element_type(x, dtypes.complex_of(x.dtype))
+    return bind(P.conj, (x,), {"input_dtype": x.dtype})

@@ -41,8 +41,9 @@ zero_tangent: dict[Primitive, str] = {}
 
 
 def has_tangent(type: TensorType) -> bool:
-    """Whether values of this type carry tangents (and cotangents): inexact dtypes only."""
-    return dtypes.is_float(type.dtype)
+    """Whether values of this type carry tangents (and cotangents): inexact dtypes only
+    (float and complex)."""
+    return dtypes.is_inexact(type.dtype)
 
 
 def zeros(type: TensorType) -> Any:

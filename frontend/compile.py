@@ -40,7 +40,12 @@ def compile_function(fn: Function, *, pipeline: str | None = None,
         return Compiled(fn, opt, lambda args: evaluate_function(opt, args))
     try:
         from llax.codegen import compile_native
+        from llax.codegen.complex_math import check_native
     except ImportError:
+        return Compiled(fn, opt, lambda args: evaluate_function(opt, args))
+    try:
+        check_native(opt)
+    except NotImplementedError:  # complex values the code generator cannot lower yet
         return Compiled(fn, opt, lambda args: evaluate_function(opt, args))
     return compile_native(fn, opt, donated)
 

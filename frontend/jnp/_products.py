@@ -74,6 +74,10 @@ def dot(a: Any, b: Any, *, precision: Any = None, preferred_element_type: Any = 
 def vdot(a: Any, b: Any, *, precision: Any = None, preferred_element_type: Any = None) -> Any:
     x, y, dt = _operands("vdot", a, b, preferred_element_type)
     x, y = ravel(x), ravel(y)
+    if x.dtype.kind == "c":  # vdot conjugates its first operand
+        from llax.frontend.jnp._ufuncs import UFUNCS
+
+        x = UFUNCS["conjugate"](x)
     return _contract("vdot", x, y, (0,), (0,), out_dtype=dt)
 
 

@@ -36,7 +36,7 @@ def _reductions(names: str, kinds: str) -> list:
     return prims
 
 
-reduce_sum, reduce_prod = _reductions("reduce_sum reduce_prod", "fiu")
+reduce_sum, reduce_prod = _reductions("reduce_sum reduce_prod", "fciu")
 reduce_max, reduce_min = _reductions("reduce_max reduce_min", "fiub")
 reduce_and, reduce_or, reduce_xor = _reductions("reduce_and reduce_or reduce_xor", "iub")
 

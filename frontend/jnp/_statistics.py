@@ -221,7 +221,7 @@ def _quantile(name: str, a: Any, q: Any, axis: Axis, method: str, keepdims: bool
     last = jnp.maximum(counts - 1, 0)
     low_i = jnp.clip(low, 0, last).astype(dtypes.default_int())
     high_i = jnp.clip(high, 0, last).astype(dtypes.default_int())
-    if n == 0:
+    if x.size == 0:  # nothing to gather from
         low_value = high_value = jnp.full(pos.shape, math.nan, x.dtype)
     else:
         low_value = jnp.take_along_axis(x, low_i, axis=-1)

@@ -310,7 +310,7 @@ def extract(condition: Any, arr: Any, *, size: int | None = None, fill_value: An
     if not 0 <= size <= values.shape[0]:
         raise ValueError("size must be positive and not greater than the size of the array "
                          f"axis; got size={size} for a.shape[axis]={values.shape[0]}")
-    fill = convert(as_array(fill_value, "extract", 2), values.dtype, values.weak_type)
+    fill = convert(as_array(fill_value, "extract", 2), values.dtype, False)
     values = where(cond, values, fill)
     return values[argsort(cond, stable=True, descending=True)][:size]
 

@@ -153,9 +153,11 @@ class _Concatenator:
             parts = [int(p) for p in text.split(",")]
         except ValueError:
             raise ValueError(f"could not understand directive {text!r}") from None
-        if len(parts) > 3:
-            raise ValueError(f"could not understand directive {text!r}")
-        axis, ndmin, trans1d = (parts + [self.ndmin, self.trans1d][len(parts) - 1:])[:3]
+        # As NumPy: 'axis', 'axis,ndmin' or 'axis,ndmin,trans1d'; trans1d is read only
+        # from exactly three fields.
+        axis = parts[0]
+        ndmin = parts[1] if len(parts) >= 2 else self.ndmin
+        trans1d = parts[2] if len(parts) == 3 else self.trans1d
         return axis, ndmin, trans1d, None
 
     def _raised(self, x: Any, ndmin: int, trans1d: int) -> Any:

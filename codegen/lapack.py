@@ -273,6 +273,58 @@ def _lower_eigh(kb: KernelBuilder, op: Op, outs: list[ir.Value]) -> None:
     for_range(b, count, matrix, name="m")
 
 
+# --- svd: gesdd on a scratch copy (it destroys its input) ------------------------------------
+
+def _lower_svd(kb: KernelBuilder, op: Op, outs: list[ir.Value]) -> None:
+    (a,) = op.inputs
+    params = op.rule_params
+    t = a.type
+    *batch, m, n = t.shape
+    k, count = min(m, n), math.prod(batch)
+    if count == 0:
+        return
+    b = kb.b
+    if k == 0:  # no singular values; U and Vt (if any) are identities, as NumPy's
+        for out, v in zip(outs[1:], op.outputs[1:]):
+            _fill_identity(kb, out, v.type)
+        return
+    full, uv = params["full_matrices"], params["compute_uv"]
+    rows, cols = (m, n) if full else (k, k)
+    scratch = kb.alloc(t)
+    kb.copy_bytes(scratch, kb.buffer(a), t.nbytes)
+    gesdd = declare(kb.module, _prefix(t.dtype) + "gesdd")
+    jobz = ir.Constant(_I8, ord("N" if not uv else ("A" if full else "S")))
+    null = ir.Constant(PTR, None)
+
+    def matrix(i: ir.Value, _: list) -> list:
+        mat = ltypes.element_ptr(b, scratch, t.dtype, _offset(b, i, m * n))
+        s = ltypes.element_ptr(b, outs[0], t.dtype, _offset(b, i, k))
+        u = ltypes.element_ptr(b, outs[1], t.dtype, _offset(b, i, m * rows)) if uv else null
+        vt = ltypes.element_ptr(b, outs[2], t.dtype, _offset(b, i, cols * n)) if uv else null
+        b.call(gesdd, [_int(ROW_MAJOR), jobz, i64(m), i64(n), mat, i64(n), s, u,
+                       i64(rows if uv else 1), vt, i64(n if uv else 1)])
+        return []
+
+    for_range(b, count, matrix, name="m")
+    kb.free(scratch)
+
+
+def _fill_identity(kb: KernelBuilder, out: ir.Value, t: TensorType) -> None:
+    b = kb.b
+    *_, r, c = t.shape
+    one, zero = ltypes.const(t.dtype, 1), ltypes.const(t.dtype, 0)
+
+    def element(e: ir.Value, _: list) -> list:
+        within = b.urem(e, i64(r * c)) if r * c else e
+        diag = b.icmp_signed("==", b.udiv(within, i64(c)), b.urem(within, i64(c)))
+        ltypes.store(b, b.select(diag, one, zero), ltypes.element_ptr(b, out, t.dtype, e),
+                     t.dtype)
+        return []
+
+    for_range(b, t.size, element, name="e")
+
+
+OPAQUE_RULES[P.svd] = _lower_svd
 OPAQUE_RULES[P.cholesky] = _lower_cholesky
 OPAQUE_RULES[P.eigh] = _lower_eigh
 OPAQUE_RULES[P.lu] = _lower_lu

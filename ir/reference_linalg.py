@@ -91,6 +91,26 @@ def _eigh(a: np.ndarray, *, lower: bool, sort_eigenvalues: bool,
     return v.astype(a.dtype), w.astype(a.dtype)
 
 
+def _svd(a: np.ndarray, *, full_matrices: bool, compute_uv: bool,
+         subset_by_index: tuple[int, int] | None = None,
+         algorithm: object = None) -> tuple[np.ndarray, ...]:
+    a = np.asarray(a)
+    *batch, m, n = a.shape
+    k = min(m, n)
+    if a.size == 0:
+        s = np.zeros((*batch, k), a.dtype)
+        if not compute_uv:
+            return (s,)
+        rows, cols = (m, n) if full_matrices else (k, k)
+        eye = lambda r, c: np.broadcast_to(np.eye(r, c, dtype=a.dtype), (*batch, r, c)).copy()  # noqa: E731
+        return s, eye(m, rows), eye(cols, n)
+    if not compute_uv:
+        return (np.linalg.svd(a, compute_uv=False).astype(a.dtype),)
+    u, s, vt = np.linalg.svd(a, full_matrices=full_matrices)
+    return s.astype(a.dtype), u.astype(a.dtype), vt.astype(a.dtype)
+
+
+reference[P.svd] = _svd
 reference[P.cholesky] = _cholesky
 reference[P.eigh] = _eigh
 reference[P.lu] = _lu

@@ -193,3 +193,60 @@ def _eigh_jvp(primals, tangents, **params):
 
 
 jvp_rules[P.eigh] = _eigh_jvp
+
+
+# --- svd: with dS = U^T dA V, ds = diag(dS); U and V rotate by the antisymmetric parts of dS
+# scaled by 1 / (s_j^2 - s_i^2), plus the components outside their spans (JAX's rule) ----------
+
+def _svd_jvp(primals, tangents, *, full_matrices, compute_uv, subset_by_index=None,
+             algorithm=None):
+    (a,), (da,) = primals, tangents
+    params = {"subset_by_index": subset_by_index, "algorithm": algorithm}
+    if compute_uv and full_matrices:
+        raise NotImplementedError("Singular value decomposition JVP not implemented for full "
+                                  "matrices")
+    s, u, vt = bind(P.svd, (a,), dict(params, full_matrices=False, compute_uv=True))
+    if da is None:
+        outs = [s, u, vt] if compute_uv else [s]
+        return outs, [None] * len(outs)
+    ut, v = transpose_last(u), transpose_last(vt)
+    k = s.shape[-1]
+    shape = (*s.shape, k)
+    batch = tuple(range(s.ndim - 1))
+    row = lax.broadcast_in_dim(s, shape, (*batch, s.ndim))  # s_j at (i, j)
+    col = lax.broadcast_in_dim(s, shape, (*batch, s.ndim - 1))  # s_i at (i, j)
+    ds_full = matmul(matmul(ut, da), v)
+    eye = identity(shape, a.dtype)
+    ds = lax.reduce_sum(lax.mul(ds_full, eye), (ds_full.ndim - 1,))
+    if not compute_uv:
+        return [s], [ds]
+    zero = lax.full(shape, 0, a.dtype)
+    one = lax.full(shape, 1, a.dtype)
+    diffs = lax.mul(lax.add(row, col), lax.sub(row, col))
+    is_zero = lax.convert_element_type(lax.eq(diffs, zero), a.dtype)
+    f = lax.sub(lax.div(one, lax.add(diffs, is_zero)), is_zero)
+    dss = lax.mul(row, ds_full)
+    sds = lax.mul(col, ds_full)
+    s_zero = lax.convert_element_type(lax.eq(s, lax.full(s.shape, 0, a.dtype)), a.dtype)
+    s_inv = lax.sub(lax.div(lax.full(s.shape, 1, a.dtype), lax.add(s, s_zero)), s_zero)
+    s_inv_mat = lax.mul(eye, lax.broadcast_in_dim(s_inv, shape, (*batch, s.ndim)))
+    half = lax.full(shape, 0.5, a.dtype)
+    du_dv_diag = lax.mul(lax.mul(half, lax.sub(ds_full, transpose_last(ds_full))), s_inv_mat)
+    du = matmul(u, lax.add(lax.mul(f, lax.add(dss, transpose_last(dss))), du_dv_diag))
+    dv = matmul(v, lax.mul(f, lax.add(sds, transpose_last(sds))))
+    m, n = a.shape[-2:]
+    if m > n:
+        dav = matmul(da, v)
+        extra = lax.sub(dav, matmul(u, matmul(ut, dav)))
+        du = lax.add(du, lax.div(extra, lax.broadcast_in_dim(s, extra.shape, (*batch,
+                                                                              s.ndim))))
+    if n > m:
+        dahu = matmul(transpose_last(da), u)
+        extra = lax.sub(dahu, matmul(v, matmul(vt, dahu)))
+        dv = lax.add(dv, lax.div(extra, lax.broadcast_in_dim(s, extra.shape, (*batch,
+                                                                              s.ndim))))
+    return [s, u, vt], [ds, du, transpose_last(dv)]
+
+
+jvp_rules[P.svd] = _svd_jvp
+batching_rules[P.svd] = _front_batch(P.svd)

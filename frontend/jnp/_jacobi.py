@@ -247,14 +247,18 @@ def _fixed_signs(v: Any) -> Any:
     magnitude (the first of equals) made positive."""
     if v.size == 0:
         return v
+    return M.scale(v, _column_signs(v), v.ndim - 2)
+
+
+def _column_signs(v: Any) -> Any:
+    """Per column of each matrix: -1 where its entry of largest magnitude is negative."""
     rows = v.ndim - 2
     largest = lax.argmax(lax.abs(v), rows, np.int32)
     picked = gather_along_axis(v, lax.expand_dims(largest, (rows,)), rows)
     lead = lax.squeeze(picked, (rows,))
     negative = lax.lt(lead, lax.full(lead.shape, 0, v.dtype))
-    flip = lax.select(negative, lax.full(lead.shape, -1, v.dtype),
+    return lax.select(negative, lax.full(lead.shape, -1, v.dtype),
                       lax.full(lead.shape, 1, v.dtype))
-    return M.scale(v, flip, rows)
 
 
 def symmetric_eigen(a: Any) -> tuple[Any, Any]:
@@ -351,6 +355,8 @@ def svd(a: Any, full_matrices: bool = True, compute_uv: bool = True,
 def _svd(x: Any, full: bool, compute_uv: bool, hermitian: bool) -> Any:
     if hermitian:
         return _svd_from_eigh(M.symmetrized(x), compute_uv)
+    if M.lapack_has("gesdd"):
+        return _lapack_svd(x, full, compute_uv)
     m, n = x.shape[-2:]
     if m < n:
         result = _svd_tall(M.transpose_last(x), full, compute_uv)
@@ -359,6 +365,30 @@ def _svd(x: Any, full: bool, compute_uv: bool, hermitian: bool) -> Any:
         u, s, vh = result
         return SVDResult(M.transpose_last(vh), s, M.transpose_last(u))
     return _svd_tall(x, full, compute_uv)
+
+
+def _lapack_svd(x: Any, full: bool, compute_uv: bool) -> Any:
+    """LAPACK's gesdd (the ``svd`` primitive), its singular vectors signed as
+    ``_column_signs`` says so that eager and compiled calls agree."""
+    import llax.transforms.linalg_rules  # noqa: F401  (the primitive's derivative rule)
+
+    params = {"full_matrices": full, "compute_uv": compute_uv, "subset_by_index": None,
+              "algorithm": None}
+    if not compute_uv:
+        (s,) = bind(P.svd, (x,), params)
+        return s
+    s, u, vt = bind(P.svd, (x,), params)
+    k = s.shape[-1]
+    if u.size == 0 or vt.size == 0 or k == 0:
+        return SVDResult(u, s, vt)
+    flips = _column_signs(u)
+    u = M.scale(u, flips, u.ndim - 2)
+    v_flips = lax.slice_in_dim(flips, 0, k, 1, flips.ndim - 1)
+    if vt.shape[-2] > k:  # Vt's rows past min(m, n) have no partner in U: signed alone
+        own = _column_signs(lax.slice_in_dim(M.transpose_last(vt), k, vt.shape[-2], 1,
+                                             vt.ndim - 1))
+        v_flips = lax.concatenate([v_flips, own], flips.ndim - 1)
+    return SVDResult(u, s, M.scale(vt, v_flips, vt.ndim - 1))
 
 
 def _svd_from_eigh(x: Any, compute_uv: bool) -> Any:

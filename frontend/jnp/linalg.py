@@ -1,5 +1,6 @@
 """``llax.numpy.linalg``: norms, and the decompositions ``cholesky``, ``qr`` (in
-``_triangular``), ``eigh`` and ``svd`` (in ``_jacobi``)."""
+``_triangular``), ``eigh`` and ``svd`` (in ``_jacobi``); ``solve``, ``inv``, ``det``,
+``slogdet`` (in ``_lu``) and the rest (in ``_linalg_more``)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,33 @@ import operator
 from collections.abc import Sequence
 from typing import Any
 
+from llax.frontend import lax
 from llax.frontend.jnp import _reductions as R
 from llax.frontend.jnp._coerce import as_array, convert
 from llax.frontend.jnp._dtypes import to_inexact
 from llax.frontend.jnp._jacobi import EighResult, SVDResult, eigh, svd  # noqa: F401 - re-exported
+from llax.frontend.jnp._linalg_more import (  # noqa: F401 - re-exported
+    cond,
+    cross,
+    diagonal,
+    eigvalsh,
+    lstsq,
+    matmul,
+    matrix_norm,
+    matrix_power,
+    matrix_rank,
+    matrix_transpose,
+    multi_dot,
+    outer,
+    pinv,
+    svdvals,
+    tensordot,
+    tensorinv,
+    tensorsolve,
+    trace,
+    vecdot,
+    vector_norm,
+)
 from llax.frontend.jnp._lu import SlogdetResult, det, inv, slogdet, solve  # noqa: F401
 from llax.frontend.jnp._manipulation import expand_dims
 from llax.frontend.jnp._triangular import QRResult, cholesky, qr  # noqa: F401 - re-exported
@@ -56,8 +80,13 @@ def _matrix_norm(x: Any, ord: Any, axes: tuple[int, int], keepdims: bool) -> Any
             out = expand_dims(out, tuple(sorted(axes)))
         return out
     if ord in ("nuc", 2, -2):
-        raise NotImplementedError(f"norm: matrix norm ord={ord!r} needs a singular value "
-                                  "decomposition, which llax does not have yet")
+        # From the singular values of the matrices, moved to the last two axes.
+        rest = [d for d in range(x.ndim) if d not in axes]
+        s = svd(lax.transpose(x, (*rest, row, col)), compute_uv=False)
+        out = {"nuc": R.sum, 2: R.max, -2: R.min}[ord](s, axis=-1)
+        if keepdims:
+            out = expand_dims(out, tuple(sorted(axes)))
+        return out
     raise ValueError(f"Invalid order '{ord}' for matrix norm.")
 
 

@@ -20,6 +20,9 @@ positive definite gives NaN on and below the diagonal (as JAX's LAPACK path).
 name: eigenvectors (columns of ``v``) and ascending eigenvalues ``w`` of each symmetric
 matrix, reading only its ``lower`` (or upper) triangle.
 
+``svd[full_matrices, compute_uv, subset_by_index, algorithm](a) -> (s, u, vt)`` (or
+``(s,)`` without ``compute_uv``): JAX's primitive of that name; singular values descending.
+
 All are their own kernels (FusionClass.OPAQUE): each matrix is one LAPACK call.
 """
 
@@ -30,12 +33,13 @@ import numpy as np
 from llax.ir.primitive import FusionClass, abstract_eval, primitive
 from llax.ir.types import TensorType
 
-__all__ = ["cholesky", "eigh", "lu", "triangular_solve"]
+__all__ = ["cholesky", "eigh", "lu", "svd", "triangular_solve"]
 
 lu = primitive("lu", multiple_results=True, fusion=FusionClass.OPAQUE)
 triangular_solve = primitive("triangular_solve", fusion=FusionClass.OPAQUE)
 cholesky = primitive("cholesky", fusion=FusionClass.OPAQUE)
 eigh = primitive("eigh", multiple_results=True, fusion=FusionClass.OPAQUE)
+svd = primitive("svd", multiple_results=True, fusion=FusionClass.OPAQUE)
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -104,3 +108,23 @@ def _eigh_rule(a: TensorType, *, lower: bool, sort_eigenvalues: bool,
 
 abstract_eval[cholesky] = _cholesky_rule
 abstract_eval[eigh] = _eigh_rule
+
+
+def _svd_rule(a: TensorType, *, full_matrices: bool, compute_uv: bool,
+              subset_by_index: tuple[int, int] | None = None,
+              algorithm: object = None) -> tuple[TensorType, ...]:
+    _check_float("svd", a)
+    if a.ndim < 2:
+        raise ValueError(f"svd: the operand must have rank at least 2, got shape {a.shape}")
+    *batch, m, n = a.shape
+    k = min(m, n)
+    if subset_by_index not in (None, (0, k)):
+        raise NotImplementedError("svd: subset_by_index is not supported")
+    s = a.with_shape((*batch, k))
+    if not compute_uv:
+        return (s,)
+    rows, cols = (m, n) if full_matrices else (k, k)
+    return s, a.with_shape((*batch, m, rows)), a.with_shape((*batch, cols, n))
+
+
+abstract_eval[svd] = _svd_rule

@@ -14,7 +14,7 @@ import numpy as np
 
 import llax.frontend.jnp as jnp
 from llax.frontend import lax
-from llax.frontend.jnp._coerce import as_array, promote_dtypes
+from llax.frontend.jnp._coerce import as_array, convert, promote_dtypes
 from llax.frontend.jnp._reductions import canonical_axes
 from llax.ir import dtypes
 
@@ -80,6 +80,8 @@ def lcm(x1: Any, x2: Any) -> Any:
 def bitwise_count(x: Any, /) -> Any:
     """Number of set bits of ``|x|``, as uint8 (NumPy's rule)."""
     (x,) = _numeric("bitwise_count", x)
+    if x.dtype == dtypes.bool_:
+        return x.astype(np.uint8)
     return lax.population_count(jnp.abs(x)).astype(np.uint8)
 
 
@@ -165,7 +167,11 @@ def spacing(x: Any, /) -> Any:
 
 def logaddexp2(x1: Any, x2: Any, /) -> Any:
     """``log2(2**x1 + 2**x2)`` without overflow."""
-    x1, x2 = _inexact("logaddexp2", x1, x2)
+    operands = [as_array(x1, "logaddexp2"), as_array(x2, "logaddexp2", 1)]
+    weak = all(x.weak_type for x in operands)  # JAX's result is weak only then
+    x1, x2 = promote_dtypes("logaddexp2", operands, "inexact")
+    if x1.weak_type and not weak:
+        x1, x2 = convert(x1, x1.dtype, False), convert(x2, x2.dtype, False)
     top = jnp.maximum(x1, x2)
     delta = x1 - x2
     spread = top + jnp.log1p(jnp.exp2(-jnp.abs(delta))) / math.log(2)
@@ -239,13 +245,14 @@ def nan_to_num(x: Any, copy: bool = True, nan: Any = 0.0, posinf: Any = None,
 def unwrap(p: Any, discont: Any = None, axis: int = -1, period: Any = 2 * math.pi) -> Any:
     """Remove jumps larger than ``discont`` along ``axis`` by adding multiples of
     ``period``."""
-    p = as_array(p, "unwrap")
+    p, period = _numeric("unwrap", p, period)
     (ax,) = canonical_axes(axis, p.ndim)
     if p.shape[ax] == 0:
-        return _inexact("unwrap", p)[0]
+        return p
     if discont is None:
         discont = period / 2
-    interval = period / 2
+    # Integer phases stay integers: half a period rounds down.
+    interval = period // 2 if p.dtype.kind in "iu" else period / 2
     n = p.shape[ax]
     head = lax.slice_in_dim(p, 0, 1, axis=ax)
     tail = lax.slice_in_dim(p, 1, n, axis=ax)
@@ -255,6 +262,7 @@ def unwrap(p: Any, discont: Any = None, axis: int = -1, period: Any = 2 * math.p
     correction = jnp.where(jnp.abs(dd) < discont, 0, ddmod - dd)
     if n > 1:
         correction = lax.associative_scan(jnp.add, correction, axis=ax)
+    correction = convert(correction, correction.dtype, False)  # a cumsum is never weak
     return jnp.concatenate((head, tail + correction), axis=ax)
 
 
@@ -276,7 +284,7 @@ def packbits(a: Any, axis: int | None = None, bitorder: str = "big") -> Any:
     if a.dtype.kind not in "iub":
         raise TypeError("Expected an input array of integer or boolean data type")
     shifts = _bit_order(bitorder)
-    bits = (a > 0).astype(np.uint8) if a.dtype != dtypes.bool_ else a.astype(np.uint8)
+    bits = (a != 0).astype(np.uint8)
     if axis is None:
         bits, axis = jnp.ravel(bits), 0
     bits = jnp.swapaxes(bits, axis, -1)
@@ -315,11 +323,9 @@ def unpackbits(a: Any, axis: int | None = None, count: int | None = None,
 
 def _float_result(dtype: Any, *values: Any) -> tuple[np.dtype, np.dtype]:
     """(result dtype, inexact dtype the values are computed in)."""
-    if dtype is None:
-        dt = jnp.result_type(*values, float)
-    else:
-        dt = jnp.dtype(dtype)
-    return dt, dt if dt.kind == "f" else jnp.result_type(dt, float)
+    dt = jnp.result_type(*values) if dtype is None else jnp.dtype(dtype)
+    compute = dt if dt.kind == "f" else dtypes.default_float()
+    return (compute if dtype is None else dt), compute
 
 
 def logspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True, base: Any = 10.0,
@@ -335,7 +341,7 @@ def geomspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True, dtype
               axis: int = 0) -> Any:
     """``num`` numbers spaced evenly on a log scale from ``start`` to ``stop`` (of one
     sign)."""
-    dt, compute = _float_result(dtype, start, stop, float(num))
+    dt, compute = _float_result(dtype, start, stop)
     start, stop = jnp.asarray(start, compute), jnp.asarray(stop, compute)
     sign = jnp.sign(start)
     out = sign * logspace(jnp.log10(start / sign), jnp.log10(stop / sign), num,

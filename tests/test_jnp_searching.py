@@ -195,3 +195,16 @@ def test_histograms():
         lnp.histogram(data, weights=w[:3])
     with pytest.raises(ValueError, match="bin for each"):
         lnp.histogramdd(pts, bins=[2, 2])
+
+
+def test_gradients_vs_jax():
+    x = np.array([3.0, 1.0, 4.0, 1.5, 5.0, 9.0, 2.0], np.float32)
+    fns = {
+        "partition": lambda m, v: (m.partition(v, 2) * np.arange(7)).sum(),
+        "histogram_weights": lambda m, v: (m.histogram(x, 4, weights=v)[0] * np.arange(4)).sum(),
+        "extract": lambda m, v: (m.extract(v > 2, v, size=4) ** 2).sum(),
+        "bincount": lambda m, v: (m.bincount(np.arange(7) % 3, v * v, length=3) ** 2).sum(),
+    }
+    for name, fn in fns.items():
+        want = jax.grad(lambda v, fn=fn: fn(jnp, v))(x)
+        assert_same(llax.grad(lambda v, fn=fn: fn(lnp, v))(x), want, what=name)

@@ -157,3 +157,17 @@ def test_two_set_ops_errors():
             llax.jit(fn)(A, B)
     with pytest.raises(TypeError):
         lnp.union1d([1, 2], B)
+
+
+def test_gradients_vs_jax():
+    import jax
+
+    x = np.array([3.0, 1.0, 4.0, 1.0, 5.0, 9.0, 2.0], np.float32)
+    fns = {
+        "unique": lambda m, v: (m.unique(v, size=5) ** 2).sum(),
+        "union1d": lambda m, v: (m.union1d(v, v[:2], size=6) * np.arange(6)).sum(),
+        "intersect1d": lambda m, v: (m.intersect1d(v, v[2:], size=3) ** 3).sum(),
+    }
+    for name, fn in fns.items():
+        want = jax.grad(lambda v, fn=fn: fn(jnp, v))(x)
+        assert_same(llax.grad(lambda v, fn=fn: fn(lnp, v))(x), want, what=name)

@@ -127,7 +127,7 @@ def _at(self: Any) -> Any:
 
 
 def _imag(self: Any) -> Any:
-    return jnp.zeros_like(self)
+    return jnp.imag(self)
 
 
 METHODS: dict[str, Any] = {

@@ -151,6 +151,9 @@ class Array:
     def __float__(self) -> float:
         return float(self._value)
 
+    def __complex__(self) -> complex:
+        return complex(self._value)
+
     def __index__(self) -> int:
         if self._value.dtype.kind not in "iu" or self._value.ndim:
             raise TypeError("only integer scalar arrays can be converted to a scalar index")

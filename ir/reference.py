@@ -103,6 +103,20 @@ def _int_rem(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.fmod(x, y)
 
 
+def _pow(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    if x.dtype.kind != "c":
+        return np.power(x, y)
+    # A zero complex base, as XLA (exp(y log x)): 1 for y = 0, 0 for a positive real y,
+    # NaN otherwise (NumPy gives 0 for all but y = 0).
+    out = np.power(x, y)
+    y = np.broadcast_to(y, out.shape)
+    zero_base = np.broadcast_to(x == 0, out.shape)
+    nan = np.asarray(complex(np.nan, np.nan), out.dtype)
+    at_zero = np.where(y == 0, np.ones((), out.dtype),
+                       np.where((y.imag == 0) & (y.real > 0), np.zeros((), out.dtype), nan))
+    return np.where(zero_base, at_zero, out)
+
+
 def _logistic(x: np.ndarray) -> np.ndarray:
     if x.dtype.kind == "c":
         return 1 / (1 + np.exp(-x))
@@ -159,7 +173,7 @@ _UNARY = {
 }
 _BINARY = {
     P.add: np.add, P.sub: np.subtract, P.mul: np.multiply, P.div: _int_div, P.rem: _int_rem,
-    P.max: np.maximum, P.min: np.minimum, P.pow: np.power, P.atan2: np.arctan2,
+    P.max: np.maximum, P.min: np.minimum, P.pow: _pow, P.atan2: np.arctan2,
     P.nextafter: np.nextafter, P.and_: np.bitwise_and, P.or_: np.bitwise_or,
     P.xor: np.bitwise_xor, P.eq: np.equal, P.ne: np.not_equal, P.lt: np.less,
     P.le: np.less_equal, P.gt: np.greater, P.ge: np.greater_equal,

@@ -467,7 +467,7 @@ def power(x1: Any, x2: Any, /) -> Any:
     x2 = as_operand(x2, "power", 1)
     exponent_dtype, exponent_weak = dtype_and_weak(x2)
     (x1, x2), plan = promote("power", [x1, x2], "numeric")
-    if plan.dtype.kind == "f":
+    if plan.dtype.kind in "fc":
         if exponent_dtype.kind in "iu" and not exponent_weak and plan.weak:
             # A strong integer exponent makes the result strong, even for a weak base (JAX).
             x1, x2 = convert(x1, plan.dtype), convert(x2, plan.dtype)
@@ -547,11 +547,17 @@ around = round
 
 def angle(z: Any, deg: bool = False) -> Any:
     """The argument of ``z`` (radians, or degrees if ``deg``), as ``jnp.angle``."""
-    (z,), _ = promote("angle", [z], "inexact")
-    if z.dtype.kind == "c":
+    z = as_operand(z, "angle")
+    dt, _ = dtype_and_weak(z)
+    if dt.kind == "c":
+        (z,), _ = promote("angle", [z])
         re, im = UFUNCS["real"](z), UFUNCS["imag"](z)
     else:
-        re, im = z, _zeros_keep_weak(z)
+        # JAX computes a real operand's angle in the default float (strong), except for
+        # float arrays, which keep their dtype.
+        keep = dt.kind == "f" and np.ndim(z) > 0
+        re = convert(z, dt if keep else dtypes.default_float(), False)
+        im = _zeros_keep_weak(re)
     out = bind(P.atan2, (im, re), _NO_PARAMS)
     return _mul(out, _const(180 / math.pi, out)) if deg else out
 
@@ -571,13 +577,13 @@ def isrealobj(x: Any) -> bool:
 def iscomplex(x: Any) -> Any:
     """Elementwise: True where the imaginary part is nonzero."""
     im = UFUNCS["imag"](x)
-    return bind(P.ne, (im, scalar_constant(0, im.dtype, False)), _NO_PARAMS)
+    return bind(P.ne, (im, _const(0, im)), _NO_PARAMS)
 
 
 def isreal(x: Any) -> Any:
     """Elementwise: True where the imaginary part is zero (always, for real dtypes)."""
     im = UFUNCS["imag"](x)
-    return bind(P.eq, (im, scalar_constant(0, im.dtype, bool(im.weak_type))), _NO_PARAMS)
+    return bind(P.eq, (im, _const(0, im)), _NO_PARAMS)
 
 
 def sort_complex(a: Any) -> Any:

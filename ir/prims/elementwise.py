@@ -72,7 +72,7 @@ def _family(names: str, kinds: str, result: str = "same") -> list:
 
 
 # Complex dtypes ('c') go where JAX's lax takes them: arithmetic, the analytic functions,
-# equality; not orderings, rounding or the real-only special functions.
+# equality, max/min; not comparisons, rounding or the real-only special functions.
 NUMERIC, FLOAT, INTEGRAL, ANY = "fciu", "f", "iub", "fciub"
 REAL_NUMERIC, INEXACT, ORDERED = "fiu", "fc", "fiub"
 
@@ -104,7 +104,7 @@ abstract_eval[round] = _round_rule
 # Binary.
 add, sub, mul, div = _family("add sub mul div", NUMERIC)
 (rem,) = _family("rem", REAL_NUMERIC)
-max, min = _family("max min", ORDERED)
+max, min = _family("max min", ANY)  # complex: lexicographic, as in JAX
 (pow,) = _family("pow", INEXACT)
 atan2, nextafter = _family("atan2 nextafter", FLOAT)
 # fma(x, y, z) = x * y + z rounded once. JAX has no such op, but XLA's CPU compiler contracts

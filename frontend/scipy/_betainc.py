@@ -94,8 +94,8 @@ _betainc.defjvps(None, None, _x_slope)
 
 def betainc(a: Any, b: Any, x: Any) -> Any:
     """The regularised incomplete beta function I_x(a, b) (differentiable in x)."""
-    from llax.frontend.scipy.special import _inexact, _real_only
+    from llax.frontend.scipy.special import _inexact, _real_only, _weak_as
 
     a, b, x = _inexact("betainc", a, b, x)
     _real_only("betainc", x)
-    return _betainc(a, b, x)
+    return _weak_as(_betainc(a, b, x), x)

@@ -39,6 +39,14 @@ def _inexact(name: str, *args: Any) -> list[Any]:
     return [jnp.asarray(a) for a in out]
 
 
+def _weak_as(out: Any, x: Any) -> Any:
+    """``out`` weakly typed when ``x`` is (custom-derivative functions and the XLA-style
+    kernels return strong types; JAX keeps a Python scalar's weak type)."""
+    if getattr(x, "weak_type", False) and not getattr(out, "weak_type", False):
+        return lax.convert(out, out.dtype, True)
+    return out
+
+
 def _real_only(name: str, x: Any) -> None:
     if np.dtype(x.dtype).kind == "c":
         raise ValueError(f"{name} does not support complex-valued inputs.")
@@ -137,13 +145,13 @@ _lgamma.defjvps(lambda g, ans, x: g * lax.digamma(x))
 def gammaln(x: Any) -> Any:
     """log |Gamma(x)| (integers promoted to the default float), JAX's values."""
     (x,) = _inexact("gammaln", x)
-    return _lgamma(x)
+    return _weak_as(_lgamma(x), x)
 
 
 def digamma(x: Any) -> Any:
     """The logarithmic derivative of Gamma (integers promoted to the default float)."""
     (x,) = _inexact("digamma", x)
-    return lax.digamma(x)
+    return _weak_as(lax.digamma(x), x)
 
 
 def gammasgn(x: Any) -> Any:
@@ -156,7 +164,8 @@ def gammasgn(x: Any) -> Any:
     pole = (negative & (x == floor_x)) | jnp.isnan(x)
     minus = (negative & (jnp.fmod(floor_x, 2) != 0)) | ((x == 0) & jnp.signbit(x))
     one = jnp.ones_like(x)
-    return jnp.where(pole, math.nan, jnp.where(minus, -one, one))
+    out = jnp.where(pole, math.nan, jnp.where(minus, -one, one))
+    return lax.convert(out, out.dtype, False)  # strong, as JAX's typed constants make it
 
 
 def gamma(x: Any) -> Any:
@@ -170,7 +179,7 @@ def loggamma(x: Any) -> Any:
     """The principal branch of log Gamma; for real x, lgamma where x > 0, else NaN."""
     (x,) = _inexact("loggamma", x)
     _real_only("loggamma", x)
-    return jnp.where(x > 0, _lgamma(x), math.nan)
+    return _weak_as(jnp.where(x > 0, _lgamma(x), math.nan), x)
 
 
 def _log_gamma_ratio_large_b(a: Any, b: Any) -> Any:
@@ -202,7 +211,7 @@ def betaln(a: Any, b: Any) -> Any:
     a, b = jnp.minimum(a, b), jnp.maximum(a, b)
     small_b = _lgamma(a) + (_lgamma(b) - _lgamma(a + b))
     large_b = _lgamma(a) + _log_gamma_ratio_large_b(a, b)
-    return jnp.where(b < 8, small_b, large_b)
+    return _weak_as(jnp.where(b < 8, small_b, large_b), a)
 
 
 def beta(a: Any, b: Any) -> Any:
@@ -218,7 +227,7 @@ def factorial(n: Any, exact: bool = False) -> Any:
     if exact:
         raise NotImplementedError("factorial with exact=True")
     (n,) = _inexact("factorial", n)
-    return jnp.where(n < 0, 0, jnp.exp(_lgamma(n + 1)))
+    return _weak_as(jnp.where(n < 0, 0, jnp.exp(_lgamma(n + 1))), n)
 
 
 def comb(N: Any, k: Any, *, repetition: bool = False) -> Any:  # noqa: N803 - SciPy's name
@@ -263,13 +272,13 @@ poch.defjvps(
 def gammainc(a: Any, x: Any) -> Any:
     """The regularised lower incomplete gamma function P(a, x)."""
     a, x = _inexact("gammainc", a, x)
-    return lax.igamma(a, x)
+    return _weak_as(lax.igamma(a, x), a if getattr(a, "weak_type", False) else x)
 
 
 def gammaincc(a: Any, x: Any) -> Any:
     """The regularised upper incomplete gamma function Q(a, x) = 1 - P(a, x)."""
     a, x = _inexact("gammaincc", a, x)
-    return lax.igammac(a, x)
+    return _weak_as(lax.igammac(a, x), a if getattr(a, "weak_type", False) else x)
 
 
 # -- Hurwitz zeta and polygamma --------------------------------------------------------------
@@ -329,7 +338,7 @@ def polygamma(n: Any, x: Any) -> Any:
     safe_n = jnp.where(n == 0, 1, n)
     sign = jnp.where(jnp.fmod(safe_n, 2) == 0, -1.0, 1.0).astype(x.dtype)
     higher = sign * jnp.exp(_lgamma(safe_n + 1)) * zeta(safe_n + 1, x)
-    return jnp.where(n == 0, lax.digamma(x), higher)
+    return _weak_as(jnp.where(n == 0, lax.digamma(x), higher), x)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -832,28 +841,34 @@ def _expn_series(n: Any, x: Any, terms: int = 40) -> Any:
     nm1 = n - 1
     safe_nm1 = jnp.where(nm1 == 0, 1.0, nm1)
     value = jnp.where(nm1 == 0, -jnp.log(x) - _EULER, 1.0 / safe_nm1)
-    fact = jnp.ones_like(x)
-    for i in range(1, terms):
+    psi_term = -jnp.log(x) + lax.digamma(n)
+
+    def add_term(i: Any, carry: tuple) -> tuple:
+        value, fact = carry
+        i = i.astype(x.dtype)
         fact = fact * (-x / i)
         denom = jnp.where(i == nm1, 1.0, i - nm1)
-        value = value + jnp.where(i == nm1, fact * (-jnp.log(x) + lax.digamma(n)),
-                                  -fact / denom)
-    return value
+        return value + jnp.where(i == nm1, fact * psi_term, -fact / denom), fact
+
+    return lax.fori_loop(1, terms, add_term, (value, jnp.ones_like(x)))[0]
 
 
 def _expn_fraction(n: Any, x: Any, terms: int = 60) -> Any:
     """E_n(x) for x > 1: its continued fraction by Lentz's method."""
     tiny = float(np.finfo(x.dtype).tiny) * 16
     b = x + n
-    c = jnp.full_like(x, 1 / tiny)
     d = 1.0 / b
-    h = d
-    for i in range(1, terms):
+
+    def step(i: Any, carry: tuple) -> tuple:
+        b, c, d, h = carry
+        i = i.astype(x.dtype)
         an = -i * (n - 1 + i)
         b = b + 2.0
         d = 1.0 / (an * d + b)
         c = b + an / c
-        h = h * (c * d)
+        return b, c, d, h * (c * d)
+
+    h = lax.fori_loop(1, terms, step, (b, jnp.full_like(x, 1 / tiny), d, d))[3]
     return h * jnp.exp(-x)
 
 
@@ -894,16 +909,23 @@ def exp1(x: Any) -> Any:
 def _expi_positive(x: Any) -> Any:
     """Ei(x) for x > 0: its power series up to 20, its asymptotic series beyond."""
     xs = jnp.minimum(x, 20.0)
-    term, series = jnp.ones_like(x), jnp.zeros_like(x)
-    for k in range(1, 90):
+
+    def series_term(k: Any, carry: tuple) -> tuple:
+        term, total = carry
+        k = k.astype(x.dtype)
         term = term * xs / k
-        series = series + term / k
+        return term, total + term / k
+
+    series = lax.fori_loop(1, 90, series_term, (jnp.ones_like(x), jnp.zeros_like(x)))[1]
     small = _EULER + jnp.log(xs) + series
     xl = jnp.maximum(x, 20.0)
-    term, asymptotic = jnp.ones_like(x), jnp.ones_like(x)
-    for k in range(1, 20):
-        term = term * k / xl
-        asymptotic = asymptotic + term
+
+    def asymptotic_term(k: Any, carry: tuple) -> tuple:
+        term, total = carry
+        term = term * k.astype(x.dtype) / xl
+        return term, total + term
+
+    asymptotic = lax.fori_loop(1, 20, asymptotic_term, (jnp.ones_like(x), jnp.ones_like(x)))[1]
     large = jnp.exp(xl) / xl * asymptotic
     return jnp.where(x <= 20.0, small, large)
 
@@ -913,7 +935,7 @@ def _expi(x: Any) -> Any:
     positive = _expi_positive(jnp.where(x > 0, x, 1.0))
     negative = -_expn_value(jnp.ones_like(x), jnp.where(x < 0, -x, 1.0))
     value = jnp.where(x > 0, positive, negative)
-    return jnp.where(x == 0, -math.inf, value)
+    return jnp.where(x == 0, math.nan, value)  # (JAX's value at 0; SciPy's is -inf)
 
 
 @_expi.defjvp

@@ -195,6 +195,11 @@ def test_histograms():
         lnp.histogram(data, weights=w[:3])
     with pytest.raises(ValueError, match="bin for each"):
         lnp.histogramdd(pts, bins=[2, 2])
+    with pytest.raises(ValueError, match="sequence of scalars"):
+        lnp.histogram(data, 3, range=(0, 1, 2))
+    # A traced range bound under jit.
+    got = llax.jit(lambda a, lo: lnp.histogram(a, 4, range=(lo, 1.0)))(data, np.float32(-2))
+    assert_same(got, jnp.histogram(data, 4, range=(np.float32(-2), 1.0)))
 
 
 def test_gradients_vs_jax():

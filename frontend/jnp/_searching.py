@@ -364,10 +364,10 @@ def histogram_bin_edges(a: Any, bins: Any = 10, range: Any = None,  # noqa: A002
     if np.ndim(bins) == 1:
         return convert(as_array(asarray(bins), "histogram_bin_edges", 1), dtype)
     count = static_size(bins, "bins argument of histogram_bin_edges")
-    lo, hi = (_amin(arr), _amax(arr)) if range is None else range
-    if np.shape(range if range is not None else (0, 0)) != (2,) or \
-            any(np.ndim(r) != 0 for r in (lo, hi)):
+    bounds = (_amin(arr), _amax(arr)) if range is None else tuple(range)
+    if len(bounds) != 2 or any(np.ndim(r) != 0 for r in bounds):
         raise ValueError(f"`range` must be either None or a sequence of scalars, got {range}")
+    lo, hi = bounds
     lo, hi = (convert(as_array(r, "histogram_bin_edges"), dtype) for r in (lo, hi))
     empty = _f["equal"](lo, hi)
     lo = where(empty, _f["subtract"](lo, 0.5), lo)

@@ -15,6 +15,7 @@ differentiated fails the registry walk.
 
 from __future__ import annotations
 
+import functools
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ from llax.transforms.partial_eval import partial_eval
 from llax.transforms.staging import build_function
 from llax.transforms.transpose import transpose_function, transpose_rules
 from tests.jnp_oracle import x64_mode
+from tests.test_complex_autodiff import check_complex_primitive
 
 F64, F32, I32 = np.dtype(np.float64), np.dtype(np.float32), np.dtype(np.int32)
 FLOAT0 = np.dtype([("float0", np.void, 0)])
@@ -1196,6 +1198,8 @@ SPECIAL: dict[str, Callable[[], None]] = {
     "debug_callback": check_effect_callback("debug_callback"),
     "pure_callback": check_refused_callback("pure_callback", "Pure callbacks do not support JVP"),
     "io_callback": check_refused_callback("io_callback", "IO callbacks do not support JVP"),
+    **{name: functools.partial(check_complex_primitive, name)
+       for name in ("complex", "real", "imag", "conj")},
 }
 
 

@@ -811,6 +811,8 @@ ELSEWHERE = {
     "debug_print": "an effect with no value to differentiate (test_callbacks.py)",
     "io_callback": "an effect; JAX does not differentiate it either (test_callbacks.py)",
     "pure_callback": "a host function: its vmap_method options (test_callbacks.py)",
+    **{name: "complex operands: grad, jvp, vmap(grad) vs JAX (test_complex_autodiff.py)"
+       for name in ("complex", "real", "imag", "conj")},
 }
 
 

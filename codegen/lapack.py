@@ -146,8 +146,16 @@ def _lower_lu(kb: KernelBuilder, op: Op, outs: list[ir.Value]) -> None:
 
     def matrix(i: ir.Value, _: list) -> list:
         if getrf is not None:
+            def no_swap(j: ir.Value, _: list) -> list:  # what a refused call leaves
+                ltypes.store(b, b.add(j, i64(1)), ltypes.element_ptr(b, ipiv, np.int64, j),
+                             np.int64)
+                return []
+
+            for_range(b, k, no_swap, name="p")
             mat = ltypes.element_ptr(b, lu_out, t.dtype, _offset(b, i, m * n))
-            b.call(getrf, [_int(ROW_MAJOR), i64(m), i64(n), mat, i64(n), ipiv])
+            info = b.call(getrf, [_int(ROW_MAJOR), i64(m), i64(n), mat, i64(n), ipiv])
+            # info > 0 is a singular U (still a factorization); < 0 a refused input (NaN).
+            _nan_if(b, b.icmp_signed("<", info, i64(0)), [(mat, m * n)], t.dtype)
         pivots = ltypes.element_ptr(b, piv_out, index, _offset(b, i, k))
         perm = ltypes.element_ptr(b, perm_out, index, _offset(b, i, m))
 
@@ -266,8 +274,10 @@ def _lower_eigh(kb: KernelBuilder, op: Op, outs: list[ir.Value]) -> None:
     def matrix(i: ir.Value, _: list) -> list:
         mat = ltypes.element_ptr(b, v_out, t.dtype, _offset(b, i, n * n))
         w = ltypes.element_ptr(b, w_out, t.dtype, _offset(b, i, n))
-        b.call(syevd, [_int(ROW_MAJOR), ir.Constant(_I8, ord("V")), uplo, i64(n), mat, i64(n),
-                       w])
+        info = b.call(syevd, [_int(ROW_MAJOR), ir.Constant(_I8, ord("V")), uplo, i64(n), mat,
+                              i64(n), w])
+        failed = b.icmp_signed("!=", info, i64(0))
+        _nan_if(b, failed, [(mat, n * n), (w, n)], t.dtype)
         return []
 
     for_range(b, count, matrix, name="m")
@@ -301,12 +311,29 @@ def _lower_svd(kb: KernelBuilder, op: Op, outs: list[ir.Value]) -> None:
         s = ltypes.element_ptr(b, outs[0], t.dtype, _offset(b, i, k))
         u = ltypes.element_ptr(b, outs[1], t.dtype, _offset(b, i, m * rows)) if uv else null
         vt = ltypes.element_ptr(b, outs[2], t.dtype, _offset(b, i, cols * n)) if uv else null
-        b.call(gesdd, [_int(ROW_MAJOR), jobz, i64(m), i64(n), mat, i64(n), s, u,
-                       i64(rows if uv else 1), vt, i64(n if uv else 1)])
+        info = b.call(gesdd, [_int(ROW_MAJOR), jobz, i64(m), i64(n), mat, i64(n), s, u,
+                              i64(rows if uv else 1), vt, i64(n if uv else 1)])
+        failed = b.icmp_signed("!=", info, i64(0))
+        parts = [(s, k)] + ([(u, m * rows), (vt, cols * n)] if uv else [])
+        _nan_if(b, failed, parts, t.dtype)
         return []
 
     for_range(b, count, matrix, name="m")
     kb.free(scratch)
+
+
+def _nan_if(b: ir.IRBuilder, failed: ir.Value, parts: list[tuple[ir.Value, int]],
+            dtype: np.dtype) -> None:
+    """Fill each ``(pointer, count)`` with NaN when ``failed`` (LAPACK's info was not 0:
+    no convergence, or NaN input, which LAPACKE refuses), as JAX's results are then."""
+    nan = ltypes.const(dtype, np.nan)
+    with b.if_then(failed, likely=False):
+        for ptr, count in parts:
+            def fill(e: ir.Value, _: list, ptr: ir.Value = ptr) -> list:
+                ltypes.store(b, nan, ltypes.element_ptr(b, ptr, dtype, e), dtype)
+                return []
+
+            for_range(b, count, fill, name="nan")
 
 
 def _fill_identity(kb: KernelBuilder, out: ir.Value, t: TensorType) -> None:

@@ -236,3 +236,13 @@ def test_det_vmap_vs_loop():
     a = rng.standard_normal((4, 3, 3)).astype(np.float32)
     got = llax.vmap(jnp.linalg.det)(a)
     np.testing.assert_allclose(np.asarray(got), np.linalg.det(a), rtol=1e-4, atol=1e-5)
+
+
+def test_nan_input_gives_nan_like_jax():
+    # LAPACKE refuses NaN input (info < 0): results are NaN, as JAX's, never stale values.
+    a = np.eye(3, dtype=np.float32)
+    a[0, 1] = a[1, 0] = np.nan
+    for name in ("det", "inv", "eigvalsh", "svdvals", "cholesky"):
+        got = np.asarray(llax.jit(getattr(jnp.linalg, name))(a))
+        assert np.isnan(got).any(), name
+        assert np.isnan(got).any() == np.isnan(np.asarray(getattr(jjnp.linalg, name)(a))).any()

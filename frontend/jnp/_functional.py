@@ -33,7 +33,6 @@ _SIGNATURE = re.compile(rf"^{_ARGS}->{_ARGS}$")
 def _parse_signature(signature: str) -> tuple[list[CoreDims], list[CoreDims]]:
     """Core dimension names of each input and output of a gufunc signature
     ``"(m,n),(n)->(m)"``."""
-    signature = re.sub(r"\s+", "", signature)
     if not _SIGNATURE.match(signature):
         raise ValueError(f"not a valid gufunc signature: {signature}")
     inputs, outputs = signature.split("->")

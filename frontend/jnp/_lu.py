@@ -14,6 +14,7 @@ import numpy as np
 import llax.transforms.linalg_rules  # noqa: F401  (registers the primitives' rules)
 from llax.frontend import lax
 from llax.frontend.core import bind
+from llax.frontend.custom_derivatives import custom_jvp
 from llax.frontend.jnp._coerce import broadcast_shapes, broadcast_to_shape, promote_dtypes
 from llax.frontend.jnp._matrix_ops import _FLOATS, diagonal, matrix_stack, permute_rows
 from llax.ir import prims as P
@@ -107,9 +108,28 @@ def solve(a: Any, b: Any) -> Any:
     batch = broadcast_shapes("solve", (tuple(a.shape[:-2]), tuple(b.shape[:-2])))
     a = broadcast_to_shape(a, (*batch, m, m))
     b = broadcast_to_shape(b, (*batch, *b.shape[-2:]))
+    x = _square_solve(a, b)
+    return lax.squeeze(x, (x.ndim - 1,)) if vector else x
+
+
+@custom_jvp
+def _square_solve(a: Any, b: Any) -> Any:
+    """``a^-1 b`` for stacks of equal batch shape, by one LU factorization."""
+    lu_, _, perm = bind(P.lu, (a,), {})
+    return lu_solve(lu_, perm, b)
+
+
+@_square_solve.defjvp
+def _square_solve_jvp(primals: tuple, tangents: tuple) -> tuple:
+    """``dx = a^-1 (db - da x)``, solved with the primal's factorization (as JAX's solve
+    differentiates), rather than differentiating the factorization itself."""
+    a, b = primals
+    da, db = tangents
     lu_, _, perm = bind(P.lu, (a,), {})
     x = lu_solve(lu_, perm, b)
-    return lax.squeeze(x, (x.ndim - 1,)) if vector else x
+    batch = tuple(range(a.ndim - 2))
+    dax = lax.dot_general(da, x, (((a.ndim - 1,), (x.ndim - 2,)), (batch, batch)))
+    return x, lu_solve(lu_, perm, lax.sub(db, dax))
 
 
 def inv(a: Any) -> Any:

@@ -69,7 +69,10 @@ def test_lu_matches_jax():
 
 
 @pytest.mark.parametrize("left_side,lower,transpose_a,unit_diagonal",
-                         list(itertools.product([True, False], repeat=4)))
+                         # every side, triangle and transpose; the unit diagonal with both
+                         # triangles and both sides
+                         [(ls, lo, tr, ls != lo) for ls, lo, tr in
+                          itertools.product([True, False], repeat=3)])
 def test_triangular_solve_vs_jax(left_side, lower, transpose_a, unit_diagonal):
     a = _well_conditioned((2, 4, 4))
     b = rng.standard_normal((2, 4, 3) if left_side else (2, 3, 4)).astype(np.float32)

@@ -74,9 +74,16 @@ MATRIX_CASES = {
     "cov both": lambda m, x: m.cov(x, fweights=np.array([1, 2, 1, 3, 1, 1]),
                                    aweights=np.array([0.5, 1, 2, 1, 1, 0.25])),
     "cov 1 row": lambda m, x: m.cov(x[0]),
+    "cov 1 row cols": lambda m, x: m.cov(x[:1], rowvar=False),
+    "cov dtype": lambda m, x: m.cov(x, dtype=np.float32),
+    "cov negative weights": lambda m, x: m.cov(x, fweights=np.array([1, -2, 1, 3, 1, 1]),
+                                               aweights=np.array([0.5, 1, -2, 1, 1, 0.25])),
+    "cov no samples": lambda m, x: m.cov(x[:, :0]),
+    "nanvar mean": lambda m, x: m.nanvar(x, axis=1, mean=m.nanmean(x, axis=1, keepdims=True)),
     "corrcoef": lambda m, x: m.corrcoef(x),
     "corrcoef cols": lambda m, x: m.corrcoef(x, x[::-1] + 1, rowvar=False),
     "corrcoef 1 row": lambda m, x: m.corrcoef(x[0]),
+    "corrcoef dtype": lambda m, x: m.corrcoef(x, dtype=np.float32),
 }
 
 

@@ -126,7 +126,7 @@ def nanmean(a: Any, axis: Axis = None, dtype: Any = None, out: None = None,
 
 
 def nanvar(a: Any, axis: Axis = None, dtype: Any = None, out: None = None, ddof: int = 0,
-           keepdims: bool = False, where: Any = None) -> Any:
+           keepdims: bool = False, where: Any = None, mean: Any = None) -> Any:
     """``var`` of the non-NaN entries; NaN where fewer than ``ddof + 1`` remain."""
     if out is not None:
         raise NotImplementedError("The 'out' argument to jnp.nanvar is not supported.")
@@ -140,8 +140,11 @@ def nanvar(a: Any, axis: Axis = None, dtype: Any = None, out: None = None, ddof:
     if compute == dtypes.float16:
         compute = dtypes.float32
     x = convert(a, compute, False)
-    centered = jnp.where(jnp.isnan(x), jnp.asarray(0, compute),
-                         x - nanmean(x, axis, keepdims=True, where=where))
+    if mean is None:
+        mean = nanmean(x, axis, keepdims=True, where=where)
+    else:  # given with the reduced axes kept
+        mean = as_array(mean, "nanvar").astype(compute)
+    centered = jnp.where(jnp.isnan(x), jnp.asarray(0, compute), x - mean)
     count = _nan_count(x, axis, keepdims, where, None) - ddof
     no_freedom = count <= 0
     total = jnp.sum(jnp.square(centered), axis=axis, keepdims=keepdims, where=where)
@@ -151,9 +154,9 @@ def nanvar(a: Any, axis: Axis = None, dtype: Any = None, out: None = None, ddof:
 
 
 def nanstd(a: Any, axis: Axis = None, dtype: Any = None, out: None = None, ddof: int = 0,
-           keepdims: bool = False, where: Any = None) -> Any:
+           keepdims: bool = False, where: Any = None, mean: Any = None) -> Any:
     """Square root of ``nanvar``."""
-    return jnp.sqrt(nanvar(a, axis, dtype, out, ddof, keepdims, where))
+    return jnp.sqrt(nanvar(a, axis, dtype, out, ddof, keepdims, where, mean))
 
 
 def ptp(a: Any, axis: Axis = None, out: None = None, keepdims: bool = False) -> Any:
@@ -337,7 +340,7 @@ def average(a: Any, axis: Axis = None, weights: Any = None, returned: bool = Fal
     return avg
 
 
-def _integer_weights(w: Any, name: str, n: int) -> Any:
+def _sample_weights(w: Any, name: str, n: int) -> Any:
     w = as_array(w, "cov")
     if w.ndim > 1:
         raise RuntimeError(f"cannot handle multidimensional {name}")
@@ -347,7 +350,8 @@ def _integer_weights(w: Any, name: str, n: int) -> Any:
 
 
 def cov(m: Any, y: Any = None, rowvar: bool = True, bias: bool = False,
-        ddof: int | None = None, fweights: Any = None, aweights: Any = None) -> Any:
+        ddof: int | None = None, fweights: Any = None, aweights: Any = None,
+        dtype: Any = None) -> Any:
     """Covariance matrix of the variables in ``m`` (rows, or columns if not ``rowvar``)
     and optionally ``y``, with frequency and reliability weights."""
     if y is not None:
@@ -358,28 +362,35 @@ def cov(m: Any, y: Any = None, rowvar: bool = True, bias: bool = False,
         (m,) = _inexact(m, name="cov")
     if m.ndim > 2:
         raise ValueError("m has more than 2 dimensions")
+    if dtype is not None and jnp.dtype(dtype).kind != "f":
+        raise ValueError(f"cov: dtype must be a subclass of float or complex; got {dtype=}")
     x = jnp.atleast_2d(m)
-    if not rowvar and x.shape[0] != 1:
+    if not rowvar and m.ndim != 1:
         x = x.T
     if x.shape[0] == 0:
-        return jnp.zeros((0, 0), x.dtype)
+        return jnp.zeros((0, 0), dtypes.default_float())
     if y is not None:
         y2 = jnp.atleast_2d(y)
         if not rowvar and y2.shape[0] != 1:
             y2 = y2.T
         x = jnp.concatenate((x, y2), axis=0)
+    if x.shape[1] == 0:
+        return jnp.full(() if x.shape[0] == 1 else (x.shape[0],) * 2, math.nan, x.dtype)
     if ddof is None:
         ddof = 1 if not bias else 0
     w = None
     samples = x.shape[1]
     if fweights is not None:
-        fw = _integer_weights(fweights, "fweights", samples)
-        if fw.dtype.kind == "f":
-            raise TypeError("fweights must be integer")  # NumPy's rule
-        w = fw
+        fw = _sample_weights(fweights, "fweights", samples)
+        if fw.dtype.kind not in "iu":
+            raise TypeError("fweights must be integer.")
+        w = jnp.abs(fw)  # NumPy raises for negative weights; JAX takes their size
     if aweights is not None:
-        aw = _integer_weights(aweights, "aweights", samples)
-        w = aw if w is None else w * aw
+        aweights = jnp.abs(_sample_weights(aweights, "aweights", samples))
+        w = aweights if w is None else w * aweights
+    if dtype is not None:
+        x = x.astype(dtype)
+        w = None if w is None else w.astype(dtype)
     avg, w_sum = average(x, axis=1, weights=w, returned=True)
     w_sum = w_sum[0]
     if w is None:
@@ -389,16 +400,19 @@ def cov(m: Any, y: Any = None, rowvar: bool = True, bias: bool = False,
     elif aweights is None:
         f = w_sum - ddof
     else:
-        f = w_sum - ddof * jnp.sum(w * as_array(aweights, "cov")) / w_sum
+        f = w_sum - ddof * jnp.sum(w * aweights) / w_sum
     x = x - avg[:, None]
     x_t = x.T if w is None else (x * w[None, :]).T
     return jnp.squeeze(jnp.divide(jnp.dot(x, x_t), f))
 
 
-def corrcoef(x: Any, y: Any = None, rowvar: bool = True) -> Any:
+def corrcoef(x: Any, y: Any = None, rowvar: bool = True, dtype: Any = None) -> Any:
     """Pearson correlation coefficients: ``cov`` normalised by the standard deviations,
     clipped to [-1, 1]."""
-    c = cov(x, y, rowvar)
+    if dtype is not None and jnp.dtype(dtype).kind != "f":
+        raise ValueError(f"corrcoef: dtype must be a subclass of float or complex; got "
+                         f"{dtype=}")
+    c = cov(x, y, rowvar, dtype=dtype)
     if c.ndim == 0:
         return jnp.divide(c, c)  # one variable: 1, or NaN for no spread
     d = jnp.sum(c * jnp.eye(c.shape[0], dtype=c.dtype), axis=1)

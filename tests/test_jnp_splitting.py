@@ -142,6 +142,18 @@ def test_traced_roll_shift_and_repeats():
         llax.jit(lambda x, r: lnp.repeat(x, r, axis=0))(x, reps)
 
 
+def test_traced_insert_positions():
+    x = sample("float32", (4, 5))
+    for obj, values, axis in [(np.int32(2), 7.0, 1), (np.array([0, 4, 2, 2], np.int32), 1.5, 1),
+                              (np.array([-1, 9], np.int32), x[:2], 0),
+                              (np.array([3], np.int32), x[:, :1], 1),
+                              (np.int32(-2), x[0], 0), (np.array([1, 7], np.int32), 0.5, None)]:
+        f = lambda m, v=values, ax=axis: lambda x, i: m.insert(x, i, v, axis=ax)  # noqa: E731
+        want = jnp.insert(x, obj, values, axis=axis)
+        assert_same(llax.jit(f(lnp))(x, obj), jax.jit(f(jnp))(x, obj))
+        assert_same(lnp.insert(x, obj, values, axis=axis), want)
+
+
 def test_traced_delete_with_unique_indices():
     x = sample("float32", (7, 3))
     idx = np.array([5, 0, -1], np.int32)

@@ -207,13 +207,15 @@ def _static_indices(obj: Any, n: int, name: str) -> np.ndarray:
 
 def insert(arr: Any, obj: Any, values: Any, axis: int | None = None) -> Any:
     """``values`` inserted before the positions ``obj`` along ``axis`` (clipped to the
-    axis, negative counting from the end). ``obj`` must be static here."""
+    axis, negative counting from the end). ``obj`` may be traced."""
     a = as_array(arr, "insert")
     vals = as_array(values, "insert", 2)
     if axis is None:
         a, axis = ravel(a), 0
     axis = _axis(axis, a.ndim)
     n = a.shape[axis]
+    if isinstance(obj, Tracer):
+        return _insert_traced(a, obj, vals, axis)
     where = _static_indices(obj, n, "insert")
     if where.ndim > 1 or where.dtype == bool:
         raise ValueError("jnp.insert(): obj must be a slice, a one-dimensional array, or a "
@@ -243,6 +245,51 @@ def insert(arr: Any, obj: Any, values: Any, axis: int | None = None) -> Any:
         raise ValueError(f"jnp.insert(): values of shape {vals.shape} do not fit the "
                          f"inserted block of shape {target}") from None
     return take(concatenate([a, vals], axis=axis), source, axis=axis, mode="clip")
+
+
+def _insert_traced(a: Any, obj: Any, vals: Any, axis: int) -> Any:
+    """``insert`` at traced positions: the inserted slices land at their positions plus
+    the number inserted before them; every other output slot ``p`` reads input slot ``p``
+    minus the number of inserted slots before it."""
+    from llax.frontend.jnp._reductions import sum as _sum
+    from llax.frontend.jnp._sorting import argsort
+
+    f = _ufuncs()
+    if obj.ndim > 1:
+        raise ValueError("jnp.insert(): obj must be a slice, a one-dimensional array, or a "
+                         f"scalar; got {obj}")
+    if not dtypes.is_int(obj.dtype):
+        raise ValueError(f"jnp.insert(): index array must be integer typed; got {obj}")
+    n = a.shape[axis]
+    vals = convert(vals, a.dtype, a.weak_type)
+    if vals.ndim < a.ndim:
+        vals = reshape(vals, (1,) * (a.ndim - vals.ndim) + vals.shape)
+    idx = convert(obj, dtypes.int32) if obj.dtype != dtypes.int32 else obj
+    if idx.ndim == 0 or idx.shape[0] == 1:
+        if idx.ndim == 0:
+            vals = moveaxis(vals, 0, axis)
+        idx = lax.broadcast_in_dim(reshape(idx, ()), (vals.shape[axis],), ())
+    k = np.broadcast_shapes(idx.shape, (vals.shape[axis],))[0]
+    idx = broadcast_to_shape(idx, (k,))
+    idx = f["clip"](f["where"](f["less"](idx, 0), f["add"](idx, np.int32(n)), idx), 0, n)
+    order = argsort(idx, stable=True)
+    positions = idx.at[order].add(np.arange(k, dtype=np.int32))
+    slots = np.arange(n + k, dtype=np.int32)
+    shift = _sum(f["less"](lax.expand_dims(positions, (0,)), slots[:, None]), axis=1,
+                 dtype=dtypes.int32)
+    source = f["clip"](f["subtract"](slots, shift), 0, max(n - 1, 0))
+    target = a.shape[:axis] + (k,) + a.shape[axis + 1:]
+    try:
+        np.broadcast_shapes(vals.shape, target)
+    except ValueError:
+        raise ValueError(f"jnp.insert(): values of shape {vals.shape} do not fit the "
+                         f"inserted block of shape {target}") from None
+    vals = broadcast_to_shape(vals, target) if vals.shape != target else vals
+    if n == 0:
+        out = lax.full(a.shape[:axis] + (k,) + a.shape[axis + 1:], 0, a.dtype)
+    else:
+        out = take(a, source, axis=axis, mode="clip")
+    return out.at[(slice(None),) * axis + (positions,)].set(vals, unique_indices=True)
 
 
 def delete(arr: Any, obj: Any, axis: int | None = None, *,

@@ -222,8 +222,14 @@ def var(a: Any, axis: Axis = None, dtype: Any = None, out: None = None, ddof: in
     mean_kept = bind(P.div, (_reduce("var", P.reduce_sum, x, axes, compute, True, None, None),
                              scalar_constant(float(n), compute, False)), _NO_PARAMS)
     centered = UFUNCS["subtract"](x, mean_kept)
-    total = _reduce("var", P.reduce_sum, bind(P.square, (centered,), _NO_PARAMS), axes, compute,
-                    keepdims, None, None)
+    if dtypes.is_complex(compute):  # |x - mean|^2: the variance of complex values is real
+        compute, result = dtypes.real_part(compute), dtypes.real_part(result)
+        re, im = UFUNCS["real"](centered), UFUNCS["imag"](centered)
+        squared = bind(P.add, (bind(P.square, (re,), _NO_PARAMS),
+                               bind(P.square, (im,), _NO_PARAMS)), _NO_PARAMS)
+    else:
+        squared = bind(P.square, (centered,), _NO_PARAMS)
+    total = _reduce("var", P.reduce_sum, squared, axes, compute, keepdims, None, None)
     normalizer = n - ddof
     if normalizer > 0:
         out = bind(P.div, (total, scalar_constant(float(normalizer), compute, False)),

@@ -125,6 +125,8 @@ def expm(A: Any, *, upper_triangular: bool = False, max_squarings: int = 16) -> 
         raise ValueError(f"Expected A to be a (batched) square matrix, got A.shape={a.shape}.")
     if np.dtype(a.dtype) not in _PADE_BOUNDS:
         raise TypeError(f"A.dtype={a.dtype} is not supported.")
+    if a.shape[-1] == 0:
+        return a
     bounds, orders, max_norm = _PADE_BOUNDS[np.dtype(a.dtype)]
     norm1 = jnp.max(jnp.sum(jnp.abs(a), axis=-2), axis=-1)
     n_squarings = jnp.maximum(0, jnp.floor(jnp.log2(norm1 / max_norm)))

@@ -12,6 +12,7 @@ import pytest
 import llax
 import llax.numpy as lnp
 from llax.tests.jnp_oracle import assert_same, check, check_many, sample
+from llax.tests.jnp_oracle import x64 as x64  # noqa: F401 - fixture
 
 DTYPES = ["float32", "int32", "bool"]
 Q = np.array([0.0, 0.25, 0.5, 0.9, 1.0], np.float32)
@@ -192,3 +193,12 @@ def test_vmap_matches_a_loop(name):
     got = llax.vmap(lambda v: make(lnp, v))(x)
     assert_same(got, lnp.stack([make(lnp, v) for v in x]), rtol=1e-5)
     assert_same(got, jax.vmap(lambda v: make(jnp, v))(x), rtol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "int32"])
+def test_result_dtypes_in_both_precision_modes(x64, dtype):
+    x = sample(dtype, (3, 4), special=False)
+    cases = {n: _fn(_call(n, axis=1)) for n in NAN_REDUCTIONS + ["median", "ptp", "average"]}
+    cases["quantile"] = _fn(_call("quantile", 0.25, axis=0))
+    cases["cov"] = _fn(_call("cov"))
+    check_many(cases, x, jit=False)

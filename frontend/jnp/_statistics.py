@@ -15,6 +15,7 @@ from typing import Any
 
 import llax.frontend.jnp as jnp
 from llax.frontend.jnp._coerce import as_array, convert, promote_dtypes
+from llax.frontend.jnp._dtypes import to_inexact
 from llax.frontend.jnp._reductions import canonical_axes
 from llax.ir import dtypes
 
@@ -136,7 +137,7 @@ def nanvar(a: Any, axis: Axis = None, dtype: Any = None, out: None = None, ddof:
     elif _has_nans(a):
         result_dtype = compute = a.dtype
     else:
-        result_dtype = compute = dtypes.default_float()
+        result_dtype = compute = to_inexact(a.dtype, False)[0]
     if compute == dtypes.float16:
         compute = dtypes.float32
     x = convert(a, compute, False)

@@ -186,6 +186,21 @@ def test_vmap_matches_loop():
         np.testing.assert_allclose(batched, looped, rtol=1e-6, atol=1e-7)
 
 
+def test_hyp1f1():
+    a = _rng.uniform(0.1, 3, 12).astype(np.float32)
+    b = _rng.uniform(0.5, 4, 12).astype(np.float32)
+    x = _rng.uniform(-20, 30, 12).astype(np.float32)
+    x[:3] = [-150.0, -120.0, 105.0]  # the asymptotic expansion
+    a[3], b[4] = 0.0, a[4]  # the special cases 1 and exp(x)
+    _close(ls.hyp1f1(a, b, x), _jax("hyp1f1")(a, b, x), 1e-5)
+    _close(llax.jit(ls.hyp1f1)(a, b, x), _jax("hyp1f1")(a, b, x), 1e-5)
+    args = (np.float32(1.3), np.float32(2.2), np.float32(1.7))
+    got = llax.grad(ls.hyp1f1, argnums=(0, 1, 2))(*args)
+    want = jax.grad(js.hyp1f1, argnums=(0, 1, 2))(*args)
+    for g, w in zip(got, want):
+        _close(g, w, 1e-5)
+
+
 def test_errors_like_jax():
     with pytest.raises(ValueError, match="integer type"):
         ls.polygamma(1.0, 2.0)

@@ -130,6 +130,14 @@ def _imag(self: Any) -> Any:
     return jnp.imag(self)
 
 
+def _compress(self: Any, condition: Any, axis: int | None = None, **kwargs: Any) -> Any:
+    return jnp.compress(condition, self, axis, **kwargs)  # (the array is compress's second)
+
+
+def _choose(self: Any, choices: Any, mode: str = "raise") -> Any:
+    return jnp.choose(self, choices, mode=mode)
+
+
 METHODS: dict[str, Any] = {
     **{f"__{name}__": _forward(fn) for name, fn in _BINARY_OPERATORS.items()},
     **{f"__r{name}__": _reflected(fn) for name, fn in _BINARY_OPERATORS.items()},
@@ -142,7 +150,10 @@ METHODS: dict[str, Any] = {
     "std": R.std, "any": R.any, "all": R.all, "argmax": R.argmax, "argmin": R.argmin,
     "swapaxes": M.swapaxes, "squeeze": M.squeeze, "ravel": M.ravel, "flatten": M.ravel,
     "dot": jnp.dot, "clip": jnp.clip, "nonzero": jnp.nonzero, "sort": jnp.sort,
-    "argsort": jnp.argsort, "take": jnp.take,
+    "argsort": jnp.argsort, "take": jnp.take, "cumsum": jnp.cumsum, "cumprod": jnp.cumprod,
+    "searchsorted": jnp.searchsorted, "argpartition": jnp.argpartition, "ptp": jnp.ptp,
+    "diagonal": jnp.diagonal, "repeat": jnp.repeat,
+    "compress": _compress, "choose": _choose,
     "conj": _unary(jnp.conjugate), "conjugate": _unary(jnp.conjugate), "copy": jnp.asarray,
     "T": property(_transpose), "mT": property(M.matrix_transpose),
     "real": property(_unary(jnp.real)), "imag": property(_imag), "at": property(_at),
@@ -155,6 +166,8 @@ METHODS: dict[str, Any] = {
 # these are Array's alone.
 ARRAY_ONLY: dict[str, Any] = {
     "devices": devices.array_devices, "device": property(devices.array_device),
+    # (A Tracer's ``trace`` attribute is its trace, so only Arrays have the method.)
+    "trace": jnp.trace,
     "sharding": property(devices.array_sharding),
     "copy_to_host_async": devices.array_copy_to_host_async,
     "is_fully_addressable": property(lambda self: True),

@@ -143,3 +143,28 @@ def test_at_is_delegated() -> None:
 def test_item_assignment_is_refused() -> None:
     with pytest.raises(TypeError, match="immutable"):
         lnp.ones(3)[0] = 1
+
+
+@pytest.mark.parametrize("call", [
+    lambda x: x.cumsum(), lambda x: x.cumprod(axis=1), lambda x: x.ptp(),
+    lambda x: x.diagonal(), lambda x: x.repeat(2, axis=0),
+    lambda x: x.ravel().searchsorted(2.5),
+    lambda x: x.compress(np.array([True, False]), axis=0),
+    lambda x: x.ravel().nonzero(size=4), lambda x: x.astype(np.int32).ravel()[:2].choose(
+        [np.arange(2), np.arange(2) * 10], mode="clip"),
+])
+@pytest.mark.parametrize("jit", [False, True])
+def test_numpy_methods_as_jax(call, jit):
+    import jax
+
+    x = np.arange(6, dtype=np.float32).reshape(2, 3) % 4
+    ours = (llax.jit(call) if jit else call)(llax.numpy.asarray(x))
+    theirs = call(jax.numpy.asarray(x))
+    for a, b in zip(jax.tree_util.tree_leaves(theirs), llax.tree_util.tree_leaves(ours)):
+        np.testing.assert_array_equal(b, a)
+        assert np.asarray(b).dtype == np.asarray(a).dtype
+
+
+def test_trace_method_on_arrays():
+    x = np.arange(9, dtype=np.float32).reshape(3, 3)
+    assert float(llax.numpy.asarray(x).trace()) == np.trace(x)

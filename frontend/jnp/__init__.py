@@ -155,9 +155,6 @@ def array_equal(a1: Any, a2: Any, equal_nan: bool = False) -> Any:
 
 
 # Topic modules added for issue 12; a name defined in one replaces an earlier one above.
-# Operators and methods of Array and Tracer are defined on top of this namespace.
-from llax.frontend import array_methods as _array_methods  # noqa: E402, F401
-from llax.frontend.jnp import linalg  # noqa: E402
 from llax.frontend.jnp._choosing import *  # noqa: E402, F403
 from llax.frontend.jnp._cumulative import *  # noqa: E402, F403
 from llax.frontend.jnp._diagonals import *  # noqa: E402, F403
@@ -170,3 +167,8 @@ from llax.frontend.jnp._searching import *  # noqa: E402, F403
 from llax.frontend.jnp._sets import *  # noqa: E402, F403
 from llax.frontend.jnp._splitting import *  # noqa: E402, F403
 from llax.frontend.jnp._statistics import *  # noqa: E402, F403
+
+# isort: split
+# Operators and methods of Array and Tracer are defined on top of this whole namespace.
+from llax.frontend import array_methods as _array_methods  # noqa: E402, F401
+from llax.frontend.jnp import linalg  # noqa: E402

@@ -5,9 +5,7 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-import numpy as np
-
-from llax.frontend.core import Array, bind
+from llax.frontend.core import bind
 from llax.frontend.jnp._coerce import (
     as_array,
     broadcast_shapes,
@@ -43,25 +41,17 @@ def where(condition: Any, x: Any = None, y: Any = None, /, *, size: int | None =
 
 
 def nonzero(a: Any, *, size: int | None = None, fill_value: Any = None) -> tuple[Any, ...]:
-    """Indices of the non-zero elements, one array per axis. ``a`` must be concrete."""
-    x = as_array(a, "nonzero")
-    value = np.asarray(x)  # a tracer without a value raises ConcretizationTypeError here
-    if value.ndim == 0:
-        raise ValueError("Calling nonzero on 0d arrays is not allowed. Use "
-                         "jnp.atleast_1d(scalar).nonzero() instead.")
-    index = dtypes.default_int()
-    found = np.nonzero(value)
-    if size is not None:
-        fill = (0,) * value.ndim if fill_value is None else np.broadcast_to(fill_value,
-                                                                            (value.ndim,))
-        found = tuple(np.concatenate([f[:size], np.full(max(size - f.size, 0), v)])
-                      for f, v in zip(found, fill))
-    return tuple(Array(np.asarray(f, dtype=index)) for f in found)
+    """Indices of the non-zero elements (llax.frontend.jnp._searching, which imports this
+    module: hence the late import)."""
+    from llax.frontend.jnp._searching import nonzero as _nonzero
+
+    return _nonzero(a, size=size, fill_value=fill_value)
 
 
 def argwhere(a: Any, *, size: int | None = None, fill_value: Any = None) -> Any:
-    found = nonzero(as_array(a, "argwhere"), size=size, fill_value=fill_value)
-    return Array(np.stack([np.asarray(f) for f in found], axis=-1)) if found else found
+    from llax.frontend.jnp._searching import argwhere as _argwhere
+
+    return _argwhere(a, size=size, fill_value=fill_value)
 
 
 def clip(arr: Any = None, min: Any = None, max: Any = None, *,  # noqa: A002 - NumPy's names

@@ -50,7 +50,7 @@ VALUE_CASES = {
     "exp1": ((POS / 2,), 1e-5), "expi": ((REAL * 4,), 1e-5), "spence": ((POS,), 1e-6),
     "gammasgn": ((REAL,), 0), "loggamma": ((REAL,), 1e-6), "comb": ((POS * 3, POS), 1e-6),
     "erfcx": ((REAL,), 1e-6), "dawsn": ((REAL * 2,), 1e-6), "boxcox": ((POS, REAL / 3), 1e-6),
-    "boxcox1p": ((POS, REAL / 3), 1e-6),
+    "boxcox1p": ((POS, REAL / 3), 1e-6), "owens_t": ((REAL / 2, REAL[::-1] / 1.5), 2e-6),
 }
 
 
@@ -63,7 +63,7 @@ def _close(got, want, rtol, atol=0.0):
 def test_names_cover_ninety_percent_of_jax():
     public = [n for n in dir(js) if not n.startswith("_")]
     present = [n for n in public if hasattr(ls, n)]
-    assert len(present) / len(public) >= 0.85, sorted(set(public) - set(present))
+    assert len(present) / len(public) >= 0.9, sorted(set(public) - set(present))
 
 
 @pytest.mark.parametrize("name", sorted(VALUE_CASES))
@@ -145,7 +145,8 @@ def test_grad_one_argument(name):
 GRAD_TWO = {"xlogy": (0.7, 2.3), "xlog1py": (0.7, 2.3), "betaln": (0.7, 2.3),
             "beta": (0.7, 2.3), "gammainc": (2.3, 0.7), "gammaincc": (2.3, 0.7),
             "rel_entr": (0.7, 2.3), "kl_div": (0.7, 2.3), "poch": (2.3, 0.7),
-            "zeta": (3.3, 0.7), "boxcox": (2.3, 0.7), "comb": (6.9, 0.7)}
+            "zeta": (3.3, 0.7), "boxcox": (2.3, 0.7), "comb": (6.9, 0.7),
+            "owens_t": (0.7, 0.4)}
 
 
 @pytest.mark.parametrize("name", sorted(GRAD_TWO))

@@ -237,3 +237,21 @@ def test_vmap(x64):
          jit=False)
     both(lambda m: m.vmap(m.lax.complex, in_axes=(0, None)), np.float32(np.ones((3, 2))),
          np.float32(np.ones(2)), jit=False)
+
+
+def test_ordering_comparisons_and_rounding_as_jax():
+    z = np.array([1.55 + 2.45j, 1 + 1j, 1 + 3j, 0.5j], np.complex64)
+    w = np.array([1 + 2j, 1 + 1j, 1 + 2j, 1j], np.complex64)
+    for name in ("less", "less_equal", "greater", "greater_equal", "maximum", "minimum"):
+        both(lambda m, name=name: getattr(m.numpy, name), z, w)
+    both(lambda m: lambda a: (m.numpy.round(a, 1), m.numpy.rint(a), m.numpy.round(a)), z)
+
+
+@pytest.mark.parametrize("name", ["floor", "ceil", "trunc", "fabs", "signbit", "hypot",
+                                  "copysign"])
+def test_real_only_functions_refuse_complex(name):
+    z = np.array([1 + 2j], np.complex64)
+    args = (z, z) if name in ("hypot", "copysign") else (z,)
+    for m in (jax, llax):
+        with pytest.raises((TypeError, ValueError)):
+            getattr(m.numpy, name)(*(m.numpy.asarray(a) for a in args))

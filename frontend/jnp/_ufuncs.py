@@ -271,6 +271,38 @@ def _if_complex(complex_impl: Impl, other: Impl) -> Callable[[np.dtype], Impl]:
     return lambda dt: complex_impl if dt.kind == "c" else other
 
 
+def _partwise(impl: Impl) -> Impl:
+    """A real function applied to a complex value's real and imaginary parts apart."""
+    def apply(z: Any) -> Any:
+        parts = (bind(P.real, (z,), _NO_PARAMS), bind(P.imag, (z,), _NO_PARAMS))
+        return bind(P.complex, tuple(impl(p) for p in parts), _NO_PARAMS)
+
+    return apply
+
+
+def _real_only(name: str, select: Callable[[np.dtype], Impl],
+               error: type[Exception] = TypeError) -> Callable[[np.dtype], Impl]:
+    """``select``, refusing complex operands (as JAX does) rather than give a real answer."""
+    def choose(dt: np.dtype) -> Impl:
+        if dt.kind == "c":
+            raise error(f"{name} does not support complex-valued inputs (got {dt})")
+        return select(dt)
+
+    return choose
+
+
+def _lexicographic(strict: Impl, real_cmp: Impl) -> Impl:
+    """JAX's complex ordering: by real part, then imaginary part."""
+    def compare(x: Any, y: Any) -> Any:
+        if x.dtype.kind != "c":
+            return real_cmp(x, y)
+        xr, yr = bind(P.real, (x,), _NO_PARAMS), bind(P.real, (y,), _NO_PARAMS)
+        xi, yi = bind(P.imag, (x,), _NO_PARAMS), bind(P.imag, (y,), _NO_PARAMS)
+        return _or(strict(xr, yr), _and(_eq(xr, yr), real_cmp(xi, yi)))
+
+    return compare
+
+
 # ---------------------------------------------------------------------------------------------
 # The ufunc objects
 
@@ -375,22 +407,23 @@ UNARY: dict[str, tuple[str, Callable[[np.dtype], Impl]]] = {
     "radians": ("inexact", _always(_scale(math.pi / 180))),
     "degrees": ("inexact", _always(_scale(180 / math.pi))),
     "sinc": ("inexact", _always(_sinc)),
-    "fabs": ("inexact", _always(_abs)),
-    "rint": ("inexact_strong", _always(_prim(P.round, rounding_method=1))),
+    "fabs": ("inexact", _real_only("fabs", _always(_abs))),
+    "rint": ("inexact_strong", _if_complex(_partwise(_prim(P.round, rounding_method=1)),
+                                           _prim(P.round, rounding_method=1))),
     "negative": ("promote", _always(_neg)),
     "positive": ("promote", _always(_identity)),
     "abs": ("promote", _identity_unless_signed(_abs)),
     "sign": ("promote", _reject_bool("sign", _sign)),
     "square": ("numeric", _always(_prim(P.square))),
-    "floor": ("promote", _by_kind(_floor, _identity)),
-    "ceil": ("promote", _by_kind(_ceil, _identity)),
-    "trunc": ("promote", _by_kind(_trunc, _identity)),
-    "fix": ("promote", _by_kind(_trunc, _identity)),
+    "floor": ("promote", _real_only("floor", _by_kind(_floor, _identity))),
+    "ceil": ("promote", _real_only("ceil", _by_kind(_ceil, _identity))),
+    "trunc": ("promote", _real_only("trunc", _by_kind(_trunc, _identity))),
+    "fix": ("promote", _real_only("fix", _by_kind(_trunc, _identity))),
     "isnan": ("promote", _by_kind(_isnan, lambda x: _full_like_bool(x, False, keep_weak=True))),
     "isinf": ("promote", _by_kind(lambda x: _eq(_abs(x), _strong_const(math.inf, x)),
                                   lambda x: _full_like_bool(x, False))),
     "isfinite": ("promote", _by_kind(_prim(P.is_finite), lambda x: _full_like_bool(x, True))),
-    "signbit": ("promote", _always(_signbit)),
+    "signbit": ("promote", _real_only("signbit", _always(_signbit), ValueError)),
     "logical_not": ("promote", _always(_logical_not)),
     "bitwise_not": ("promote", _always(_not)),
     "real": ("promote", _if_complex(_prim(P.real), _identity)),
@@ -416,9 +449,9 @@ BINARY: dict[str, tuple[str, Callable[[np.dtype], Impl]]] = {
     "fmin": ("promote", _always(_nan_ignoring(_min, _lt))),
     "arctan2": ("inexact", _always(_prim(P.atan2))),
     "logaddexp": ("inexact", _always(_logaddexp)),
-    "hypot": ("inexact", _always(_hypot)),
+    "hypot": ("inexact", _real_only("hypot", _always(_hypot))),
     "heaviside": ("inexact", _always(_heaviside)),
-    "copysign": ("inexact", _always(_copysign)),
+    "copysign": ("inexact", _real_only("copysign", _always(_copysign))),
     "nextafter": ("inexact", _always(_prim(P.nextafter))),
     "logical_and": ("bool", _always(_and)),
     "logical_or": ("bool", _always(_or)),
@@ -430,10 +463,10 @@ BINARY: dict[str, tuple[str, Callable[[np.dtype], Impl]]] = {
     "right_shift": ("numeric", _always(_right_shift)),
     "equal": ("promote", _always(_eq)),
     "not_equal": ("promote", _always(_ne)),
-    "less": ("promote", _always(_lt)),
-    "less_equal": ("promote", _always(_prim(P.le))),
-    "greater": ("promote", _always(_gt)),
-    "greater_equal": ("promote", _always(_prim(P.ge))),
+    "less": ("promote", _always(_lexicographic(_lt, _lt))),
+    "less_equal": ("promote", _always(_lexicographic(_lt, _prim(P.le)))),
+    "greater": ("promote", _always(_lexicographic(_gt, _gt))),
+    "greater_equal": ("promote", _always(_lexicographic(_gt, _prim(P.ge)))),
 }
 BINARY_ALIASES = {"true_divide": "divide", "mod": "remainder",
                   "atan2": "arctan2", "bitwise_left_shift": "left_shift",
@@ -522,6 +555,8 @@ def round(a: Any, decimals: int = 0, out: None = None) -> Any:  # noqa: A001 - N
         raise ValueError("round: data type bool is not supported (round takes numbers)")
     if plan.dtype.kind in "iu":
         return a if decimals >= 0 else _round_int(a, 10 ** -decimals)
+    if plan.dtype.kind == "c":  # each part rounded, as in JAX
+        return _partwise(lambda part: round(part, decimals))(a)
     if decimals == 0:
         return bind(P.round, (a,), {"rounding_method": 1})
     factor = _const(10.0 ** decimals, a)

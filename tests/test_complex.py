@@ -255,3 +255,11 @@ def test_real_only_functions_refuse_complex(name):
     for m in (jax, llax):
         with pytest.raises((TypeError, ValueError)):
             getattr(m.numpy, name)(*(m.numpy.asarray(a) for a in args))
+
+
+@pytest.mark.parametrize("name", ["argmax", "argmin"])
+def test_arg_reductions_refuse_complex_as_jax(name):
+    z = np.array([1 + 2j, 3j], np.complex64)
+    for m in (jax, llax):
+        with pytest.raises(TypeError):
+            getattr(m.numpy, name)(m.numpy.asarray(z))

@@ -55,6 +55,8 @@ def _arg_rule(name: str):
                              f"(axis {axes[0]} of shape {x.shape})")
         if not dtypes.is_int(index_dtype):
             raise TypeError(f"{name}: index_dtype must be an integer dtype, got {index_dtype}")
+        if dtypes.is_complex(x.dtype):  # JAX's refuse complex (no order on them in lax)
+            raise TypeError(f"{name} does not accept dtype {x.dtype}")
         return TensorType(_reduced_shape(name, x, axes), index_dtype)
 
     return rule

@@ -40,7 +40,8 @@ CASES = {
              "logcdf": (POS, 3.0), "sf": (POS, 3.0), "logsf": (POS, 3.0)},
     "beta": {"logpdf": (X / 3, POS, POS[::-1]), "pdf": (P, 2.0, 3.0), "cdf": (X / 3, 2.0, 3.0),
              "logcdf": (P, 2.0, 3.0), "sf": (P, 2.0, 3.0), "logsf": (P, 2.0, 3.0)},
-    "poisson": {"logpmf": (K, POS), "pmf": (K, POS), "cdf": (K - 1, POS)},
+    "poisson": {"logpmf": (K, POS), "pmf": (K, POS), "cdf": (K - 1, POS),
+                "entropy": (np.array([0, 0.5, 3, 9.9, 10, 50, 99, 100, 500], np.float32),)},
     "bernoulli": {"logpmf": (K % 3, P), "pmf": (K % 2, P), "cdf": (K - 1, P),
                   "ppf": (P, P[::-1])},
     "geom": {"logpmf": (K, P), "pmf": (K, P)},
@@ -65,7 +66,7 @@ def test_every_family_and_function_of_jax_is_present():
     for family in CASES:
         jax_fns = {n for n in dir(getattr(JS, family)) if n in
                    {"logpdf", "pdf", "cdf", "logcdf", "ppf", "sf", "logsf", "isf", "logpmf",
-                    "pmf"}}
+                    "pmf", "entropy"}}
         assert jax_fns == set(CASES[family]), family
         for fn in jax_fns:
             assert callable(getattr(getattr(LS, family), fn))

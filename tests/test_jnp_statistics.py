@@ -52,6 +52,13 @@ CUBE_CASES = {
     **{f"nanquantile {method}": _call("nanquantile", Q, axis=2, method=method, keepdims=True)
        for method in ("linear", "nearest")},
     "quantile scalar q": lambda m, x: m.quantile(x, 0.3),
+    "quantile inverted_cdf": _call("quantile", Q, axis=1, method="inverted_cdf"),
+    "nanquantile weights": _call("nanquantile", Q, axis=2, method="inverted_cdf",
+                                 weights=sample("float32", (5,), seed=4, low=-0.5)),
+    "quantile full weights": _call("quantile", 0.4, method="inverted_cdf", keepdims=True,
+                                   weights=sample("float32", (3, 4, 5), seed=5, low=0)),
+    "percentile axes weights": _call("nanpercentile", 60.0, axis=(0, 2), method="inverted_cdf",
+                                     weights=sample("float32", (3, 5), seed=6, low=0)),
     "quantile tuple axis": lambda m, x: m.quantile(x, Q, axis=(0, 2), keepdims=True),
     "percentile": lambda m, x: m.percentile(x, np.array([10.0, 50.0, 95.0]), axis=0),
     "nanpercentile": lambda m, x: m.nanpercentile(x, 40, axis=1, method="nearest"),
@@ -91,8 +98,8 @@ MATRIX_CASES = {
 # Integer and bool operands: the dtype rules (no NaNs, promotion to float, widened sums).
 INTEGER_CASES = ["nansum 1", "nanprod None", "nanmax (0, 2)", "nanmean 1", "nanvar None",
                  "nanstd keepdims", "nanargmax axis", "ptp axis", "median axis",
-                 "quantile linear", "nanquantile nearest", "percentile", "average weights 1d",
-                 "average returned"]
+                 "quantile linear", "nanquantile nearest", "quantile inverted_cdf", "percentile",
+                 "average weights 1d", "average returned"]
 
 
 def test_cube_statistics_match_jax():
@@ -140,6 +147,9 @@ def test_bad_arguments_raise_as_in_jax():
     for bad in [lambda m: m.quantile(x, 0.5, method="bogus"),
                 lambda m: m.quantile(x, np.ones((2, 2)) / 2),
                 lambda m: m.quantile(x, 0.5, overwrite_input=True),
+                lambda m: m.quantile(x, 0.5, axis=1, weights=np.ones(4)),
+                lambda m: m.quantile(x, 0.5, method="inverted_cdf", weights=np.ones(4)),
+                lambda m: m.quantile(x, 0.5, axis=0, method="inverted_cdf", weights=np.ones(4)),
                 lambda m: m.average(x, axis=None, weights=np.ones(4)),
                 lambda m: m.average(x, axis=1, weights=np.ones(3)),
                 lambda m: m.cov(np.ones((2, 2, 2))),

@@ -10,10 +10,12 @@ operands (which hold no NaN) they are the plain reductions.
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Sequence
 from typing import Any
 
 import llax.frontend.jnp as jnp
+from llax.frontend import lax
 from llax.frontend.jnp._coerce import as_array, convert, promote_dtypes
 from llax.frontend.jnp._dtypes import to_inexact
 from llax.frontend.jnp._reductions import canonical_axes
@@ -193,32 +195,98 @@ def _quantile(name: str, a: Any, q: Any, axis: Axis, method: str, keepdims: bool
     if overwrite_input or out is not None:
         raise ValueError(f"jax.numpy.{name} does not support overwrite_input=True or "
                          "out != None")
-    if weights is not None:
-        raise NotImplementedError(f"jnp.{name}: weights (method='inverted_cdf') are not "
-                                  "supported by llax")
-    if method not in QUANTILE_METHODS:
+    if method not in QUANTILE_METHODS + ("inverted_cdf",):
         raise ValueError("method can only be 'linear', 'lower', 'higher', 'midpoint', "
                          "'nearest' or 'inverted_cdf'")
     a = as_array(a, name)
     q = as_array(q, name, 1)
-    (a,) = promote_dtypes(name, [a], "inexact")
+    if weights is not None:
+        if method != "inverted_cdf":
+            raise NotImplementedError(f"{method} doesn't support weights. Only method "
+                                      "'inverted_cdf' supports weights.")
+        a, weights = _inexact(a, weights, name=name)
+        weights = _weights_like(weights, a, axis)
+    else:
+        (a,) = promote_dtypes(name, [a], "inexact")
     if q.ndim > 1:
         raise ValueError(f"q must be have rank <= 1, got shape {q.shape}")
     single_axis = axis is not None and not isinstance(axis, (tuple, list))
     x, restored = _reduced_axis_last(a, axis, keepdims)
+    w = None if weights is None else _reduced_axis_last(weights, axis, keepdims)[0]
     n = x.shape[-1]
+    if not ignore_nans:  # one NaN makes the whole slice NaN
+        x = jnp.where(jnp.any(jnp.isnan(x), axis=-1, keepdims=True),
+                      jnp.asarray(math.nan, x.dtype), x)
+    # Sorted (NaNs last), the weights permuted alike.
+    x, w = (jnp.sort(x, axis=-1), None) if w is None else lax.sort_key_val(x, w, -1)
     if ignore_nans:
-        x = jnp.sort(x, axis=-1)  # NaNs sort last
         counts = jnp.sum(jnp.logical_not(jnp.isnan(x)), axis=-1, keepdims=True,
                          dtype=q.dtype)
     else:
-        x = jnp.where(jnp.any(jnp.isnan(x), axis=-1, keepdims=True),
-                      jnp.asarray(math.nan, x.dtype), x)
-        x = jnp.sort(x, axis=-1)
         counts = jnp.full(x.shape[:-1] + (1,), n, q.dtype)
-    # Positions along the sorted axis: rows + (len(q),), q last.
-    pos = jnp.multiply(jnp.reshape(q, (1,) * (x.ndim - 1) + (q.size,)),
-                       jnp.subtract(counts, 1))
+    q_last = jnp.reshape(q, (1,) * (x.ndim - 1) + (q.size,))
+    if method == "inverted_cdf":
+        result = _inverted_cdf(x, w, q_last, counts, ignore_nans)
+    else:
+        result = _interpolated(x, q_last, counts, method)
+    result = jnp.moveaxis(result, -1, 0)  # q first, as JAX orders the result
+    if q.ndim == 0:
+        result = jnp.reshape(result, result.shape[1:])
+    if keepdims and single_axis:
+        (ax,) = canonical_axes(axis, a.ndim)
+        result = jnp.expand_dims(result, q.ndim + ax)
+    elif keepdims and restored is not None:
+        result = jnp.reshape(result, tuple(q.shape) + tuple(restored))
+    return jnp.asarray(result, a.dtype).astype(a.dtype)
+
+
+def _weights_like(weights: Any, a: Any, axis: Axis) -> Any:
+    """Quantile weights broadcast to ``a``: equal shapes, or one weight per position along
+    the reduced axes."""
+    if weights.shape == a.shape:
+        return weights
+    if axis is None:
+        raise ValueError("Weights shape must match 'a' shape when axis is None.")
+    canonical_axes(axis, a.ndim)  # checks the axes
+    given = tuple(axis) if isinstance(axis, (tuple, list)) else (axis,)
+    axes = tuple(operator.index(ax) % a.ndim for ax in given)  # in the order given
+    if weights.shape != tuple(a.shape[ax] for ax in axes):
+        raise ValueError(f"Weights shape {weights.shape} must match reduction axes "
+                         f"{tuple(a.shape[ax] for ax in axes)}")
+    order = sorted(range(len(axes)), key=lambda i: axes[i])
+    w = jnp.transpose(weights, order) if order != list(range(len(axes))) else weights
+    return lax.broadcast_in_dim(w, a.shape, tuple(sorted(axes)))
+
+
+def _inverted_cdf(x: Any, w: Any, q: Any, counts: Any, ignore_nans: bool) -> Any:
+    """The first sorted value whose cumulative weight reaches ``q`` of the total; NaN
+    where a weight is negative or NaN (or the data is NaN, as for the other methods)."""
+    if w is None:
+        w = jnp.ones_like(x)
+    bad = (w < 0) | jnp.isnan(w)
+    nan_data = jnp.isnan(x)
+    clean = jnp.where(bad | nan_data, jnp.zeros_like(w), w)
+    cumulative = lax.associative_scan(jnp.add, clean, axis=clean.ndim - 1) \
+        if clean.shape[-1] > 1 else clean
+    total = cumulative[..., -1:] if cumulative.shape[-1] else jnp.zeros_like(counts)
+    target = q * total.astype(q.dtype)
+    below = cumulative[..., None, :] < target[..., :, None].astype(cumulative.dtype)
+    idx = jnp.sum(below, axis=-1, dtype=dtypes.default_int())
+    last = (counts - 1).astype(dtypes.default_int())
+    idx = jnp.maximum(0, jnp.minimum(idx, last))
+    if x.size == 0:
+        result = jnp.full(idx.shape, math.nan, x.dtype)
+    else:
+        result = jnp.take_along_axis(x, idx, axis=-1)
+    any_bad = jnp.any(bad, axis=-1, keepdims=True)
+    missing = jnp.all(nan_data, axis=-1, keepdims=True) if ignore_nans else \
+        jnp.any(nan_data, axis=-1, keepdims=True)
+    return jnp.where(any_bad | missing, jnp.asarray(math.nan, x.dtype), result)
+
+
+def _interpolated(x: Any, q: Any, counts: Any, method: str) -> Any:
+    """Quantiles between the two sorted values around position ``q * (count - 1)``."""
+    pos = jnp.multiply(q, jnp.subtract(counts, 1))
     low, high = jnp.floor(pos), jnp.ceil(pos)
     high_weight = pos - low
     low_weight = 1 - high_weight
@@ -240,15 +308,8 @@ def _quantile(name: str, a: Any, q: Any, axis: Axis, method: str, keepdims: bool
         result = jnp.where(high_weight <= 0.5, low_value, high_value)
     else:
         result = (low_value + high_value) * 0.5
-    result = jnp.moveaxis(result, -1, 0)  # q first, as JAX orders the result
-    if q.ndim == 0:
-        result = jnp.reshape(result, result.shape[1:])
-    if keepdims and single_axis:
-        (ax,) = canonical_axes(axis, a.ndim)
-        result = jnp.expand_dims(result, q.ndim + ax)
-    elif keepdims and restored is not None:
-        result = jnp.reshape(result, tuple(q.shape) + tuple(restored))
-    return jnp.asarray(result, a.dtype).astype(a.dtype)
+    return result
+
 
 
 def quantile(a: Any, q: Any, axis: Axis = None, out: None = None,

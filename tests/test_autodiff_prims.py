@@ -32,6 +32,7 @@ from llax.ir import prims as P
 from llax.ir.primitive import PRIMITIVES
 from llax.ir.types import TensorType
 from llax.ir.verifier import verify
+from llax.tests.test_linalg_lapack import check_linalg_primitive
 from llax.transforms.jvp import jvp_function, jvp_rules, zero_tangent
 from llax.transforms.partial_eval import partial_eval
 from llax.transforms.staging import build_function
@@ -1193,6 +1194,8 @@ def check_refused_callback(name: str, message: str) -> Callable[[], None]:
 
 
 SPECIAL: dict[str, Callable[[], None]] = {
+    **{name: functools.partial(check_linalg_primitive, name)
+       for name in ("lu", "triangular_solve", "cholesky", "eigh", "svd")},
     "psum": check_psum, "axis_index": check_axis_index, "while": check_while,
     "debug_print": check_effect_callback("debug_print"),
     "debug_callback": check_effect_callback("debug_callback"),

@@ -269,6 +269,8 @@ CASES["scan"] = [
 
 # Primitives whose batching needs more than an example signature, and where it is tested.
 TESTED_ELSEWHERE = {
+    **{name: "test_linalg_lapack.py::test_linalg_primitive_rules"
+       for name in ("lu", "triangular_solve", "cholesky", "eigh", "svd")},
     **{name: "test_complex_autodiff.py::test_complex_primitive_rules"
        for name in ("complex", "real", "imag", "conj")},
     "psum": "test_vmap.py::test_collectives_match_jax",

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from llax.frontend import lax
+from llax.frontend.custom_derivatives import custom_jvp
 from llax.frontend.jnp._coerce import as_array
 from llax.frontend.xla_math.core import fma
 from llax.frontend.xla_math.log import log, log1p
@@ -59,8 +60,7 @@ def _lanczos_shift(x: Any, const) -> tuple[Any, Any, Any]:
     return reflect, z, t, log_t
 
 
-def lgamma(x: Any) -> Any:
-    """log |Gamma(x)| elementwise, with JAX's (XLA's CPU) values."""
+def _lgamma_value(x: Any) -> Any:
     x, out = _computed_in(x, "lgamma")
 
     def const(v: float) -> Any:
@@ -89,8 +89,7 @@ def lgamma(x: Any) -> Any:
     return value if value.dtype == out else lax.convert_element_type(value, out)
 
 
-def digamma(x: Any) -> Any:
-    """The logarithmic derivative of Gamma elementwise, with JAX's (XLA's CPU) values."""
+def _digamma_value(x: Any) -> Any:
     x, out = _computed_in(x, "digamma")
 
     def const(v: float) -> Any:
@@ -111,3 +110,66 @@ def digamma(x: Any) -> Any:
     pole = lax.bitwise_and(lax.le(x, const(0.0)), lax.eq(x, lax.floor(x)))
     value = lax.select(pole, lax.full(x.shape, np.nan, x.dtype), value)
     return value if value.dtype == out else lax.convert_element_type(value, out)
+
+
+def _trigamma_value(x: Any) -> Any:
+    """The derivative of digamma (polygamma(1, x)): six steps of the recurrence
+    psi1(y) = 1/y^2 + psi1(y + 1), then the asymptotic series at y + 6 >= 6.5, and the
+    reflection psi1(x) = pi^2 / sin^2(pi x) - psi1(1 - x) below 1/2."""
+    x, out = _computed_in(x, "trigamma")
+
+    def const(v: float) -> Any:
+        return lax.full((), v, x.dtype)
+
+    reflect = lax.lt(x, const(0.5))
+    y = lax.select(reflect, lax.sub(const(1.0), x), x)
+    value = const(0.0)
+    for k in range(6):
+        yk = lax.add(y, const(k))
+        value = lax.add(value, lax.div(const(1.0), lax.mul(yk, yk)))
+    inv = lax.div(const(1.0), lax.add(y, const(6.0)))
+    inv2 = lax.mul(inv, inv)
+    series = lax.sub(const(1 / 42), lax.mul(inv2, const(1 / 30)))
+    series = lax.sub(const(1 / 6), lax.mul(inv2, lax.sub(const(1 / 30), lax.mul(inv2, series))))
+    value = lax.add(value, lax.add(inv, lax.add(lax.mul(inv2, const(0.5)),
+                                                lax.mul(lax.mul(inv, inv2), series))))
+    # sin^2(pi x) from the fractional part of |x| folded into [0, 1/2]: exact zeros at the
+    # poles (where the result is +inf), no loss for large |x|.
+    abs_x = lax.abs(x)
+    frac = lax.sub(abs_x, lax.floor(abs_x))
+    frac = lax.select(lax.lt(const(0.5), frac), lax.sub(const(1.0), frac), frac)
+    sin = lax.sin(lax.mul(const(math.pi), frac))
+    reflected = lax.sub(lax.div(const(math.pi ** 2), lax.mul(sin, sin)), value)
+    value = lax.select(reflect, reflected, value)
+    return value if value.dtype == out else lax.convert_element_type(value, out)
+
+
+# The values are XLA's formulas; their derivatives are the functions' own (JAX's rules:
+# lgamma' = digamma, digamma' = polygamma(1, .)), not the derivatives of the formulas, whose
+# log goes through bit manipulation (llax.frontend.xla_math.log) that has no derivative.
+@custom_jvp
+def lgamma(x: Any) -> Any:
+    """log |Gamma(x)| elementwise, with JAX's (XLA's CPU) values."""
+    return _lgamma_value(x)
+
+
+@custom_jvp
+def digamma(x: Any) -> Any:
+    """The logarithmic derivative of Gamma elementwise, with JAX's (XLA's CPU) values."""
+    return _digamma_value(x)
+
+
+@custom_jvp
+def trigamma(x: Any) -> Any:
+    """polygamma(1, x): the derivative of digamma."""
+    return _trigamma_value(x)
+
+
+lgamma.defjvps(lambda g, ans, x: lax.mul(g, digamma(x)))
+digamma.defjvps(lambda g, ans, x: lax.mul(g, trigamma(x)))
+trigamma.defjvps(lambda g, ans, x: lax.mul(g, _tetragamma(x)))
+
+
+def _tetragamma(x: Any) -> Any:
+    raise NotImplementedError("the second derivative of digamma (polygamma(2, x)) is not "
+                              "implemented")

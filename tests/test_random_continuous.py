@@ -405,8 +405,10 @@ def test_multivariate_normal_of_a_singular_covariance_by_svd() -> None:
     draws = np.asarray(random.multivariate_normal(random.key(2), np.zeros(3, np.float32), cov,
                                                   (1000,), method="svd"), np.float64)
     assert np.all(np.isfinite(draws))
-    # Every draw lies on the line through v.
-    np.testing.assert_allclose(draws - (draws @ v.T) @ v, 0, atol=1e-5)
+    # Every draw lies on the line through v, up to the float32 SVD's rounding: its zero
+    # singular values come out near 1e-7, whose square roots (~3e-4) scale the normal draws
+    # off the line (JAX's LAPACK SVD gives the same 8e-4 here).
+    np.testing.assert_allclose(draws - (draws @ v.T) @ v, 0, atol=2e-3)
     assert abs(np.var(draws @ v.T) / 4 - 1) < 0.15
 
 

@@ -321,8 +321,9 @@ def _truncated_normal(key: KeyArray, lower: Any, upper: Any, shape: tuple[int, .
     sqrt2 = _const(sqrt2, dtype)
     out = lax.mul(sqrt2, xla_math.erf_inv(S.uniform_between(key, shape, dtype, a, b)))
     # Rounding may reach a bound (or u be exactly erf(lower)): keep to the open interval.
-    above = broadcast_to(lax.nextafter(lower, _const(np.inf, dtype)), shape)
-    below = broadcast_to(lax.nextafter(upper, _const(-np.inf, dtype)), shape)
+    # (The bounds only clamp: no gradient flows through them, as in JAX.)
+    above = broadcast_to(lax.nextafter(lax.stop_gradient(lower), _const(np.inf, dtype)), shape)
+    below = broadcast_to(lax.nextafter(lax.stop_gradient(upper), _const(-np.inf, dtype)), shape)
     return lax.min(lax.max(out, above), below)
 
 

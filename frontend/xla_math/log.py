@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from llax.frontend import lax
+from llax.frontend.custom_derivatives import custom_jvp
 from llax.frontend.xla_math.core import fma, horner, narrow_floats_in_float32
 
 # float32 log: Cephes' polynomial (highest degree first), sqrt(1/2), and ln 2 split in a
@@ -28,6 +29,9 @@ _SQRT_HALF = 0.707106781186547524
 _LN2_SMALL, _LN2_EXACT = -2.12194440e-4, 0.693359375
 
 
+# Both are differentiated by their own rules (as JAX differentiates its log and log1p), not
+# through their formulas: log's goes through bit manipulation, which has no derivative.
+@custom_jvp
 @narrow_floats_in_float32
 def log(x: Any) -> Any:
     """Natural log of a float32 or float64 array, with XLA's values for float32."""
@@ -84,6 +88,7 @@ _LOG1P_DEN = (1.0, 1.5062909083469192043167e1, 8.3047565967967209469434e1,
               2.1642788614495947685003e2, 6.0118660497603843919306e1)
 
 
+@custom_jvp
 @narrow_floats_in_float32
 def log1p(x: Any) -> Any:
     """log(1 + x) as XLA computes it (its rational approximation for small x)."""
@@ -92,3 +97,7 @@ def log1p(x: Any) -> Any:
     small = lax.add(x, fma(x2, lax.full((), -0.5, x.dtype), lax.mul(lax.mul(x, x2), ratio)))
     large = log(lax.add(x, lax.full((), 1.0, x.dtype)))
     return lax.select(lax.lt(lax.abs(x), lax.full((), _LOG1P_SMALL, x.dtype)), small, large)
+
+
+log.defjvps(lambda g, ans, x: lax.div(g, x))
+log1p.defjvps(lambda g, ans, x: lax.div(g, lax.add(x, lax.full((), 1, x.dtype))))

@@ -263,3 +263,15 @@ def test_arg_reductions_refuse_complex_as_jax(name):
     for m in (jax, llax):
         with pytest.raises(TypeError):
             getattr(m.numpy, name)(m.numpy.asarray(z))
+
+
+@pytest.mark.parametrize("name", ["correlate", "cov", "corrcoef"])
+def test_statistics_of_complex_values_conjugate_as_jax(name):
+    a = np.array([1 + 2j, 3 - 1j, 0.5 + 0.5j, 2j], np.complex64)
+    v = np.array([1 - 1j, 2 + 0.5j], np.complex64)
+    m = np.array([[1 + 1j, 2, 3 - 2j, 0.5j], [2j, 1, -1 + 1j, 3]], np.complex64)
+    call = {"correlate": lambda n: n.correlate(a, v, "full"), "cov": lambda n: n.cov(m),
+            "corrcoef": lambda n: n.corrcoef(m)}[name]
+    ours, theirs = np.asarray(call(lnp)), np.asarray(call(jnp))
+    assert ours.dtype == theirs.dtype
+    np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)

@@ -92,7 +92,9 @@ def convolve(a: Any, v: Any, mode: str = "full", *, precision: Any = None,
 
 def correlate(a: Any, v: Any, mode: str = "valid", *, precision: Any = None,
               preferred_element_type: Any = None) -> Any:
-    """Cross-correlation of two 1-d arrays."""
+    """Cross-correlation of two 1-d arrays (``v`` conjugated when complex, as NumPy)."""
+    if jnp.iscomplexobj(v):
+        v = jnp.conj(v)
     return _conv("correlate", a, v, mode, preferred_element_type)
 
 

@@ -464,7 +464,7 @@ def cov(m: Any, y: Any = None, rowvar: bool = True, bias: bool = False,
     else:
         f = w_sum - ddof * jnp.sum(w * aweights) / w_sum
     x = x - avg[:, None]
-    x_t = x.T if w is None else (x * w[None, :]).T
+    x_t = (x.T if w is None else (x * w[None, :]).T).conj()  # (conj: complex variables)
     return jnp.squeeze(jnp.divide(jnp.dot(x, x_t), f))
 
 
@@ -477,8 +477,10 @@ def corrcoef(x: Any, y: Any = None, rowvar: bool = True, dtype: Any = None) -> A
     c = cov(x, y, rowvar, dtype=dtype)
     if c.ndim == 0:
         return jnp.divide(c, c)  # one variable: 1, or NaN for no spread
-    d = jnp.sum(c * jnp.eye(c.shape[0], dtype=c.dtype), axis=1)
+    d = jnp.real(jnp.sum(c * jnp.eye(c.shape[0], dtype=c.dtype), axis=1))
     stddev = jnp.sqrt(d)
     c = c / stddev[:, None] / stddev[None, :]
+    if jnp.iscomplexobj(c):  # each part clipped, as NumPy and JAX do
+        return lax.complex(jnp.clip(jnp.real(c), -1, 1), jnp.clip(jnp.imag(c), -1, 1))
     return jnp.clip(c, -1, 1)
 

@@ -275,3 +275,15 @@ def test_statistics_of_complex_values_conjugate_as_jax(name):
     ours, theirs = np.asarray(call(lnp)), np.asarray(call(jnp))
     assert ours.dtype == theirs.dtype
     np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("args", [(None, None), (2, None), (None, (0, 1)), ("fro", (0, 1))])
+def test_norm_of_complex_values_as_jax(args):
+    x = np.array([[1 + 2j, 3 - 1j], [0.5j, 2]], np.complex64)
+    ord_, axis = args
+    if axis is None and ord_ is not None:
+        x = x[0]
+    ours = lnp.linalg.norm(x, ord_, axis)
+    theirs = jnp.linalg.norm(x, ord_, axis)
+    assert np.asarray(ours).dtype == np.asarray(theirs).dtype
+    np.testing.assert_allclose(ours, theirs, rtol=1e-6)

@@ -46,7 +46,14 @@ _abs, _sqrt, _multiply, _not_equal = (UFUNCS[n] for n in ("abs", "sqrt", "multip
 
 
 def _sum_of_squares(x: Any, axes: tuple[int, ...], keepdims: bool) -> Any:
-    return _sqrt(R.sum(_multiply(x, x), axis=axes, keepdims=keepdims))
+    """sqrt(sum |x|^2): for complex x, of the real x * conj(x), as JAX."""
+    if x.dtype.kind == "c":
+        from llax.frontend import jnp
+
+        squares = jnp.real(_multiply(x, jnp.conj(x)))
+    else:
+        squares = _multiply(x, x)
+    return _sqrt(R.sum(squares, axis=axes, keepdims=keepdims))
 
 
 def _vector_norm(x: Any, ord: Any, axis: int, keepdims: bool) -> Any:

@@ -146,6 +146,19 @@ def as_jax(fn: Callable) -> Callable:
                               fn.__defaults__, fn.__closure__)
 
 
+def assert_grads_match_jax(makes: list[Callable], x: np.ndarray, rtol: float = 1e-5) -> None:
+    """For each ``make(np_module, x)``: grad of its sum matches JAX's eagerly; and grad of
+    a weighted total of all of them matches under jit (one compilation for the lot)."""
+    import llax.numpy as lnp
+
+    for make in makes:
+        loss = lambda m, make=make: lambda x: m.sum(make(m, x))  # noqa: E731
+        assert_same(llax.grad(loss(lnp))(x), jax.grad(loss(jax.numpy))(x), rtol=rtol)
+    total = lambda m: lambda x: sum(m.sum(f(m, x)) * (i + 1)  # noqa: E731
+                                    for i, f in enumerate(makes))
+    assert_same(llax.jit(llax.grad(total(lnp)))(x), jax.grad(total(jax.numpy))(x), rtol=rtol)
+
+
 def primitive_names(fn: Callable, *args: Any, use_jax: bool = False) -> list[str]:
     maker = jax.make_jaxpr if use_jax else llax.make_jaxpr
     return [e.primitive.name for e in maker(fn)(*args).jaxpr.eqns]

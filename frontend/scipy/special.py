@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import operator
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -469,32 +469,28 @@ def expit(x: Any) -> Any:
     return lax.logistic(x)
 
 
-@custom_jvp
-def xlogy(x: Any, y: Any) -> Any:
-    """x * log(y), 0 where x = 0 (unless y is NaN)."""
-    x, y = _inexact("xlogy", x, y)
-    return jnp.where((x != 0) | jnp.isnan(y), x * jnp.log(y), jnp.zeros_like(x))
+def _x_times_log(name: str, log: Callable[[Any], Any],
+                 dlog: Callable[[Any], Any]) -> Callable[[Any, Any], Any]:
+    """``x * log(y)``, 0 where x = 0 (unless y is NaN), with its derivative written out
+    (so the 0 * -inf at x = y = 0 gives no NaN)."""
+
+    @custom_jvp
+    def fn(x: Any, y: Any) -> Any:
+        x, y = _inexact(name, x, y)
+        return jnp.where((x != 0) | jnp.isnan(y), x * log(y), jnp.zeros_like(x))
+
+    @fn.defjvp
+    def _jvp(primals: tuple, tangents: tuple) -> tuple:
+        (x, y), (x_dot, y_dot) = primals, tangents
+        out = fn(x, y)
+        return out, (x_dot * log(y) + y_dot * x * dlog(y)).astype(out.dtype)
+
+    fn.__name__ = fn.__qualname__ = name
+    return fn
 
 
-@xlogy.defjvp
-def _xlogy_jvp(primals: tuple, tangents: tuple) -> tuple:
-    (x, y), (x_dot, y_dot) = primals, tangents
-    out = xlogy(x, y)
-    return out, (x_dot * jnp.log(y) + y_dot * x / y).astype(out.dtype)
-
-
-@custom_jvp
-def xlog1py(x: Any, y: Any) -> Any:
-    """x * log1p(y), 0 where x = 0 (unless y is NaN)."""
-    x, y = _inexact("xlog1py", x, y)
-    return jnp.where((x != 0) | jnp.isnan(y), x * jnp.log1p(y), jnp.zeros_like(x))
-
-
-@xlog1py.defjvp
-def _xlog1py_jvp(primals: tuple, tangents: tuple) -> tuple:
-    (x, y), (x_dot, y_dot) = primals, tangents
-    out = xlog1py(x, y)
-    return out, (x_dot * jnp.log1p(y) + y_dot * x / (1 + y)).astype(out.dtype)
+xlogy = _x_times_log("xlogy", jnp.log, lambda y: 1 / y)
+xlog1py = _x_times_log("xlog1py", jnp.log1p, lambda y: 1 / (1 + y))
 
 
 @custom_jvp

@@ -539,6 +539,32 @@ def bench_callbacks() -> list[Row]:
     return rows
 
 
+def bench_linalg() -> list[Row]:
+    """LAPACK-backed linear algebra under jit (issue 12's targets: within 1.2x NumPy, no
+    slower than JAX)."""
+    import llax
+    import llax.numpy as lnp
+
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((512, 512)).astype(np.float32)
+    b = rng.standard_normal((512,)).astype(np.float32)
+    s = rng.standard_normal((256, 256)).astype(np.float32)
+    s = s + s.T
+    solve, eigh = llax.jit(lnp.linalg.solve), llax.jit(lnp.linalg.eigh)
+    al, bl, sl = lnp.asarray(a), lnp.asarray(b), lnp.asarray(s)
+    rows = [Row("jit(jnp.linalg.solve) 512x512 f32", median_time(lambda: solve(al, bl)),
+                numpy=median_time(lambda: np.linalg.solve(a, b))),
+            Row("jit(jnp.linalg.eigh) 256x256 f32", median_time(lambda: eigh(sl)),
+                numpy=median_time(lambda: np.linalg.eigh(s)))]
+    jax, jnp = _jax()
+    if jax:
+        jsolve, jeigh = jax.jit(jnp.linalg.solve), jax.jit(jnp.linalg.eigh)
+        aj, bj, sj = jnp.asarray(a), jnp.asarray(b), jnp.asarray(s)
+        rows[0].jax = median_time(lambda: jsolve(aj, bj).block_until_ready())
+        rows[1].jax = median_time(lambda: jax.block_until_ready(jeigh(sj)))
+    return rows
+
+
 WORKLOADS: dict[str, Callable[[], list[Row]]] = {
     "dispatch": bench_dispatch,
     "selu": bench_selu,
@@ -552,6 +578,7 @@ WORKLOADS: dict[str, Callable[[], list[Row]]] = {
     "newton": bench_newton,
     "random": bench_random,
     "callbacks": bench_callbacks,
+    "linalg": bench_linalg,
 }
 
 

@@ -50,7 +50,9 @@ jacobian = jacrev  # JAX's alias
 _ALIASES = {
     "numpy": "llax.frontend.jnp",
     "numpy.linalg": "llax.frontend.jnp.linalg",
+    "numpy.fft": "llax.frontend.jnp.fft",
     "lax": "llax.frontend.lax",
+    "lax.linalg": "llax.frontend.lax_linalg",
     "debug": "llax.frontend.debug",
     "experimental": "llax.frontend.experimental",
     "nn": "llax.frontend.nn",
@@ -88,8 +90,10 @@ def _register_aliases() -> None:
                 raise
             continue
         sys.modules[f"{__name__}.{public}"] = module
-        if "." not in public:
-            globals()[public] = module
+        parent, _, name = public.rpartition(".")
+        # `import llax.lax.linalg` looks the submodule up as an attribute of its parent.
+        setattr(sys.modules[f"{__name__}.{parent}"] if parent else sys.modules[__name__],
+                name, module)
 
 
 _register_aliases()

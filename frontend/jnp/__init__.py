@@ -171,4 +171,4 @@ from llax.frontend.jnp._statistics import *  # noqa: E402, F403
 # isort: split
 # Operators and methods of Array and Tracer are defined on top of this whole namespace.
 from llax.frontend import array_methods as _array_methods  # noqa: E402, F401
-from llax.frontend.jnp import linalg  # noqa: E402
+from llax.frontend.jnp import fft, linalg  # noqa: E402

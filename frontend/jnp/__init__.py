@@ -161,6 +161,7 @@ from llax.frontend.jnp._diagonals import *  # noqa: E402, F403
 from llax.frontend.jnp._einsum import *  # noqa: E402, F403
 from llax.frontend.jnp._functional import *  # noqa: E402, F403
 from llax.frontend.jnp._grids import *  # noqa: E402, F403
+from llax.frontend.jnp._interop import *  # noqa: E402, F403
 from llax.frontend.jnp._more_math import *  # noqa: E402, F403
 from llax.frontend.jnp._polynomials import *  # noqa: E402, F403
 from llax.frontend.jnp._searching import *  # noqa: E402, F403

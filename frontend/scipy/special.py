@@ -1144,3 +1144,4 @@ __all__ = [
 ]
 
 from llax.frontend.scipy._betainc import betainc  # noqa: E402 - it builds on this module
+from llax.frontend.scipy._special_more import *  # noqa: E402, F403 - builds on this module

@@ -152,7 +152,7 @@ METHODS: dict[str, Any] = {
     "dot": jnp.dot, "clip": jnp.clip, "nonzero": jnp.nonzero, "sort": jnp.sort,
     "argsort": jnp.argsort, "take": jnp.take, "cumsum": jnp.cumsum, "cumprod": jnp.cumprod,
     "searchsorted": jnp.searchsorted, "argpartition": jnp.argpartition, "ptp": jnp.ptp,
-    "diagonal": jnp.diagonal, "repeat": jnp.repeat,
+    "diagonal": jnp.diagonal, "trace": jnp.trace, "repeat": jnp.repeat,
     "compress": _compress, "choose": _choose,
     "conj": _unary(jnp.conjugate), "conjugate": _unary(jnp.conjugate), "copy": jnp.asarray,
     "T": property(_transpose), "mT": property(M.matrix_transpose),
@@ -166,8 +166,6 @@ METHODS: dict[str, Any] = {
 # these are Array's alone.
 ARRAY_ONLY: dict[str, Any] = {
     "devices": devices.array_devices, "device": property(devices.array_device),
-    # (A Tracer's ``trace`` attribute is its trace, so only Arrays have the method.)
-    "trace": jnp.trace,
     "sharding": property(devices.array_sharding),
     "copy_to_host_async": devices.array_copy_to_host_async,
     "is_fully_addressable": property(lambda self: True),

@@ -81,7 +81,7 @@ class Traced:
 
 
 def _knows_value(x: Any) -> bool:
-    return not isinstance(x, Tracer) or (x.trace.concrete and x.val is not None)
+    return not isinstance(x, Tracer) or (x._trace.concrete and x.val is not None)
 
 
 def trace_flat(fun: Callable, leaves: Sequence[Any], name: str, has_aux: bool = False, *,

@@ -314,7 +314,7 @@ def _known_value(x: Any) -> np.ndarray | None:
     """``x``'s value if it is known now: a concrete array, or a tracer of a trace that knows
     its value (e.g. eager grad); None under jit or vmap."""
     if isinstance(x, Tracer):
-        return x.val if x.trace.is_live() else None
+        return x.val if x._trace.is_live() else None
     if isinstance(x, Array):
         return x._value
     return np.asarray(x)
@@ -613,7 +613,7 @@ def _dtype_weak(x: Any) -> tuple[np.dtype, bool]:
 def _concrete_int(x: Any) -> int | None:
     """``x`` as a Python int when its value is known now (not a tracer of jit)."""
     if isinstance(x, Tracer):
-        val = x.val if x.trace.is_live() else None
+        val = x.val if x._trace.is_live() else None
         return None if val is None else int(val)
     try:
         return int(x)

@@ -269,18 +269,18 @@ class Tracer:
     values works, as in JAX); under jit it is None. It is computed on first use.
     """
 
-    __slots__ = ("ir_var", "trace")
+    __slots__ = ("ir_var", "_trace")
     __array_priority__ = 100
 
     def __init__(self, var: Var, trace: Trace, val: np.ndarray | None = None) -> None:
         self.ir_var = var
-        self.trace = trace
+        self._trace = trace
         if val is not None:
             trace.values[var] = val
 
     @property
     def val(self) -> np.ndarray | None:
-        return self.trace.value_of(self.ir_var) if self.trace.concrete else None
+        return self._trace.value_of(self.ir_var) if self._trace.concrete else None
 
     @property
     def aval(self) -> TensorType:
@@ -308,20 +308,20 @@ class Tracer:
 
     def _concrete(self, what: str,
                   error: type[TracerError] = ConcretizationTypeError) -> np.ndarray:
-        if not self.trace.is_live():  # even if its value is known: it escaped, as JAX says
+        if not self._trace.is_live():  # even if its value is known: it escaped, as JAX says
             raise self.escaped("outside of any trace" if not trace_stack() else
                                f"in {trace_stack()[-1].name!r}")
         if self.val is not None:
             return self.val
-        raise error(self.trace.concretization_message(self.ir_var, what))
+        raise error(self._trace.concretization_message(self.ir_var, what))
 
     def escaped(self, used_in: str) -> UnexpectedTracerError:
         """The error for using this tracer after its trace finished, or on another thread."""
         where = (" on another thread, while that trace was still running"
-                 if self.trace.active else "")
+                 if self._trace.active else "")
         return UnexpectedTracerError(
             f"Encountered an unexpected tracer: a value of type {self.ir_var.type} traced in "
-            f"{self.trace.name!r} escaped the trace that created it and was used {used_in}"
+            f"{self._trace.name!r} escaped the trace that created it and was used {used_in}"
             f"{where}. A function transformed by llax had a side effect that kept a "
             "reference to an intermediate value (for example stored it in a global or a "
             "list, or handed it to another thread).")
@@ -345,7 +345,7 @@ class Tracer:
     def _known_value(self, what: str, message: Callable[[str], str],
                      error: type[TracerError] = ConcretizationTypeError) -> np.ndarray:
         """``_concrete`` with JAX's wording for the conversion ``what``."""
-        if self.trace.is_live() and self.val is None:
+        if self._trace.is_live() and self.val is None:
             raise error(message(what))
         return self._concrete(what, error)
 
@@ -358,13 +358,13 @@ class Tracer:
         """JAX's ConcretizationTypeError text for this tracer; ``context`` says what needed
         its value."""
         return (f"Abstract tracer value encountered where concrete value is expected: "
-                f"{self._described()}\n{context}\n{self.trace.origin_message(self.ir_var)}\n\n"
+                f"{self._described()}\n{context}\n{self._trace.origin_message(self.ir_var)}\n\n"
                 "See https://docs.jax.dev/en/latest/errors.html"
                 "#jax.errors.ConcretizationTypeError")
 
     def _index_message(self, _: str) -> str:
         return (f"The __index__() method was called on {self._described()}\n"
-                f"{self.trace.origin_message(self.ir_var)}\n"
+                f"{self._trace.origin_message(self.ir_var)}\n"
                 "See https://docs.jax.dev/en/latest/errors.html"
                 "#jax.errors.TracerIntegerConversionError")
 
@@ -402,7 +402,7 @@ class Tracer:
         return self
 
     def __repr__(self) -> str:
-        return f"Traced<{self.ir_var.type}>with<{self.trace.name}>"
+        return f"Traced<{self.ir_var.type}>with<{self._trace.name}>"
 
 
 # Trace state is per thread, as in JAX: a trace records the ops of the thread running the
@@ -495,9 +495,9 @@ class Trace:
     def atom(self, x: Any) -> Atom:
         """Convert an operand handed to a primitive into an IR operand of this trace."""
         if isinstance(x, Tracer):
-            if x.trace is self:
+            if x._trace is self:
                 return x.ir_var
-            if not x.trace.is_live():
+            if not x._trace.is_live():
                 raise x.escaped(f"in {self.name!r}")
             return self._capture(x, x.ir_var.type)
         if type(x) is LiteralArray:

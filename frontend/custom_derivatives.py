@@ -44,9 +44,9 @@ def value_source(x: Any) -> ValueSource:
     """How to get ``x``'s value later without computing it now: concrete values are
     known; a tracer's is known when its trace is concrete (eager transformations)."""
     if isinstance(x, Tracer):
-        if not x.trace.concrete:
+        if not x._trace.concrete:
             return None
-        trace, var = x.trace, x.ir_var
+        trace, var = x._trace, x.ir_var
         return lambda: trace.value_of(var)
     value = concrete_value(x)[0]
     return lambda: value

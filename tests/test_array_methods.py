@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import operator
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -168,3 +169,18 @@ def test_numpy_methods_as_jax(call, jit):
 def test_trace_method_on_arrays():
     x = np.arange(9, dtype=np.float32).reshape(3, 3)
     assert float(llax.numpy.asarray(x).trace()) == np.trace(x)
+
+
+def test_trace_method_on_tracers():
+    """``x.trace()`` is the method under every transformation (the tracer keeps its trace in
+    a private attribute)."""
+    x = np.arange(9, dtype=np.float32).reshape(3, 3)
+    batch = np.arange(18, dtype=np.float32).reshape(2, 3, 3)
+    assert float(llax.jit(lambda a: a.trace())(x)) == np.trace(x)
+    assert float(llax.jit(lambda a: a.trace(1))(x)) == np.trace(x, 1)
+    np.testing.assert_array_equal(llax.grad(lambda a: a.trace())(x),
+                                  jax.grad(lambda a: a.trace())(x))
+    np.testing.assert_array_equal(llax.vmap(lambda a: a.trace())(batch),
+                                  [np.trace(b) for b in batch])
+    assert_same(llax.jit(lambda a: a.trace(dtype=lnp.int32))(x),
+                jax.jit(lambda a: a.trace(dtype=jnp.int32))(x))

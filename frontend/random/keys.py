@@ -167,7 +167,7 @@ class KeyArray:
         if not isinstance(self._data, (Array, Tracer)):  # eval_shape's ShapeDtypeStruct
             return f"ShapeDtypeStruct(shape={self.shape}, dtype={KEY_DTYPE})"
         if isinstance(self._data, Tracer):
-            return f"Traced<key<fry>{list(self.shape)}>with<{self._data.trace.name}>"
+            return f"Traced<key<fry>{list(self.shape)}>with<{self._data._trace.name}>"
         return (f"Array({self.shape}, dtype={KEY_DTYPE}) overlaying:\n"
                 f"{np.asarray(self._data)}")
 

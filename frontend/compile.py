@@ -41,11 +41,13 @@ def compile_function(fn: Function, *, pipeline: str | None = None,
     try:
         from llax.codegen import compile_native
         from llax.codegen.complex_math import check_native
+        from llax.codegen.lowp import check_native as check_native_lowp
     except ImportError:
         return Compiled(fn, opt, lambda args: evaluate_function(opt, args))
     try:
         check_native(opt)
-    except NotImplementedError:  # complex values the code generator cannot lower yet
+        check_native_lowp(opt)  # bfloat16, float8, int4...: no native lowering
+    except NotImplementedError:  # complex or ml_dtypes values the code generator cannot lower
         return Compiled(fn, opt, lambda args: evaluate_function(opt, args))
     return compile_native(fn, opt, donated)
 

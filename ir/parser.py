@@ -26,6 +26,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+import ml_dtypes
 import numpy as np
 
 from llax.ir import dtypes
@@ -404,17 +405,17 @@ def _convert(tok: Token, dtype: np.dtype) -> np.ndarray:
     if text in ("True", "False"):
         raise ValueError(f"{text} is not a {dtypes.short_name(dtype)} value")
     if text.lstrip("-").startswith("0x"):
-        if dtype.kind != "f" or text.startswith("-"):
+        if not dtypes.is_float(dtype) or text.startswith("-"):
             raise ValueError(f"hex {text!r} is allowed only as the bits of a float")
         bits = int(text, 16)
         if bits >= 1 << (8 * dtype.itemsize):
             raise ValueError(f"{text} has too many bits for {dtypes.short_name(dtype)}")
         return np.array(bits, dtype=f"u{dtype.itemsize}").view(dtype)
-    if dtype.kind == "f":
+    if dtypes.is_float(dtype):
         return np.array(float(text), dtype)
     if not text.lstrip("-").isdigit():
         raise ValueError(f"{text!r} is not an integer")
-    info = np.iinfo(dtype)
+    info = ml_dtypes.iinfo(dtype)  # (NumPy's iinfo does not know int4 & co.)
     if not info.min <= int(text) <= info.max:
         raise ValueError(f"{text} is out of range for {dtypes.short_name(dtype)}")
     return np.array(int(text), dtype)

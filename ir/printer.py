@@ -116,9 +116,9 @@ def _element(x: np.ndarray) -> str:
     dt = x.dtype
     if dt == np.bool_:
         return str(bool(x))
-    if dt.kind in "iu":
+    if dtypes.is_int(dt):
         return str(int(x))
-    if dt.kind != "f":
+    if not dtypes.is_float(dt):
         return repr(x.item())
     bits = x.tobytes()
     for text in (str(x[()]), repr(float(x))):  # numpy's shortest for the dtype, then float64's

@@ -6,7 +6,10 @@ dtypes it holds three *weak* nodes, ``i*``, ``f*`` and ``c*``, the types of Pyth
 Python scalar takes on the width of the array it meets (``int8 + 1 -> int8``).
 A result is weak when it lands on a weak node or every operand was weak (bool never is).
 
-Only dtypes in ``dtypes.SUPPORTED`` take part: no bfloat16.
+bfloat16 sits beside float16 (their join is float32). The 8/6/4-bit floats and the 4/2/1-bit
+integers sit just above ``f*`` (resp. ``i*``) with nothing above them: they take Python
+scalars and narrower kinds, but meet any other fixed-width type only by an error
+(``TypePromotionError``), as in JAX, where they never promote implicitly.
 """
 
 from __future__ import annotations
@@ -20,7 +23,14 @@ import numpy as np
 from llax.config import config
 from llax.ir import dtypes
 
+
+class TypePromotionError(ValueError):
+    """Operand dtypes that have no implicit promotion (JAX's ``jax.dtypes.TypePromotionError``)."""
+
+
 _WEAK_INT, _WEAK_FLOAT, _WEAK_COMPLEX = "i*", "f*", "c*"
+_NARROW_FLOAT_NODES = tuple(dtypes.SHORT_NAMES[dt] for dt in dtypes.NARROW_FLOATS.values())
+_NARROW_INT_NODES = tuple(dtypes.SHORT_NAMES[dt] for dt in dtypes.NARROW_INTS.values())
 _WEAK_NODES = (_WEAK_INT, _WEAK_FLOAT, _WEAK_COMPLEX)
 
 # Each node's immediate successors; every other relation follows by transitivity.
@@ -28,7 +38,7 @@ _WEAK_NODES = (_WEAK_INT, _WEAK_FLOAT, _WEAK_COMPLEX)
 # anything joined with them across signedness) meet only at the floats.
 _EDGES: dict[str, tuple[str, ...]] = {
     "bool": (_WEAK_INT,),
-    _WEAK_INT: ("u8", "i8"),
+    _WEAK_INT: ("u8", "i8", *_NARROW_INT_NODES),
     "u8": ("u16", "i16"),
     "u16": ("u32", "i32"),
     "u32": ("u64", "i64"),
@@ -37,13 +47,15 @@ _EDGES: dict[str, tuple[str, ...]] = {
     "i16": ("i32",),
     "i32": ("i64",),
     "i64": (_WEAK_FLOAT,),
-    _WEAK_FLOAT: ("f16", _WEAK_COMPLEX),
+    _WEAK_FLOAT: ("f16", "bf16", *_NARROW_FLOAT_NODES, _WEAK_COMPLEX),
     "f16": ("f32",),
+    "bf16": ("f32",),
     "f32": ("f64", "c64"),
     "f64": ("c128",),
     _WEAK_COMPLEX: ("c64",),
     "c64": ("c128",),
     "c128": (),
+    **dict.fromkeys(_NARROW_FLOAT_NODES + _NARROW_INT_NODES, ()),
 }
 # With x64 off, no promotion may create a 64-bit type out of narrower ones. The
 # only join that would is u32 with a signed int (-> i64), so the 32-bit lattice
@@ -86,7 +98,10 @@ _UPPER_BOUNDS: dict[bool, dict[str, frozenset[str]]] = {
 def _join(nodes: Iterable[str], x64: bool) -> str:
     """Least upper bound of ``nodes`` on the lattice for the given x64 mode."""
     bounds = _UPPER_BOUNDS[x64]
+    nodes = tuple(nodes)
     common = frozenset.intersection(*(bounds[n] for n in nodes))
+    if not common:
+        raise _no_promotion(nodes)
     # Any common bound's own bounds lie inside ``common``; the least one's are all of it.
     least = [c for c in common if bounds[c] == common]
     if len(least) != 1:  # only reachable if _EDGES is edited into a non-lattice
@@ -94,14 +109,29 @@ def _join(nodes: Iterable[str], x64: bool) -> str:
     return least[0]
 
 
+def _no_promotion(nodes: tuple[str, ...]) -> TypePromotionError:
+    names = tuple(sorted(str(_NODE_DTYPE[n]) for n in set(nodes)))
+    narrow = [n for n in nodes if n in _NARROW_FLOAT_NODES + _NARROW_INT_NODES]
+    why = ""
+    if narrow:
+        dt = _NODE_DTYPE[narrow[0]]
+        what = "floats" if dtypes.is_float(dt) else "integers"
+        why = (f" The {dtypes.bit_width(dt)}-bit {what} never promote implicitly, so that no "
+               "widening happens unnoticed.")
+    return TypePromotionError(
+        f"Input dtypes {names} have no available implicit dtype promotion path.{why} Convert "
+        "the inputs to a common dtype explicitly, e.g. x.astype('float32').")
+
+
 def _node(dtype: np.dtype, weak: bool) -> str:
     # A weak bool has no weak node: bool is already the bottom of the lattice.
     # A weak unsigned joins as i*, the same as a Python int.
-    if weak and dtype.kind in "iu":
+    kind = dtypes.kind(dtype)
+    if weak and kind in "iu":
         return _WEAK_INT
-    if weak and dtype.kind == "f":
+    if weak and kind == "f":
         return _WEAK_FLOAT
-    if weak and dtype.kind == "c":
+    if weak and kind == "c":
         return _WEAK_COMPLEX
     return dtypes.SHORT_NAMES[dtype]
 
@@ -166,7 +196,7 @@ def _result_type(x64: bool, operands: tuple[tuple[Any, bool], ...]) -> tuple[np.
     dt = _NODE_DTYPE[node]
     if dt == dtypes.bool_:  # bools are never weak
         return dt, False
-    return (_DEFAULT_OF_KIND[dt.kind](), True) if weak else (dt, False)
+    return (_DEFAULT_OF_KIND[dtypes.kind(dt)](), True) if weak else (dt, False)
 
 
 def _scalar_dtype(x: Any, where: str) -> tuple[np.dtype, bool]:

@@ -10,13 +10,56 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+import ml_dtypes
 import numpy as np
 
+from llax.ir import dtypes
 from llax.ir import prims as P
 from llax.ir.primitive import Primitive
 from llax.ir.prims.callbacks import CALLBACKS, run_callback
 
-reference: dict[Primitive, Callable[..., np.ndarray]] = {}
+# ml_dtypes' types (NumPy kind "V") are computed in a NumPy type that holds them exactly,
+# as XLA's CPU backend does: bfloat16 and the narrow floats in float32, the sub-byte
+# integers in int8/uint8. The caller rounds each result back to the op's dtype (RNE for
+# floats, wrapping for integers), so every op rounds once, as JAX's eager ops do.
+_WIDE_OF = {dt: np.dtype(np.float32) if dtypes.is_float(dt) else
+            np.dtype(np.int8 if dtypes.kind(dt) == "i" else np.uint8)
+            for dt in dtypes.LOW_PRECISION}
+# Primitives that only move values (or reinterpret bits): no widening needed, or wanted.
+_MOVES_ONLY = frozenset({"reshape", "transpose", "squeeze", "rev", "slice", "dynamic_slice",
+                         "dynamic_update_slice", "concatenate", "broadcast_in_dim",
+                         "bitcast_convert_type", "stop_gradient"})
+
+
+def _widening_low_precision(fn: Callable) -> Callable:
+    """``fn`` with operands of ml_dtypes' types (kind "V") widened first (see _WIDE_OF)."""
+
+    def run(*args, **params):
+        for a in args:
+            if type(a) is np.ndarray and a.dtype.kind == "V":
+                return fn(*(_widen(x) for x in args), **params)
+        return fn(*args, **params)
+
+    run.__wrapped__ = fn
+    return run
+
+
+def _widen(x):
+    if type(x) is np.ndarray and x.dtype.kind == "V":
+        return x.astype(_WIDE_OF[x.dtype])
+    return x
+
+
+class _Rules(dict):
+    """The rule table; every rule stored into it computes ml_dtypes' types widened."""
+
+    def __setitem__(self, prim: Primitive, fn: Callable) -> None:
+        if prim.name not in _MOVES_ONLY:
+            fn = _widening_low_precision(fn)
+        super().__setitem__(prim, fn)
+
+
+reference: dict[Primitive, Callable[..., np.ndarray]] = _Rules()
 
 
 def _quiet(fn: Callable) -> Callable:
@@ -202,18 +245,19 @@ reference[P.select_n] = _select_n
 
 def _convert(x: np.ndarray, *, new_dtype: np.dtype, weak_type: bool = False) -> np.ndarray:
     new_dtype = np.dtype(new_dtype)
-    if x.dtype.kind == "c" and new_dtype.kind != "c":
+    new_kind = dtypes.kind(new_dtype)
+    if x.dtype.kind == "c" and new_kind != "c":
         if new_dtype == np.bool_:  # nonzero if either part is, as in JAX
             return x != 0
         x = x.real  # the imaginary part is dropped, as in JAX
-    if x.dtype.kind == "f" and new_dtype.kind in "iu":
+    if x.dtype.kind == "f" and new_kind in "iu":
         # Like XLA: NaN -> 0, out-of-range values saturate instead of wrapping.
-        info = np.iinfo(new_dtype)
+        info = ml_dtypes.iinfo(new_dtype)
         with np.errstate(invalid="ignore"):
             t = np.trunc(x.astype(np.float64))
             inside = np.where(np.isnan(t), 0, np.clip(t, info.min, info.max))
             # info.max may not be representable in float64 (int64): decide by comparison.
-            too_big = t >= 2.0 ** (info.bits - (new_dtype.kind == "i"))
+            too_big = t >= 2.0 ** (info.bits - (new_kind == "i"))
             return np.where(too_big, info.max, inside.astype(new_dtype))
     if new_dtype == np.bool_:
         return x != 0
@@ -356,6 +400,8 @@ def _dot_general(lhs: np.ndarray, rhs: np.ndarray, *, dimension_numbers, precisi
     k = math.prod(lhs.shape[i] for i in lc)
     n = math.prod(rhs.shape[i] for i in rfree)
     dtype = np.dtype(preferred_element_type or lhs.dtype)
+    if dtype.kind == "V":  # bfloat16 & co.: accumulate in the widened type (see _WIDE_OF)
+        dtype = _WIDE_OF[dtype]
     out = np.matmul(l2.reshape(*nb, m, k).astype(dtype), r2.reshape(*nb, k, n).astype(dtype))
     return out.reshape((*nb, *[lhs.shape[i] for i in lfree], *[rhs.shape[i] for i in rfree]))
 

@@ -16,7 +16,9 @@ from llax.config import config
 from llax.ir import dtypes
 from llax.ir.promotion import dtype_of_value, promote_types, python_scalar_dtype, result_type
 
-ALL = sorted(dtypes.SUPPORTED, key=lambda d: (d.kind, d.itemsize))
+# NumPy's own dtypes; ml_dtypes' (bfloat16, float8..., int4...) are LOW_PRECISION.
+ALL = sorted(dtypes.SUPPORTED - dtypes.LOW_PRECISION, key=lambda d: (d.kind, d.itemsize))
+LOW_PRECISION = sorted(dtypes.LOW_PRECISION, key=lambda d: (dtypes.kind(d), d.name))
 
 
 @contextlib.contextmanager
@@ -162,7 +164,7 @@ def test_dtype_of_value_arrays(x64: bool) -> None:
     (lambda: dtype_of_value(np.array(["a"])), "<U1"),
     (lambda: dtype_of_value("a"), "str"),
     (lambda: dtype_of_value([1, 2]), "list"),
-    (lambda: promote_types(jnp.bfloat16, "float32"), "bfloat16"),
+    (lambda: promote_types(np.dtype("S3"), "float32"), "S3"),
     (lambda: promote_types("int8", "not-a-dtype"), "not-a-dtype"),
     # np.dtype(int) is int64 but JAX reads Python int as weak: refused, not guessed.
     (lambda: promote_types(int, "int8"), "Python type int"),
@@ -171,6 +173,78 @@ def test_dtype_of_value_arrays(x64: bool) -> None:
 def test_unsupported_dtypes_raise(call, match: str) -> None:
     with pytest.raises(TypeError, match=match):
         call()
+
+
+def _outcome(fn, *args) -> object:
+    """``fn(*args)``, or the name of the exception it raises (TypePromotionError...)."""
+    try:
+        return fn(*args)
+    except Exception as e:  # noqa: BLE001 - the type is compared with JAX's
+        return type(e).__name__
+
+
+def test_low_precision_lattice_matches_jax(x64: bool) -> None:
+    """bfloat16 beside float16, the narrow floats/ints promoting to nothing but themselves,
+    and the TypePromotionError (a ValueError) where JAX has no promotion path."""
+    every = ALL + LOW_PRECISION
+    for a, b in itertools.product(every, repeat=2):
+        if a in LOW_PRECISION or b in LOW_PRECISION:
+            want = _outcome(jnp.promote_types, a, b)
+            assert _outcome(promote_types, a, b) == want, (a, b)
+
+
+@pytest.mark.parametrize("a, b, want", [
+    ("bfloat16", "float16", "float32"), ("bfloat16", "int32", "bfloat16"),
+    ("bfloat16", "uint8", "bfloat16"), ("bfloat16", "bool", "bfloat16"),
+    ("bfloat16", "float32", "float32"), ("bfloat16", "complex64", "complex64"),
+    ("float8_e4m3fn", "int8", "float8_e4m3fn"), ("int4", "bool", "int4"),
+])
+def test_low_precision_promotion_examples(a: str, b: str, want: str) -> None:
+    assert promote_types(a, b) == np.dtype(want) == promote_types(b, a)
+
+
+@pytest.mark.parametrize("a, b", [
+    ("float8_e4m3fn", "float32"), ("float8_e4m3fn", "float8_e5m2"), ("int4", "int8"),
+    ("uint4", "int4"), ("float4_e2m1fn", "bfloat16"),
+])
+def test_low_precision_promotion_errors(a: str, b: str) -> None:
+    from llax.ir.promotion import TypePromotionError
+
+    with pytest.raises(TypePromotionError, match="no available implicit dtype promotion"):
+        promote_types(a, b)
+    assert issubclass(TypePromotionError, ValueError)
+
+
+def test_low_precision_weak_operands_match_jax(x64: bool) -> None:
+    """Every low-precision dtype, weak or not, with every (dtype, weak) operand: JAX's
+    result or its error (pairs; triples would be slow with so many dtypes)."""
+    # (A weak int4 & co. is left out: JAX itself fails on one, with a KeyError.)
+    operands = [(d, w) for d in _canonical() + LOW_PRECISION for w in (False, True)
+                if not (w and d in dtypes.NARROW_INTS.values())]
+    expected: dict[tuple[tuple[np.dtype, bool], ...], object] = {}
+
+    def trace(*xs: object) -> None:
+        for i, j in itertools.product(range(len(xs)), repeat=2):
+            key = (operands[i], operands[j])
+            if key[0][0] in LOW_PRECISION or key[1][0] in LOW_PRECISION:
+                expected[key] = _outcome(_jax_result, xs[i], xs[j])
+        for i in range(len(xs)):
+            expected[(operands[i],)] = _jax_result(xs[i])
+
+    jax.eval_shape(trace, *(jax.ShapeDtypeStruct((), d, weak_type=w) for d, w in operands))
+    for key, want in expected.items():
+        assert _outcome(result_type, *key) == want, key
+
+
+@pytest.mark.parametrize("scalar", [True, 1, 1.0, 1j], ids=["bool", "int", "float", "complex"])
+def test_low_precision_with_python_scalars_matches_jax(x64: bool, scalar: object) -> None:
+    for d in LOW_PRECISION:
+        want = _outcome(lambda d=d: jax.eval_shape(jnp.add, np.zeros(2, d), scalar))
+        got = _outcome(result_type, dtype_of_value(np.zeros(2, d)), python_scalar_dtype(scalar))
+        if isinstance(want, str):
+            assert got == want, d
+        else:
+            assert got == (np.dtype(want.dtype), bool(want.weak_type)), d
 
 
 def test_result_type_needs_an_operand() -> None:

@@ -10,6 +10,7 @@ import functools
 import warnings
 from typing import Any
 
+import ml_dtypes
 import numpy as np
 
 from llax.config import config
@@ -53,9 +54,12 @@ def _scalar_type(name: str, np_type: type) -> _ScalarMeta:
 
 
 SCALAR_TYPES: dict[str, _ScalarMeta] = {
-    name: _scalar_type(name, getattr(np, name))
-    for name in ("bool_", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
-                 "uint64", "float16", "float32", "float64", "complex64", "complex128")
+    **{name: _scalar_type(name, getattr(np, name))
+       for name in ("bool_", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
+                    "uint64", "float16", "float32", "float64", "complex64", "complex128")},
+    # ml_dtypes' types, as JAX has them: bfloat16, the narrow floats and the sub-byte ints.
+    **{name: _scalar_type(name, getattr(ml_dtypes, name))
+       for name in ("bfloat16", *dtypes.NARROW_FLOAT_NAMES, *dtypes.NARROW_INT_NAMES)},
 }
 # Aliases JAX exports: the 64-bit defaults (canonicalised like any 64-bit request).
 SCALAR_ALIASES: dict[str, _ScalarMeta] = {
@@ -130,18 +134,55 @@ def promote_types(a: Any, b: Any) -> np.dtype:
     return promotion.promote_types(_raw_dtype(a), _raw_dtype(b))
 
 
+# NumPy files ml_dtypes' types under np.void; JAX files them where they belong.
+_ABSTRACT_PARENT = {"f": np.floating, "i": np.signedinteger, "u": np.unsignedinteger}
+# A NumPy dtype of the same category, for the category questions NumPy can answer.
+_STAND_IN = {"f": dtypes.float32, "i": dtypes.int8, "u": dtypes.uint8}
+
+
 def issubdtype(arg1: Any, arg2: Any) -> bool:
-    return np.issubdtype(_category(arg1), _category(arg2))
+    """``jnp.issubdtype``: NumPy's, with bfloat16 & co. under ``floating``/``(un)signedinteger``."""
+    a, b = _category(arg1), _category(arg2)
+    a_low = isinstance(a, np.dtype) and dtypes.is_low_precision(a)
+    b_low = isinstance(b, np.dtype) and dtypes.is_low_precision(b)
+    if a_low or b_low:
+        if a_low and b_low:
+            return a == b
+        if b_low:  # nothing else is a subtype of a concrete low-precision type
+            return False
+        return _is_abstract(b) and issubclass(_ABSTRACT_PARENT[dtypes.kind(a)], b)
+    return np.issubdtype(a, b)
+
+
+def _is_abstract(x: Any) -> bool:
+    return isinstance(x, type) and issubclass(x, np.generic) and x in _ABSTRACT_TYPES
+
+
+_ABSTRACT_TYPES = (np.generic, np.number, np.inexact, np.floating, np.integer, np.signedinteger,
+                   np.unsignedinteger, np.complexfloating, np.character, np.flexible)
 
 
 def _category(x: Any) -> Any:
-    if isinstance(x, type) and issubclass(x, np.generic):
+    if _is_abstract(x):
         return x
+    if isinstance(x, type) and issubclass(x, np.generic):
+        return np.dtype(x) if dtypes.is_low_precision(np.dtype(x)) else x
     return _raw_dtype(x)
 
 
 def isdtype(dtype_like: Any, kind: Any) -> bool:
-    return np.isdtype(_raw_dtype(dtype_like), kind)
+    """``jnp.isdtype``: NumPy's, with ml_dtypes' types in their categories."""
+    dt = _raw_dtype(dtype_like)
+    if not dtypes.is_low_precision(dt):
+        return np.isdtype(dt, kind)
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    for k in kinds:
+        if isinstance(k, str):
+            if np.isdtype(_STAND_IN[dtypes.kind(dt)], k):
+                return True
+        elif _raw_dtype(k) == dt:
+            return True
+    return False
 
 
 def can_cast(from_: Any, to: Any, casting: str = "safe") -> bool:
@@ -152,11 +193,13 @@ def can_cast(from_: Any, to: Any, casting: str = "safe") -> bool:
 
 
 def iinfo(int_type: Any) -> np.iinfo:
-    return np.iinfo(_raw_dtype(int_type))
+    """``jnp.iinfo``: ml_dtypes' ``iinfo``, which knows int4 & co. as well (as in JAX)."""
+    return ml_dtypes.iinfo(_raw_dtype(int_type))
 
 
 def finfo(float_type: Any) -> np.finfo:
-    return np.finfo(_raw_dtype(float_type))
+    """``jnp.finfo``: ml_dtypes' ``finfo``, which knows bfloat16 and the float8s (as in JAX)."""
+    return ml_dtypes.finfo(_raw_dtype(float_type))
 
 
 # Where ints and bools go when an op needs a floating dtype: 32-bit and narrower
@@ -165,12 +208,14 @@ _INEXACT_OF = {
     "bool": dtypes.float32, "i8": dtypes.float32, "u8": dtypes.float32, "i16": dtypes.float32,
     "u16": dtypes.float32, "i32": dtypes.float32, "u32": dtypes.float32,
     "i64": dtypes.float64, "u64": dtypes.float64,
+    **dict.fromkeys((dtypes.short_name(dt) for dt in dtypes.NARROW_INTS.values()),
+                    dtypes.float32),
 }
 
 
 def to_inexact(dt: np.dtype, weak: bool) -> tuple[np.dtype, bool]:
     """The inexact dtype an op computes ``(dt, weak)`` in (weak stays weak; complex stays)."""
-    if dt.kind in "fc":
+    if dtypes.kind(dt) in "fc":
         return dt, weak
     if weak:
         return dtypes.default_float(), True

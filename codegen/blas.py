@@ -44,8 +44,11 @@ ROW_MAJOR = 101
 COL_MAJOR = 102
 NO_TRANS = 111
 TRANS = 112
+CONJ_TRANS = 113
 
-ROUTINES = ("sgemm", "dgemm", "sgemv", "dgemv", "sdot", "ddot")
+# Complex routines (c: complex64, z: complex128) take alpha and beta by pointer, each
+# an interleaved (re, im) pair, as NumPy's arrays hold them.
+ROUTINES = ("sgemm", "dgemm", "sgemv", "dgemv", "sdot", "ddot", "cgemm", "zgemm")
 
 # Symbol spellings for ILP64 CBLAS, most specific first. scipy-openblas
 # (NumPy >= 2.0 wheels) uses scipy_cblas_<r>64_; OpenBLAS built with
@@ -256,7 +259,7 @@ _I32, _I64, _PTR = lir.IntType(32), lir.IntType(64), lir.PointerType()
 
 def _signature(routine: str) -> lir.FunctionType:
     # From cblas.h with blasint = int64 (ILP64); enum parameters stay C ints.
-    scalar = lir.FloatType() if routine[0] == "s" else lir.DoubleType()
+    scalar = {"s": lir.FloatType(), "d": lir.DoubleType()}.get(routine[0], _PTR)
     kind = routine[1:]
     if kind == "gemm":  # order, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc
         return lir.FunctionType(lir.VoidType(), [

@@ -1,24 +1,53 @@
-"""Complex numbers in native code: what the code generator can lower, and what it cannot.
+"""Complex numbers in native code: which primitives the code generator lowers on them.
 
-The native code generator has no complex lowering yet: no LLVM type for a complex
-element, no scalar rules on (re, im) pairs, no complex BLAS calls, and the native entry
-does not accept complex NumPy buffers. Rather than give wrong numbers, a function that
-holds any complex value is refused here with a ``LoweringError`` (a NotImplementedError)
-naming the first op (or parameter) involved; ``llax.frontend.compile`` then runs such a
-function with the NumPy interpreter, whose reference rules define the results anyway.
+A complex element is ``{T, T}`` (llax.codegen.ltypes); elementwise rules live in
+llax.codegen.complex_rules (arithmetic, comparisons, conversions) and
+llax.codegen.complex_functions (transcendental functions), reductions and data movement
+go through the same code as real dtypes, and ``dot_general`` calls BLAS cgemm/zgemm.
 
-When complex ops gain native rules, ``NATIVE_COMPLEX`` lists their primitives and the
-check lets functions made only of those through.
+Primitives with no complex lowering are refused here with a ``LoweringError`` (a
+NotImplementedError) naming the first op involved, rather than give wrong numbers;
+``llax.frontend.compile`` then runs such a function with the NumPy interpreter, whose
+reference rules define the results anyway. ``NATIVE_COMPLEX`` lists the primitives that
+may touch complex values natively, each with a test of its op where only some of its
+instances are lowered (``integer_pow`` with a huge exponent is NumPy's ``cpow``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from llax.codegen.emitter import LoweringError
 from llax.ir import dtypes
-from llax.ir.core import Function, walk_ops
+from llax.ir.core import Function, Op, walk_ops
 
-# Primitives with a native lowering on complex operands or results (none yet).
-NATIVE_COMPLEX: frozenset[str] = frozenset()
+_ANY: Callable[[Op], bool] = lambda op: True  # noqa: E731
+
+
+def _integer_pow(op: Op) -> bool:
+    from llax.codegen.complex_rules import integer_pow_is_native
+
+    return integer_pow_is_native(op)
+
+
+def _scatter(op: Op) -> bool:
+    return op.prim.name in ("scatter", "scatter-add", "scatter-sub", "scatter-mul")
+
+
+# Primitives with a native lowering on complex operands or results; the function says
+# whether it covers one op (its parameters), where it does not cover them all.
+NATIVE_COMPLEX: dict[str, Callable[[Op], bool]] = {
+    **{name: _ANY for name in (
+        # elementwise (complex_rules, complex_functions)
+        "add sub mul div neg conj real imag complex abs eq ne select_n convert_element_type "
+        "stop_gradient square "
+        # data movement (index_rules, indexing, lower)
+        "broadcast_in_dim concatenate dynamic_slice gather iota pad reshape rev slice "
+        "squeeze transpose dynamic_update_slice "
+        # reductions, regions and control flow (reductions, lower, control_flow)
+        "reduce_sum reduce_prod fusion while cond scan dot_general").split()},
+    "integer_pow": _integer_pow,
+}
 
 
 def _is_complex(var) -> bool:
@@ -27,19 +56,14 @@ def _is_complex(var) -> bool:
 
 def native_blocker(fn: Function) -> str | None:
     """Why ``fn`` cannot be lowered natively because of complex values, or None."""
-    for p in fn.params:
-        if _is_complex(p) and not NATIVE_COMPLEX:
-            return f"parameter {p} has complex type {p.type}"
     for op in walk_ops(fn):
-        if op.prim.name in NATIVE_COMPLEX:
+        native = NATIVE_COMPLEX.get(op.prim.name)
+        if native is not None and native(op):
             continue
         for v in (*op.inputs, *op.outputs):
             if _is_complex(v):
                 return (f"no native lowering of {op.prim.name!r} on complex values "
                         f"({v.type.dtype.name})")
-    for r in fn.results:
-        if _is_complex(r) and not NATIVE_COMPLEX:
-            return f"result {r} has complex type {r.type}"
     return None
 
 

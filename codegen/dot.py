@@ -124,8 +124,8 @@ def lower_dot(kb, op: Op, outs: list[ir.Value]) -> None:
         # loop would run over N = 1).
         tb = True
 
-    use_blas = (dt in (dtypes.float32, dtypes.float64) and K > 0
-                and M * N * K >= BLAS_MIN_FLOPS and blas.available())
+    use_blas = (dt in _GEMM and K > 0 and M * N * K >= BLAS_MIN_FLOPS and blas.available()
+                and blas.register().has(_GEMM[dt]))
     if use_blas:
         _gemm_blas(kb, dt, B, M, N, K, a, ta, bm, tb, out)
     else:
@@ -134,13 +134,31 @@ def lower_dot(kb, op: Op, outs: list[ir.Value]) -> None:
         kb.free(t)
 
 
+_GEMM = {dtypes.float32: "sgemm", dtypes.float64: "dgemm", dtypes.complex64: "cgemm",
+         dtypes.complex128: "zgemm"}
+
+
+def _scalar_arg(module: ir.Module, dt: np.dtype, value: float) -> ir.Value:
+    """``value`` as gemm's alpha or beta: a constant of a real dtype; for a complex one, a
+    pointer to a private constant global holding it."""
+    if dt.kind != "c":
+        return ir.Constant(ltypes.reg_type(dt), value)
+    name = f"llax_gemm_{dt.name}_{'one' if value else 'zero'}"
+    g = module.globals.get(name)
+    if g is None:
+        g = ir.GlobalVariable(module, ltypes.mem_type(dt), name=name)
+        g.global_constant = True
+        g.linkage = "private"
+        g.align = dt.itemsize
+        g.initializer = ltypes.const(dt, value)
+    return g
+
+
 def _gemm_blas(kb, dt, B, M, N, K, a, ta, bm, tb, out) -> None:
     b = kb.b
     flops = B * M * N * K
     private = blas.register().single_threaded
-    gemm = blas.declare(kb.module, "sgemm" if dt == dtypes.float32 else "dgemm",
-                        threaded=private and flops >= THREADED_MIN_FLOPS)
-    scalar = ltypes.reg_type(dt)
+    gemm = blas.declare(kb.module, _GEMM[dt], threaded=private and flops >= THREADED_MIN_FLOPS)
     lda = max(1, M if ta else K)
     ldb = max(1, K if tb else N)
 
@@ -156,8 +174,8 @@ def _gemm_blas(kb, dt, B, M, N, K, a, ta, bm, tb, out) -> None:
         bld.call(gemm, [ir.Constant(I32, blas.ROW_MAJOR),
                         ir.Constant(I32, blas.TRANS if ta else blas.NO_TRANS),
                         ir.Constant(I32, blas.TRANS if tb else blas.NO_TRANS),
-                        rows, i64(N), i64(K), ir.Constant(scalar, 1.0), pa, i64(lda),
-                        pb, i64(ldb), ir.Constant(scalar, 0.0), pc, i64(max(1, N))])
+                        rows, i64(N), i64(K), _scalar_arg(bld.module, dt, 1.0), pa, i64(lda),
+                        pb, i64(ldb), _scalar_arg(bld.module, dt, 0.0), pc, i64(max(1, N))])
 
     threads = parallel.threads()
     if private and threads > 1 and PARALLEL_MIN_FLOPS <= flops < THREADED_MIN_FLOPS:
@@ -184,6 +202,7 @@ def _gemm_loops(kb, dt, B, M, N, K, a, ta, bm, tb, out) -> None:
     acc_dt = np.dtype(np.float32) if dt == dtypes.float16 else dt
     is_bool = dtypes.is_bool(dt)
     is_float = dt.kind == "f"
+    is_complex = dt.kind == "c"
 
     def load(ptr: ir.Value, off: ir.Value) -> ir.Value:
         v = ltypes.load(b, ltypes.element_ptr(b, ptr, dt, off), dt)
@@ -192,6 +211,15 @@ def _gemm_loops(kb, dt, B, M, N, K, a, ta, bm, tb, out) -> None:
     def mac(acc: ir.Value, x: ir.Value, y: ir.Value, fast: bool) -> ir.Value:
         if is_bool:
             return b.or_(acc, b.and_(x, y))
+        if is_complex:
+            from llax.codegen.complex_rules import cmul_simd
+
+            (ar, ai), (pr, pi) = ltypes.parts(b, acc), ltypes.parts(b, cmul_simd(b, x, y))
+            sums = [b.fadd(ar, pr), b.fadd(ai, pi)]
+            if fast:
+                for s in sums:
+                    s.flags.extend(["reassoc", "nsz"])
+            return ltypes.make_complex(b, *sums)
         if is_float:
             s = b.fadd(acc, b.fmul(x, y))
             if fast:  # a register accumulation: let LLVM reorder it to vectorise

@@ -287,7 +287,7 @@ def _pad_emit(em: Emitter, op: Op, index: Index) -> ir.Value:
         valid = b.and_(valid, ok)
         dims.append(_clamp(b, t, 0, n - 1))
     v = em.emit(x, index.derive(shape, dims, _carries(op, index)))
-    return b.select(valid, v, pad_value)
+    return ltypes.select(b, valid, v, pad_value)
 
 
 RULES[P.pad] = _suffix_rule(_pad_emit, lambda op: _unchanged(
@@ -310,8 +310,8 @@ def _concatenate_emit(em: Emitter, op: Op, index: Index) -> ir.Value:
         dims = [(lambda local=local: local) if d == c else _dim(index, d)
                 for d in range(len(shape))]
         v = em.emit(x, index.derive(shape, dims, carries))
-        result = v if result is None else b.select(
-            b.icmp_signed(">=", pos, i64(offset)), v, result)
+        result = v if result is None else ltypes.select(
+            b, b.icmp_signed(">=", pos, i64(offset)), v, result)
         offset += n
     if result is None:  # every operand is empty, so is the output: never read
         return ltypes.const(op.outputs[0].type.dtype, 0)

@@ -128,7 +128,7 @@ def _gather_emit(em: Emitter, op: Op, index: Index) -> ir.Value:
         value = default_fill_value(dtype)
     with np.errstate(invalid="ignore"):
         constant = ltypes.const(dtype, np.asarray(value).astype(dtype))
-    return b.select(ok, v, constant)
+    return ltypes.select(b, ok, v, constant)
 
 
 def _gather_same(op: Op) -> dict[int, int]:
@@ -215,7 +215,7 @@ def _lower_scatter(kb: KernelBuilder, op: Op, outs: list[ir.Value]) -> None:
         addr = ltypes.element_ptr(b, out, t.dtype, linear) if shape else out
         old = ltypes.load(b, addr, t.dtype)
         new = combine(b, old, em.emit(updates, uindex), t)
-        ltypes.store(b, b.select(ok, new, old), addr, t.dtype)
+        ltypes.store(b, ltypes.select(b, ok, new, old), addr, t.dtype)
 
     with em.scope():
         loop_nest(b, loop_shape(ushape, group), body)

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 
 import llvmlite.ir as ir
 
-from llax.codegen.ltypes import I64, i64
+from llax.codegen.ltypes import I64, i64, is_complex_type, make_complex, parts
 
 Body = Callable[[ir.Value, list[ir.Value]], Sequence[ir.Value]]
 
@@ -28,7 +28,12 @@ def for_range(b: ir.IRBuilder, n: int | ir.Value, body: Body,
     Returns the carried values after the loop, with the builder placed after it.
     A loop with a static trip count of 0 emits nothing; one of 1 emits its body
     once without a loop (i = 0), which keeps the IR small.
+
+    A complex carried value is carried as its two parts (two phis, not one of a struct):
+    LLVM's loop vectoriser recognises reductions only in scalar phis.
     """
+    if any(is_complex_type(v.type) for v in init):
+        return _for_range_split(b, n, body, init, name, unroll)
     if isinstance(n, int):
         if n <= 0:
             return list(init)
@@ -66,6 +71,31 @@ def for_range(b: ir.IRBuilder, n: int | ir.Value, body: Body,
 
     b.position_at_end(exit_bb)
     return list(phis)
+
+
+def _for_range_split(b: ir.IRBuilder, n: int | ir.Value, body: Body, init: Sequence[ir.Value],
+                     name: str, unroll: int) -> list[ir.Value]:
+    """``for_range`` with every complex carried value split into its parts."""
+    is_c = [is_complex_type(v.type) for v in init]
+    flat: list[ir.Value] = []
+    for v, c in zip(init, is_c):
+        flat.extend(parts(b, v) if c else (v,))
+
+    def join(values: Sequence[ir.Value]) -> list[ir.Value]:
+        out, it = [], iter(values)
+        for c in is_c:
+            out.append(make_complex(b, next(it), next(it)) if c else next(it))
+        return out
+
+    def split(values: Sequence[ir.Value]) -> list[ir.Value]:
+        out: list[ir.Value] = []
+        for v, c in zip(values, is_c):
+            out.extend(parts(b, v) if c else (v,))
+        return out
+
+    result = for_range(b, n, lambda i, carried: split(body(i, join(carried))), flat, name,
+                       unroll)
+    return join(result)
 
 
 def loop_nest(b: ir.IRBuilder, sizes: Sequence[int], body: Callable[[list[ir.Value]], None],

@@ -627,7 +627,7 @@ def _lower_dynamic_update_slice(kb: KernelBuilder, op: Op, outs: list[ir.Value])
                 dims.append(ltypes.intrinsic(b, "smin", [ltypes.intrinsic(
                     b, "smax", [t, i64(0)], I64), i64(max(ushape[d] - 1, 0))], I64))
             u = em.emit(update, Index(b, ushape, dims))
-            v = b.select(inside, u, v)
+            v = ltypes.select(b, inside, u, v)
         em.store(v, out, op.outputs[0].type.dtype, index)
 
     with em.scope():

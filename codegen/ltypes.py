@@ -3,6 +3,13 @@
 bool is ``i8`` in memory (NumPy's layout) and ``i1`` in registers, so that
 selects and branches use it directly; every other dtype has one type for both.
 Signedness is not part of LLVM integer types: rules consult the dtype.
+
+A complex element is the literal struct ``{T, T}`` (real, imaginary part) of its part
+type ``T``, in memory (NumPy's interleaved layout) and in registers. It is loaded and
+stored as two scalar accesses of ``T`` (at ``2*i`` and ``2*i + 1``), never as one
+aggregate access: LLVM's loop vectoriser forms interleaved access groups from those, and
+instcombine folds the struct's ``insertvalue``/``extractvalue`` pairs away before it runs.
+``select`` on complex values goes part by part (``select``) for the same reason.
 """
 
 from __future__ import annotations
@@ -25,7 +32,44 @@ def mem_type(dtype: np.dtype) -> ir.Type:
     dtype = np.dtype(dtype)
     if dtype.kind == "f":
         return _FLOATS[dtype.itemsize]
+    if dtype.kind == "c":
+        part = _FLOATS[dtype.itemsize // 2]
+        return ir.LiteralStructType([part, part])
     return ir.IntType(8 * dtype.itemsize)  # bool is one byte, like NumPy
+
+
+def is_complex_type(t: ir.Type) -> bool:
+    """Whether an LLVM type is a complex element's ``{T, T}``."""
+    return isinstance(t, ir.LiteralStructType) and len(t.elements) == 2
+
+
+def part_type(dtype: np.dtype) -> ir.Type:
+    """The LLVM type of a complex dtype's parts (a real dtype's own type)."""
+    dtype = np.dtype(dtype)
+    return _FLOATS[dtype.itemsize // 2] if dtype.kind == "c" else reg_type(dtype)
+
+
+def parts(b: ir.IRBuilder, z: ir.Value) -> tuple[ir.Value, ir.Value]:
+    """A complex register value's (real, imaginary) parts."""
+    if isinstance(z, ir.Constant) and isinstance(z.constant, (list, tuple)):
+        return z.constant[0], z.constant[1]
+    return b.extract_value(z, 0), b.extract_value(z, 1)
+
+
+def make_complex(b: ir.IRBuilder, re: ir.Value, im: ir.Value) -> ir.Value:
+    """The complex register value with parts ``re`` and ``im``."""
+    t = ir.LiteralStructType([re.type, re.type])
+    if isinstance(re, ir.Constant) and isinstance(im, ir.Constant):
+        return ir.Constant(t, [re, im])
+    return b.insert_value(b.insert_value(ir.Constant(t, ir.Undefined), re, 0), im, 1)
+
+
+def select(b: ir.IRBuilder, cond: ir.Value, x: ir.Value, y: ir.Value) -> ir.Value:
+    """``cond ? x : y`` for any element value (complex ones part by part)."""
+    if is_complex_type(x.type):
+        (xr, xi), (yr, yi) = parts(b, x), parts(b, y)
+        return make_complex(b, b.select(cond, xr, yr), b.select(cond, xi, yi))
+    return b.select(cond, x, y)
 
 
 def reg_type(dtype: np.dtype) -> ir.Type:
@@ -34,12 +78,26 @@ def reg_type(dtype: np.dtype) -> ir.Type:
 
 
 def load(b: ir.IRBuilder, ptr: ir.Value, dtype: np.dtype) -> ir.Value:
+    dtype = np.dtype(dtype)
+    if dtype.kind == "c":
+        part, align = part_type(dtype), dtype.itemsize // 2
+        re = b.load(ptr, typ=part, align=align)
+        im = b.load(b.gep(ptr, [i64(1)], inbounds=True, source_etype=part), typ=part,
+                    align=align)
+        return make_complex(b, re, im)
     v = b.load(ptr, typ=mem_type(dtype), align=np.dtype(dtype).itemsize)
     # != 0 rather than trunc: a byte other than 0/1 still reads as True, as in NumPy.
     return b.icmp_unsigned("!=", v, ir.Constant(I8, 0)) if dtypes.is_bool(dtype) else v
 
 
 def store(b: ir.IRBuilder, value: ir.Value, ptr: ir.Value, dtype: np.dtype) -> None:
+    dtype = np.dtype(dtype)
+    if dtype.kind == "c":
+        part, align = part_type(dtype), dtype.itemsize // 2
+        re, im = parts(b, value)
+        b.store(re, ptr, align=align)
+        b.store(im, b.gep(ptr, [i64(1)], inbounds=True, source_etype=part), align=align)
+        return
     if dtypes.is_bool(dtype):
         value = b.zext(value, I8)
     b.store(value, ptr, align=np.dtype(dtype).itemsize)
@@ -47,6 +105,13 @@ def store(b: ir.IRBuilder, value: ir.Value, ptr: ir.Value, dtype: np.dtype) -> N
 
 def element_ptr(b: ir.IRBuilder, base: ir.Value, dtype: np.dtype, offset: ir.Value) -> ir.Value:
     # inbounds: offsets are always within the buffer, which lets LLVM reason about strides.
+    dtype = np.dtype(dtype)
+    if dtype.kind == "c":  # the real part of element ``offset``: part 2 * offset
+        part = part_type(dtype)
+        return b.gep(base, [b.mul(offset, i64(2), flags=["nuw", "nsw"])
+                            if not isinstance(offset, ir.Constant)
+                            else i64(2 * int(offset.constant))],
+                     inbounds=True, source_etype=part)
     return b.gep(base, [offset], inbounds=True, source_etype=mem_type(dtype))
 
 
@@ -55,6 +120,10 @@ def const(dtype: np.dtype, value: object) -> ir.Constant:
     dtype = np.dtype(dtype)
     if dtypes.is_bool(dtype):
         return ir.Constant(I1, int(bool(value)))
+    if dtype.kind == "c":
+        z = complex(np.asarray(value).astype(dtype))
+        part = dtypes.real_part(dtype)
+        return ir.Constant(reg_type(dtype), [const(part, z.real), const(part, z.imag)])
     if dtype.kind == "f":
         # Through the dtype first so the constant is exactly representable (llvmlite
         # prints it as a double, which LLVM rejects for inexact float constants).

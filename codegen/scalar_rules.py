@@ -37,6 +37,7 @@ from llax.codegen.ltypes import (
     max_value,
     min_value,
     reg_type,
+    select,
 )
 from llax.ir import dtypes
 from llax.ir import prims as P
@@ -85,6 +86,10 @@ def emit(b: ir.IRBuilder, op: Op, args: list[ir.Value]) -> ir.Value:
     values there."""
     in_types = tuple(a.type for a in op.inputs)
     out_type = op.outputs[0].type
+    if dtypes.is_complex(out_type.dtype) or any(dtypes.is_complex(t.dtype) for t in in_types):
+        from llax.codegen import complex_rules
+
+        return complex_rules.emit(b, op.prim, args, in_types, out_type, op.params)
     rule = RULES[op.prim]
     if op.prim not in _F16_NATIVE and any(t.dtype == dtypes.float16 for t in in_types):
         f32 = np.dtype(np.float32)
@@ -456,12 +461,12 @@ def _select_n(b, args, it, ot, params):
     if len(cases) == 1:
         return cases[0]
     if which.type == I1:
-        return b.select(which, cases[1], cases[0])
+        return select(b, which, cases[1], cases[0])
     # which >= k picks case k: in range this is cases[which]; out of range it clamps.
     cmp = b.icmp_signed if _kind(it[0]) == "i" else b.icmp_unsigned
     r = cases[0]
     for k in range(1, len(cases)):
-        r = b.select(cmp(">=", which, ir.Constant(which.type, k)), cases[k], r)
+        r = select(b, cmp(">=", which, ir.Constant(which.type, k)), cases[k], r)
     return r
 
 
@@ -470,6 +475,10 @@ def convert(b: ir.IRBuilder, x: ir.Value, src: np.dtype, dst: np.dtype) -> ir.Va
     src, dst = np.dtype(src), np.dtype(dst)
     if src == dst:
         return x
+    if dtypes.is_complex(src) or dtypes.is_complex(dst):
+        from llax.codegen.complex_rules import convert as complex_convert
+
+        return complex_convert(b, x, src, dst)
     sk = "b" if dtypes.is_bool(src) else src.kind
     dk = "b" if dtypes.is_bool(dst) else dst.kind
     t = reg_type(dst)
@@ -537,4 +546,5 @@ def identity_min_max(dtype: np.dtype, is_max: bool) -> ir.Constant:
 
 
 # Rules kept in modules of their own register themselves here.
+import llax.codegen.complex_rules  # noqa: E402,F401
 import llax.codegen.threefry  # noqa: E402,F401

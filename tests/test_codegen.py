@@ -44,9 +44,6 @@ UNSUPPORTED: dict[str, str] = {
     **{name: "a collective: vmap turns it into a reduction over the batch; one that is left "
              "names an unbound axis (test_collectives_do_not_lower)"
        for name in ("psum", "pmax", "pmin", "axis_index")},
-    **{name: "complex values have no native lowering yet: jit runs code with them in the "
-             "interpreter (codegen/complex_math.py)"
-       for name in ("complex", "real", "imag", "conj")},
 }
 
 RULE_TABLES = {

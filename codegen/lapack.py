@@ -8,8 +8,17 @@ knows. ``register()`` publishes each as ``llax_lapack_<routine>`` (``llax_lapack
 ``llax_lapack_strsm`` ...) with ``llvm.add_symbol``, so generated IR declares and calls
 it with i64 sizes whatever the library calls it.
 
+The routines are those of blas.py's ordinary instance (``blas.find()``): its private copy
+of the library set to one thread where it could make one, so a factorization neither
+wakes NumPy's OpenBLAS threads (which then spin and take cores from llax) nor runs
+multi-threaded under llax's own parallel loops. The copy's LAPACK symbols sit at the same
+offsets from its ``sgemm`` as in NumPy's instance, which is how they are found (blas.py
+keeps no handle to the copy). Symbols are resolved once per process and shared by every
+lowering.
+
 Each op copies its operand into its output and factors (or solves) there in place, one
-call per matrix of the stack (a loop over the batch).
+call per matrix of the stack: ``_each_matrix`` is that loop, handing the body each stack's
+pointer to the current matrix.
 """
 
 from __future__ import annotations
@@ -17,6 +26,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import math
+from collections.abc import Callable
 
 import llvmlite.binding as llvm
 import llvmlite.ir as ir
@@ -63,26 +73,26 @@ def _signature(routine: str) -> ir.FunctionType:
         return ir.FunctionType(I64, [_I32, _I8, _I8, I64, PTR, I64, PTR])
     if kind == "gesdd":  # layout, jobz, m, n, a, lda, s, u, ldu, vt, ldvt -> info
         return ir.FunctionType(I64, [_I32, _I8, I64, I64, PTR, I64, PTR, PTR, I64, PTR, I64])
+    if kind == "geqrf":  # layout, m, n, a, lda, tau -> info
+        return ir.FunctionType(I64, [_I32, I64, I64, PTR, I64, PTR])
+    if kind == "orgqr":  # layout, m, n, k, a, lda, tau -> info
+        return ir.FunctionType(I64, [_I32, I64, I64, I64, PTR, I64, PTR])
     raise ValueError(f"unknown LAPACK routine {routine!r}")
 
 
-_ROUTINES = {f"{p}{k}": (_CBLAS if k == "trsm" else _LAPACKE)
-             for p in "sd" for k in ("getrf", "trsm", "potrf", "syevd", "gesdd")}
+_KINDS = ("getrf", "trsm", "potrf", "syevd", "gesdd", "geqrf", "orgqr")
+_ROUTINES = {f"{p}{k}": (_CBLAS if k == "trsm" else _LAPACKE) for p in "sd" for k in _KINDS}
 
 
 def llax_name(routine: str) -> str:
     return f"llax_lapack_{routine}"
 
 
-@functools.cache
-def register() -> dict[str, int]:
-    """Find each routine in NumPy's OpenBLAS and publish it to LLVM; routine -> address
-    (empty when there is no ILP64 BLAS)."""
-    found = blas.find_shared()
-    if found is None:
-        return {}
+def _symbol_addresses(path: str) -> dict[str, int]:
+    """routine -> address of its first spelling found in the library at ``path`` (NumPy's
+    instance: dlopen of a loaded path returns it)."""
     try:
-        lib = ctypes.CDLL(found.path)  # NumPy's instance: dlopen returns the loaded one
+        lib = ctypes.CDLL(path)
     except OSError:
         return {}
     addresses = {}
@@ -92,9 +102,27 @@ def register() -> dict[str, int]:
                 addr = ctypes.cast(getattr(lib, pattern.format(routine)), ctypes.c_void_p).value
             except AttributeError:
                 continue
-            llvm.add_symbol(llax_name(routine), addr)
-            addresses[routine] = addr
-            break
+            if addr:
+                addresses[routine] = addr
+                break
+    return addresses
+
+
+@functools.cache
+def register() -> dict[str, int]:
+    """Find each routine in blas.py's ordinary instance of NumPy's OpenBLAS and publish it
+    to LLVM, once per process; routine -> address (empty when there is no ILP64 BLAS)."""
+    ordinary, shared = blas.find(), blas.find_shared()
+    if ordinary is None or shared is None:
+        return {}
+    addresses = _symbol_addresses(shared.path)
+    if ordinary.single_threaded:
+        # The private copy is the same file mapped elsewhere: every symbol keeps its offset
+        # from sgemm.
+        shift = ordinary.addresses["sgemm"] - shared.addresses["sgemm"]
+        addresses = {r: a + shift for r, a in addresses.items()}
+    for routine, addr in addresses.items():
+        llvm.add_symbol(llax_name(routine), addr)
     return addresses
 
 
@@ -123,8 +151,31 @@ def _int(value: int) -> ir.Constant:
     return ir.Constant(_I32, value)
 
 
+def _char(c: str) -> ir.Constant:
+    return ir.Constant(_I8, ord(c))
+
+
 def _offset(b: ir.IRBuilder, i: ir.Value, stride: int) -> ir.Value:
     return b.mul(i, i64(stride), flags=["nuw", "nsw"])
+
+
+def _each_matrix(kb: KernelBuilder, count: int, stacks: list[tuple[ir.Value, np.dtype, int]],
+                 body: Callable[[list[ir.Value]], None], *,
+                 copies: tuple[tuple[ir.Value, ir.Value, int], ...] = ()) -> None:
+    """The prologue and loop every lowering shares: copy each ``(dst, src, nbytes)`` (an
+    operand into the output LAPACK overwrites), then for each of the ``count`` matrices
+    call ``body`` with, per ``(pointer, dtype, elements per matrix)`` of ``stacks``, the
+    pointer to that matrix."""
+    for dst, src, nbytes in copies:
+        kb.copy_bytes(dst, src, nbytes)
+    b = kb.b
+
+    def matrix(i: ir.Value, _: list) -> list:
+        body([ltypes.element_ptr(b, ptr, dtype, _offset(b, i, size))
+              for ptr, dtype, size in stacks])
+        return []
+
+    for_range(b, count, matrix, name="m")
 
 
 # --- lu: getrf on a copy, then LAPACK's 1-based i64 pivots as JAX's int32 pivots and
@@ -139,12 +190,12 @@ def _lower_lu(kb: KernelBuilder, op: Op, outs: list[ir.Value]) -> None:
     if count == 0 or m == 0:
         return
     b = kb.b
-    kb.copy_bytes(lu_out, kb.buffer(a), t.nbytes)
     getrf = declare(kb.module, _prefix(t.dtype) + "getrf") if k else None
     ipiv = kb.alloc(TensorType((max(k, 1),), np.int64))
     index = np.dtype(np.int32)
 
-    def matrix(i: ir.Value, _: list) -> list:
+    def matrix(ptrs: list[ir.Value]) -> None:
+        mat, pivots, perm = ptrs
         if getrf is not None:
             def no_swap(j: ir.Value, _: list) -> list:  # what a refused call leaves
                 ltypes.store(b, b.add(j, i64(1)), ltypes.element_ptr(b, ipiv, np.int64, j),
@@ -152,12 +203,9 @@ def _lower_lu(kb: KernelBuilder, op: Op, outs: list[ir.Value]) -> None:
                 return []
 
             for_range(b, k, no_swap, name="p")
-            mat = ltypes.element_ptr(b, lu_out, t.dtype, _offset(b, i, m * n))
             info = b.call(getrf, [_int(ROW_MAJOR), i64(m), i64(n), mat, i64(n), ipiv])
             # info > 0 is a singular U (still a factorization); < 0 a refused input (NaN).
             _nan_if(b, b.icmp_signed("<", info, i64(0)), [(mat, m * n)], t.dtype)
-        pivots = ltypes.element_ptr(b, piv_out, index, _offset(b, i, k))
-        perm = ltypes.element_ptr(b, perm_out, index, _offset(b, i, m))
 
         def identity(r: ir.Value, _: list) -> list:
             ltypes.store(b, b.trunc(r, _I32), ltypes.element_ptr(b, perm, index, r), index)
@@ -179,9 +227,10 @@ def _lower_lu(kb: KernelBuilder, op: Op, outs: list[ir.Value]) -> None:
 
         for_range(b, m, identity, name="r")
         for_range(b, k, swap, name="j")
-        return []
 
-    for_range(b, count, matrix, name="m")
+    _each_matrix(kb, count, [(lu_out, t.dtype, m * n), (piv_out, index, k),
+                             (perm_out, index, m)], matrix,
+                 copies=((lu_out, kb.buffer(a), t.nbytes),))
     kb.free(ipiv)
 
 
@@ -194,12 +243,11 @@ def _lower_triangular_solve(kb: KernelBuilder, op: Op, outs: list[ir.Value]) -> 
     t = rhs.type
     *batch, rows, cols = t.shape
     size = a.type.shape[-1]
-    count = math.prod(batch)
     if t.size == 0:
         return
-    b = kb.b
-    kb.copy_bytes(out, kb.buffer(rhs), t.nbytes)
+    copy = ((out, kb.buffer(rhs), t.nbytes),)
     if size == 0:
+        kb.copy_bytes(*copy[0])
         return
     routine = _prefix(t.dtype) + "trsm"
     trsm = declare(kb.module, routine)
@@ -209,15 +257,13 @@ def _lower_triangular_solve(kb: KernelBuilder, op: Op, outs: list[ir.Value]) -> 
              _int(CBLAS_TRANS if params["transpose_a"] else CBLAS_NO_TRANS),
              _int(CBLAS_UNIT if params["unit_diagonal"] else CBLAS_NON_UNIT)]
     one = ir.Constant(_scalar(routine), 1.0)
-    a_ptr = kb.buffer(a)
 
-    def matrix(i: ir.Value, _: list) -> list:
-        mat = ltypes.element_ptr(b, a_ptr, t.dtype, _offset(b, i, size * size))
-        sol = ltypes.element_ptr(b, out, t.dtype, _offset(b, i, rows * cols))
-        b.call(trsm, [*flags, i64(rows), i64(cols), one, mat, i64(size), sol, i64(cols)])
-        return []
+    def matrix(ptrs: list[ir.Value]) -> None:
+        mat, sol = ptrs
+        kb.b.call(trsm, [*flags, i64(rows), i64(cols), one, mat, i64(size), sol, i64(cols)])
 
-    for_range(b, count, matrix, name="m")
+    _each_matrix(kb, math.prod(batch), [(kb.buffer(a), t.dtype, size * size),
+                                        (out, t.dtype, rows * cols)], matrix, copies=copy)
 
 
 # --- cholesky: potrf on a copy; the upper triangle zeroed, a failed factor made NaN ------
@@ -227,17 +273,15 @@ def _lower_cholesky(kb: KernelBuilder, op: Op, outs: list[ir.Value]) -> None:
     (out,) = outs
     t = a.type
     *batch, n, _ = t.shape
-    count = math.prod(batch)
     if t.size == 0:
         return
     b = kb.b
-    kb.copy_bytes(out, kb.buffer(a), t.nbytes)
     potrf = declare(kb.module, _prefix(t.dtype) + "potrf")
     zero, nan = ltypes.const(t.dtype, 0), ltypes.const(t.dtype, np.nan)
 
-    def matrix(i: ir.Value, _: list) -> list:
-        mat = ltypes.element_ptr(b, out, t.dtype, _offset(b, i, n * n))
-        info = b.call(potrf, [_int(ROW_MAJOR), ir.Constant(_I8, ord("L")), i64(n), mat, i64(n)])
+    def matrix(ptrs: list[ir.Value]) -> None:
+        (mat,) = ptrs
+        info = b.call(potrf, [_int(ROW_MAJOR), _char("L"), i64(n), mat, i64(n)])
         failed = b.icmp_signed("!=", info, i64(0))
 
         def row(r: ir.Value, _: list) -> list:
@@ -251,9 +295,9 @@ def _lower_cholesky(kb: KernelBuilder, op: Op, outs: list[ir.Value]) -> None:
             return []
 
         for_range(b, n, row, name="r")
-        return []
 
-    for_range(b, count, matrix, name="m")
+    _each_matrix(kb, math.prod(batch), [(out, t.dtype, n * n)], matrix,
+                 copies=((out, kb.buffer(a), t.nbytes),))
 
 
 # --- eigh: syevd on a copy (eigenvectors overwrite it; eigenvalues come out ascending) ------
@@ -263,24 +307,18 @@ def _lower_eigh(kb: KernelBuilder, op: Op, outs: list[ir.Value]) -> None:
     v_out, w_out = outs
     t = a.type
     *batch, n, _ = t.shape
-    count = math.prod(batch)
     if t.size == 0:
         return
-    b = kb.b
-    kb.copy_bytes(v_out, kb.buffer(a), t.nbytes)
     syevd = declare(kb.module, _prefix(t.dtype) + "syevd")
-    uplo = ir.Constant(_I8, ord("L" if op.rule_params["lower"] else "U"))
+    uplo = _char("L" if op.rule_params["lower"] else "U")
 
-    def matrix(i: ir.Value, _: list) -> list:
-        mat = ltypes.element_ptr(b, v_out, t.dtype, _offset(b, i, n * n))
-        w = ltypes.element_ptr(b, w_out, t.dtype, _offset(b, i, n))
-        info = b.call(syevd, [_int(ROW_MAJOR), ir.Constant(_I8, ord("V")), uplo, i64(n), mat,
-                              i64(n), w])
-        failed = b.icmp_signed("!=", info, i64(0))
-        _nan_if(b, failed, [(mat, n * n), (w, n)], t.dtype)
-        return []
+    def matrix(ptrs: list[ir.Value]) -> None:
+        mat, w = ptrs
+        info = kb.b.call(syevd, [_int(ROW_MAJOR), _char("V"), uplo, i64(n), mat, i64(n), w])
+        _nan_if(kb.b, kb.b.icmp_signed("!=", info, i64(0)), [(mat, n * n), (w, n)], t.dtype)
 
-    for_range(b, count, matrix, name="m")
+    _each_matrix(kb, math.prod(batch), [(v_out, t.dtype, n * n), (w_out, t.dtype, n)], matrix,
+                 copies=((v_out, kb.buffer(a), t.nbytes),))
 
 
 # --- svd: gesdd on a scratch copy (it destroys its input) ------------------------------------
@@ -293,7 +331,6 @@ def _lower_svd(kb: KernelBuilder, op: Op, outs: list[ir.Value]) -> None:
     k, count = min(m, n), math.prod(batch)
     if count == 0:
         return
-    b = kb.b
     if k == 0:  # no singular values; U and Vt (if any) are identities, as NumPy's
         for out, v in zip(outs[1:], op.outputs[1:]):
             _fill_identity(kb, out, v.type)
@@ -301,25 +338,72 @@ def _lower_svd(kb: KernelBuilder, op: Op, outs: list[ir.Value]) -> None:
     full, uv = params["full_matrices"], params["compute_uv"]
     rows, cols = (m, n) if full else (k, k)
     scratch = kb.alloc(t)
-    kb.copy_bytes(scratch, kb.buffer(a), t.nbytes)
     gesdd = declare(kb.module, _prefix(t.dtype) + "gesdd")
-    jobz = ir.Constant(_I8, ord("N" if not uv else ("A" if full else "S")))
+    jobz = _char("N" if not uv else ("A" if full else "S"))
     null = ir.Constant(PTR, None)
+    stacks = [(scratch, t.dtype, m * n), (outs[0], t.dtype, k)]
+    if uv:
+        stacks += [(outs[1], t.dtype, m * rows), (outs[2], t.dtype, cols * n)]
 
-    def matrix(i: ir.Value, _: list) -> list:
-        mat = ltypes.element_ptr(b, scratch, t.dtype, _offset(b, i, m * n))
-        s = ltypes.element_ptr(b, outs[0], t.dtype, _offset(b, i, k))
-        u = ltypes.element_ptr(b, outs[1], t.dtype, _offset(b, i, m * rows)) if uv else null
-        vt = ltypes.element_ptr(b, outs[2], t.dtype, _offset(b, i, cols * n)) if uv else null
-        info = b.call(gesdd, [_int(ROW_MAJOR), jobz, i64(m), i64(n), mat, i64(n), s, u,
-                              i64(rows if uv else 1), vt, i64(n if uv else 1)])
-        failed = b.icmp_signed("!=", info, i64(0))
+    def matrix(ptrs: list[ir.Value]) -> None:
+        mat, s, *vectors = ptrs
+        u, vt = vectors if uv else (null, null)
+        info = kb.b.call(gesdd, [_int(ROW_MAJOR), jobz, i64(m), i64(n), mat, i64(n), s, u,
+                                 i64(rows if uv else 1), vt, i64(n if uv else 1)])
         parts = [(s, k)] + ([(u, m * rows), (vt, cols * n)] if uv else [])
-        _nan_if(b, failed, parts, t.dtype)
-        return []
+        _nan_if(kb.b, kb.b.icmp_signed("!=", info, i64(0)), parts, t.dtype)
 
-    for_range(b, count, matrix, name="m")
+    _each_matrix(kb, count, stacks, matrix, copies=((scratch, kb.buffer(a), t.nbytes),))
     kb.free(scratch)
+
+
+# --- geqrf: on a copy (R above the diagonal, reflectors below, as LAPACK leaves them) -------
+
+def _lower_geqrf(kb: KernelBuilder, op: Op, outs: list[ir.Value]) -> None:
+    (a,) = op.inputs
+    packed, taus = outs
+    t = a.type
+    *batch, m, n = t.shape
+    k = min(m, n)
+    if t.size == 0:
+        return
+    geqrf = declare(kb.module, _prefix(t.dtype) + "geqrf")
+
+    def matrix(ptrs: list[ir.Value]) -> None:
+        mat, tau = ptrs
+        info = kb.b.call(geqrf, [_int(ROW_MAJOR), i64(m), i64(n), mat, i64(n), tau])
+        _nan_if(kb.b, kb.b.icmp_signed("!=", info, i64(0)), [(mat, m * n), (tau, k)], t.dtype)
+
+    _each_matrix(kb, math.prod(batch), [(packed, t.dtype, m * n), (taus, t.dtype, k)], matrix,
+                 copies=((packed, kb.buffer(a), t.nbytes),))
+
+
+# --- householder_product: orgqr on a copy of the reflectors -------------------------------------
+
+def _lower_householder_product(kb: KernelBuilder, op: Op, outs: list[ir.Value]) -> None:
+    a, taus = op.inputs
+    (q,) = outs
+    t = a.type
+    *batch, m, n = t.shape
+    k = taus.type.shape[-1]
+    if t.size == 0:
+        return
+    orgqr = declare(kb.module, _prefix(t.dtype) + "orgqr")
+
+    def matrix(ptrs: list[ir.Value]) -> None:
+        mat, tau = ptrs
+        info = kb.b.call(orgqr, [_int(ROW_MAJOR), i64(m), i64(n), i64(k), mat, i64(n), tau])
+        _nan_if(kb.b, kb.b.icmp_signed("!=", info, i64(0)), [(mat, m * n)], t.dtype)
+
+    _each_matrix(kb, math.prod(batch), [(q, t.dtype, m * n), (kb.buffer(taus), t.dtype, k)],
+                 matrix, copies=((q, kb.buffer(a), t.nbytes),))
+
+
+def _lower_eig(kb: KernelBuilder, op: Op, outs: list[ir.Value]) -> None:
+    # Unreachable while complex values have no native lowering: eig's results are complex,
+    # so llax.codegen.complex_math refuses the function and jit interprets it.
+    raise LoweringError("eig: complex results have no native lowering yet (geev is not "
+                        "called from generated code; jit runs eig in the interpreter)")
 
 
 def _nan_if(b: ir.IRBuilder, failed: ir.Value, parts: list[tuple[ir.Value, int]],
@@ -356,3 +440,6 @@ OPAQUE_RULES[P.cholesky] = _lower_cholesky
 OPAQUE_RULES[P.eigh] = _lower_eigh
 OPAQUE_RULES[P.lu] = _lower_lu
 OPAQUE_RULES[P.triangular_solve] = _lower_triangular_solve
+OPAQUE_RULES[P.geqrf] = _lower_geqrf
+OPAQUE_RULES[P.householder_product] = _lower_householder_product
+OPAQUE_RULES[P.eig] = _lower_eig

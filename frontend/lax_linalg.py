@@ -1,5 +1,6 @@
 """``llax.lax.linalg``: the linear-algebra primitives as functions (JAX's
-``jax.lax.linalg``): ``lu``, ``triangular_solve``, ``lu_pivots_to_permutation``."""
+``jax.lax.linalg``): ``lu``, ``triangular_solve``, ``lu_pivots_to_permutation``, ``eig``,
+``geqrf``, ``householder_product``, ``qr``."""
 
 from __future__ import annotations
 
@@ -8,9 +9,13 @@ from typing import Any
 import numpy as np
 
 from llax.frontend import lax
+from llax.frontend.jnp._eig import lax_eig as eig
 from llax.frontend.jnp._lu import lu, triangular_solve
+from llax.frontend.jnp._triangular import geqrf, householder_product
+from llax.frontend.jnp._triangular import lax_qr as qr
 
-__all__ = ["lu", "lu_pivots_to_permutation", "triangular_solve"]
+__all__ = ["eig", "geqrf", "householder_product", "lu", "lu_pivots_to_permutation", "qr",
+           "triangular_solve"]
 
 
 def lu_pivots_to_permutation(pivots: Any, permutation_size: int) -> Any:

@@ -250,3 +250,90 @@ def _svd_jvp(primals, tangents, *, full_matrices, compute_uv, subset_by_index=No
 
 jvp_rules[P.svd] = _svd_jvp
 batching_rules[P.svd] = _front_batch(P.svd)
+
+
+# --- eig: with A V = V diag(w) (V the right eigenvectors) and P = V^-1 dA V, dw = diag(P);
+# eigenvectors (only with enable_eigvec_derivs, as JAX) from first-order perturbation theory
+# under geev's normalisation (unit 2-norm, largest component real) ------------------------------
+
+def _complex_solve(a: Any, b: Any) -> Any:
+    """``a^-1 b`` by a pivoted LU of ``a`` (a stack); linear in ``b``."""
+    from llax.frontend.jnp._lu import lu_solve
+
+    lu_, _, perm = bind(P.lu, (a,), {})
+    return lu_solve(lu_, perm, b)
+
+
+def _adjoint(x: Any) -> Any:
+    x = transpose_last(x)
+    return lax.conj(x) if x.dtype.kind == "c" else x
+
+
+def _eig_vector_jvp(w: Any, v: Any, da: Any) -> tuple[Any, Any]:
+    shape = v.shape
+    nd = v.ndim
+    batch = tuple(range(nd - 2))
+    eye = identity(shape, v.dtype)
+    gaps = lax.sub(lax.broadcast_in_dim(w, shape, (*batch, nd - 1)),
+                   lax.broadcast_in_dim(w, shape, (*batch, nd - 2)))
+    f = lax.sub(lax.div(lax.full(shape, 1, v.dtype), lax.add(eye, gaps)), eye)
+    p = matmul(_complex_solve(v, da), v)
+    dw = lax.reduce_sum(lax.mul(p, eye), (nd - 1,))
+    u = matmul(v, lax.mul(f, p))
+    # dv_j = u_j + c_j v_j; the normalisation's two real conditions fix
+    # c_j = -Re(v_j^H u_j) - i Im(u_kj) / v_kj, k the row of v_j's largest component.
+    re_v, im_v = lax.real(v), lax.imag(v)
+    k = lax.argmax(lax.add(lax.mul(re_v, re_v), lax.mul(im_v, im_v)), nd - 2, np.int32)
+    rows = lax.broadcasted_iota(np.int32, shape, nd - 2)
+    mask = lax.convert_element_type(lax.eq(rows, lax.broadcast_in_dim(k, shape, (*batch,
+                                                                              nd - 1))),
+                                    v.dtype)
+    re = lax.neg(lax.real(lax.reduce_sum(lax.mul(lax.conj(v), u), (nd - 2,))))
+    im = lax.neg(lax.div(lax.imag(lax.reduce_sum(lax.mul(mask, u), (nd - 2,))),
+                         lax.real(lax.reduce_sum(lax.mul(mask, v), (nd - 2,)))))
+    c = lax.complex(re, im)
+    return dw, lax.add(u, lax.mul(v, lax.broadcast_in_dim(c, shape, (*batch, nd - 1))))
+
+
+def _eig_jvp(primals, tangents, *, compute_left_eigenvectors, compute_right_eigenvectors,
+             enable_eigvec_derivs=False, implementation=None):
+    (a,), (da,) = primals, tangents
+    left, right = compute_left_eigenvectors, compute_right_eigenvectors
+    if (left or right) and not enable_eigvec_derivs:
+        raise NotImplementedError(
+            "Derivatives of non-symmetric eigenvectors are only valid under assumptions on the "
+            "input that JAX cannot check (see the enable_eigvec_derivs argument to "
+            "jax.lax.linalg.eig). Pass enable_eigvec_derivs=True to jax.lax.linalg.eig to opt "
+            "in. See https://github.com/jax-ml/jax/issues/2748 for discussion.")
+    params = {"compute_left_eigenvectors": left, "compute_right_eigenvectors": True,
+              "enable_eigvec_derivs": enable_eigvec_derivs, "implementation": implementation}
+    outs = bind(P.eig, (a,), params)
+    w, vr = outs[0], outs[-1]
+    primal = [w] + ([outs[1]] if left else []) + ([vr] if right else [])
+    if da is None:
+        return primal, [None] * len(primal)
+    da = lax.convert_element_type(da, vr.dtype)
+    if not (left or right):
+        p = _complex_solve(vr, da)
+        return primal, [lax.reduce_sum(lax.mul(p, transpose_last(vr)), (vr.ndim - 1,))]
+    dw, dvr = _eig_vector_jvp(w, vr, da)
+    tangent = [dw]
+    if left:
+        tangent.append(_eig_vector_jvp(lax.conj(w), outs[1], _adjoint(da))[1])
+    if right:
+        tangent.append(dvr)
+    return primal, tangent
+
+
+jvp_rules[P.eig] = _eig_jvp
+batching_rules[P.eig] = _front_batch(P.eig)
+batching_rules[P.geqrf] = _front_batch(P.geqrf)
+
+
+def _householder_product_batch(args, dims):
+    size = batch_size(args, dims)
+    a, taus = (batch_at(x, d, size, 0) for x, d in zip(args, dims))
+    return bind(P.householder_product, (a, taus), {}), 0
+
+
+batching_rules[P.householder_product] = _householder_product_batch

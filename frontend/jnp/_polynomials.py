@@ -5,8 +5,8 @@ convolution and correlation, linear interpolation and the window functions.
 exists: the sliding windows of the padded longer operand are gathered into a matrix
 and multiplied by the shorter one (one gather and one ``dot_general``).
 ``polyfit`` solves its least-squares problem with the SVD (as JAX's ``lstsq`` does).
-``roots`` needs the eigenvalues of a non-symmetric matrix and complex results; it
-uses ``llax.numpy.linalg.eigvals`` when that exists.
+``roots`` (and ``poly`` of a square matrix) take the eigenvalues of a companion (or
+the given) matrix with ``llax.numpy.linalg.eigvals``, complex as in JAX.
 """
 
 from __future__ import annotations
@@ -222,30 +222,57 @@ def poly(seq_of_zeros: Any) -> Any:
 
 
 def _eigvals(a: Any, name: str) -> Any:
-    eigvals = getattr(jnp.linalg, "eigvals", None)
-    if eigvals is None:
-        raise NotImplementedError(
-            f"jnp.{name} needs the eigenvalues of a general (non-symmetric) matrix, which "
-            "are complex: llax has no linalg.eigvals (nor complex dtypes) yet")
+    from llax.frontend.jnp.linalg import eigvals
+
     return eigvals(a)
 
 
-def roots(p: Any, *, strip_zeros: bool = True) -> Any:
-    """Roots of the polynomial with coefficients ``p`` (eigenvalues of its companion
-    matrix)."""
-    (p,) = _inexact("roots", p)
-    p = jnp.atleast_1d(p)
-    if p.ndim != 1:
-        raise ValueError("Input must be a rank-1 array.")
-    if not strip_zeros:
-        raise NotImplementedError("jnp.roots(strip_zeros=False) is not supported by llax")
-    p = _trim_leading_zeros(p)
+def _companion_roots(p: Any) -> Any:
+    """Eigenvalues of ``p``'s companion matrix (``p[0] != 0``): its roots, complex."""
     if p.shape[0] < 2:
-        return _eigvals(jnp.zeros((0, 0), p.dtype), "roots")
+        return jnp.zeros((0,), dtypes.complex_of(p.dtype))
     n = p.shape[0] - 1
     top = jnp.reshape(-p[1:] / p[0], (1, n))
     below = jnp.eye(n - 1, n, dtype=p.dtype)
     return _eigvals(jnp.concatenate([top, below], axis=0), "roots")
+
+
+def _roots_with_zeros(p: Any, leading_zeros: Any) -> Any:
+    """Roots when the number of leading zero coefficients is not known at trace time:
+    the zeros rolled to the end (each adds a root at 0, moved last) and that many roots
+    reported as NaN, as JAX does."""
+    size = p.shape[0]
+    p = jnp.where(leading_zeros == size, jnp.ones((), p.dtype), p)  # all zero: no LAPACK error
+    roots = _companion_roots(jnp.roll(p, -leading_zeros))
+    order = jnp.argsort(roots == 0, stable=True)
+    roots = roots[order]
+    nan = jnp.asarray(complex(np.nan, np.nan), roots.dtype)
+    return jnp.where(jnp.arange(roots.shape[0]) < roots.shape[0] - leading_zeros, roots, nan)
+
+
+def roots(p: Any, *, strip_zeros: bool = True) -> Any:
+    """Roots of the polynomial with coefficients ``p`` (eigenvalues of its companion
+    matrix), complex. ``strip_zeros`` drops leading zero coefficients (which needs
+    concrete values); without it, each leading zero gives a NaN root instead, under jit
+    too."""
+    (p,) = _inexact("roots", p)
+    p = jnp.atleast_1d(p)
+    if p.ndim != 1:
+        raise ValueError("Input must be a rank-1 array.")
+    if p.shape[0] < 2:
+        return jnp.zeros((0,), dtypes.complex_of(p.dtype))
+    is_zero = p == 0
+    leading_zeros = jnp.where(jnp.all(is_zero), p.shape[0], jnp.argmin(is_zero))
+    if strip_zeros:
+        try:
+            count = operator.index(leading_zeros)
+        except Exception as e:  # a tracer: the count decides the result's shape
+            raise type(e)(
+                f"{e}\nThe error occurred in the jnp.roots() function. To use this within a "
+                "JIT-compiled context, pass strip_zeros=False, but be aware that leading "
+                "zeros will result in some returned roots being set to NaN.") from e
+        return _companion_roots(p[count:])
+    return _roots_with_zeros(p, leading_zeros)
 
 
 # ---------------------------------------------------------------------------------------------

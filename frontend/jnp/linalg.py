@@ -13,6 +13,7 @@ from llax.frontend import lax
 from llax.frontend.jnp import _reductions as R
 from llax.frontend.jnp._coerce import as_array, convert
 from llax.frontend.jnp._dtypes import to_inexact
+from llax.frontend.jnp._eig import EigResult, eig, eigvals  # noqa: F401 - re-exported
 from llax.frontend.jnp._jacobi import EighResult, SVDResult, eigh, svd  # noqa: F401 - re-exported
 from llax.frontend.jnp._linalg_more import (  # noqa: F401 - re-exported
     cond,

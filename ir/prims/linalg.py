@@ -23,30 +23,55 @@ matrix, reading only its ``lower`` (or upper) triangle.
 ``svd[full_matrices, compute_uv, subset_by_index, algorithm](a) -> (s, u, vt)`` (or
 ``(s,)`` without ``compute_uv``): JAX's primitive of that name; singular values descending.
 
-All are their own kernels (FusionClass.OPAQUE): each matrix is one LAPACK call.
+``eig[compute_left_eigenvectors, compute_right_eigenvectors, enable_eigvec_derivs,
+implementation](a) -> (w, [vl], [vr])``: JAX's primitive of that name: eigenvalues of each
+general square matrix (complex, in LAPACK geev's order), then its left and right
+eigenvectors (columns, unit 2-norm, largest component real) when asked for.
+
+``geqrf(a) -> (packed, taus)``: JAX's primitive of that name: Householder QR, R on and above
+the diagonal of ``packed`` and the reflectors below it (LAPACK's layout), with their scale
+factors ``taus`` (``..., min(m, n)``). ``householder_product(a, taus) -> q``: the ``m x n``
+(``m >= n``) leading columns of the product of the reflectors stored below ``a``'s diagonal
+(LAPACK's orgqr/ungqr).
+
+All are their own kernels (FusionClass.OPAQUE): each matrix is one LAPACK call. Complex
+operands are accepted (jit runs them in the NumPy interpreter until codegen lowers complex
+values); eigenvalues and singular values of complex matrices are real where JAX's are.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from llax.ir import dtypes
 from llax.ir.primitive import FusionClass, abstract_eval, primitive
 from llax.ir.types import TensorType
 
-__all__ = ["cholesky", "eigh", "lu", "svd", "triangular_solve"]
+__all__ = ["cholesky", "eig", "eigh", "geqrf", "householder_product", "lu", "svd",
+           "triangular_solve"]
 
 lu = primitive("lu", multiple_results=True, fusion=FusionClass.OPAQUE)
 triangular_solve = primitive("triangular_solve", fusion=FusionClass.OPAQUE)
 cholesky = primitive("cholesky", fusion=FusionClass.OPAQUE)
 eigh = primitive("eigh", multiple_results=True, fusion=FusionClass.OPAQUE)
 svd = primitive("svd", multiple_results=True, fusion=FusionClass.OPAQUE)
+eig = primitive("eig", multiple_results=True, fusion=FusionClass.OPAQUE)
+geqrf = primitive("geqrf", multiple_results=True, fusion=FusionClass.OPAQUE)
+householder_product = primitive("householder_product", fusion=FusionClass.OPAQUE)
 
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+# LAPACK's four types: s, d, c, z.
+_INEXACT = tuple(np.dtype(t) for t in (np.float32, np.float64, np.complex64, np.complex128))
 
 
 def _check_float(name: str, t: TensorType) -> None:
-    if t.dtype not in _FLOATS:
-        raise TypeError(f"{name}: operands must be float32 or float64, got {t.dtype}")
+    if t.dtype not in _INEXACT:
+        raise TypeError(f"{name}: operands must be float32, float64, complex64 or complex128, "
+                        f"got {t.dtype}")
+
+
+def _real(t: TensorType, shape: tuple[int, ...]) -> TensorType:
+    """A result of ``t``'s real precision (eigenvalues of Hermitian, singular values)."""
+    return TensorType(shape, dtypes.real_part(t.dtype), t.weak)
 
 
 def _lu_rule(a: TensorType) -> tuple[TensorType, ...]:
@@ -103,7 +128,7 @@ def _eigh_rule(a: TensorType, *, lower: bool, sort_eigenvalues: bool,
     n = a.shape[-1]
     if subset_by_index not in (None, (0, n)):
         raise NotImplementedError("eigh: subset_by_index is not supported")
-    return a, a.with_shape(a.shape[:-1])
+    return a, _real(a, a.shape[:-1])
 
 
 abstract_eval[cholesky] = _cholesky_rule
@@ -120,7 +145,7 @@ def _svd_rule(a: TensorType, *, full_matrices: bool, compute_uv: bool,
     k = min(m, n)
     if subset_by_index not in (None, (0, k)):
         raise NotImplementedError("svd: subset_by_index is not supported")
-    s = a.with_shape((*batch, k))
+    s = _real(a, (*batch, k))
     if not compute_uv:
         return (s,)
     rows, cols = (m, n) if full_matrices else (k, k)
@@ -128,3 +153,42 @@ def _svd_rule(a: TensorType, *, full_matrices: bool, compute_uv: bool,
 
 
 abstract_eval[svd] = _svd_rule
+
+
+def _eig_rule(a: TensorType, *, compute_left_eigenvectors: bool,
+              compute_right_eigenvectors: bool, enable_eigvec_derivs: bool = False,
+              implementation: object = None) -> tuple[TensorType, ...]:
+    _square("eig", a)
+    out = TensorType(a.shape, dtypes.complex_of(a.dtype), a.weak)
+    vectors = [out] * (int(compute_left_eigenvectors) + int(compute_right_eigenvectors))
+    return (out.with_shape(a.shape[:-1]), *vectors)
+
+
+def _geqrf_rule(a: TensorType) -> tuple[TensorType, TensorType]:
+    _check_float("geqrf", a)
+    if a.ndim < 2:
+        raise ValueError(f"geqrf: the operand must have rank at least 2, got shape {a.shape}")
+    *batch, m, n = a.shape
+    return a, a.with_shape((*batch, min(m, n)))
+
+
+def _householder_product_rule(a: TensorType, taus: TensorType) -> TensorType:
+    _check_float("householder_product", a)
+    if a.ndim < 2 or taus.ndim != a.ndim - 1 or taus.shape[:-1] != a.shape[:-2]:
+        raise ValueError(f"householder_product: shapes {a.shape} and {taus.shape} do not fit")
+    if taus.dtype != a.dtype:
+        raise TypeError(f"householder_product: a and taus must have one dtype, got {a.dtype} "
+                        f"and {taus.dtype}")
+    m, n = a.shape[-2:]
+    if m < n:
+        raise ValueError("The first argument to householder_product must have at least as "
+                         f"many rows as columns, got shape {a.shape}")
+    if taus.shape[-1] > min(m, n):
+        raise ValueError("The second argument to householder_product must not have more rows "
+                         "than the minimum of the first argument's rows and columns.")
+    return a
+
+
+abstract_eval[eig] = _eig_rule
+abstract_eval[geqrf] = _geqrf_rule
+abstract_eval[householder_product] = _householder_product_rule

@@ -726,3 +726,5 @@ def conj(x: Any) -> Any:
     if x.dtype.kind != "c":
         return convert_element_type(x, dtypes.complex_of(x.dtype))
     return bind(P.conj, (x,), {"input_dtype": x.dtype})
+
+from llax.frontend.lax_fft import FftType, fft  # noqa: E402,F401  (JAX's lax.fft, lax.FftType)

@@ -9,6 +9,7 @@ from llax.ir.prims.complex import *  # noqa: F403
 from llax.ir.prims.control_flow import *  # noqa: F403
 from llax.ir.prims.custom import *  # noqa: F403
 from llax.ir.prims.elementwise import *  # noqa: F403
+from llax.ir.prims.fft import *  # noqa: F403
 from llax.ir.prims.fusion import *  # noqa: F403
 from llax.ir.prims.indexing import *  # noqa: F403
 from llax.ir.prims.linalg import *  # noqa: F403

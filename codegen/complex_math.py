@@ -30,20 +30,16 @@ def _integer_pow(op: Op) -> bool:
     return integer_pow_is_native(op)
 
 
-def _scatter(op: Op) -> bool:
-    return op.prim.name in ("scatter", "scatter-add", "scatter-sub", "scatter-mul")
-
-
 # Primitives with a native lowering on complex operands or results; the function says
 # whether it covers one op (its parameters), where it does not cover them all.
 NATIVE_COMPLEX: dict[str, Callable[[Op], bool]] = {
     **{name: _ANY for name in (
         # elementwise (complex_rules, complex_functions)
         "add sub mul div neg conj real imag complex abs eq ne select_n convert_element_type "
-        "stop_gradient square "
+        "stop_gradient square exp log sqrt exp2 expm1 log1p sign rsqrt logistic "
         # data movement (index_rules, indexing, lower)
         "broadcast_in_dim concatenate dynamic_slice gather iota pad reshape rev slice "
-        "squeeze transpose dynamic_update_slice "
+        "squeeze transpose dynamic_update_slice scatter scatter-add scatter-sub scatter-mul "
         # reductions, regions and control flow (reductions, lower, control_flow)
         "reduce_sum reduce_prod fusion while cond scan dot_general").split()},
     "integer_pow": _integer_pow,

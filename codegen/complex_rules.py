@@ -303,3 +303,6 @@ def _register_complex_only() -> None:
 
 
 _register_complex_only()
+
+# The transcendental functions register themselves in RULES.
+import llax.codegen.complex_functions  # noqa: E402,F401

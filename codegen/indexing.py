@@ -159,10 +159,15 @@ INDEX_RULES[P.gather] = IndexRule(_gather_emit, _gather_carries)
 def _combiner(prim) -> Callable[[ir.IRBuilder, ir.Value, ir.Value, TensorType], ir.Value]:
     if prim is P.scatter:
         return lambda b, old, new, t: new
-    rule = SCALAR_RULES[{P.scatter_add: P.add, P.scatter_sub: P.sub, P.scatter_mul: P.mul,
-                         P.scatter_min: P.min, P.scatter_max: P.max}[prim]]
+    elementwise = {P.scatter_add: P.add, P.scatter_sub: P.sub, P.scatter_mul: P.mul,
+                   P.scatter_min: P.min, P.scatter_max: P.max}[prim]
+    rule = SCALAR_RULES[elementwise]
 
     def combine(b: ir.IRBuilder, old: ir.Value, new: ir.Value, t: TensorType) -> ir.Value:
+        if dtypes.is_complex(t.dtype):
+            from llax.codegen.complex_rules import emit as complex_emit
+
+            return complex_emit(b, elementwise, [old, new], (t, t), t, {})
         if t.dtype == dtypes.float16:
             # As the elementwise rules (and NumPy's half loops): compute in f32, round once.
             f32 = t.with_dtype(np.float32)

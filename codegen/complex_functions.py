@@ -1,0 +1,358 @@
+"""Transcendental functions of complex values, branch-free (so loops over them vectorise).
+
+The reference is NumPy, which computes ``exp``, ``log`` and ``sqrt`` with the C library's
+``cexp``, ``clog`` and ``csqrt`` (glibc: C99 Annex G special values, results within an
+ulp or so) and the others with its own formulas over real functions (``expm1``,
+``log1p``, ``exp2`` in ``funcs.inc.src``; ``sign`` in its loops; ``rsqrt`` and
+``logistic`` are the reference's ``1 / sqrt(x)`` and ``1 / (1 + exp(-x))``). Here:
+
+- ``exp``, ``log`` and ``sqrt`` follow glibc's algorithms (special values case by case,
+  scaling away overflow and underflow, ``log`` near ``|z| = 1`` through ``log1p`` of an
+  exactly computed ``x^2 + y^2 - 1``), evaluated in float64 (complex64 operands are
+  widened, and the parts rounded once at the end), with vecmath's real functions and an
+  accurate ``hypot`` (fused-multiply-add correction);
+- NumPy's own formulas are followed operation for operation, in the operand's precision.
+
+All of them use ``llax.codegen.scalar_rules.math_fn`` (vecmath) for real functions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import llvmlite.ir as ir
+import numpy as np
+
+from llax.codegen.complex_rules import RULES, cdiv, fconst, register
+from llax.codegen.ltypes import DOUBLE, FLOAT, intrinsic, make_complex, parts
+from llax.ir import prims as P
+
+LN2 = float(np.log(2.0))
+
+
+class _F:
+    """Float arithmetic on one LLVM type, tersely (no fast-math flags)."""
+
+    def __init__(self, b: ir.IRBuilder, t: ir.Type) -> None:
+        self.b, self.t = b, t
+
+    def c(self, v: float) -> ir.Constant:
+        return fconst(self.t, v)
+
+    def fn(self, name: str, *args: ir.Value) -> ir.Value:
+        from llax.codegen.scalar_rules import math_fn
+
+        return math_fn(self.b, name, *args)
+
+    def abs(self, x):
+        return intrinsic(self.b, "fabs", [x], self.t)
+
+    def sqrt(self, x):
+        return intrinsic(self.b, "sqrt", [x], self.t)
+
+    def fma(self, x, y, z):
+        return intrinsic(self.b, "fma", [x, y, z], self.t)
+
+    def copysign(self, x, y):
+        return intrinsic(self.b, "copysign", [x, y], self.t)
+
+    def sel(self, c, x, y):
+        return self.b.select(c, x, y)
+
+    def lt(self, x, y):
+        return self.b.fcmp_ordered("<", x, y)
+
+    def le(self, x, y):
+        return self.b.fcmp_ordered("<=", x, y)
+
+    def gt(self, x, y):
+        return self.b.fcmp_ordered(">", x, y)
+
+    def ge(self, x, y):
+        return self.b.fcmp_ordered(">=", x, y)
+
+    def eq(self, x, y):
+        return self.b.fcmp_ordered("==", x, y)
+
+    def isnan(self, x):
+        return self.b.fcmp_unordered("uno", x, x)
+
+    def isinf(self, x):
+        return self.eq(self.abs(x), self.c(np.inf))
+
+    def finite(self, x):
+        return self.lt(self.abs(x), self.c(np.inf))
+
+    def signbit(self, x):
+        ity = ir.IntType(64 if self.t == DOUBLE else 32)
+        return self.b.icmp_signed("<", self.b.bitcast(x, ity), ir.Constant(ity, 0))
+
+    def and_(self, *cs):
+        r = cs[0]
+        for c in cs[1:]:
+            r = self.b.and_(r, c)
+        return r
+
+    def or_(self, *cs):
+        r = cs[0]
+        for c in cs[1:]:
+            r = self.b.or_(r, c)
+        return r
+
+    def not_(self, c):
+        return self.b.not_(c)
+
+    def add(self, x, y):
+        return self.b.fadd(x, y)
+
+    def sub(self, x, y):
+        return self.b.fsub(x, y)
+
+    def mul(self, x, y):
+        return self.b.fmul(x, y)
+
+    def div(self, x, y):
+        return self.b.fdiv(x, y)
+
+
+def hypot(f: _F, x: ir.Value, y: ir.Value) -> ir.Value:
+    """sqrt(x^2 + y^2) within an ulp, without overflow or underflow on the way (C99's
+    hypot: an infinite part gives +inf even with a NaN)."""
+    ax, ay = f.abs(x), f.abs(y)
+    big = f.gt(ax, ay)
+    a, c = f.sel(big, ax, ay), f.sel(big, ay, ax)  # a >= c (NaNs sorted out below)
+    # Scale by a power of two so that the squares neither overflow nor underflow.
+    emax = 1 << (10 if f.t == DOUBLE else 7)
+    half = emax // 2
+    large, small = f.gt(a, f.c(2.0 ** half)), f.lt(a, f.c(2.0 ** -half))
+    down, up = 2.0 ** -(half + 20), 2.0 ** (half + 20)
+    s = f.sel(large, f.c(down), f.sel(small, f.c(up), f.c(1.0)))
+    unscale = f.sel(large, f.c(up), f.sel(small, f.c(down), f.c(1.0)))
+    a, c = f.mul(a, s), f.mul(c, s)
+    c2 = f.mul(c, c)
+    h = f.sqrt(f.fma(a, a, c2))
+    # One correction step: h += (a^2 + c^2 - h^2) / 2h, the residual from exact products.
+    h2 = f.mul(h, h)
+    a2 = f.mul(a, a)
+    residual = f.add(f.add(f.sub(a2, h2), c2),
+                     f.sub(f.add(f.fma(a, a, f.b.fneg(a2)), f.fma(c, c, f.b.fneg(c2))),
+                           f.fma(h, h, f.b.fneg(h2))))
+    corrected = f.add(h, f.div(residual, f.add(h, h)))
+    h = f.sel(f.eq(h, f.c(0.0)), h, corrected)
+    h = f.mul(h, unscale)
+    h = f.sel(f.or_(f.isnan(ax), f.isnan(ay)), f.c(np.nan), h)
+    return f.sel(f.or_(f.isinf(ax), f.isinf(ay)), f.c(np.inf), h)
+
+
+def _two_sum(f: _F, a: ir.Value, b: ir.Value) -> tuple[ir.Value, ir.Value]:
+    s = f.add(a, b)
+    bb = f.sub(s, a)
+    return s, f.add(f.sub(a, f.sub(s, bb)), f.sub(b, bb))
+
+
+def _x2y2m1(f: _F, x: ir.Value, y: ir.Value) -> ir.Value:
+    """x^2 + y^2 - 1 without cancellation error (products and sums as double-words)."""
+    neg = f.b.fneg
+    x2, y2 = f.mul(x, x), f.mul(y, y)
+    ex, ey = f.fma(x, x, neg(x2)), f.fma(y, y, neg(y2))
+    s, e1 = _two_sum(f, x2, f.c(-1.0))
+    s, e2 = _two_sum(f, s, y2)
+    return f.add(s, f.add(f.add(e1, e2), f.add(ex, ey)))
+
+
+# --- the C library's functions (glibc's algorithms), in float64 -----------------------------
+
+def _cexp(f: _F, x: ir.Value, y: ir.Value) -> tuple[ir.Value, ir.Value]:
+    inf, zero = f.c(np.inf), f.c(0.0)
+    s, c = f.fn("sin", y), f.fn("cos", y)
+    # Where exp(x) alone would overflow, e^(x/2) twice (the product may still be finite).
+    t = f.c(np.log(np.finfo(np.float64 if f.t == DOUBLE else np.float32).max))
+    halve = f.gt(x, t)
+    e = f.fn("exp", f.sel(halve, f.mul(x, f.c(0.5)), x))
+    re, im = f.mul(e, c), f.mul(e, s)
+    re, im = f.sel(halve, f.mul(re, e), re), f.sel(halve, f.mul(im, e), im)
+    x_finite, y_finite = f.finite(x), f.finite(y)
+    nan = f.c(np.nan)
+    # x = +-inf, y finite: (+-)(inf or 0) in the direction of y
+    value = f.sel(f.signbit(x), zero, inf)
+    inf_re, inf_im = f.copysign(value, c), f.copysign(value, s)
+    # x = +-inf, y not finite
+    pos = f.not_(f.signbit(x))
+    inf_re = f.sel(y_finite, inf_re, f.sel(pos, inf, zero))
+    inf_im = f.sel(y_finite, inf_im, f.sel(pos, nan, f.copysign(zero, y)))
+    is_inf = f.isinf(x)
+    re = f.sel(x_finite, f.sel(y_finite, re, nan), f.sel(is_inf, inf_re, nan))
+    im = f.sel(x_finite, f.sel(y_finite, im, nan), f.sel(is_inf, inf_im, nan))
+    # A zero imaginary part is kept as it is (also under an infinite or NaN real part).
+    im = f.sel(f.eq(y, zero), y, im)
+    return re, im
+
+
+def _clog(f: _F, x: ir.Value, y: ir.Value) -> tuple[ir.Value, ir.Value]:
+    ax, ay = f.abs(x), f.abs(y)
+    swap = f.lt(ax, ay)
+    hi, lo = f.sel(swap, ay, ax), f.sel(swap, ax, ay)
+    info = np.finfo(np.float64 if f.t == DOUBLE else np.float32)
+    mant = info.nmant + 1
+    big, tiny = f.gt(hi, f.c(float(info.max) / 2)), f.lt(hi, f.c(float(info.tiny)))
+    s = f.sel(big, f.c(0.5), f.sel(tiny, f.c(2.0 ** mant), f.c(1.0)))
+    shift = f.sel(big, f.c(LN2), f.sel(tiny, f.c(-mant * LN2), f.c(0.0)))
+    generic = f.add(f.fn("log", hypot(f, f.mul(hi, s), f.mul(lo, s))), shift)
+    near = f.and_(f.ge(hi, f.c(0.5)), f.lt(hi, f.c(2.0)), f.lt(lo, f.c(1.0)))
+    # (outside ``near`` the argument may be anything: keep it harmless)
+    d = f.sel(near, _x2y2m1(f, hi, lo), f.c(0.0))
+    re = f.sel(near, f.mul(f.c(0.5), f.fn("log1p", d)), generic)
+    im = f.fn("atan2", y, x)
+    any_nan = f.or_(f.isnan(x), f.isnan(y))
+    any_inf = f.or_(f.isinf(x), f.isinf(y))
+    re = f.sel(any_inf, f.c(np.inf), f.sel(any_nan, f.c(np.nan), re))
+    im = f.sel(any_nan, f.c(np.nan), im)
+    return re, im
+
+
+def _csqrt(f: _F, x: ir.Value, y: ir.Value) -> tuple[ir.Value, ir.Value]:
+    info = np.finfo(np.float64 if f.t == DOUBLE else np.float32)
+    zero, half, inf, nan = f.c(0.0), f.c(0.5), f.c(np.inf), f.c(np.nan)
+    ax, ay = f.abs(x), f.abs(y)
+    # Scaling: by 1/4 (results by 2) near overflow, by 2^(2k) (results by 2^-k) when tiny.
+    k = (info.nmant + 2) // 2
+    big = f.or_(f.gt(ax, f.c(float(info.max) / 4)), f.gt(ay, f.c(float(info.max) / 4)))
+    tiny = f.and_(f.lt(ax, f.c(2 * float(info.tiny))), f.lt(ay, f.c(2 * float(info.tiny))))
+    s = f.sel(big, f.c(0.25), f.sel(tiny, f.c(2.0 ** (2 * k)), f.c(1.0)))
+    out = f.sel(big, f.c(2.0), f.sel(tiny, f.c(2.0 ** -k), f.c(1.0)))
+    xs, ys = f.mul(x, s), f.mul(y, s)
+    d = hypot(f, xs, ys)
+    # (y / r where the result is scaled up by 2: 2 * (0.5 * y / r) without underflow)
+    y_half = f.sel(big, ys, f.mul(half, ys))
+    # x > 0: r = sqrt((d + x) / 2), s = y / 2r; else s = sqrt((d - x) / 2), r = |y / 2s|
+    r1 = f.sqrt(f.mul(half, f.add(d, xs)))
+    s1 = f.div(y_half, r1)
+    s2 = f.sqrt(f.mul(half, f.sub(d, xs)))
+    r2 = f.abs(f.div(y_half, s2))
+    positive = f.gt(x, zero)
+    # Scaled by 1/4, the square root's part is doubled and the y / 2r part is y / r.
+    root_scale = f.sel(big, f.c(2.0), out)
+    ratio_scale = f.sel(big, f.c(1.0), out)
+    re = f.sel(positive, f.mul(r1, root_scale), f.mul(r2, ratio_scale))
+    im_mag = f.sel(positive, f.mul(s1, ratio_scale), f.mul(s2, root_scale))
+    im = f.copysign(f.abs(im_mag), y)
+    # y = 0
+    root = f.sqrt(ax)
+    neg_x = f.lt(x, zero)
+    re = f.sel(f.eq(y, zero), f.sel(neg_x, zero, root), re)
+    im = f.sel(f.eq(y, zero), f.copysign(f.sel(neg_x, root, zero), y), im)
+    # x = 0, y != 0
+    r0 = f.sel(f.ge(ay, f.c(2 * float(info.tiny))), f.sqrt(f.mul(half, ay)),
+               f.mul(half, f.sqrt(f.mul(f.c(2.0), ay))))
+    x_zero = f.and_(f.eq(x, zero), f.not_(f.eq(y, zero)))
+    re = f.sel(x_zero, r0, re)
+    im = f.sel(x_zero, f.copysign(r0, y), im)
+    # Infinities and NaNs
+    y_nan, x_nan = f.isnan(y), f.isnan(x)
+    x_inf = f.isinf(x)
+    special_re = f.sel(x_inf, f.sel(f.signbit(x), f.sel(y_nan, nan, zero), x), nan)
+    special_im = f.sel(x_inf, f.sel(f.signbit(x), f.copysign(inf, y),
+                                    f.sel(y_nan, nan, f.copysign(zero, y))), nan)
+    special = f.or_(x_inf, x_nan, y_nan)
+    re, im = f.sel(special, special_re, re), f.sel(special, special_im, im)
+    y_inf = f.isinf(y)
+    return f.sel(y_inf, inf, re), f.sel(y_inf, y, im)
+
+
+def _widened(core: Callable[[_F, ir.Value, ir.Value], tuple[ir.Value, ir.Value]]):
+    """A float64 core as a rule: complex64 parts widened, results rounded once."""
+
+    def rule(b, args, it, ot, params):
+        x, y = parts(b, args[0])
+        t = x.type
+        if t == FLOAT:
+            x, y = b.fpext(x, DOUBLE), b.fpext(y, DOUBLE)
+        re, im = core(_F(b, DOUBLE), x, y)
+        if t == FLOAT:
+            re, im = b.fptrunc(re, FLOAT), b.fptrunc(im, FLOAT)
+        return make_complex(b, re, im)
+
+    return rule
+
+
+register(P.exp)(_widened(_cexp))
+register(P.log)(_widened(_clog))
+register(P.sqrt)(_widened(_csqrt))
+
+
+# --- NumPy's own formulas, in the operand's precision ----------------------------------------
+
+@register(P.exp2)
+def _exp2(b, args, it, ot, params):
+    # nc_exp2: exp of (x * ln2) part by part.
+    x, y = parts(b, args[0])
+    ln2 = fconst(x.type, LN2)
+    z = make_complex(b, b.fmul(x, ln2), b.fmul(y, ln2))
+    return RULES[P.exp](b, [z], it, ot, params)
+
+
+@register(P.expm1)
+def _expm1(b, args, it, ot, params):
+    # nc_expm1: (expm1(x) cos y - 2 sin^2(y/2), exp(x) sin y)
+    x, y = parts(b, args[0])
+    f = _F(b, x.type)
+    a = f.fn("sin", f.div(y, f.c(2.0)))
+    re = f.sub(f.mul(f.fn("expm1", x), f.fn("cos", y)), f.mul(f.mul(f.c(2.0), a), a))
+    im = f.mul(f.fn("exp", x), f.fn("sin", y))
+    return make_complex(b, re, im)
+
+
+@register(P.log1p)
+def _log1p(b, args, it, ot, params):
+    # nc_log1p: (log(hypot(x + 1, y)), atan2(y, x + 1))
+    x, y = parts(b, args[0])
+    f = _F(b, x.type)
+    x1 = f.add(x, f.c(1.0))
+    if x.type == FLOAT:
+        d = _F(b, DOUBLE)
+        h = b.fptrunc(hypot(d, b.fpext(x1, DOUBLE), b.fpext(y, DOUBLE)), FLOAT)
+    else:
+        h = hypot(f, x1, y)
+    return make_complex(b, f.fn("log", h), f.fn("atan2", y, x1))
+
+
+@register(P.sign)
+def _sign(b, args, it, ot, params):
+    # NumPy 2's complex sign: z / |z| (|z| as its absolute), 0 at 0, NaN for NaN, and a
+    # unit direction along an infinite part.
+    from llax.codegen.complex_rules import cabs
+
+    x, y = parts(b, args[0])
+    f = _F(b, x.type)
+    a = cabs(b, args[0])
+    one, zero, nan = f.c(1.0), f.c(0.0), f.c(np.nan)
+    re, im = f.div(x, a), f.div(y, a)
+    x_inf, y_inf = f.isinf(x), f.isinf(y)
+    inf_re = f.sel(x_inf, f.sel(y_inf, nan, f.copysign(one, x)), zero)
+    inf_im = f.sel(x_inf, f.sel(y_inf, nan, zero), f.copysign(one, y))
+    a_inf, a_zero = f.isinf(a), f.eq(a, zero)
+    re = f.sel(a_inf, inf_re, f.sel(a_zero, zero, re))
+    im = f.sel(a_inf, inf_im, f.sel(a_zero, zero, im))
+    a_nan = f.isnan(a)
+    return make_complex(b, f.sel(a_nan, nan, re), f.sel(a_nan, nan, im))
+
+
+@register(P.rsqrt)
+def _rsqrt(b, args, it, ot, params):
+    # The reference: 1 / sqrt(x), Smith's division.
+    from llax.codegen.ltypes import const
+
+    return cdiv(b, const(ot.dtype, 1.0), RULES[P.sqrt](b, args, it, ot, params))
+
+
+@register(P.logistic)
+def _logistic(b, args, it, ot, params):
+    # The reference: 1 / (1 + exp(-x)), each step a NumPy complex operation.
+    from llax.codegen.ltypes import const
+
+    x, y = parts(b, args[0])
+    e = RULES[P.exp](b, [make_complex(b, b.fneg(x), b.fneg(y))], it, ot, params)
+    er, ei = parts(b, e)
+    one, zero = fconst(x.type, 1.0), fconst(x.type, 0.0)
+    d = make_complex(b, b.fadd(one, er), b.fadd(zero, ei))
+    return cdiv(b, const(ot.dtype, 1.0), d)

@@ -259,6 +259,129 @@ def _csqrt(f: _F, x: ir.Value, y: ir.Value) -> tuple[ir.Value, ir.Value]:
     return f.sel(y_inf, inf, re), f.sel(y_inf, y, im)
 
 
+def _half_exp_times(f: _F, ax: ir.Value, v: ir.Value) -> ir.Value:
+    """e^ax / 2 * v for ax beyond where exp overflows, as glibc scales it: by exp(t) up to
+    twice, then exp of the rest (or the largest float, overflowing as the product does)."""
+    t, exp_t = _exp_threshold(f)
+    rx = f.sub(ax, f.c(t))
+    v = f.mul(v, f.c(exp_t / 2))
+    again = f.gt(rx, f.c(t))
+    rx = f.sel(again, f.sub(rx, f.c(t)), rx)
+    v = f.sel(again, f.mul(v, f.c(exp_t)), v)
+    big = float(np.finfo(np.float64 if f.t == DOUBLE else np.float32).max)
+    return f.sel(f.gt(rx, f.c(t)), f.mul(f.c(big), v), f.mul(f.fn("exp", rx), v))
+
+
+def _exp_threshold(f: _F) -> tuple[int, float]:
+    """glibc's t = (int)((MAX_EXP - 1) ln 2), and exp(t)."""
+    info = np.finfo(np.float64 if f.t == DOUBLE else np.float32)
+    t = int((info.maxexp - 1) * LN2)
+    return t, float(np.exp(np.asarray(t, info.dtype)))
+
+
+def _ccosh(f: _F, x: ir.Value, y: ir.Value) -> tuple[ir.Value, ir.Value]:
+    zero, one, inf, nan = f.c(0.0), f.c(1.0), f.c(np.inf), f.c(np.nan)
+    s, c = f.fn("sin", y), f.fn("cos", y)
+    ax = f.abs(x)
+    t, _ = _exp_threshold(f)
+    big = f.gt(ax, f.c(t))
+    sign_x = f.copysign(one, x)
+    re = f.sel(big, _half_exp_times(f, ax, c), f.mul(f.fn("cosh", x), c))
+    im = f.sel(big, _half_exp_times(f, ax, f.mul(s, sign_x)), f.mul(f.fn("sinh", x), s))
+    x_fin, y_fin, x_inf = f.finite(x), f.finite(y), f.isinf(x)
+    y_zero = f.eq(y, zero)
+    # x finite, y not: (NaN, 0 if x = 0 else NaN)
+    re = f.sel(x_fin, f.sel(y_fin, re, nan), re)
+    im = f.sel(x_fin, f.sel(y_fin, im, f.sel(f.eq(x, zero), zero, nan)), im)
+    # x infinite
+    inf_re = f.sel(y_fin, f.sel(y_zero, inf, f.copysign(inf, c)), inf)
+    inf_im = f.sel(y_fin, f.sel(y_zero, f.mul(y, sign_x), f.mul(f.copysign(inf, s), sign_x)), nan)
+    re, im = f.sel(x_inf, inf_re, re), f.sel(x_inf, inf_im, im)
+    # x NaN
+    x_nan = f.isnan(x)
+    return f.sel(x_nan, nan, re), f.sel(x_nan, f.sel(y_zero, y, nan), im)
+
+
+def _csinh(f: _F, x: ir.Value, y: ir.Value) -> tuple[ir.Value, ir.Value]:
+    zero, inf, nan = f.c(0.0), f.c(np.inf), f.c(np.nan)
+    s, c = f.fn("sin", y), f.fn("cos", y)
+    negate = f.signbit(x)
+    ax = f.abs(x)
+    c_neg = f.sel(negate, f.b.fneg(c), c)
+    t, _ = _exp_threshold(f)
+    big = f.gt(ax, f.c(t))
+    re = f.sel(big, _half_exp_times(f, ax, c_neg), f.mul(f.fn("sinh", ax), c_neg))
+    im = f.sel(big, _half_exp_times(f, ax, s), f.mul(f.fn("cosh", ax), s))
+    x_fin, y_fin, x_inf = f.finite(x), f.finite(y), f.isinf(x)
+    y_zero = f.eq(y, zero)
+    # x finite, y not: (x, NaN) for x = 0, else NaN
+    x_zero = f.eq(x, zero)
+    re = f.sel(x_fin, f.sel(y_fin, re, f.sel(x_zero, x, nan)), re)
+    im = f.sel(x_fin, f.sel(y_fin, im, nan), im)
+    # x infinite
+    signed_inf = f.sel(negate, f.c(-np.inf), inf)
+    inf_re = f.sel(y_fin, f.sel(y_zero, signed_inf, f.copysign(inf, c_neg)), inf)
+    inf_im = f.sel(y_fin, f.sel(y_zero, y, f.copysign(inf, s)), nan)
+    re, im = f.sel(x_inf, inf_re, re), f.sel(x_inf, inf_im, im)
+    x_nan = f.isnan(x)
+    return f.sel(x_nan, nan, re), f.sel(x_nan, f.sel(y_zero, y, nan), im)
+
+
+def _ctanh(f: _F, x: ir.Value, y: ir.Value) -> tuple[ir.Value, ir.Value]:
+    zero, one, nan = f.c(0.0), f.c(1.0), f.c(np.nan)
+    info = np.finfo(np.float64 if f.t == DOUBLE else np.float32)
+    s, c = f.fn("sin", y), f.fn("cos", y)
+    ax = f.abs(x)
+    t = int((info.maxexp - 1) * LN2 / 2)
+    exp_2t = f.c(float(np.exp(np.asarray(2 * t, info.dtype))))
+    big = f.gt(ax, f.c(t))
+    # |x| large: (+-1, 4 sin y cos y / e^2|x|), divided in two steps against overflow
+    im_big = f.div(f.mul(f.mul(f.c(4.0), s), c), exp_2t)
+    rest = f.sub(ax, f.c(t))
+    im_big = f.sel(f.gt(rest, f.c(t)), f.div(im_big, exp_2t),
+                   f.div(im_big, f.fn("exp", f.mul(f.c(2.0), rest))))
+    # otherwise (sinh x cosh x + i sin y cos y) / (sinh^2 x + cos^2 y)
+    sh, ch = f.fn("sinh", x), f.fn("cosh", x)
+    tiny_x = f.le(ax, f.c(float(info.tiny)))
+    sh, ch = f.sel(tiny_x, x, sh), f.sel(tiny_x, one, ch)
+    cc = f.mul(c, c)
+    den = f.sel(f.gt(f.abs(sh), f.mul(f.abs(c), f.c(float(info.eps)))),
+                f.add(f.mul(sh, sh), cc), cc)
+    re = f.sel(big, f.copysign(one, x), f.div(f.mul(sh, ch), den))
+    im = f.sel(big, im_big, f.div(f.mul(s, c), den))
+    # Infinities and NaNs
+    x_inf, y_fin = f.isinf(x), f.finite(y)
+    inf_im = f.sel(f.and_(y_fin, f.gt(f.abs(y), one)), f.copysign(zero, f.mul(s, c)),
+                   f.copysign(zero, y))
+    y_zero = f.eq(y, zero)
+    other_re = f.sel(y_zero, x, f.sel(f.eq(x, zero), x, nan))
+    other_im = f.sel(y_zero, y, nan)
+    special = f.not_(f.and_(f.finite(x), y_fin))
+    re = f.sel(special, f.sel(x_inf, f.copysign(one, x), other_re), re)
+    im = f.sel(special, f.sel(x_inf, inf_im, other_im), im)
+    return re, im
+
+
+def _rotated(core):
+    """f(z) = -i g(iz) (sin from sinh, tan from tanh)."""
+
+    def rotated(f: _F, x: ir.Value, y: ir.Value) -> tuple[ir.Value, ir.Value]:
+        re, im = core(f, f.b.fneg(y), x)
+        return im, f.b.fneg(re)
+
+    return rotated
+
+
+def _csin(f: _F, x: ir.Value, y: ir.Value) -> tuple[ir.Value, ir.Value]:
+    re, im = _rotated(_csinh)(f, x, y)
+    # glibc's csin (not -i csinh(iz)): an infinite y under an infinite or NaN x gives +inf.
+    return re, f.sel(f.and_(f.isinf(y), f.not_(f.finite(x))), f.c(np.inf), im)
+
+
+def _ccos(f: _F, x: ir.Value, y: ir.Value) -> tuple[ir.Value, ir.Value]:
+    return _ccosh(f, f.b.fneg(y), x)  # cos z = cosh(iz)
+
+
 def _widened(core: Callable[[_F, ir.Value, ir.Value], tuple[ir.Value, ir.Value]]):
     """A float64 core as a rule: complex64 parts widened, results rounded once."""
 
@@ -278,6 +401,12 @@ def _widened(core: Callable[[_F, ir.Value, ir.Value], tuple[ir.Value, ir.Value]]
 register(P.exp)(_widened(_cexp))
 register(P.log)(_widened(_clog))
 register(P.sqrt)(_widened(_csqrt))
+register(P.cosh)(_widened(_ccosh))
+register(P.sinh)(_widened(_csinh))
+register(P.tanh)(_widened(_ctanh))
+register(P.cos)(_widened(_ccos))
+register(P.sin)(_widened(_csin))
+register(P.tan)(_widened(_rotated(_ctanh)))
 
 
 # --- NumPy's own formulas, in the operand's precision ----------------------------------------

@@ -16,8 +16,7 @@ complex values: the plain transpose of the linear map (no conjugation added), th
   the DC bin (and the Nyquist bin when ``n`` is even) and 2 elsewhere.
 - IRFFT reads ``x_j = (1/n) Re(sum_k mask_k c_k w^(jk))`` (interior bins twice; the
   imaginary parts of DC and Nyquist dropped), so its transpose is
-  ``conj(mask * rfft(ct)) / n``, bins padded with zeros (or cut) back to the input's last
-  axis.
+  ``conj(mask * rfft(ct)) / n``.
 
 Over several axes the outer axes are complex transforms, each its own transpose up to the
 same conjugation, so the same formulas hold with ``n`` the product of the lengths.
@@ -68,17 +67,6 @@ def _scale_last_axis(x: Any, weights: np.ndarray) -> Any:
     return lax.mul(x, w)
 
 
-def _fit_last_axis(x: Any, size: int) -> Any:
-    """``x`` cut or padded with zeros to ``size`` along its last axis."""
-    have = x.shape[-1]
-    if have > size:
-        return lax.slice_in_dim(x, 0, size, axis=x.ndim - 1)
-    if have < size:
-        config = [(0, 0, 0)] * (x.ndim - 1) + [(0, size - have, 0)]
-        return lax.pad(x, _constant(0, x.dtype), config)
-    return x
-
-
 # --- JVP -----------------------------------------------------------------------------------
 
 jvp_rules[P.fft] = linear_jvp(P.fft)
@@ -93,12 +81,11 @@ def _rfft_transpose(ct: Any, lengths: tuple[int, ...]) -> Any:
     return lax.mul(out, _constant(math.prod(lengths), out.dtype))
 
 
-def _irfft_transpose(ct: Any, lengths: tuple[int, ...], in_bins: int) -> Any:
+def _irfft_transpose(ct: Any, lengths: tuple[int, ...]) -> Any:
     spectrum = _fft(ct, FftType.RFFT, lengths)
     weights = _bin_weights(lengths[-1], spectrum.shape[-1], dtypes.real_part(spectrum.dtype),
                            invert=False) / math.prod(lengths)
-    out = lax.conj(_scale_last_axis(spectrum, weights.astype(spectrum.dtype)))
-    return _fit_last_axis(out, in_bins)
+    return lax.conj(_scale_last_axis(spectrum, weights.astype(spectrum.dtype)))
 
 
 def _fft_transpose(ct, x, *, fft_type, fft_lengths):
@@ -106,7 +93,7 @@ def _fft_transpose(ct, x, *, fft_type, fft_lengths):
     if kind == FftType.RFFT:
         return [_rfft_transpose(ct, lengths)]
     if kind == FftType.IRFFT:
-        return [_irfft_transpose(ct, lengths, x.shape[-1])]
+        return [_irfft_transpose(ct, lengths)]
     return [_fft(ct, kind, lengths)]
 
 

@@ -7,9 +7,10 @@
 - ``IFFT``: complex to complex, inverse (``exp(+2 pi i jk / n)``, scaled by ``1 / prod(n)``);
 - ``RFFT``: real (float32/float64) to complex: the forward transform, of which only the
   first ``n // 2 + 1`` bins of the last axis are kept (the rest are their conjugates);
-- ``IRFFT``: complex to real: the inverse of RFFT. The input's last axis holds
-  ``n // 2 + 1`` (or more; the rest are ignored) bins of a Hermitian spectrum and the
-  result has ``n`` points there; the other transformed axes keep their sizes.
+- ``IRFFT``: complex to real: the inverse of RFFT. The input's last axis holds the
+  ``n // 2 + 1`` bins of a Hermitian spectrum (XLA takes no other count, so neither does
+  the type rule) and the result has ``n`` points there; the other transformed axes keep
+  their sizes. The imaginary parts of the DC (and for even ``n`` Nyquist) bins are ignored.
 
 ``fft_type`` is an ``FftType``, an IntEnum as JAX's, so the text format prints it as its
 number (``fft_type=2``, which is how JAX's jaxprs show it) and parses back an equal int:
@@ -71,6 +72,11 @@ def _fft_rule(x: TensorType, *, fft_type: FftType | int,
         if minor[:-1] != lengths[:-1]:
             raise ValueError(f"IRFFT input shape {x.shape} minor dimensions must be equal to "
                              f"all except the last fft_length, got fft_lengths={lengths}")
+        if minor[-1] != lengths[-1] // 2 + 1:
+            # JAX's type rule lets this through but XLA refuses it: no program can run it.
+            raise ValueError(f"IRFFT input shape {x.shape} must have fft_lengths[-1] // 2 + 1 "
+                             f"= {lengths[-1] // 2 + 1} bins in its last dimension, got "
+                             f"fft_lengths={lengths}")
         return TensorType((*lead, *lengths), dtypes.real_part(x.dtype))
     if minor != lengths:
         raise ValueError(f"FFT input shape {x.shape} minor dimensions must be equal to "

@@ -4,8 +4,9 @@ Dtypes are plain ``numpy.dtype`` objects. Promotion (JAX's lattice with weak
 types) lives in ``llax.ir.promotion``.
 
 The low-precision types (bfloat16, the float8/6/4 family, int4/2/1 and uint4/2/1)
-come from ``ml_dtypes``, as in JAX. NumPy gives them ``kind == "V"``, so ask
-``kind(dtype)`` (or ``is_float``...) rather than ``dtype.kind`` for their category.
+come from ``ml_dtypes``, as in JAX. NumPy gives them ``kind == "V"`` (all but float8_e5m2,
+whose kind is "f"), so ask ``kind(dtype)`` (or ``is_float``...) rather than ``dtype.kind``
+for their category, and ``is_low_precision`` rather than the kind to single them out.
 """
 
 from __future__ import annotations

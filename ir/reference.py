@@ -18,7 +18,7 @@ from llax.ir import prims as P
 from llax.ir.primitive import Primitive
 from llax.ir.prims.callbacks import CALLBACKS, run_callback
 
-# ml_dtypes' types (NumPy kind "V") are computed in a NumPy type that holds them exactly,
+# ml_dtypes' types (NumPy cannot compute in them) are computed in a type that holds them exactly,
 # as XLA's CPU backend does: bfloat16 and the narrow floats in float32, the sub-byte
 # integers in int8/uint8. The caller rounds each result back to the op's dtype (RNE for
 # floats, wrapping for integers), so every op rounds once, as JAX's eager ops do.
@@ -31,12 +31,15 @@ _MOVES_ONLY = frozenset({"reshape", "transpose", "squeeze", "rev", "slice", "dyn
                          "bitcast_convert_type", "stop_gradient"})
 
 
-def _widening_low_precision(fn: Callable) -> Callable:
-    """``fn`` with operands of ml_dtypes' types (kind "V") widened first (see _WIDE_OF)."""
+def _widening_low_precision(fn: Callable, low_precision_fn: Callable | None = None) -> Callable:
+    """``fn`` with operands of ml_dtypes' types widened first (see _WIDE_OF), or
+    ``low_precision_fn`` on them as they are, when XLA rounds inside the op."""
 
     def run(*args, **params):
         for a in args:
-            if type(a) is np.ndarray and a.dtype.kind == "V":
+            if type(a) is np.ndarray and a.dtype in _WIDE_OF:
+                if low_precision_fn is not None:
+                    return low_precision_fn(*args, **params)
                 return fn(*(_widen(x) for x in args), **params)
         return fn(*args, **params)
 
@@ -45,7 +48,7 @@ def _widening_low_precision(fn: Callable) -> Callable:
 
 
 def _widen(x):
-    if type(x) is np.ndarray and x.dtype.kind == "V":
+    if type(x) is np.ndarray and x.dtype in _WIDE_OF:
         return x.astype(_WIDE_OF[x.dtype])
     return x
 
@@ -55,7 +58,7 @@ class _Rules(dict):
 
     def __setitem__(self, prim: Primitive, fn: Callable) -> None:
         if prim.name not in _MOVES_ONLY:
-            fn = _widening_low_precision(fn)
+            fn = _widening_low_precision(fn, _ROUNDED_INSIDE.get(prim.name))
         super().__setitem__(prim, fn)
 
 
@@ -90,6 +93,40 @@ def _quiet(fn: Callable) -> Callable:
             _extobj_contextvar.reset(token)
 
     return run
+
+
+def _rounded(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """``x`` rounded to ``dtype`` and widened again: one op of XLA's expansion."""
+    return x.astype(dtype).astype(np.float32)
+
+
+def _logistic_rounded(x: np.ndarray) -> np.ndarray:
+    # XLA expands logistic to 1 / (1 + exp(-x)) before computing bfloat16 & co. in float32,
+    # so each of the three ops rounds.
+    e = _rounded(np.exp(-x.astype(np.float32)), x.dtype)
+    return 1 / _rounded(1 + e, x.dtype)
+
+
+def _integer_pow_rounded(x: np.ndarray, *, y: int) -> np.ndarray:
+    # JAX lowers integer_pow to multiplications by binary powering: each one rounds.
+    if not dtypes.is_float(x.dtype):  # (integers wrap: rounding each step changes nothing)
+        return np.power(x.astype(_WIDE_OF[x.dtype]), y)
+    base, acc, n = x.astype(np.float32), None, abs(y)
+    if n == 0:
+        return np.ones_like(base)
+    while n:
+        if n & 1:
+            acc = base if acc is None else _rounded(acc * base, x.dtype)
+        n >>= 1
+        if n:
+            base = _rounded(base * base, x.dtype)
+    return 1 / acc if y < 0 else acc
+
+
+# Primitives XLA computes as several rounded ops on bfloat16 & co. (by prim name).
+_ROUNDED_INSIDE: dict[str, Callable] = {
+    "logistic": _quiet(_logistic_rounded), "integer_pow": _quiet(_integer_pow_rounded),
+}
 
 
 def _erf(x: np.ndarray) -> np.ndarray:
@@ -400,7 +437,7 @@ def _dot_general(lhs: np.ndarray, rhs: np.ndarray, *, dimension_numbers, precisi
     k = math.prod(lhs.shape[i] for i in lc)
     n = math.prod(rhs.shape[i] for i in rfree)
     dtype = np.dtype(preferred_element_type or lhs.dtype)
-    if dtype.kind == "V":  # bfloat16 & co.: accumulate in the widened type (see _WIDE_OF)
+    if dtype in _WIDE_OF:  # bfloat16 & co.: accumulate in the widened type
         dtype = _WIDE_OF[dtype]
     out = np.matmul(l2.reshape(*nb, m, k).astype(dtype), r2.reshape(*nb, k, n).astype(dtype))
     return out.reshape((*nb, *[lhs.shape[i] for i in lfree], *[rhs.shape[i] for i in rfree]))

@@ -173,12 +173,11 @@ def _category(x: Any) -> Any:
 def isdtype(dtype_like: Any, kind: Any) -> bool:
     """``jnp.isdtype``: NumPy's, with ml_dtypes' types in their categories."""
     dt = _raw_dtype(dtype_like)
-    if not dtypes.is_low_precision(dt):
-        return np.isdtype(dt, kind)
-    kinds = kind if isinstance(kind, tuple) else (kind,)
-    for k in kinds:
+    # NumPy answers the named categories; ml_dtypes' types ask through a stand-in.
+    stand_in = _STAND_IN[dtypes.kind(dt)] if dtypes.is_low_precision(dt) else dt
+    for k in kind if isinstance(kind, tuple) else (kind,):
         if isinstance(k, str):
-            if np.isdtype(_STAND_IN[dtypes.kind(dt)], k):
+            if np.isdtype(stand_in, k):
                 return True
         elif _raw_dtype(k) == dt:
             return True

@@ -96,7 +96,8 @@ def unit_floats(key: KeyArray, shape: tuple[int, ...], dtype: np.dtype) -> Any:
     exactly ``m * 2**-nmant`` for the same integer ``m``, so the bits agree.
     """
     info = np.finfo(dtype)
-    width = info.bits
+    # A type with under 8 mantissa bits (bfloat16) takes its bits from an 8-bit draw, as JAX.
+    width = info.bits if info.nmant >= 8 else 8
     raw = bits(key, width, shape)
     top = lax.shift_right_logical(raw, lax.full((), width - info.nmant, raw.dtype))
     return lax.mul(lax.convert_element_type(top, dtype),

@@ -153,6 +153,13 @@ def test_64_bit_dtypes_under_x64() -> None:
         assert_close(lnp.fft.rfftfreq(6, 0.5), jnp.fft.rfftfreq(6, 0.5))
 
 
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "bool", "uint8"])
+def test_other_input_dtypes(dtype: str) -> None:
+    # float16/bfloat16 transform in complex64; RFFT takes only float32/float64 (JAX's rule).
+    x = (sample("float32", (2, 6)) > 0).astype(jnp.dtype(dtype))
+    compare_cases(_cases(("fft", "rfft", "irfft", "ifft2"), [{}]), x)
+
+
 def test_round_trips_recover_the_signal() -> None:
     x = sample("float32", (4, 7), seed=3)
     np.testing.assert_allclose(lnp.fft.irfft(lnp.fft.rfft(x), n=7), x, atol=1e-5)

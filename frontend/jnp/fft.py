@@ -101,6 +101,7 @@ def _transform(func_name: str, kind: FftType, a: Any, s: Shape | None,
     if len(set(axes)) != len(axes):
         raise ValueError(f"{full_name} does not support repeated axes. Got axes {axes}.")
     trailing = tuple(range(arr.ndim - len(axes), arr.ndim))
+    moved = moved and axes != trailing  # (no transposes when they already are the last)
     if moved:
         arr = jnp.moveaxis(arr, axes, trailing)
     lead = tuple(arr.shape[:arr.ndim - len(axes)])

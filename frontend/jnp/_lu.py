@@ -180,6 +180,8 @@ def slogdet(a: Any, *, method: str | None = None) -> SlogdetResult:
     if method in (None, "lu"):
         return SlogdetResult(*_slogdet_lu(a))
     if method == "qr":
+        if a.dtype.kind == "c":
+            raise NotImplementedError("slogdet method='qr' not implemented for complex inputs")
         return SlogdetResult(*_slogdet_qr(a))
     raise ValueError(f"Unknown slogdet method '{method}'. Supported methods are 'lu' "
                      "(`None`), and 'qr'.")

@@ -151,7 +151,8 @@ def splat(a: Atom, producers: dict[Var, Op]) -> np.ndarray | None:
     if flat.size == 0:
         return None
     # Compare bits, not values: -0.0 and 0.0 differ, and NaNs equal themselves.
-    bits = flat if flat.dtype == np.bool_ else flat.view(f"u{flat.dtype.itemsize}")
+    # (Bytes per element, since no unsigned integer is as wide as a complex128.)
+    bits = flat.view(np.uint8).reshape(flat.size, flat.dtype.itemsize)
     return flat[0].reshape(()) if bool((bits == bits[0]).all()) else None
 
 

@@ -126,6 +126,22 @@ def _at(self: Any) -> Any:
     return indexing.at(self)
 
 
+# DLPack export of a concrete Array's buffer (kDLCPU is device type 1). DLPack 1.0 flags it
+# read-only; an older consumer (JAX's from_dlpack asks for no version) cannot be told, so it
+# gets a copy of its own.
+def _dlpack(self: Any, *, stream: Any = None, max_version: tuple[int, int] | None = None,
+            dl_device: Any = None, copy: bool | None = None) -> Any:
+    value = np.asarray(self)
+    if max_version is None or max_version[0] < 1:
+        value = value.copy()
+    return value.__dlpack__(stream=stream, max_version=max_version, dl_device=dl_device,
+                            copy=copy)
+
+
+def _dlpack_device(self: Any) -> tuple[int, int]:
+    return (1, 0)
+
+
 def _imag(self: Any) -> Any:
     return jnp.imag(self)
 
@@ -167,6 +183,7 @@ METHODS: dict[str, Any] = {
 ARRAY_ONLY: dict[str, Any] = {
     "devices": devices.array_devices, "device": property(devices.array_device),
     "sharding": property(devices.array_sharding),
+    "__dlpack__": _dlpack, "__dlpack_device__": _dlpack_device,
     "copy_to_host_async": devices.array_copy_to_host_async,
     "is_fully_addressable": property(lambda self: True),
     "is_fully_replicated": property(lambda self: True),

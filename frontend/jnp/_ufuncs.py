@@ -31,6 +31,7 @@ from llax.frontend.jnp._coerce import (
     scalar_constant,
     signature,
 )
+from llax.frontend.jnp._ufunc_class import check_call_keywords, ufunc
 from llax.ir import dtypes
 from llax.ir import prims as P
 
@@ -391,6 +392,69 @@ class BinaryUfunc(_Ufunc):
         return impl(x if cx is None else cx(x), y if cy is None else cy(y))
 
 
+class UnaryNumpyUfunc(UnaryUfunc, ufunc):
+    """A unary function that JAX makes a ``jnp.ufunc``: the fast call, plus the ufunc
+    methods and attributes."""
+
+    def __init__(self, name: str, policy: str, select_impl: Callable[[np.dtype], Impl],
+                 identity: Any = None) -> None:
+        super().__init__(name, policy, select_impl)
+        self._set_ufunc_props(self, 1, 1, None, identity)
+
+    def __call__(self, x: Any, /, *, out: None = None, where: None = None) -> Any:
+        # UnaryUfunc.__call__ written out, so the plain call costs no extra Python call.
+        if out is not None or where is not None:
+            check_call_keywords(self, out, where)
+        key = (config.jax_enable_x64, signature(x))
+        entry = self._plans.get(key)
+        if entry is None:
+            x, sig = checked_signature(x, self.__name__, 0)
+            key = (key[0], sig)
+            entry = self._plans.get(key) or self._build(key)
+        convert, impl = entry
+        return impl(x if convert is None else convert(x))
+
+    # One object per name: compared and hashed by identity (its ``_func`` is itself).
+    __eq__, __hash__ = object.__eq__, object.__hash__
+    __repr__ = ufunc.__repr__
+    nin = ufunc.nin  # read-only, as the other ufunc attributes
+
+
+class BinaryNumpyUfunc(BinaryUfunc, ufunc):
+    """A binary function that JAX makes a ``jnp.ufunc`` (``add``, ``maximum``, ...)."""
+
+    def __init__(self, name: str, policy: str, select_impl: Callable[[np.dtype], Impl],
+                 identity: Any = None) -> None:
+        super().__init__(name, policy, select_impl)
+        self._set_ufunc_props(self, 2, 1, None, identity)
+
+    def __call__(self, x: Any, y: Any, /, *, out: None = None, where: None = None) -> Any:
+        # BinaryUfunc.__call__ written out (see UnaryNumpyUfunc.__call__).
+        if out is not None or where is not None:
+            check_call_keywords(self, out, where)
+        key = (config.jax_enable_x64, signature(x), signature(y))
+        entry = self._plans.get(key)
+        if entry is None:
+            x, sx = checked_signature(x, self.__name__, 0)
+            y, sy = checked_signature(y, self.__name__, 1)
+            key = (key[0], sx, sy)
+            entry = self._plans.get(key) or self._build(key)
+        cx, cy, impl = entry
+        return impl(x if cx is None else cx(x), y if cy is None else cy(y))
+
+    __eq__, __hash__ = object.__eq__, object.__hash__
+    __repr__ = ufunc.__repr__
+    nin = ufunc.nin
+
+
+# The functions that are ``jnp.ufunc`` objects in JAX, with their identities. (Their
+# specialised methods, such as ``add.reduce`` as ``sum``, are attached by _ufunc_methods.)
+NUMPY_UFUNC_IDENTITIES: dict[str, Any] = {
+    "add": 0, "multiply": 1, "subtract": None, "maximum": None, "minimum": None,
+    "bitwise_and": -1, "bitwise_or": 0, "bitwise_xor": 0, "logical_and": True,
+    "logical_or": False, "logical_xor": False, "logaddexp": -math.inf, "negative": None,
+}
+
 # name -> (promotion policy, implementation for the computation dtype)
 UNARY: dict[str, tuple[str, Callable[[np.dtype], Impl]]] = {
     **{name: ("inexact", _always(_prim(prim))) for name, prim in {
@@ -476,9 +540,15 @@ BINARY_ALIASES = {"true_divide": "divide", "mod": "remainder",
 def _build_namespace() -> dict[str, _Ufunc]:
     out: dict[str, _Ufunc] = {}
     for name, (policy, select) in UNARY.items():
-        out[name] = UnaryUfunc(name, policy, select)
+        if name in NUMPY_UFUNC_IDENTITIES:
+            out[name] = UnaryNumpyUfunc(name, policy, select, NUMPY_UFUNC_IDENTITIES[name])
+        else:
+            out[name] = UnaryUfunc(name, policy, select)
     for name, (policy, select) in BINARY.items():
-        out[name] = BinaryUfunc(name, policy, select)
+        if name in NUMPY_UFUNC_IDENTITIES:
+            out[name] = BinaryNumpyUfunc(name, policy, select, NUMPY_UFUNC_IDENTITIES[name])
+        else:
+            out[name] = BinaryUfunc(name, policy, select)
     for alias, target in {**UNARY_ALIASES, **BINARY_ALIASES}.items():
         out[alias] = out[target]
     return out

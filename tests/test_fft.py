@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import jax
@@ -50,6 +51,14 @@ def test_every_name_of_jax_numpy_fft_is_here() -> None:
     public = {n for n in dir(jnp.fft) if not n.startswith("_")}
     assert public == set(TRANSFORMS_1D + TRANSFORMS_2D + TRANSFORMS_ND + OTHERS)
     assert all(callable(getattr(lnp.fft, n)) for n in public)
+
+
+@pytest.mark.parametrize("name", TRANSFORMS_1D + TRANSFORMS_2D + TRANSFORMS_ND + OTHERS)
+def test_signature_is_jax_s(name: str) -> None:
+    def params(f: Any) -> list[tuple]:
+        return [(p.name, p.kind, p.default) for p in inspect.signature(f).parameters.values()]
+
+    assert params(getattr(lnp.fft, name)) == params(getattr(jnp.fft, name))
 
 
 def sample(dtype: Any, shape: tuple[int, ...], seed: int = 0) -> np.ndarray:

@@ -398,6 +398,16 @@ def test_transpose_is_the_matrix_transpose(fft_type: str, in_shape: tuple[int, .
         np.testing.assert_allclose(got, want, atol=1e-10)
 
 
+def test_transpose_of_a_transform_to_nothing_is_zero() -> None:
+    # irfft of one bin has n = 0 points; JAX's transpose divides by zero here.
+    x = sample("complex64", (2, 1))
+    out, back = llax.vjp(lnp.fft.irfft, x)
+    assert out.shape == (2, 0)
+    (ct,) = back(np.ones((2, 0), np.float32))
+    assert ct.dtype == np.complex64
+    np.testing.assert_array_equal(ct, np.zeros((2, 1), np.complex64))
+
+
 # --- vmap ------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("name,kw,in_axis", [

@@ -90,6 +90,8 @@ def _irfft_transpose(ct: Any, lengths: tuple[int, ...]) -> Any:
 
 def _fft_transpose(ct, x, *, fft_type, fft_lengths):
     kind, lengths = FftType(fft_type), tuple(fft_lengths)
+    if 0 in lengths:  # a map to (or from) nothing: its transpose is zero
+        return [lax.full(x.shape, 0, x.dtype)]
     if kind == FftType.RFFT:
         return [_rfft_transpose(ct, lengths)]
     if kind == FftType.IRFFT:

@@ -485,3 +485,102 @@ def _logistic(b, args, it, ot, params):
     one, zero = fconst(x.type, 1.0), fconst(x.type, 0.0)
     d = make_complex(b, b.fadd(one, er), b.fadd(zero, ei))
     return cdiv(b, const(ot.dtype, 1.0), d)
+
+
+# --- pow: NumPy's npy_cpow --------------------------------------------------------------------
+
+def _muldc3(f: _F, a, b, c, d) -> tuple[ir.Value, ir.Value]:
+    """(a + ib)(c + id) as C computes a complex product (libgcc's __muldc3): the plain
+    formula, and where both parts come out NaN, infinities recovered from the operands."""
+    ac, bd, ad, bc = f.mul(a, c), f.mul(b, d), f.mul(a, d), f.mul(b, c)
+    x, y = f.sub(ac, bd), f.add(ad, bc)
+    zero, one, inf = f.c(0.0), f.c(1.0), f.c(np.inf)
+
+    def box(v):  # an infinity becomes +-1, anything else +-0 (C's copysign(isinf ? 1 : 0))
+        return f.copysign(f.sel(f.isinf(v), one, zero), v)
+
+    def nan_to_zero(v):
+        return f.sel(f.isnan(v), f.copysign(zero, v), v)
+
+    ab_inf = f.or_(f.isinf(a), f.isinf(b))
+    a1, b1 = f.sel(ab_inf, box(a), a), f.sel(ab_inf, box(b), b)
+    c1, d1 = f.sel(ab_inf, nan_to_zero(c), c), f.sel(ab_inf, nan_to_zero(d), d)
+    cd_inf = f.or_(f.isinf(c1), f.isinf(d1))
+    c2, d2 = f.sel(cd_inf, box(c1), c1), f.sel(cd_inf, box(d1), d1)
+    a2, b2 = f.sel(cd_inf, nan_to_zero(a1), a1), f.sel(cd_inf, nan_to_zero(b1), b1)
+    products_inf = f.or_(f.isinf(ac), f.isinf(bd), f.isinf(ad), f.isinf(bc))
+    third = f.and_(f.not_(f.or_(ab_inf, cd_inf)), products_inf)
+    a3, b3 = f.sel(third, nan_to_zero(a2), a2), f.sel(third, nan_to_zero(b2), b2)
+    c3, d3 = f.sel(third, nan_to_zero(c2), c2), f.sel(third, nan_to_zero(d2), d2)
+    recalc = f.and_(f.isnan(x), f.isnan(y), f.or_(ab_inf, cd_inf, third))
+    rx = f.mul(inf, f.sub(f.mul(a3, c3), f.mul(b3, d3)))
+    ry = f.mul(inf, f.add(f.mul(a3, d3), f.mul(b3, c3)))
+    return f.sel(recalc, rx, x), f.sel(recalc, ry, y)
+
+
+# nc_pow's exponents computed by repeated products: |n| < 100, i.e. 7 bits.
+_POW_BITS = 7
+
+
+@register(P.pow)
+def _pow(b, args, it, ot, params):
+    from llax.codegen.complex_rules import MAX_INTEGER_POW, cmul_plain
+    from llax.codegen.ltypes import I64, const
+
+    x, y = args
+    xr, xi = parts(b, x)
+    yr, yi = parts(b, y)
+    t = xr.type
+    f = _F(b, t)
+    # The C library's cpow: cexp(y * clog(x)). clog and cexp in float64 (rounded to the
+    # operand's precision), the product in it: where that overflows decides the result.
+    d = _F(b, DOUBLE)
+    wide = (lambda v: b.fpext(v, DOUBLE)) if t == FLOAT else (lambda v: v)
+    narrow = (lambda v: b.fptrunc(v, FLOAT)) if t == FLOAT else (lambda v: v)
+    lr, li = (narrow(v) for v in _clog(d, wide(xr), wide(xi)))
+    wr, wi = _muldc3(f, yr, yi, lr, li)
+    general = make_complex(b, *(narrow(v) for v in _cexp(d, wide(wr), wide(wi))))
+    # An integral real exponent |n| < 100: products (n = 1, 2, 3 directly), 1 / x^-n.
+    n_float = f.sel(f.lt(f.abs(yr), f.c(MAX_INTEGER_POW)), yr, f.c(0.0))
+    n = b.fptosi(n_float, I64)
+    integral = f.and_(f.eq(yi, f.c(0.0)), f.lt(f.abs(yr), f.c(MAX_INTEGER_POW)),
+                      f.eq(b.sitofp(n, t), yr))
+    m = b.select(b.icmp_signed("<", n, ir.Constant(I64, 0)), b.neg(n), n)
+    one = const(ot.dtype, 1.0)
+    acc, p = one, x
+    for bit in range(_POW_BITS):
+        on = b.icmp_unsigned("!=", b.and_(m, ir.Constant(I64, 1 << bit)), ir.Constant(I64, 0))
+        acc = make_complex(b, *(b.select(on, v, w) for v, w in zip(
+            parts(b, cmul_plain(b, acc, p)), parts(b, acc))))
+        if bit + 1 < _POW_BITS:
+            p = cmul_plain(b, p, p)
+    acc = _select_c(b, b.icmp_signed("<", n, ir.Constant(I64, 0)), _cdiv_npymath(b, one, acc),
+                    acc)
+    square = cmul_plain(b, x, x)
+    for k, v in ((1, x), (2, square), (3, cmul_plain(b, x, square))):
+        acc = _select_c(b, b.icmp_signed("==", n, ir.Constant(I64, k)), v, acc)
+    r = _select_c(b, integral, acc, general)
+    # y = 0 gives 1 (whatever x); a zero x, as XLA: 1, 0 for a positive real y, else NaN.
+    y_zero = f.and_(f.eq(yr, f.c(0.0)), f.eq(yi, f.c(0.0)))
+    x_zero = f.and_(f.eq(xr, f.c(0.0)), f.eq(xi, f.c(0.0)))
+    at_zero = _select_c(b, f.and_(f.eq(yi, f.c(0.0)), f.gt(yr, f.c(0.0))),
+                        const(ot.dtype, 0.0), const(ot.dtype, complex(np.nan, np.nan)))
+    r = _select_c(b, x_zero, at_zero, r)
+    return _select_c(b, y_zero, one, r)
+
+
+def _select_c(b: ir.IRBuilder, cond: ir.Value, x: ir.Value, y: ir.Value) -> ir.Value:
+    from llax.codegen.ltypes import select
+
+    return select(b, cond, x, y)
+
+
+def _cdiv_npymath(b: ir.IRBuilder, x: ir.Value, y: ir.Value) -> ir.Value:
+    """npymath's cdiv: Smith's method, a zero divisor giving (xr / |yr|, xi / |yi|)."""
+    (ar, ai), (br, bi) = parts(b, x), parts(b, y)
+    f = _F(b, br.type)
+    q = cdiv(b, x, y)
+    zero = f.and_(f.eq(br, f.c(0.0)), f.eq(bi, f.c(0.0)))
+    qr, qi = parts(b, q)
+    return make_complex(b, f.sel(zero, f.div(ar, f.abs(br)), qr),
+                        f.sel(zero, f.div(ai, f.abs(bi)), qi))

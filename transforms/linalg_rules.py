@@ -142,9 +142,10 @@ def _cholesky_jvp(primals, tangents):
         return factor, None
     lower_da = keep_triangle(da, lower=True)
     strict = _strictly_lower(da)
-    sym = lax.add(lower_da, transpose_last(strict))
-    tmp = _solve(factor, sym, left_side=False, lower=True, transpose_a=True, conjugate_a=False,
-                 unit_diagonal=False)
+    sym = lax.add(lower_da, _adjoint(strict))  # Hermitian, from the triangle read
+    complex_ = a.dtype.kind == "c"
+    tmp = _solve(factor, sym, left_side=False, lower=True, transpose_a=True,
+                 conjugate_a=complex_, unit_diagonal=False)
     inner = _solve(factor, tmp, left_side=True, lower=True, transpose_a=False,
                    conjugate_a=False, unit_diagonal=False)
     eye = identity(a.shape, a.dtype)
@@ -209,43 +210,49 @@ def _svd_jvp(primals, tangents, *, full_matrices, compute_uv, subset_by_index=No
     if da is None:
         outs = [s, u, vt] if compute_uv else [s]
         return outs, [None] * len(outs)
-    ut, v = transpose_last(u), transpose_last(vt)
+    dtype = a.dtype
+    ut, v = _adjoint(u), _adjoint(vt)
     k = s.shape[-1]
     shape = (*s.shape, k)
     batch = tuple(range(s.ndim - 1))
     row = lax.broadcast_in_dim(s, shape, (*batch, s.ndim))  # s_j at (i, j)
     col = lax.broadcast_in_dim(s, shape, (*batch, s.ndim - 1))  # s_i at (i, j)
     ds_full = matmul(matmul(ut, da), v)
-    eye = identity(shape, a.dtype)
+    eye = identity(shape, dtype)
     ds = lax.reduce_sum(lax.mul(ds_full, eye), (ds_full.ndim - 1,))
+    if dtype.kind == "c":
+        ds = lax.real(ds)
     if not compute_uv:
         return [s], [ds]
-    zero = lax.full(shape, 0, a.dtype)
-    one = lax.full(shape, 1, a.dtype)
+    real = s.dtype
+    as_a = lambda x: lax.convert_element_type(x, dtype)  # noqa: E731
+    zero = lax.full(shape, 0, real)
+    one = lax.full(shape, 1, real)
     diffs = lax.mul(lax.add(row, col), lax.sub(row, col))
-    is_zero = lax.convert_element_type(lax.eq(diffs, zero), a.dtype)
-    f = lax.sub(lax.div(one, lax.add(diffs, is_zero)), is_zero)
-    dss = lax.mul(row, ds_full)
-    sds = lax.mul(col, ds_full)
-    s_zero = lax.convert_element_type(lax.eq(s, lax.full(s.shape, 0, a.dtype)), a.dtype)
-    s_inv = lax.sub(lax.div(lax.full(s.shape, 1, a.dtype), lax.add(s, s_zero)), s_zero)
-    s_inv_mat = lax.mul(eye, lax.broadcast_in_dim(s_inv, shape, (*batch, s.ndim)))
-    half = lax.full(shape, 0.5, a.dtype)
-    du_dv_diag = lax.mul(lax.mul(half, lax.sub(ds_full, transpose_last(ds_full))), s_inv_mat)
-    du = matmul(u, lax.add(lax.mul(f, lax.add(dss, transpose_last(dss))), du_dv_diag))
-    dv = matmul(v, lax.mul(f, lax.add(sds, transpose_last(sds))))
+    is_zero = lax.convert_element_type(lax.eq(diffs, zero), real)
+    f = as_a(lax.sub(lax.div(one, lax.add(diffs, is_zero)), is_zero))
+    dss = lax.mul(as_a(row), ds_full)
+    sds = lax.mul(as_a(col), ds_full)
+    s_zero = lax.convert_element_type(lax.eq(s, lax.full(s.shape, 0, real)), real)
+    s_inv = lax.sub(lax.div(lax.full(s.shape, 1, real), lax.add(s, s_zero)), s_zero)
+    s_inv_mat = as_a(lax.mul(identity(shape, real),
+                             lax.broadcast_in_dim(s_inv, shape, (*batch, s.ndim))))
+    half = lax.full(shape, 0.5, dtype)
+    du_dv_diag = lax.mul(lax.mul(half, lax.sub(ds_full, _adjoint(ds_full))), s_inv_mat)
+    du = matmul(u, lax.add(lax.mul(f, lax.add(dss, _adjoint(dss))), du_dv_diag))
+    dv = matmul(v, lax.mul(f, lax.add(sds, _adjoint(sds))))
     m, n = a.shape[-2:]
     if m > n:
         dav = matmul(da, v)
         extra = lax.sub(dav, matmul(u, matmul(ut, dav)))
-        du = lax.add(du, lax.div(extra, lax.broadcast_in_dim(s, extra.shape, (*batch,
-                                                                              s.ndim))))
+        du = lax.add(du, lax.div(extra, as_a(lax.broadcast_in_dim(s, extra.shape,
+                                                                    (*batch, s.ndim)))))
     if n > m:
-        dahu = matmul(transpose_last(da), u)
+        dahu = matmul(_adjoint(da), u)
         extra = lax.sub(dahu, matmul(v, matmul(vt, dahu)))
-        dv = lax.add(dv, lax.div(extra, lax.broadcast_in_dim(s, extra.shape, (*batch,
-                                                                              s.ndim))))
-    return [s, u, vt], [ds, du, transpose_last(dv)]
+        dv = lax.add(dv, lax.div(extra, as_a(lax.broadcast_in_dim(s, extra.shape,
+                                                                    (*batch, s.ndim)))))
+    return [s, u, vt], [ds, du, _adjoint(dv)]
 
 
 jvp_rules[P.svd] = _svd_jvp

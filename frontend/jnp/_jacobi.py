@@ -31,6 +31,13 @@ from llax.frontend.api import jit
 from llax.frontend.core import bind
 from llax.frontend.custom_derivatives import custom_jvp
 from llax.frontend.jnp import _matrix_ops as M
+from llax.frontend.jnp._linalg_coerce import (
+    adjoint,
+    hermitian_part,
+    inexact_stack,
+    mirrored,
+    square_stack,
+)
 from llax.frontend.jnp._take import gather_along_axis
 from llax.frontend.jnp._triangular import form_q, householder
 from llax.ir import prims as P
@@ -202,18 +209,14 @@ def eigh(a: Any, UPLO: str | None = None, symmetrize_input: bool = True) -> Eigh
     triangle ``UPLO`` (``'L'``, the default, or ``'U'``) is read."""
     if UPLO not in (None, "L", "U"):
         raise ValueError(f"UPLO must be one of None, 'L', or 'U', got {UPLO}")
-    x = M.square_stack(a, "eigh", symmetrize_input)
+    x = square_stack(a, "eigh", symmetrize_input)
     return _eigh(x, UPLO != "U", bool(symmetrize_input))
 
 
 @jit(static_argnums=(1, 2))
 def _eigh(x: Any, lower: bool, symmetrize: bool) -> EighResult:
-    if symmetrize:
-        x = M.symmetrized(x)
-    else:
-        # The chosen triangle mirrored onto the other.
-        mirror = M.transpose_last(x)
-        x = lax.select(M.triangle_mask(x.shape, lower), x, mirror)
+    # Either the Hermitian part, or the chosen triangle mirrored onto the other.
+    x = hermitian_part(x) if symmetrize else mirrored(x, lower)
     return EighResult(*_differentiable_eigen(x))
 
 
@@ -226,19 +229,23 @@ def _differentiable_eigen(a: Any) -> tuple[Any, Any]:
 
 @_differentiable_eigen.defjvp
 def _eigen_jvp(primals: tuple, tangents: tuple) -> tuple:
-    """With ``A = V diag(w) V^T`` and ``B = V^T dA V``: ``dw = diag(B)`` and
+    """With ``A = V diag(w) V^H`` and ``B = V^H dA V``: ``dw = Re diag(B)`` and
     ``dV = V (F * B)``, ``F_ij = 1 / (w_j - w_i)`` off the diagonal and 0 on it
     (unbounded for repeated eigenvalues, as in JAX)."""
     (a,), (da,) = primals, tangents
     w, v = symmetric_eigen(a)
     dtype = np.dtype(a.dtype)
-    b = M.matmul(M.transpose_last(v), M.matmul(da, v))
+    b = M.matmul(adjoint(v), M.matmul(da, v))
     eye = M.identity(a.shape, dtype)
-    spread = lambda dims: lax.broadcast_in_dim(w, a.shape, dims)  # noqa: E731
+    w_in = lax.convert_element_type(w, dtype)
+    spread = lambda dims: lax.broadcast_in_dim(w_in, a.shape, dims)  # noqa: E731
     batch = tuple(range(a.ndim - 2))
     gaps = lax.sub(spread((*batch, a.ndim - 1)), spread((*batch, a.ndim - 2)))
     f = lax.sub(lax.div(M.const(1, dtype), lax.add(eye, gaps)), eye)
-    return (w, v), (M.diagonal(b), M.matmul(v, lax.mul(f, b)))
+    dw = M.diagonal(b)
+    if dtype.kind == "c":
+        dw = lax.real(dw)
+    return (w, v), (dw, M.matmul(v, lax.mul(f, b)))
 
 
 def _fixed_signs(v: Any) -> Any:
@@ -266,6 +273,10 @@ def symmetric_eigen(a: Any) -> tuple[Any, Any]:
     two-sided Jacobi sweeps, or LAPACK's syevd (the ``eigh`` primitive) where compiled code
     can call it."""
     n = a.shape[-1]
+    if a.dtype.kind == "c":  # Hermitian: interpreted (NumPy's heevd); phases as it gives
+        v, w = bind(P.eigh, (a,), {"lower": True, "sort_eigenvalues": True,
+                                   "subset_by_index": None})
+        return w, v
     if M.lapack_has("syevd"):
         v, w = bind(P.eigh, (a,), {"lower": True, "sort_eigenvalues": True,
                                    "subset_by_index": None})
@@ -345,17 +356,17 @@ def svd(a: Any, full_matrices: bool = True, compute_uv: bool = True,
     ``full_matrices=False`` trims ``U`` or ``Vh`` to ``min(m, n)`` vectors;
     ``compute_uv=False`` returns ``S`` alone; ``hermitian=True`` derives it from ``eigh``
     of the symmetrized input."""
-    x = M.matrix_stack(a, "svd")
+    x = inexact_stack(a, "svd")
     if hermitian:
-        x = M.square_stack(x, "svd", True)
+        x = square_stack(x, "svd", True)
     return _svd(x, bool(full_matrices), bool(compute_uv), bool(hermitian))
 
 
 @jit(static_argnums=(1, 2, 3))
 def _svd(x: Any, full: bool, compute_uv: bool, hermitian: bool) -> Any:
     if hermitian:
-        return _svd_from_eigh(M.symmetrized(x), compute_uv)
-    if M.lapack_has("gesdd"):
+        return _svd_from_eigh(hermitian_part(x), compute_uv)
+    if x.dtype.kind == "c" or M.lapack_has("gesdd"):  # complex: interpreted, NumPy's gesdd
         return _lapack_svd(x, full, compute_uv)
     m, n = x.shape[-2:]
     if m < n:
@@ -379,8 +390,8 @@ def _lapack_svd(x: Any, full: bool, compute_uv: bool) -> Any:
         return s
     s, u, vt = bind(P.svd, (x,), params)
     k = s.shape[-1]
-    if u.size == 0 or vt.size == 0 or k == 0:
-        return SVDResult(u, s, vt)
+    if u.size == 0 or vt.size == 0 or k == 0 or x.dtype.kind == "c":
+        return SVDResult(u, s, vt)  # complex vectors keep LAPACK's phases (JAX's do too)
     flips = _column_signs(u)
     u = M.scale(u, flips, u.ndim - 2)
     v_flips = lax.slice_in_dim(flips, 0, k, 1, flips.ndim - 1)
@@ -404,7 +415,8 @@ def _svd_from_eigh(x: Any, compute_uv: bool) -> Any:
         return s
     spread = lax.broadcast_in_dim(index, v.shape, (*range(last), v.ndim - 1))
     u = gather_along_axis(v, spread, v.ndim - 1)
-    return SVDResult(u, s, M.transpose_last(M.scale(u, sign, u.ndim - 2)))
+    return SVDResult(u, s, adjoint(M.scale(u, lax.convert_element_type(sign, u.dtype),
+                                           u.ndim - 2)))
 
 
 def _svd_tall(a: Any, full: bool, compute_uv: bool) -> Any:

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from llax.frontend import lax
 from llax.frontend.jnp._coerce import as_array, convert
 from llax.frontend.jnp._dtypes import to_inexact
 
@@ -37,3 +38,39 @@ def square_inexact_stack(a: Any, name: str) -> Any:
         raise ValueError(f"Argument to {name}() must have shape [..., n, n], got "
                          f"{tuple(x.shape)}")
     return x
+
+
+def square_stack(a: Any, name: str, symmetrize: bool) -> Any:
+    """A stack of square float or complex matrices. JAX symmetrizes before it checks the
+    shape, so a non-square input fails in the addition (TypeError) unless ``symmetrize``
+    is off."""
+    x = inexact_stack(a, name)
+    m, n = x.shape[-2:]
+    if m != n:
+        if symmetrize:
+            raise TypeError(f"jnp.linalg.{name}: the input must be a stack of square matrices "
+                            f"to be symmetrized, got shape {tuple(x.shape)}")
+        raise ValueError(f"The input to {name} must be a square matrix. Got shape "
+                         f"{tuple(x.shape)}.")
+    return x
+
+
+def adjoint(x: Any) -> Any:
+    """The conjugate transpose of every matrix of a stack (the transpose for real ones)."""
+    x = lax.transpose(x, (*range(x.ndim - 2), x.ndim - 1, x.ndim - 2))
+    return lax.conj(x) if x.dtype.kind == "c" else x
+
+
+def hermitian_part(x: Any) -> Any:
+    """``(x + x^H) / 2``, the Hermitian (symmetric) part JAX factors by default."""
+    half = lax.full(x.shape, np.asarray(0.5, x.dtype), x.dtype)
+    return lax.mul(lax.add(x, adjoint(x)), half)
+
+
+def mirrored(x: Any, lower: bool) -> Any:
+    """The Hermitian matrix whose ``lower`` (or upper) triangle ``x`` holds: that triangle
+    reflected (conjugated) onto the other one."""
+    rows = lax.broadcasted_iota(np.int32, x.shape, x.ndim - 2)
+    cols = lax.broadcasted_iota(np.int32, x.shape, x.ndim - 1)
+    keep = lax.ge(rows, cols) if lower else lax.le(rows, cols)
+    return lax.select(keep, x, adjoint(x))

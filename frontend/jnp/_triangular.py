@@ -20,7 +20,7 @@ from llax.frontend.api import jit
 from llax.frontend.core import bind
 from llax.frontend.custom_derivatives import custom_jvp
 from llax.frontend.jnp import _matrix_ops as M
-from llax.frontend.jnp._linalg_coerce import inexact_stack
+from llax.frontend.jnp._linalg_coerce import adjoint, hermitian_part, inexact_stack, square_stack
 from llax.frontend.jnp._lu import lu_solve
 from llax.ir import prims as P
 
@@ -35,19 +35,19 @@ class QRResult(NamedTuple):
 
 
 def cholesky(a: Any, *, upper: bool = False, symmetrize_input: bool = True) -> Any:
-    """The Cholesky factor ``L`` (``a = L L^T``), or ``U = L^T`` with ``upper=True``, of
-    each matrix of a stack. A matrix that is not positive definite gives NaN in its
-    lower triangle (zeros above), as JAX's LAPACK path does."""
-    x = M.square_stack(a, "cholesky", symmetrize_input)
+    """The Cholesky factor ``L`` (``a = L L^H``), or ``U = L^H`` with ``upper=True``, of
+    each (Hermitian) matrix of a stack. A matrix that is not positive definite gives NaN
+    in its lower triangle (zeros above), as JAX's LAPACK path does."""
+    x = square_stack(a, "cholesky", symmetrize_input)
     return _cholesky(x, bool(upper), bool(symmetrize_input))
 
 
 @jit(static_argnums=(1, 2))
 def _cholesky(x: Any, upper: bool, symmetrize: bool) -> Any:
     if symmetrize:
-        x = M.symmetrized(x)
+        x = hermitian_part(x)
     factor = _cholesky_lower(x)
-    return M.transpose_last(factor) if upper else factor
+    return adjoint(factor) if upper else factor
 
 
 def _cholesky_lower(a: Any) -> Any:
@@ -58,7 +58,7 @@ def _cholesky_lower(a: Any) -> Any:
     n = a.shape[-1]
     if n == 0:
         return a
-    if M.lapack_has("potrf"):
+    if a.dtype.kind == "c" or M.lapack_has("potrf"):  # complex: interpreted, NumPy's
         import llax.transforms.linalg_rules  # noqa: F401  (the primitive's derivative rule)
 
         return bind(P.cholesky, (a,), {})

@@ -317,14 +317,146 @@ def _pad_widths(pad_width: Any, ndim: int) -> list[tuple[int, int]]:
     return [(int(lo), int(hi)) for lo, hi in widths]
 
 
-def pad(array: Any, pad_width: Any, mode: str = "constant", *,
-        constant_values: Any = 0) -> Any:
-    """Pad with a constant (``mode="constant"``, the only mode supported so far)."""
-    if mode != "constant":
-        raise NotImplementedError(f"pad: mode={mode!r} is not supported; only 'constant' is")
+_INDEX_PAD_MODES = ("edge", "wrap", "reflect", "symmetric")
+_STAT_PAD_MODES = ("maximum", "minimum", "mean", "median")
+_PAD_MODES = ("constant", "empty", "linear_ramp") + _INDEX_PAD_MODES + _STAT_PAD_MODES
+
+
+def pad(array: Any, pad_width: Any, mode: str = "constant", *, constant_values: Any = 0,
+        end_values: Any = 0, stat_length: Any = None, reflect_type: str = "even") -> Any:
+    """Pad every axis by ``pad_width``, in NumPy's modes. Axes are padded one after the
+    other, so corners come from the already padded axes, as in NumPy."""
+    if callable(mode) or mode not in _PAD_MODES:
+        raise NotImplementedError(f"pad: mode={mode!r} is not supported; the modes are "
+                                  f"{', '.join(_PAD_MODES)}")
+    if reflect_type not in ("even", "odd"):
+        raise ValueError(f"pad: reflect_type must be 'even' or 'odd', got {reflect_type!r}")
     x = as_array(array, "pad")
-    if np.ndim(constant_values) != 0:
-        raise NotImplementedError("pad: constant_values must be a scalar (per-axis values "
-                                  "are not supported)")
-    value = convert(as_array(constant_values, "pad", 1), x.dtype)
-    return lax.pad(x, value, [(lo, hi, 0) for lo, hi in _pad_widths(pad_width, x.ndim)])
+    widths = _pad_widths(pad_width, x.ndim)
+    if mode in ("constant", "empty"):
+        fill = constant_values if mode == "constant" else 0
+        if np.ndim(fill) != 0:
+            per_axis = np.broadcast_to(np.asarray(fill), (x.ndim, 2))
+            for axis, (lo, hi) in enumerate(widths):
+                x = _pad_axis_constant(x, axis, lo, hi, per_axis[axis])
+            return x
+        value = convert(as_array(fill, "pad", 1), x.dtype)
+        return lax.pad(x, value, [(lo, hi, 0) for lo, hi in widths])
+    ends = np.broadcast_to(np.asarray(end_values), (x.ndim, 2))
+    lengths = None if stat_length is None else np.broadcast_to(np.asarray(stat_length),
+                                                               (x.ndim, 2))
+    for axis, (lo, hi) in enumerate(widths):
+        if lo == hi == 0:
+            continue
+        if mode in _INDEX_PAD_MODES:
+            x = _pad_axis_by_index(x, axis, lo, hi, mode, reflect_type)
+        elif mode in _STAT_PAD_MODES:
+            x = _pad_axis_stat(x, axis, lo, hi, mode, None if lengths is None else lengths[axis])
+        else:
+            x = _pad_axis_ramp(x, axis, lo, hi, ends[axis])
+    return x
+
+
+def _edge(x: Any, axis: int, start: int, stop: int) -> Any:
+    return lax.slice_in_dim(x, start, stop, axis=axis)
+
+
+def _repeat_along(x: Any, axis: int, count: int) -> Any:
+    shape = list(x.shape)
+    shape[axis] = count
+    return broadcast_to_shape(x, tuple(shape))
+
+
+def _pad_axis_constant(x: Any, axis: int, lo: int, hi: int, values: Any) -> Any:
+    parts = []
+    for count, value in ((lo, values[0]), (None, None), (hi, values[1])):
+        if count is None:
+            parts.append(x)
+        elif count:
+            part = convert(as_array(value, "pad", 1), x.dtype)
+            shape = list(x.shape)
+            shape[axis] = count
+            parts.append(broadcast_to_shape(part, tuple(shape)))
+    return lax.concatenate(parts, axis)
+
+
+def _pad_axis_by_index(x: Any, axis: int, lo: int, hi: int, mode: str,
+                       reflect_type: str) -> Any:
+    from llax.frontend.indexing import getitem
+
+    n = x.shape[axis]
+    if n == 0:
+        raise ValueError(f"Cannot apply '{mode}' padding to empty axis")
+    if reflect_type == "odd" and mode in ("reflect", "symmetric"):
+        # Odd reflection is relative to the current edge, so it goes one period at a time.
+        while lo or hi:
+            period = max(x.shape[axis] - (mode == "reflect"), 1)
+            step_lo, step_hi = min(lo, period), min(hi, period)
+            x = _pad_axis_odd(x, axis, step_lo, step_hi, mode)
+            lo, hi = lo - step_lo, hi - step_hi
+        return x
+    index = np.pad(np.arange(n), (lo, hi), mode=mode)
+    return getitem(x, (slice(None),) * axis + (index,))
+
+
+def _pad_axis_odd(x: Any, axis: int, lo: int, hi: int, mode: str) -> Any:
+    from llax.frontend.indexing import getitem
+
+    n = x.shape[axis]
+    index = np.pad(np.arange(n), (lo, hi), mode=mode)
+    mirrored = getitem(x, (slice(None),) * axis + (index,))
+    parts = []
+    if lo:
+        first = _repeat_along(_edge(x, axis, 0, 1), axis, lo)
+        parts.append(first * 2 - _edge(mirrored, axis, 0, lo))
+    parts.append(x)
+    if hi:
+        last = _repeat_along(_edge(x, axis, n - 1, n), axis, hi)
+        parts.append(last * 2 - _edge(mirrored, axis, lo + n, lo + n + hi))
+    return lax.concatenate(parts, axis)
+
+
+def _pad_axis_stat(x: Any, axis: int, lo: int, hi: int, mode: str, lengths: Any) -> Any:
+    import llax.frontend.jnp as jnp
+
+    n = x.shape[axis]
+    stat = {"maximum": jnp.max, "minimum": jnp.min, "mean": jnp.mean,
+            "median": jnp.median}[mode]
+    parts = []
+    for count, side in ((lo, 0), (None, None), (hi, 1)):
+        if count is None:
+            parts.append(x)
+            continue
+        if not count:
+            continue
+        length = n if lengths is None or lengths[side] is None else min(int(lengths[side]), n)
+        if lengths is not None and int(lengths[side]) == 0:
+            raise ValueError("stat_length of 0 yields no value for padding")
+        window = _edge(x, axis, 0, length) if side == 0 else _edge(x, axis, n - length, n)
+        value = stat(window, axis=axis, keepdims=True)
+        if value.dtype != x.dtype:
+            value = jnp.round(value) if np.dtype(x.dtype).kind in "iu" else value
+            value = convert(value, x.dtype)
+        parts.append(_repeat_along(value, axis, count))
+    return lax.concatenate(parts, axis)
+
+
+def _pad_axis_ramp(x: Any, axis: int, lo: int, hi: int, ends: Any) -> Any:
+    """Ramps from the end values to the edge, as ``linspace`` in the array's dtype (so
+    integers round down)."""
+    import llax.frontend.jnp as jnp
+
+    n = x.shape[axis]
+    if n == 0:
+        raise ValueError("Cannot apply 'linear_ramp' padding to empty axis")
+    parts = []
+    if lo:
+        parts.append(jnp.linspace(ends[0], _edge(x, axis, 0, 1), lo, endpoint=False,
+                                  axis=axis, dtype=x.dtype).squeeze(axis + 1 if axis >= 0
+                                                                    else axis))
+    parts.append(x)
+    if hi:
+        ramp = jnp.linspace(ends[1], _edge(x, axis, n - 1, n), hi, endpoint=False, axis=axis,
+                            dtype=x.dtype).squeeze(axis + 1)
+        parts.append(lax.rev(ramp, (axis,)))
+    return lax.concatenate(parts, axis)

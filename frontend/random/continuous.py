@@ -33,6 +33,7 @@ from llax.frontend.random import _sampling as S
 from llax.frontend.random.distributions import standard_normal
 from llax.frontend.random.keys import KeyArray, split
 from llax.ir import dtypes
+from llax.ir.promotion import TypePromotionError  # JAX's one class for both uses
 
 __all__ = ["cauchy", "categorical", "double_sided_maxwell", "exponential", "geometric", "gumbel",
            "laplace", "logistic", "lognormal", "maxwell", "multivariate_normal", "orthogonal",
@@ -40,8 +41,6 @@ __all__ = ["cauchy", "categorical", "double_sided_maxwell", "exponential", "geom
            "weibull_min"]
 
 
-class TypePromotionError(ValueError):
-    """A parameter whose dtype does not cast safely to the requested one (JAX's error)."""
 
 
 # ---------------------------------------------------------------------------------------------

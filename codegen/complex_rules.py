@@ -201,6 +201,27 @@ def _ne(b, args, it, ot, params):
     return b.or_(b.fcmp_unordered("!=", xr, yr), b.fcmp_unordered("!=", xi, yi))
 
 
+def _max_min(is_max: bool) -> Rule:
+    """NumPy's complex maximum/minimum: x unless y is lexicographically greater (smaller),
+    and x when x has a NaN part (its loop's CGE/CLE)."""
+
+    def rule(b, args, it, ot, params):
+        (xr, xi), (yr, yi) = parts(b, args[0]), parts(b, args[1])
+        op = ">" if is_max else "<"
+        no_nan_im = b.and_(b.fcmp_ordered("ord", xi, xi), b.fcmp_ordered("ord", yi, yi))
+        keep = b.or_(b.and_(b.fcmp_ordered(op, xr, yr), no_nan_im),
+                     b.and_(b.fcmp_ordered("==", xr, yr), b.fcmp_ordered(op + "=", xi, yi)))
+        keep = b.or_(keep, b.or_(b.fcmp_unordered("uno", xr, xr),
+                                 b.fcmp_unordered("uno", xi, xi)))
+        return ltypes.select(b, keep, args[0], args[1])
+
+    return rule
+
+
+register(P.max)(_max_min(True))
+register(P.min)(_max_min(False))
+
+
 @register(P.select_n)
 def _select_n(b, args, it, ot, params):
     from llax.codegen.scalar_rules import RULES as SCALAR

@@ -75,6 +75,12 @@ def add(module: str, name: str, calls: Call | dict[str, Call] | None = None, **k
     TABLE[entry.key] = entry
 
 
+def _np(m: Any) -> Any:
+    """The NumPy module of the system that ``m`` belongs to (llax or JAX)."""
+    import importlib
+    return importlib.import_module(m.__name__.split(".")[0] + ".numpy")
+
+
 def _attr(m: Any, dotted: str) -> Any:
     for part in dotted.split("."):
         m = getattr(m, part)
@@ -198,7 +204,8 @@ add(NP, "repeat", {"2": fn("repeat", 2), "axis": fn("repeat", 2, axis=-1),
                    "total": fn("repeat", np.array([1, 2, 0]), axis=-1,
                                total_repeat_length=3)}, **SHAPE)
 each(NP, "atleast_1d atleast_2d atleast_3d copy array asarray", **SHAPE)
-add(NP, "astype", {"f32": fn("astype", np.float32), "i32": fn("astype", np.int32)}, **SHAPE)
+add(NP, "astype", {"f32": fn("astype", np.float32), "i32": fn("astype", np.int32)},
+    cases=ARRAY_CASES)
 add(NP, "broadcast_to", lambda m, x: m.broadcast_to(x, (2,) + x.shape), **SHAPE)
 add(NP, "broadcast_arrays", lambda m, x: m.broadcast_arrays(x, m.ones((2, 1), x.dtype)),
     **SHAPE)
@@ -325,7 +332,7 @@ add(NP, "roots", lambda m, x, y: m.sort_complex(m.roots(m.ravel(y), strip_zeros=
     rtol=1e-4)
 add(NP, "vander", lambda m, x, y: m.vander(m.ravel(y)), **JOIN)
 add(NP, "ravel_multi_index", lambda m, x, y: m.ravel_multi_index(
-    (m.abs(m.ravel(x)).astype(np.int32) % 2, m.abs(m.ravel(x)).astype(np.int32) % 3), (2, 3)),
+    (m.abs(m.ravel(x)).astype(np.int32) % 2, m.abs(m.ravel(x)).astype(np.int32) % 3), (2, 3), mode="clip"),
     cases=BINARY_CASES, main_case="bcast", dtypes=("int32", "bool"))
 add(NP, "unravel_index", lambda m, x, y: m.unravel_index(m.abs(x).astype(np.int32) % 6, (2, 3)),
     cases=BINARY_CASES, main_case="bcast", dtypes=("int32", "bool"))
@@ -494,9 +501,9 @@ add(LA, "eigh", lambda m, x: _eigh_invariants(m, x), grad=(0,), **MAT)
 add(LA, "svd", {"s": lambda m, x: m.svd(x, compute_uv=False),
                 "usv": lambda m, x: _svd_product(m, x)}, grad=(0,), **MAT)
 add(LA, "qr", lambda m, x: _qr_product(m, x), grad=(0,), **MAT)
-add(LA, "eig", lambda m, x: m.sort(m.real(m.eig(x)[0]), axis=-1), grad=(), jit=False,
+add(LA, "eig", lambda m, x: _np(m).sort(_np(m).real(m.eig(x)[0]), axis=-1), jit=False,
     **{**MAT, "dtypes": ("float32",)})
-add(LA, "eigvals", lambda m, x: m.sort(m.real(m.eigvals(x)), axis=-1), jit=False,
+add(LA, "eigvals", lambda m, x: _np(m).sort(_np(m).real(m.eigvals(x)), axis=-1), jit=False,
     **{**MAT, "dtypes": ("float32",)})
 add(LA, "solve", lambda m, x: m.solve(x, x[..., :, :1] + 1.0), grad=(0,), **MAT)
 add(LA, "lstsq", lambda m, x: m.lstsq(x, x[:, :1] + 1.0)[0], grad=(0,),
@@ -527,7 +534,7 @@ add(LA, "tensorsolve", lambda m, x: m.tensorsolve(x, x[..., 0]) if x.ndim == 2 e
 
 def _eigh_invariants(m: Any, x: Any) -> Any:
     w, v = m.eigh(x)
-    return w, m.abs(v[..., 0, :])  # eigenvector signs are arbitrary
+    return w, _np(m).abs(v[..., 0, :])  # eigenvector signs are arbitrary
 
 
 def _svd_product(m: Any, x: Any) -> Any:
@@ -537,7 +544,7 @@ def _svd_product(m: Any, x: Any) -> Any:
 
 def _qr_product(m: Any, x: Any) -> Any:
     q, r = m.qr(x)
-    return q @ r, m.abs(m.diagonal(r, axis1=-2, axis2=-1))
+    return q @ r, _np(m).abs(_np(m).diagonal(r, axis1=-2, axis2=-1))
 
 
 # ---- numpy.fft ------------------------------------------------------------------------
@@ -547,11 +554,12 @@ for _n in ("fft", "ifft", "rfft", "ihfft"):
     add(FFT, _n, {"": fn(_n), "n": fn(_n, n=4), "ortho": fn(_n, norm="ortho")}, **FFT_CASES)
 for _n in ("irfft", "hfft"):
     add(FFT, _n, {"": fn(_n), "n": fn(_n, n=4)}, **FFT_CASES)
-for _n in ("fft2", "ifft2", "rfft2", "fftn", "ifftn", "rfftn"):
-    add(FFT, _n, {"": fn(_n, axes=(-1,)), "2d": lambda m, x, _n=_n: _attr(m, _n)(
-        m.atleast_2d(x))}, **FFT_CASES)
+for _n in ("fft2", "ifft2", "rfft2"):
+    add(FFT, _n, {"": fn(_n), "axes": fn(_n, axes=(1, 0))}, **FFT_CASES)
+for _n in ("fftn", "ifftn", "rfftn"):
+    add(FFT, _n, {"": fn(_n), "1 axis": fn(_n, axes=(-1,))}, **FFT_CASES)
 for _n in ("irfft2", "irfftn"):
-    add(FFT, _n, lambda m, x, _n=_n: _attr(m, _n)(m.atleast_2d(x)), **FFT_CASES)
+    add(FFT, _n, fn(_n), **FFT_CASES)
 add(FFT, "fftshift", {"": fn("fftshift"), "axes": fn("fftshift", axes=-1)}, **FFT_CASES)
 add(FFT, "ifftshift", {"": fn("ifftshift"), "axes": fn("ifftshift", axes=-1)}, **FFT_CASES)
 add(FFT, "fftfreq", lambda m, x: m.fftfreq(5, 0.5), dtypes=("float32",), **CREATE)
@@ -560,7 +568,8 @@ add(FFT, "rfftfreq", lambda m, x: m.rfftfreq(6), dtypes=("float32",), **CREATE)
 # ---- scipy.special -------------------------------------------------------------------
 SP = "scipy.special"
 REALS = ("float32", "int32", "bool")
-each(SP, "erf erfc expit ndtr log_ndtr dawsn i0 i0e i1 i1e entr spence", grad=(0,),
+add(SP, "spence", grad=(0,), dtypes=REALS, domain="pos", rtol=1e-4)
+each(SP, "erf erfc expit ndtr log_ndtr dawsn i0 i0e i1 i1e entr", grad=(0,),
      dtypes=REALS, rtol=1e-4)
 each(SP, "gammaln gamma digamma loggamma exp1 expi gammasgn factorial", grad=(0,), dtypes=REALS,
      domain="pos", rtol=1e-4)
@@ -633,7 +642,8 @@ add(SL, "pascal", lambda m, x: m.pascal(3), dtypes=("float32",), **CREATE)
 ST = "scipy.stats"
 STAT = dict(dtypes=REALS, rtol=1e-4)
 CONT = {"norm": (), "cauchy": (), "logistic": (), "laplace": (), "t": (2.5,),
-        "expon": (), "gamma": (2.0,), "beta": (2.0, 3.0), "chi2": (3.0,), "uniform": ()}
+        "expon": (), "gamma": (2.0,), "beta": (2.0, 3.0), "chi2": (3.0,), "uniform": (),
+        "gumbel_r": (), "gumbel_l": (), "pareto": (2.5,)}
 POSITIVE = {"expon", "gamma", "chi2"}
 UNIT = {"beta", "uniform"}
 METHODS = ("logpdf", "pdf", "cdf", "logcdf", "sf", "logsf", "ppf", "isf")
@@ -645,13 +655,19 @@ _JAX_METHODS = {  # which methods jax.scipy.stats offers for each distribution
     "beta": ("logpdf", "pdf", "cdf", "logcdf", "sf", "logsf"),
     "chi2": ("logpdf", "pdf", "cdf", "logcdf", "sf", "logsf"),
     "uniform": ("logpdf", "pdf", "cdf", "ppf"),
+    "gumbel_r": ("logpdf", "pdf", "cdf", "logcdf", "sf", "logsf", "ppf"),
+    "gumbel_l": ("logpdf", "pdf", "cdf", "logcdf", "sf", "logsf", "ppf"),
+    "pareto": ("logpdf", "pdf", "cdf", "logcdf", "sf", "logsf", "ppf"),
 }
+LOC_SCALE = {"pareto": (-0.25, 0.5)}  # keeps the test points inside the support
 for _d, _shape in CONT.items():
     for _meth in _JAX_METHODS[_d]:
         _dom = "prob" if _meth in ("ppf", "isf") else (
-            "pos" if _d in POSITIVE else "prob" if _d in UNIT else "real")
+            "pos" if _d in POSITIVE else "prob" if _d in UNIT else "gt1" if _d == "pareto"
+            else "real")
         add(ST, f"{_d}.{_meth}", {"": fn(f"{_d}.{_meth}", *_shape),
-                                  "loc,scale": fn(f"{_d}.{_meth}", *_shape, 0.25, 2.0)},
+                                  "loc,scale": fn(f"{_d}.{_meth}", *_shape,
+                                                  *LOC_SCALE.get(_d, (-0.25, 2.0)))},
             domain=_dom, grad=(0,), **STAT)
 DISCRETE = {"poisson": ((2.5,), ("logpmf", "pmf", "cdf")), "bernoulli": ((0.3,), (
     "logpmf", "pmf", "cdf")), "geom": ((0.3,), ("logpmf", "pmf")),

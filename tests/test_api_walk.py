@@ -440,6 +440,9 @@ def test_grad_matches_finite_differences(key: tuple[str, str], variant: str,
     m = _module("llax", entry.module)
     with x64_mode(True):
         args = make_args(entry, "float64", entry.main_case)
+        if entry.domain != "spd":  # off the kinks of piecewise functions (ties, boundaries)
+            args = tuple(a + 0.0137 * (i + 1) if isinstance(a, np.ndarray) else a
+                         for i, a in enumerate(args))
         loss = _loss(entry, variant, m, argnum, args)
         x = np.asarray(args[argnum], np.float64)
         got = np.asarray(llax.grad(loss)(x))

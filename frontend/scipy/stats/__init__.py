@@ -12,15 +12,18 @@ from llax.frontend.scipy.stats import (
     expon,
     gamma,
     geom,
+    gumbel_l,
+    gumbel_r,
     laplace,
     logistic,
     multivariate_normal,
     norm,
+    pareto,
     poisson,
     t,
     uniform,
 )
 
 __all__ = ["bernoulli", "beta", "binom", "cauchy", "chi2", "dirichlet", "expon", "gamma",
-           "geom", "laplace", "logistic", "multivariate_normal", "norm", "poisson", "t",
-           "uniform"]
+           "geom", "gumbel_l", "gumbel_r", "laplace", "logistic", "multivariate_normal", "norm",
+           "pareto", "poisson", "t", "uniform"]

@@ -138,8 +138,13 @@ def _pinv_value(a: Any, rtol: Any, hermitian: bool) -> Any:
     rtol = lax.expand_dims(rtol[..., None], tuple(range(s.ndim - rtol.ndim - 1)))
     cutoff = rtol * s[..., 0:1]
     s = jnp.where(s > cutoff, s, np.inf).astype(u.dtype)
-    return jnp.matmul(jnp.matrix_transpose(vh),
-                      jnp.matrix_transpose(u) / s[..., None]).astype(a.dtype)
+    return jnp.matmul(_h(vh), _h(u) / s[..., None]).astype(a.dtype)
+
+
+def _h(x: Any) -> Any:
+    """The conjugate transpose of every matrix (the transpose for real ones)."""
+    x = jnp.matrix_transpose(x)
+    return jnp.conj(x) if x.dtype.kind == "c" else x
 
 
 @custom_jvp
@@ -153,9 +158,9 @@ def _pinv_jvp(primals: tuple, tangents: tuple) -> tuple:
     da = tangents[0]
     p = _pinv_value(a, rtol, hermitian)
     if hermitian:
-        a = (a + jnp.matrix_transpose(a)) / 2
-        da = (da + jnp.matrix_transpose(da)) / 2
-    t_ = jnp.matrix_transpose
+        a = (a + _h(a)) / 2
+        da = (da + _h(da)) / 2
+    t_ = _h
     m, n = a.shape[-2:]
     if m >= n:
         s = (p @ t_(p)) @ t_(da)
@@ -189,23 +194,24 @@ def lstsq(a: Any, b: Any, rcond: Any = None, *, numpy_resid: bool = False) -> tu
     dtype = a.dtype
     if a.size == 0:
         s = jnp.zeros(0, dtype)
-        rank = jnp.asarray(0, np.int32)
+        rank = jnp.sum(jnp.zeros((0,), np.bool_))  # the default int, as JAX's count
         x = jnp.zeros((n, b.shape[1]), dtype)
     else:
-        eps = np.asarray(np.finfo(dtype).eps, dtype)
+        eps = np.asarray(np.finfo(dtype).eps, np.finfo(dtype).dtype)  # real for complex
         rc = eps * max(n, m) if rcond is None else jnp.where(jnp.asarray(rcond) < 0, eps,
                                                             rcond)
         u, s, vt = svd(a, full_matrices=False)
         mask = s >= jnp.asarray(rc, s.dtype) * s[0]
-        rank = jnp.sum(mask).astype(np.int32)
+        rank = jnp.sum(mask)
         safe = jnp.where(mask, s, 1).astype(dtype)
         s_inv = jnp.where(mask, 1 / safe, 0)[:, None]
-        x = jnp.matmul(vt.T, s_inv * jnp.matmul(u.T, b))
+        x = jnp.matmul(_h(vt), s_inv * jnp.matmul(_h(u), b))
     # NumPy leaves the residuals empty for these (which needs a concrete rank, as in JAX).
     if numpy_resid and (int(rank) < n or m <= n):
-        resid = jnp.asarray([], dtype)
+        resid = jnp.asarray([], np.finfo(dtype).dtype)
     else:
-        resid = jnp.sum((b - jnp.matmul(a, x)) ** 2, axis=0)
+        r = b - jnp.matmul(a, x)
+        resid = jnp.sum(jnp.real(r * jnp.conj(r)) if r.dtype.kind == "c" else r ** 2, axis=0)
     if b_ndim == 1:
         x = x.ravel()
     return x, resid, rank, s

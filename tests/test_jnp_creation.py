@@ -245,3 +245,22 @@ def test_requested_64_bit_dtype_warns_without_x64() -> None:
     with x64_mode(False), pytest.warns(UserWarning, match="float64"):
         warnings.simplefilter("always")
         lnp.zeros(3, np.float64)
+
+
+def test_linspace_interior_points_follow_jax() -> None:
+    """JAX's formula, start * (1 - t) + stop * t: within two ulps of JAX's values (XLA may
+    fuse the multiply-adds), where the old start + i * step was further off."""
+    rng = np.random.default_rng(1)
+    for _ in range(40):
+        lo, hi = rng.uniform(-50, 50, 2).astype(np.float32)
+        num, endpoint = int(rng.integers(2, 80)), bool(rng.integers(0, 2))
+        want = np.asarray(jnp.linspace(lo, hi, num, endpoint=endpoint))
+        got = np.asarray(lnp.linspace(lo, hi, num, endpoint=endpoint))
+        ulp = np.spacing(max(abs(lo), abs(hi)))
+        assert np.max(np.abs(got - want)) <= 2 * ulp
+        assert got[0] == want[0] and (not endpoint or got[-1] == want[-1])
+    # Exact where the arithmetic is exact.
+    assert_same(lnp.linspace(0.0, 1.0, 9), jnp.linspace(0.0, 1.0, 9))
+    assert_same(lnp.linspace(1 + 2j, 3 - 1j, 5), jnp.linspace(1 + 2j, 3 - 1j, 5))
+    assert_same(lnp.linspace(0, 100, 33, dtype=lnp.int32), jnp.linspace(0, 100, 33,
+                                                                         dtype=jnp.int32))

@@ -212,3 +212,23 @@ def test_result_dtypes_in_both_precision_modes(x64, dtype):
     cases["quantile"] = _fn(_call("quantile", 0.25, axis=0))
     cases["cov"] = _fn(_call("cov"))
     check_many(cases, x, jit=False)
+
+
+def test_quantiles_over_empty_leading_dimensions_match_jax():
+    x = np.zeros((0, 4), np.float32)
+    for fn in [lambda m, x: m.quantile(x, 0.3, axis=1), lambda m, x: m.median(x, axis=-1),
+               lambda m, x: m.nanquantile(x, np.array([0.2, 0.9], np.float32), axis=1),
+               lambda m, x: m.percentile(x, 40.0, axis=1, method="nearest")]:
+        check(lambda x, fn=fn: fn(lnp, x), lambda x, fn=fn: fn(jnp, x), x)
+
+
+def test_complex_operands_are_refused_as_in_jax():
+    z = np.array([1 + 2j, 3 - 1j, 0.5j], np.complex64)
+    for fn in [lambda m: m.median(z), lambda m: m.nanmedian(z), lambda m: m.quantile(z, 0.5),
+               lambda m: m.percentile(z, 50), lambda m: m.clip(z, 0, 1), lambda m: m.clip(z),
+               lambda m: m.clip(np.arange(3.0), 1j, 2), lambda m: m.clip()]:
+        with pytest.raises(ValueError) as want:
+            fn(jnp)
+        with pytest.raises(ValueError) as got:
+            fn(lnp)
+        assert str(got.value) == str(want.value)

@@ -19,6 +19,7 @@ import llax
 import llax.numpy as lnp
 from llax.tests.jnp_oracle import (
     as_jax,
+    assert_same,
     check,
     check_many,
     primitive_names,
@@ -282,3 +283,22 @@ def test_int_to_float_promotion_traces_a_convert() -> None:
     names = primitive_names(lambda a: a + 1.0, x)
     assert names == primitive_names(lambda a: a + 1.0, x, use_jax=True) == [
         "convert_element_type", "add"]
+
+
+def test_hypot_weak_type_matches_jax() -> None:
+    """JAX's hypot is weak only for a scalar result of weak operands."""
+    for a, b in [(np.int32(3), 4.0), (3, 4.0), (3, 4), (np.arange(3), 4.0), (np.arange(3), 2),
+                 (np.arange(3.0, dtype=np.float32), 4.0), (np.float16(3), 4.0), (True, 2.0),
+                 (np.arange(3, dtype=np.int8), 2.5), (np.array([np.inf, 3, np.nan]), 2.0)]:
+        check(lnp.hypot, jnp.hypot, a, b)
+
+
+def test_log10_constant_and_geomspace_integers_match_jax() -> None:
+    """log10 multiplies by JAX's rounded 1/ln(10), so geomspace to integers truncates the
+    same values as JAX's."""
+    for args in [(1, 256, 9), (1, 1000, 4), (2, 1e6, 7), (3, 300, 5)]:
+        assert_same(lnp.geomspace(*args, dtype=lnp.int32), jnp.geomspace(*args, dtype=jnp.int32))
+    assert_same(lnp.log10(np.float32(256)), jnp.log10(np.float32(256)))
+    z = np.complex64(3 + 4j)
+    assert_same(lnp.log10(z), jnp.log10(z))
+    assert_same(lnp.log2(z), jnp.log2(z))

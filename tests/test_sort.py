@@ -346,3 +346,12 @@ def test_jaxpr_is_one_sort_as_in_jax():
               lambda m: lambda x: m.lax.sort_key_val(x, x)):
         eqns = llax.make_jaxpr(f(llax))(x).jaxpr.eqns
         assert [e.primitive.name for e in eqns].count("sort") == 1
+
+
+def test_take_along_axis_with_empty_dimensions_matches_jax():
+    for a_shape, i_shape, axis in [((0, 3), (0, 2), 1), ((2, 0, 3), (2, 0, 1), 2),
+                                   ((0, 3), (1, 3), 1), ((0, 3), (2, 3), 0), ((3, 0), (3, 2), 1),
+                                   ((0,), (0,), 0)]:
+        for dtype in (np.float32, np.int32, np.bool_):
+            both(lambda m, ax=axis: lambda a, i: m.numpy.take_along_axis(a, i, axis=ax),
+                 np.zeros(a_shape, dtype), np.zeros(i_shape, np.int32))

@@ -237,8 +237,13 @@ def _arange_type(x: Any) -> tuple[np.dtype, bool]:
 
 
 def linspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True,
-             retstep: bool = False, dtype: Any = None, axis: int = 0) -> Any:
-    """``num`` evenly spaced samples from ``start`` to ``stop`` (array bounds broadcast)."""
+             retstep: bool = False, dtype: Any = None, axis: int = 0, *,
+             device: Any = None) -> Any:
+    """``num`` evenly spaced samples from ``start`` to ``stop`` (array bounds broadcast).
+
+    Sample ``i`` is ``start * (1 - t) + stop * t`` with ``t = i / div`` (JAX's formula; XLA
+    may still contract it into fused multiply-adds, so a value can differ by an ulp), and
+    the last one is ``stop`` itself when ``endpoint``."""
     num = operator.index(num)
     if num < 0:
         raise ValueError(f"Number of samples, {num}, must be non-negative.")
@@ -251,27 +256,34 @@ def linspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True,
     bshape = np.broadcast_shapes(lo.shape, hi.shape)
     lo, hi = broadcast_to_shape(lo, bshape), broadcast_to_shape(hi, bshape)
     ax = axis % (len(bshape) + 1)
-    out_shape = bshape[:ax] + (num,) + bshape[ax:]
-    kept = tuple(i for i in range(len(out_shape)) if i != ax)
-    lo_b = lax.broadcast_in_dim(lo, out_shape, kept)
-    hi_b = lax.broadcast_in_dim(hi, out_shape, kept)
+    kept = tuple(i for i in range(len(bshape) + 1) if i != ax)
     div = num - 1 if endpoint else num
-    step = lax.div(lax.sub(hi, lo), scalar_constant(float(div), compute, True)) if div > 0 \
-        else lax.mul(lax.sub(hi, lo), scalar_constant(math.nan, compute, True))
+    nan = scalar_constant(math.nan, compute, False)
     if num > 1:
-        iota = lax.broadcasted_iota(compute, out_shape, ax)
-        step_b = lax.broadcast_in_dim(step, out_shape, kept)
-        out = lax.add(lo_b, lax.mul(iota, step_b))
+        delta = lax.div(lax.sub(hi, lo), scalar_constant(div, compute, False))
+        shape = bshape[:ax] + (div,) + bshape[ax:]
+        real = dtypes.real_part(compute)
+        # i / div as XLA computes it (its simplifier turns the division by a constant into a
+        # product with the reciprocal, in eager JAX and under jit alike).
+        reciprocal = (np.ones((), real) / np.array(div, real)).item()
+        t = lax.mul(lax.broadcasted_iota(real, shape, ax), scalar_constant(reciprocal, real, False))
+        t = convert(t, compute)
+        lo_b, hi_b = (lax.broadcast_in_dim(v, shape, kept) for v in (lo, hi))
+        one = scalar_constant(1, compute, False)
+        out = lax.add(lax.mul(lo_b, lax.sub(one, t)), lax.mul(hi_b, t))
         if endpoint:
-            last = lax.eq(iota, scalar_constant(float(num - 1), compute, True))
-            out = lax.select(last, hi_b, out)
+            last = lax.broadcast_in_dim(hi, bshape[:ax] + (1,) + bshape[ax:], kept)
+            out = lax.concatenate([out, last], ax)
+    elif num == 1:
+        delta = nan if endpoint else lax.sub(hi, lo)
+        out = lax.broadcast_in_dim(lo, bshape[:ax] + (1,) + bshape[ax:], kept)
     else:
-        out = lo_b
-    if out_dtype.kind in "iub":
-        out = lax.floor(out) if out_dtype.kind != "b" else out
+        delta = nan
+        out = lax.full(bshape[:ax] + (0,) + bshape[ax:], 0, compute)
+    if out_dtype.kind in "iu":
+        out = lax.floor(out)
     out = convert(out, out_dtype)
-    return (out, convert(step, out_dtype) if out_dtype.kind == "f" else step) if retstep \
-        else out
+    return (out, delta) if retstep else out
 
 
 def eye(N: int, M: int | None = None, k: int = 0, dtype: Any = None) -> Any:

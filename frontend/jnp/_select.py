@@ -5,12 +5,16 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
+import numpy as np
+
 from llax.frontend.core import bind
 from llax.frontend.jnp._coerce import (
     as_array,
+    as_operand,
     broadcast_shapes,
     broadcast_to_shape,
     convert,
+    dtype_and_weak,
     promote,
 )
 from llax.frontend.jnp._ufuncs import UFUNCS
@@ -54,6 +58,10 @@ def argwhere(a: Any, *, size: int | None = None, fill_value: Any = None) -> Any:
     return _argwhere(a, size=size, fill_value=fill_value)
 
 
+def _is_complex(x: Any) -> bool:
+    return x is not None and np.dtype(dtype_and_weak(as_operand(x, "clip"))[0]).kind == "c"
+
+
 def clip(arr: Any = None, min: Any = None, max: Any = None, *,  # noqa: A002 - NumPy's names
          a: Any = None, a_min: Any = None, a_max: Any = None) -> Any:
     """Limit ``arr`` to ``[min, max]``; either bound may be None (``a_min``/``a_max``, the
@@ -76,7 +84,14 @@ def clip(arr: Any = None, min: Any = None, max: Any = None, *,  # noqa: A002 - N
         if max is not None:
             raise TypeError("clip: pass only one of max and a_max")
         max = a_max
+    if arr is None:
+        raise ValueError("No input was provided to the clip function.")
     out = as_array(arr, "clip")
+    if any(_is_complex(v) for v in (out, min, max)):
+        raise ValueError("Clip received a complex value either through the input or the min/max "
+                         "keywords. Complex values have no ordering and cannot be clipped. Please "
+                         "convert to a real value or array by taking the real or imaginary "
+                         "components via jax.numpy.real/imag respectively.")
     if min is not None:
         out = _maximum(min, out)
     if max is not None:

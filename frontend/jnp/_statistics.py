@@ -208,6 +208,9 @@ def _quantile(name: str, a: Any, q: Any, axis: Axis, method: str, keepdims: bool
         weights = _weights_like(weights, a, axis)
     else:
         (a,) = promote_dtypes(name, [a], "inexact")
+    if a.dtype.kind == "c":
+        raise ValueError("quantile does not support complex input, as the operation is poorly "
+                         "defined.")
     if q.ndim > 1:
         raise ValueError(f"q must be have rank <= 1, got shape {q.shape}")
     single_axis = axis is not None and not isinstance(axis, (tuple, list))
@@ -274,7 +277,7 @@ def _inverted_cdf(x: Any, w: Any, q: Any, counts: Any, ignore_nans: bool) -> Any
     idx = jnp.sum(below, axis=-1, dtype=dtypes.default_int())
     last = (counts - 1).astype(dtypes.default_int())
     idx = jnp.maximum(0, jnp.minimum(idx, last))
-    if x.size == 0:
+    if x.shape[-1] == 0:  # no values to pick from: NaN (JAX refuses empty samples)
         result = jnp.full(idx.shape, math.nan, x.dtype)
     else:
         result = jnp.take_along_axis(x, idx, axis=-1)
@@ -293,7 +296,7 @@ def _interpolated(x: Any, q: Any, counts: Any, method: str) -> Any:
     last = jnp.maximum(counts - 1, 0)
     low_i = jnp.clip(low, 0, last).astype(dtypes.default_int())
     high_i = jnp.clip(high, 0, last).astype(dtypes.default_int())
-    if x.size == 0:  # nothing to gather from
+    if x.shape[-1] == 0:  # no values to pick from: NaN (JAX refuses empty samples)
         low_value = high_value = jnp.full(pos.shape, math.nan, x.dtype)
     else:
         low_value = jnp.take_along_axis(x, low_i, axis=-1)

@@ -77,7 +77,7 @@ def take_along_axis(arr: Any, indices: Any, axis: int | None = -1, mode: Any = N
     rows = broadcast_shapes("take_along_axis", (
         a.shape[:axis] + (1,) + a.shape[axis + 1:], idx.shape[:axis] + (1,) + idx.shape[axis + 1:]))
     out_shape = rows[:axis] + (idx.shape[axis],) + rows[axis + 1:]
-    if size == 0:
+    if size == 0 or 0 in out_shape:  # nothing to gather from, or nothing to gather (zeros)
         return lax.full(out_shape, 0, a.dtype)
     if gmode is not GatherScatterMode.PROMISE_IN_BOUNDS:
         idx = _wrap_negative(idx, size)

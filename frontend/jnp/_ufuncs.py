@@ -108,8 +108,25 @@ def _signbit(x: Any) -> Any:
 
 
 def _log_base(base: float) -> Impl:
-    # log(x) / log(base) with a strong constant, so the result is never weak (as in JAX).
-    return lambda x: _div(_log(x), _log(_strong_const(base, x)))
+    """``log(x)`` in ``base``, in JAX's ops: log10 is ``log(x) * (1 / log(10))`` (a constant
+    rounded once), log2 is ``log(x) / log(2)``; the constants are strong, so the result is
+    never weak (as in JAX). A complex logarithm's parts are scaled apart."""
+
+    def log_base(x: Any) -> Any:
+        part = dtypes.real_part(x.dtype)
+        if base == 10.0:
+            factor = scalar_constant(1 / math.log(10), part, False)
+            scale = lambda v: _mul(v, factor)  # noqa: E731
+        else:
+            denominator = _log(scalar_constant(base, part, False))
+            scale = lambda v: _div(v, denominator)  # noqa: E731
+        out = _log(x)
+        if x.dtype.kind != "c":
+            return scale(out)
+        parts = (bind(P.real, (out,), _NO_PARAMS), bind(P.imag, (out,), _NO_PARAMS))
+        return bind(P.complex, tuple(scale(p) for p in parts), _NO_PARAMS)
+
+    return log_base
 
 
 def _scale(factor: float) -> Impl:
@@ -184,8 +201,10 @@ def _hypot(x: Any, y: Any) -> Any:
     big, small = _max(x, y), _min(x, y)
     safe_big = _select(_eq(big, _const(0, big)), _const(1, big), big)
     ratio = _div(small, safe_big)
-    out = _mul(big, _sqrt(_add(_const(1, x), _mul(ratio, ratio))))
-    return _select(any_inf, inf, out)
+    out = _select(any_inf, inf, _mul(big, _sqrt(_add(_const(1, x), _mul(ratio, ratio)))))
+    # JAX's result is weak only when it is a scalar (weak operands of rank > 0 meet the
+    # strong infinity it broadcasts).
+    return convert(out, out.dtype, False) if out.shape and out.weak_type else out
 
 
 def _heaviside(x: Any, h0: Any) -> Any:

@@ -1,21 +1,117 @@
 """``llax.lax.linalg``: the linear-algebra primitives as functions (JAX's
 ``jax.lax.linalg``): ``lu``, ``triangular_solve``, ``lu_pivots_to_permutation``, ``eig``,
-``geqrf``, ``householder_product``, ``qr``."""
+``eigh``, ``cholesky``, ``svd``, ``geqrf``, ``householder_product``, ``qr``,
+``symmetric_product``, and the algorithm enums (which choose GPU/TPU kernels in JAX; the
+CPU has one of each, so llax accepts and ignores them)."""
 
 from __future__ import annotations
 
+import enum
 from typing import Any
 
 import numpy as np
 
 from llax.frontend import lax
+from llax.frontend.core import bind
 from llax.frontend.jnp._eig import lax_eig as eig
+from llax.frontend.jnp._linalg_coerce import hermitian_part, inexact_stack, mirrored, square_stack
 from llax.frontend.jnp._lu import lu, triangular_solve
 from llax.frontend.jnp._triangular import geqrf, householder_product
 from llax.frontend.jnp._triangular import lax_qr as qr
+from llax.ir import prims as P
 
-__all__ = ["eig", "geqrf", "householder_product", "lu", "lu_pivots_to_permutation", "qr",
-           "triangular_solve"]
+__all__ = ["EigImplementation", "EighImplementation", "SvdAlgorithm", "cholesky", "eig",
+           "eigh", "geqrf", "householder_product", "lu", "lu_pivots_to_permutation", "qr",
+           "svd", "symmetric_product", "triangular_solve"]
+
+
+class EigImplementation(enum.Enum):
+    CUSOLVER = "cusolver"
+    MAGMA = "magma"
+    LAPACK = "lapack"
+
+
+class EighImplementation(enum.Enum):
+    QR = "qr"
+    JACOBI = "jacobi"
+    QDWH = "qdwh"
+
+
+class SvdAlgorithm(enum.Enum):
+    DEFAULT = "default"
+    QR = "QR"
+    JACOBI = "Jacobi"
+    POLAR = "polar"
+    DIVIDE_AND_CONQUER = "divide_and_conquer"
+
+
+def cholesky(x: Any, *, symmetrize_input: bool = True) -> Any:
+    """The lower Cholesky factor of each Hermitian positive definite matrix (NaN where one
+    is not positive definite)."""
+    from llax.frontend.jnp._triangular import _cholesky_lower
+
+    x = square_stack(x, "cholesky", symmetrize_input)
+    return _cholesky_lower(hermitian_part(x) if symmetrize_input else x)
+
+
+def eigh(x: Any, *, lower: bool = True, symmetrize_input: bool = True,
+         sort_eigenvalues: bool = True, subset_by_index: tuple[int, int] | None = None,
+         implementation: Any = None) -> tuple[Any, Any]:
+    """``(v, w)``: eigenvectors (columns) and ascending eigenvalues of each Hermitian
+    matrix, reading its ``lower`` (or upper) triangle unless ``symmetrize_input``."""
+    from llax.frontend.jnp import _matrix_ops as M
+    from llax.frontend.jnp._jacobi import symmetric_eigen
+
+    x = square_stack(x, "eigh", symmetrize_input)
+    if symmetrize_input:
+        x = hermitian_part(x)
+    n = x.shape[-1]
+    if subset_by_index not in (None, (0, n)):
+        raise NotImplementedError("eigh: subset_by_index is not supported")
+    if x.dtype.kind == "c" or M.lapack_has("syevd"):
+        import llax.transforms.linalg_rules  # noqa: F401  (the primitive's rules)
+
+        return tuple(bind(P.eigh, (x,), {"lower": bool(lower), "sort_eigenvalues": True,
+                                        "subset_by_index": None}))
+    w, v = symmetric_eigen(mirrored(x, bool(lower)))
+    return v, w
+
+
+def svd(x: Any, *, full_matrices: bool = True, compute_uv: bool = True,
+        subset_by_index: tuple[int, int] | None = None, algorithm: Any = None) -> Any:
+    """``(u, s, vh)`` (or ``s`` alone) of each matrix, singular values descending."""
+    from llax.frontend.jnp import _matrix_ops as M
+    from llax.frontend.jnp._jacobi import svd as jnp_svd
+
+    x = inexact_stack(x, "svd")
+    k = min(x.shape[-2:])
+    if subset_by_index not in (None, (0, k)):
+        raise NotImplementedError("svd: subset_by_index is not supported")
+    if x.dtype.kind == "c" or M.lapack_has("gesdd"):
+        import llax.transforms.linalg_rules  # noqa: F401  (the primitive's rules)
+
+        outs = bind(P.svd, (x,), {"full_matrices": bool(full_matrices),
+                                  "compute_uv": bool(compute_uv), "subset_by_index": None,
+                                  "algorithm": None})
+        if not compute_uv:
+            return outs[0]
+        s, u, vt = outs
+        return u, s, vt
+    return jnp_svd(x, full_matrices=full_matrices, compute_uv=compute_uv)
+
+
+def symmetric_product(a_matrix: Any, c_matrix: Any, *, alpha: float = 1.0, beta: float = 0.0,
+                      symmetrize_output: bool = False) -> Any:
+    """``alpha a a^T + beta c`` (JAX's syrk); ``symmetrize_output`` mirrors the lower
+    triangle onto the upper one."""
+    from llax.frontend import jnp
+
+    a, c = jnp.asarray(a_matrix), jnp.asarray(c_matrix)
+    result = alpha * jnp.matmul(a, jnp.matrix_transpose(a)) + beta * c
+    if symmetrize_output:
+        lower = jnp.tril(result)
+        result = lower + jnp.matrix_transpose(jnp.tril(result, -1))
+    return result.astype(c.dtype)
 
 
 def lu_pivots_to_permutation(pivots: Any, permutation_size: int) -> Any:

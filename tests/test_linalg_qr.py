@@ -197,3 +197,30 @@ def test_slogdet_qr_refuses_complex_as_jax() -> None:
         jjnp.linalg.slogdet(a, method="qr")
     with pytest.raises(NotImplementedError, match="method='qr' not implemented for complex"):
         jnp.linalg.slogdet(a, method="qr")
+
+
+def test_lax_linalg_cholesky_eigh_svd_symmetric_product() -> None:
+    r = np.random.default_rng(6)
+    a = r.standard_normal((2, 4, 4)).astype(np.float32)
+    h = a @ np.swapaxes(a, -1, -2) + 4 * np.eye(4, dtype=np.float32)
+    np.testing.assert_allclose(N(llax.lax.linalg.cholesky(h)),
+                               N(jax.lax.linalg.cholesky(h)), atol=1e-5)
+    for symmetrize in (True, False):
+        x = h if symmetrize else np.tril(h)
+        v, w = llax.lax.linalg.eigh(x, symmetrize_input=symmetrize)
+        np.testing.assert_allclose(N(w), N(jax.lax.linalg.eigh(h)[1]), rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(h @ N(v), N(v) * N(w)[..., None, :], atol=1e-4)
+    u, s, vt = llax.lax.linalg.svd(a, full_matrices=False)
+    ju, js, jvt = jax.lax.linalg.svd(a, full_matrices=False)
+    assert (u.shape, s.shape, vt.shape) == (ju.shape, js.shape, jvt.shape)
+    np.testing.assert_allclose(N(s), N(js), rtol=1e-5)
+    np.testing.assert_allclose((N(u) * N(s)[..., None, :]) @ N(vt), a, atol=1e-5)
+    np.testing.assert_allclose(N(llax.lax.linalg.svd(a, compute_uv=False)), N(js), rtol=1e-5)
+    c = r.standard_normal((2, 4, 4)).astype(np.float32)
+    for sym in (False, True):
+        got = llax.lax.linalg.symmetric_product(a, c, alpha=2.0, beta=0.5, symmetrize_output=sym)
+        want = jax.lax.linalg.symmetric_product(a, c, alpha=2.0, beta=0.5,
+                                                symmetrize_output=sym)
+        np.testing.assert_allclose(N(got), N(want), rtol=1e-5, atol=1e-5)
+    assert {e.name for e in llax.lax.linalg.SvdAlgorithm} == {
+        e.name for e in jax.lax.linalg.SvdAlgorithm}

@@ -1,6 +1,7 @@
 """``llax.numpy.linalg``: norms, and the decompositions ``cholesky``, ``qr`` (in
-``_triangular``), ``eigh`` and ``svd`` (in ``_jacobi``); ``solve``, ``inv``, ``det``,
-``slogdet`` (in ``_lu``) and the rest (in ``_linalg_more``)."""
+``_triangular``), ``eigh`` and ``svd`` (in ``_jacobi``), ``eig`` and ``eigvals`` (in
+``_eig``); ``solve``, ``inv``, ``det``, ``slogdet`` (in ``_lu``) and the rest (in
+``_linalg_more``). Float and complex matrices alike."""
 
 from __future__ import annotations
 

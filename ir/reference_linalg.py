@@ -22,6 +22,9 @@ def _lu(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     a = np.asarray(a)
     *batch, m, n = a.shape
     k = min(m, n)
+    if a.size == 0:  # no entries to factor: no swaps
+        perm = np.broadcast_to(np.arange(m, dtype=np.int32), (*batch, m)).copy()
+        return a.copy(), np.broadcast_to(np.arange(k, dtype=np.int32), (*batch, k)).copy(), perm
     x = a.reshape(-1, m, n).copy()
     count = x.shape[0]
     pivots = np.zeros((count, k), np.int32)

@@ -224,3 +224,19 @@ def test_lax_linalg_cholesky_eigh_svd_symmetric_product() -> None:
         np.testing.assert_allclose(N(got), N(want), rtol=1e-5, atol=1e-5)
     assert {e.name for e in llax.lax.linalg.SvdAlgorithm} == {
         e.name for e in jax.lax.linalg.SvdAlgorithm}
+
+
+@pytest.mark.parametrize("shape", [(2, 0, 0), (0, 3, 3), (0, 0)])
+@pytest.mark.parametrize("dt", [np.float32, np.complex64])
+def test_empty_det_inv_slogdet_solve(shape: tuple[int, ...], dt: Any) -> None:
+    z = np.zeros(shape, dt)
+    for name in ("det", "inv", "slogdet"):
+        want = getattr(jjnp.linalg, name)(z)
+        want = want if isinstance(want, tuple) else (want,)
+        for fn in (getattr(jnp.linalg, name), llax.jit(getattr(jnp.linalg, name))):
+            got = fn(z)
+            got = got if isinstance(got, tuple) else (got,)
+            for g, w in zip(got, want):
+                assert g.shape == w.shape and g.dtype == w.dtype
+                np.testing.assert_array_equal(N(g), N(w))
+    assert jnp.linalg.solve(z, z).shape == jjnp.linalg.solve(z, z).shape

@@ -280,6 +280,8 @@ def _cofactor_solve(a: Any, b: Any) -> tuple[Any, Any]:
     everywhere, by JAX's method."""
     jnp = _jnp()
     n = a.shape[-1]
+    if n == 0:  # det of a 0x0 matrix is 1; its adjugate is empty
+        return jnp.ones(a.shape[:-2], a.dtype), b
     if n == 1:
         return a[..., 0, 0], b
     lu_, pivots, perm = bind(P.lu, (a,), {})

@@ -25,10 +25,17 @@ from llax.ir.prims.callbacks import CALLBACKS, run_callback
 _WIDE_OF = {dt: np.dtype(np.float32) if dtypes.is_float(dt) else
             np.dtype(np.int8 if dtypes.kind(dt) == "i" else np.uint8)
             for dt in dtypes.LOW_PRECISION}
-# Primitives that only move values (or reinterpret bits): no widening needed, or wanted.
-_MOVES_ONLY = frozenset({"reshape", "transpose", "squeeze", "rev", "slice", "dynamic_slice",
-                         "dynamic_update_slice", "concatenate", "broadcast_in_dim",
-                         "bitcast_convert_type", "stop_gradient"})
+# Primitives whose rules run on ml_dtypes' types as they are, without the widening wrapper
+# (whose dtype checks would cost every eager op something): those that only move values or
+# reinterpret bits, the callbacks (the user's function sees the dtype it was given), and the
+# hot arithmetic for which ml_dtypes' own ufuncs already compute in float32 (int8 for the
+# sub-byte integers) and round once, exactly as widening would.
+_NOT_WIDENED = frozenset({
+    "reshape", "transpose", "squeeze", "rev", "slice", "dynamic_slice", "dynamic_update_slice",
+    "concatenate", "broadcast_in_dim", "bitcast_convert_type", "stop_gradient", "select_n",
+    "custom_lin", *(p.name for p in CALLBACKS),
+    "add", "sub", "mul", "max", "min", "neg", "eq", "ne", "lt", "le", "gt", "ge",
+})
 
 
 def _widening_low_precision(fn: Callable, low_precision_fn: Callable | None = None) -> Callable:
@@ -54,10 +61,10 @@ def _widen(x):
 
 
 class _Rules(dict):
-    """The rule table; every rule stored into it computes ml_dtypes' types widened."""
+    """The rule table; the rules stored into it compute ml_dtypes' types widened."""
 
     def __setitem__(self, prim: Primitive, fn: Callable) -> None:
-        if prim.name not in _MOVES_ONLY:
+        if prim.name not in _NOT_WIDENED:
             fn = _widening_low_precision(fn, _ROUNDED_INSIDE.get(prim.name))
         super().__setitem__(prim, fn)
 

@@ -343,6 +343,60 @@ def test_jit_interprets_low_precision_and_keeps_float16_native() -> None:
     check_native(llax.make_jaxpr(lambda x: x * 2)(lnp.ones(4)).jaxpr.function)
 
 
+def test_reference_rules_compute_widened_and_round_once() -> None:
+    """The interpreter's rules on every ml_dtypes type equal the computation in float32 (int8
+    for the sub-byte integers) rounded back: directly through ml_dtypes' ufuncs for the hot
+    arithmetic, by widening for the rest."""
+    from llax.ir import prims as P
+    from llax.ir.reference import reference
+
+    rng = np.random.default_rng(8)
+    checks = {P.add: np.add, P.sub: np.subtract, P.mul: np.multiply, P.max: np.maximum,
+              P.min: np.minimum, P.lt: np.less, P.eq: np.equal, P.div: None, P.neg: None}
+    for dt in dtypes.LOW_PRECISION:
+        if dtypes.is_float(dt):
+            wide = np.dtype(np.float32)
+            bits = rng.integers(0, 1 << dtypes.bit_width(dt), 4096).astype(f"u{dt.itemsize}")
+            x = bits.view(dt)
+            info = ml_dtypes.finfo(dt)
+            x = x[np.isfinite(x.astype(np.float32)) & (np.abs(x.astype(np.float32)) <= info.max)]
+        else:
+            wide = np.dtype(np.int8 if dtypes.kind(dt) == "i" else np.uint8)
+            info = ml_dtypes.iinfo(dt)
+            x = np.arange(info.min, info.max + 1).astype(dt)
+        a, b = (m.reshape(-1) for m in np.meshgrid(x[:64], x[:64]))
+        for prim, ufunc in checks.items():
+            if prim is P.div:
+                if not dtypes.is_float(dt):
+                    continue
+                ufunc = np.divide
+            got = np.asarray(reference[prim](a) if prim is P.neg else reference[prim](a, b))
+            with np.errstate(all="ignore"):
+                want = np.negative(a.astype(wide)) if prim is P.neg else \
+                    ufunc(a.astype(wide), b.astype(wide))
+            if want.dtype != np.bool_:
+                got, want = got.astype(dt), want.astype(dt)
+            np.testing.assert_array_equal(got.astype(np.float64), want.astype(np.float64),
+                                          err_msg=f"{prim.name} {dt}")
+        summed = reference[P.reduce_sum](np.ones(600, dt) if dtypes.is_float(dt) else
+                                         np.ones(600, dt), axes=(0,))
+        if dt == BF16:  # accumulated in float32, not in bfloat16 (which stops at 256)
+            assert float(np.asarray(summed).astype(dt)) == 600
+
+
+def test_callbacks_see_their_dtype() -> None:
+    seen = []
+
+    def callback(x):
+        seen.append(x.dtype)
+        return x
+
+    x = lnp.ones(3, lnp.bfloat16)
+    out = llax.jit(lambda v: llax.pure_callback(
+        callback, llax.ShapeDtypeStruct((3,), lnp.bfloat16), v))(x)
+    assert out.dtype == BF16 and seen and all(d == BF16 for d in seen)
+
+
 # ------------------------------------------------------------------------------------------
 # Arithmetic
 

@@ -125,3 +125,24 @@ def test_grads_match_jax(name: str) -> None:
     assert got.dtype == want.dtype
     scale = max(1.0, float(np.abs(N(want)).max()))
     np.testing.assert_allclose(N(got), N(want), atol=1e-3 * scale)
+
+
+def test_scipy_linalg_complex(dtype: Any) -> None:
+    import jax.scipy.linalg as jsl
+
+    import llax.scipy.linalg as lsl
+
+    a, b = _c(dtype, 4, 4), _c(dtype, 4, 2, seed=1)
+    h = _hermitian_pd(dtype, 4, 4)
+    for lower in (False, True):
+        _close(lsl.cho_solve(lsl.cho_factor(h, lower=lower), b),
+               jsl.cho_solve(jsl.cho_factor(h, lower=lower), b), dtype)
+    for trans in (0, 1, 2):
+        _close(lsl.lu_solve(lsl.lu_factor(a), b, trans=trans),
+               jsl.lu_solve(jsl.lu_factor(a), b, trans=trans), dtype)
+        _close(lsl.solve_triangular(np.triu(a), b, trans=trans),
+               jsl.solve_triangular(np.triu(a), b, trans=trans), dtype)
+    for got, want in zip(lsl.lu(a), jsl.lu(a)):
+        _close(got, want, dtype)
+    for scale in (0.3, 3.0):
+        _close(lsl.expm(a * scale), jsl.expm(a * scale), dtype)

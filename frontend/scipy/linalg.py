@@ -123,15 +123,16 @@ def expm(A: Any, *, upper_triangular: bool = False, max_squarings: int = 16) -> 
     (a,) = _inexact("expm", A)
     if a.ndim < 2 or a.shape[-1] != a.shape[-2]:
         raise ValueError(f"Expected A to be a (batched) square matrix, got A.shape={a.shape}.")
-    if np.dtype(a.dtype) not in _PADE_BOUNDS:
+    real = np.dtype(a.dtype).type(0).real.dtype  # complex matrices use their parts' bounds
+    if real not in _PADE_BOUNDS:
         raise TypeError(f"A.dtype={a.dtype} is not supported.")
     if a.shape[-1] == 0:
         return a
-    bounds, orders, max_norm = _PADE_BOUNDS[np.dtype(a.dtype)]
+    bounds, orders, max_norm = _PADE_BOUNDS[real]
     norm1 = jnp.max(jnp.sum(jnp.abs(a), axis=-2), axis=-1)
     n_squarings = jnp.maximum(0, jnp.floor(jnp.log2(norm1 / max_norm)))
     scaled = a / (2 ** n_squarings)[..., None, None]
-    choice = jnp.digitize(norm1, jnp.asarray(np.asarray(bounds, a.dtype)))[..., None, None]
+    choice = jnp.digitize(norm1, jnp.asarray(np.asarray(bounds, real)))[..., None, None]
     u = v = None
     for i, order in enumerate(orders):
         ui, vi = _pade_terms(scaled, order)
@@ -173,8 +174,9 @@ def cho_solve(c_and_lower: tuple[Any, bool], b: Any, overwrite_b: bool = False,
     del overwrite_b, check_finite
     c, lower = c_and_lower
     c, b = _inexact("cho_solve", c, b)
-    first = solve_triangular(c, b, trans=0 if lower else 1, lower=lower)
-    return solve_triangular(c, first, trans=1 if lower else 0, lower=lower)
+    # A = L L^H = U^H U: the conjugate transpose ('C') where the factor is transposed.
+    first = solve_triangular(c, b, trans=0 if lower else 2, lower=lower)
+    return solve_triangular(c, first, trans=2 if lower else 0, lower=lower)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -215,7 +217,8 @@ def lu_factor(a: Any, overwrite_a: bool = False, check_finite: bool = True) -> t
 
 def lu_solve(lu_and_piv: tuple[Any, Any], b: Any, trans: int = 0, overwrite_b: bool = False,
              check_finite: bool = True) -> Any:
-    """``x`` with ``A x = b`` (``trans=0``) or ``A^T x = b`` from ``lu_factor(A)``."""
+    """``x`` with ``A x = b`` (``trans=0``), ``A^T x = b`` (1) or ``A^H x = b`` (2) from
+    ``lu_factor(A)``."""
     del overwrite_b, check_finite
     lu_, pivots = lu_and_piv
     if trans not in (0, 1, 2):
@@ -227,9 +230,12 @@ def lu_solve(lu_and_piv: tuple[Any, Any], b: Any, trans: int = 0, overwrite_b: b
     if vector:
         b = b[..., None]
     batch = jnp.broadcast_shapes(lu_.shape[:-2], b.shape[:-2])
+    conjugate = trans == 2 and lu_.dtype.kind == "c"  # A^H x = b is A^T conj(x) = conj(b)
+    b = jnp.conj(b) if conjugate else b
     x = _lu.lu_solve(jnp.broadcast_to(lu_, batch + lu_.shape[-2:]),
                      jnp.broadcast_to(perm, batch + perm.shape[-1:]),
                      jnp.broadcast_to(b, batch + b.shape[-2:]), transpose=trans != 0)
+    x = jnp.conj(x) if conjugate else x
     return x[..., 0] if vector else x
 
 
@@ -241,7 +247,8 @@ def lu(a: Any, permute_l: bool = False, overwrite_a: bool = False,
     lu_, _, perm = _lu.lu(a)
     m, n = a.shape[-2:]
     k = min(m, n)
-    p = (perm[..., None, :] == jnp.arange(m, dtype=perm.dtype)[:, None]).astype(a.dtype)
+    real = np.dtype(a.dtype).type(0).real.dtype  # P is real for complex a too, as JAX's
+    p = (perm[..., None, :] == jnp.arange(m, dtype=perm.dtype)[:, None]).astype(real)
     strictly_lower = np.tri(m, k, -1, dtype=bool)
     l_ = jnp.where(strictly_lower, lu_[..., :, :k], 0) + jnp.eye(m, k, dtype=a.dtype)
     u = jnp.where(~np.tri(k, n, -1, dtype=bool), lu_[..., :k, :], 0)

@@ -21,8 +21,8 @@ from llax.frontend.jnp._triangular import lax_qr as qr
 from llax.ir import prims as P
 
 __all__ = ["EigImplementation", "EighImplementation", "SvdAlgorithm", "cholesky", "eig",
-           "eigh", "geqrf", "householder_product", "lu", "lu_pivots_to_permutation", "qr",
-           "svd", "symmetric_product", "triangular_solve"]
+           "eigh", "geqrf", "householder_product", "lu", "lu_pivots_to_permutation", "ormqr",
+           "qr", "svd", "symmetric_product", "triangular_solve"]
 
 
 class EigImplementation(enum.Enum):
@@ -98,6 +98,22 @@ def svd(x: Any, *, full_matrices: bool = True, compute_uv: bool = True,
         s, u, vt = outs
         return u, s, vt
     return jnp_svd(x, full_matrices=full_matrices, compute_uv=compute_uv)
+
+
+def ormqr(a: Any, taus: Any, c: Any, *, left: bool = True, transpose: bool = False) -> Any:
+    """``Q c``, ``Q^H c`` (``transpose``), ``c Q`` or ``c Q^H`` (``left=False``) with ``Q``
+    the ``m x m`` product of the reflectors below ``a``'s diagonal (as geqrf leaves them).
+    Q is formed (orgqr) and multiplied, which LAPACK's ormqr avoids; the results agree."""
+    from llax.frontend import jnp
+
+    a = inexact_stack(a, "ormqr")
+    m, n = a.shape[-2:]
+    square = a[..., :, :m] if n >= m else jnp.concatenate(
+        [a, jnp.zeros((*a.shape[:-1], m - n), a.dtype)], axis=-1)
+    q = householder_product(square, jnp.asarray(taus, a.dtype))
+    if transpose:
+        q = jnp.conj(jnp.matrix_transpose(q)) if q.dtype.kind == "c" else q.mT
+    return jnp.matmul(q, c) if left else jnp.matmul(c, q)
 
 
 def symmetric_product(a_matrix: Any, c_matrix: Any, *, alpha: float = 1.0, beta: float = 0.0,

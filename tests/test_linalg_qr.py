@@ -240,3 +240,21 @@ def test_empty_det_inv_slogdet_solve(shape: tuple[int, ...], dt: Any) -> None:
                 assert g.shape == w.shape and g.dtype == w.dtype
                 np.testing.assert_array_equal(N(g), N(w))
     assert jnp.linalg.solve(z, z).shape == jjnp.linalg.solve(z, z).shape
+
+
+@pytest.mark.parametrize("shape", [(5, 3), (3, 5), (2, 4, 4)])
+@pytest.mark.parametrize("cplx", [False, True], ids=["real", "complex"])
+def test_ormqr_matches_jax(shape: tuple[int, ...], cplx: bool) -> None:
+    a = _matrices(np.complex64 if cplx else np.float32, shape, seed=8)
+    h, taus = jjnp.linalg.qr(a, mode="raw")
+    h = np.swapaxes(N(h), -1, -2)
+    m = shape[-2]
+    r = np.random.default_rng(9)
+    for left in (True, False):
+        for transpose in (False, True):
+            c = r.standard_normal((*shape[:-2], m, 2) if left else (*shape[:-2], 2, m))
+            c = c.astype(a.dtype)
+            got = llax.lax.linalg.ormqr(h, N(taus), c, left=left, transpose=transpose)
+            want = jax.lax.linalg.ormqr(h, taus, c, left=left, transpose=transpose)
+            assert got.dtype == want.dtype and got.shape == want.shape
+            np.testing.assert_allclose(N(got), N(want), atol=1e-5)

@@ -22,7 +22,8 @@ from llax.ir import prims as P
 
 __all__ = ["EigImplementation", "EighImplementation", "SvdAlgorithm", "cholesky", "eig",
            "eigh", "geqrf", "householder_product", "lu", "lu_pivots_to_permutation", "ormqr",
-           "qr", "svd", "symmetric_product", "triangular_solve"]
+           "qr", "svd", "cholesky_update", "tridiagonal_solve", "symmetric_product",
+           "triangular_solve"]
 
 
 class EigImplementation(enum.Enum):
@@ -114,6 +115,40 @@ def ormqr(a: Any, taus: Any, c: Any, *, left: bool = True, transpose: bool = Fal
     if transpose:
         q = jnp.conj(jnp.matrix_transpose(q)) if q.dtype.kind == "c" else q.mT
     return jnp.matmul(q, c) if left else jnp.matmul(c, q)
+
+
+def tridiagonal_solve(dl: Any, d: Any, du: Any, b: Any, *,
+                      perturb_singular: bool = False) -> Any:
+    """``x`` with ``A x = b`` for the tridiagonal ``A`` with sub-, main and super-diagonals
+    ``dl`` (``dl[..., 0]`` ignored), ``d``, ``du`` (``du[..., -1]`` ignored); ``b`` is
+    ``(..., m, n)``. Solved as a dense system (pivoted LU), so its derivatives are
+    ``solve``'s."""
+    if perturb_singular:
+        raise NotImplementedError("tridiagonal_solve(perturb_singular=True) is not supported")
+    from llax.frontend import jnp
+
+    dl, d, du, b = (jnp.asarray(x) for x in (dl, d, du, b))
+    m = d.shape[-1]
+    if b.ndim < 2 or b.shape[-2] != m or dl.shape != d.shape or du.shape != d.shape:
+        raise ValueError("tridiagonal_solve: dl, d, du must have shape [..., m] and b "
+                         f"[..., m, n], got {dl.shape}, {d.shape}, {du.shape}, {b.shape}")
+    rows = np.arange(m)
+    below = (rows[:, None] == rows[None, :] + 1)
+    above = (rows[:, None] + 1 == rows[None, :])
+    diagonal = rows[:, None] == rows[None, :]
+    a = (jnp.where(below, dl[..., :, None], 0) + jnp.where(diagonal, d[..., :, None], 0)
+         + jnp.where(above, du[..., :, None], 0)).astype(d.dtype)
+    return jnp.linalg.solve(a, b)
+
+
+def cholesky_update(r_matrix: Any, w_vector: Any) -> Any:
+    """The upper Cholesky factor of ``R^T R + w w^T`` from the factor ``R`` of ``R^T R``
+    (refactored, which costs O(n^3) where JAX's rotations cost O(n^2); same result)."""
+    from llax.frontend import jnp
+
+    r, w = jnp.asarray(r_matrix), jnp.asarray(w_vector)
+    a = jnp.matmul(r.mT, r) + w[..., :, None] * w[..., None, :]
+    return jnp.linalg.cholesky(a, upper=True)
 
 
 def symmetric_product(a_matrix: Any, c_matrix: Any, *, alpha: float = 1.0, beta: float = 0.0,

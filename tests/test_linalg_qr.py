@@ -258,3 +258,21 @@ def test_ormqr_matches_jax(shape: tuple[int, ...], cplx: bool) -> None:
             want = jax.lax.linalg.ormqr(h, taus, c, left=left, transpose=transpose)
             assert got.dtype == want.dtype and got.shape == want.shape
             np.testing.assert_allclose(N(got), N(want), atol=1e-5)
+
+
+def test_tridiagonal_solve_and_cholesky_update_match_jax() -> None:
+    r = np.random.default_rng(10)
+    dl, d, du = (r.standard_normal((2, 5)).astype(np.float32) for _ in range(3))
+    d = d + 4
+    b = r.standard_normal((2, 5, 3)).astype(np.float32)
+    got = llax.lax.linalg.tridiagonal_solve(dl, d, du, b)
+    np.testing.assert_allclose(N(got), N(jax.lax.linalg.tridiagonal_solve(dl, d, du, b)),
+                               atol=1e-5)
+    g = llax.grad(lambda x: jnp.sum(llax.lax.linalg.tridiagonal_solve(dl, x, du, b) ** 2))(d)
+    w = jax.grad(lambda x: jjnp.sum(jax.lax.linalg.tridiagonal_solve(dl, x, du, b) ** 2))(d)
+    np.testing.assert_allclose(N(g), N(w), rtol=1e-4, atol=1e-5)
+    a = r.standard_normal((4, 4))
+    upper = np.linalg.cholesky(a @ a.T + 4 * np.eye(4)).T.astype(np.float32)
+    v = r.standard_normal(4).astype(np.float32)
+    np.testing.assert_allclose(N(llax.lax.linalg.cholesky_update(upper, v)),
+                               N(jax.lax.linalg.cholesky_update(upper, v)), atol=1e-5)

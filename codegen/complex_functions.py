@@ -584,3 +584,57 @@ def _cdiv_npymath(b: ir.IRBuilder, x: ir.Value, y: ir.Value) -> ir.Value:
     qr, qi = parts(b, q)
     return make_complex(b, f.sel(zero, f.div(ar, f.abs(br)), qr),
                         f.sel(zero, f.div(ai, f.abs(bi)), qi))
+
+
+# --- atanh and atan (glibc's catanh; catan(z) = -i catanh(iz)) -------------------------------
+
+def _catanh(f: _F, x: ir.Value, y: ir.Value) -> tuple[ir.Value, ir.Value]:
+    eps = float(np.finfo(np.float64 if f.t == DOUBLE else np.float32).eps)
+    zero, one, half, nan = f.c(0.0), f.c(1.0), f.c(0.5), f.c(np.nan)
+    pi_2 = f.c(np.pi / 2)
+    neg = f.b.fneg
+    ax, ay = f.abs(x), f.abs(y)
+    # Huge arguments: atanh z ~ 1/z.
+    huge = f.or_(f.ge(ax, f.c(16 / eps)), f.ge(ay, f.c(16 / eps)))
+    h = hypot(f, f.mul(x, half), f.mul(y, half))
+    re_huge = f.sel(f.le(ay, one), f.div(one, x),
+                    f.sel(f.le(ax, one), f.div(f.div(x, y), y),
+                          f.div(f.div(f.div(x, h), h), f.c(4.0))))
+    # The real part: log((1 + x)^2 + y^2) / ((1 - x)^2 + y^2) / 4.
+    eps2 = f.c(eps * eps)
+    at_one = f.and_(f.eq(ax, one), f.lt(ay, eps2))
+    re_one = f.mul(f.copysign(half, x), f.sub(f.c(LN2), f.fn("log", ay)))
+    i2 = f.sel(f.ge(ay, eps2), f.mul(y, y), zero)
+    num = f.add(one, x)
+    num = f.add(i2, f.mul(num, num))
+    den = f.sub(one, x)
+    den = f.add(i2, f.mul(den, den))
+    q = f.div(num, den)
+    re = f.sel(f.lt(q, half), f.mul(f.c(0.25), f.fn("log", q)),
+               f.mul(f.c(0.25), f.fn("log1p", f.div(f.mul(f.c(4.0), x), den))))
+    re = f.sel(at_one, re_one, re)
+    # The imaginary part: atan2(2y, 1 - x^2 - y^2) / 2, the denominator without cancellation.
+    swap = f.lt(ax, ay)
+    hi, lo = f.sel(swap, ay, ax), f.sel(swap, ax, ay)
+    plain = f.mul(f.sub(one, hi), f.add(one, hi))
+    d = f.sel(f.lt(lo, f.c(eps / 2)), plain,
+              f.sel(f.ge(hi, one), f.sub(plain, f.mul(lo, lo)),
+                    f.sel(f.or_(f.ge(hi, f.c(0.75)), f.ge(lo, half)),
+                          neg(_x2y2m1(f, hi, lo)), f.sub(plain, f.mul(lo, lo)))))
+    d = f.sel(f.eq(d, zero), zero, d)  # +0: atan2 must not see -0
+    im = f.mul(half, f.fn("atan2", f.mul(f.c(2.0), y), d))
+    re, im = f.sel(huge, re_huge, re), f.sel(huge, f.copysign(pi_2, y), im)
+    # Zeros, infinities and NaNs
+    both_zero = f.and_(f.eq(x, zero), f.eq(y, zero))
+    re, im = f.sel(both_zero, x, re), f.sel(both_zero, y, im)
+    y_inf, x_inf, y_fin = f.isinf(y), f.isinf(x), f.finite(y)
+    edge = f.or_(x_inf, f.eq(x, zero))
+    special_re = f.sel(f.or_(y_inf, edge), f.copysign(zero, x), nan)
+    special_im = f.sel(y_inf, f.copysign(pi_2, y),
+                       f.sel(edge, f.sel(y_fin, f.copysign(pi_2, y), nan), nan))
+    special = f.not_(f.and_(f.finite(x), y_fin))
+    return f.sel(special, special_re, re), f.sel(special, special_im, im)
+
+
+register(P.atanh)(_widened(_catanh))
+register(P.atan)(_widened(_rotated(_catanh)))

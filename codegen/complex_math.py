@@ -37,7 +37,7 @@ NATIVE_COMPLEX: dict[str, Callable[[Op], bool]] = {
         # elementwise (complex_rules, complex_functions)
         "add sub mul div neg conj real imag complex abs eq ne select_n convert_element_type "
         "stop_gradient square exp log sqrt exp2 expm1 log1p sign rsqrt logistic "
-        "sin cos tan sinh cosh tanh pow max min "
+        "sin cos tan sinh cosh tanh pow max min atan atanh "
         # data movement (index_rules, indexing, lower)
         "broadcast_in_dim concatenate dynamic_slice gather iota pad reshape rev slice "
         "squeeze transpose dynamic_update_slice scatter scatter-add scatter-sub scatter-mul "

@@ -26,13 +26,10 @@ BF16 = np.dtype(ml_dtypes.bfloat16)
 NARROW_FLOAT_NAMES = dtypes.NARROW_FLOAT_NAMES
 NARROW_INT_NAMES = dtypes.NARROW_INT_NAMES
 LOW_NAMES = ("bfloat16", *NARROW_FLOAT_NAMES, *NARROW_INT_NAMES)
-# The ones JAX 0.10.2 holds on the CPU: float6 arrays are refused ("Invalid XLA PrimitiveType"),
-# int1/uint1 fail on creation and int2/uint2 abort the process in XLA. Those are checked
-# against NumPy with ml_dtypes instead.
-JAX_HOLDS = [n for n in LOW_NAMES
-             if n not in ("float6_e2m3fn", "float6_e3m2fn", "int1", "uint1", "int2", "uint2")]
-# Storage is compared with JAX on one type of each family (JAX's compiles cost seconds each),
-# the others with NumPy and ml_dtypes (whose conversions are XLA's, saturation aside).
+# JAX 0.10.2 on the CPU holds neither float6 arrays ("Invalid XLA PrimitiveType") nor
+# int1/uint1 (they fail on creation), and int2/uint2 abort the process inside XLA. Storage is
+# compared with JAX on one type of each family it holds (its compiles cost seconds each), the
+# others with NumPy and ml_dtypes (whose conversions are XLA's, saturation aside).
 JAX_STORAGE = ["bfloat16", "float8_e4m3fn", "float8_e5m2", "float8_e8m0fnu", "float4_e2m1fn",
                "int4", "uint4"]
 NUMPY_STORAGE = [n for n in LOW_NAMES if n not in JAX_STORAGE]

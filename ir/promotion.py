@@ -110,7 +110,10 @@ def _join(nodes: Iterable[str], x64: bool) -> str:
 
 
 def _no_promotion(nodes: tuple[str, ...]) -> TypePromotionError:
-    names = tuple(sorted(str(_NODE_DTYPE[n]) for n in set(nodes)))
+    # A weak node is a Python scalar's type: name it so (float64 would mislead).
+    weak_names = {_WEAK_INT: "int (weak)", _WEAK_FLOAT: "float (weak)",
+                  _WEAK_COMPLEX: "complex (weak)"}
+    names = tuple(sorted(weak_names.get(n) or str(_NODE_DTYPE[n]) for n in set(nodes)))
     narrow = [n for n in nodes if n in _NARROW_FLOAT_NODES + _NARROW_INT_NODES]
     why = ""
     if narrow:

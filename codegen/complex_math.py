@@ -11,6 +11,10 @@ NotImplementedError) naming the first op involved, rather than give wrong number
 reference rules define the results anyway. ``NATIVE_COMPLEX`` lists the primitives that
 may touch complex values natively, each with a test of its op where only some of its
 instances are lowered (``integer_pow`` with a huge exponent is NumPy's ``cpow``).
+
+Not lowered on complex values (so still interpreted): ``asin``, ``acos``, ``asinh`` and
+``acosh`` (glibc's casinh kernel has not been ported), ``sort``, the linear-algebra and
+``fft`` primitives (LAPACK/FFT calls of their own) and the host callbacks.
 """
 
 from __future__ import annotations

@@ -92,6 +92,21 @@ def test_collectives_do_not_lower(name: str) -> None:
         run(fn, args)
 
 
+@pytest.mark.parametrize("dtype", [F32, F64])
+def test_complex_primitives_lower(dtype) -> None:
+    # complex/real/imag/conj have native rules (codegen/complex_rules.py); signed zeros,
+    # infinities and NaNs pass through part by part.
+    x = np.array([1.5, -0.0, np.inf, np.nan, 0.0], dtype)
+    y = np.array([-2.0, 0.0, np.nan, -np.inf, -0.0], dtype)
+    fn = single(P.complex, [tt((5,), dtype), tt((5,), dtype)])
+    (z,), (want,) = run(fn, [x, y])
+    bits = f"u{dtype.itemsize}"  # bit for bit: signed zeros and NaN payloads included
+    np.testing.assert_array_equal(z.view(bits), want.view(bits))
+    for prim in (P.real, P.imag, P.conj):
+        (got,), (w,) = run(single(prim, [tt((5,), z.dtype)]), [z])
+        np.testing.assert_array_equal(np.asarray(got).view(bits), np.asarray(w).view(bits))
+
+
 # --- elementwise ---------------------------------------------------------------------------
 
 UNARY = ("neg sign abs exp exp2 log log1p expm1 tanh logistic sin cos tan asin acos atan sinh "

@@ -130,9 +130,29 @@ def _integer_pow_rounded(x: np.ndarray, *, y: int) -> np.ndarray:
     return 1 / acc if y < 0 else acc
 
 
-# Primitives XLA computes as several rounded ops on bfloat16 & co. (by prim name).
+def _exp2_rounded(x: np.ndarray) -> np.ndarray:
+    # exp2(x) = exp(x * ln 2), the constant and the product rounded to x's type. (Checked for
+    # bfloat16 only: XLA's float8 results follow neither this nor one rounding; those get one.)
+    if x.dtype != dtypes.bfloat16:
+        return np.exp2(_widen(x))
+    ln2 = _rounded(np.array(math.log(2), np.float32), x.dtype)
+    return np.exp(_rounded(x.astype(np.float32) * ln2, x.dtype))
+
+
+def _atanh_rounded(x: np.ndarray) -> np.ndarray:
+    # atanh(x) = (log1p(x) - log1p(-x)) / 2, each op rounded (bfloat16 only, as exp2).
+    wide = x.astype(np.float32)
+    if x.dtype != dtypes.bfloat16:
+        return np.arctanh(wide)
+    return 0.5 * _rounded(_rounded(np.log1p(wide), x.dtype) - _rounded(np.log1p(-wide), x.dtype),
+                          x.dtype)
+
+
+# Primitives XLA computes as several rounded ops on bfloat16 & co. (by prim name; checked
+# against JAX on every bfloat16 value).
 _ROUNDED_INSIDE: dict[str, Callable] = {
     "logistic": _quiet(_logistic_rounded), "integer_pow": _quiet(_integer_pow_rounded),
+    "exp2": _quiet(_exp2_rounded), "atanh": _quiet(_atanh_rounded),
 }
 
 

@@ -41,6 +41,8 @@ from llax.tests.api_walk_table import (
     SUBMODULES,
     TABLE,
     Entry,
+    Failed,
+    Recorded,
 )
 from llax.tests.jnp_oracle import x64_mode
 
@@ -132,30 +134,16 @@ def _call(item: Item, system: str, args: tuple) -> Any:
     return entry.calls[variant](_mod(entry, system), *args)
 
 
-class Failed:
-    """An exception in place of a result."""
-
-    def __init__(self, error: BaseException | str) -> None:
-        self.error = error
-
-    def __repr__(self) -> str:
-        if isinstance(self.error, str):
-            return self.error
-        return f"{type(self.error).__name__}: {str(self.error)[:300]}"
-
-
-class Recorded:
-    """A JAX array as recorded: its value and weak type."""
-
-    def __init__(self, value: np.ndarray, weak_type: bool) -> None:
-        self.value, self.weak_type = value, weak_type
-
-
-def _code_text(fn: Callable) -> str:
+def _code_text(fn: Callable, seen: frozenset = frozenset()) -> str:
+    """The recipe's code, with the code of the table's helpers it calls by name."""
     code = fn.__code__
     consts = [_code_text_of(c) for c in code.co_consts]
     cells = [_code_text_of(c.cell_contents) for c in fn.__closure__ or ()]
-    return repr((code.co_code, consts, code.co_names, fn.__defaults__, cells))
+    helpers = [_code_text(h, seen | {name}) for name in code.co_names if name not in seen
+               for h in [fn.__globals__.get(name)]
+               if callable(h) and getattr(h, "__module__", None) == fn.__module__
+               and hasattr(h, "__code__")]
+    return repr((code.co_code, consts, code.co_names, fn.__defaults__, cells, helpers))
 
 
 def _code_text_of(c: Any) -> str:
@@ -180,7 +168,8 @@ def _as_record(result: Any) -> Any:
     if isinstance(result, dict):
         return {k: _as_record(v) for k, v in result.items()}
     if isinstance(result, (tuple, list)):
-        return [_as_record(r) for r in result]
+        items = [_as_record(r) for r in result]
+        return tuple(items) if type(result) is tuple else items
     if isinstance(result, jax.Array):
         return Recorded(np.asarray(result), bool(result.weak_type))
     return result
@@ -218,7 +207,8 @@ def jax_answers(cases: list[tuple[Item, str, str]]) -> dict[str, Any]:
             jitted.setdefault((dtype, case), []).append((fp, item, args))
             continue
         try:
-            out[fp] = _as_record(_call(item, "jax", args))
+            result = _call(item, "jax", args)
+            out[fp] = result if item[0].static else _as_record(result)
         except Exception as e:  # noqa: BLE001
             out[fp] = Failed(f"{type(e).__name__}: {str(e)[:300]}")
     for group in jitted.values():
@@ -256,8 +246,10 @@ def cases_of(entry: Entry) -> list[tuple[str, str]]:
     (and Python scalars) in the others, so the dtype sweep stays cheap."""
     out = []
     for dtype in entry.dtypes:
+        if entry.heavy and dtype not in ("float32", "int32"):
+            continue
         for case in entry.cases:
-            if dtype == entry.dtypes[0] or case in (entry.main_case, "py"):
+            if case in (entry.main_case, "py") or (dtype == entry.dtypes[0] and not entry.heavy):
                 out.append((dtype, case))
     return out
 
@@ -332,9 +324,24 @@ def check_case(item: Item, dtype: str, case: str, got: Any, want: Any, how: str)
 # ---- parametrisation -------------------------------------------------------------------------
 
 
+def in_llax(entry: Entry) -> bool:
+    """Whether llax has the name yet (entries for names other people are adding are
+    written ahead; an absent name counts against the coverage figure instead)."""
+    obj = _module("llax", entry.module)
+    for part in entry.name.split("."):
+        if not hasattr(obj, part):
+            return False
+        obj = getattr(obj, part)
+    return True
+
+
+def walked() -> list[Entry]:
+    return [e for e in TABLE.values() if in_llax(e)]
+
+
 def _value_params() -> list:
     return [pytest.param(e.key, dtype, case, id=f"{e.module}.{e.name}-{dtype}-{case}")
-            for e in TABLE.values() for dtype, case in cases_of(e)]
+            for e in walked() for dtype, case in cases_of(e)]
 
 
 @pytest.mark.parametrize("key,dtype,case", _value_params())
@@ -356,7 +363,8 @@ def jit_groups() -> dict[tuple[str, str, int], tuple[Item, ...]]:
     every dtype would cost minutes; the other dtypes are checked eagerly.)"""
     groups: dict[tuple[str, str], list[Item]] = {}
     for (entry, variant), dtype, case in all_cases():
-        if not entry.jit or entry.static or dtype != entry.dtypes[0]:
+        if not in_llax(entry) or not entry.jit or entry.static or entry.heavy or (
+                dtype != entry.dtypes[0]):
             continue
         if case in (entry.main_case, "py"):
             groups.setdefault((dtype, case), []).append((entry, variant))
@@ -429,7 +437,8 @@ def _loss(entry: Entry, variant: str, m: Any, argnum: int, args: tuple) -> Calla
 
 def _grad_params() -> list:
     return [pytest.param(e.key, v, a, id=f"{e.module}.{e.name}[{v}]-arg{a}")
-            for e in TABLE.values() for v in e.calls for a in e.grad]
+            for e in walked() for v in list(e.calls)[:1 if e.heavy else None]
+            for a in e.grad]
 
 
 @pytest.mark.parametrize("key,variant,argnum", _grad_params())
@@ -461,7 +470,7 @@ def test_grad_matches_finite_differences(key: tuple[str, str], variant: str,
 
 def _vmap_params() -> list:
     out = []
-    for e in TABLE.values():
+    for e in walked():
         if not e.vmap or e.static:
             continue
         case = e.vmap_case or e.main_case
@@ -478,7 +487,7 @@ def test_vmap_matches_loop(key: tuple[str, str], case: str) -> None:
     m = _module("llax", entry.module)
     dtype = entry.dtypes[0]
     args = make_args(entry, dtype, case)
-    for variant, call in entry.calls.items():
+    for variant, call in list(entry.calls.items())[:1 if entry.heavy else None]:
         what = f"vmap of {key[0]}.{key[1]}[{variant}]"
         try:
             want = [call(m, a, *args[1:]) for a in args[0]]
@@ -592,7 +601,7 @@ def test_dtype_names_mean_what_jax_means() -> None:
             continue
         got = ours(1)
         assert isinstance(got, Array), f"{name}(1) is {type(got)}"
-        assert np.asarray(got).dtype == np.asarray(want).dtype, name
+        assert got.dtype == want.dtype, name
         assert np.asarray(got).astype(np.float32) == np.asarray(want).astype(np.float32), name
         assert lnp.zeros(2, ours).dtype == jnp.zeros(2, theirs).dtype, name
 
@@ -638,12 +647,18 @@ def test_classes_behave_as_in_jax() -> None:
 
 
 def record() -> None:
-    """Ask JAX for every case in the table and write the record."""
-    answers = jax_answers(all_cases())
+    """Ask JAX for every case of the table not yet in the record, drop the answers no
+    case asks for any more, and write the record."""
+    cases = all_cases()
+    wanted = {fingerprint(*case): case for case in cases}
+    old = dict(_record())
+    missing = [case for fp, case in wanted.items() if fp not in old]
+    answers = {fp: old[fp] for fp in wanted if fp in old} | jax_answers(missing)
     RECORD_PATH.parent.mkdir(exist_ok=True)
     with lzma.open(RECORD_PATH, "wb") as f:
         pickle.dump(answers, f, protocol=4)
-    print(f"recorded {len(answers)} answers in {RECORD_PATH}", file=sys.stderr)
+    print(f"recorded {len(answers)} answers ({len(missing)} new) in {RECORD_PATH}",
+          file=sys.stderr)
 
 
 if __name__ == "__main__":  # the classes must be pickled under the module's real name

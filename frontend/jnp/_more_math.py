@@ -212,6 +212,8 @@ def _is_infinity(name: str, x: Any, sign: float, out: None) -> Any:
     if out is not None:
         raise NotImplementedError("The 'out' argument to isneginf/isposinf is not supported.")
     x = as_array(x, name)
+    if x.dtype.kind == "c":
+        raise ValueError("isposinf/isneginf are not well defined for complex types")
     if x.dtype.kind == "f":
         return x == jnp.asarray(sign * math.inf, x.dtype)
     return jnp.zeros(x.shape, dtypes.bool_)
@@ -232,6 +234,10 @@ def nan_to_num(x: Any, copy: bool = True, nan: Any = 0.0, posinf: Any = None,
     """NaN -> ``nan``, +inf -> ``posinf`` (largest finite), -inf -> ``neginf``."""
     del copy
     x = as_array(x, "nan_to_num")
+    if x.dtype.kind == "c":  # each part on its own; the result is strongly typed, as in JAX
+        parts = [nan_to_num(part, nan=nan, posinf=posinf, neginf=neginf)
+                 for part in (jnp.real(x), jnp.imag(x))]
+        return convert(lax.complex(*parts), x.dtype, False)
     if x.dtype.kind != "f":
         return x
     info = jnp.finfo(x.dtype)

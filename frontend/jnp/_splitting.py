@@ -397,8 +397,11 @@ def repeat(a: Any, repeats: Any, axis: int | None = None, *,
         reps = as_array(repeats, "repeat", 1)
         reps = ravel(reps)
         if x.ndim:
-            reps = broadcast_to_shape(reps, (x.shape[_axis(axis, x.ndim)],)) \
-                if reps.shape[0] == 1 else reps
+            length = x.shape[_axis(axis, x.ndim)]
+            if reps.shape[0] not in (1, length):
+                raise ValueError(f"repeat: {reps.shape[0]} repeats for an axis of length "
+                                 f"{length}")
+            reps = broadcast_to_shape(reps, (length,)) if reps.shape[0] == 1 else reps
     if x.ndim == 0:
         if np.shape(reps) != (1,):
             raise ValueError("`repeat` with a scalar parameter `a` is only implemented for "

@@ -148,11 +148,21 @@ def _atanh_rounded(x: np.ndarray) -> np.ndarray:
                           x.dtype)
 
 
+def _acos_rounded(x: np.ndarray) -> np.ndarray:
+    # acos(x) = atan2(sqrt((1 - x)(1 + x)), x), each op rounded (bfloat16 only, as exp2).
+    wide = x.astype(np.float32)
+    if x.dtype != dtypes.bfloat16:
+        return np.arccos(wide)
+    one_minus_sq = _rounded(_rounded(1 - wide, x.dtype) * _rounded(1 + wide, x.dtype), x.dtype)
+    return np.arctan2(_rounded(np.sqrt(one_minus_sq), x.dtype), wide)
+
+
 # Primitives XLA computes as several rounded ops on bfloat16 & co. (by prim name; checked
 # against JAX on every bfloat16 value).
 _ROUNDED_INSIDE: dict[str, Callable] = {
     "logistic": _quiet(_logistic_rounded), "integer_pow": _quiet(_integer_pow_rounded),
     "exp2": _quiet(_exp2_rounded), "atanh": _quiet(_atanh_rounded),
+    "acos": _quiet(_acos_rounded),
 }
 
 

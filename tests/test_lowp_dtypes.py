@@ -422,14 +422,14 @@ def test_binary_arithmetic_matches_jax(name: str, op: str) -> None:
 
 
 _UNARY = ["neg", "abs", "sign", "exp", "exp2", "log", "log1p", "expm1", "tanh", "logistic",
-          "sin", "cos", "tan", "atan", "atanh", "sqrt", "rsqrt", "floor", "ceil", "round", "erf",
-          "square", "is_finite"]
+          "sin", "cos", "tan", "acos", "atan", "atanh", "sqrt", "rsqrt", "floor", "ceil",
+          "round", "erf", "square", "is_finite"]
 
 
 def test_bfloat16_unary_ops_match_jax_on_every_value() -> None:
     """Every normal bfloat16 value through each lax op: computed in float32 and rounded once
-    (logistic, exp2, atanh, integer_pow: rounded after each op of XLA's expansion), as XLA's
-    CPU. (asin, acos, asinh, acosh expand further and are left out: up to an ulp apart.)"""
+    (logistic, exp2, acos, atanh, integer_pow: rounded after each op of XLA's expansion), as
+    XLA's CPU. (asin, asinh, acosh expand otherwise and are left out: up to an ulp apart.)"""
     x = _all_normal_values(BF16)
     ours, theirs = lnp.asarray(x), jnp.asarray(x)
     # (JAX's in one jit, which gives what its eager ops give, one compile instead of many.)

@@ -616,7 +616,7 @@ add(SP, "boxcox1p", fn("boxcox1p", 0.5), grad=(0,), dtypes=REALS, domain="pos", 
 add(SP, "expn", lambda m, x: m.expn(2, x), grad=(0,), dtypes=REALS, domain="pos", rtol=1e-4)
 add(SP, "polygamma", lambda m, x: m.polygamma(1, x), grad=(0,), dtypes=REALS, domain="pos",
     rtol=1e-4)
-add(SP, "multigammaln", lambda m, x: m.multigammaln(x + 2.0, 2), grad=(0,), dtypes=REALS,
+add(SP, "multigammaln", lambda m, x: m.multigammaln(_np(m).add(x, 2.0), 2), grad=(0,), dtypes=REALS,
     domain="pos", rtol=1e-4)
 add(SP, "bernoulli", lambda m, x: m.bernoulli(5), dtypes=("float32",), **CREATE)
 add(SP, "bessel_jn", lambda m, x: m.bessel_jn(x, v=2), dtypes=REALS, domain="pos", rtol=1e-3)
@@ -628,11 +628,11 @@ each(SP, "xlogy xlog1py rel_entr kl_div", grad=(0, 1), domain="pos", **SP2)
 each(SP, "beta betaln poch", grad=(0, 1), domain="pos", **SP2)
 each(SP, "gammainc gammaincc", grad=(1,), domain="pos", **SP2)
 add(SP, "zeta", grad=(1,), domain="gt1", **SP2)
-add(SP, "comb", lambda m, x, y: m.comb(x + 3.0, y), domain="int_pos", **SP2)
+add(SP, "comb", lambda m, x, y: m.comb(_np(m).add(x, 3.0), y), domain="int_pos", **SP2)
 add(SP, "owens_t", grad=(0, 1), **SP2)
-add(SP, "betainc", lambda m, x, y: m.betainc(x + 0.5, y + 0.5, 0.3), grad=(), domain="pos",
-    **SP2)
-add(SP, "hyp1f1", lambda m, x, y: m.hyp1f1(x, y + 1.0, 0.5), domain="pos", **SP2)
+add(SP, "betainc", lambda m, x, y: m.betainc(_np(m).add(x, 0.5), _np(m).add(y, 0.5), 0.3),
+    domain="pos", **SP2)
+add(SP, "hyp1f1", lambda m, x, y: m.hyp1f1(x, _np(m).add(y, 1.0), 0.5), domain="pos", **SP2)
 add(SP, "hyp2f1", lambda m, x, y: m.hyp2f1(x, y, 2.5, 0.3), domain="pos", **SP2)
 add(SP, "logsumexp", {a: fn("logsumexp", **k) for a, k in NO_KEEPDIMS.items()} |
     {"b": lambda m, x: m.logsumexp(x, b=2.0, axis=-1)}, cases=ARRAY_CASES, dtypes=REALS,
@@ -710,16 +710,16 @@ for _d, (_shape, _meths) in DISCRETE.items():
     for _meth in _meths:
         add(ST, f"{_d}.{_meth}", fn(f"{_d}.{_meth}", *_shape), domain="int_pos", **STAT)
 add(ST, "bernoulli.ppf", fn("bernoulli.ppf", 0.3), domain="prob", **STAT)
-add(ST, "poisson.entropy", lambda m, x: m.poisson.entropy(x + 1.0), domain="pos", **STAT)
+add(ST, "poisson.entropy", lambda m, x: m.poisson.entropy(_np(m).add(x, 1.0)), domain="pos", **STAT)
 add(ST, "multivariate_normal.logpdf", lambda m, x: m.multivariate_normal.logpdf(
     x, np.zeros(3, np.float32), np.eye(3, dtype=np.float32) * 2), grad=(0,), **STAT)
 add(ST, "multivariate_normal.pdf", lambda m, x: m.multivariate_normal.pdf(
     x, np.zeros(3, np.float32), np.eye(3, dtype=np.float32) * 2), grad=(0,), **STAT)
 add(ST, "dirichlet.logpdf", lambda m, x: m.dirichlet.logpdf(
-    np.array([0.2, 0.3, 0.5], np.float32), x + 1.0), domain="pos", grad=(0,), vmap=False,
+    np.array([0.2, 0.3, 0.5], np.float32), _np(m).add(x, 1.0)), domain="pos", grad=(0,), vmap=False,
     cases={"vec3": ((3,),)}, main_case="vec3", **STAT)
 add(ST, "dirichlet.pdf", lambda m, x: m.dirichlet.pdf(
-    np.array([0.2, 0.3, 0.5], np.float32), x + 1.0), domain="pos", grad=(0,), vmap=False,
+    np.array([0.2, 0.3, 0.5], np.float32), _np(m).add(x, 1.0)), domain="pos", grad=(0,), vmap=False,
     cases={"vec3": ((3,),)}, main_case="vec3", **STAT)
 
 # ---- non-callable names: dtypes, constants, classes, index helpers -----------------------

@@ -55,7 +55,20 @@ ATOL = {"float16": 1e-3, "float32": 2e-6, "float64": 1e-13, "complex64": 2e-6,
 
 # Deviations from JAX that llax makes on purpose: (module, name, variant, dtype, case) ->
 # (the reason, a check that the deviation is still exactly what is recorded).
-KNOWN_DIFFERENCES: dict[tuple[str, str, str, str, str], tuple[str, Callable[..., None]]] = {}
+def _nan_where_jax_fails(got: Any, want: Any) -> None:
+    assert isinstance(want, Failed), f"JAX now answers: {want!r}"
+    assert not isinstance(got, Failed), got
+    assert all(np.isnan(np.asarray(leaf)).all() for leaf in leaves(got)), got
+
+
+_EMPTY_ORDER_STATISTIC = (
+    "JAX fails inside its own gather on an empty input (an internal error, not a check); "
+    "llax returns NaN, as NumPy does", _nan_where_jax_fails)
+KNOWN_DIFFERENCES: dict[tuple[str, str, str, str, str], tuple[str, Callable[..., None]]] = {
+    **{("numpy", name, "None", "float32", "empty"): _EMPTY_ORDER_STATISTIC
+       for name in ("median", "nanmedian", "percentile", "nanpercentile", "quantile",
+                    "nanquantile")},
+}
 
 
 def _module(prefix: str, name: str) -> Any:
@@ -134,16 +147,21 @@ def _call(item: Item, system: str, args: tuple) -> Any:
     return entry.calls[variant](_mod(entry, system), *args)
 
 
+STABLE_HELPERS = {"_attr", "_np"}  # name lookups only: left out of the fingerprints
+
+
 def _code_text(fn: Callable, seen: frozenset = frozenset()) -> str:
     """The recipe's code, with the code of the table's helpers it calls by name."""
     code = fn.__code__
     consts = [_code_text_of(c) for c in code.co_consts]
     cells = [_code_text_of(c.cell_contents) for c in fn.__closure__ or ()]
-    helpers = [_code_text(h, seen | {name}) for name in code.co_names if name not in seen
+    helpers = [_code_text(h, seen | {name}) for name in code.co_names
+               if name not in seen and name not in STABLE_HELPERS
                for h in [fn.__globals__.get(name)]
                if callable(h) and getattr(h, "__module__", None) == fn.__module__
                and hasattr(h, "__code__")]
-    return repr((code.co_code, consts, code.co_names, fn.__defaults__, cells, helpers))
+    parts = (code.co_code, consts, code.co_names, fn.__defaults__, cells)
+    return repr(parts + (helpers,) if helpers else parts)
 
 
 def _code_text_of(c: Any) -> str:
@@ -157,7 +175,8 @@ def _code_text_of(c: Any) -> str:
 def fingerprint(item: Item, dtype: str, case: str) -> str:
     entry, variant = item
     args = make_args(entry, dtype, case)
-    text = repr((entry.key, variant, dtype, case, entry.jit, entry.static, jax.__version__,
+    static = "static, raw" if entry.static else False  # static answers are kept as JAX gave them
+    text = repr((entry.key, variant, dtype, case, entry.jit, static, jax.__version__,
                  _code_text(entry.calls[variant]),
                  [(np.asarray(a).tobytes(), np.asarray(a).dtype.str, type(a).__name__)
                   for a in args]))

@@ -420,6 +420,9 @@ def _pad_axis_stat(x: Any, axis: int, lo: int, hi: int, mode: str, lengths: Any)
     import llax.frontend.jnp as jnp
 
     n = x.shape[axis]
+    if n == 0 and mode != "mean":  # (the mean of nothing is NaN, as in JAX)
+        raise ValueError(f"can't extend empty axis {axis} using modes other than 'constant' "
+                         "or 'empty'")
     stat = {"maximum": jnp.max, "minimum": jnp.min, "mean": jnp.mean,
             "median": jnp.median}[mode]
     parts = []

@@ -811,6 +811,7 @@ def bessel_jn(z: Any, *, v: int, n_iter: int = 50) -> Any:
     J_0 + 2 (J_2 + J_4 + ...) = 1."""
     (z,) = _inexact("bessel_jn", z)
     _real_only("bessel_jn", z)
+    z = jnp.asarray(z, dtype=z.dtype)  # strongly typed, as JAX's result is
     v = operator.index(v)
     n_iter = int(n_iter)
     f0 = jnp.zeros_like(z)

@@ -385,6 +385,8 @@ def vecdot(x1: Any, x2: Any, /, *, axis: int = -1, precision: Any = None,
         raise ValueError(f"axes must match; got shapes {x1.shape} and {x2.shape} with "
                          f"axis={axis}")
     x1, x2 = jnp.moveaxis(x1, axis, -1), jnp.moveaxis(x2, axis, -1)
+    if x1.dtype.kind == "c":  # the first vector is conjugated, as in the Array API
+        x1 = jnp.conj(x1)
     return jnp.einsum("...n,...n->...", x1, x2, precision=precision,
                       preferred_element_type=preferred_element_type)
 
@@ -402,6 +404,8 @@ def vecmat(x1: Any, x2: Any, /) -> Any:
     x1, x2 = as_array(x1, "vecmat"), as_array(x2, "vecmat", 1)
     if x1.ndim < 1 or x2.ndim < 2 or x1.shape[-1] != x2.shape[-2]:
         raise ValueError(f"vecmat: incompatible shapes {x1.shape} and {x2.shape}")
+    if x1.dtype.kind == "c":  # the vector is conjugated, as in JAX
+        x1 = jnp.conj(x1)
     return jnp.einsum("...n,...nm->...m", x1, x2)
 
 

@@ -726,3 +726,84 @@ def _casinh(f: _F, x: ir.Value, y: ir.Value) -> tuple[ir.Value, ir.Value]:
 
 register(P.asin)(_widened(_casin))
 register(P.asinh)(_widened(_casinh))
+
+
+def _cacos(f: _F, x0: ir.Value, y0: ir.Value) -> tuple[ir.Value, ir.Value]:
+    """acos by the same algorithm (first quadrant of |x|, |y|; pi - re for a negative x,
+    the imaginary part opposite to y)."""
+    info = np.finfo(np.float64 if f.t == DOUBLE else np.float32)
+    eps = float(info.eps)
+    zero, one, half = f.c(0.0), f.c(1.0), f.c(0.5)
+    pi_2, log2 = f.c(np.pi / 2), f.c(LN2)
+    x, y = f.abs(x0), f.abs(y0)
+    xp1, xm1 = f.add(one, x), f.sub(x, one)
+    r, s = hypot(f, xp1, y), hypot(f, xm1, y)
+    a = f.mul(half, f.add(r, s))
+    b = f.div(x, a)
+    y2 = f.mul(y, y)
+    apx = f.add(a, x)
+    below = f.le(x, one)
+    re_big_b = f.sel(below,
+                     f.fn("atan", f.div(f.sqrt(f.mul(half, f.mul(apx, f.add(
+                         f.div(y2, f.add(r, xp1)), f.sub(s, xm1))))), x)),
+                     f.fn("atan", f.div(f.mul(y, f.sqrt(f.mul(half, f.add(
+                         f.div(apx, f.add(r, xp1)), f.div(apx, f.add(s, xm1)))))), x)))
+    re = f.sel(f.le(b, f.c(0.6417)), f.fn("acos", f.sel(f.le(b, one), b, one)), re_big_b)
+    am1 = f.sel(f.lt(x, one),
+                f.mul(half, f.add(f.div(y2, f.add(r, xp1)), f.div(y2, f.sub(s, xm1)))),
+                f.mul(half, f.add(f.div(y2, f.add(r, xp1)), f.add(s, xm1))))
+    im = f.sel(f.le(a, f.c(1.5)),
+               f.fn("log1p", f.add(am1, f.sqrt(f.mul(am1, f.add(a, one))))),
+               f.fn("log", f.add(a, f.sqrt(f.sub(f.mul(a, a), one)))))
+    on_segment = f.and_(f.eq(y, zero), f.le(x, one))
+    re = f.sel(on_segment, f.fn("acos", x), re)
+    im = f.sel(on_segment, zero, im)
+    safe_max = f.c(float(np.sqrt(info.max)) / 8)
+    safe_min = f.c(float(np.sqrt(info.tiny)) * 4)
+    main = f.and_(f.gt(x, safe_min), f.lt(x, safe_max), f.gt(y, safe_min), f.lt(y, safe_max))
+    y_small = f.le(y, f.mul(f.c(eps), f.abs(xm1)))
+    fits = f.gt(f.div(f.c(float(info.max)), xp1), xm1)
+    re1 = f.sel(f.lt(x, one), f.fn("acos", f.sel(f.lt(x, one), x, zero)),
+                f.sel(fits, f.div(y, f.sqrt(f.mul(xm1, xp1))), f.div(y, x)))
+    im1 = f.sel(f.lt(x, one), f.div(y, f.sqrt(f.mul(xp1, f.sub(one, x)))),
+                f.sel(fits, f.fn("log1p", f.add(xm1, f.sqrt(f.mul(xp1, xm1)))),
+                      f.add(log2, f.fn("log", x))))
+    sy = f.sqrt(y)
+    y_huge = f.ge(f.sub(f.mul(f.c(eps), y), one), x)
+    im3 = f.add(log2, f.fn("log", y))
+    xoy = f.div(x, y)
+    re4 = f.fn("atan", f.div(y, x))
+    im4 = f.add(f.add(log2, f.fn("log", y)), f.mul(half, f.fn("log1p", f.mul(xoy, xoy))))
+    a5 = f.sqrt(f.add(one, y2))
+    im5 = f.mul(half, f.fn("log1p", f.mul(f.mul(f.c(2.0), y), f.add(y, a5))))
+    ext_re = f.sel(y_small, re1, f.sel(f.le(y, safe_min), sy, f.sel(
+        y_huge, pi_2, f.sel(f.gt(x, one), re4, pi_2))))
+    ext_im = f.sel(y_small, im1, f.sel(f.le(y, safe_min), sy, f.sel(
+        y_huge, im3, f.sel(f.gt(x, one), im4, im5))))
+    re = f.sel(f.or_(main, on_segment), re, ext_re)
+    im = f.sel(f.or_(main, on_segment), im, ext_im)
+    # Infinities and NaNs (C99's cacos, first quadrant)
+    nan, inf = f.c(np.nan), f.c(np.inf)
+    x_inf, y_inf, x_nan, y_nan = f.isinf(x), f.isinf(y), f.isnan(x), f.isnan(y)
+    sp_re = f.sel(f.and_(x_inf, y_inf), f.c(np.pi / 4),
+                  f.sel(x_inf, f.sel(y_nan, nan, zero),
+                        f.sel(y_inf, f.sel(x_nan, nan, pi_2), nan)))
+    sp_re = f.sel(f.and_(y_nan, f.eq(x, zero)), pi_2, sp_re)
+    sp_im = f.sel(f.or_(x_inf, y_inf), inf, nan)
+    special = f.or_(x_inf, y_inf, x_nan, y_nan)
+    re, im = f.sel(special, sp_re, re), f.sel(special, sp_im, im)
+    re = f.sel(f.signbit(x0), f.sub(f.c(np.pi), re), re)
+    return re, f.copysign(im, f.b.fneg(y0))
+
+
+register(P.acos)(_widened(_cacos))
+
+
+def _cacosh(f: _F, x: ir.Value, y: ir.Value) -> tuple[ir.Value, ir.Value]:
+    # acosh z = +-i acos z, the sign making the real part non-negative: with acos z = (a, b),
+    # (|b|, a with y's sign).
+    a, b = _cacos(f, x, y)
+    return f.abs(b), f.copysign(a, y)
+
+
+register(P.acosh)(_widened(_cacosh))

@@ -12,9 +12,8 @@ reference rules define the results anyway. ``NATIVE_COMPLEX`` lists the primitiv
 may touch complex values natively, each with a test of its op where only some of its
 instances are lowered (``integer_pow`` with a huge exponent is NumPy's ``cpow``).
 
-Not lowered on complex values (so still interpreted): ``acos`` and ``acosh`` (their real
-part near the cuts needs its own form of the asin algorithm), ``sort``, the linear-algebra
-and ``fft`` primitives (LAPACK/FFT calls of their own) and the host callbacks.
+Not lowered on complex values (so still interpreted): ``sort``, the linear-algebra and
+``fft`` primitives (LAPACK/FFT calls of their own) and the host callbacks.
 """
 
 from __future__ import annotations
@@ -41,7 +40,7 @@ NATIVE_COMPLEX: dict[str, Callable[[Op], bool]] = {
         # elementwise (complex_rules, complex_functions)
         "add sub mul div neg conj real imag complex abs eq ne select_n convert_element_type "
         "stop_gradient square exp log sqrt exp2 expm1 log1p sign rsqrt logistic "
-        "sin cos tan sinh cosh tanh pow max min atan atanh asin asinh "
+        "sin cos tan sinh cosh tanh pow max min atan atanh asin asinh acos acosh "
         # data movement (index_rules, indexing, lower)
         "broadcast_in_dim concatenate dynamic_slice gather iota pad reshape rev slice "
         "squeeze transpose dynamic_update_slice scatter scatter-add scatter-sub scatter-mul "

@@ -150,6 +150,8 @@ def max(a: Any, axis: Axis = None, out: None = None, keepdims: bool = False,
         initial: Any = None, where: Any = None) -> Any:
     _check_unsupported("max", out)
     a = as_array(a, "max")
+    if a.dtype.kind == "c":
+        return _complex_extremum("max", P.reduce_max, a, axis, keepdims, initial, where)
     return _reduce("max", P.reduce_max, a, axis, a.dtype, keepdims, initial, where)
 
 
@@ -157,7 +159,28 @@ def min(a: Any, axis: Axis = None, out: None = None, keepdims: bool = False,
         initial: Any = None, where: Any = None) -> Any:
     _check_unsupported("min", out)
     a = as_array(a, "min")
+    if a.dtype.kind == "c":
+        return _complex_extremum("min", P.reduce_min, a, axis, keepdims, initial, where)
     return _reduce("min", P.reduce_min, a, axis, a.dtype, keepdims, initial, where)
+
+
+def _complex_extremum(name: str, prim: P.Primitive, a: Any, axis: Axis, keepdims: bool,
+                      initial: Any, where: Any) -> Any:
+    """Complex numbers ordered lexicographically (real part, then imaginary), as JAX
+    orders them: the extreme real part, then the extreme imaginary part among the
+    elements that have it."""
+    from llax.frontend import lax
+
+    if initial is not None or where is not None:
+        raise NotImplementedError(f"{name} of complex numbers with initial= or where=")
+    re, im = lax.real(a), lax.imag(a)
+    best_re = _reduce(name, prim, re, axis, re.dtype, True, None, None)
+    worst = np.asarray(-np.inf if prim is P.reduce_max else np.inf, re.dtype)
+    import llax.frontend.jnp as jnp
+    candidates = jnp.where(re == best_re, im, worst)
+    best_im = _reduce(name, prim, candidates, axis, im.dtype, keepdims, None, None)
+    best_re = _reduce(name, prim, re, axis, re.dtype, keepdims, None, None)
+    return convert(lax.complex(best_re, best_im), a.dtype, False)
 
 
 amax, amin = max, min

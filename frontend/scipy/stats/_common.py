@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from llax.frontend import jnp
-from llax.frontend.jnp._coerce import promote
+from llax.frontend.jnp._coerce import convert, promote
 
 
 def inexact(name: str, *args: Any) -> list[Any]:
@@ -18,5 +18,7 @@ def inexact(name: str, *args: Any) -> list[Any]:
 
 
 def const(x: Any, value: float) -> Any:
-    """``value`` as a rank-0 array of ``x``'s dtype."""
-    return jnp.asarray(np.asarray(value, x.dtype))
+    """``value`` as a rank-0 array of ``x``'s dtype: weakly typed when ``x`` is a weakly
+    typed scalar (JAX's constants are Python scalars then), strongly typed otherwise."""
+    return convert(jnp.asarray(np.asarray(value, x.dtype)), x.dtype,
+                   bool(x.weak_type and x.ndim == 0))

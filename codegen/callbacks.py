@@ -47,6 +47,9 @@ class _Host:
     in_types: tuple[TensorType, ...]
     out_types: tuple[TensorType, ...]
     result_avals: tuple[TensorType, ...]
+    # llax's own runtime routines (e.g. the FFT) are trusted: they get read-only views of
+    # the buffers, not copies, and their results are not checked as a user's are.
+    trusted: bool = False
 
 
 _registry: dict[int, _Host] = {}
@@ -72,7 +75,15 @@ def _dispatch(ident: int, operands: int, results: int) -> int:
         if getattr(_state, "error", None) is None:  # else an earlier callback failed
             args = [_view(p, t) for p, t in zip(_pointers(operands, len(host.in_types)),
                                                  host.in_types)]
-            values = run_callback(host.callback, args, host.result_avals)
+            if host.trusted:
+                for a in args:
+                    a.flags.writeable = False
+                out = host.callback(*args)
+                out = out if isinstance(out, (list, tuple)) else (out,)
+                values = [np.ascontiguousarray(v, dtype=t.dtype)
+                          for v, t in zip(out, host.out_types)]
+            else:
+                values = run_callback(host.callback, args, host.result_avals)
             for p, t, v in zip(outs, host.out_types, values):
                 if t.nbytes:
                     ctypes.memmove(p, v.ctypes.data, t.nbytes)
@@ -158,12 +169,19 @@ def _pointer_array(kb: KernelBuilder, values: Sequence[ir.Value], name: str) -> 
 
 
 def _lower_callback(kb: KernelBuilder, op: Op, outs: list[ir.Value]) -> None:
+    lower_host_call(kb, op, outs, op.params["callback"],
+                    tuple(op.params.get("result_avals", ())))
+
+
+def lower_host_call(kb: KernelBuilder, op: Op, outs: list[ir.Value], fn: Callable,
+                    result_avals: tuple[TensorType, ...] = (), trusted: bool = False) -> None:
+    """Lower ``op`` to a call of the Python function ``fn`` on its operands (a trusted
+    ``fn`` is one of llax's runtime routines, returning the op's outputs)."""
     _publish()
     if kb.callbacks is None:
         kb.callbacks = Registrations()
-    ident = kb.callbacks.add(_Host(op.params["callback"], tuple(a.type for a in op.inputs),
-                                   tuple(v.type for v in op.outputs),
-                                   tuple(op.params.get("result_avals", ()))))
+    ident = kb.callbacks.add(_Host(fn, tuple(a.type for a in op.inputs),
+                                   tuple(v.type for v in op.outputs), result_avals, trusted))
     fn = kb.module.globals.get(SYMBOL)
     if fn is None:
         fn = ir.Function(kb.module, ir.FunctionType(I32, [I64, PTR, PTR]), name=SYMBOL)
@@ -184,4 +202,5 @@ def calls_back(op: Op) -> bool:
 for _prim in CALLBACKS:
     OPAQUE_RULES[_prim] = _lower_callback
 
-__all__ = ["SYMBOL", "Registrations", "calls_back", "failed", "failure_flag", "raise_pending"]
+__all__ = ["SYMBOL", "Registrations", "calls_back", "failed", "failure_flag", "lower_host_call",
+           "raise_pending"]

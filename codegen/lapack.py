@@ -399,13 +399,6 @@ def _lower_householder_product(kb: KernelBuilder, op: Op, outs: list[ir.Value]) 
                  matrix, copies=((q, kb.buffer(a), t.nbytes),))
 
 
-def _lower_eig(kb: KernelBuilder, op: Op, outs: list[ir.Value]) -> None:
-    # Unreachable while complex values have no native lowering: eig's results are complex,
-    # so llax.codegen.complex_math refuses the function and jit interprets it.
-    raise LoweringError("eig: complex results have no native lowering yet (geev is not "
-                        "called from generated code; jit runs eig in the interpreter)")
-
-
 def _nan_if(b: ir.IRBuilder, failed: ir.Value, parts: list[tuple[ir.Value, int]],
             dtype: np.dtype) -> None:
     """Fill each ``(pointer, count)`` with NaN when ``failed`` (LAPACK's info was not 0:
@@ -442,4 +435,3 @@ OPAQUE_RULES[P.lu] = _lower_lu
 OPAQUE_RULES[P.triangular_solve] = _lower_triangular_solve
 OPAQUE_RULES[P.geqrf] = _lower_geqrf
 OPAQUE_RULES[P.householder_product] = _lower_householder_product
-OPAQUE_RULES[P.eig] = _lower_eig

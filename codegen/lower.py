@@ -647,6 +647,7 @@ def _register_rules() -> None:
     import llax.codegen.control_flow  # noqa: F401
     import llax.codegen.indexing  # noqa: F401
     import llax.codegen.lapack  # noqa: F401
+    import llax.codegen.numpy_routines  # noqa: F401
     import llax.codegen.sort  # noqa: F401
 
 

@@ -19,6 +19,7 @@ import numpy as np
 from llax.config import config
 from llax.frontend.core import bind
 from llax.frontend.tree_util import tree_flatten, tree_leaves, tree_unflatten
+from llax.ir import dtypes
 from llax.ir import prims as P
 from llax.ir.types import TensorType
 from llax.transforms import callback_rules  # noqa: F401  (registers JVP and batching rules)
@@ -102,7 +103,7 @@ def _result_avals(result_shape_dtypes: Any, who: str) -> tuple[list[TensorType],
         except (AttributeError, TypeError):
             raise TypeError(f"{who}: result_shape_dtypes must be a pytree of values with "
                             f".shape and .dtype (e.g. ShapeDtypeStruct), got {leaf!r}") from None
-        if dtype.itemsize == 8 and dtype.kind in "iuf" and not config.jax_enable_x64:
+        if dtype.itemsize == 8 and dtypes.kind(dtype) in "iuf" and not config.jax_enable_x64:
             raise ValueError("result_shape_dtypes cannot specify 64-bit types when "
                              "`jax_enable_x64` is disabled")
         avals.append(TensorType(shape, dtype))

@@ -26,6 +26,7 @@ from llax.frontend.tree_util import (
     tree_map,
     tree_unflatten,
 )
+from llax.ir import dtypes
 from llax.ir import prims as P
 from llax.ir.core import Function, Op, Params, Var
 from llax.ir.promotion import result_type
@@ -297,14 +298,14 @@ def cond(pred: Any, true_fun: Callable, false_fun: Callable, *operands: Any,
         dtype = aval_of(pred).dtype
     except TypeError as e:
         raise TypeError(f"Pred type must be either boolean or number, got {pred}.") from e
-    if dtype.kind != "b":
-        if dtype.kind not in "iuf":
+    if dtypes.kind(dtype) != "b":
+        if dtypes.kind(dtype) not in "iuf":
             raise TypeError(f"Pred type must be either boolean or number, got {dtype}.")
     if config.jax_disable_jit:
         known = _known_value(pred)
         if known is not None:  # as JAX: Python control flow, only the taken branch runs
             return true_fun(*operands) if known else false_fun(*operands)
-    if dtype.kind != "b":
+    if dtypes.kind(dtype) != "b":
         pred = pred != 0 if isinstance(pred, (int, float)) else _nonzero(pred)
     index = convert(pred, np.dtype(np.int32))
     return _bind_cond(index, (false_fun, true_fun), ("false_fun", "true_fun"), "cond", operands)
@@ -340,7 +341,7 @@ def switch(index: Any, branches: Sequence[Callable], *operands: Any,
         dtype = aval_of(index).dtype
     except TypeError as e:
         raise TypeError(f"Index type must be an integer, got {index}.") from e
-    if dtype.kind not in "iu":
+    if dtypes.kind(dtype) not in "iu":
         raise TypeError(f"Index type must be an integer, got {index} as {dtype}")
     branches = tuple(branches)
     if not branches:
@@ -556,7 +557,7 @@ def fori_loop(lower: Any, upper: Any, body_fun: Callable, init_val: Any, *,
         raise TypeError("lax.fori_loop: body_fun argument should be callable.")
     (lo_t, lo_w), (hi_t, hi_w) = (_dtype_weak(lower), _dtype_weak(upper))
     dtype = lo_t if lo_t == hi_t else None
-    if dtype is None and lo_t.kind == "i" and hi_t.kind == "i":
+    if dtype is None and dtypes.kind(lo_t) == "i" and dtypes.kind(hi_t) == "i":
         dtype = hi_t if lo_w and not hi_w else lo_t if hi_w and not lo_w else None
     if dtype is None:
         raise TypeError("lower and upper arguments to fori_loop must have equal types, got "

@@ -155,7 +155,7 @@ class Array:
         return complex(self._value)
 
     def __index__(self) -> int:
-        if self._value.dtype.kind not in "iu" or self._value.ndim:
+        if dtypes.kind(self._value.dtype) not in "iu" or self._value.ndim:
             raise TypeError("only integer scalar arrays can be converted to a scalar index")
         return int(self._value)
 
@@ -745,7 +745,7 @@ def special_value(values: Sequence[np.ndarray]) -> str | None:
     nans, infs = config.jax_debug_nans, config.jax_debug_infs
     if nans or infs:
         for v in values:
-            if v.dtype.kind in "fc":
+            if dtypes.kind(v.dtype) in "fc":
                 if nans and np.isnan(v).any():
                     return "nan"
                 if infs and np.isinf(v).any():

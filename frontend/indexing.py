@@ -135,7 +135,7 @@ def _array_entry(item: Any) -> _Entry:
         raise _indexer_type_error(np.asarray(item).dtype if _is_number(item) else type(item))
     if value.dtype == np.bool_:
         return _Entry("bool", bool(value)) if value.ndim == 0 else _Entry("mask", value)
-    if value.dtype.kind in "iu":
+    if dtypes.kind(value.dtype) in "iu":
         return _Entry("int", int(value)) if value.ndim == 0 else _Entry("array", value)
     raise _indexer_type_error(value.dtype)
 
@@ -246,8 +246,8 @@ def _traced_index(t: Tracer, n: int, wrap: bool) -> Tracer:
     Unsigned indices beyond int32 are clamped in their own dtype first: converting them would
     wrap 4e9 to a negative index (an element from the start) instead of past the end.
     """
-    signed = t.dtype.kind == "i"
-    if t.dtype.kind == "u" and np.iinfo(t.dtype).max > _I32.max:
+    signed = dtypes.kind(t.dtype) == "i"
+    if dtypes.kind(t.dtype) == "u" and np.iinfo(t.dtype).max > _I32.max:
         t = P.min.bind(t, np.array(_I32.max, t.dtype))
     if t.dtype != INDEX_DTYPE or t.weak_type:
         t = P.convert_element_type.bind(t, new_dtype=INDEX_DTYPE, weak_type=False)

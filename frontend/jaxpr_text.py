@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from llax.frontend import pretty as pp
+from llax.ir import dtypes
 from llax.ir.core import Atom, Function, Literal, Op, Var
 from llax.ir.primitive import region_params
 from llax.ir.printer import alpha_name
@@ -49,7 +50,7 @@ def literal_text(lit: Literal) -> str:
     value = np.asarray(lit.value)
     if value.ndim:
         shown = "[...]"
-    elif lit.type.weak and value.dtype.kind == "f":
+    elif lit.type.weak and dtypes.kind(value.dtype) == "f":
         # A weak literal is a Python scalar in JAX, printed as written (``0.1``); the shortest
         # text that rounds to the stored value is what was written for any short decimal.
         shown = str(value[()])

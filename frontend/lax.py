@@ -80,7 +80,7 @@ def _same_dtype(name: str, args: Sequence[Any], jnp_name: str | None = None) -> 
     dt = arrays[0].dtype
     if any(a.dtype != dt for a in arrays):
         raise _dtype_error(name, [dtype_and_weak(a)[0] for a in ops], jnp_name)
-    kind = "b" if dt == dtypes.bool_ else dt.kind
+    kind = "b" if dt == dtypes.bool_ else dtypes.kind(dt)
     out = []
     for a in ops:
         if type(a) in PY_SCALARS:
@@ -122,7 +122,7 @@ def _unary(prim: P.Primitive, name: str):
 
     def fn(x: Any) -> Any:
         x = as_array(x, name)
-        if kinds is not None and x.dtype.kind not in kinds:
+        if kinds is not None and dtypes.kind(x.dtype) not in kinds:
             raise TypeError(f"{name} does not accept dtype {x.dtype}")
         return bind(prim, (x,), _NO_PARAMS)
 
@@ -184,7 +184,7 @@ def pow(x: Any, y: Any) -> Any:  # noqa: A001 - lax's name
     """``x ** y`` for floating ``x``; an integer exponent is converted to ``x``'s dtype."""
     x = as_array(x, "pow")
     y = as_operand(y, "pow", 1)
-    if type(y) not in PY_SCALARS and y.dtype.kind in "iu" and x.dtype.kind == "f":
+    if type(y) not in PY_SCALARS and dtypes.kind(y.dtype) in "iu" and dtypes.kind(x.dtype) == "f":
         y = convert(y, x.dtype, y.weak_type)
     return bind(P.pow, tuple(_same_shape("pow", _same_dtype("pow", (x, y), "power"))),
                 _NO_PARAMS)
@@ -410,10 +410,10 @@ def _start_index(index: Any, size: int, name: str) -> Any:
         index = 0 if index < 0 else size if index > size else index  # (min/max are lax's here)
         return scalar_constant(index, dtypes.default_int(), True)
     index = as_array(index, name)
-    if index.shape != () or index.dtype.kind not in "iu":
+    if index.shape != () or dtypes.kind(index.dtype) not in "iu":
         raise TypeError(f"index arguments to {name} must be integer scalars, got "
                         f"{index.dtype}{list(index.shape)}")
-    if index.dtype.kind == "u":
+    if dtypes.kind(index.dtype) == "u":
         return index
     zero, n = scalar_constant(0, index.dtype, True), scalar_constant(size, index.dtype, True)
     negative = bind(P.lt, (index, zero), _NO_PARAMS)
@@ -621,7 +621,7 @@ def sort_key_val(keys: Any, values: Any, dimension: int = -1,
 def _descending_key(x: Any) -> Any:
     """Integers whose ascending order is ``x``'s descending total order: for floats the
     order of their bits (-NaN < -inf < ... < -0.0 < +0.0 < ... < +inf < +NaN), as top_k's."""
-    if x.dtype.kind != "f":
+    if dtypes.kind(x.dtype) != "f":
         return bind(P.not_, (x,), _NO_PARAMS)  # ~x reverses integer and bool order exactly
     width = 8 * x.dtype.itemsize
     ints = np.dtype(f"int{width}")
@@ -704,7 +704,9 @@ def stop_gradient(x: Any) -> Any:
 
     def stop(leaf: Any) -> Any:
         leaf = as_array(leaf, "stop_gradient")
-        return bind(P.stop_gradient, (leaf,), _NO_PARAMS) if leaf.dtype.kind == "f" else leaf
+        if dtypes.kind(leaf.dtype) != "f":
+            return leaf
+        return bind(P.stop_gradient, (leaf,), _NO_PARAMS)
 
     return tree_map(stop, x)
 
@@ -723,7 +725,7 @@ def conj(x: Any) -> Any:
     """The complex conjugate (a real operand becomes complex with a +0 imaginary part, as
     in JAX)."""
     x = as_array(x, "conj")
-    if x.dtype.kind != "c":
+    if dtypes.kind(x.dtype) != "c":
         return convert_element_type(x, dtypes.complex_of(x.dtype))
     return bind(P.conj, (x,), {"input_dtype": x.dtype})
 

@@ -277,7 +277,7 @@ def one_hot(x: Any, num_classes: int, *, dtype: Any = None, axis: int = -1) -> A
     """
     x = jnp.asarray(x)
     num_classes = int(num_classes)
-    if x.dtype.kind not in "iu":
+    if dtypes.kind(x.dtype) not in "iu":
         warnings.warn(f"jax.nn.one_hot input should be integer-typed; got dtype={x.dtype}",
                       DeprecationWarning, stacklevel=2)
     dtype = dtypes.default_float() if dtype is None else dtype

@@ -24,6 +24,7 @@ import numpy as np
 
 from llax.frontend.autodiff import jvp, linearize, vjp
 from llax.frontend.tree_util import tree_leaves, tree_map
+from llax.ir import dtypes
 
 EPS = 1e-4
 
@@ -77,8 +78,8 @@ def _assert_close(a: Any, b: Any, atol: Any, rtol: Any, what: str) -> None:
     at = max(_tolerance(a.dtype, atol), _tolerance(b.dtype, atol))
     rt = max(_tolerance(a.dtype, rtol), _tolerance(b.dtype, rtol))
     with np.errstate(invalid="ignore"):
-        np.testing.assert_allclose(a.astype(np.float64) if a.dtype.kind == "f" else a,
-                                   b.astype(np.float64) if b.dtype.kind == "f" else b,
+        np.testing.assert_allclose(a.astype(np.float64) if dtypes.kind(a.dtype) == "f" else a,
+                                   b.astype(np.float64) if dtypes.kind(b.dtype) == "f" else b,
                                    atol=at * a.size, rtol=rt * b.size, err_msg=what)
 
 

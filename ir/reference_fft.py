@@ -32,7 +32,9 @@ _ONE_AXIS = {FftType.FFT: np.fft.fft, FftType.IFFT: np.fft.ifft, FftType.RFFT: n
              FftType.IRFFT: np.fft.irfft}
 
 
-def _fft(x: np.ndarray, *, fft_type: FftType | int, fft_lengths: tuple[int, ...]) -> np.ndarray:
+def transform(x: np.ndarray, *, fft_type: FftType | int,
+              fft_lengths: tuple[int, ...]) -> np.ndarray:
+    """The transform ``fft[fft_type, fft_lengths]`` of ``x`` (also what native code calls)."""
     kind = FftType(fft_type)
     lengths = tuple(fft_lengths)
     if 0 in x.shape or 0 in lengths:
@@ -52,4 +54,4 @@ def _fft(x: np.ndarray, *, fft_type: FftType | int, fft_lengths: tuple[int, ...]
     return np.fft.irfftn(x, s=lengths, axes=axes)
 
 
-reference[fft] = _fft
+reference[fft] = transform

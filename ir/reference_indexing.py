@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from llax.ir import dtypes
 from llax.ir import prims as P
 from llax.ir.prims.indexing import (
     GatherScatterMode,
@@ -29,11 +30,11 @@ from llax.ir.types import TensorType
 def default_fill_value(dtype: np.dtype) -> object:
     """What a FILL_OR_DROP gather returns out of bounds when no fill_value is given (as JAX)."""
     dtype = np.dtype(dtype)
-    if dtype.kind == "f":
+    if dtypes.kind(dtype) == "f":
         return np.nan
-    if dtype.kind == "i":
+    if dtypes.kind(dtype) == "i":
         return np.iinfo(dtype).min
-    if dtype.kind == "u":
+    if dtypes.kind(dtype) == "u":
         return np.iinfo(dtype).max
     return True
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from llax.ir import dtypes
 from llax.ir import prims as P
 from llax.ir.reference import reference
 
@@ -24,7 +25,7 @@ def sortable_key(x: np.ndarray) -> np.ndarray:
     uint8; integers as they are."""
     if x.dtype == np.bool_:
         return x.view(np.uint8)
-    if x.dtype.kind != "f":
+    if dtypes.kind(x.dtype) != "f":
         return x
     x = np.where(x == 0, np.zeros((), x.dtype), x)
     x = np.where(np.isnan(x), np.full((), np.nan, x.dtype), x)

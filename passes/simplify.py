@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from llax.ir import dtypes
 from llax.ir import prims as P
 from llax.ir.core import Atom, Function, Literal, Op, Params, Var
 from llax.ir.primitive import FusionClass, Primitive, fusion_class, infer_types
@@ -193,17 +194,17 @@ def _is(c: np.ndarray, value: int) -> bool:
 
 
 def _is_int(t: TensorType) -> bool:
-    return t.dtype.kind in "iu"
+    return dtypes.kind(t.dtype) in "iu"
 
 
 def _add_identity(c: np.ndarray) -> bool:
     # x + c == x for every x: any integer zero; for floats only -0.0 (-0.0 + +0.0 = +0.0).
-    return _is(c, 0) and (c.dtype.kind != "f" or bool(np.signbit(c)))
+    return _is(c, 0) and (dtypes.kind(c.dtype) != "f" or bool(np.signbit(c)))
 
 
 def _sub_identity(c: np.ndarray) -> bool:
     # x - c == x for every x: any integer zero; for floats only +0.0.
-    return _is(c, 0) and (c.dtype.kind != "f" or not bool(np.signbit(c)))
+    return _is(c, 0) and (dtypes.kind(c.dtype) != "f" or not bool(np.signbit(c)))
 
 
 def _select_case(m: Match) -> Atom | None:

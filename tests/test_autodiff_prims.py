@@ -46,6 +46,10 @@ FLOAT0 = np.dtype([("float0", np.void, 0)])
 # Primitives with no derivative, and why. The registry walk accepts these and nothing else
 # without a JVP rule or a zero-tangent entry.
 NOT_DIFFERENTIABLE = {
+    "geqrf": "JAX defines none either: qr is differentiated as a whole (its JVP rule), and "
+             "geqrf is only its first step (test_linalg_qr.py)",
+    "householder_product": "JAX defines none either: qr is differentiated as a whole "
+                           "(test_linalg_qr.py)",
     "custom_lin": "what forward mode leaves of a custom_vjp_call: only ever transposed (its "
                   "transpose runs the user's bwd); JAX's custom_lin has no JVP either",
     "pmax": "JAX defines no derivative for pmax (differentiating it raises NotImplementedError)",
@@ -1193,7 +1197,37 @@ def check_refused_callback(name: str, message: str) -> Callable[[], None]:
     return check
 
 
+def check_eig() -> None:
+    """eig's JVP (eigenvalues): grad of a real function of the eigenvalues vs JAX (the
+    eigenvector rules are in test_linalg_eig.py)."""
+    a = np.random.default_rng(0).standard_normal((4, 4)).astype(np.float32)
+
+    def loss(m: Any, x: Any) -> Any:
+        w = m.numpy.linalg.eigvals(x)
+        return m.numpy.sum(m.numpy.real(w) ** 2 + m.numpy.imag(w) * 0.5)
+
+    got = llax.grad(lambda x: loss(llax, x))(a)
+    want = jax.grad(lambda x: loss(jax, x))(a)
+    np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-4, atol=1e-5)
+
+
+def check_fft() -> None:
+    """fft's JVP and transpose (it is linear): grad through rfft and irfft vs JAX, and jit;
+    every transform's rules are in test_fft.py."""
+    x = np.random.default_rng(0).standard_normal((3, 8)).astype(np.float32)
+
+    def loss(m: Any, v: Any) -> Any:
+        spectrum = m.numpy.fft.rfft(v * v)
+        return m.numpy.sum(m.numpy.fft.irfft(spectrum * spectrum, n=8)) + m.numpy.sum(
+            m.numpy.abs(spectrum))
+
+    want = np.asarray(jax.grad(lambda v: loss(jax, v))(x))
+    for grad in (llax.grad(lambda v: loss(llax, v)), llax.jit(llax.grad(lambda v: loss(llax, v)))):
+        np.testing.assert_allclose(np.asarray(grad(x)), want, rtol=1e-4, atol=1e-4)
+
+
 SPECIAL: dict[str, Callable[[], None]] = {
+    "eig": check_eig, "fft": check_fft,
     **{name: functools.partial(check_linalg_primitive, name)
        for name in ("lu", "triangular_solve", "cholesky", "eigh", "svd")},
     "psum": check_psum, "axis_index": check_axis_index, "while": check_while,

@@ -35,56 +35,6 @@ JAX_STORAGE = ["bfloat16", "float8_e4m3fn", "float8_e5m2", "float8_e8m0fnu", "fl
 NUMPY_STORAGE = [n for n in LOW_NAMES if n not in JAX_STORAGE]
 
 
-# Arithmetic on ml_dtypes' types needs the layers outside the dtype modules (ir/prims kind
-# checks, llax.numpy's ufuncs and reductions, the convert JVP) to ask ``dtypes.kind`` instead
-# of NumPy's ``dtype.kind`` ("V" for these types): the change is
-# /work/notes/issue12_lowp_external.diff. Until it is applied these tests fail, so they are
-# strict xfails: applying the change makes them pass, and strict turns that into a failure
-# until this set is emptied (in the same commit).
-NEEDS_KIND_PATCH = frozenset({
-    "test_bfloat16_linspace_close_to_jax",
-    "test_bfloat16_long_sums_accumulate_in_float32",
-    "test_bfloat16_reductions_and_contractions_match_jax[cumsum]",
-    "test_bfloat16_reductions_and_contractions_match_jax[logsumexp]",
-    "test_bfloat16_reductions_and_contractions_match_jax[max]",
-    "test_bfloat16_reductions_and_contractions_match_jax[mean]",
-    "test_bfloat16_reductions_and_contractions_match_jax[prod]",
-    "test_bfloat16_reductions_and_contractions_match_jax[softmax]",
-    "test_bfloat16_reductions_and_contractions_match_jax[std]",
-    "test_bfloat16_reductions_and_contractions_match_jax[sum0]",
-    "test_bfloat16_reductions_and_contractions_match_jax[sum]",
-    "test_bfloat16_reductions_and_contractions_match_jax[var]",
-    "test_bfloat16_unary_ops_match_jax_on_every_value",
-    "test_binary_arithmetic_matches_jax[add-bfloat16]",
-    "test_binary_arithmetic_matches_jax[atan2-bfloat16]",
-    "test_binary_arithmetic_matches_jax[div-bfloat16]",
-    "test_binary_arithmetic_matches_jax[lt-bfloat16]",
-    "test_binary_arithmetic_matches_jax[max-bfloat16]",
-    "test_binary_arithmetic_matches_jax[mul-bfloat16]",
-    "test_binary_arithmetic_matches_jax[pow-bfloat16]",
-    "test_binary_arithmetic_matches_jax[sub-bfloat16]",
-    "test_binary_arithmetic_matches_jax[weak-bfloat16]",
-    "test_grad_gives_bfloat16_cotangents",
-    "test_ir_text_round_trips",
-    "test_mixed_promotion_through_operators",
-    "test_narrow_arithmetic_matches_jax[float4_e2m1fn]",
-    "test_narrow_arithmetic_matches_jax[float8_e3m4]",
-    "test_narrow_arithmetic_matches_jax[float8_e4m3b11fnuz]",
-    "test_narrow_arithmetic_matches_jax[float8_e4m3fn]",
-    "test_narrow_arithmetic_matches_jax[int4]",
-    "test_narrow_arithmetic_matches_jax[uint4]",
-    "test_random_samplers_match_jax_bits[normal]",
-    "test_random_samplers_match_jax_bits[uniform]",
-})
-
-
-@pytest.fixture(autouse=True)
-def _needs_kind_patch(request: pytest.FixtureRequest) -> None:
-    if request.node.name in NEEDS_KIND_PATCH:
-        request.applymarker(pytest.mark.xfail(
-            strict=True, reason="needs dtypes.kind outside the dtype modules (see above)"))
-
-
 @pytest.fixture(params=[False, True], ids=["x32", "x64"])
 def x64(request: pytest.FixtureRequest):
     old = bool(jax.config.jax_enable_x64)

@@ -794,6 +794,10 @@ def test_rule_positions(name: str) -> None:
 ELSEWHERE = {
     **{name: "linear algebra: vmap, JVP and grad vs JAX in test_linalg_lapack.py"
        for name in ("lu", "triangular_solve", "cholesky", "eigh", "svd")},
+    **{name: "linear algebra: vmap, JVP and grad vs JAX in test_linalg_eig.py and "
+              "test_linalg_qr.py" for name in ("eig", "geqrf", "householder_product")},
+    "fft": "linear: vmap vs loop, grad/jacfwd/jacrev/vjp vs JAX, transposes vs the matrix "
+           "(test_fft.py)",
     "fusion": "only the fusion pass makes it, after every transformation (test_fuse.py)",
     "psum": "needs a named axis (test_vmap.py, test_autodiff_prims.py)",
     "pmax": "needs a named axis (test_vmap.py)",

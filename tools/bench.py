@@ -539,30 +539,56 @@ def bench_callbacks() -> list[Row]:
     return rows
 
 
-def bench_linalg() -> list[Row]:
-    """LAPACK-backed linear algebra under jit (issue 12's targets: within 1.2x NumPy, no
-    slower than JAX)."""
+def _jitted_row(name: str, call: Callable[[Any, Any], Any], numpy_fn: Callable[..., Any],
+                *args: np.ndarray) -> Row:
+    """One row: ``call(jnp_module, lax_module)`` gives the function, jitted on each side
+    and fed that side's arrays; ``numpy_fn`` runs on the NumPy arrays themselves."""
     import llax
     import llax.numpy as lnp
 
+    def timed(jit: Callable[..., Any], jnp: Any, lax: Any, block: Callable[[Any], Any]) -> float:
+        fn = jit(call(jnp, lax))
+        xs = [jnp.asarray(a) for a in args]
+        return median_time(lambda: block(fn(*xs)))
+
+    row = Row(name, timed(llax.jit, lnp, llax.lax, lambda r: r),
+              numpy=median_time(lambda: numpy_fn(*args)))
+    jax, jnp = _jax()
+    if jax:
+        row.jax = timed(jax.jit, jnp, jax.lax, jax.block_until_ready)
+    return row
+
+
+def bench_linalg() -> list[Row]:
+    """LAPACK-backed linear algebra under jit (issue 12's targets: within 1.2x NumPy, no
+    slower than JAX)."""
     rng = np.random.default_rng(0)
     a = rng.standard_normal((512, 512)).astype(np.float32)
     b = rng.standard_normal((512,)).astype(np.float32)
     s = rng.standard_normal((256, 256)).astype(np.float32)
-    s = s + s.T
-    solve, eigh = llax.jit(lnp.linalg.solve), llax.jit(lnp.linalg.eigh)
-    al, bl, sl = lnp.asarray(a), lnp.asarray(b), lnp.asarray(s)
-    rows = [Row("jit(jnp.linalg.solve) 512x512 f32", median_time(lambda: solve(al, bl)),
-                numpy=median_time(lambda: np.linalg.solve(a, b))),
-            Row("jit(jnp.linalg.eigh) 256x256 f32", median_time(lambda: eigh(sl)),
-                numpy=median_time(lambda: np.linalg.eigh(s)))]
-    jax, jnp = _jax()
-    if jax:
-        jsolve, jeigh = jax.jit(jnp.linalg.solve), jax.jit(jnp.linalg.eigh)
-        aj, bj, sj = jnp.asarray(a), jnp.asarray(b), jnp.asarray(s)
-        rows[0].jax = median_time(lambda: jsolve(aj, bj).block_until_ready())
-        rows[1].jax = median_time(lambda: jax.block_until_ready(jeigh(sj)))
-    return rows
+    return [_jitted_row("jit(jnp.linalg.solve) 512x512 f32", lambda jnp, lax: jnp.linalg.solve,
+                        np.linalg.solve, a, b),
+            _jitted_row("jit(jnp.linalg.eigh) 256x256 f32", lambda jnp, lax: jnp.linalg.eigh,
+                        np.linalg.eigh, s + s.T)]
+
+
+def bench_fft() -> list[Row]:
+    """A real FFT under jit (issue 12's target: within 1.2x NumPy)."""
+    x = np.random.default_rng(0).standard_normal(2**20).astype(np.float32)
+    return [_jitted_row("jit(jnp.fft.rfft) 2^20 f32", lambda jnp, lax: jnp.fft.rfft,
+                        np.fft.rfft, x)]
+
+
+def bench_einsum() -> list[Row]:
+    """A batched contraction through einsum (issue 12's target: no slower than JAX)."""
+    rng = np.random.default_rng(0)
+    a, b = (rng.standard_normal((64, 128, 128)).astype(np.float32) for _ in range(2))
+
+    def batched_matmul(jnp: Any, lax: Any) -> Callable[[Any, Any], Any]:
+        return lambda x, y: jnp.einsum("bij,bjk->bik", x, y)
+
+    return [_jitted_row("einsum bij,bjk->bik 64x128x128 f32", batched_matmul,
+                        batched_matmul(np, None), a, b)]
 
 
 WORKLOADS: dict[str, Callable[[], list[Row]]] = {
@@ -579,6 +605,8 @@ WORKLOADS: dict[str, Callable[[], list[Row]]] = {
     "random": bench_random,
     "callbacks": bench_callbacks,
     "linalg": bench_linalg,
+    "fft": bench_fft,
+    "einsum": bench_einsum,
 }
 
 

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from llax.frontend.core import bind
+from llax.ir import dtypes
 from llax.ir import prims as P
 from llax.ir.core import Function
 from llax.ir.types import TensorType
@@ -105,7 +106,7 @@ def _select_branches(regions: Sequence[Function]) -> Function:
         for k, branch in enumerate(regions):
             taken = bind(P.eq, (index, scalar(k, np.int32)), {})
             args = [bind(P.select_n, (taken, bind(P.stop_gradient, (x,), {}), x), {})
-                    if np.issubdtype(x.dtype, np.inexact) else x for x in operands]
+                    if dtypes.is_inexact(x.dtype) else x for x in operands]
             branch_outs.append(call_function(branch, args))
         return [bind(P.select_n, (index, *cases), {}) if len(cases) > 1 else cases[0]
                 for cases in zip(*branch_outs)]

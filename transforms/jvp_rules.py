@@ -19,6 +19,7 @@ from llax.frontend import lax
 from llax.frontend.core import aval_of, bind
 from llax.frontend.jnp._coerce import convert
 from llax.frontend.jnp._take import gather_along_axis
+from llax.ir import dtypes
 from llax.ir import prims as P
 from llax.ir.primitive import Primitive
 from llax.ir.prims.indexing import as_scatter_dnums
@@ -327,7 +328,7 @@ def _convert_jvp(primals, tangents, *, new_dtype, weak_type):
     (t,) = tangents
     out = _out(P.convert_element_type, primals,
                {"new_dtype": new_dtype, "weak_type": weak_type})
-    if not np.issubdtype(new_dtype, np.inexact):
+    if not dtypes.is_inexact(new_dtype):
         return out, None
     return out, bind(P.convert_element_type, (t,), {"new_dtype": new_dtype,
                                                      "weak_type": weak_type})

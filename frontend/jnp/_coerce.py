@@ -199,7 +199,7 @@ def _numeric(dt: np.dtype, weak: bool) -> tuple[np.dtype, bool]:
 def _inexact_strong(dt: np.dtype, weak: bool) -> tuple[np.dtype, bool]:
     # Ops that reach floats through an explicit cast to the default float (rint, as JAX's
     # astype(float_)) lose the weak flag on the way: int32 gives float64 under x64.
-    return (dt, weak) if dt.kind in "fc" else (dtypes.default_float(), False)
+    return (dt, weak) if dtypes.kind(dt) in "fc" else (dtypes.default_float(), False)
 
 
 def _to_bool(dt: np.dtype, weak: bool) -> tuple[np.dtype, bool]:

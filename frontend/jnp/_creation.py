@@ -225,7 +225,7 @@ def arange(start: Any, stop: Any = None, step: Any = None, dtype: Any = None) ->
     step = 1 if step is None else step
     if step == 0:
         raise ZeroDivisionError("arange: step must not be zero")
-    if dt.kind in "iu" and start == 0 and step == 1 and isinstance(stop, (int, np.integer)):
+    if dtypes.kind(dt) in "iu" and start == 0 and step == 1 and isinstance(stop, (int, np.integer)):
         return lax.iota(dt, max(int(stop), 0))
     return Array(np.arange(start, stop, step, dtype=dt))
 
@@ -280,7 +280,7 @@ def linspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True,
     else:
         delta = nan
         out = lax.full(bshape[:ax] + (0,) + bshape[ax:], 0, compute)
-    if out_dtype.kind in "iu":
+    if dtypes.kind(out_dtype) in "iu":
         out = lax.floor(out)
     out = convert(out, out_dtype)
     return (out, delta) if retstep else out

@@ -53,7 +53,7 @@ def _cumulative(name: str, combine: Callable[[Any, Any], Any], a: Any, axis: int
     if axis is None:
         x = ravel(x)
     axis = canonical_axes(0 if axis is None else operator.index(axis), x.ndim)[0]
-    if nan_fill is not None and x.dtype.kind == "f":
+    if nan_fill is not None and dtypes.kind(x.dtype) == "f":
         x = where(_isnan(x), nan_fill, x)
     if dtype is None:
         result = _sum_dtype(x.dtype, promote_integers)

@@ -270,7 +270,8 @@ def unravel_index(indices: Any, shape: Sequence[int]) -> tuple[Any, ...]:
     dims = tuple(operator.index(d) for d in np.atleast_1d(np.asarray(shape)))
     size = int(np.prod(dims, dtype=np.int64))
     f = UFUNCS
-    wrapped = idx if idx.dtype.kind == "u" else where(f["less"](idx, 0), f["add"](idx, size), idx)
+    wrapped = (idx if dtypes.kind(idx.dtype) == "u"
+               else where(f["less"](idx, 0), f["add"](idx, size), idx))
     clipped = clip(wrapped, 0, max(size - 1, 0))
     out = []
     rest = clipped

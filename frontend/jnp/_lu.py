@@ -19,6 +19,7 @@ from llax.frontend.custom_derivatives import custom_jvp
 from llax.frontend.jnp._coerce import broadcast_shapes, broadcast_to_shape, promote_dtypes
 from llax.frontend.jnp._linalg_coerce import INEXACT, inexact_stack
 from llax.frontend.jnp._matrix_ops import diagonal, permute_rows
+from llax.ir import dtypes
 from llax.ir import prims as P
 
 
@@ -180,7 +181,7 @@ def slogdet(a: Any, *, method: str | None = None) -> SlogdetResult:
     if method in (None, "lu"):
         return SlogdetResult(*_slogdet_lu(a))
     if method == "qr":
-        if a.dtype.kind == "c":
+        if dtypes.kind(a.dtype) == "c":
             raise NotImplementedError("slogdet method='qr' not implemented for complex inputs")
         return SlogdetResult(*_slogdet_qr(a))
     raise ValueError(f"Unknown slogdet method '{method}'. Supported methods are 'lu' "
@@ -193,7 +194,7 @@ def _signed_log_product(diag: Any, negated: Any) -> tuple[Any, Any]:
     jnp = _jnp()
     dtype = np.dtype(diag.dtype)
     is_zero = jnp.any(diag == 0, axis=-1)
-    if dtype.kind == "c":
+    if dtypes.kind(dtype) == "c":
         sign = jnp.prod(diag / jnp.abs(diag).astype(dtype), axis=-1)
     else:
         sign = jnp.ones(diag.shape[:-1], dtype)
@@ -229,7 +230,7 @@ def _slogdet_jvp(primals: tuple, tangents: tuple) -> tuple:
     sign, logdet = _slogdet_lu(a)
     lu_, _, perm = bind(P.lu, (a,), {})
     traced = jnp.trace(lu_solve(lu_, perm, da), axis1=-1, axis2=-2)  # linear in da
-    if np.dtype(a.dtype).kind == "c":
+    if dtypes.kind(np.dtype(a.dtype)) == "c":
         return (sign, logdet), ((traced - jnp.real(traced).astype(traced.dtype)) * sign,
                                 jnp.real(traced))
     return (sign, logdet), (jnp.zeros_like(sign), traced)

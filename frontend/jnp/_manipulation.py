@@ -21,6 +21,7 @@ from llax.frontend.jnp._coerce import (
 from llax.frontend.jnp._coerce import broadcast_shapes as _broadcast_shapes
 from llax.frontend.jnp._dtypes import maybe_requested_dtype
 from llax.frontend.jnp._reductions import canonical_axes
+from llax.ir import dtypes
 
 Shape = int | Sequence[int]
 
@@ -305,7 +306,7 @@ def flip(m: Any, axis: int | Sequence[int] | None = None) -> Any:
 def _pad_widths(pad_width: Any, ndim: int) -> list[tuple[int, int]]:
     """``pad_width`` (an int, a (before, after) pair, or one pair per axis) as ndim pairs."""
     widths = np.asarray(pad_width)
-    if widths.dtype.kind not in "iu":
+    if dtypes.kind(widths.dtype) not in "iu":
         raise TypeError(f"pad: pad_width must be integers, got {pad_width!r}")
     try:
         widths = np.broadcast_to(widths, (ndim, 2))
@@ -438,7 +439,7 @@ def _pad_axis_stat(x: Any, axis: int, lo: int, hi: int, mode: str, lengths: Any)
         window = _edge(x, axis, 0, length) if side == 0 else _edge(x, axis, n - length, n)
         value = stat(window, axis=axis, keepdims=True)
         if value.dtype != x.dtype:
-            value = jnp.round(value) if np.dtype(x.dtype).kind in "iu" else value
+            value = jnp.round(value) if dtypes.kind(np.dtype(x.dtype)) in "iu" else value
             value = convert(value, x.dtype)
         parts.append(_repeat_along(value, axis, count))
     return lax.concatenate(parts, axis)

@@ -52,7 +52,7 @@ def _numeric(name: str, *args: Any) -> list[Any]:
 def gcd(x1: Any, x2: Any) -> Any:
     """Greatest common divisor of integers (Euclid's algorithm in a while loop)."""
     x1, x2 = _numeric("gcd", x1, x2)
-    if x1.dtype.kind not in "iu":
+    if dtypes.kind(x1.dtype) not in "iu":
         raise ValueError("Arguments to jax.numpy.gcd must be integers.")
     a, b = jnp.broadcast_arrays(jnp.abs(x1), jnp.abs(x2))
 
@@ -69,7 +69,7 @@ def gcd(x1: Any, x2: Any) -> Any:
 def lcm(x1: Any, x2: Any) -> Any:
     """Least common multiple of integers (0 if either is 0)."""
     x1, x2 = _numeric("lcm", x1, x2)
-    if x1.dtype.kind not in "iu":
+    if dtypes.kind(x1.dtype) not in "iu":
         raise ValueError("Arguments to jax.numpy.lcm must be integers.")
     x1, x2 = jnp.abs(x1), jnp.abs(x2)
     d = gcd(x1, x2)
@@ -136,7 +136,7 @@ def frexp(x: Any, /) -> tuple[Any, Any]:
 def ldexp(x1: Any, x2: Any, /) -> Any:
     """``x1 * 2**x2`` for an integer ``x2``, without overflow in the intermediate power."""
     x1, x2 = as_array(x1, "ldexp"), as_array(x2, "ldexp", 1)
-    if x2.dtype.kind == "f":
+    if dtypes.kind(x2.dtype) == "f":
         raise ValueError(f"ldexp not supported for input types {(x1.dtype, x2.dtype)}")
     (x1,) = _inexact("ldexp", x1)
     m, e = frexp(x1)
@@ -196,7 +196,7 @@ def _i0_coefficients() -> tuple[Sequence[float], Sequence[float]]:
 def i0(x: Any) -> Any:
     """Modified Bessel function of the first kind, order 0 (Cephes' Chebyshev series)."""
     (x,) = _inexact("i0", x)
-    if x.dtype.kind != "f":
+    if dtypes.kind(x.dtype) != "f":
         raise ValueError(f"Unsupported input type to jax.numpy.i0: {x.dtype}")
     near, far = _i0_coefficients()
     a = jnp.abs(x)
@@ -212,9 +212,9 @@ def _is_infinity(name: str, x: Any, sign: float, out: None) -> Any:
     if out is not None:
         raise NotImplementedError("The 'out' argument to isneginf/isposinf is not supported.")
     x = as_array(x, name)
-    if x.dtype.kind == "c":
+    if dtypes.kind(x.dtype) == "c":
         raise ValueError("isposinf/isneginf are not well defined for complex types")
-    if x.dtype.kind == "f":
+    if dtypes.kind(x.dtype) == "f":
         return x == jnp.asarray(sign * math.inf, x.dtype)
     return jnp.zeros(x.shape, dtypes.bool_)
 
@@ -234,11 +234,11 @@ def nan_to_num(x: Any, copy: bool = True, nan: Any = 0.0, posinf: Any = None,
     """NaN -> ``nan``, +inf -> ``posinf`` (largest finite), -inf -> ``neginf``."""
     del copy
     x = as_array(x, "nan_to_num")
-    if x.dtype.kind == "c":  # each part on its own; the result is strongly typed, as in JAX
+    if dtypes.kind(x.dtype) == "c":  # each part on its own; the result is strongly typed, as in JAX
         parts = [nan_to_num(part, nan=nan, posinf=posinf, neginf=neginf)
                  for part in (jnp.real(x), jnp.imag(x))]
         return convert(lax.complex(*parts), x.dtype, False)
-    if x.dtype.kind != "f":
+    if dtypes.kind(x.dtype) != "f":
         return x
     info = jnp.finfo(x.dtype)
     posinf = info.max if posinf is None else posinf
@@ -258,7 +258,7 @@ def unwrap(p: Any, discont: Any = None, axis: int = -1, period: Any = 2 * math.p
     if discont is None:
         discont = period / 2
     # Integer phases stay integers: half a period rounds down.
-    interval = period // 2 if p.dtype.kind in "iu" else period / 2
+    interval = period // 2 if dtypes.kind(p.dtype) in "iu" else period / 2
     n = p.shape[ax]
     head = lax.slice_in_dim(p, 0, 1, axis=ax)
     tail = lax.slice_in_dim(p, 1, n, axis=ax)
@@ -287,7 +287,7 @@ def packbits(a: Any, axis: int | None = None, bitorder: str = "big") -> Any:
     """Pack the truth of each element into the bits of uint8 values along ``axis``
     (padded with zeros to a multiple of 8)."""
     a = as_array(a, "packbits")
-    if a.dtype.kind not in "iub":
+    if dtypes.kind(a.dtype) not in "iub":
         raise TypeError("Expected an input array of integer or boolean data type")
     shifts = _bit_order(bitorder)
     bits = (a != 0).astype(np.uint8)
@@ -330,7 +330,7 @@ def unpackbits(a: Any, axis: int | None = None, count: int | None = None,
 def _float_result(dtype: Any, *values: Any) -> tuple[np.dtype, np.dtype]:
     """(result dtype, inexact dtype the values are computed in)."""
     dt = jnp.result_type(*values) if dtype is None else jnp.dtype(dtype)
-    compute = dt if dt.kind == "f" else dtypes.default_float()
+    compute = dt if dtypes.kind(dt) == "f" else dtypes.default_float()
     return (compute if dtype is None else dt), compute
 
 

@@ -17,6 +17,7 @@ from llax.frontend.jnp._coerce import broadcast_shapes, broadcast_to_shape, prom
 from llax.frontend.jnp._dtypes import maybe_requested_dtype
 from llax.frontend.jnp._manipulation import ravel, reshape
 from llax.frontend.jnp._ufuncs import UFUNCS
+from llax.ir import dtypes
 from llax.ir import prims as P
 
 _multiply = UFUNCS["multiply"]
@@ -74,7 +75,7 @@ def dot(a: Any, b: Any, *, precision: Any = None, preferred_element_type: Any = 
 def vdot(a: Any, b: Any, *, precision: Any = None, preferred_element_type: Any = None) -> Any:
     x, y, dt = _operands("vdot", a, b, preferred_element_type)
     x, y = ravel(x), ravel(y)
-    if x.dtype.kind == "c":  # vdot conjugates its first operand
+    if dtypes.kind(x.dtype) == "c":  # vdot conjugates its first operand
         from llax.frontend.jnp._ufuncs import UFUNCS
 
         x = UFUNCS["conjugate"](x)

@@ -78,16 +78,17 @@ def _masked(x: Any, where: Any, fill: Any, name: str) -> Any:
 def _sum_dtype(dt: np.dtype, promote_integers: bool) -> np.dtype:
     if dt == dtypes.bool_:
         return dtypes.default_int()
-    if promote_integers and dt.kind == "i" and dt.itemsize < dtypes.default_int().itemsize:
+    if promote_integers and dtypes.kind(dt) == "i" and dt.itemsize < dtypes.default_int().itemsize:
         return dtypes.default_int()
-    if promote_integers and dt.kind == "u" and dt.itemsize < dtypes.default_uint().itemsize:
+    if promote_integers and dtypes.kind(dt) == "u" and dt.itemsize < dtypes.default_uint().itemsize:
         return dtypes.default_uint()
     return dt
 
 
 def _compute_dtype(dt: np.dtype) -> np.dtype:
-    # float16 accumulates in float32: summing many halves loses everything otherwise.
-    return dtypes.float32 if dt == dtypes.float16 else dt
+    # float16 and bfloat16 accumulate in float32 (as JAX): summing many halves loses everything
+    # otherwise.
+    return dtypes.float32 if dt in (dtypes.float16, dtypes.bfloat16) else dt
 
 
 def _identity_of(prim: P.Primitive, dt: np.dtype) -> Any:
@@ -97,7 +98,7 @@ def _identity_of(prim: P.Primitive, dt: np.dtype) -> Any:
     if prim is P.reduce_prod or prim is P.reduce_and:
         return 1
     is_max = prim is P.reduce_max
-    if dt.kind == "f":
+    if dtypes.kind(dt) == "f":
         return -math.inf if is_max else math.inf
     if dt == dtypes.bool_:
         return not is_max
@@ -208,7 +209,7 @@ def _mean_dtypes(a: Any, dtype: Any, name: str) -> tuple[np.dtype, np.dtype]:
     """(result dtype, dtype the sum is computed in)."""
     requested = maybe_requested_dtype(dtype, name)
     result = requested if requested is not None else to_inexact(a.dtype, False)[0]
-    compute = result if result.kind == "f" else to_inexact(result, False)[0]
+    compute = result if dtypes.kind(result) == "f" else to_inexact(result, False)[0]
     return result, _compute_dtype(compute)
 
 

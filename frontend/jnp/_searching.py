@@ -100,7 +100,7 @@ def _swap(ndim: int, axis: int) -> tuple[int, ...]:
 
 def _smallest_key(arr: Any) -> Any:
     """A key whose top_k is ``arr``'s bottom k (unsigned ints shifted so negation is exact)."""
-    if arr.dtype.kind == "u":
+    if dtypes.kind(arr.dtype) == "u":
         return _f["negative"](_f["add"](arr, 1))
     return _f["negative"](arr)
 
@@ -110,7 +110,7 @@ def partition(a: Any, kth: int, axis: int = -1) -> Any:
     (ascending) before it and the larger ones after it."""
     arr, kth, axis = _partition_operand(a, kth, axis, "partition")
     bottom = lax.top_k(_smallest_key(arr), kth + 1)[0]
-    bottom = _f["subtract"](_f["negative"](bottom), 1) if arr.dtype.kind == "u" else \
+    bottom = _f["subtract"](_f["negative"](bottom), 1) if dtypes.kind(arr.dtype) == "u" else \
         _f["negative"](bottom)
     top = lax.top_k(arr, arr.shape[-1] - kth - 1)[0]
     out = lax.concatenate([bottom, top], arr.ndim - 1)
@@ -142,7 +142,7 @@ _METHODS = ("compare_all", "scan", "scan_unrolled", "sort")
 def _less(x: Any, y: Any) -> Any:
     """``x < y`` in sort order: NaNs after everything (and -0.0 equal to 0.0)."""
     lt = _f["less"](x, y)
-    if x.dtype.kind != "f":
+    if dtypes.kind(x.dtype) != "f":
         return lt
     return _f["logical_or"](lt, _f["logical_and"](_f["isnan"](y),
                                                   _f["logical_not"](_f["isnan"](x))))
@@ -326,7 +326,7 @@ def bincount(x: Any, weights: Any = None, minlength: int = 0, *,
     x = as_array(x, "bincount")
     if x.dtype == dtypes.bool_:
         x = convert(x, dtypes.int32)
-    if x.dtype.kind not in "iu":
+    if dtypes.kind(x.dtype) not in "iu":
         raise TypeError(f"x argument to bincount must have an integer type; got {x.dtype}")
     if x.ndim != 1:
         raise ValueError("only 1-dimensional input supported.")
@@ -357,8 +357,8 @@ def histogram_bin_edges(a: Any, bins: Any = 10, range: Any = None,  # noqa: A002
     if isinstance(bins, str):
         raise NotImplementedError("string values for `bins` not implemented.")
     arr = as_array(a, "histogram_bin_edges")
-    dtype = dtypes.default_float() if arr.dtype.kind != "f" else arr.dtype
-    if arr.dtype.kind != "f":
+    dtype = dtypes.default_float() if dtypes.kind(arr.dtype) != "f" else arr.dtype
+    if dtypes.kind(arr.dtype) != "f":
         (arr,) = promote_dtypes("histogram_bin_edges", [arr], "inexact")
         dtype = arr.dtype
     if np.ndim(bins) == 1:

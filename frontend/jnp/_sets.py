@@ -79,7 +79,7 @@ def _sorted_runs(ar: Any, axis: int, equal_nan: bool) -> tuple[Any, Any, Any]:
         return aux, zeros(n, dtypes.bool_), perm
     later, earlier = aux[1:], aux[:-1]
     differs = _f["not_equal"](later, earlier)
-    if equal_nan and aux.dtype.kind == "f":
+    if equal_nan and dtypes.kind(aux.dtype) == "f":
         both_nan = _f["logical_and"](_f["isnan"](later), _f["isnan"](earlier))
         differs = _f["logical_and"](differs, _f["logical_not"](both_nan))
     if aux.ndim > 1:

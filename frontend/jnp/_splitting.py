@@ -75,7 +75,7 @@ def _split(name: str, ary: Any, sections: Any, axis: int, even: bool) -> list[An
         size, extra = divmod(n, parts)
         cuts = np.cumsum([0] + [size + 1] * extra + [size] * (parts - extra))
     else:
-        if spec.ndim != 1 or (spec.size and spec.dtype.kind not in "iu"):
+        if spec.ndim != 1 or (spec.size and dtypes.kind(spec.dtype) not in "iu"):
             raise TypeError(f"{name}: indices_or_sections must be an integer or a 1-D "
                             f"sequence of integers, got {sections!r}")
         cuts = np.concatenate([[0], spec.astype(np.int64), [n]])
@@ -198,7 +198,7 @@ def _static_indices(obj: Any, n: int, name: str) -> np.ndarray:
         raise TypeError(f"{name} requires ndarray or scalar arguments, got {type(obj)} at "
                         "position 1.")
     value = _concrete(obj, f"'obj' argument of jnp.{name}()")
-    if value.dtype.kind not in "iub":
+    if dtypes.kind(value.dtype) not in "iub":
         if value.size == 0 and not isinstance(obj, (Array, Tracer, np.ndarray)):
             return value.astype(np.int64)
         raise ValueError(f"jnp.{name}(): index array must be integer typed; got {obj}")
@@ -384,7 +384,7 @@ def repeat(a: Any, repeats: Any, axis: int | None = None, *,
                          "repeats must be static. To fix this, either specify a static value "
                          "for `repeats`, or pass a static value to `total_repeat_length`. "
                          "repeats")
-        if reps.dtype.kind not in "iub":
+        if dtypes.kind(reps.dtype) not in "iub":
             raise TypeError(f"repeat: repeats must be integers, got {reps.dtype}")
         if reps.ndim == 0 and x.ndim:
             return _repeat_uniform(x, int(reps), _axis(axis, x.ndim))
@@ -491,7 +491,7 @@ def roll(a: Any, shift: Any, axis: int | Sequence[int] | None = None) -> Any:
         shifts = [shift] if shift.ndim == 0 else [shift[i] for i in range(shift.shape[0])]
     else:
         arr = np.asarray(shift)
-        if arr.dtype.kind not in "iub":
+        if dtypes.kind(arr.dtype) not in "iub":
             raise TypeError(f"roll: shift must be an integer, got {arr.dtype}")
         shifts = list(np.atleast_1d(arr))
     if len(shifts) == 1 and len(axes) > 1:

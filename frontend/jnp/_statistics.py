@@ -37,7 +37,7 @@ def _inexact(*args: Any, name: str) -> list[Any]:
 
 def _has_nans(a: Any) -> bool:
     """Only floating dtypes can hold a NaN."""
-    return a.dtype.kind == "f"
+    return dtypes.kind(a.dtype) == "f"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -140,7 +140,7 @@ def nanvar(a: Any, axis: Axis = None, dtype: Any = None, out: None = None, ddof:
         result_dtype = compute = a.dtype
     else:
         result_dtype = compute = to_inexact(a.dtype, False)[0]
-    if compute == dtypes.float16:
+    if compute in (dtypes.float16, dtypes.bfloat16):
         compute = dtypes.float32
     x = convert(a, compute, False)
     if mean is None:
@@ -208,7 +208,7 @@ def _quantile(name: str, a: Any, q: Any, axis: Axis, method: str, keepdims: bool
         weights = _weights_like(weights, a, axis)
     else:
         (a,) = promote_dtypes(name, [a], "inexact")
-    if a.dtype.kind == "c":
+    if dtypes.kind(a.dtype) == "c":
         raise ValueError("quantile does not support complex input, as the operation is poorly "
                          "defined.")
     if q.ndim > 1:
@@ -427,7 +427,7 @@ def cov(m: Any, y: Any = None, rowvar: bool = True, bias: bool = False,
         (m,) = _inexact(m, name="cov")
     if m.ndim > 2:
         raise ValueError("m has more than 2 dimensions")
-    if dtype is not None and jnp.dtype(dtype).kind != "f":
+    if dtype is not None and dtypes.kind(jnp.dtype(dtype)) != "f":
         raise ValueError(f"cov: dtype must be a subclass of float or complex; got {dtype=}")
     x = jnp.atleast_2d(m)
     if not rowvar and m.ndim != 1:
@@ -447,7 +447,7 @@ def cov(m: Any, y: Any = None, rowvar: bool = True, bias: bool = False,
     samples = x.shape[1]
     if fweights is not None:
         fw = _sample_weights(fweights, "fweights", samples)
-        if fw.dtype.kind not in "iu":
+        if dtypes.kind(fw.dtype) not in "iu":
             raise TypeError("fweights must be integer.")
         w = jnp.abs(fw)  # NumPy raises for negative weights; JAX takes their size
     if aweights is not None:
@@ -474,7 +474,7 @@ def cov(m: Any, y: Any = None, rowvar: bool = True, bias: bool = False,
 def corrcoef(x: Any, y: Any = None, rowvar: bool = True, dtype: Any = None) -> Any:
     """Pearson correlation coefficients: ``cov`` normalised by the standard deviations,
     clipped to [-1, 1]."""
-    if dtype is not None and jnp.dtype(dtype).kind != "f":
+    if dtype is not None and dtypes.kind(jnp.dtype(dtype)) != "f":
         raise ValueError(f"corrcoef: dtype must be a subclass of float or complex; got "
                          f"{dtype=}")
     c = cov(x, y, rowvar, dtype=dtype)

@@ -49,7 +49,7 @@ def _index_operand(indices: Any, name: str) -> Any:
 
 
 def _wrap_negative(idx: Any, size: int) -> Any:
-    if idx.dtype.kind != "i":
+    if dtypes.kind(idx.dtype) != "i":
         return idx
     n = np.array(size, idx.dtype)
     return lax.select(lax.lt(idx, np.zeros((), idx.dtype)), lax.add(idx, n), idx)
@@ -104,7 +104,7 @@ def take(a: Any, indices: Any, axis: int | None = None, out: None = None, mode: 
         if size == 0:
             raise IndexError("Cannot do a non-empty jnp.take() from an empty axis.")
         n = np.array(size, idx.dtype)
-        idx = lax.rem(lax.add(lax.rem(idx, n), n), n) if idx.dtype.kind == "i" \
+        idx = lax.rem(lax.add(lax.rem(idx, n), n), n) if dtypes.kind(idx.dtype) == "i" \
             else lax.rem(idx, n)
         mode = "promise_in_bounds"
     elif mode is None:

@@ -96,13 +96,13 @@ def _isnan(x: Any) -> Any:
 
 
 def _signbit(x: Any) -> Any:
-    if x.dtype.kind == "f":
+    if dtypes.kind(x.dtype) == "f":
         # The sign bit itself (set for -0.0 and for NaNs like the CPU's default one), read
         # as a signed integer of the same width, as JAX does.
         signed = np.dtype(f"i{x.dtype.itemsize}")
         bits = bind(P.bitcast_convert_type, (x,), {"new_dtype": signed})
         return _lt(bits, _strong_const(0, bits))
-    if x.dtype.kind == "i":
+    if dtypes.kind(x.dtype) == "i":
         return _lt(x, _strong_const(0, x))
     return _full_like_bool(x, False)
 
@@ -121,7 +121,7 @@ def _log_base(base: float) -> Impl:
             denominator = _log(scalar_constant(base, part, False))
             scale = lambda v: _div(v, denominator)  # noqa: E731
         out = _log(x)
-        if x.dtype.kind != "c":
+        if dtypes.kind(x.dtype) != "c":
             return scale(out)
         parts = (bind(P.real, (out,), _NO_PARAMS), bind(P.imag, (out,), _NO_PARAMS))
         return bind(P.complex, tuple(scale(p) for p in parts), _NO_PARAMS)
@@ -149,9 +149,9 @@ def _logical_not(x: Any) -> Any:
 
 
 def _floor_divide(x: Any, y: Any) -> Any:
-    if x.dtype.kind == "u":
+    if dtypes.kind(x.dtype) == "u":
         return _div(x, y)
-    if x.dtype.kind == "i":
+    if dtypes.kind(x.dtype) == "i":
         # Truncating division, moved down by one where the signs differ and it was inexact.
         q = _div(x, y)
         inexact = _ne(_rem(x, y), _const(0, x))
@@ -165,9 +165,9 @@ def _floor_divide(x: Any, y: Any) -> Any:
 
 
 def _remainder(x: Any, y: Any) -> Any:
-    if x.dtype.kind == "u":
+    if dtypes.kind(x.dtype) == "u":
         return _rem(x, _select(_eq(y, _const(0, y)), _const(1, y), y))
-    if x.dtype.kind == "i":
+    if dtypes.kind(x.dtype) == "i":
         y = _select(_eq(y, _const(0, y)), _const(1, y), y)
     r = _rem(x, y)
     # rem takes the dividend's sign; Python's mod takes the divisor's.
@@ -176,7 +176,7 @@ def _remainder(x: Any, y: Any) -> Any:
 
 
 def _fmod(x: Any, y: Any) -> Any:
-    if x.dtype.kind in "iu":
+    if dtypes.kind(x.dtype) in "iu":
         y = _select(_eq(y, _const(0, y)), _const(1, y), y)
     return _rem(x, y)
 
@@ -186,7 +186,7 @@ def _nan_ignoring(pick: Impl, beats: Impl) -> Impl:
     the gradient at ties goes to ``y``, as in JAX)."""
 
     def fn(x: Any, y: Any) -> Any:
-        if x.dtype.kind != "f":
+        if dtypes.kind(x.dtype) != "f":
             return pick(x, y)
         return _select(_or(beats(x, y), _isnan(y)), x, y)
 
@@ -246,12 +246,12 @@ def _logaddexp_jvp(primals: tuple, tangents: tuple) -> tuple:
 
 
 def _right_shift(x: Any, y: Any) -> Any:
-    prim = P.shift_right_arithmetic if x.dtype.kind == "i" else P.shift_right_logical
+    prim = P.shift_right_arithmetic if dtypes.kind(x.dtype) == "i" else P.shift_right_logical
     return bind(prim, (x, y), _NO_PARAMS)
 
 
 def _by_kind(float_impl: Impl, other: Impl) -> Callable[[np.dtype], Impl]:
-    return lambda dt: float_impl if dt.kind == "f" else other
+    return lambda dt: float_impl if dtypes.kind(dt) == "f" else other
 
 
 def _by_bool(bool_impl: Impl, other: Impl) -> Callable[[np.dtype], Impl]:
@@ -272,7 +272,7 @@ def _reject_bool(name: str, impl: Impl) -> Callable[[np.dtype], Impl]:
 
 
 def _identity_unless_signed(impl: Impl) -> Callable[[np.dtype], Impl]:
-    return lambda dt: impl if dt.kind in "ifc" else _identity
+    return lambda dt: impl if dtypes.kind(dt) in "ifc" else _identity
 
 
 def _conj(x: Any) -> Any:
@@ -288,7 +288,7 @@ def _zeros_keep_weak(x: Any) -> Any:
 
 
 def _if_complex(complex_impl: Impl, other: Impl) -> Callable[[np.dtype], Impl]:
-    return lambda dt: complex_impl if dt.kind == "c" else other
+    return lambda dt: complex_impl if dtypes.kind(dt) == "c" else other
 
 
 def _partwise(impl: Impl) -> Impl:
@@ -304,7 +304,7 @@ def _real_only(name: str, select: Callable[[np.dtype], Impl],
                error: type[Exception] = TypeError) -> Callable[[np.dtype], Impl]:
     """``select``, refusing complex operands (as JAX does) rather than give a real answer."""
     def choose(dt: np.dtype) -> Impl:
-        if dt.kind == "c":
+        if dtypes.kind(dt) == "c":
             raise error(f"{name} does not support complex-valued inputs (got {dt})")
         return select(dt)
 
@@ -314,7 +314,7 @@ def _real_only(name: str, select: Callable[[np.dtype], Impl],
 def _lexicographic(strict: Impl, real_cmp: Impl) -> Impl:
     """JAX's complex ordering: by real part, then imaginary part."""
     def compare(x: Any, y: Any) -> Any:
-        if x.dtype.kind != "c":
+        if dtypes.kind(x.dtype) != "c":
             return real_cmp(x, y)
         xr, yr = bind(P.real, (x,), _NO_PARAMS), bind(P.real, (y,), _NO_PARAMS)
         xi, yi = bind(P.imag, (x,), _NO_PARAMS), bind(P.imag, (y,), _NO_PARAMS)
@@ -589,8 +589,8 @@ def power(x1: Any, x2: Any, /) -> Any:
     x2 = as_operand(x2, "power", 1)
     exponent_dtype, exponent_weak = dtype_and_weak(x2)
     (x1, x2), plan = promote("power", [x1, x2], "numeric")
-    if plan.dtype.kind in "fc":
-        if exponent_dtype.kind in "iu" and not exponent_weak and plan.weak:
+    if dtypes.kind(plan.dtype) in "fc":
+        if dtypes.kind(exponent_dtype) in "iu" and not exponent_weak and plan.weak:
             # A strong integer exponent makes the result strong, even for a weak base (JAX).
             x1, x2 = convert(x1, plan.dtype), convert(x2, plan.dtype)
         return bind(P.pow, (x1, x2), _NO_PARAMS)
@@ -642,9 +642,9 @@ def round(a: Any, decimals: int = 0, out: None = None) -> Any:  # noqa: A001 - N
     (a,), plan = promote("round", [a])
     if plan.dtype == dtypes.bool_:
         raise ValueError("round: data type bool is not supported (round takes numbers)")
-    if plan.dtype.kind in "iu":
+    if dtypes.kind(plan.dtype) in "iu":
         return a if decimals >= 0 else _round_int(a, 10 ** -decimals)
-    if plan.dtype.kind == "c":  # each part rounded, as in JAX
+    if dtypes.kind(plan.dtype) == "c":  # each part rounded, as in JAX
         return _partwise(lambda part: round(part, decimals))(a)
     if decimals == 0:
         return bind(P.round, (a,), {"rounding_method": 1})
@@ -673,13 +673,13 @@ def angle(z: Any, deg: bool = False) -> Any:
     """The argument of ``z`` (radians, or degrees if ``deg``), as ``jnp.angle``."""
     z = as_operand(z, "angle")
     dt, _ = dtype_and_weak(z)
-    if dt.kind == "c":
+    if dtypes.kind(dt) == "c":
         (z,), _ = promote("angle", [z])
         re, im = UFUNCS["real"](z), UFUNCS["imag"](z)
     else:
         # JAX computes a real operand's angle in the default float (strong), except for
         # float arrays, which keep their dtype.
-        keep = dt.kind == "f" and np.ndim(z) > 0
+        keep = dtypes.kind(dt) == "f" and np.ndim(z) > 0
         re = convert(z, dt if keep else dtypes.default_float(), False)
         im = _zeros_keep_weak(re)
     out = bind(P.atan2, (im, re), _NO_PARAMS)
@@ -691,7 +691,7 @@ def iscomplexobj(x: Any) -> bool:
     if x is None:
         return False
     dt = x.dtype if hasattr(x, "dtype") else dtype_and_weak(as_operand(x, "iscomplexobj"))[0]
-    return np.dtype(dt).kind == "c"
+    return dtypes.kind(np.dtype(dt)) == "c"
 
 
 def isrealobj(x: Any) -> bool:
@@ -715,7 +715,7 @@ def sort_complex(a: Any) -> Any:
     from llax.frontend import lax
 
     (a,), _ = promote("sort_complex", [a], "inexact")
-    if a.dtype.kind != "c":
+    if dtypes.kind(a.dtype) != "c":
         a = convert(a, dtypes.complex_of(a.dtype), False)
     if a.ndim == 0:
         return a

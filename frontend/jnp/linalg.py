@@ -42,6 +42,7 @@ from llax.frontend.jnp._lu import SlogdetResult, det, inv, slogdet, solve  # noq
 from llax.frontend.jnp._manipulation import expand_dims
 from llax.frontend.jnp._triangular import QRResult, cholesky, qr  # noqa: F401 - re-exported
 from llax.frontend.jnp._ufuncs import UFUNCS, power
+from llax.ir import dtypes
 
 _abs, _sqrt, _multiply, _not_equal = (UFUNCS[n] for n in ("abs", "sqrt", "multiply",
                                                           "not_equal"))
@@ -49,7 +50,7 @@ _abs, _sqrt, _multiply, _not_equal = (UFUNCS[n] for n in ("abs", "sqrt", "multip
 
 def _sum_of_squares(x: Any, axes: tuple[int, ...], keepdims: bool) -> Any:
     """sqrt(sum |x|^2): for complex x, of the real x * conj(x), as JAX."""
-    if x.dtype.kind == "c":
+    if dtypes.kind(x.dtype) == "c":
         from llax.frontend import jnp
 
         squares = jnp.real(_multiply(x, jnp.conj(x)))

@@ -18,6 +18,7 @@ from llax.frontend import jnp, lax
 from llax.frontend.api import jit
 from llax.frontend.custom_derivatives import custom_jvp
 from llax.frontend.scipy.special import _EULER, _inexact, _real_only
+from llax.ir import dtypes
 
 __all__ = ["fresnel", "hyp2f1", "sici", "sph_harm_y", "wofz"]
 
@@ -71,7 +72,7 @@ _wofz.defjvps(lambda g, w, z: g * (-2 * z * w + 2j / _SQRT_PI))
 def wofz(z: Any) -> Any:
     """The Faddeeva function exp(-z^2) erfc(-iz) (complex result)."""
     (z,) = _inexact("wofz", z)
-    if np.dtype(z.dtype).kind != "c":
+    if dtypes.kind(np.dtype(z.dtype)) != "c":
         z = lax.complex(z, jnp.zeros_like(z))
     return _wofz(z)
 
@@ -237,7 +238,7 @@ def _sici_jvp(primals: tuple, tangents: tuple) -> tuple:
 def sici(x: Any) -> tuple[Any, Any]:
     """The sine and cosine integrals (Si(x), Ci(x))."""
     (x,) = _inexact("sici", x)
-    if np.dtype(x.dtype).kind == "c":
+    if dtypes.kind(np.dtype(x.dtype)) == "c":
         raise ValueError(f"Argument `x` to sici must be real-valued. Got dtype {x.dtype}.")
     return _sici(x)
 

@@ -19,6 +19,7 @@ from llax.frontend import jnp, lax
 from llax.frontend.jnp import _lu
 from llax.frontend.jnp._coerce import promote_dtypes
 from llax.frontend.lax_linalg import lu_pivots_to_permutation
+from llax.ir import dtypes
 
 __all__ = ["block_diag", "cho_factor", "cho_solve", "cholesky", "det", "eigh", "expm", "inv",
            "lu", "lu_factor", "lu_solve", "qr", "solve", "solve_triangular", "svd",
@@ -56,7 +57,7 @@ def toeplitz(c: Any, r: Any = None) -> Any:
     ``conj(c)`` by default). Leading axes of ``c`` and ``r`` are batch axes."""
     if r is None:
         c = jnp.asarray(c)
-        r = jnp.conj(c) if np.dtype(c.dtype).kind == "c" else c
+        r = jnp.conj(c) if dtypes.kind(np.dtype(c.dtype)) == "c" else c
     c, r = promote_dtypes("toeplitz", [c, r])
     c, r = jnp.atleast_1d(c), jnp.atleast_1d(r)
     batch = jnp.broadcast_shapes(c.shape[:-1], r.shape[:-1])
@@ -230,7 +231,7 @@ def lu_solve(lu_and_piv: tuple[Any, Any], b: Any, trans: int = 0, overwrite_b: b
     if vector:
         b = b[..., None]
     batch = jnp.broadcast_shapes(lu_.shape[:-2], b.shape[:-2])
-    conjugate = trans == 2 and lu_.dtype.kind == "c"  # A^H x = b is A^T conj(x) = conj(b)
+    conjugate = trans == 2 and dtypes.kind(lu_.dtype) == "c"  # A^H x = b is A^T conj(x) = conj(b)
     b = jnp.conj(b) if conjugate else b
     x = _lu.lu_solve(jnp.broadcast_to(lu_, batch + lu_.shape[-2:]),
                      jnp.broadcast_to(perm, batch + perm.shape[-1:]),

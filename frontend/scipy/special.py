@@ -26,6 +26,7 @@ from llax.frontend.core import checks_at_boundary
 from llax.frontend.custom_derivatives import custom_jvp
 from llax.frontend.jnp._coerce import promote
 from llax.frontend.jnp._reductions import canonical_axes
+from llax.ir import dtypes
 
 Axis = int | Sequence[int] | None
 
@@ -48,7 +49,7 @@ def _weak_as(out: Any, x: Any) -> Any:
 
 
 def _real_only(name: str, x: Any) -> None:
-    if np.dtype(x.dtype).kind == "c":
+    if dtypes.kind(np.dtype(x.dtype)) == "c":
         raise ValueError(f"{name} does not support complex-valued inputs.")
 
 
@@ -329,7 +330,7 @@ def polygamma(n: Any, x: Any) -> Any:
     """The n-th derivative of digamma: digamma for n = 0, else
     (-1)^(n+1) n! zeta(n + 1, x). ``n`` must be of integer dtype."""
     n_dtype = np.dtype(jnp.asarray(n).dtype)
-    if n_dtype.kind not in "iu":
+    if dtypes.kind(n_dtype) not in "iu":
         raise ValueError(f"Argument `n` to polygamma must be of integer type. Got dtype "
                          f"{n_dtype}.")
     n, x = _inexact("polygamma", n, x)

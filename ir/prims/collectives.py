@@ -40,7 +40,7 @@ def _reduction_rule(name: str, kinds: str):
     def rule(x: TensorType, *, axes: tuple[Hashable, ...]) -> TensorType:
         if not isinstance(axes, tuple) or not axes:
             raise TypeError(f"{name}: axes must be a non-empty tuple of axis names, got {axes!r}")
-        kind = "b" if dtypes.is_bool(x.dtype) else x.dtype.kind
+        kind = "b" if dtypes.is_bool(x.dtype) else dtypes.kind(x.dtype)
         if kind not in kinds:
             raise TypeError(f"{name} does not accept dtype {x.dtype}")
         return x

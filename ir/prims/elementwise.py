@@ -33,7 +33,7 @@ def _common_dtype(name: str, types: tuple[TensorType, ...]) -> np.dtype:
 
 
 def _check_kind(name: str, dtype: np.dtype, allowed: str) -> None:
-    kind = "b" if dtypes.is_bool(dtype) else dtype.kind
+    kind = "b" if dtypes.is_bool(dtype) else dtypes.kind(dtype)
     if kind not in allowed:
         wanted = {"f": "floating", "c": "complex", "i": "signed integer",
                   "u": "unsigned integer", "b": "bool"}

@@ -19,7 +19,7 @@ def _reduced_shape(name: str, x: TensorType, axes: tuple[int, ...]) -> tuple[int
 
 def _reduce_rule(name: str, kinds: str):
     def rule(x: TensorType, *, axes: tuple[int, ...]) -> TensorType:
-        kind = "b" if dtypes.is_bool(x.dtype) else x.dtype.kind
+        kind = "b" if dtypes.is_bool(x.dtype) else dtypes.kind(x.dtype)
         if kind not in kinds:
             raise TypeError(f"{name} does not accept dtype {x.dtype}")
         return TensorType(_reduced_shape(name, x, axes), x.dtype, x.weak)

@@ -240,7 +240,8 @@ def sici(x: Any) -> tuple[Any, Any]:
     (x,) = _inexact("sici", x)
     if dtypes.kind(np.dtype(x.dtype)) == "c":
         raise ValueError(f"Argument `x` to sici must be real-valued. Got dtype {x.dtype}.")
-    return _sici(x)
+    # Strongly typed even for a Python scalar, as JAX's (its sici is a jitted function).
+    return tuple(lax.convert(part, part.dtype, False) for part in _sici(x))
 
 
 # ---------------------------------------------------------------------------------------------

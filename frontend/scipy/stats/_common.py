@@ -22,3 +22,16 @@ def const(x: Any, value: float) -> Any:
     typed scalar (JAX's constants are Python scalars then), strongly typed otherwise."""
     return convert(jnp.asarray(np.asarray(value, x.dtype)), x.dtype,
                    bool(x.weak_type and x.ndim == 0))
+
+
+def strong(x: Any, value: float) -> Any:
+    """``value`` as a strongly typed rank-0 array of ``x``'s dtype (JAX's ``jnp.array(v, dtype)``
+    constants, which make results strong even for scalar inputs)."""
+    return convert(jnp.asarray(np.asarray(value, x.dtype)), x.dtype, False)
+
+
+def lgamma(x: Any) -> Any:
+    """log |Gamma(x)| keeping ``x``'s weak type, as ``lax.lgamma`` does (the custom-derivative
+    wrapper in scipy.special returns a strong result)."""
+    from llax.frontend.scipy.special import _lgamma
+    return convert(_lgamma(x), x.dtype, bool(x.weak_type))

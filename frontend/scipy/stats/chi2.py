@@ -6,8 +6,8 @@ import math
 from typing import Any
 
 from llax.frontend import jnp
-from llax.frontend.scipy.special import _lgamma, gammainc, gammaincc
-from llax.frontend.scipy.stats._common import const, inexact
+from llax.frontend.scipy.special import gammainc, gammaincc
+from llax.frontend.scipy.stats._common import const, inexact, lgamma
 
 
 def logpdf(x: Any, df: Any, loc: Any = 0, scale: Any = 1) -> Any:
@@ -15,7 +15,7 @@ def logpdf(x: Any, df: Any, loc: Any = 0, scale: Any = 1) -> Any:
     y = (x - loc) / scale
     half_df = df / 2
     kernel = (half_df - 1) * jnp.log(y) - y / 2
-    normalizer = -(_lgamma(half_df) + jnp.log(const(x, 2)) * df / 2)
+    normalizer = -(lgamma(half_df) + jnp.log(const(x, 2)) * df / 2)
     return jnp.where(x < loc, -math.inf, normalizer - jnp.log(scale) + kernel)
 
 

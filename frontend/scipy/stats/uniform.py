@@ -6,7 +6,7 @@ import math
 from typing import Any
 
 from llax.frontend import jnp
-from llax.frontend.scipy.stats._common import inexact
+from llax.frontend.scipy.stats._common import inexact, strong
 
 
 def logpdf(x: Any, loc: Any = 0, scale: Any = 1) -> Any:
@@ -24,7 +24,8 @@ def cdf(x: Any, loc: Any = 0, scale: Any = 1) -> Any:
     below, above = x < loc, x > loc + scale
     inside = (x - loc) / scale
     # NaN x (or parameters) matches no case and gives 0, as JAX's select.
-    return jnp.where(below, 0.0, jnp.where(above, 1.0, jnp.where(inside == inside, inside, 0.0)))
+    zero, one = strong(x, 0), strong(x, 1)
+    return jnp.where(below, zero, jnp.where(above, one, jnp.where(inside == inside, inside, zero)))
 
 
 def ppf(q: Any, loc: Any = 0, scale: Any = 1) -> Any:

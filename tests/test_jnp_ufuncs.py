@@ -302,3 +302,28 @@ def test_log10_constant_and_geomspace_integers_match_jax() -> None:
     z = np.complex64(3 + 4j)
     assert_same(lnp.log10(z), jnp.log10(z))
     assert_same(lnp.log2(z), jnp.log2(z))
+
+
+@pytest.mark.parametrize("name", ["arctan2", "atan2", "logaddexp", "logaddexp2"])
+def test_complex_binary_functions_match_jax(name: str):
+    # Complex operands (and a complex meeting a float32) are promoted and computed, as JAX
+    # does: arctan2 continued to complex, logaddexp/2 with the phase wrapped.
+    z = np.array([0.5 + 1j, -2 + 0.25j, 3 - 4j], np.complex64)
+    w = np.array([1.5 - 0.5j, 0.75 + 2j, -1 - 1j], np.complex64)
+    for x, y in [(z, w), (z, np.float32(1.5)), (np.complex64(0.5 + 1j), np.complex64(1.5 - 0.5j))]:
+        ours, theirs = getattr(lnp, name)(x, y), getattr(jnp, name)(x, y)
+        assert ours.dtype == theirs.dtype
+        np.testing.assert_allclose(np.asarray(ours), np.asarray(theirs), rtol=2e-5, atol=2e-6)
+
+
+def test_fmod_of_bools_divides_as_int32_without_the_zero_fix():
+    x, y = np.array([True, False, True]), np.array([False, False, True])
+    assert_same(lnp.fmod(x, y), jnp.fmod(x, y))
+    ints = np.array([5, -5], np.int32), np.array([0, 0], np.int32)
+    assert_same(lnp.fmod(*ints), jnp.fmod(*ints))
+
+
+def test_isfinite_of_complex_checks_both_parts_and_keeps_weak_type():
+    z = np.array([1 + 2j, complex(np.nan, 1), complex(1, np.inf)], np.complex64)
+    assert_same(lnp.isfinite(z), jnp.isfinite(z))
+    assert_same(lnp.isfinite(1 + 2j), jnp.isfinite(1 + 2j))

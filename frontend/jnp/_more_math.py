@@ -16,6 +16,7 @@ import llax.frontend.jnp as jnp
 from llax.frontend import lax
 from llax.frontend.jnp._coerce import as_array, convert, promote_dtypes
 from llax.frontend.jnp._reductions import canonical_axes
+from llax.frontend.jnp._ufunc_methods import logaddexp2_ufunc
 from llax.ir import dtypes
 
 __all__ = [
@@ -165,7 +166,7 @@ def spacing(x: Any, /) -> Any:
     return jnp.where(result == 0, jnp.copysign(jnp.asarray(tiny, x.dtype), x), result)
 
 
-def logaddexp2(x1: Any, x2: Any, /) -> Any:
+def _logaddexp2(x1: Any, x2: Any, /) -> Any:
     """``log2(2**x1 + 2**x2)`` without overflow."""
     operands = [as_array(x1, "logaddexp2"), as_array(x2, "logaddexp2", 1)]
     weak = all(x.weak_type for x in operands)  # JAX's result is weak only then
@@ -173,9 +174,19 @@ def logaddexp2(x1: Any, x2: Any, /) -> Any:
     if x1.weak_type and not weak:
         x1, x2 = convert(x1, x1.dtype, False), convert(x2, x2.dtype, False)
     top = jnp.maximum(x1, x2)
+    if dtypes.kind(x1.dtype) == "c":
+        # The larger term factored out (lexicographic maximum); the imaginary part is a
+        # phase in units of log(2), wrapped into [-pi/log 2, pi/log 2).
+        out = top + jnp.log1p(jnp.exp2(x1 + x2 - top * 2)) * (1 / math.log(2))
+        period = math.pi / math.log(2)
+        phase = jnp.remainder(out.imag + period, 2 * period) - period
+        return lax.complex(out.real, phase)
     delta = x1 - x2
     spread = top + jnp.log1p(jnp.exp2(-jnp.abs(delta))) / math.log(2)
     return jnp.where(jnp.isnan(delta), x1 + x2, spread)  # NaNs, or infinities of one sign
+
+
+logaddexp2 = logaddexp2_ufunc(_logaddexp2)
 
 
 def _chebyshev(t: Any, coefficients: Sequence[float]) -> Any:

@@ -245,6 +245,38 @@ def _logaddexp_jvp(primals: tuple, tangents: tuple) -> tuple:
     return out, _add(_mul(tx, weight(x)), _mul(ty, weight(y)))
 
 
+def _wrap_between(x: Any, half: float) -> Any:
+    """``x`` moved into ``[-half, half)`` by whole periods of ``2 * half``."""
+    shifted = _rem(_add(x, _const(half, x)), _const(2 * half, x))
+    shifted = _select(_lt(shifted, _const(0, shifted)), _add(shifted, _const(2 * half, x)),
+                      shifted)
+    return _sub(shifted, _const(half, x))
+
+
+def _complex_logaddexp(x: Any, y: Any) -> Any:
+    # exp of the sum less twice the (lexicographic) maximum: the larger term factored out;
+    # the imaginary part is a phase, so it is wrapped into [-pi, pi).
+    top = _max(x, y)
+    delta = _sub(_add(x, y), _mul(top, _const(2, top)))
+    out = _add(top, _log1p(bind(P.exp, (delta,), _NO_PARAMS)))
+    parts = (bind(P.real, (out,), _NO_PARAMS), bind(P.imag, (out,), _NO_PARAMS))
+    return bind(P.complex, (parts[0], _wrap_between(parts[1], math.pi)), _NO_PARAMS)
+
+
+def _complex_arctan2(y: Any, x: Any) -> Any:
+    # The angle of the point (x, y) continued to complex coordinates:
+    # -i log((x + i y) / sqrt(x^2 + y^2)).
+    i = _const(1j, x)
+    unit = _div(_add(x, _mul(i, y)), bind(P.sqrt, (_add(_mul(x, x), _mul(y, y)),), _NO_PARAMS))
+    return _mul(_neg(i), _log(unit))
+
+
+def _complex_isfinite(z: Any) -> Any:
+    # Finite when both parts are (weak in, weak out, as JAX's logical_and of the parts).
+    parts = (bind(P.real, (z,), _NO_PARAMS), bind(P.imag, (z,), _NO_PARAMS))
+    return _and(*(bind(P.is_finite, (p,), _NO_PARAMS) for p in parts))
+
+
 def _right_shift(x: Any, y: Any) -> Any:
     prim = P.shift_right_arithmetic if dtypes.kind(x.dtype) == "i" else P.shift_right_logical
     return bind(prim, (x, y), _NO_PARAMS)
@@ -505,7 +537,8 @@ UNARY: dict[str, tuple[str, Callable[[np.dtype], Impl]]] = {
     "isnan": ("promote", _by_kind(_isnan, lambda x: _full_like_bool(x, False, keep_weak=True))),
     "isinf": ("promote", _by_kind(lambda x: _eq(_abs(x), _strong_const(math.inf, x)),
                                   lambda x: _full_like_bool(x, False))),
-    "isfinite": ("promote", _by_kind(_prim(P.is_finite), lambda x: _full_like_bool(x, True))),
+    "isfinite": ("promote", lambda dt: _complex_isfinite if dtypes.kind(dt) == "c" else
+                 _by_kind(_prim(P.is_finite), lambda x: _full_like_bool(x, True))(dt)),
     "signbit": ("promote", _real_only("signbit", _always(_signbit), ValueError)),
     "logical_not": ("promote", _always(_logical_not)),
     "bitwise_not": ("promote", _always(_not)),
@@ -530,8 +563,8 @@ BINARY: dict[str, tuple[str, Callable[[np.dtype], Impl]]] = {
     "minimum": ("promote", _always(_min)),
     "fmax": ("promote", _always(_nan_ignoring(_max, _gt))),
     "fmin": ("promote", _always(_nan_ignoring(_min, _lt))),
-    "arctan2": ("inexact", _always(_prim(P.atan2))),
-    "logaddexp": ("inexact", _always(_logaddexp)),
+    "arctan2": ("inexact", _if_complex(_complex_arctan2, _prim(P.atan2))),
+    "logaddexp": ("inexact", _if_complex(_complex_logaddexp, _logaddexp)),
     "hypot": ("inexact", _real_only("hypot", _always(_hypot))),
     "heaviside": ("inexact", _always(_heaviside)),
     "copysign": ("inexact", _real_only("copysign", _always(_copysign))),
@@ -573,7 +606,20 @@ def _build_namespace() -> dict[str, _Ufunc]:
     return out
 
 
+class _Fmod(BinaryUfunc):
+    """``fmod``: integer divisors of zero read as one (as in JAX), but only when the operands'
+    own common dtype is an integer; two bools divide as int32, where ``x % 0`` is ``x``."""
+
+    def __call__(self, x: Any, y: Any, /) -> Any:
+        if dtype_and_weak(as_operand(x, "fmod", 0))[0] == dtypes.bool_ and \
+                dtype_and_weak(as_operand(y, "fmod", 1))[0] == dtypes.bool_:
+            (x, y), _ = promote("fmod", [x, y], "numeric")
+            return _rem(x, y)
+        return super().__call__(x, y)
+
+
 UFUNCS = _build_namespace()
+UFUNCS["fmod"] = _Fmod("fmod", *BINARY["fmod"])
 
 
 # ---------------------------------------------------------------------------------------------

@@ -35,3 +35,9 @@ def lgamma(x: Any) -> Any:
     wrapper in scipy.special returns a strong result)."""
     from llax.frontend.scipy.special import _lgamma
     return convert(_lgamma(x), x.dtype, bool(x.weak_type))
+
+
+def typed_as_const(x: Any, y: Any) -> Any:
+    """``y`` weakly typed exactly when a constant of ``x``'s would be (see ``const``): the type
+    JAX's results get from such a constant or from a custom-derivative special function."""
+    return convert(y, y.dtype, bool(x.weak_type and x.ndim == 0))

@@ -24,7 +24,7 @@ def pdf(x: Any, df: Any, loc: Any = 0, scale: Any = 1) -> Any:
 
 
 def _half_y(x: Any, loc: Any, scale: Any) -> Any:
-    return jnp.clip((x - loc) / (scale * 2), 0, math.inf)
+    return jnp.clip((x - loc) / (scale * const(scale, 2)), const(x, 0), const(x, math.inf))
 
 
 def cdf(x: Any, df: Any, loc: Any = 0, scale: Any = 1) -> Any:

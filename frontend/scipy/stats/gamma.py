@@ -7,14 +7,15 @@ from typing import Any
 
 from llax.frontend import jnp
 from llax.frontend.scipy.special import gammainc, gammaincc, gammaln, xlogy
-from llax.frontend.scipy.stats._common import inexact
+from llax.frontend.scipy.stats._common import const, inexact
 
 
 def logpdf(x: Any, a: Any, loc: Any = 0, scale: Any = 1) -> Any:
     x, a, loc, scale = inexact("gamma.logpdf", x, a, loc, scale)
     ok = x >= loc
-    y = jnp.where(ok, (x - loc) / scale, 1)
-    log_probs = (xlogy(a - 1, y) - y) - (gammaln(a) + jnp.log(scale))
+    one = const(x, 1)
+    y = jnp.where(ok, (x - loc) / scale, one)
+    log_probs = (xlogy(a - one, y) - y) - (gammaln(a) + jnp.log(scale))
     return jnp.where(ok, log_probs, -math.inf)
 
 
@@ -24,7 +25,7 @@ def pdf(x: Any, a: Any, loc: Any = 0, scale: Any = 1) -> Any:
 
 def cdf(x: Any, a: Any, loc: Any = 0, scale: Any = 1) -> Any:
     x, a, loc, scale = inexact("gamma.cdf", x, a, loc, scale)
-    return gammainc(a, jnp.clip((x - loc) / scale, 0, math.inf))
+    return gammainc(a, jnp.clip((x - loc) / scale, const(x, 0), const(x, math.inf)))
 
 
 def logcdf(x: Any, a: Any, loc: Any = 0, scale: Any = 1) -> Any:

@@ -7,13 +7,13 @@ from typing import Any
 
 from llax.frontend import jnp
 from llax.frontend.scipy.special import xlog1py
-from llax.frontend.scipy.stats._common import inexact
+from llax.frontend.scipy.stats._common import const, inexact
 
 
 def logpmf(k: Any, p: Any, loc: Any = 0) -> Any:
     k, p, loc = inexact("geom.logpmf", k, p, loc)
     x = k - loc
-    return jnp.where(x <= 0, -math.inf, xlog1py(x - 1, -p) + jnp.log(p))
+    return jnp.where(x <= const(k, 0), -math.inf, xlog1py(x - const(k, 1), -p) + jnp.log(p))
 
 
 def pmf(k: Any, p: Any, loc: Any = 0) -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from llax.frontend import jnp
-from llax.frontend.scipy.stats._common import inexact
+from llax.frontend.scipy.stats._common import inexact, typed_as_const
 
 
 def _z(name: str, x: Any, loc: Any, scale: Any) -> tuple[Any, Any]:
@@ -38,7 +38,7 @@ def logsf(x: Any, loc: Any = 0, scale: Any = 1) -> Any:
 
 def sf(x: Any, loc: Any = 0, scale: Any = 1) -> Any:
     z, _ = _z("gumbel_r.sf", x, loc, scale)
-    return -jnp.expm1(-jnp.exp(-z))
+    return typed_as_const(z, -jnp.expm1(-jnp.exp(-z)))
 
 
 def ppf(q: Any, loc: Any = 0, scale: Any = 1) -> Any:

@@ -6,13 +6,15 @@ from typing import Any
 
 from llax.frontend import jnp
 from llax.frontend.scipy.special import expit, logit
-from llax.frontend.scipy.stats._common import inexact
+from llax.frontend.scipy.stats._common import const, inexact, typed_as_const
 
 
 def logpdf(x: Any, loc: Any = 0, scale: Any = 1) -> Any:
     x, loc, scale = inexact("logistic.logpdf", x, loc, scale)
-    half = (x - loc) / scale / 2
-    return -2 * jnp.logaddexp(half, -half) - jnp.log(scale)
+    z = (x - loc) / scale
+    two = const(z, 2)
+    half = z / two
+    return -two * jnp.logaddexp(half, -half) - jnp.log(scale)
 
 
 def pdf(x: Any, loc: Any = 0, scale: Any = 1) -> Any:
@@ -31,9 +33,9 @@ def sf(x: Any, loc: Any = 0, scale: Any = 1) -> Any:
 
 def ppf(x: Any, loc: Any = 0, scale: Any = 1) -> Any:
     x, loc, scale = inexact("logistic.ppf", x, loc, scale)
-    return logit(x) * scale + loc
+    return typed_as_const(x, logit(x)) * scale + loc
 
 
 def isf(x: Any, loc: Any = 0, scale: Any = 1) -> Any:
     x, loc, scale = inexact("logistic.isf", x, loc, scale)
-    return -logit(x) * scale + loc
+    return -typed_as_const(x, logit(x)) * scale + loc

@@ -7,7 +7,7 @@ from typing import Any
 
 from llax.frontend import jnp
 from llax.frontend.scipy.special import gammaincc, gammaln, xlogy
-from llax.frontend.scipy.stats._common import inexact
+from llax.frontend.scipy.stats._common import const, inexact
 
 
 def logpmf(k: Any, mu: Any, loc: Any = 0) -> Any:
@@ -24,7 +24,8 @@ def pmf(k: Any, mu: Any, loc: Any = 0) -> Any:
 def cdf(k: Any, mu: Any, loc: Any = 0) -> Any:
     k, mu, loc = inexact("poisson.logpmf", k, mu, loc)
     x = k - loc
-    return jnp.where(x < 0, 0.0, gammaincc(jnp.floor(1 + x), mu))
+    zero = const(k, 0)
+    return jnp.where(x < zero, zero, gammaincc(jnp.floor(1 + x), mu))
 
 
 def _entropy_by_sum(mu: Any, terms: int, upper: Any) -> Any:

@@ -181,3 +181,12 @@ def test_vmap_matches_a_loop():
         got = llax.vmap(f)(x)
         assert_same(got, lnp.stack([f(v) for v in x]), rtol=1e-5)
         assert_same(got, jax.vmap(lambda v, make=make: make(jnp, v))(x), rtol=1e-5, atol=1e-6)
+
+
+def test_polyadd_of_bools_and_interp_of_complex_x_are_refused_as_in_jax():
+    flags = np.array([True]), np.array([False, True])
+    for lib in (jnp, lnp):
+        with pytest.raises(TypeError):
+            lib.polyadd(*flags)
+        with pytest.raises(ValueError, match="complex x values not supported"):
+            lib.interp(np.array([1j], np.complex64), np.arange(3.0), np.arange(3.0))

@@ -232,3 +232,11 @@ def test_complex_operands_are_refused_as_in_jax():
         with pytest.raises(ValueError) as got:
             fn(lnp)
         assert str(got.value) == str(want.value)
+
+
+@pytest.mark.parametrize("name", ["nanvar", "nanstd"])
+def test_nan_spread_of_complex_is_real_and_skips_nans(name: str):
+    z = np.array([[1 + 2j, np.nan, 3 - 1j], [0.5j, 2, complex(1, np.nan)]], np.complex64)
+    for kwargs in ({}, {"axis": 1, "ddof": 1}, {"axis": 0, "keepdims": True}):
+        assert_same(getattr(lnp, name)(z, **kwargs), getattr(jnp, name)(z, **kwargs),
+                    rtol=1e-6, atol=1e-6)

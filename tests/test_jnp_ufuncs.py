@@ -327,3 +327,11 @@ def test_isfinite_of_complex_checks_both_parts_and_keeps_weak_type():
     z = np.array([1 + 2j, complex(np.nan, 1), complex(1, np.inf)], np.complex64)
     assert_same(lnp.isfinite(z), jnp.isfinite(z))
     assert_same(lnp.isfinite(1 + 2j), jnp.isfinite(1 + 2j))
+
+
+@pytest.mark.parametrize("name", ["isnan", "isinf"])
+def test_isnan_and_isinf_of_complex_look_at_both_parts(name: str):
+    z = np.array([1 + 2j, complex(np.nan, 1), complex(1, np.inf), complex(-np.inf, 0)],
+                 np.complex64)
+    assert_same(getattr(lnp, name)(z), getattr(jnp, name)(z))
+    assert_same(getattr(lnp, name)(1j), getattr(jnp, name)(1j))

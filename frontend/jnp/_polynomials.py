@@ -119,6 +119,9 @@ def _padded_front(a: Any, length: int) -> Any:
 def polyadd(a1: Any, a2: Any) -> Any:
     """Sum of two polynomials (aligned at the constant term)."""
     a1, a2 = _numeric("polyadd", a1, a2)
+    if a1.dtype == dtypes.bool_:  # JAX adds with lax.add, which has no boolean sum
+        raise TypeError("polyadd does not accept dtype bool: the coefficients must be "
+                        "integer, floating or complex")
     n = max(a1.shape[0], a2.shape[0])
     return jnp.add(_padded_front(a1, n), _padded_front(a2, n))
 
@@ -372,6 +375,7 @@ def interp(x: Any, xp: Any, fp: Any, left: Any = None, right: Any = None,
     x, xp, fp = _arrays("interp", x, xp, fp)
     if xp.shape != fp.shape or xp.ndim != 1:
         raise ValueError("xp and fp must be one-dimensional arrays of equal size")
+    complex_x = dtypes.kind(x.dtype) == "c"
     x, xp = promote_dtypes("interp", [x, xp], "inexact")
     (fp,) = promote_dtypes("interp", [fp], "inexact")
     extrapolate = {}
@@ -380,6 +384,8 @@ def interp(x: Any, xp: Any, fp: Any, left: Any = None, right: Any = None,
             raise ValueError(f"the only valid string value of `{side}` is 'extrapolate', "
                              f"but got: {value!r}")
         extrapolate[side] = isinstance(value, str)
+    if complex_x:
+        raise ValueError("jnp.interp: complex x values not supported.")
     if period is not None:
         if np.ndim(period) != 0:
             raise ValueError(f"period must be a scalar; got {period}")

@@ -143,14 +143,25 @@ def nanvar(a: Any, axis: Axis = None, dtype: Any = None, out: None = None, ddof:
     if compute in (dtypes.float16, dtypes.bfloat16):
         compute = dtypes.float32
     x = convert(a, compute, False)
-    if mean is None:
+    if mean is None and dtypes.kind(compute) == "c":
+        # nanmean leaves complex NaNs in (as its other callers need); here they are skipped.
+        kept = jnp.where(jnp.isnan(x), jnp.asarray(0, compute), x)
+        mean = jnp.divide(jnp.sum(kept, axis, keepdims=True, where=where),
+                          _nan_count(x, axis, True, where, compute))
+    elif mean is None:
         mean = nanmean(x, axis, keepdims=True, where=where)
     else:  # given with the reduced axes kept
         mean = as_array(mean, "nanvar").astype(compute)
     centered = jnp.where(jnp.isnan(x), jnp.asarray(0, compute), x - mean)
     count = _nan_count(x, axis, keepdims, where, None) - ddof
     no_freedom = count <= 0
-    total = jnp.sum(jnp.square(centered), axis=axis, keepdims=keepdims, where=where)
+    if dtypes.kind(compute) == "c":
+        # A complex spread is the mean squared modulus: real, as in JAX.
+        squares = jnp.real(centered * jnp.conj(centered))
+        result_dtype = dtypes.real_part(result_dtype)
+    else:
+        squares = jnp.square(centered)
+    total = jnp.sum(squares, axis=axis, keepdims=keepdims, where=where)
     total = jnp.where(no_freedom, jnp.asarray(math.nan, total.dtype), total)
     divisor = jnp.where(no_freedom, 1, count).astype(total.dtype)
     return jnp.asarray(jnp.divide(total, divisor), result_dtype)

@@ -271,10 +271,23 @@ def _complex_arctan2(y: Any, x: Any) -> Any:
     return _mul(_neg(i), _log(unit))
 
 
-def _complex_isfinite(z: Any) -> Any:
-    # Finite when both parts are (weak in, weak out, as JAX's logical_and of the parts).
-    parts = (bind(P.real, (z,), _NO_PARAMS), bind(P.imag, (z,), _NO_PARAMS))
-    return _and(*(bind(P.is_finite, (p,), _NO_PARAMS) for p in parts))
+def _of_parts(test: Impl, combine: Impl) -> Impl:
+    """A complex value's class from its parts' (``combine`` of ``test`` on real and imag;
+    weak in, weak out, as JAX's logical combination of the parts)."""
+    def classify(z: Any) -> Any:
+        parts = (bind(P.real, (z,), _NO_PARAMS), bind(P.imag, (z,), _NO_PARAMS))
+        return combine(*(test(p) for p in parts))
+
+    return classify
+
+
+def _isinf_real(x: Any) -> Any:
+    return _eq(_abs(x), _strong_const(math.inf, x))
+
+
+_complex_isfinite = _of_parts(_prim(P.is_finite), lambda a, b: _and(a, b))
+_complex_isnan = _of_parts(_isnan, lambda a, b: _or(a, b))
+_complex_isinf = _of_parts(_isinf_real, lambda a, b: _or(a, b))
 
 
 def _right_shift(x: Any, y: Any) -> Any:
@@ -534,9 +547,10 @@ UNARY: dict[str, tuple[str, Callable[[np.dtype], Impl]]] = {
     "ceil": ("promote", _real_only("ceil", _by_kind(_ceil, _identity))),
     "trunc": ("promote", _real_only("trunc", _by_kind(_trunc, _identity))),
     "fix": ("promote", _real_only("fix", _by_kind(_trunc, _identity))),
-    "isnan": ("promote", _by_kind(_isnan, lambda x: _full_like_bool(x, False, keep_weak=True))),
-    "isinf": ("promote", _by_kind(lambda x: _eq(_abs(x), _strong_const(math.inf, x)),
-                                  lambda x: _full_like_bool(x, False))),
+    "isnan": ("promote", lambda dt: _complex_isnan if dtypes.kind(dt) == "c" else
+              _by_kind(_isnan, lambda x: _full_like_bool(x, False, keep_weak=True))(dt)),
+    "isinf": ("promote", lambda dt: _complex_isinf if dtypes.kind(dt) == "c" else
+              _by_kind(_isinf_real, lambda x: _full_like_bool(x, False))(dt)),
     "isfinite": ("promote", lambda dt: _complex_isfinite if dtypes.kind(dt) == "c" else
                  _by_kind(_prim(P.is_finite), lambda x: _full_like_bool(x, True))(dt)),
     "signbit": ("promote", _real_only("signbit", _always(_signbit), ValueError)),

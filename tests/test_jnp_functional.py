@@ -161,3 +161,15 @@ def test_fromfunction():
     both(lambda m: lambda: m.fromfunction(lambda i, j: i - j, (0, 3)))
     assert_same(llax.jit(lambda s: lnp.fromfunction(lambda i, j: i * s + j, (3, 2)))(2.0),
                 jnp.fromfunction(lambda i, j: i * 2.0 + j, (3, 2)))
+
+
+def test_frompyfunc_gives_a_jnp_ufunc_as_in_jax():
+    ours = lnp.frompyfunc(lambda a, b: a * b + 1, 2, 1, identity=0)
+    theirs = jnp.frompyfunc(lambda a, b: a * b + 1, 2, 1, identity=0)
+    assert isinstance(ours, lnp.ufunc)
+    assert (ours.nin, ours.nout, ours.identity) == (theirs.nin, theirs.nout, theirs.identity)
+    x = np.arange(4.0, dtype=np.float32)
+    assert_same(ours(x, 2.0), theirs(x, 2.0))
+    assert_same(ours.reduce(x), theirs.reduce(x))
+    assert_same(ours.accumulate(x), theirs.accumulate(x))
+    assert_same(ours.outer(x[:2], x), theirs.outer(x[:2], x))

@@ -15,9 +15,9 @@ from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 import llax.frontend.jnp as jnp
-from llax.frontend import lax
 from llax.frontend.jnp._coerce import as_array, broadcast_shapes
 from llax.frontend.jnp._reductions import canonical_axes
+from llax.frontend.jnp._ufunc_class import ufunc
 
 __all__ = ["apply_along_axis", "apply_over_axes", "frompyfunc", "fromfunction", "vectorize"]
 
@@ -170,110 +170,10 @@ def _vmap(func: Callable, in_axes: Any, out_axes: Any = 0) -> Callable:
 # ---------------------------------------------------------------------------------------------
 
 
-class _PythonUfunc:
-    """What ``frompyfunc`` returns: a ufunc-like object over a Python function
-    (calls are vectorized; ``reduce``, ``accumulate`` and ``outer`` for binary
-    functions)."""
-
-    def __init__(self, func: Callable, nin: int, nout: int, identity: Any) -> None:
-        self._func = func
-        self.nin, self.nout, self.nargs = operator.index(nin), operator.index(nout), nin
-        self.identity = identity
-        self.__name__ = getattr(func, "__name__", "pyfunc")
-        self.__doc__ = func.__doc__
-
-    def __repr__(self) -> str:
-        return f"<jnp.ufunc '{self.__name__}'>"
-
-    def __call__(self, *args: Any, out: None = None, where: None = None) -> Any:
-        if out is not None:
-            raise NotImplementedError(f"out argument of {self}")
-        if where is not None:
-            raise NotImplementedError(f"where argument of {self}")
-        return vectorize(self._func)(*args)
-
-    def _binary(self, what: str) -> None:
-        if self.nin != 2 or self.nout != 1:
-            raise ValueError(f"{what} only supported for binary ufuncs with a single output; "
-                             f"got nin={self.nin}, nout={self.nout}")
-
-    def reduce(self, a: Any, axis: int | None = 0, dtype: Any = None, out: None = None,
-               keepdims: bool = False, initial: Any = None, where: Any = None) -> Any:
-        """Fold the binary function over ``axis`` (a ``fori_loop``)."""
-        self._binary("reduce")
-        if out is not None:
-            raise NotImplementedError(f"out argument of {self}.reduce()")
-        arr = jnp.asarray(a)
-        initial = self.identity if initial is None else initial
-        one = jnp.ones((), arr.dtype)
-        dtype = jnp.dtype(dtype) if dtype is not None else jnp.asarray(self(one, one)).dtype
-        if where is not None:
-            where = jnp.broadcast_to(where, arr.shape)
-        if axis is None:
-            final = (1,) * arr.ndim if keepdims else ()
-            arr = jnp.ravel(arr)
-            where = None if where is None else jnp.ravel(where)
-            axis = 0
-        elif isinstance(axis, tuple):
-            raise NotImplementedError("tuple of axes")
-        else:
-            (axis,) = canonical_axes(axis, arr.ndim)
-            final = arr.shape[:axis] + ((1,) if keepdims else ()) + arr.shape[axis + 1:]
-        arr = jnp.moveaxis(arr, axis, 0)
-        if where is not None:
-            where = jnp.moveaxis(where, axis, 0)
-        if arr.shape[0] == 0:
-            if initial is None:
-                raise ValueError(f"zero-size array to reduction operation {self.__name__} "
-                                 "which has no identity")
-            return jnp.full(final, initial, dtype)
-
-        def body(i: Any, acc: Any) -> Any:
-            step = self(acc, arr[i].astype(dtype))
-            return step if where is None else jnp.where(where[i], step, acc)
-
-        start = 1 if initial is None else 0
-        first = arr[0] if initial is None else jnp.asarray(initial)
-        acc = jnp.broadcast_to(first.astype(dtype), arr.shape[1:])
-        return jnp.reshape(lax.fori_loop(start, arr.shape[0], body, acc), final)
-
-    def accumulate(self, a: Any, axis: int = 0, dtype: Any = None, out: None = None) -> Any:
-        """Running folds of the binary function along ``axis`` (a ``scan``)."""
-        self._binary("accumulate")
-        if out is not None:
-            raise NotImplementedError(f"out argument of {self}.accumulate()")
-        arr = jnp.asarray(a)
-        (axis,) = canonical_axes(axis, arr.ndim)
-        one = jnp.ones((), arr.dtype)
-        dtype = jnp.dtype(dtype) if dtype is not None else jnp.asarray(self(one, one)).dtype
-        arr = jnp.moveaxis(arr, axis, 0).astype(dtype)
-        if arr.shape[0] == 0:
-            return jnp.moveaxis(arr, 0, axis)
-
-        def step(acc: Any, x: Any) -> tuple[Any, Any]:
-            nxt = self(acc, x).astype(dtype)
-            return nxt, nxt
-
-        _, rest = lax.scan(step, arr[0], arr[1:])
-        return jnp.moveaxis(jnp.concatenate([arr[:1], rest]), 0, axis)
-
-    def outer(self, A: Any, B: Any, /) -> Any:  # noqa: N803 - NumPy's names
-        """The function on every pair of elements of ``A`` and ``B``."""
-        self._binary("outer")
-        a, b = jnp.asarray(A), jnp.asarray(B)
-        return self(jnp.reshape(a, a.shape + (1,) * b.ndim), b)
-
-    def at(self, *args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError(f"{self}.at is not supported by llax")
-
-    def reduceat(self, *args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError(f"{self}.reduceat is not supported by llax")
-
-
-def frompyfunc(func: Callable, /, nin: int, nout: int, *, identity: Any = None
-               ) -> _PythonUfunc:
-    """A ufunc-like object that applies the scalar function ``func`` elementwise."""
-    return _PythonUfunc(func, nin, nout, identity)
+def frompyfunc(func: Callable, /, nin: int, nout: int, *, identity: Any = None) -> ufunc:
+    """A ``jnp.ufunc`` that applies the scalar function ``func`` elementwise (its methods
+    are the generic ones of the ufunc class)."""
+    return ufunc(func, nin, nout, identity=identity)
 
 
 def apply_along_axis(func1d: Callable, axis: int, arr: Any, *args: Any, **kwargs: Any) -> Any:

@@ -18,7 +18,7 @@ import functools
 
 import llvmlite.ir as ir
 
-from llax.codegen.callbacks import lower_host_call
+from llax.codegen import callbacks  # a module: it may still be loading (it imports lower)
 from llax.codegen.lower import OPAQUE_RULES, KernelBuilder
 from llax.ir import prims as P
 from llax.ir.core import Op
@@ -29,7 +29,7 @@ NUMPY_ROUTINES = (P.fft, P.eig)
 
 def _lower_by_reference(kb: KernelBuilder, op: Op, outs: list[ir.Value]) -> None:
     routine = functools.partial(reference[op.prim], **op.rule_params)
-    lower_host_call(kb, op, outs, routine, trusted=True)
+    callbacks.lower_host_call(kb, op, outs, routine, trusted=True)
 
 
 for _prim in NUMPY_ROUTINES:

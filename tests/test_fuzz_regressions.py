@@ -77,8 +77,8 @@ def test_pad_with_a_constant(pad_width, value) -> None:
 
 def test_pad_rejects_what_it_cannot_do() -> None:
     x = np.zeros((2, 2), np.float32)
-    with pytest.raises(NotImplementedError, match="mode='edge'"):
-        jnp.pad(x, 1, mode="edge")
+    with pytest.raises(NotImplementedError, match="no-such-mode"):  # as JAX's
+        jnp.pad(x, 1, mode="no-such-mode")
     with pytest.raises(ValueError, match="negative"):
         jnp.pad(x, -1)
     with pytest.raises(ValueError, match="rank 2"):

@@ -112,7 +112,9 @@ def test_sici_special_values_and_complex_input():
 
 
 @pytest.mark.parametrize("name, derivatives", [
-    ("fresnel", (lambda x: np.sin(np.pi * x * x / 2), lambda x: np.cos(np.pi * x * x / 2))),
+    # (the phase reduced modulo 2 pi exactly first: cos(40.5 pi) is 0, not NumPy's 1e-14)
+    ("fresnel", (lambda x: np.sin(np.pi / 2 * np.fmod(x * x, 4)),
+                 lambda x: np.cos(np.pi / 2 * np.fmod(x * x, 4)))),
     ("sici", (lambda x: np.sinc(x / np.pi), lambda x: np.cos(x) / x)),
 ])
 def test_derivatives_are_the_integrands(name, derivatives, x64):

@@ -269,6 +269,10 @@ CASES["scan"] = [
 
 # Primitives whose batching needs more than an example signature, and where it is tested.
 TESTED_ELSEWHERE = {
+    "fft": "test_fft.py::test_vmap_vs_loop",
+    "eig": "test_linalg_eig.py::test_eig_empty_and_vmap",
+    **{name: "test_linalg_qr.py::test_qr_empty_and_vmap"
+       for name in ("geqrf", "householder_product")},
     **{name: "test_linalg_lapack.py::test_linalg_primitive_rules"
        for name in ("lu", "triangular_solve", "cholesky", "eigh", "svd")},
     **{name: "test_complex_autodiff.py::test_complex_primitive_rules"

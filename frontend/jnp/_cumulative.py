@@ -50,7 +50,8 @@ def _cumulative(name: str, combine: Callable[[Any, Any], Any], a: Any, axis: int
     requested bool dtype counts non-zeros, and the result is never weak."""
     _check_out(name, out)
     x = as_array(a, name)
-    if axis is None:
+    # JAX ravels a rank-0 operand too, except a NumPy one: its axis check refuses that.
+    if axis is None or (x.ndim == 0 and not isinstance(a, (np.ndarray, np.generic))):
         x = ravel(x)
     axis = canonical_axes(0 if axis is None else operator.index(axis), x.ndim)[0]
     if nan_fill is not None and dtypes.kind(x.dtype) == "f":

@@ -14,6 +14,7 @@ import numpy as np
 from llax.frontend import lax
 from llax.frontend.jnp._coerce import as_array, convert
 from llax.frontend.jnp._dtypes import to_inexact
+from llax.frontend.jnp._matrix_ops import check_square
 
 # The four LAPACK types; JAX's CPU kernels have no float16 or bfloat16 either.
 INEXACT = tuple(np.dtype(t) for t in (np.float32, np.float64, np.complex64, np.complex128))
@@ -41,18 +42,8 @@ def square_inexact_stack(a: Any, name: str) -> Any:
 
 
 def square_stack(a: Any, name: str, symmetrize: bool) -> Any:
-    """A stack of square float or complex matrices. JAX symmetrizes before it checks the
-    shape, so a non-square input fails in the addition (TypeError) unless ``symmetrize``
-    is off."""
-    x = inexact_stack(a, name)
-    m, n = x.shape[-2:]
-    if m != n:
-        if symmetrize:
-            raise TypeError(f"jnp.linalg.{name}: the input must be a stack of square matrices "
-                            f"to be symmetrized, got shape {tuple(x.shape)}")
-        raise ValueError(f"The input to {name} must be a square matrix. Got shape "
-                         f"{tuple(x.shape)}.")
-    return x
+    """A stack of square float or complex matrices (``_matrix_ops.check_square``)."""
+    return check_square(inexact_stack(a, name), name, symmetrize)
 
 
 def adjoint(x: Any) -> Any:

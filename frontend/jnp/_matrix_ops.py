@@ -34,9 +34,14 @@ def matrix_stack(a: Any, name: str) -> Any:
 
 
 def square_stack(a: Any, name: str, symmetrize: bool) -> Any:
-    """A stack of square matrices. JAX symmetrizes before it checks the shape, so a
-    non-square input fails in the addition (TypeError) unless ``symmetrize`` is off."""
-    x = matrix_stack(a, name)
+    """A stack of square matrices (see ``check_square``)."""
+    return check_square(matrix_stack(a, name), name, symmetrize)
+
+
+def check_square(x: Any, name: str, symmetrize: bool) -> Any:
+    """``x``, checked to be a stack of square matrices. JAX symmetrizes before it checks the
+    shape, so a non-square input fails in the addition (TypeError) unless ``symmetrize`` is
+    off."""
     m, n = x.shape[-2:]
     if m != n:
         if symmetrize:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 
 import llvmlite.ir as ir
 
-from llax.codegen.ltypes import I64, i64, is_complex_type, make_complex, parts
+from llax.codegen.ltypes import I64, i64, intrinsic, is_complex_type, make_complex, parts
 
 Body = Callable[[ir.Value, list[ir.Value]], Sequence[ir.Value]]
 
@@ -110,6 +110,47 @@ def loop_nest(b: ir.IRBuilder, sizes: Sequence[int], body: Callable[[list[ir.Val
                   name=f"{name}{k}")
 
     level(0, [])
+
+
+def tiled_pair(b: ir.IRBuilder, rows: int | ir.Value, cols: int,
+               body: Callable[[ir.Value, ir.Value], None], tile: int,
+               row_start: ir.Value | None = None) -> None:
+    """``for r in range(rows): for c in range(cols): body(row_start + r, c)``, visited in
+    ``tile`` x ``tile`` blocks: a nest that reads one array across its rows (a transpose)
+    then touches each cache line of it once per block rather than once per element."""
+    start = row_start if row_start is not None else i64(0)
+
+    def blocks(n: int | ir.Value) -> int | ir.Value:
+        return -(-n // tile) if isinstance(n, int) else b.udiv(b.add(n, i64(tile - 1)),
+                                                                i64(tile))
+
+    def extent(n: int | ir.Value, first: ir.Value) -> int | ir.Value:
+        if isinstance(n, int) and n % tile == 0:
+            return tile  # a static trip count LLVM can vectorise without a remainder
+        left = b.sub(n if isinstance(n, ir.Value) else i64(n), first)
+        return intrinsic(b, "smin", [left, i64(tile)], I64)
+
+    def row_block(rb: ir.Value, _: list) -> list:
+        r0 = b.mul(rb, i64(tile), flags=["nuw", "nsw"])
+        n_rows = extent(rows, r0)
+
+        def col_block(cb: ir.Value, _: list) -> list:
+            c0 = b.mul(cb, i64(tile), flags=["nuw", "nsw"])
+            n_cols = extent(cols, c0)
+
+            def row(r: ir.Value, _: list) -> list:
+                at = b.add(start, b.add(r0, r, flags=["nuw", "nsw"]), flags=["nuw", "nsw"])
+                for_range(b, n_cols, lambda c, _: (body(at, b.add(c0, c, flags=["nuw", "nsw"])),
+                                                   [])[1], name="tc")
+                return []
+
+            for_range(b, n_rows, row, name="tr")
+            return []
+
+        for_range(b, blocks(cols), col_block, name="tcb")
+        return []
+
+    for_range(b, blocks(rows), row_block, name="trb")
 
 
 def _unroll_metadata(module: ir.Module, count: int) -> ir.values.MDValue:

@@ -37,7 +37,7 @@ import numpy as np
 
 from llax.codegen import ltypes, parallel
 from llax.codegen.emitter import Emitter, Index, LoweringError, choose_group, loop_index, loop_shape
-from llax.codegen.loops import for_range, loop_nest
+from llax.codegen.loops import for_range, loop_nest, tiled_pair
 from llax.codegen.ltypes import I1, I8, I64, PTR, VOID, i64
 from llax.codegen.reductions import UnitBody, Units
 from llax.codegen.storage import (
@@ -414,11 +414,12 @@ class KernelBuilder:
             work = math.prod(shape) * (len(ops) + len(group))
             # (Small nests are compiled for size: no interleaving there.)
             interleave = _interleave(ops) if math.prod(shape) > SMALL_GROUP else 1
+            tile = _transpose_tile(ops, shape, n)
             if sizes and parallel.worth_it(sizes[0], work):
-                self._parallel_nest(ops, sources, group, shape, n, sizes, interleave)
+                self._parallel_nest(ops, sources, group, shape, n, sizes, interleave, tile)
             else:
                 _elementwise_nest(self.b, self.emitter(ops, sources), group, shape, n, sizes,
-                                  i64(0), None, interleave)
+                                  i64(0), None, interleave, tile)
 
     def _units(self, ops: Sequence[Op], sources: dict, work: int) -> Units:
         """Runs a reduction's independent units (``reductions.Units``): outlined onto the
@@ -443,14 +444,14 @@ class KernelBuilder:
 
     def _parallel_nest(self, ops: Sequence[Op], sources: dict,
                        group: Sequence[tuple[Atom, ir.Value]], shape: tuple[int, ...], n: int,
-                       sizes: list[int], interleave: int = 1) -> None:
+                       sizes: list[int], interleave: int = 1, tile: int = 0) -> None:
         """The nest outlined and its outermost loop split across threads."""
         local = _locals(sources, group)
 
         def build(b: ir.IRBuilder, values: list[ir.Value], lo: ir.Value, hi: ir.Value) -> None:
             srcs, outs = _remap(local, values, sources, group)
             em = Emitter(b, ops, srcs, self.literal_ptr)
-            _elementwise_nest(b, em, outs, shape, n, sizes, lo, b.sub(hi, lo), interleave)
+            _elementwise_nest(b, em, outs, shape, n, sizes, lo, b.sub(hi, lo), interleave, tile)
 
         # Split coalesced element loops on cache-line-sized chunks; split rows anywhere.
         parallel.emit_parallel(self.b, sizes[0], local, build,
@@ -539,11 +540,11 @@ def _interleave(ops: Sequence[Op]) -> int:
 
 def _elementwise_nest(b: ir.IRBuilder, em: Emitter, group: Sequence[tuple[Atom, ir.Value]],
                       shape: tuple[int, ...], n: int, sizes: list[int], start: ir.Value,
-                      count: ir.Value | None, interleave: int = 1) -> None:
+                      count: ir.Value | None, interleave: int = 1, tile: int = 0) -> None:
     """Loops storing every ``(atom, ptr)`` of ``group`` over ``shape``; the outermost
     loop runs ``count`` iterations from ``start`` (all of them when ``count`` is None).
     ``interleave`` > 1 asks LLVM to interleave that many vector iterations of the
-    innermost loop."""
+    innermost loop; ``tile`` > 0 walks the last two loops in blocks of that side."""
     latches: list[ir.Block] = []
 
     def body(ivs: list[ir.Value]) -> None:
@@ -552,7 +553,7 @@ def _elementwise_nest(b: ir.IRBuilder, em: Emitter, group: Sequence[tuple[Atom, 
             em.store(em.emit(atom, index), ptr, atom.type.dtype, index)
         latches.append(b.block)  # the loop's increment and back edge go at its end
 
-    _nest(b, body, sizes, start, count)
+    _nest(b, body, sizes, start, count, tile)
     # The innermost loop's trip count: a static 1 makes no loop (no back edge to mark).
     innermost = count if count is not None and len(sizes) == 1 else (sizes[-1] if sizes else 1)
     if interleave > 1 and latches and innermost != 1:
@@ -570,8 +571,34 @@ def _interleave_metadata(module: ir.Module, count: int) -> ir.values.MDValue:
     return loop
 
 
+# Side of the blocks a transposing nest is walked in: 16 x 16 elements read 16 rows of the
+# operand, one cache line of each (f32), well within L1. 512 x 512 f32 .T: 0.58 -> 0.09 ms
+# (JAX: 0.12); 8 was as fast, 32 twice as slow, in float32 and float64.
+TRANSPOSE_TILE = 16
+
+
+def _transpose_tile(ops: Sequence[Op], shape: tuple[int, ...], n: int) -> int:
+    """The block side for a nest over ``shape`` (innermost loop of ``n`` elements) that
+    transposes a matrix: the operand's rows run down the output's columns, so walking
+    rows of the output would touch a new cache line of the operand per element."""
+    if len(shape) < 2 or n != shape[-1] or min(shape[-2:]) < 2 * TRANSPOSE_TILE:
+        return 0
+    last = len(shape) - 1
+    transposes = any(op.prim is P.transpose and op.outputs[0].type.shape == shape
+                     and op.params["permutation"][-2] == last for op in ops)
+    return TRANSPOSE_TILE if transposes else 0
+
+
 def _nest(b: ir.IRBuilder, body: Callable[[list[ir.Value]], None], sizes: list[int],
-          start: ir.Value, count: ir.Value | None) -> None:
+          start: ir.Value, count: ir.Value | None, tile: int = 0) -> None:
+    if tile and len(sizes) >= 2:
+        *outer, rows, cols = sizes
+        if count is not None and not outer:  # a thread's share of the rows
+            tiled_pair(b, count, cols, lambda r, c: body([r, c]), tile, row_start=start)
+            return
+        _nest(b, lambda ivs: tiled_pair(b, rows, cols, lambda r, c: body([*ivs, r, c]), tile),
+              outer, start, count)
+        return
     if count is None or not sizes:
         loop_nest(b, sizes, body)
         return

@@ -70,8 +70,25 @@ def test_transpose(perm) -> None:
     _check1(P.transpose, [tt((2, 3, 5), I32)], permutation=perm)
 
 
-def test_transpose_2d_large() -> None:
-    _check1(P.transpose, [tt((67, 129), F32)], permutation=(1, 0))
+@pytest.mark.parametrize("shape, perm, dtype", [
+    ((67, 129), (1, 0), F32),  # walked in blocks, partial ones at both edges
+    ((64, 48), (1, 0), F64),  # whole blocks
+    ((3, 40, 50), (0, 2, 1), I32), ((2, 33, 70), (0, 2, 1), BOOL),  # a stack of matrices
+    ((40, 3, 50), (2, 1, 0), F32),  # not a matrix transpose: rows, unblocked
+    ((520, 1030), (1, 0), F32),  # enough work to split the blocked rows across threads
+], ids=str)
+def test_transpose_large(shape, perm, dtype) -> None:
+    _check1(P.transpose, [tt(shape, dtype)], permutation=perm)
+
+
+def test_fused_transpose_is_blocked_and_right() -> None:
+    # exp(x).T + y in one region: the transposing read inside a fusion.
+    x, y = Var(tt((96, 80), F32)), Var(tt((80, 96), F32))
+    e = op(P.exp, x)
+    t = op(P.transpose, e.out, permutation=(1, 0))
+    s = op(P.add, t.out, y)
+    region = Function((x, y), (e, t, s), (s.out,))
+    check(fused(region), _args(region, 0, -2, 2), 2e-6, 1e-6)
 
 
 @pytest.mark.parametrize("src, dims", [((1, 3, 1), (0, 2)), ((1,), (0,)), ((4, 1), (1,))],

@@ -7,6 +7,8 @@ from llax.ir.prims.callbacks import *  # noqa: F403
 from llax.ir.prims.collectives import *  # noqa: F403
 from llax.ir.prims.complex import *  # noqa: F403
 from llax.ir.prims.control_flow import *  # noqa: F403
+from llax.ir.prims.convolution import *  # noqa: F403
+from llax.ir.prims.cumulative import *  # noqa: F403
 from llax.ir.prims.custom import *  # noqa: F403
 from llax.ir.prims.elementwise import *  # noqa: F403
 from llax.ir.prims.fft import *  # noqa: F403
@@ -17,3 +19,4 @@ from llax.ir.prims.random import *  # noqa: F403
 from llax.ir.prims.reduce import *  # noqa: F403
 from llax.ir.prims.shape import *  # noqa: F403
 from llax.ir.prims.sort import *  # noqa: F403
+from llax.ir.prims.windows import *  # noqa: F403

@@ -1,0 +1,1 @@
+"""``llax.example_libraries.optimizers`` (JAX's API)."""

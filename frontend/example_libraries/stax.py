@@ -1,0 +1,1 @@
+"""``llax.example_libraries.stax`` (JAX's API)."""

@@ -1,0 +1,3 @@
+"""``lax``'s convolutions and their shape helpers."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""``lax``'s cumulative reductions."""
+
+__all__: list[str] = []

@@ -1,0 +1,1 @@
+"""``llax.nn.initializers`` (all of ``jax.nn.initializers``)."""

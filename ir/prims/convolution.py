@@ -1,0 +1,3 @@
+"""Primitives: convolution."""
+
+__all__: list[str] = []

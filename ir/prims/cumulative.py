@@ -1,0 +1,3 @@
+"""Primitives: cumulative."""
+
+__all__: list[str] = []

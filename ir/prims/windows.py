@@ -1,0 +1,3 @@
+"""Primitives: windows."""
+
+__all__: list[str] = []

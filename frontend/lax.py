@@ -729,7 +729,7 @@ def conj(x: Any) -> Any:
         return convert_element_type(x, dtypes.complex_of(x.dtype))
     return bind(P.conj, (x,), {"input_dtype": x.dtype})
 
-from llax.frontend.lax_fft import FftType, fft  # noqa: E402,F401  (JAX's lax.fft, lax.FftType)
 from llax.frontend.lax_conv import *  # noqa: E402,F403  (convolutions)
 from llax.frontend.lax_cumulative import *  # noqa: E402,F403  (cumsum, cummax, ...)
+from llax.frontend.lax_fft import FftType, fft  # noqa: E402,F401  (JAX's lax.fft, lax.FftType)
 from llax.frontend.lax_windows import *  # noqa: E402,F403  (reduce_window, pooling)

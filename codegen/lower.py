@@ -672,6 +672,7 @@ def _register_rules() -> None:
     # the rule tables.
     import llax.codegen.callbacks  # noqa: F401
     import llax.codegen.control_flow  # noqa: F401
+    import llax.codegen.conv  # noqa: F401
     import llax.codegen.indexing  # noqa: F401
     import llax.codegen.lapack  # noqa: F401
     import llax.codegen.numpy_routines  # noqa: F401

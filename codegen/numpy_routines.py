@@ -27,10 +27,10 @@ from llax.ir.reference import reference
 NUMPY_ROUTINES = (P.fft, P.eig)
 
 
-def _lower_by_reference(kb: KernelBuilder, op: Op, outs: list[ir.Value]) -> None:
+def lower_by_reference(kb: KernelBuilder, op: Op, outs: list[ir.Value]) -> None:
     routine = functools.partial(reference[op.prim], **op.rule_params)
     callbacks.lower_host_call(kb, op, outs, routine, trusted=True)
 
 
 for _prim in NUMPY_ROUTINES:
-    OPAQUE_RULES[_prim] = _lower_by_reference
+    OPAQUE_RULES[_prim] = lower_by_reference

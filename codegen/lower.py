@@ -677,6 +677,7 @@ def _register_rules() -> None:
     import llax.codegen.lapack  # noqa: F401
     import llax.codegen.numpy_routines  # noqa: F401
     import llax.codegen.sort  # noqa: F401
+    import llax.codegen.windows  # noqa: F401
 
 
 _register_rules()

@@ -1,10 +1,10 @@
 """Cumulative ops: cumsum, cumprod, cumulative_sum/prod, nancumsum, diff, ediff1d, gradient,
 trapezoid.
 
-There is no cumulative-sum primitive: a cumulative reduction is ``lax.associative_scan`` of
-the binary op (about 2 log2(n) rounds of elementwise ops on halves, the formulation XLA's CPU
-backend uses for JAX's ``cumsum``), so it is differentiable and batchable through the
-elementwise primitives it is made of.
+cumsum and cumprod (and their array-API and NaN-skipping forms) bind the ``cumsum`` and
+``cumprod`` primitives through ``lax``, as JAX's do, after converting to JAX's accumulation
+dtype. Importing this module registers the cumulative primitives' transformation rules
+(they build on the autodiff machinery, which imports ``lax`` itself, so ``lax`` cannot).
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
+import llax.transforms.cumulative_rules  # noqa: F401  (JVP, transpose and vmap rules)
 from llax.frontend import lax
-from llax.frontend.control_flow import associative_scan
 from llax.frontend.jnp._coerce import as_array, convert, promote_dtypes
 from llax.frontend.jnp._dtypes import requested_dtype
 from llax.frontend.jnp._manipulation import broadcast_to, concatenate, moveaxis, ravel
@@ -36,16 +36,11 @@ def _check_out(name: str, out: Any) -> None:
         raise NotImplementedError(f"The 'out' argument to jnp.{name} is not supported")
 
 
-def scan_along(combine: Callable[[Any, Any], Any], x: Any, axis: int,
-               reverse: bool = False) -> Any:
-    """Inclusive prefix combination of ``x`` along ``axis`` by an associative ``combine``."""
-    return associative_scan(combine, x, reverse=reverse, axis=axis)
-
-
-def _cumulative(name: str, combine: Callable[[Any, Any], Any], a: Any, axis: int | None,
+def _cumulative(name: str, combine: Callable[..., Any], a: Any, axis: int | None,
                 dtype: Any, out: Any, nan_fill: Any = None,
                 promote_integers: bool = False) -> Any:
-    """The cumulative reduction ``combine`` of ``a`` (flattened if ``axis`` is None), in JAX's
+    """The cumulative reduction ``combine`` (``lax.cumsum`` or ``lax.cumprod``) of ``a``
+    (flattened if ``axis`` is None), in JAX's
     dtypes: bools (and narrow ints if ``promote_integers``) accumulate in the default int, a
     requested bool dtype counts non-zeros, and the result is never weak."""
     _check_out(name, out)
@@ -67,27 +62,27 @@ def _cumulative(name: str, combine: Callable[[Any, Any], Any], a: Any, axis: int
                 x = _not_equal(x, 0)
             compute = dtypes.default_int()
     x = convert(x, compute, False)
-    return convert(scan_along(combine, x, axis), result, False)
+    return convert(combine(x, axis), result, False)
 
 
 def cumsum(a: Any, axis: int | None = None, dtype: Any = None, out: None = None) -> Any:
     """Cumulative sum of ``a`` along ``axis`` (of the flattened ``a`` if None)."""
-    return _cumulative("cumsum", lax.add, a, axis, dtype, out)
+    return _cumulative("cumsum", lax.cumsum, a, axis, dtype, out)
 
 
 def cumprod(a: Any, axis: int | None = None, dtype: Any = None, out: None = None) -> Any:
     """Cumulative product of ``a`` along ``axis`` (of the flattened ``a`` if None)."""
-    return _cumulative("cumprod", lax.mul, a, axis, dtype, out)
+    return _cumulative("cumprod", lax.cumprod, a, axis, dtype, out)
 
 
 def nancumsum(a: Any, axis: int | None = None, dtype: Any = None, out: None = None) -> Any:
     """``cumsum`` with NaNs counted as zero."""
-    return _cumulative("nancumsum", lax.add, a, axis, dtype, out, nan_fill=0)
+    return _cumulative("nancumsum", lax.cumsum, a, axis, dtype, out, nan_fill=0)
 
 
 def nancumprod(a: Any, axis: int | None = None, dtype: Any = None, out: None = None) -> Any:
     """``cumprod`` with NaNs counted as one."""
-    return _cumulative("nancumprod", lax.mul, a, axis, dtype, out, nan_fill=1)
+    return _cumulative("nancumprod", lax.cumprod, a, axis, dtype, out, nan_fill=1)
 
 
 def _array_api_cumulative(name: str, what: str, combine: Callable, initial: int, x: Any,
@@ -116,14 +111,14 @@ def cumulative_sum(x: Any, /, *, axis: int | None = None, dtype: Any = None,
                    include_initial: bool = False) -> Any:
     """The array API's cumulative sum: ``axis`` is required above one dimension, narrow
     integers accumulate in the default int, and ``include_initial`` prepends the zero."""
-    return _array_api_cumulative("cumulative_sum", "sum", lax.add, 0, x, axis, dtype,
+    return _array_api_cumulative("cumulative_sum", "sum", lax.cumsum, 0, x, axis, dtype,
                                  include_initial, promote_integers=True)
 
 
 def cumulative_prod(x: Any, /, *, axis: int | None = None, dtype: Any = None,
                     include_initial: bool = False) -> Any:
     """The array API's cumulative product (``include_initial`` prepends the one)."""
-    return _array_api_cumulative("cumulative_prod", "product", lax.mul, 1, x, axis, dtype,
+    return _array_api_cumulative("cumulative_prod", "product", lax.cumprod, 1, x, axis, dtype,
                                  include_initial, promote_integers=False)
 
 

@@ -46,6 +46,11 @@ __version__ = "0.1.0"
 
 jacobian = jacrev  # JAX's alias
 
+# The derivative and batching rules of primitives that llax.frontend.lax binds itself. The
+# transformations import lax, so lax cannot import these: they load once all three exist.
+import llax.transforms.conv_rules  # noqa: E402,F401
+import llax.transforms.window_rules  # noqa: E402,F401
+
 # Public module name -> implementing module.
 _ALIASES = {
     "numpy": "llax.frontend.jnp",

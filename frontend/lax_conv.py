@@ -129,8 +129,6 @@ def conv_general_dilated(lhs: Any, rhs: Any, window_strides: Sequence[int],
                          precision: Any = None, preferred_element_type: Any = None) -> Any:
     """The general n-d convolution (llax.ir.prims.convolution says what each argument
     does); ``padding`` is 'SAME', 'SAME_LOWER', 'VALID' or ``(lo, hi)`` per spatial axis."""
-    import llax.transforms.conv_rules  # noqa: F401  (JVP, transpose and batching rules)
-
     x = as_array(lhs, "conv_general_dilated")
     w = as_array(rhs, "conv_general_dilated", 1)
     dn = conv_dimension_numbers(x.shape, w.shape, dimension_numbers)

@@ -30,10 +30,6 @@ __all__ = ["reduce_window", "reduce_window_shape_tuple", "select_and_gather_add"
            "select_and_scatter_add"]
 
 
-def _rules() -> None:
-    import llax.transforms.window_rules  # noqa: F401  (JVP, transpose and batching rules)
-
-
 def _ints(name: str, values: Sequence[int] | None, rank: int, default: int = 1
           ) -> tuple[int, ...]:
     if values is None:
@@ -94,7 +90,6 @@ def reduce_window(operand: Any, init_value: Any, computation: Callable,
     with ``init_value`` the same structure of scalars)."""
     from llax.frontend.tree_util import tree_flatten, tree_unflatten
 
-    _rules()
     xs, tree = tree_flatten(operand)
     inits, init_tree = tree_flatten(init_value)
     if init_tree != tree:
@@ -158,7 +153,6 @@ def select_and_gather_add(tangents: Any, operand: Any, select_prim: Any,
     for ``lax.ge``, minimum for ``lax.le``): the tangent of max/min pooling."""
     from llax.transforms.window_rules import select_prim_name
 
-    _rules()
     t, x = as_array(tangents, "select_and_gather_add"), as_array(operand,
                                                                 "select_and_gather_add", 1)
     return bind(P.select_and_gather_add, (t, x), {
@@ -175,7 +169,6 @@ def select_and_scatter_add(source: Any, operand: Any, select_prim: Any,
     (max-pooling's gradient): an array of ``operand``'s shape."""
     from llax.transforms.window_rules import select_prim_name
 
-    _rules()
     s, x = as_array(source, "select_and_scatter_add"), as_array(operand,
                                                                "select_and_scatter_add", 1)
     return bind(P.select_and_scatter_add, (s, x), {

@@ -798,6 +798,16 @@ ELSEWHERE = {
               "test_linalg_qr.py" for name in ("eig", "geqrf", "householder_product")},
     "fft": "linear: vmap vs loop, grad/jacfwd/jacrev/vjp vs JAX, transposes vs the matrix "
            "(test_fft.py)",
+    "conv_general_dilated": "bilinear, two operands of their own ranks: JVP and grad vs JAX, "
+                            "the VJP by the inner-product test, vmap of each operand vs JAX "
+                            "(test_lax_conv.py)",
+    **{name: "windows over the operand's own axes: grad vs JAX and finite differences, "
+             "vmap vs a loop (test_lax_windows.py)"
+       for name in ("reduce_window_sum", "reduce_window_max", "reduce_window_min",
+                    "select_and_gather_add", "select_and_scatter_add")},
+    **{name: "an axis param: JVP/grad vs JAX and finite differences, vmap vs a loop "
+             "(test_lax_cumulative.py)"
+       for name in ("cumsum", "cumprod", "cummax", "cummin", "cumlogsumexp")},
     "fusion": "only the fusion pass makes it, after every transformation (test_fuse.py)",
     "psum": "needs a named axis (test_vmap.py, test_autodiff_prims.py)",
     "pmax": "needs a named axis (test_vmap.py)",

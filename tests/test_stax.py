@@ -199,3 +199,75 @@ def test_training_run_matches_jax():
         losses[name] = history
     np.testing.assert_allclose(losses["llax"], losses["jax"], rtol=1e-5)
     assert losses["llax"][-1] < losses["llax"][0]
+
+
+@pytest.mark.parametrize("make,shape", [
+    (lambda s: s.Conv(4, (3, 3)), (2, 8, 8, 3)),
+    (lambda s: s.Conv(4, (3, 2), (2, 2), "SAME"), (2, 7, 8, 3)),
+    (lambda s: s.GeneralConv(("NCHW", "OIHW", "NCHW"), 4, (3, 3), padding=[(1, 0), (2, 1)]),
+     (2, 3, 8, 8)),
+    (lambda s: s.GeneralConv(("NWC", "WIO", "NWC"), 2, (3,), (2,), "SAME",
+                             W_init=s.randn(0.3), b_init=s.ones), (2, 9, 3)),
+    (lambda s: s.ConvTranspose(4, (3, 3), (2, 2), "SAME"), (2, 5, 5, 3)),
+    (lambda s: s.ConvTranspose(2, (2, 3)), (2, 5, 5, 3)),
+    (lambda s: s.Conv1DTranspose(2, (3,), (2,), "VALID"), (2, 6, 3)),
+    (lambda s: s.GeneralConvTranspose(("NCHW", "IOHW", "NCHW"), 3, (2, 2), (2, 1), "SAME"),
+     (2, 2, 4, 5)),
+])
+def test_conv_layers(make, shape):
+    check_layer(make, shape, rtol=1e-5, atol=2e-6)
+
+
+@pytest.mark.parametrize("make,shape", [
+    (lambda s: s.MaxPool((2, 2)), (2, 6, 6, 3)),
+    (lambda s: s.MaxPool((3, 3), (2, 2), "SAME"), (2, 7, 6, 3)),
+    (lambda s: s.MaxPool((2,), spec="NWC"), (2, 5, 3)),
+    (lambda s: s.SumPool((2, 2), (2, 2)), (2, 6, 6, 3)),
+    (lambda s: s.SumPool((2, 3), (1, 2), "SAME", spec="NCHW"), (2, 3, 5, 6)),
+    (lambda s: s.AvgPool((3, 3), (1, 1), "SAME"), (2, 5, 6, 3)),
+    (lambda s: s.AvgPool((2, 2), (2, 2), "SAME", spec="NCHW"), (2, 3, 5, 6)),
+    (lambda s: s.AvgPool((2, 2)), (1, 4, 4, 2)),
+])
+def test_pooling_layers(make, shape):
+    check_layer(make, shape)
+
+
+def cnn(s):
+    return s.serial(s.Conv(4, (3, 3), padding="SAME"), s.Relu, s.MaxPool((2, 2), (2, 2)),
+                    s.Conv(6, (3, 3)), s.BatchNorm(), s.Tanh, s.AvgPool((2, 2)), s.Flatten,
+                    s.Dense(3), s.LogSoftmax)
+
+
+def test_cnn_init_and_apply():
+    check_layer(cnn, (4, 10, 10, 2), rtol=1e-4, atol=1e-5)
+
+
+def test_cnn_training_run_matches_jax():
+    """Conv, pooling, BatchNorm and Dense trained with adam under jit(grad): JAX's losses."""
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(8, 10, 10, 2)).astype(np.float32)
+    y = np.eye(3, dtype=np.float32)[np.arange(8) % 3]
+    losses = {}
+    for name, lib, stax, opt, np_ in [("jax", jax, jstax, jopt, jax.numpy),
+                                      ("llax", llax, lstax, lopt, jnp)]:
+        init, apply = cnn(stax)
+        _, params = init(lib.random.key(3), (-1, 10, 10, 2))
+
+        def loss(p, apply=apply, np_=np_):
+            return -np_.mean(np_.sum(apply(p, x) * y, axis=-1))
+
+        opt_init, opt_update, get_params = opt.adam(0.01)
+
+        @lib.jit
+        def step(i, state, loss=loss, lib=lib, opt_update=opt_update, get_params=get_params):
+            value, g = lib.value_and_grad(loss)(get_params(state))
+            return opt_update(i, g, state), value
+
+        state = opt_init(params)
+        history = []
+        for i in range(6):
+            state, value = step(i, state)
+            history.append(float(value))
+        losses[name] = history
+    np.testing.assert_allclose(losses["llax"], losses["jax"], rtol=2e-5)
+    assert losses["llax"][-1] < losses["llax"][0]

@@ -38,8 +38,10 @@ def window_view(x: np.ndarray, window_dimensions: Sequence[int], window_strides:
     dilated, padded copy)."""
     x = dilated_padded(x, padding, base_dilation, fill)
     spans = [dilate_dim(k, d) for k, d in zip(window_dimensions, window_dilation)]
-    if any(n < s for n, s in zip(x.shape, spans)):
-        return np.zeros((0,) * x.ndim + tuple(window_dimensions), x.dtype)
+    if any(n < s for n, s in zip(x.shape, spans)) or x.size == 0:
+        positions = tuple(max(0, (n - s) // st + 1) for n, s, st in zip(x.shape, spans,
+                                                                          window_strides))
+        return np.zeros(positions + tuple(window_dimensions), x.dtype)
     view = sliding_window_view(x, spans)
     return view[(*(slice(None, None, s) for s in window_strides),
                  *(slice(None, None, d) for d in window_dilation))]

@@ -8,18 +8,24 @@ Imported by llax.frontend.lax_windows, which registers them with the transformat
 - ``reduce_window_max``/``_min``: the tangent at the selected element of each window,
   ``select_and_gather_add`` (JAX's rule).
 - ``select_and_gather_add`` is linear in its tangents and ``select_and_scatter_add`` in
-  its source; each is the other's transpose (undilated windows, as JAX supports).
+  its source; each is the other's transpose. Dilated windows, which
+  ``select_and_scatter_add`` does not take (nor does JAX differentiate them), scatter to
+  the selected elements found by a fold.
 - Batching puts a window of 1 on the mapped axis.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
+
+import numpy as np
 
 from llax.frontend import lax
 from llax.frontend.core import bind
 from llax.ir import prims as P
 from llax.ir.prims.convolution import dilate_dim
+from llax.ir.reference_windows import identity
 from llax.transforms.batching import batching_rules
 from llax.transforms.batching_rules import batch_at, batch_size
 from llax.transforms.jvp import jvp_rules
@@ -80,19 +86,42 @@ def _reduce_window_sum_transpose(ct, x, *, window_dimensions, window_strides, pa
 transpose_rules[P.reduce_window_sum] = _reduce_window_sum_transpose
 
 
-def _undilated(name: str, base_dilation, window_dilation) -> None:
-    if any(d != 1 for d in (*base_dilation, *window_dilation)):
-        raise NotImplementedError(f"the transpose of {name} with dilated windows (as in JAX)")
-
-
 def _select_and_gather_add_transpose(ct, t, x, *, select_prim, window_dimensions,
                                      window_strides, padding, base_dilation, window_dilation):
     assert is_linear(t) and not is_linear(x)
-    _undilated("select_and_gather_add", base_dilation, window_dilation)
+    if any(d != 1 for d in (*base_dilation, *window_dilation)):
+        return [_scatter_to_selected(ct, x, select_prim, window_dimensions, window_strides,
+                                     padding, base_dilation, window_dilation), None]
     out = bind(P.select_and_scatter_add, (ct, x), {
         "select_prim": select_prim, "window_dimensions": tuple(window_dimensions),
         "window_strides": tuple(window_strides), "padding": tuple(padding)})
     return [out, None]
+
+
+def _scatter_to_selected(ct, x, select_prim, window_dimensions, window_strides, padding,
+                         base_dilation, window_dilation):
+    """The transpose for dilated windows, which ``select_and_scatter_add`` (as XLA's) does
+    not take: the flat index of each window's selected element, by a fold over (value,
+    index) pairs (a strictly better candidate replaces the current one, so the first
+    extreme stays), then a scatter-add of the cotangents there. Padding and holes carry
+    the index ``x.size``, out of bounds, so their cotangents are dropped."""
+    from llax.frontend.lax_windows import reduce_window
+
+    better = lax.gt if select_prim == "ge" else lax.lt
+    size = math.prod(x.shape)
+    flat_index = lax.reshape(lax.iota(np.int32, size), tuple(x.shape))
+
+    def pick(a, b):
+        take = better(b[0], a[0])
+        return lax.select(take, b[0], a[0]), lax.select(take, b[1], a[1])
+
+    init = np.asarray(identity("max" if select_prim == "ge" else "min", x.dtype), x.dtype)
+    _, chosen = reduce_window((x, flat_index), (init, np.int32(size)), pick,
+                              window_dimensions, window_strides, padding, base_dilation,
+                              window_dilation)
+    spread = lax.full((size,), 0, ct.dtype).at[lax.reshape(chosen, (chosen.size,))].add(
+        lax.reshape(ct, (ct.size,)), mode="drop")
+    return lax.reshape(spread, tuple(x.shape))
 
 
 def _select_and_scatter_add_transpose(ct, s, x, *, select_prim, window_dimensions,

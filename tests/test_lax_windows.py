@@ -24,6 +24,8 @@ WINDOWS = {
     "overlapping_1d": ((9,), (4,), (1,), "SAME_LOWER", None, None),
     "window_too_big": ((2, 3), (3, 4), (1, 1), "VALID", None, None),
     "empty": ((0, 4), (1, 2), (1, 1), "VALID", None, None),
+    # enough work to be split over the thread pool
+    "large_pool": ((16, 64, 64, 16), (1, 2, 2, 1), (1, 2, 2, 1), "VALID", None, None),
 }
 MONOIDS = {"add": 0, "max": -np.inf, "min": np.inf}
 
@@ -162,6 +164,21 @@ def test_select_and_scatter_add_vs_jax(select: str) -> None:
     want_g = jw._select_and_gather_add(t, x, prim, window, strides, pads, (1,) * 4, (1,) * 4)
     _close(lax.select_and_gather_add(t, x, mine, window, strides, pads, (1,) * 4, (1,) * 4),
            want_g)
+
+
+@pytest.mark.parametrize("window, strides", [((1, 2, 2, 1), (1, 2, 2, 1)),
+                                             ((1, 3, 3, 1), (1, 2, 2, 1)),  # overlapping
+                                             ((2, 3, 1, 1), (1, 2, 1, 1))])  # along axis 0
+def test_large_max_pool_grad_vs_jax(window, strides) -> None:
+    """Max-pool gradients big enough to be split over the thread pool (where windows
+    do not overlap along the split axis)."""
+    x = np.random.default_rng(8).standard_normal((16, 40, 40, 16)).astype(np.float32)
+
+    def loss(lib):
+        return lambda x: lib.numpy.sum(lib.numpy.cos(lib.lax.reduce_window(
+            x, -np.inf, lib.lax.max, window, strides, "SAME")))
+
+    _close(llax.jit(llax.grad(loss(llax)))(x), jax.grad(loss(jax))(x))
 
 
 def test_scatter_and_gather_are_each_others_transpose() -> None:

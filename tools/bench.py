@@ -591,6 +591,84 @@ def bench_einsum() -> list[Row]:
                         batched_matmul(np, None), a, b)]
 
 
+CNN_BATCH = 64
+CONV_NHWC = ("NHWC", "HWIO", "NHWC")
+
+
+def _cnn_problem() -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+    """Issue 13's CNN: conv3x3(1->32) relu maxpool2 conv3x3(32->64) relu maxpool2
+    dense(3136->10), NHWC, float32 params, a batch of 28x28 images, one-hot labels."""
+    rng = np.random.default_rng(0)
+
+    def init(*shape: int) -> np.ndarray:
+        return (rng.standard_normal(shape) / np.sqrt(np.prod(shape[:-1]))).astype(np.float32)
+
+    params = [init(3, 3, 1, 32), np.zeros(32, np.float32), init(3, 3, 32, 64),
+              np.zeros(64, np.float32), init(7 * 7 * 64, 10), np.zeros(10, np.float32)]
+    x = rng.standard_normal((CNN_BATCH, 28, 28, 1)).astype(np.float32)
+    y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, CNN_BATCH)]
+    return params, x, y
+
+
+def _cnn_train_step(jax_mod: Any, xp: Any, lr: float = 0.01) -> Callable[..., Any]:
+    """``(params, x, y) -> new params``: the CNN's softmax cross-entropy, one SGD step."""
+    lax = jax_mod.lax
+
+    def block(h, w, b):
+        h = lax.conv_general_dilated(h, w, (1, 1), "SAME", dimension_numbers=CONV_NHWC)
+        h = jax_mod.nn.relu(h + b)
+        return lax.reduce_window(h, -xp.inf, lax.max, (1, 2, 2, 1), (1, 2, 2, 1), "VALID")
+
+    def loss_fn(params, x, y):
+        w1, b1, w2, b2, w3, b3 = params
+        h = block(block(x, w1, b1), w2, b2)
+        logits = h.reshape(h.shape[0], -1) @ w3 + b3
+        return -xp.mean(xp.sum(y * jax_mod.nn.log_softmax(logits), axis=-1))
+
+    def train_step(params, x, y):
+        grads = jax_mod.grad(loss_fn)(params, x, y)
+        return [p - lr * g for p, g in zip(params, grads)]
+
+    return train_step
+
+
+def bench_cnn() -> list[Row]:
+    """Issue 13's targets: the CNN training step and its first call (at most 0.25x JAX)."""
+    params_np, x_np, y_np = _cnn_problem()
+    step_row = Row(f"CNN train step (2 conv+pool, dense), batch {CNN_BATCH}, f32", 0.0)
+    first_row = Row("CNN train step first call (trace+compile)", 0.0)
+    for side, mod, xp, block in _sides():
+        params = [xp.asarray(p) for p in params_np]
+        x, y = xp.asarray(x_np), xp.asarray(y_np)
+        step = mod.jit(_cnn_train_step(mod, xp))
+        setattr(step_row, side, median_time(lambda s=step, p=params, x=x, y=y, bl=block:
+                                            bl(s(p, x, y)), repeat=7))
+
+        def make(mod=mod, xp=xp, params=params, x=x, y=y, block=block) -> Callable[[], object]:
+            fresh = mod.jit(_cnn_train_step(mod, xp))  # new function objects: nothing cached
+            return lambda: block(fresh(params, x, y))
+
+        setattr(first_row, side, once_time(make, repeat=3))
+    return [step_row, first_row]
+
+
+def bench_conv() -> list[Row]:
+    """A jitted 3x3 convolution, NHWC 8x56x56x64 by HWIO 3x3x64x64, SAME (issue 13's target:
+    at most 0.35x JAX)."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((8, 56, 56, 64)).astype(np.float32)
+    w = (rng.standard_normal((3, 3, 64, 64)) / 24).astype(np.float32)
+
+    def conv(jnp: Any, lax: Any) -> Callable[[Any, Any], Any]:
+        return lambda x, w: lax.conv_general_dilated(x, w, (1, 1), "SAME",
+                                                     dimension_numbers=CONV_NHWC)
+
+    row = _jitted_row("jit(conv_general_dilated) 8x56x56x64 3x3x64x64 SAME f32", conv,
+                      lambda x, w: None, x, w)
+    row.numpy = None  # NumPy has no convolution of its own
+    return [row]
+
+
 WORKLOADS: dict[str, Callable[[], list[Row]]] = {
     "dispatch": bench_dispatch,
     "selu": bench_selu,
@@ -598,6 +676,8 @@ WORKLOADS: dict[str, Callable[[], list[Row]]] = {
     "compile": bench_compile,
     "linreg": bench_linreg,
     "mlp": bench_mlp,
+    "cnn": bench_cnn,
+    "conv": bench_conv,
     "vmap": bench_vmap,
     "fori": bench_fori,
     "rnn": bench_rnn,

@@ -57,7 +57,10 @@ INTERLEAVE: dict[Primitive, int] = {}
 
 # Rules that handle float16 themselves (they only move or reinterpret values).
 # nextafter steps one f16 ulp, which a detour through f32 would lose.
-_F16_NATIVE = {P.convert_element_type, P.select_n, P.nextafter, P.bitcast_convert_type}
+# reduce_precision works on the operand's own bit pattern (a float16 operand's exponent range
+# is not float32's).
+_F16_NATIVE = {P.convert_element_type, P.select_n, P.nextafter, P.bitcast_convert_type,
+               P.reduce_precision}
 
 
 def register(*prims: Primitive) -> Callable[[Rule], Rule]:
@@ -354,6 +357,37 @@ def _nextafter(b, args, it, ot, params):
     return b.select(b.fcmp_unordered("uno", x, y), b.fadd(x, y), r)  # nan in, nan out
 
 
+@register(P.reduce_precision)
+def _reduce_precision(b, args, it, ot, params):
+    # The reference's bit-level rounding (llax.ir.reference._reduce_precision), branch-free.
+    (x,) = args
+    info = np.finfo(it[0].dtype)
+    src_mantissa, src_exponent = int(info.nmant), int(info.nexp)
+    ity = ir.IntType(8 * it[0].dtype.itemsize)
+    mantissa_bits, exponent_bits = params["mantissa_bits"], params["exponent_bits"]
+
+    def c(v: int) -> ir.Constant:
+        return ir.Constant(ity, v & ((1 << ity.width) - 1))
+
+    bits = b.bitcast(x, ity)
+    if mantissa_bits < src_mantissa:
+        shift = src_mantissa - mantissa_bits
+        last = 1 << shift
+        odd = b.and_(b.lshr(bits, c(shift)), c(1))
+        bits = b.and_(b.add(b.add(bits, odd), c((last >> 1) - 1)), c(~(last - 1)))
+    if exponent_bits < src_exponent:
+        bias = (1 << (src_exponent - 1)) - 1
+        reduced_bias = (1 << (exponent_bits - 1)) - 1
+        exponent_mask = ((1 << src_exponent) - 1) << src_mantissa
+        exponent = b.and_(bits, c(exponent_mask))
+        sign = b.and_(bits, c(1 << (ity.width - 1)))
+        too_big = b.icmp_unsigned(">", exponent, c((bias + reduced_bias) << src_mantissa))
+        too_small = b.icmp_unsigned("<=", exponent, c((bias - reduced_bias) << src_mantissa))
+        bits = b.select(too_big, b.or_(sign, c(exponent_mask)),
+                        b.select(too_small, sign, bits))
+    return b.select(b.fcmp_unordered("uno", x, x), x, b.bitcast(bits, x.type))
+
+
 # --- transcendental and rounding -----------------------------------------------------------
 
 def _transcendental(name: str) -> Rule:
@@ -406,6 +440,10 @@ def _not(b, args, it, ot, params):
 
 register(P.population_count)(
     lambda b, args, it, ot, params: intrinsic(b, "ctpop", args, args[0].type))
+# is_zero_poison = false: clz(0) is the width, as XLA's.
+register(P.clz)(
+    lambda b, args, it, ot, params: intrinsic(b, "ctlz", [args[0], ir.Constant(I1, 0)],
+                                              args[0].type))
 register(P.and_)(lambda b, args, it, ot, params: b.and_(*args))
 register(P.or_)(lambda b, args, it, ot, params: b.or_(*args))
 register(P.xor)(lambda b, args, it, ot, params: b.xor(*args))

@@ -10,6 +10,7 @@ current JAX.
 
 from __future__ import annotations
 
+import builtins
 import enum
 import operator
 from collections.abc import Sequence
@@ -40,6 +41,13 @@ from llax.frontend.jnp._coerce import broadcast_in_dim as _broadcast_in_dim
 from llax.frontend.jnp._dtypes import requested_dtype
 from llax.ir import dtypes
 from llax.ir import prims as P
+from llax.ir.prims.indexing import (
+    GatherDimensionNumbers,
+    GatherScatterMode,
+    ScatterDimensionNumbers,
+    as_gather_dnums,
+    as_scatter_dnums,
+)
 from llax.ir.promotion import dtype_of_value
 
 _NO_PARAMS: dict = {}
@@ -158,6 +166,38 @@ sqrt, rsqrt, cbrt, floor, ceil, erf, erfc, erf_inv, is_finite, square = (
 bitwise_not = _unary(P.not_, "bitwise_not")
 population_count = _unary(P.population_count, "population_count")
 
+
+def clz(x: Any) -> Any:
+    """Elementwise count of leading zero bits of an integer array (its width for 0)."""
+    x = as_array(x, "clz")
+    if dtypes.kind(x.dtype) not in "iu" or dtypes.is_bool(x.dtype):
+        raise TypeError(f"clz does not accept dtype {x.dtype}. Accepted dtypes are subtypes "
+                        "of integer.")
+    return bind(P.clz, (x,), _NO_PARAMS)
+
+
+def _static_int(value: Any, what: str) -> int:
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(f"{what} must be a concrete integer, got {value!r}") from None
+
+
+def reduce_precision(operand: Any, exponent_bits: int, mantissa_bits: int) -> Any:
+    """``operand`` rounded to a float format of ``exponent_bits`` exponent and
+    ``mantissa_bits`` mantissa bits, kept in its dtype (XLA's ReducePrecision)."""
+    params = {"exponent_bits": _static_int(exponent_bits,
+                                           "exponent_bits argument of lax.reduce_precision"),
+              "mantissa_bits": _static_int(mantissa_bits,
+                                           "mantissa_bits argument of lax.reduce_precision")}
+    return bind(P.reduce_precision, (as_array(operand, "reduce_precision"),), params)
+
+
+def reciprocal(x: Any) -> Any:
+    """``1 / x`` elementwise (of an inexact array)."""
+    x = as_array(x, "reciprocal")
+    return div(scalar_constant(1, x.dtype, x.weak_type), x)
+
 add = _binary(P.add, "add", "add")
 sub = _binary(P.sub, "sub", "subtract")
 mul = _binary(P.mul, "mul", "multiply")
@@ -166,7 +206,12 @@ rem = _binary(P.rem, "rem", "remainder")
 max = _binary(P.max, "max", "maximum")
 min = _binary(P.min, "min", "minimum")
 atan2 = _binary(P.atan2, "atan2", "arctan2")
-nextafter = _binary(P.nextafter, "nextafter", "nextafter")
+_nextafter = _binary(P.nextafter, "nextafter", "nextafter")
+
+
+def nextafter(x1: Any, x2: Any) -> Any:
+    """The next float after ``x1`` towards ``x2``, elementwise."""
+    return _nextafter(x1, x2)
 eq, ne, lt, le, gt, ge = (
     _binary(getattr(P, n), n, j) for n, j in (
         ("eq", "equal"), ("ne", "not_equal"), ("lt", "less"), ("le", "less_equal"),
@@ -652,6 +697,60 @@ def top_k(operand: Any, k: int, *, axis: int = -1) -> list[Any]:
 
 
 DimensionNumbers = tuple[tuple[Sequence[int], Sequence[int]], tuple[Sequence[int], Sequence[int]]]
+DotDimensionNumbers = DimensionNumbers  # JAX's name for the same type
+
+
+class Precision(enum.Enum):
+    """JAX's ``lax.Precision``: the speed/accuracy trade-off of matrix products on
+    accelerators. On the CPU every value computes in full precision, as XLA's CPU backend
+    does, so llax accepts and checks it and changes nothing."""
+
+    DEFAULT = 0
+    HIGH = 1
+    HIGHEST = 2
+
+    @classmethod
+    def _missing_(cls, value: object) -> Precision | None:
+        return _PRECISION_NAMES.get(value)  # type: ignore[arg-type]
+
+    def __repr__(self) -> str:
+        return f"Precision.{self.name}"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+_PRECISION_NAMES: dict[Any, Precision] = {
+    "highest": Precision.HIGHEST, "float32": Precision.HIGHEST, "high": Precision.HIGH,
+    "bfloat16_3x": Precision.HIGH, "tensorfloat32": Precision.HIGH,
+    "default": Precision.DEFAULT, "bfloat16": Precision.DEFAULT, "fastest": Precision.DEFAULT,
+    None: Precision.DEFAULT,
+}
+PrecisionLike = Any
+
+
+def canonicalize_precision(precision: Any) -> tuple[Precision, Precision] | None:
+    """A precision argument as a pair of ``Precision`` values (one per operand), or None."""
+    if precision is None:
+        return None
+    if isinstance(precision, str) and precision in _PRECISION_NAMES:
+        return Precision(precision), Precision(precision)
+    if isinstance(precision, Precision):
+        return precision, precision
+    if isinstance(precision, (list, tuple)) and len(precision) == 2:
+        if all(isinstance(p, Precision) for p in precision):
+            return precision[0], precision[1]
+        if all(isinstance(p, str) and p in _PRECISION_NAMES for p in precision):
+            return Precision(precision[0]), Precision(precision[1])
+    names = [k for k in _PRECISION_NAMES]
+    raise ValueError("Precision argument must be one of:\n"
+                     "- None,\n"
+                     f"- a string in {names},\n"
+                     "- a lax.Precision value,\n"
+                     "- a tuple of two lax.Precision values or strings,\n"
+                     "- a lax.DotAlgorithmPreset or the name of one of these presets, or\n"
+                     "- a lax.DotAlgorithm value;\n"
+                     f"but got {precision}.")
 
 
 def dot_general(lhs: Any, rhs: Any, dimension_numbers: DimensionNumbers,
@@ -659,6 +758,8 @@ def dot_general(lhs: Any, rhs: Any, dimension_numbers: DimensionNumbers,
     """Contract ``lhs`` and ``rhs``: out = batch dims + lhs free dims + rhs free dims."""
     (lc, rc), (lb, rb) = dimension_numbers
     dn = ((_shape_tuple(lc), _shape_tuple(rc)), (_shape_tuple(lb), _shape_tuple(rb)))
+    # Checked, then dropped: the CPU computes at full precision whatever is asked (as XLA's).
+    canonicalize_precision(precision)
     x = as_array(lhs, "dot_general")
     y = as_array(rhs, "dot_general", 1)
     pet = None if preferred_element_type is None else \
@@ -728,6 +829,207 @@ def conj(x: Any) -> Any:
     if dtypes.kind(x.dtype) != "c":
         return convert_element_type(x, dtypes.complex_of(x.dtype))
     return bind(P.conj, (x,), {"input_dtype": x.dtype})
+
+
+# ---------------------------------------------------------------------------------------------
+# General reductions, shapes and dtypes, gather and scatter (JAX's lax API)
+
+
+def _is_identity(init: Any, value: Any) -> bool:
+    """Whether the init value is concretely the scalar ``value`` (a monoid's identity)."""
+    from llax.frontend.core import Tracer, concrete_value
+
+    if isinstance(init, Tracer):
+        return False
+    v = np.asarray(concrete_value(init)[0] if isinstance(init, Array) else init)
+    return v.shape == () and bool(np.equal(v, value))
+
+
+def _monoid_reducer(computation: Any, inits: list[Any]) -> Any:
+    """The reduce primitive ``computation`` with ``inits`` amounts to (JAX's recognised
+    monoids: lax.add/mul/max/min, and the bitwise ones on integers and bools), or None."""
+    if len(inits) != 1:
+        return None
+    (init,) = inits
+    dt = dtype_and_weak(init)[0]
+    intlike = dtypes.is_bool(dt) or dtypes.kind(dt) in "iu"
+    if computation is add:
+        return reduce_sum if _is_identity(init, 0) else None
+    if computation is mul:
+        return reduce_prod if _is_identity(init, 1) else None
+    if computation is bitwise_or and intlike:
+        return reduce_or if _is_identity(init, np.array(0).astype(dt)) else None
+    if computation is bitwise_and and intlike:
+        return reduce_and if _is_identity(init, np.array(-1).astype(dt)) else None
+    if computation is bitwise_xor and intlike:
+        return reduce_xor if _is_identity(init, np.array(0).astype(dt)) else None
+    if computation in (max, min):
+        lowest = computation is max
+        if dtypes.kind(dt) in "fc":
+            identity = -np.inf if lowest else np.inf
+        elif dtypes.is_bool(dt):
+            identity = not lowest
+        else:
+            info = np.iinfo(dt)
+            identity = info.min if lowest else info.max
+        if _is_identity(init, identity):
+            return reduce_max if lowest else reduce_min
+    return None
+
+
+def reduce(operands: Any, init_values: Any, computation: Any,
+           dimensions: Sequence[int]) -> Any:
+    """Reduce ``operands`` (an array or a pytree of equally shaped arrays) over
+    ``dimensions`` by ``computation(accumulated, element)``, starting from the scalar
+    ``init_values`` (the same pytree). With one operand, ``lax.add``/``mul``/``max``/``min``
+    (or a bitwise op on integers) and its identity, this is the matching ``reduce_*``
+    primitive, as in JAX; otherwise the elements are folded in along the reduced
+    dimensions in order (a ``scan``), ``computation`` applied to whole rows at once."""
+    from llax.frontend.tree_util import tree_flatten, tree_unflatten
+
+    flat_ops, op_tree = tree_flatten(operands)
+    flat_inits, init_tree = tree_flatten(init_values)
+    if op_tree != init_tree:
+        raise ValueError("Operands must have the same tree structure as init_values: "
+                         f"{op_tree} vs. {init_tree}")
+    if len(flat_ops) != len(flat_inits):
+        raise ValueError("Must have same total number of operands as init_values:  "
+                         f"{len(flat_ops)} vs. {len(flat_inits)}")
+    dims = _shape_tuple(dimensions, "dimensions")
+    ops = [as_array(x, "reduce", i) for i, x in enumerate(flat_ops)]
+    reducer = _monoid_reducer(computation, flat_inits)
+    if reducer is not None:
+        (x,), (init,) = ops, flat_inits
+        weak = x.weak_type and dtype_and_weak(init)[1]
+        out = reducer(x, dims)
+        return out if out.weak_type == weak else convert(out, out.dtype, weak)
+    return tree_unflatten(op_tree, _fold(ops, flat_inits, computation, dims, init_tree))
+
+
+def _aval_text(x: Any) -> str:
+    """A value's type as JAX's errors print it: ``ShapedArray(int32[], weak_type=True)``."""
+    weak = ", weak_type=True" if x.weak_type else ""
+    return f"ShapedArray({x.dtype.name}[{','.join(str(n) for n in x.shape)}]{weak})"
+
+
+def _fold(ops: list[Any], flat_inits: list[Any], computation: Any, dims: tuple[int, ...],
+          tree: Any) -> list[Any]:
+    """The general ``reduce``: a scan over the reduced elements, carrying one partial
+    result per kept element."""
+    from llax.frontend.tree_util import tree_flatten, tree_unflatten
+
+    inits = [as_array(v, "reduce", i) for i, v in enumerate(flat_inits)]
+    if any(v.shape != () for v in inits):
+        raise ValueError(f"reduce found non-scalar initial value: {[v.shape for v in inits]}")
+    if [x.dtype for x in ops] != [v.dtype for v in inits]:
+        raise TypeError("reduce operand dtypes should match corresponding initial value "
+                        f"dtypes, got operands=[{', '.join(_aval_text(x) for x in ops)}] and "
+                        f"initial_values=[{', '.join(_aval_text(v) for v in inits)}]")
+    shape = ops[0].shape
+    if any(x.shape != shape for x in ops):
+        raise ValueError(f"reduce operands must have equal shapes, got "
+                         f"{[x.shape for x in ops]}")
+    ndim = len(shape)
+    if len(set(dims)) != len(dims) or any(not 0 <= d < ndim for d in dims):
+        raise ValueError(f"reduce: invalid dimensions {dims} for operands of rank {ndim}")
+    kept = [d for d in range(ndim) if d not in dims]
+    rest = tuple(shape[d] for d in kept)
+    count = int(np.prod([shape[d] for d in dims], dtype=np.int64))
+    # The reduced elements lead, flattened, so that the scan walks them one row at a time.
+    rows = [reshape(transpose(x, (*dims, *kept)), (count, *rest)) for x in ops]
+    starts = [full(rest, v) if rest else v for v in inits]
+    starts = [convert(st, x.dtype, x.weak_type and v.weak_type)
+              for st, x, v in zip(starts, ops, inits)]
+
+    def step(carry: list[Any], row: list[Any]) -> tuple[list[Any], None]:
+        out = computation(tree_unflatten(tree, carry), tree_unflatten(tree, row))
+        flat, out_tree = tree_flatten(out)
+        if out_tree != tree:
+            raise TypeError(f"reduce: the computation must return the structure of "
+                            f"init_values ({tree}), got {out_tree}")
+        return [convert(as_array(o, "reduce"), c.dtype, c.weak_type)
+                for o, c in zip(flat, carry)], None
+
+    result, _ = scan(step, starts, rows, length=count)
+    return list(result)
+
+
+def broadcast_shapes(*shapes: Sequence[int]) -> tuple[int, ...]:
+    """The shape NumPy broadcasting gives ``shapes`` (size-1 dimensions stretch, missing
+    leading ones are added)."""
+    given = [tuple(shape) for shape in shapes]
+    for shape in given:
+        if any(not isinstance(d, (int, np.integer)) or d < 0 for d in shape):
+            raise TypeError("Only non-negative indices are allowed when broadcasting static "
+                            f"shapes, but got shape {shape}.")
+    if not given:
+        return ()
+    rank = builtins.max(len(s) for s in given)
+    out = []
+    for d in range(rank):
+        sizes = {s[d - rank + len(s)] for s in given if d - rank + len(s) >= 0}
+        sizes.discard(1)
+        if len(sizes) > 1:
+            raise ValueError(f"Incompatible shapes for broadcasting: shapes={given}")
+        out.append(int(sizes.pop()) if sizes else 1)
+    return tuple(out)
+
+
+def dtype(x: Any) -> np.dtype:
+    """The dtype of a value or a dtype-like, narrowed as the x64 flag says (JAX's
+    ``lax.dtype``)."""
+    from llax.frontend.core import Tracer
+
+    if x is None:
+        raise ValueError(f"Invalid argument to dtype: {x}.")
+    if isinstance(x, (Array, Tracer)):
+        return np.dtype(x.dtype)
+    if isinstance(x, (bool, int, float, builtins.complex, np.generic, np.ndarray)):
+        return dtype_of_value(x)[0]
+    try:
+        return dtypes.canonicalize(np.dtype(x))
+    except TypeError:
+        raise TypeError(f"Cannot determine dtype of {x}") from None
+
+
+def gather(operand: Any, start_indices: Any, dimension_numbers: GatherDimensionNumbers,
+           slice_sizes: Shape, *, unique_indices: bool = False, indices_are_sorted: bool = False,
+           mode: str | GatherScatterMode | None = None, fill_value: Any = None) -> Any:
+    """XLA's Gather: slices of ``operand`` of ``slice_sizes`` at ``start_indices``."""
+    x = as_array(operand, "gather")
+    idx = as_array(start_indices, "gather", 1)
+    params = {"dimension_numbers": as_gather_dnums(dimension_numbers),
+              "slice_sizes": _shape_tuple(slice_sizes, "slice_sizes"),
+              "mode": GatherScatterMode.from_any(mode),
+              "fill_value": None if fill_value is None else np.asarray(fill_value).item(),
+              "indices_are_sorted": bool(indices_are_sorted),
+              "unique_indices": bool(unique_indices)}
+    return bind(P.gather, (x, idx), params)
+
+
+def _scatter_fn(prim: P.Primitive, name: str):
+    def fn(operand: Any, scatter_indices: Any, updates: Any,
+           dimension_numbers: ScatterDimensionNumbers, *, indices_are_sorted: bool = False,
+           unique_indices: bool = False, mode: str | GatherScatterMode | None = None) -> Any:
+        x, upd = _same_dtype(name, (operand, updates))
+        idx = as_array(scatter_indices, name, 1)
+        params = {"dimension_numbers": as_scatter_dnums(dimension_numbers),
+                  "mode": GatherScatterMode.from_any(mode),
+                  "indices_are_sorted": bool(indices_are_sorted),
+                  "unique_indices": bool(unique_indices)}
+        return bind(prim, (x, idx, upd), params)
+
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = f"XLA's Scatter: ``updates`` combined into ``operand`` by ``{prim.name}``."
+    return fn
+
+
+scatter = _scatter_fn(P.scatter, "scatter")
+scatter_add = _scatter_fn(P.scatter_add, "scatter_add")
+scatter_sub = _scatter_fn(P.scatter_sub, "scatter_sub")
+scatter_mul = _scatter_fn(P.scatter_mul, "scatter_mul")
+scatter_min = _scatter_fn(P.scatter_min, "scatter_min")
+scatter_max = _scatter_fn(P.scatter_max, "scatter_max")
 
 from llax.frontend.lax_conv import *  # noqa: E402,F403  (convolutions)
 from llax.frontend.lax_cumulative import *  # noqa: E402,F403  (cumsum, cummax, ...)

@@ -300,6 +300,50 @@ _BINARY = {
 for _prim, _fn in {**_UNARY, **_BINARY}.items():
     reference[_prim] = _quiet(_fn)
 reference[P.round] = _quiet(_round)
+
+
+def _reduce_precision(x: np.ndarray, *, exponent_bits: int, mantissa_bits: int) -> np.ndarray:
+    """``x`` rounded to a float format of ``exponent_bits`` and ``mantissa_bits`` bits, on
+    its bit pattern: the mantissa is rounded to nearest even (a carry may step the
+    exponent), then exponents beyond the format's range give infinities and those below its
+    smallest normal number signed zeros; NaNs are left as they are."""
+    x = np.asarray(x)
+    info = np.finfo(x.dtype)
+    src_mantissa, src_exponent = int(info.nmant), int(info.nexp)
+    width = 8 * x.dtype.itemsize
+    ut = np.dtype(f"uint{width}").type
+    bits = x.view(f"uint{width}").copy()
+    if mantissa_bits < src_mantissa:
+        shift = src_mantissa - mantissa_bits
+        last = 1 << shift
+        odd = (bits >> ut(shift)) & ut(1)  # ties go to the even neighbour
+        bits = (bits + odd + ut((last >> 1) - 1)) & ut(~(last - 1) & ((1 << width) - 1))
+    if exponent_bits < src_exponent:
+        bias = (1 << (src_exponent - 1)) - 1
+        reduced_bias = (1 << (exponent_bits - 1)) - 1
+        exponent_mask = ut(((1 << src_exponent) - 1) << src_mantissa)
+        exponent = bits & exponent_mask
+        sign = bits & ut(1 << (width - 1))
+        too_big = exponent > ut((bias + reduced_bias) << src_mantissa)
+        too_small = exponent <= ut((bias - reduced_bias) << src_mantissa)
+        bits = np.where(too_big, sign | exponent_mask, np.where(too_small, sign, bits))
+    out = np.asarray(bits, dtype=ut).view(x.dtype)
+    return np.where(np.isnan(x), x, out)
+
+
+reference[P.reduce_precision] = _reduce_precision
+reference[P.clz] = lambda x: _clz(x)
+
+
+def _clz(x: np.ndarray) -> np.ndarray:
+    """Leading zero bits of each integer's two's-complement pattern (its width for 0)."""
+    x = np.asarray(x)
+    width = 8 * x.dtype.itemsize
+    u = _bits_as(x, "u").astype(np.uint64)
+    # Smear the highest set bit downwards; the ones counted are the bits below it and it.
+    for k in (1, 2, 4, 8, 16, 32):
+        u = u | (u >> np.uint64(k))
+    return (width - np.bitwise_count(u).astype(np.int64)).astype(x.dtype)
 reference[P.square] = _quiet(np.square)
 reference[P.stop_gradient] = lambda x: x
 reference[P.integer_pow] = _quiet(

@@ -95,8 +95,8 @@ def _unary(prim: Primitive):
 
 for _name in ("neg sign abs exp exp2 log log1p expm1 tanh logistic sin cos tan asin acos atan "
               "sinh cosh asinh acosh atanh sqrt rsqrt cbrt floor ceil round erf erfc erf_inv "
-              "is_finite not population_count integer_pow square stop_gradient "
-              "convert_element_type bitcast_convert_type").split():
+              "is_finite not population_count clz reduce_precision integer_pow square "
+              "stop_gradient convert_element_type bitcast_convert_type").split():
     batching_rules[PRIMITIVES[_name]] = _unary(PRIMITIVES[_name])
 
 

@@ -97,7 +97,7 @@ _BOOLEAN = "boolean or integer result: no tangent"
 for _p in (P.sign, P.floor, P.ceil, P.round):
     zero_tangent[_p] = _PIECEWISE
 for _p in (P.eq, P.ne, P.lt, P.le, P.gt, P.ge, P.is_finite, P.not_, P.and_, P.or_, P.xor,
-           P.population_count, P.shift_left, P.shift_right_logical, P.shift_right_arithmetic,
+           P.population_count, P.clz, P.shift_left, P.shift_right_logical, P.shift_right_arithmetic,
            P.argmax, P.argmin, P.iota, P.axis_index, P.reduce_and, P.reduce_or, P.reduce_xor,
            P.threefry2x32):
     zero_tangent[_p] = _BOOLEAN
@@ -158,6 +158,8 @@ def _integer_pow_jvp(primals, tangents, *, y):
 
 jvp_rules[P.integer_pow] = _integer_pow_jvp
 jvp_rules[P.neg] = linear_jvp(P.neg)
+# Linear as JAX takes it: the tangent is rounded the same way (a straight-through estimate).
+jvp_rules[P.reduce_precision] = linear_jvp(P.reduce_precision)
 
 
 # ---------------------------------------------------------------------------------------------

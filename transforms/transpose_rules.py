@@ -34,6 +34,15 @@ def _neg_t(ct, x):
 transpose_rules[P.neg] = _neg_t
 
 
+def _reduce_precision_t(ct, x, *, exponent_bits, mantissa_bits):
+    # JAX's: the cotangent rounded as the value was.
+    return [bind(P.reduce_precision, (ct,), {"exponent_bits": exponent_bits,
+                                             "mantissa_bits": mantissa_bits})]
+
+
+transpose_rules[P.reduce_precision] = _reduce_precision_t
+
+
 def _add_t(ct, x, y):
     return [unbroadcast(ct, x) if is_linear(x) else None,
             unbroadcast(ct, y) if is_linear(y) else None]

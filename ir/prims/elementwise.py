@@ -86,6 +86,31 @@ neg, sign = _family("neg sign", NUMERIC)
 cbrt, floor, ceil, erf, erfc, erf_inv = _family("cbrt floor ceil erf erfc erf_inv", FLOAT)
 (is_finite,) = _family("is_finite", FLOAT, result="bool")
 not_, population_count = _family("not population_count", INTEGRAL)
+# clz(x): the number of leading zero bits of an integer's two's-complement pattern.
+(clz,) = _family("clz", "iu")
+
+# reduce_precision[exponent_bits, mantissa_bits](x): x rounded (to nearest, ties to even) to
+# a float format with that many exponent and mantissa bits, still stored in x's dtype:
+# values beyond the format's range become infinities, those below its smallest normal
+# number become zeros (of x's sign), and NaNs stay as they are (XLA's ReducePrecision).
+reduce_precision = primitive("reduce_precision", fusion=EW)
+
+
+def _reduce_precision_rule(x: TensorType, *, exponent_bits: int,
+                           mantissa_bits: int) -> TensorType:
+    if dtypes.kind(x.dtype) != "f":
+        raise TypeError(f"reduce_precision does not accept dtype {x.dtype}. Accepted dtypes "
+                        "are subtypes of floating.")
+    if exponent_bits < 1:
+        raise ValueError(f"reduce_precision: exponent_bits must be positive; got "
+                         f"{exponent_bits}")
+    if mantissa_bits < 0:
+        raise ValueError(f"reduce_precision: mantissa_bits must be non-negative; got "
+                         f"{mantissa_bits}")
+    return x
+
+
+abstract_eval[reduce_precision] = _reduce_precision_rule
 
 # round[rounding_method](x): 0 = half away from zero (lax's default), 1 = half to even.
 round = primitive("round", fusion=EW)

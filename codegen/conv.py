@@ -17,6 +17,15 @@ turn, so the patches stay in cache, and the blocks are shared out over llax's th
 (the BLAS instance is single-threaded, codegen/blas.py). Copying a tap's input features is
 a unit-stride loop when the input stores features last (NHWC).
 
+A convolution with fewer output positions than the product contracts over (a filter
+gradient: the outputs are filter taps, the sum runs over every image position) is turned
+around instead: ``out = L^T R`` with ``L`` a row per (input feature, tap) and a column per
+(output position, batch), ``R`` the filter as (input feature, tap) by output features.
+Blocks of ``L`` are filled and multiplied in turn, each part of the contraction into its
+own sum (one per thread), and the parts are added at the end. For the NHWC filter gradient
+the filter operand (the forward's output cotangent) already is ``R`` and the batch of
+``L``'s columns is the input's contiguous feature axis.
+
 Other element types (integers, half precision, complex) and batch groups call the NumPy
 reference (llax.codegen.numpy_routines).
 """
@@ -164,6 +173,33 @@ def _pack_filter(kb: KernelBuilder, g: _Conv, rhs: ir.Value) -> ir.Value:
     return packed
 
 
+def _input_index(b: ir.IRBuilder, g: _Conv, d: int, position: ir.Value, tap: ir.Value
+                 ) -> tuple[ir.Value, ir.Value]:
+    """(inside?, index along spatial axis ``d`` of the input) of ``tap`` at output
+    ``position``: a tap on padding or on a hole of the input's dilation is outside."""
+    at = b.sub(_add(b, _mul(b, position, g.strides[d]), _mul(b, tap, g.rhs_dilation[d])),
+               i64(g.pad_lo[d]))
+    inside = b.icmp_signed(">=", at, i64(0))
+    dilation = g.lhs_dilation[d]
+    if dilation > 1:
+        inside = b.and_(inside, b.icmp_signed("==", b.srem(at, i64(dilation)), i64(0)))
+        at = b.sdiv(at, i64(dilation))
+    return b.and_(inside, b.icmp_signed("<", at, i64(g.in_sizes[d]))), at
+
+
+def _copy_or_zero(b: ir.IRBuilder, dt: np.dtype, valid: ir.Value, src: ir.Value, stride: int,
+                  dst: ir.Value, count: int, zero: ir.Value) -> None:
+    """``dst[:count]`` = ``src[::stride][:count]`` if ``valid``, else zeros."""
+    with b.if_else(valid) as (then, otherwise):
+        with then:
+            for_range(b, count, lambda c, _: (ltypes.store(b, ltypes.load(
+                b, ltypes.element_ptr(b, src, dt, _mul(b, c, stride)), dt),
+                ltypes.element_ptr(b, dst, dt, c), dt), [])[1], name="c")
+        with otherwise:
+            for_range(b, count, lambda c, _: (ltypes.store(
+                b, zero, ltypes.element_ptr(b, dst, dt, c), dt), [])[1], name="z")
+
+
 def _fill_patches(b: ir.IRBuilder, g: _Conv, lhs: ir.Value, patches: ir.Value,
                   first: ir.Value, count: ir.Value, group: ir.Value) -> None:
     """Rows ``first .. first + count`` of group ``group``'s A into ``patches``."""
@@ -182,37 +218,17 @@ def _fill_patches(b: ir.IRBuilder, g: _Conv, lhs: ir.Value, patches: ir.Value,
         dst_row = _mul(b, i, g.depth)
 
         def tap(ks: list[ir.Value]) -> None:
-            valid = ir.Constant(I1, 1)
-            offset = base
-            tap_index = i64(0)
+            valid: ir.Value = ir.Constant(I1, 1)
+            offset, tap_index = base, i64(0)
             for d, (k, p) in enumerate(zip(ks, positions)):
                 tap_index = _add(b, _mul(b, tap_index, g.kernel[d]), k)
-                at = b.sub(_add(b, _mul(b, p, g.strides[d]), _mul(b, k, g.rhs_dilation[d])),
-                           i64(g.pad_lo[d]))
-                ld = g.lhs_dilation[d]
-                inside = b.icmp_signed(">=", at, i64(0))
-                if ld > 1:  # a tap on a hole of the dilated input reads 0
-                    inside = b.and_(inside, b.icmp_signed("==", b.srem(at, i64(ld)), i64(0)))
-                    at = b.sdiv(at, i64(ld))
-                inside = b.and_(inside, b.icmp_signed("<", at, i64(g.in_sizes[d])))
+                inside, at = _input_index(b, g, d, p, k)
                 valid = b.and_(valid, inside)
                 offset = _add(b, offset, _mul(b, at, g.lhs[2 + d]))
             dst = ltypes.element_ptr(b, patches, dt,
                                      _add(b, dst_row, _mul(b, tap_index, g.in_features)))
-            with b.if_else(valid) as (then, otherwise):
-                with then:
-                    src = ltypes.element_ptr(b, lhs, dt, offset)
-
-                    def copy(c: ir.Value, _: list) -> list:
-                        value = ltypes.load(b, ltypes.element_ptr(b, src, dt,
-                                                                  _mul(b, c, g.lhs[1])), dt)
-                        ltypes.store(b, value, ltypes.element_ptr(b, dst, dt, c), dt)
-                        return []
-
-                    for_range(b, g.in_features, copy, name="c")
-                with otherwise:
-                    for_range(b, g.in_features, lambda c, _: (ltypes.store(
-                        b, zero, ltypes.element_ptr(b, dst, dt, c), dt), [])[1], name="z")
+            _copy_or_zero(b, dt, valid, ltypes.element_ptr(b, lhs, dt, offset), g.lhs[1], dst,
+                          g.in_features, zero)
 
         loop_nest(b, list(g.kernel), tap, name="k")
         return []
@@ -250,7 +266,25 @@ def _lower_conv(kb: KernelBuilder, op: Op, outs: list[ir.Value]) -> None:
     g = _geometry(op)
     if g is None:
         lower_by_reference(kb, op, outs)
-        return
+    elif g.groups == 1 and g.rows < g.depth:
+        _lower_turned(kb, op, outs, g)
+    else:
+        _lower_patches(kb, op, outs, g)
+
+
+def _gemm_call(b: ir.IRBuilder, gemm: ir.Function, dt: np.dtype, trans_a: bool, m: ir.Value,
+               n: int, k: ir.Value, a: ir.Value, lda: int, bm: ir.Value, ldb: int,
+               beta: ir.Value, c: ir.Value, ldc: int) -> None:
+    """``C = op(A) B + beta C``, row-major."""
+    one = ir.Constant(ltypes.reg_type(dt), 1.0)
+    b.call(gemm, [ir.Constant(I32, blas.ROW_MAJOR),
+                  ir.Constant(I32, blas.TRANS if trans_a else blas.NO_TRANS),
+                  ir.Constant(I32, blas.NO_TRANS), m, i64(n), k, one, a, i64(lda), bm,
+                  i64(ldb), beta, c, i64(ldc)])
+
+
+def _lower_patches(kb: KernelBuilder, op: Op, outs: list[ir.Value], g: _Conv) -> None:
+    """``C = A B`` per feature group, blocks of A's rows at a time."""
     b, dt = kb.b, g.dtype
     lhs, rhs = (kb.buffer(x) for x in op.inputs)
     (out,) = outs
@@ -280,12 +314,9 @@ def _lower_conv(kb: KernelBuilder, op: Op, outs: list[ir.Value]) -> None:
                         bld, _mul(bld, first, ldc), _mul(bld, grp, g.out_features)))
                 else:
                     c_ptr = staging
-                one, zero = ir.Constant(ltypes.reg_type(dt), 1.0), ir.Constant(
-                    ltypes.reg_type(dt), 0.0)
-                bld.call(gemm, [ir.Constant(I32, blas.ROW_MAJOR), ir.Constant(I32, blas.NO_TRANS),
-                                ir.Constant(I32, blas.NO_TRANS), count, i64(g.out_features),
-                                i64(g.depth), one, patches, i64(g.depth), b_ptr,
-                                i64(g.out_features), zero, c_ptr, i64(ldc)])
+                _gemm_call(bld, gemm, dt, False, count, g.out_features, i64(g.depth), patches,
+                           g.depth, b_ptr, g.out_features, ir.Constant(ltypes.reg_type(dt), 0.0),
+                           c_ptr, ldc)
                 if not direct:
                     _scatter_rows(bld, g, staging, y, first, count, grp)
                 return []
@@ -305,6 +336,148 @@ def _lower_conv(kb: KernelBuilder, op: Op, outs: list[ir.Value]) -> None:
         run(b, [lhs, filters, out], i64(0), i64(blocks))
     if filters is not rhs:
         ltypes.heap_free(b, filters)
+
+
+def _turned_filter(kb: KernelBuilder, g: _Conv, rhs: ir.Value) -> tuple[ir.Value, int, bool]:
+    """R, (input feature, tap) by output feature: the filter itself when it is stored so
+    (output features contiguous, rows a uniform stride apart), else a packed copy; returns
+    (pointer, row stride, whether it is a copy to free)."""
+    b, dt = kb.b, g.dtype
+    taps = suffix_products(g.kernel)
+    ld = g.rhs[1] // g.taps if g.taps and g.rhs[1] % g.taps == 0 else 0
+    stored = (g.rhs[0] == 1 and ld >= g.out_features
+              and all(s == ld * t for s, t, k in zip(g.rhs[2:], taps[1:], g.kernel) if k != 1))
+    if stored:
+        return rhs, ld, False
+    packed = ltypes.heap_alloc(b, g.depth * g.out_features * dt.itemsize)
+
+    def element(ivs: list[ir.Value]) -> None:
+        f, *ts, o = ivs
+        src = _add(b, _mul(b, o, g.rhs[0]), _mul(b, f, g.rhs[1]),
+                   *(_mul(b, t, s) for t, s in zip(ts, g.rhs[2:])))
+        row = f
+        for t, n in zip(ts, g.kernel):
+            row = _add(b, _mul(b, row, n), t)
+        ltypes.store(b, ltypes.load(b, ltypes.element_ptr(b, rhs, dt, src), dt),
+                     ltypes.element_ptr(b, packed, dt, _add(b, _mul(b, row, g.out_features), o)),
+                     dt)
+
+    loop_nest(b, [g.in_features, *g.kernel, g.out_features], element, name="f")
+    return packed, g.out_features, True
+
+
+def _fill_turned(b: ir.IRBuilder, g: _Conv, lhs: ir.Value, block: ir.Value, first: ir.Value,
+                 count: ir.Value) -> None:
+    """Rows ``first .. first + count`` of L: per (input feature, tap), the input under
+    that tap at every (output position, batch)."""
+    dt, columns = g.dtype, g.rows
+    zero = ltypes.const(dt, 0)
+
+    def row(i: ir.Value, _: list) -> list:
+        r = b.add(first, i)
+        taps = []
+        for n in reversed(g.kernel):
+            taps.append(b.urem(r, i64(n)))
+            r = b.udiv(r, i64(n))
+        taps.reverse()
+        base = _mul(b, r, g.lhs[1])
+        dst_row = _mul(b, i, columns)
+
+        def position(qs: list[ir.Value]) -> None:
+            valid: ir.Value = ir.Constant(I1, 1)
+            offset, flat = base, i64(0)
+            for d, (q, t) in enumerate(zip(qs, taps)):
+                flat = _add(b, _mul(b, flat, g.out_sizes[d]), q)
+                inside, at = _input_index(b, g, d, q, t)
+                valid = b.and_(valid, inside)
+                offset = _add(b, offset, _mul(b, at, g.lhs[2 + d]))
+            dst = ltypes.element_ptr(b, block, dt, _add(b, dst_row, _mul(b, flat, g.batch)))
+            _copy_or_zero(b, dt, valid, ltypes.element_ptr(b, lhs, dt, offset), g.lhs[0], dst,
+                          g.batch, zero)
+
+        loop_nest(b, list(g.out_sizes), position, name="q")
+        return []
+
+    for_range(b, count, row, name="row")
+
+
+def _lower_turned(kb: KernelBuilder, op: Op, outs: list[ir.Value], g: _Conv) -> None:
+    """``out = L^T R``, the contraction in blocks of L's rows, one partial sum per part."""
+    b, dt = kb.b, g.dtype
+    lhs, rhs = (kb.buffer(x) for x in op.inputs)
+    (out,) = outs
+    filters, ldr, packed = _turned_filter(kb, g, rhs)
+    columns = g.rows
+    block = max(1, min(g.depth, ROWS_BYTES // (columns * dt.itemsize)))
+    blocks = -(-g.depth // block)
+    flops = g.rows * g.depth * g.out_features
+    parts = min(blocks, parallel.threads()) if flops >= PARALLEL_MIN_FLOPS else 1
+    per_part = -(-blocks // parts)
+    partial_size = columns * g.out_features
+    sums = ltypes.heap_alloc(b, parts * partial_size * dt.itemsize)
+    gemm = blas.declare(kb.module, _GEMM[dt])
+
+    def run(bld: ir.IRBuilder, values: list[ir.Value], lo: ir.Value, hi: ir.Value) -> None:
+        x, w, acc = values
+        rows = ltypes.heap_alloc(bld, block * columns * dt.itemsize)
+
+        def each_part(p: ir.Value, _: list) -> list:
+            part = bld.add(lo, p)
+            partial = ltypes.element_ptr(bld, acc, dt, _mul(bld, part, partial_size))
+            ltypes.intrinsic(bld, "memset", [partial, ir.Constant(ir.IntType(8), 0),
+                                             i64(partial_size * dt.itemsize),
+                                             ir.Constant(I1, 0)], ir.VoidType(),
+                             [ltypes.PTR, ltypes.I64])
+
+            def each_block(j: ir.Value, _: list) -> list:
+                first = _mul(bld, _add(bld, _mul(bld, part, per_part), j), block)
+                count = ltypes.intrinsic(bld, "smin", [i64(block), bld.sub(i64(g.depth),
+                                                                           first)], ltypes.I64)
+                with bld.if_then(bld.icmp_signed(">", count, i64(0))):
+                    _fill_turned(bld, g, x, rows, first, count)
+                    _gemm_call(bld, gemm, dt, True, i64(columns), g.out_features, count, rows,
+                               columns, ltypes.element_ptr(bld, w, dt, _mul(bld, first, ldr)),
+                               ldr, ir.Constant(ltypes.reg_type(dt), 1.0), partial,
+                               g.out_features)
+                return []
+
+            for_range(bld, per_part, each_block, name="blk")
+            return []
+
+        for_range(bld, bld.sub(hi, lo), each_part, name="part")
+        ltypes.heap_free(bld, rows)
+
+    if parts > 1:
+        parallel.emit_parallel(b, parts, [lhs, filters, sums], run, align=1)
+    else:
+        run(b, [lhs, filters, sums], i64(0), i64(1))
+    _add_parts(b, g, sums, parts, out)
+    ltypes.heap_free(b, sums)
+    if packed:
+        ltypes.heap_free(b, filters)
+
+
+def _add_parts(b: ir.IRBuilder, g: _Conv, sums: ir.Value, parts: int, out: ir.Value) -> None:
+    """``out[batch, feature, position...]`` = the parts' sums, each (position, batch) by
+    feature."""
+    dt = g.dtype
+    partial_size = g.rows * g.out_features
+
+    def element(ivs: list[ir.Value]) -> None:
+        *qs, n, o = ivs
+        flat = i64(0)
+        for q, size in zip(qs, g.out_sizes):
+            flat = _add(b, _mul(b, flat, size), q)
+        at = _add(b, _mul(b, _add(b, _mul(b, flat, g.batch), n), g.out_features), o)
+        total = ltypes.load(b, ltypes.element_ptr(b, sums, dt, at), dt)
+        for p in range(1, parts):
+            total = b.fadd(total, ltypes.load(b, ltypes.element_ptr(
+                b, sums, dt, _add(b, at, i64(p * partial_size))), dt))
+        dst = _add(b, _mul(b, n, g.out[0]), _mul(b, o, g.out[1]),
+                   *(_mul(b, q, s) for q, s in zip(qs, g.out[2:])))
+        ltypes.store(b, total, ltypes.element_ptr(b, out, dt, dst), dt)
+
+    loop_nest(b, [*g.out_sizes, g.batch, g.out_features], element, name="sum")
 
 
 OPAQUE_RULES[P.conv_general_dilated] = _lower_conv

@@ -309,12 +309,25 @@ def orthogonal(scale: Any = 1.0, column_axis: int = -1, dtype: Any = None) -> In
             return jnp.zeros(shape, dtype=dtype)
         n_cols = shape[column_axis]
         n_rows = math.prod(shape) // n_cols
-        q = random.orthogonal(key, n_rows, (), dtype, n_cols)
+        q = _orthogonal_matrix(key, n_rows, n_cols, dtype)
         # Rows unflatten into the other axes in order; then the columns move into place.
         others = tuple(np.delete(np.array(shape), column_axis))
         q = jnp.reshape(q, others + (n_cols,))
         return jnp.array(scale, dtype) * jnp.moveaxis(q, -1, column_axis)
     return init
+
+
+def _orthogonal_matrix(key: Any, n: int, m: int, dtype: Any) -> Any:
+    """``random.orthogonal(key, n, (), dtype, m)``, extended to complex dtypes as JAX's
+    is (``llax.random.orthogonal`` takes real dtypes only): the Q of a complex normal
+    matrix's QR, its columns turned by the phases of R's diagonal, so that the draw is
+    Haar-uniform; transposed (not conjugated) when n < m, as JAX."""
+    if not jnp.issubdtype(dtype, jnp.complexfloating):
+        return random.orthogonal(key, n, (), dtype, m)
+    z = _normal(key, (max(n, m), min(n, m)), dtype)
+    q, r = jnp.linalg.qr(z)
+    x = q * jnp.expand_dims(jnp.sign(jnp.diagonal(r)), -2)
+    return x.T if n < m else x
 
 
 def delta_orthogonal(scale: Any = 1.0, column_axis: int = -1, dtype: Any = None) -> Initializer:

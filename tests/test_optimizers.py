@@ -233,3 +233,32 @@ def test_training_loss_matches_jax():
         losses[name] = history
     np.testing.assert_allclose(losses["llax"], losses["jax"], rtol=1e-5)
     assert losses["llax"][-1] < 0.5 * losses["llax"][0]
+
+
+@pytest.fixture
+def x64():
+    """x64 on in llax and JAX, restored afterwards."""
+    before_llax, before_jax = llax.config.jax_enable_x64, jax.config.jax_enable_x64
+    llax.config.update("jax_enable_x64", True)
+    jax.config.update("jax_enable_x64", True)
+    try:
+        yield
+    finally:
+        llax.config.update("jax_enable_x64", before_llax)
+        jax.config.update("jax_enable_x64", before_jax)
+
+
+@pytest.mark.parametrize("name,args", [("adam", (0.1,)), ("sm3", (0.1,)), ("nesterov", (0.1, 0.9))])
+def test_float64_params_under_x64(name, args, x64):
+    def run64(module, lib, np_):
+        init, update, get_params = getattr(module, name)(*args)
+        params = jax.tree.map(lambda p: np.asarray(p, np.float64), make_params())
+        state = init(llax.tree_util.tree_map(np_.asarray, params))
+        for i, g in enumerate(make_grads(make_params(), 3)):
+            state = lib.jit(update)(i, jax.tree.map(lambda a: np.asarray(a, np.float64), g),
+                                    state)
+        return get_params(state)
+    j = run64(jopt, jax, jax.numpy)
+    ll = run64(lopt, llax, jnp)
+    assert_trees_close(j, ll, rtol=1e-12, atol=1e-14)
+    assert all(np.asarray(x).dtype == np.float64 for x in llax.tree_util.tree_leaves(ll))

@@ -271,3 +271,26 @@ def test_cnn_training_run_matches_jax():
         losses[name] = history
     np.testing.assert_allclose(losses["llax"], losses["jax"], rtol=2e-5)
     assert losses["llax"][-1] < losses["llax"][0]
+
+
+def test_float64_under_x64():
+    """With x64 on, parameters and outputs are float64, and still JAX's."""
+    before_llax, before_jax = llax.config.jax_enable_x64, jax.config.jax_enable_x64
+    llax.config.update("jax_enable_x64", True)
+    jax.config.update("jax_enable_x64", True)
+    try:
+        def make(s):
+            return s.serial(s.Dense(6), s.Gelu, s.BatchNorm(axis=(0,)), s.Dense(2),
+                            s.Softmax)
+        j_shape, j_params = make(jstax)[0](jax.random.key(0), (-1, 3))
+        l_shape, l_params = make(lstax)[0](llax.random.key(0), (-1, 3))
+        assert l_shape == j_shape
+        assert_trees_close(j_params, l_params, rtol=1e-13, atol=1e-15)
+        assert all(np.asarray(p).dtype == np.float64 for p in llax.tree_util.tree_leaves(l_params))
+        x = np.random.default_rng(0).normal(size=(5, 3))
+        assert_trees_close(make(jstax)[1](j_params, x),
+                           make(lstax)[1](to_llax(j_params), jnp.asarray(x)), rtol=1e-12,
+                           atol=1e-14)
+    finally:
+        llax.config.update("jax_enable_x64", before_llax)
+        jax.config.update("jax_enable_x64", before_jax)

@@ -294,3 +294,27 @@ def test_float64_under_x64():
     finally:
         llax.config.update("jax_enable_x64", before_llax)
         jax.config.update("jax_enable_x64", before_jax)
+
+
+@pytest.mark.parametrize("make,params,shape", [
+    (lambda s: s.Dense(3), ((4, 3), (3,)), (2, 5)),
+    (lambda s: s.Conv(3, (2, 2)), ((2, 2, 4, 3), (1, 1, 1, 3)), (1, 5, 5, 2)),
+    (lambda s: s.MaxPool((2, 2)), (), (5, 5)),
+    (lambda s: s.AvgPool((2, 2)), (), (5, 5)),
+])
+def test_bad_inputs_raise_jax_exception_types(make, params, shape):
+    def fail(s, lib_np):
+        p = jax.tree.map(lambda sh: lib_np.ones(sh, np.float32), params,
+                         is_leaf=lambda t: isinstance(t, tuple) and len(t) > 0 and all(
+                             isinstance(d, int) for d in t))
+        with pytest.raises(Exception) as info:
+            make(s)[1](p, lib_np.ones(shape, np.float32))
+        return info.type
+    assert fail(lstax, jnp) is fail(jstax, jax.numpy)
+
+
+def test_fan_in_concat_mismatch_raises_like_jax():
+    with pytest.raises(TypeError):
+        jstax.FanInConcat()[1]((), [np.ones((2, 3)), np.ones((3, 3))])
+    with pytest.raises(TypeError):
+        lstax.FanInConcat()[1]((), [jnp.ones((2, 3)), jnp.ones((3, 3))])

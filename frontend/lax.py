@@ -1031,6 +1031,149 @@ scatter_mul = _scatter_fn(P.scatter_mul, "scatter_mul")
 scatter_min = _scatter_fn(P.scatter_min, "scatter_min")
 scatter_max = _scatter_fn(P.scatter_max, "scatter_max")
 
+
+# ---------------------------------------------------------------------------------------------
+# Smaller pieces of JAX's lax: splitting and stacking, special functions, primitives by name
+
+
+def split(operand: Any, sizes: Sequence[int], axis: int = 0) -> list[Any]:
+    """Consecutive pieces of ``operand`` along ``axis`` of the given ``sizes``."""
+    x = as_array(operand, "split")
+    sizes = _shape_tuple(sizes, "sizes")
+    axis = _sort_dimension(axis, x.ndim)
+    if any(n < 0 for n in sizes):
+        raise ValueError(f"Sizes passed to split must be nonnegative, got {list(sizes)}")
+    if sum(sizes) != x.shape[axis]:
+        raise ValueError(f"Sum of sizes {sum(sizes)} must be equal to dimension {axis} of the "
+                         f"operand shape {list(x.shape)}")
+    out, start = [], 0
+    for n in sizes:
+        out.append(slice_in_dim(x, start, start + n, 1, axis))
+        start += n
+    return out
+
+
+def stack(operands: Sequence[Any], axis: int = 0) -> Any:
+    """Equally shaped arrays joined along a new ``axis``."""
+    arrays = [as_array(x, "stack", i) for i, x in enumerate(operands)]
+    if not arrays:
+        raise IndexError("list index out of range")  # what JAX's raises
+    if len({a.shape for a in arrays}) > 1:
+        raise ValueError("All input arrays must have the same shape. Got "
+                         f"{', '.join(str(a.shape) for a in arrays)}.")
+    axis = _sort_dimension(axis, arrays[0].ndim + 1)
+    return concatenate([expand_dims(a, (axis,)) for a in arrays], axis)
+
+
+def unstack(x: Any, axis: int = 0) -> tuple[Any, ...]:
+    """The slices of ``x`` along ``axis``, that axis dropped."""
+    arr = as_array(x, "unstack")
+    axis = _sort_dimension(axis, arr.ndim)
+    return tuple(squeeze(slice_in_dim(arr, i, i + 1, 1, axis), (axis,))
+                 for i in range(arr.shape[axis]))
+
+
+def collapse(operand: Any, start_dimension: int, stop_dimension: int | None = None) -> Any:
+    """``operand`` with its dimensions ``start_dimension:stop_dimension`` merged into one."""
+    x = as_array(operand, "collapse")
+    lo, hi, _ = builtins.slice(start_dimension, stop_dimension).indices(x.ndim)
+    if hi < lo:
+        raise ValueError(f"Invalid dimension range passed to collapse: {x.shape}"
+                         f"[{start_dimension}:{stop_dimension}]")
+    size = int(np.prod(x.shape[lo:hi], dtype=np.int64))
+    return reshape(x, (*x.shape[:lo], size, *x.shape[hi:]))
+
+
+def broadcast_like(arr: Any, like_arr: Any) -> Any:
+    """``arr`` broadcast (NumPy's rules) to the shape of ``like_arr``."""
+    x = as_array(arr, "broadcast_like")
+    like = as_array(like_arr, "broadcast_like", 1)
+    shape, lead = tuple(like.shape), len(like.shape) - x.ndim
+    if lead < 0 or any(n not in (1, m) for n, m in zip(x.shape, shape[lead:])):
+        raise ValueError(f"Incompatible types for broadcasting: input type={_short_type(x)} "
+                         f"and requested type={_short_type(like, x.dtype)}")
+    kept = [d for d, (n, m) in enumerate(zip(x.shape, shape[lead:])) if n == m]
+    if len(kept) != x.ndim:
+        x = reshape(x, tuple(x.shape[d] for d in kept))
+    return broadcast_in_dim(x, shape, tuple(lead + d for d in kept))
+
+
+def _short_type(x: Any, dtype: Any = None) -> str:
+    return f"{np.dtype(dtype or x.dtype).name}[{','.join(str(n) for n in x.shape)}]"
+
+
+def optimization_barrier(operand: Any, /) -> Any:
+    """The values of ``operand`` (a pytree) unchanged. XLA keeps computations from moving
+    across it; llax's passes have no such motion to prevent (its common-subexpression
+    elimination may still merge values on either side)."""
+    from llax.frontend.tree_util import tree_map
+
+    return tree_map(lambda v: as_array(v, "optimization_barrier"), operand)
+
+
+def _float_args(name: str, args: Sequence[Any]) -> list[Any]:
+    ops = _same_shape(name, _same_dtype(name, args))
+    if dtypes.kind(ops[0].dtype) != "f":
+        raise TypeError(f"{name} does not accept dtype {ops[0].dtype}. Accepted dtypes are "
+                        "subtypes of floating.")
+    return ops
+
+
+def zeta(x: Any, q: Any) -> Any:
+    """The Hurwitz zeta function ``sum((n + q) ** -x for n >= 0)``."""
+    from llax.frontend.scipy import special
+
+    return special.zeta(*_float_args("zeta", (x, q)))
+
+
+def polygamma(m: Any, x: Any) -> Any:
+    """The ``m``-th derivative of the digamma function."""
+    from llax.frontend.scipy import special
+
+    m, x = _float_args("polygamma", (m, x))
+    if m.shape != x.shape:
+        m = _broadcast_in_dim(m, x.shape, ()) if m.shape == () else m
+        x = _broadcast_in_dim(x, m.shape, ()) if x.shape == () else x
+    # A float order, as XLA's: NaN unless it is a non-negative integer.
+    whole = bind(P.and_, (eq(floor(m), m), ge(m, scalar_constant(0, m.dtype, True))),
+                 _NO_PARAMS)
+    value = special.polygamma(convert(select(whole, m, full_like(m, 0)), np.dtype(np.int32)),
+                              x)
+    return select(whole, convert(value, x.dtype, x.weak_type), full_like(value, np.nan))
+
+
+def bessel_i0e(x: Any) -> Any:
+    """The exponentially scaled modified Bessel function of order 0: ``exp(-|x|) I0(x)``."""
+    from llax.frontend.scipy import special
+
+    return special.i0e(*_float_args("bessel_i0e", (x,)))
+
+
+def bessel_i1e(x: Any) -> Any:
+    """The exponentially scaled modified Bessel function of order 1: ``exp(-|x|) I1(x)``."""
+    from llax.frontend.scipy import special
+
+    return special.i1e(*_float_args("bessel_i1e", (x,)))
+
+
+def betainc(a: Any, b: Any, x: Any) -> Any:
+    """The regularised incomplete beta function ``I_x(a, b)``."""
+    from llax.frontend.scipy import special
+
+    return special.betainc(*_float_args("betainc", (a, b, x)))
+
+
+def _primitive_aliases() -> dict[str, P.Primitive]:
+    """JAX's ``lax.<name>_p`` objects: llax's primitive of that name, where it has one (a
+    jaxpr interpreter compares ``eqn.primitive`` with them, or binds them)."""
+    from llax.ir.primitive import PRIMITIVES
+
+    aliases = {f"{name.replace('-', '_')}_p": prim for name, prim in PRIMITIVES.items()}
+    return {k: v for k, v in aliases.items() if k.isidentifier() and not k.startswith("_")}
+
+
+globals().update({k: v for k, v in _primitive_aliases().items() if k not in globals()})
+
 from llax.frontend.lax_conv import *  # noqa: E402,F403  (convolutions)
 from llax.frontend.lax_cumulative import *  # noqa: E402,F403  (cumsum, cummax, ...)
 from llax.frontend.lax_fft import FftType, fft  # noqa: E402,F401  (JAX's lax.fft, lax.FftType)

@@ -411,3 +411,70 @@ def test_names_exist_with_jax_signatures(name: str) -> None:
 def test_reciprocal_as_jax() -> None:
     x = np.array([0.5, -2.0, 0.0, np.inf], np.float32)
     same_bits(llax.lax.reciprocal(x), jax.lax.reciprocal(x))
+
+
+# --- splitting, stacking, special functions, primitives by name -----------------------------
+
+def test_split_stack_unstack_collapse_broadcast_like_as_jax() -> None:
+    x = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+    for m_args in [("split", ([1, 3], 2)), ("split", ([0, 2], 0)), ("unstack", (1,)),
+                   ("unstack", (-1,)), ("collapse", (1,)), ("collapse", (0, 2)),
+                   ("collapse", (-2, None))]:
+        name, args = m_args
+        got, want = getattr(llax.lax, name)(x, *args), getattr(jax.lax, name)(x, *args)
+        if isinstance(want, (list, tuple)):
+            assert type(got) is type(want) or name == "split", (name, type(got))
+            assert len(got) == len(want)
+            for g, w in zip(got, want):
+                same_bits(g, w, name)
+        else:
+            same_bits(got, want, name)
+    for axis in (0, 2, -1):
+        same_bits(llax.lax.stack([x, x + 1], axis), jax.lax.stack([x, x + 1], axis))
+    for arr, like in ((np.arange(4, dtype=np.float32), x), (np.ones((3, 1), np.int32), x)):
+        same_bits(llax.lax.broadcast_like(arr, like), jax.lax.broadcast_like(arr, like))
+    same_bits(llax.jit(lambda v: llax.lax.stack(llax.lax.split(v, [2, 2], 2), 0))(x),
+              jax.lax.stack(jax.lax.split(x, [2, 2], 2), 0))
+
+
+@pytest.mark.parametrize("call", [
+    lambda m, x: m.lax.split(x, [1, 1], 1), lambda m, x: m.lax.split(x, [4, -1], 1),
+    lambda m, x: m.lax.split(x, [1, 2], 5), lambda m, x: m.lax.stack([x, x[:1]]),
+    lambda m, x: m.lax.collapse(x, 2, 1), lambda m, x: m.lax.unstack(x, 2),
+    lambda m, x: m.lax.broadcast_like(np.ones(3, np.float32), np.ones((2, 4), np.float32)),
+])
+def test_shape_helper_errors_as_jax(call: Any) -> None:
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    raises_as_jax(lambda: call(llax, x), lambda: call(jax, x))
+
+
+def test_special_functions_as_jax() -> None:
+    rng = np.random.default_rng(9)
+    a, b = rng.uniform(0.5, 4, 6).astype(np.float32), rng.uniform(0.5, 4, 6).astype(np.float32)
+    x = rng.uniform(0.05, 0.95, 6).astype(np.float32)
+    cases = [("zeta", (a + 1.5, b)), ("polygamma", (np.float32([0, 1, 2, 1.5, -1, 3]), a)),
+             ("bessel_i0e", (a - 2,)), ("bessel_i1e", (a - 2,)), ("betainc", (a, b, x))]
+    for name, args in cases:
+        np.testing.assert_allclose(getattr(llax.lax, name)(*args),
+                                   getattr(jax.lax, name)(*args), rtol=2e-5, atol=1e-6,
+                                   err_msg=name)
+    raises_as_jax(lambda: llax.lax.bessel_i0e(np.int32(2)), lambda: jax.lax.bessel_i0e(np.int32(2)))
+
+
+def test_optimization_barrier_passes_values() -> None:
+    def f(m, v):
+        a, b = m.lax.optimization_barrier((v, v * 2))
+        return a + b
+
+    v = np.float32(1.5)
+    same_bits(llax.jit(lambda t: f(llax, t))(v), jax.jit(lambda t: f(jax, t))(v))
+
+
+def test_primitives_under_jax_names() -> None:
+    x = np.ones((2, 3), np.float32)
+    eqns = llax.make_jaxpr(lambda v: llax.lax.cumsum(llax.lax.sin(v) + v, 1))(x).jaxpr.eqns
+    assert [e.primitive for e in eqns] == [llax.lax.sin_p, llax.lax.add_p, llax.lax.cumsum_p]
+    for name in ("add_p", "mul_p", "reduce_sum_p", "scatter_add_p", "clz_p",
+                 "reduce_precision_p", "cummax_p", "sort_p", "while_p", "cond_p"):
+        assert name in dir(jax.lax) and hasattr(llax.lax, name), name
+    same_bits(llax.lax.mul_p.bind(x, x), x * x)

@@ -161,9 +161,7 @@ def _pack_filter(kb: KernelBuilder, g: _Conv, rhs: ir.Value) -> ir.Value:
         grp, *taps, c, o = ivs
         src = _add(b, _mul(b, _add(b, _mul(b, grp, g.out_features), o), g.rhs[0]),
                    _mul(b, c, g.rhs[1]), *(_mul(b, k, s) for k, s in zip(taps, g.rhs[2:])))
-        tap = i64(0)
-        for k, n in zip(taps, g.kernel):
-            tap = _add(b, _mul(b, tap, n), k)
+        tap = _flatten(b, taps, g.kernel)
         dst = _add(b, _mul(b, _add(b, _mul(b, grp, g.taps), tap), g.in_features * g.out_features),
                    _mul(b, c, g.out_features), o)
         ltypes.store(b, ltypes.load(b, ltypes.element_ptr(b, rhs, dt, src), dt),
@@ -171,6 +169,37 @@ def _pack_filter(kb: KernelBuilder, g: _Conv, rhs: ir.Value) -> ir.Value:
 
     loop_nest(b, [g.groups, *g.kernel, g.in_features, g.out_features], element, name="f")
     return packed
+
+
+def _unflatten(b: ir.IRBuilder, flat: ir.Value, sizes: tuple[int, ...]
+               ) -> tuple[list[ir.Value], ir.Value]:
+    """The row-major indices over ``sizes`` of ``flat``'s trailing part, and what is left
+    of it (the index along the axes before them)."""
+    indices = []
+    for n in reversed(sizes):
+        indices.append(b.urem(flat, i64(n)))
+        flat = b.udiv(flat, i64(n))
+    return indices[::-1], flat
+
+
+def _flatten(b: ir.IRBuilder, indices: list[ir.Value], sizes: tuple[int, ...]) -> ir.Value:
+    flat = i64(0)
+    for i, n in zip(indices, sizes):
+        flat = _add(b, _mul(b, flat, n), i)
+    return flat
+
+
+def _source(b: ir.IRBuilder, g: _Conv, positions: list[ir.Value], taps: list[ir.Value],
+            base: ir.Value) -> tuple[ir.Value, ir.Value]:
+    """(inside?, element offset from ``base``) of the input under ``taps`` at output
+    ``positions``."""
+    valid: ir.Value = ir.Constant(I1, 1)
+    offset = base
+    for d, (p, k) in enumerate(zip(positions, taps)):
+        inside, at = _input_index(b, g, d, p, k)
+        valid = b.and_(valid, inside)
+        offset = _add(b, offset, _mul(b, at, g.lhs[2 + d]))
+    return valid, offset
 
 
 def _input_index(b: ir.IRBuilder, g: _Conv, d: int, position: ir.Value, tap: ir.Value
@@ -208,26 +237,15 @@ def _fill_patches(b: ir.IRBuilder, g: _Conv, lhs: ir.Value, patches: ir.Value,
     channel0 = _mul(b, group, g.in_features * g.lhs[1])
 
     def row(i: ir.Value, _: list) -> list:
-        m = b.add(first, i)
-        positions = []
-        for n in reversed(g.out_sizes):  # (n, p...) from the row number, last axis first
-            positions.append(b.urem(m, i64(n)))
-            m = b.udiv(m, i64(n))
-        positions.reverse()
-        base = _add(b, _mul(b, m, g.lhs[0]), channel0)
+        positions, n = _unflatten(b, b.add(first, i), g.out_sizes)
+        base = _add(b, _mul(b, n, g.lhs[0]), channel0)
         dst_row = _mul(b, i, g.depth)
 
         def tap(ks: list[ir.Value]) -> None:
-            valid: ir.Value = ir.Constant(I1, 1)
-            offset, tap_index = base, i64(0)
-            for d, (k, p) in enumerate(zip(ks, positions)):
-                tap_index = _add(b, _mul(b, tap_index, g.kernel[d]), k)
-                inside, at = _input_index(b, g, d, p, k)
-                valid = b.and_(valid, inside)
-                offset = _add(b, offset, _mul(b, at, g.lhs[2 + d]))
-            dst = ltypes.element_ptr(b, patches, dt,
-                                     _add(b, dst_row, _mul(b, tap_index, g.in_features)))
-            _copy_or_zero(b, dt, valid, ltypes.element_ptr(b, lhs, dt, offset), g.lhs[1], dst,
+            valid, offset = _source(b, g, positions, ks, base)
+            column = _mul(b, _flatten(b, ks, g.kernel), g.in_features)
+            _copy_or_zero(b, dt, valid, ltypes.element_ptr(b, lhs, dt, offset), g.lhs[1],
+                          ltypes.element_ptr(b, patches, dt, _add(b, dst_row, column)),
                           g.in_features, zero)
 
         loop_nest(b, list(g.kernel), tap, name="k")
@@ -242,12 +260,9 @@ def _scatter_rows(b: ir.IRBuilder, g: _Conv, rows: ir.Value, out: ir.Value, firs
     dt = g.dtype
 
     def row(i: ir.Value, _: list) -> list:
-        m = b.add(first, i)
-        offset = _mul(b, group, g.out_features * g.out[1])
-        for n, s in zip(reversed(g.out_sizes), reversed(g.out[2:])):
-            offset = _add(b, offset, _mul(b, b.urem(m, i64(n)), s))
-            m = b.udiv(m, i64(n))
-        offset = _add(b, offset, _mul(b, m, g.out[0]))
+        positions, n = _unflatten(b, b.add(first, i), g.out_sizes)
+        offset = _add(b, _mul(b, group, g.out_features * g.out[1]), _mul(b, n, g.out[0]),
+                      *(_mul(b, p, s) for p, s in zip(positions, g.out[2:])))
 
         def feature(o: ir.Value, _: list) -> list:
             value = ltypes.load(b, ltypes.element_ptr(
@@ -355,9 +370,7 @@ def _turned_filter(kb: KernelBuilder, g: _Conv, rhs: ir.Value) -> tuple[ir.Value
         f, *ts, o = ivs
         src = _add(b, _mul(b, o, g.rhs[0]), _mul(b, f, g.rhs[1]),
                    *(_mul(b, t, s) for t, s in zip(ts, g.rhs[2:])))
-        row = f
-        for t, n in zip(ts, g.kernel):
-            row = _add(b, _mul(b, row, n), t)
+        row = _add(b, _mul(b, f, g.taps), _flatten(b, ts, g.kernel))
         ltypes.store(b, ltypes.load(b, ltypes.element_ptr(b, rhs, dt, src), dt),
                      ltypes.element_ptr(b, packed, dt, _add(b, _mul(b, row, g.out_features), o)),
                      dt)
@@ -374,26 +387,16 @@ def _fill_turned(b: ir.IRBuilder, g: _Conv, lhs: ir.Value, block: ir.Value, firs
     zero = ltypes.const(dt, 0)
 
     def row(i: ir.Value, _: list) -> list:
-        r = b.add(first, i)
-        taps = []
-        for n in reversed(g.kernel):
-            taps.append(b.urem(r, i64(n)))
-            r = b.udiv(r, i64(n))
-        taps.reverse()
-        base = _mul(b, r, g.lhs[1])
+        taps, feature = _unflatten(b, b.add(first, i), g.kernel)
+        base = _mul(b, feature, g.lhs[1])
         dst_row = _mul(b, i, columns)
 
         def position(qs: list[ir.Value]) -> None:
-            valid: ir.Value = ir.Constant(I1, 1)
-            offset, flat = base, i64(0)
-            for d, (q, t) in enumerate(zip(qs, taps)):
-                flat = _add(b, _mul(b, flat, g.out_sizes[d]), q)
-                inside, at = _input_index(b, g, d, q, t)
-                valid = b.and_(valid, inside)
-                offset = _add(b, offset, _mul(b, at, g.lhs[2 + d]))
-            dst = ltypes.element_ptr(b, block, dt, _add(b, dst_row, _mul(b, flat, g.batch)))
-            _copy_or_zero(b, dt, valid, ltypes.element_ptr(b, lhs, dt, offset), g.lhs[0], dst,
-                          g.batch, zero)
+            valid, offset = _source(b, g, qs, taps, base)
+            column = _mul(b, _flatten(b, qs, g.out_sizes), g.batch)
+            _copy_or_zero(b, dt, valid, ltypes.element_ptr(b, lhs, dt, offset), g.lhs[0],
+                          ltypes.element_ptr(b, block, dt, _add(b, dst_row, column)), g.batch,
+                          zero)
 
         loop_nest(b, list(g.out_sizes), position, name="q")
         return []
@@ -465,9 +468,7 @@ def _add_parts(b: ir.IRBuilder, g: _Conv, sums: ir.Value, parts: int, out: ir.Va
 
     def element(ivs: list[ir.Value]) -> None:
         *qs, n, o = ivs
-        flat = i64(0)
-        for q, size in zip(qs, g.out_sizes):
-            flat = _add(b, _mul(b, flat, size), q)
+        flat = _flatten(b, qs, g.out_sizes)
         at = _add(b, _mul(b, _add(b, _mul(b, flat, g.batch), n), g.out_features), o)
         total = ltypes.load(b, ltypes.element_ptr(b, sums, dt, at), dt)
         for p in range(1, parts):

@@ -21,6 +21,7 @@ Complex and low-precision element types call the NumPy reference.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -46,6 +47,7 @@ _NATIVE_SELECT = frozenset(np.dtype(d) for d in (
     np.float32, np.float64, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16,
     np.uint32, np.uint64))
 _NATIVE = _NATIVE_SELECT | {np.dtype(np.bool_)}
+_INDEX = np.dtype(np.int64)  # where a window's selected element is (-1: none yet)
 
 
 @dataclass(frozen=True)
@@ -206,8 +208,8 @@ def _select_rows(b: ir.IRBuilder, w: _Window, select_prim: str, operand: ir.Valu
     worst = ltypes.const(dt, identity("max" if select_prim == "ge" else "min", dt))
     for_range(b, row, lambda c, _: (
         ltypes.store(b, worst, ltypes.element_ptr(b, best, dt, c), dt),
-        ltypes.store(b, i64(-1), ltypes.element_ptr(b, where, np.dtype(np.int64), c),
-                     np.dtype(np.int64)), [])[2], name="init")
+        ltypes.store(b, i64(-1), ltypes.element_ptr(b, where, _INDEX, c),
+                     _INDEX), [])[2], name="init")
     kind = dtypes.kind(dt)
 
     def tap(taps: list[ir.Value]) -> None:
@@ -217,9 +219,9 @@ def _select_rows(b: ir.IRBuilder, w: _Window, select_prim: str, operand: ir.Valu
                 at = b.add(offset, c)
                 value = ltypes.load(b, ltypes.element_ptr(b, operand, dt, at), dt)
                 best_ptr = ltypes.element_ptr(b, best, dt, c)
-                where_ptr = ltypes.element_ptr(b, where, np.dtype(np.int64), c)
+                where_ptr = ltypes.element_ptr(b, where, _INDEX, c)
                 current = ltypes.load(b, best_ptr, dt)
-                unset = b.icmp_signed("<", ltypes.load(b, where_ptr, np.dtype(np.int64)),
+                unset = b.icmp_signed("<", ltypes.load(b, where_ptr, _INDEX),
                                       i64(0))
                 op = ">" if select_prim == "ge" else "<"
                 if kind == "f":
@@ -230,8 +232,8 @@ def _select_rows(b: ir.IRBuilder, w: _Window, select_prim: str, operand: ir.Valu
                     better = b.icmp_unsigned(op, value, current)
                 take = b.or_(better, unset)
                 ltypes.store(b, b.select(take, value, current), best_ptr, dt)
-                ltypes.store(b, b.select(take, at, ltypes.load(b, where_ptr, np.dtype(np.int64))),
-                             where_ptr, np.dtype(np.int64))
+                ltypes.store(b, b.select(take, at, ltypes.load(b, where_ptr, _INDEX)),
+                             where_ptr, _INDEX)
                 return []
 
             for_range(b, row, element, name="c")
@@ -246,47 +248,23 @@ def _scratch(b: ir.IRBuilder, w: _Window) -> tuple[ir.Value, ir.Value]:
     return best, where
 
 
-def _lower_select_and_gather_add(kb: KernelBuilder, op: Op, outs: list[ir.Value]) -> None:
-    t, x = op.inputs
-    w = _window(op, x)
-    if w is None or math.prod(w.out_shape) == 0 or w.row > 4096:
-        lower_by_reference(kb, op, outs)
-        return
-    dt = w.dtype
-    select_prim = op.rule_params["select_prim"]
-
-    def body(b: ir.IRBuilder, values: list[ir.Value], position: list[ir.Value],
-             out_offset: ir.Value) -> None:
-        tangents, operand, dst = values
-        best, where = _scratch_at_entry(b, w)
-        _select_rows(b, w, select_prim, operand, position, best, where)
-
-        def gather(c: ir.Value, _: list) -> list:
-            at = ltypes.load(b, ltypes.element_ptr(b, where, np.dtype(np.int64), c),
-                             np.dtype(np.int64))
-            picked = b.icmp_signed(">=", at, i64(0))
-            safe = b.select(picked, at, i64(0))
-            value = ltypes.load(b, ltypes.element_ptr(b, tangents, dt, safe), dt)
-            ltypes.store(b, b.select(picked, value, ltypes.const(dt, 0)),
-                         ltypes.element_ptr(b, dst, dt, b.add(out_offset, c)), dt)
-            return []
-
-        for_range(b, w.row, gather, name="g")
-
-    _walk(kb, w, [kb.buffer(t), kb.buffer(x), outs[0]], body)
-
-
-def _lower_select_and_scatter_add(kb: KernelBuilder, op: Op, outs: list[ir.Value]) -> None:
-    s, x = op.inputs
+def _lower_select(kb: KernelBuilder, op: Op, outs: list[ir.Value],
+                  use: Callable[[ir.IRBuilder, np.dtype, list[ir.Value], ir.Value, ir.Value,
+                                 ir.Value], None]) -> None:
+    """Per output row, select in each window, then ``use(builder, dtype, (first operand,
+    output), selected offset (-1: none), row element, output offset)``."""
+    first, x = op.inputs
     w = _window(op, x)
     if w is None or w.row > 4096:
         lower_by_reference(kb, op, outs)
         return
-    dt = w.dtype
     (out,) = outs
-    ltypes.intrinsic(kb.b, "memset", [out, ir.Constant(ir.IntType(8), 0), i64(x.type.nbytes),
-                                      ir.Constant(I1, 0)], ir.VoidType(), [ltypes.PTR, I64])
-    if math.prod(w.out_shape) == 0:
+    scatter = op.prim is P.select_and_scatter_add
+    if scatter:  # the output gathers sums: it starts at zero
+        ltypes.intrinsic(kb.b, "memset", [out, ir.Constant(ir.IntType(8), 0),
+                                          i64(x.type.nbytes), ir.Constant(I1, 0)],
+                         ir.VoidType(), [ltypes.PTR, I64])
+    if math.prod(w.out_shape) == 0:  # no windows: nothing gathered, nothing scattered
         return
     select_prim = op.rule_params["select_prim"]
 
@@ -296,24 +274,39 @@ def _lower_select_and_scatter_add(kb: KernelBuilder, op: Op, outs: list[ir.Value
         best, where = _scratch_at_entry(b, w)
         _select_rows(b, w, select_prim, operand, position, best, where)
 
-        def scatter(c: ir.Value, _: list) -> list:
-            at = ltypes.load(b, ltypes.element_ptr(b, where, np.dtype(np.int64), c),
-                             np.dtype(np.int64))
-            with b.if_then(b.icmp_signed(">=", at, i64(0))):
-                target = ltypes.element_ptr(b, dst, dt, at)
-                value = ltypes.load(b, ltypes.element_ptr(b, source, dt, b.add(out_offset, c)),
-                                    dt)
-                total = (b.fadd if dtypes.kind(dt) == "f" else b.add)(
-                    ltypes.load(b, target, dt), value)
-                ltypes.store(b, total, target, dt)
+        def element(c: ir.Value, _: list) -> list:
+            at = ltypes.load(b, ltypes.element_ptr(b, where, _INDEX, c), _INDEX)
+            use(b, w.dtype, [source, dst], at, c, out_offset)
             return []
 
-        for_range(b, w.row, scatter, name="s")
+        for_range(b, w.row, element, name="use")
 
-    # The pool splits the first axis: when its windows overlap (a stride shorter than the
-    # window), two threads could add at one element, so those stay on one thread.
-    overlapping = w.strides[0] < dilate_dim(w.window[0], w.window_dilation[0])
-    _walk(kb, w, [kb.buffer(s), kb.buffer(x), out], body, may_split=not overlapping)
+    # The pool splits the first axis. A scatter whose windows overlap along it (a stride
+    # shorter than the window) could have two threads add at one element: one thread.
+    may_split = not scatter or w.strides[0] >= dilate_dim(w.window[0], w.window_dilation[0])
+    _walk(kb, w, [kb.buffer(first), kb.buffer(x), out], body, may_split=may_split)
+
+
+def _gather_selected(b: ir.IRBuilder, dt: np.dtype, values: list[ir.Value], at: ir.Value,
+                     c: ir.Value, out_offset: ir.Value) -> None:
+    """``select_and_gather_add``: the tangent at the selected element (0 if none)."""
+    tangents, dst = values
+    picked = b.icmp_signed(">=", at, i64(0))
+    value = ltypes.load(b, ltypes.element_ptr(b, tangents, dt, b.select(picked, at, i64(0))),
+                        dt)
+    ltypes.store(b, b.select(picked, value, ltypes.const(dt, 0)),
+                 ltypes.element_ptr(b, dst, dt, b.add(out_offset, c)), dt)
+
+
+def _scatter_to_selected(b: ir.IRBuilder, dt: np.dtype, values: list[ir.Value], at: ir.Value,
+                         c: ir.Value, out_offset: ir.Value) -> None:
+    """``select_and_scatter_add``: the window's source element added at the selected one."""
+    source, dst = values
+    with b.if_then(b.icmp_signed(">=", at, i64(0))):
+        target = ltypes.element_ptr(b, dst, dt, at)
+        value = ltypes.load(b, ltypes.element_ptr(b, source, dt, b.add(out_offset, c)), dt)
+        total = (b.fadd if dtypes.kind(dt) == "f" else b.add)(ltypes.load(b, target, dt), value)
+        ltypes.store(b, total, target, dt)
 
 
 def _scratch_at_entry(b: ir.IRBuilder, w: _Window) -> tuple[ir.Value, ir.Value]:
@@ -326,5 +319,6 @@ def _scratch_at_entry(b: ir.IRBuilder, w: _Window) -> tuple[ir.Value, ir.Value]:
 
 for _prim in P.REDUCE_WINDOWS:
     OPAQUE_RULES[_prim] = _lower_reduce_window
-OPAQUE_RULES[P.select_and_gather_add] = _lower_select_and_gather_add
-OPAQUE_RULES[P.select_and_scatter_add] = _lower_select_and_scatter_add
+OPAQUE_RULES[P.select_and_gather_add] = functools.partial(_lower_select, use=_gather_selected)
+OPAQUE_RULES[P.select_and_scatter_add] = functools.partial(_lower_select,
+                                                           use=_scatter_to_selected)

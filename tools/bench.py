@@ -283,24 +283,32 @@ def _mlp_train_step(jax_mod: Any, xp: Any, lr: float = 0.01) -> Callable[..., An
     return train_step
 
 
-def bench_mlp() -> list[Row]:
-    params_np, x_np, y_np = _mlp_problem()
-    shape = "-".join(map(str, MLP_SIZES))
-    step_row = Row(f"MLP train step {shape}, batch {MLP_BATCH}, f32", 0.0)
-    first_row = Row("MLP train step first call (trace+compile)", 0.0)
+def _train_step_rows(step_name: str, first_name: str,
+                     make_step: Callable[[Any, Any], Callable[..., Any]],
+                     params_np: Any, x_np: np.ndarray, y_np: np.ndarray) -> list[Row]:
+    """A jitted training step's time and its first call's (trace + compile), for llax and
+    JAX: ``make_step(jax_like_module, its numpy)`` builds the step."""
+    step_row, first_row = Row(step_name, 0.0), Row(first_name, 0.0)
     for side, mod, xp, block in _sides():
-        params = [(xp.asarray(w), xp.asarray(b)) for w, b in params_np]
+        params = mod.tree_util.tree_map(xp.asarray, params_np)
         x, y = xp.asarray(x_np), xp.asarray(y_np)
-        step = mod.jit(_mlp_train_step(mod, xp))
+        step = mod.jit(make_step(mod, xp))
         setattr(step_row, side, median_time(lambda s=step, p=params, x=x, y=y, bl=block:
                                             bl(s(p, x, y)), repeat=7))
 
         def make(mod=mod, xp=xp, params=params, x=x, y=y, block=block) -> Callable[[], object]:
-            fresh = mod.jit(_mlp_train_step(mod, xp))  # new function objects: nothing cached
+            fresh = mod.jit(make_step(mod, xp))  # new function objects: nothing cached
             return lambda: block(fresh(params, x, y))
 
         setattr(first_row, side, once_time(make))
     return [step_row, first_row]
+
+
+def bench_mlp() -> list[Row]:
+    shape = "-".join(map(str, MLP_SIZES))
+    return _train_step_rows(f"MLP train step {shape}, batch {MLP_BATCH}, f32",
+                            "MLP train step first call (trace+compile)", _mlp_train_step,
+                            *_mlp_problem())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -634,22 +642,9 @@ def _cnn_train_step(jax_mod: Any, xp: Any, lr: float = 0.01) -> Callable[..., An
 
 def bench_cnn() -> list[Row]:
     """Issue 13's targets: the CNN training step and its first call (at most 0.25x JAX)."""
-    params_np, x_np, y_np = _cnn_problem()
-    step_row = Row(f"CNN train step (2 conv+pool, dense), batch {CNN_BATCH}, f32", 0.0)
-    first_row = Row("CNN train step first call (trace+compile)", 0.0)
-    for side, mod, xp, block in _sides():
-        params = [xp.asarray(p) for p in params_np]
-        x, y = xp.asarray(x_np), xp.asarray(y_np)
-        step = mod.jit(_cnn_train_step(mod, xp))
-        setattr(step_row, side, median_time(lambda s=step, p=params, x=x, y=y, bl=block:
-                                            bl(s(p, x, y)), repeat=7))
-
-        def make(mod=mod, xp=xp, params=params, x=x, y=y, block=block) -> Callable[[], object]:
-            fresh = mod.jit(_cnn_train_step(mod, xp))  # new function objects: nothing cached
-            return lambda: block(fresh(params, x, y))
-
-        setattr(first_row, side, once_time(make, repeat=3))
-    return [step_row, first_row]
+    return _train_step_rows(f"CNN train step (2 conv+pool, dense), batch {CNN_BATCH}, f32",
+                            "CNN train step first call (trace+compile)", _cnn_train_step,
+                            *_cnn_problem())
 
 
 def bench_conv() -> list[Row]:

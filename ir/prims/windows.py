@@ -23,7 +23,7 @@ from collections.abc import Sequence
 
 from llax.ir import dtypes
 from llax.ir.primitive import FusionClass, abstract_eval, primitive
-from llax.ir.prims.convolution import dilate_dim
+from llax.ir.prims.convolution import conv_out_spatial
 from llax.ir.types import TensorType
 
 __all__ = ["REDUCE_WINDOWS", "SELECT_PRIMS", "reduce_window_max", "reduce_window_min",
@@ -46,16 +46,11 @@ def reduce_window_shape(shape: Sequence[int], window_dimensions: Sequence[int],
                         window_strides: Sequence[int], padding: Sequence[tuple[int, int]],
                         base_dilation: Sequence[int] | None = None,
                         window_dilation: Sequence[int] | None = None) -> tuple[int, ...]:
-    """Window positions along each axis."""
-    n = len(shape)
-    base = base_dilation or (1,) * n
-    wdil = window_dilation or (1,) * n
-    out = []
-    for size, k, s, (lo, hi), bd, wd in zip(shape, window_dimensions, window_strides, padding,
-                                             base, wdil):
-        span = dilate_dim(size, bd) + lo + hi - dilate_dim(k, wd)
-        out.append(0 if span < 0 else span // s + 1)
-    return tuple(out)
+    """Window positions along each axis: a convolution's output positions, every axis
+    spatial."""
+    ones = (1,) * len(shape)
+    return conv_out_spatial(shape, window_dimensions, window_strides, padding,
+                            base_dilation or ones, window_dilation or ones)
 
 
 def _check_window(name: str, x: TensorType, window_dimensions, window_strides, padding,

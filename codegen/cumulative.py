@@ -9,7 +9,8 @@ from the end with ``reverse``) is
 
 so the innermost loop runs over the ``inner`` contiguous elements of a row, independent
 of one another: LLVM vectorises it at the host's width. When the axis is the last one
-(``inner == 1``) each block is one running value carried in a register along the row.
+(``inner == 1``) each row is one running value carried in a register along it, and rows
+go ``ROW_GROUP`` at a time so that their chains of dependent steps overlap.
 Either way every element is combined in NumPy's ``accumulate`` order (left to right, one
 rounding per step), so integer results are exact and float ones match the reference to
 rounding (bit for bit where NumPy's scalar loop is the same operation).
@@ -40,6 +41,10 @@ from llax.ir import prims as P
 from llax.ir.core import Op, Params, Var
 from llax.ir.primitive import Primitive
 from llax.ir.types import TensorType
+
+# Rows of a cumulative reduction along the last axis computed together (independent chains
+# the core overlaps; enough to cover an add's latency at a few per cycle).
+ROW_GROUP = 8
 
 _COMBINE: dict[Primitive, Primitive] = {
     P.cumsum: P.add, P.cumprod: P.mul, P.cummax: P.max, P.cummin: P.min,
@@ -101,21 +106,43 @@ def _emit_blocks(b: ir.IRBuilder, combine: _Combiner, src: ir.Value, dst: ir.Val
 
     first = n - 1 if reverse else 0
 
+    def rows(start: ir.Value, group: int) -> None:
+        """Rows ``start .. start + group`` (the axis is the last one) in lockstep: one
+        running value per row, ``group`` independent chains per step along the rows."""
+        bases = [b.mul(b.add(start, i64(r), flags=["nuw", "nsw"]), i64(n),
+                       flags=["nuw", "nsw"]) for r in range(group)]
+        firsts = []
+        for base in bases:
+            v = ltypes.load(b, ltypes.element_ptr(b, src, dt, at(base, first, None)), dt)
+            ltypes.store(b, v, ltypes.element_ptr(b, dst, dt, at(base, first, None)), dt)
+            firsts.append(v)
+
+        def step(s: ir.Value, carry: list) -> list:
+            k = memory_step(b.add(s, i64(1), flags=["nuw", "nsw"]))
+            out = []
+            for base, acc in zip(bases, carry):
+                x = ltypes.load(b, ltypes.element_ptr(b, src, dt, at(base, k, None)), dt)
+                acc = combine(b, acc, x)
+                ltypes.store(b, acc, ltypes.element_ptr(b, dst, dt, at(base, k, None)), dt)
+                out.append(acc)
+            return out
+
+        for_range(b, n - 1, step, firsts, name="cum")
+
+    if inner == 1:
+        # One row's steps depend on each other (a chain at the combine's latency), so rows
+        # go ROW_GROUP at a time, their chains overlapping; the remaining rows one by one.
+        groups = b.udiv(count, i64(ROW_GROUP))
+        for_range(b, groups, lambda g, _: (rows(b.add(lo, b.mul(g, i64(ROW_GROUP)),
+                                                       flags=["nuw", "nsw"]), ROW_GROUP),
+                                            [])[1], name="grp")
+        done = b.mul(groups, i64(ROW_GROUP), flags=["nuw", "nsw"])
+        for_range(b, b.sub(count, done), lambda r, _: (rows(b.add(b.add(lo, done), r), 1),
+                                                        [])[1], name="row")
+        return
+
     def block(o: ir.Value, _: list) -> list:
         base = b.mul(b.add(lo, o, flags=["nuw", "nsw"]), i64(n * inner), flags=["nuw", "nsw"])
-        if inner == 1:
-            start = ltypes.load(b, ltypes.element_ptr(b, src, dt, at(base, first, None)), dt)
-            ltypes.store(b, start, ltypes.element_ptr(b, dst, dt, at(base, first, None)), dt)
-
-            def step(s: ir.Value, carry: list) -> list:
-                k = memory_step(b.add(s, i64(1), flags=["nuw", "nsw"]))
-                x = ltypes.load(b, ltypes.element_ptr(b, src, dt, at(base, k, None)), dt)
-                acc = combine(b, carry[0], x)
-                ltypes.store(b, acc, ltypes.element_ptr(b, dst, dt, at(base, k, None)), dt)
-                return [acc]
-
-            for_range(b, n - 1, step, [start], name="cum")
-            return []
 
         def copy_first(j: ir.Value, _: list) -> list:
             v = ltypes.load(b, ltypes.element_ptr(b, src, dt, at(base, first, j)), dt)

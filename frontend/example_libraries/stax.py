@@ -92,70 +92,62 @@ def _kernel_shape(lhs_spec: str, rhs_spec: str, input_shape: Sequence[int], out_
     return [out_chan if c == "O" else in_chan if c == "I" else next(spatial) for c in rhs_spec]
 
 
-def _conv_layer(shape_rule: Callable[..., Any], apply_rule: Callable[..., Any]
-                ) -> Callable[..., Layer]:
-    """A convolution layer builder: ``shape_rule`` gives the output shape
-    (``lax.conv_general_shape_tuple`` or ``lax.conv_transpose_shape_tuple``),
-    ``apply_rule(inputs, W, strides, padding, one, dimension_numbers)`` the convolution."""
-    def layer(dimension_numbers: tuple[str, str, str], out_chan: int,
-              filter_shape: Sequence[int], strides: Sequence[int] | None = None,
-              padding: Any = "VALID", W_init: Callable | None = None,
-              b_init: Callable = _CONV_B_INIT) -> Layer:
-        lhs_spec, rhs_spec, out_spec = dimension_numbers
+def _conv_layer(shape_rule: Callable[..., Any], apply_rule: Callable[..., Any],
+                dimension_numbers: tuple[str, str, str], out_chan: int,
+                filter_shape: Sequence[int], strides: Sequence[int] | None, padding: Any,
+                W_init: Callable | None, b_init: Callable) -> Layer:
+    """A (transposed) convolution layer: ``shape_rule`` gives its output shape,
+    ``apply_rule(inputs, W, strides, padding, dimension_numbers)`` convolves."""
+    lhs_spec, rhs_spec, out_spec = dimension_numbers
+    strides = strides or (1,) * len(filter_shape)
+    # Glorot fans from the kernel's own input and output axes.
+    W_init = W_init or glorot_normal(rhs_spec.index("I"), rhs_spec.index("O"))
+
+    def init_fun(rng: Any, input_shape: tuple[int, ...]) -> tuple[Any, Any]:
+        kernel_shape = _kernel_shape(lhs_spec, rhs_spec, input_shape, out_chan, filter_shape)
+        output_shape = shape_rule(input_shape, kernel_shape, strides, padding,
+                                  dimension_numbers)
+        # The bias broadcasts over every output axis but the channels.
+        bias_shape = [out_chan if c == "C" else 1 for c in out_spec]
+        k1, k2 = random.split(rng)
+        W, b = W_init(k1, kernel_shape), b_init(k2, bias_shape)
+        return output_shape, (W, b)
+
+    def apply_fun(params: Any, inputs: Any, **kwargs: Any) -> Any:
+        W, b = params
+        return apply_rule(inputs, W, strides, padding, dimension_numbers) + b
+
+    return init_fun, apply_fun
+
+
+def GeneralConv(dimension_numbers: tuple[str, str, str], out_chan: int,
+                filter_shape: Sequence[int], strides: Sequence[int] | None = None,
+                padding: Any = "VALID", W_init: Callable | None = None,
+                b_init: Callable = _CONV_B_INIT) -> Layer:
+    """A convolution layer with dimension numbers ``(lhs_spec, rhs_spec, out_spec)``, e.g.
+    ``('NHWC', 'HWIO', 'NHWC')``, via ``lax.conv_general_dilated`` (no dilation); a bias
+    per output channel."""
+    def convolve(inputs: Any, W: Any, strides: Any, padding: Any, dn: Any) -> Any:
         one = (1,) * len(filter_shape)
-        strides = strides or one
-        # Glorot fans from the kernel's own input and output axes.
-        W_init = W_init or glorot_normal(rhs_spec.index("I"), rhs_spec.index("O"))
+        return lax.conv_general_dilated(inputs, W, strides, padding, one, one,
+                                        dimension_numbers=dn)
 
-        def init_fun(rng: Any, input_shape: tuple[int, ...]) -> tuple[Any, Any]:
-            kernel_shape = _kernel_shape(lhs_spec, rhs_spec, input_shape, out_chan,
-                                         filter_shape)
-            output_shape = shape_rule(input_shape, kernel_shape, strides, padding,
-                                      dimension_numbers)
-            # The bias broadcasts over every output axis but the channels.
-            bias_shape = [out_chan if c == "C" else 1 for c in out_spec]
-            k1, k2 = random.split(rng)
-            W, b = W_init(k1, kernel_shape), b_init(k2, bias_shape)
-            return output_shape, (W, b)
-
-        def apply_fun(params: Any, inputs: Any, **kwargs: Any) -> Any:
-            W, b = params
-            return apply_rule(inputs, W, strides, padding, one, dimension_numbers) + b
-
-        return init_fun, apply_fun
-    return layer
+    return _conv_layer(lax.conv_general_shape_tuple, convolve, dimension_numbers, out_chan,
+                       filter_shape, strides, padding, W_init, b_init)
 
 
-def _conv_shape(*args: Any) -> Any:
-    return lax.conv_general_shape_tuple(*args)
+def GeneralConvTranspose(dimension_numbers: tuple[str, str, str], out_chan: int,
+                         filter_shape: Sequence[int], strides: Sequence[int] | None = None,
+                         padding: Any = "VALID", W_init: Callable | None = None,
+                         b_init: Callable = _CONV_B_INIT) -> Layer:
+    """A transposed-convolution layer with general dimension numbers, via
+    ``lax.conv_transpose``; a bias per output channel."""
+    def convolve(inputs: Any, W: Any, strides: Any, padding: Any, dn: Any) -> Any:
+        return lax.conv_transpose(inputs, W, strides, padding, dimension_numbers=dn)
 
+    return _conv_layer(lax.conv_transpose_shape_tuple, convolve, dimension_numbers, out_chan,
+                       filter_shape, strides, padding, W_init, b_init)
 
-def _conv(inputs: Any, W: Any, strides: Any, padding: Any, one: tuple[int, ...],
-          dimension_numbers: Any) -> Any:
-    return lax.conv_general_dilated(inputs, W, strides, padding, one, one,
-                                    dimension_numbers=dimension_numbers)
-
-
-def _conv_transpose_shape(*args: Any) -> Any:
-    return lax.conv_transpose_shape_tuple(*args)
-
-
-def _conv_transpose(inputs: Any, W: Any, strides: Any, padding: Any, one: tuple[int, ...],
-                    dimension_numbers: Any) -> Any:
-    return lax.conv_transpose(inputs, W, strides, padding,
-                              dimension_numbers=dimension_numbers)
-
-
-GeneralConv = _conv_layer(_conv_shape, _conv)
-GeneralConv.__name__ = GeneralConv.__qualname__ = "GeneralConv"
-GeneralConv.__doc__ = """A convolution layer with general dimension numbers
-``(lhs_spec, rhs_spec, out_spec)``, e.g. ``('NHWC', 'HWIO', 'NHWC')``, via
-``lax.conv_general_dilated``; bias added per output channel."""
-
-GeneralConvTranspose = _conv_layer(_conv_transpose_shape, _conv_transpose)
-GeneralConvTranspose.__name__ = GeneralConvTranspose.__qualname__ = "GeneralConvTranspose"
-GeneralConvTranspose.__doc__ = """A transposed-convolution layer with general dimension
-numbers, via ``lax.conv_transpose``; bias added per output channel."""
 
 Conv = functools.partial(GeneralConv, ("NHWC", "HWIO", "NHWC"))
 Conv1DTranspose = functools.partial(GeneralConvTranspose, ("NHC", "HIO", "NHC"))

@@ -66,6 +66,14 @@ def assert_trees_close(j, ll, rtol=RTOL, atol=1e-7):
         np.testing.assert_allclose(b, a, rtol=rtol, atol=atol)
 
 
+def test_public_names_match_jax():
+    # JAX's module also shows its imports (jax, partial, safe_map...): not API.
+    imports = {"jax", "map", "zip", "partial", "safe_map", "safe_zip", "unzip2", "functools",
+               "jnp", "namedtuple", "Any", "Callable", "NamedTuple", "annotations"}
+    public = {n for n in dir(jopt) if not n.startswith("_")} - imports
+    assert public <= set(dir(lopt)), public - set(dir(lopt))
+
+
 @pytest.mark.parametrize("name,args,kwargs", OPTIMIZERS)
 def test_steps_match_jax(name, args, kwargs):
     # Both jitted: JAX's eager and jitted powers round differently (integer_pow vs pow).

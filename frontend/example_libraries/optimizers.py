@@ -34,6 +34,7 @@ __all__ = [
     "polynomial_decay", "rmsprop", "rmsprop_momentum", "sgd", "sm3", "unpack_optimizer_state",
 ]
 
+Array = Any
 Params = Any
 State = Any
 Updates = Params

@@ -64,6 +64,11 @@ def _shape(shape: Any) -> tuple[int, ...]:
                         f"got {shape!r}.") from None
 
 
+def _real_dtype(dtype: Any) -> np.dtype:
+    """The real dtype of the same precision (float32 for complex64)."""
+    return np.array(0, dtype).real.dtype
+
+
 def _normal(key: Any, shape: Any, dtype: Any) -> Any:
     """``random.normal``, extended to complex dtypes as JAX's is: independent real and
     imaginary parts from the two halves of the key, each of variance 1/2.
@@ -155,10 +160,6 @@ def _compute_fans(shape: tuple[int, ...], in_axis: Axes = -2, out_axis: Axes = -
     # True division, as JAX: the fans are floats, which decides the variance's rounding.
     receptive_field = math.prod(shape) / in_size / out_size / batch_size
     return in_size * receptive_field, out_size * receptive_field
-
-
-def _real_dtype(dtype: Any) -> np.dtype:
-    return np.array(0, dtype).real.dtype
 
 
 def _complex_uniform(key: Any, shape: tuple[int, ...], dtype: Any) -> Any:
@@ -302,9 +303,10 @@ def orthogonal(scale: Any = 1.0, column_axis: int = -1, dtype: Any = None) -> In
         if out_sharding is not None:
             raise NotImplementedError
         dtype = _dtype_or_default(dtype)
-        shape = _shape(shape)
+        # len() before canonicalizing: an int shape is a TypeError here, as in JAX.
         if len(shape) < 2:
             raise ValueError("orthogonal initializer requires at least a 2D shape")
+        shape = _shape(shape)
         if 0 in shape:
             return jnp.zeros(shape, dtype=dtype)
         n_cols = shape[column_axis]
@@ -339,9 +341,9 @@ def delta_orthogonal(scale: Any = 1.0, column_axis: int = -1, dtype: Any = None)
         if out_sharding is not None:
             raise NotImplementedError
         dtype = _dtype_or_default(dtype)
-        shape = _shape(shape)
         if len(shape) not in (3, 4, 5):
             raise ValueError("Delta orthogonal initializer requires a 3D, 4D or 5D shape.")
+        shape = _shape(shape)
         if shape[-1] < shape[-2]:
             raise ValueError("`fan_in` must be less or equal than `fan_out`. ")
         centre_matrix = orthogonal(scale=scale, column_axis=column_axis,

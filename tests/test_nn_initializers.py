@@ -236,6 +236,7 @@ def _error(module, key, make, shape):
     (lambda m: m.variance_scaling(1.0, "fan_in", "cauchy"), (3, 3)),
     (lambda m: m.glorot_normal(), (5,)),
     (lambda m: m.orthogonal(), (5,)),
+    (lambda m: m.orthogonal(), 5),
     (lambda m: m.delta_orthogonal(), (3, 3)),
     (lambda m: m.delta_orthogonal(), (3, 3, 5, 4)),
 ])
@@ -244,3 +245,12 @@ def test_errors_match_jax(make, shape):
     j_type, j_msg = _error(jinit, jk, make, shape)
     l_type, l_msg = _error(linit, lk, make, shape)
     assert l_type is j_type and l_msg == j_msg
+
+
+def test_non_integer_shape_is_a_type_error_as_in_jax():
+    jk, lk = keys()
+    for make in [lambda m: m.normal(), lambda m: m.glorot_uniform()]:
+        with pytest.raises(TypeError):
+            make(jinit)(jk, (2, 2.5))
+        with pytest.raises(TypeError):
+            make(linit)(lk, (2, 2.5))

@@ -48,6 +48,7 @@ from llax.ir.prims.indexing import (
     as_gather_dnums,
     as_scatter_dnums,
 )
+from llax.ir.prims.reduce import PRECISION_NAMES, Precision
 from llax.ir.promotion import dtype_of_value
 
 _NO_PARAMS: dict = {}
@@ -700,32 +701,6 @@ DimensionNumbers = tuple[tuple[Sequence[int], Sequence[int]], tuple[Sequence[int
 DotDimensionNumbers = DimensionNumbers  # JAX's name for the same type
 
 
-class Precision(enum.Enum):
-    """JAX's ``lax.Precision``: the speed/accuracy trade-off of matrix products on
-    accelerators. On the CPU every value computes in full precision, as XLA's CPU backend
-    does, so llax accepts and checks it and changes nothing."""
-
-    DEFAULT = 0
-    HIGH = 1
-    HIGHEST = 2
-
-    @classmethod
-    def _missing_(cls, value: object) -> Precision | None:
-        return _PRECISION_NAMES.get(value)  # type: ignore[arg-type]
-
-    def __repr__(self) -> str:
-        return f"Precision.{self.name}"
-
-    def __str__(self) -> str:
-        return self.name
-
-
-_PRECISION_NAMES: dict[Any, Precision] = {
-    "highest": Precision.HIGHEST, "float32": Precision.HIGHEST, "high": Precision.HIGH,
-    "bfloat16_3x": Precision.HIGH, "tensorfloat32": Precision.HIGH,
-    "default": Precision.DEFAULT, "bfloat16": Precision.DEFAULT, "fastest": Precision.DEFAULT,
-    None: Precision.DEFAULT,
-}
 PrecisionLike = Any
 
 
@@ -733,16 +708,16 @@ def canonicalize_precision(precision: Any) -> tuple[Precision, Precision] | None
     """A precision argument as a pair of ``Precision`` values (one per operand), or None."""
     if precision is None:
         return None
-    if isinstance(precision, str) and precision in _PRECISION_NAMES:
+    if isinstance(precision, str) and precision in PRECISION_NAMES:
         return Precision(precision), Precision(precision)
     if isinstance(precision, Precision):
         return precision, precision
     if isinstance(precision, (list, tuple)) and len(precision) == 2:
         if all(isinstance(p, Precision) for p in precision):
             return precision[0], precision[1]
-        if all(isinstance(p, str) and p in _PRECISION_NAMES for p in precision):
+        if all(isinstance(p, str) and p in PRECISION_NAMES for p in precision):
             return Precision(precision[0]), Precision(precision[1])
-    names = [k for k in _PRECISION_NAMES]
+    names = list(PRECISION_NAMES)
     raise ValueError("Precision argument must be one of:\n"
                      "- None,\n"
                      f"- a string in {names},\n"
@@ -758,8 +733,8 @@ def dot_general(lhs: Any, rhs: Any, dimension_numbers: DimensionNumbers,
     """Contract ``lhs`` and ``rhs``: out = batch dims + lhs free dims + rhs free dims."""
     (lc, rc), (lb, rb) = dimension_numbers
     dn = ((_shape_tuple(lc), _shape_tuple(rc)), (_shape_tuple(lb), _shape_tuple(rb)))
-    # Checked, then dropped: the CPU computes at full precision whatever is asked (as XLA's).
-    canonicalize_precision(precision)
+    # Recorded as JAX records it; the CPU computes at full precision whatever it says.
+    precision = canonicalize_precision(precision)
     x = as_array(lhs, "dot_general")
     y = as_array(rhs, "dot_general", 1)
     pet = None if preferred_element_type is None else \
@@ -769,7 +744,7 @@ def dot_general(lhs: Any, rhs: Any, dimension_numbers: DimensionNumbers,
             raise TypeError(f"dot_general requires operands of the same dtype, got {x.dtype} "
                             f"and {y.dtype}")
         x, y = convert(x, pet), convert(y, pet)
-    return bind(P.dot_general, (x, y), {"dimension_numbers": dn, "precision": None,
+    return bind(P.dot_general, (x, y), {"dimension_numbers": dn, "precision": precision,
                                         "preferred_element_type": pet})
 
 

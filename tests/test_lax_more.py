@@ -478,3 +478,25 @@ def test_primitives_under_jax_names() -> None:
                  "reduce_precision_p", "cummax_p", "sort_p", "while_p", "cond_p"):
         assert name in dir(jax.lax) and hasattr(llax.lax, name), name
     same_bits(llax.lax.mul_p.bind(x, x), x * x)
+
+
+def test_dot_general_records_precision_as_jax() -> None:
+    x = np.ones((2, 3), np.float32)
+    dn = (((1,), (1,)), ((), ()))
+
+    def f(m):
+        return lambda a: m.lax.dot_general(a, a, dn, precision=("high", m.lax.Precision.HIGHEST))
+
+    (ours,) = llax.make_jaxpr(f(llax))(x).jaxpr.function.ops
+    (theirs,) = jax.make_jaxpr(f(jax))(x).eqns
+    assert [p.name for p in ours.params["precision"]] == \
+        [p.name for p in theirs.params["precision"]] == ["HIGH", "HIGHEST"]
+    fn = llax.make_jaxpr(f(llax))(x).jaxpr.function
+    text = print_function(fn)
+    again = parse_function(text)
+    verify(again)
+    assert print_function(again) == text
+    assert again.ops[0].params["precision"] == (llax.lax.Precision.HIGH,
+                                                 llax.lax.Precision.HIGHEST)
+    assert llax.make_jaxpr(lambda a: llax.lax.dot_general(a, a, dn))(x).jaxpr.function.ops[
+        0].params["precision"] is None

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import enum
+
 import numpy as np
 
 from llax.ir import dtypes
+from llax.ir.parser import PARAM_ENUMS
 from llax.ir.primitive import FusionClass, abstract_eval, primitive
 from llax.ir.prims.shape import _check_axes
 from llax.ir.types import TensorType
@@ -64,6 +67,37 @@ def _arg_rule(name: str):
 
 abstract_eval[argmax] = _arg_rule("argmax")
 abstract_eval[argmin] = _arg_rule("argmin")
+
+
+class Precision(enum.Enum):
+    """JAX's ``lax.Precision`` (its members, numbers and spellings): the speed/accuracy
+    trade-off of matrix products on accelerators. ``dot_general`` records it, as JAX's
+    jaxprs do; on the CPU every product computes in full precision, as XLA's CPU backend
+    does, whatever it says."""
+
+    DEFAULT = 0
+    HIGH = 1
+    HIGHEST = 2
+
+    @classmethod
+    def _missing_(cls, value: object) -> Precision | None:
+        return PRECISION_NAMES.get(value)  # type: ignore[arg-type]
+
+    def __repr__(self) -> str:
+        return f"Precision.{self.name}"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+# The strings JAX accepts for each precision.
+PRECISION_NAMES: dict[object, Precision] = {
+    "highest": Precision.HIGHEST, "float32": Precision.HIGHEST, "high": Precision.HIGH,
+    "bfloat16_3x": Precision.HIGH, "tensorfloat32": Precision.HIGH,
+    "default": Precision.DEFAULT, "bfloat16": Precision.DEFAULT, "fastest": Precision.DEFAULT,
+    None: Precision.DEFAULT,
+}
+PARAM_ENUMS["Precision"] = Precision  # the text format reads ``Precision.HIGHEST`` back
 
 
 # dot_general[dimension_numbers=((lhs_contract, rhs_contract), (lhs_batch, rhs_batch)),

@@ -485,7 +485,7 @@ def test_dot_general_records_precision_as_jax() -> None:
     dn = (((1,), (1,)), ((), ()))
 
     def f(m):
-        return lambda a: m.lax.dot_general(a, a, dn, precision=("high", m.lax.Precision.HIGHEST))
+        return lambda a: m.lax.dot_general(a, a, dn, precision=("high", "highest"))
 
     (ours,) = llax.make_jaxpr(f(llax))(x).jaxpr.function.ops
     (theirs,) = jax.make_jaxpr(f(jax))(x).eqns

@@ -45,7 +45,7 @@ NATIVE_COMPLEX: dict[str, Callable[[Op], bool]] = {
         "broadcast_in_dim concatenate dynamic_slice gather iota pad reshape rev slice "
         "squeeze transpose dynamic_update_slice scatter scatter-add scatter-sub scatter-mul "
         # reductions, regions and control flow (reductions, lower, control_flow)
-        "reduce_sum reduce_prod fusion while cond scan dot_general "
+        "reduce_sum reduce_prod fusion while cond scan dot_general cumsum cumprod "
         # NumPy's own routines, called from native code (numpy_routines)
         "fft eig").split()},
     "integer_pow": _integer_pow,

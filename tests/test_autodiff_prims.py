@@ -322,6 +322,13 @@ for _name, _op in [("and", "bitwise_and"), ("or", "bitwise_or"), ("xor", "bitwis
 for _name, _op in [("not", "bitwise_not"), ("population_count", "population_count")]:
     add(_name, "coefficient", lambda m, o=_op: lambda x: m.lax.mul(
         to_float(m, getattr(m.lax, o)(_ints(m, x))), x), u((6,), -4, 4))
+add("clz", "coefficient", lambda m: lambda x: m.lax.mul(
+    to_float(m, m.lax.clz(_ints(m, x))), x), u((6,), -4, 4))
+for _name in ("cumsum", "cumprod", "cummax", "cummin", "cumlogsumexp"):
+    add(_name, "axis 1", lax_fn(_name, 1), u((3, 4), 0.5, 1.5))
+    add(_name, "axis 0 reverse", lax_fn(_name, 0, True), u((3, 4), 0.5, 1.5))
+    add(_name, "empty", lax_fn(_name, 0), u((0, 2), 0.5, 1.5))
+add("reduce_precision", "float64 format", lax_fn("reduce_precision", 11, 52), u((5,)))
 def _threefry_bits(m: Any) -> Callable:
     """Random bits hashed from x's integer part: a coefficient with no derivative."""
     def bits(x):
@@ -482,6 +489,46 @@ add("dot_general", "f32 to f64", lambda m: lambda a, b: m.lax.dot_general(
     u((3, 4), dtype=F32), u((4, 2), dtype=F32), fd=False)
 
 # sort: tangents follow the sorting permutation (a gather; its transpose a scatter-add).
+# Convolutions and windows (their full coverage: test_lax_conv.py, test_lax_windows.py).
+add("conv_general_dilated", "strided, dilated, padded", lambda m: lambda x, w:
+    m.lax.conv_general_dilated(x, w, (2, 1), ((1, 0), (0, 1)), (1, 2), (2, 1)),
+    u((2, 3, 5, 4)), u((4, 3, 2, 2)))
+add("conv_general_dilated", "NHWC, groups", lambda m: lambda x, w: m.lax.conv_general_dilated(
+    x, w, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"), feature_group_count=2),
+    u((2, 4, 5, 4)), u((3, 2, 2, 6)))
+for _name, _op, _init in [("reduce_window_sum", "add", 0.0), ("reduce_window_max", "max",
+                                                                -np.inf),
+                          ("reduce_window_min", "min", np.inf)]:
+    add(_name, "pool", lambda m, o=_op, i=_init: lambda x: m.lax.reduce_window(
+        x, i, getattr(m.lax, o), (2, 3), (1, 2), "SAME"), away((5, 6)))
+
+
+def _select_and(kind: str) -> Callable[[Any], Callable]:
+    """``select_and_gather_add`` / ``select_and_scatter_add`` over 2x2 windows (stride 2) of
+    a fixed operand: JAX keeps them private."""
+    operand = away((4, 6))
+
+    def build(m: Any) -> Callable:
+        if m is jax:
+            from jax._src.lax import windowed_reductions as w
+
+            gather = lambda t: w._select_and_gather_add(  # noqa: E731
+                t, operand, jax.lax.ge_p, (2, 2), (2, 2), ((0, 0), (0, 0)), (1, 1), (1, 1))
+            scatter = lambda s: w._select_and_scatter_add(  # noqa: E731
+                s, operand, jax.lax.ge_p, (2, 2), (2, 2), ((0, 0), (0, 0)))
+        else:
+            gather = lambda t: m.lax.select_and_gather_add(  # noqa: E731
+                t, operand, "ge", (2, 2), (2, 2), ((0, 0), (0, 0)), (1, 1), (1, 1))
+            scatter = lambda s: m.lax.select_and_scatter_add(  # noqa: E731
+                s, operand, "ge", (2, 2), (2, 2), ((0, 0), (0, 0)))
+        return gather if kind == "gather" else scatter
+
+    return build
+
+
+add("select_and_gather_add", "2x2 pool", _select_and("gather"), u((4, 6)))
+add("select_and_scatter_add", "2x2 pool", _select_and("scatter"), u((2, 3)))
+
 add("sort", "1-D", lax_fn("sort"), u((7,)))
 add("sort", "columns", lambda m: lambda x: m.lax.sort(x, dimension=0), u((4, 3)))
 add("sort", "key and value", lambda m: lambda k, v: m.lax.sort((k, v), num_keys=1),

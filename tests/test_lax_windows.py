@@ -181,6 +181,29 @@ def test_large_max_pool_grad_vs_jax(window, strides) -> None:
     _close(llax.jit(llax.grad(loss(llax)))(x), jax.grad(loss(jax))(x))
 
 
+@pytest.mark.parametrize("axes", [(0, None), (None, 0), (0, 1)], ids=str)
+@pytest.mark.parametrize("kind", ["gather", "scatter"])
+def test_select_vmap_vs_a_loop(kind: str, axes: tuple) -> None:
+    rng = np.random.default_rng(9)
+    window, strides, pads = (2, 3), (2, 1), ((1, 0), (0, 1))
+    xs = rng.standard_normal((3, 5, 6)).astype(np.float32)
+    out_shape = lax.reduce_window_shape_tuple((5, 6), window, strides, pads)
+    first = rng.standard_normal((3, *(out_shape if kind == "scatter" else (5, 6)))).astype(
+        np.float32)
+
+    def f(a, x):
+        if kind == "gather":
+            return lax.select_and_gather_add(a, x, "ge", window, strides, pads, (1, 1), (1, 1))
+        return lax.select_and_scatter_add(a, x, "ge", window, strides, pads)
+
+    a_in = first if axes[0] is not None else first[0]
+    x_in = (np.moveaxis(xs, 0, axes[1]) if axes[1] is not None else xs[0])
+    want = np.stack([np.asarray(f(first[i] if axes[0] is not None else first[0],
+                                  xs[i] if axes[1] is not None else xs[0])) for i in range(3)])
+    _close(llax.vmap(f, axes)(a_in, x_in), want)
+    _close(llax.jit(llax.vmap(f, axes))(a_in, x_in), want)
+
+
 def test_scatter_and_gather_are_each_others_transpose() -> None:
     rng = np.random.default_rng(7)
     with x64_mode(True):

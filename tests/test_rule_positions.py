@@ -808,6 +808,8 @@ ELSEWHERE = {
     **{name: "an axis param: JVP/grad vs JAX and finite differences, vmap vs a loop "
              "(test_lax_cumulative.py)"
        for name in ("cumsum", "cumprod", "cummax", "cummin", "cumlogsumexp")},
+    "clz": "integer only, no tangent; the unary batching rule (test_lax_more.py)",
+    "reduce_precision": "one operand: jvp/vjp/vmap vs JAX (test_lax_more.py)",
     "fusion": "only the fusion pass makes it, after every transformation (test_fuse.py)",
     "psum": "needs a named axis (test_vmap.py, test_autodiff_prims.py)",
     "pmax": "needs a named axis (test_vmap.py)",

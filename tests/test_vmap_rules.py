@@ -270,6 +270,15 @@ CASES["scan"] = [
 # Primitives whose batching needs more than an example signature, and where it is tested.
 TESTED_ELSEWHERE = {
     "fft": "test_fft.py::test_vmap_vs_loop",
+    **{name: "test_lax_cumulative.py::test_vmap_vs_loop"
+       for name in ("cumsum", "cumprod", "cummax", "cummin", "cumlogsumexp")},
+    "clz": "test_lax_more.py::test_clz_vmap_and_no_tangent",
+    "conv_general_dilated": "test_lax_conv.py::test_vmap_vs_a_loop",
+    **{name: "test_lax_windows.py::test_vmap_vs_a_loop"
+       for name in ("reduce_window_sum", "reduce_window_max", "reduce_window_min")},
+    **{name: "test_lax_windows.py::test_select_vmap_vs_a_loop"
+       for name in ("select_and_gather_add", "select_and_scatter_add")},
+    "reduce_precision": "test_lax_more.py::test_reduce_precision_derivatives_and_vmap",
     "eig": "test_linalg_eig.py::test_eig_empty_and_vmap",
     **{name: "test_linalg_qr.py::test_qr_empty_and_vmap"
        for name in ("geqrf", "householder_product")},

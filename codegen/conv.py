@@ -49,9 +49,10 @@ from llax.ir import prims as P
 from llax.ir.core import Op
 from llax.ir.prims.convolution import as_conv_dnums
 
-# Bytes of patches per block: 256 KiB stay in L2 while gemm reads them (8x56x56x64 with a
-# 3x3 filter: 28.9 ms at 1 MiB, 26.4 at 256 KiB, 27.3 at 64 KiB on one core).
-ROWS_BYTES = 1 << 18
+# Bytes of patches per block: small enough to stay in L2 beside gemm's packed panels. On
+# the 2-core dev machine 64 KiB to 1 MiB ran within noise of each other (8x56x56x64 by
+# 3x3x64x64: 12-15 ms, about what NumPy's threaded sgemm takes for the whole im2col matrix).
+ROWS_BYTES = 1 << 17
 # Below this many multiply-adds a convolution stays on the calling thread.
 PARALLEL_MIN_FLOPS = 1 << 22
 _GEMM = {dtypes.float32: "sgemm", dtypes.float64: "dgemm"}
@@ -217,23 +218,30 @@ def _input_index(b: ir.IRBuilder, g: _Conv, d: int, position: ir.Value, tap: ir.
 
 
 def _copy_or_zero(b: ir.IRBuilder, dt: np.dtype, valid: ir.Value, src: ir.Value, stride: int,
-                  dst: ir.Value, count: int, zero: ir.Value) -> None:
-    """``dst[:count]`` = ``src[::stride][:count]`` if ``valid``, else zeros."""
+                  dst: ir.Value, count: int) -> None:
+    """``dst[:count]`` = ``src[::stride][:count]`` if ``valid``, else zeros. A unit stride is
+    a ``memcpy``/``memset``: as fast as a vectorised loop, and nothing for LLVM to vectorise
+    (the loops cost compile time on every convolution)."""
+    nbytes = i64(count * dt.itemsize)
     with b.if_else(valid) as (then, otherwise):
         with then:
-            for_range(b, count, lambda c, _: (ltypes.store(b, ltypes.load(
-                b, ltypes.element_ptr(b, src, dt, _mul(b, c, stride)), dt),
-                ltypes.element_ptr(b, dst, dt, c), dt), [])[1], name="c")
+            if stride == 1:
+                ltypes.intrinsic(b, "memcpy", [dst, src, nbytes, ir.Constant(I1, 0)],
+                                 ir.VoidType(), [ltypes.PTR, ltypes.PTR, ltypes.I64])
+            else:
+                for_range(b, count, lambda c, _: (ltypes.store(b, ltypes.load(
+                    b, ltypes.element_ptr(b, src, dt, _mul(b, c, stride)), dt),
+                    ltypes.element_ptr(b, dst, dt, c), dt), [])[1], name="c")
         with otherwise:
-            for_range(b, count, lambda c, _: (ltypes.store(
-                b, zero, ltypes.element_ptr(b, dst, dt, c), dt), [])[1], name="z")
+            ltypes.intrinsic(b, "memset", [dst, ir.Constant(ir.IntType(8), 0), nbytes,
+                                           ir.Constant(I1, 0)], ir.VoidType(),
+                             [ltypes.PTR, ltypes.I64])
 
 
 def _fill_patches(b: ir.IRBuilder, g: _Conv, lhs: ir.Value, patches: ir.Value,
                   first: ir.Value, count: ir.Value, group: ir.Value) -> None:
     """Rows ``first .. first + count`` of group ``group``'s A into ``patches``."""
     dt = g.dtype
-    zero = ltypes.const(dt, 0)
     channel0 = _mul(b, group, g.in_features * g.lhs[1])
 
     def row(i: ir.Value, _: list) -> list:
@@ -246,7 +254,7 @@ def _fill_patches(b: ir.IRBuilder, g: _Conv, lhs: ir.Value, patches: ir.Value,
             column = _mul(b, _flatten(b, ks, g.kernel), g.in_features)
             _copy_or_zero(b, dt, valid, ltypes.element_ptr(b, lhs, dt, offset), g.lhs[1],
                           ltypes.element_ptr(b, patches, dt, _add(b, dst_row, column)),
-                          g.in_features, zero)
+                          g.in_features)
 
         loop_nest(b, list(g.kernel), tap, name="k")
         return []
@@ -287,6 +295,14 @@ def _lower_conv(kb: KernelBuilder, op: Op, outs: list[ir.Value]) -> None:
         _lower_patches(kb, op, outs, g)
 
 
+def _compiled_for_size(b: ir.IRBuilder) -> None:
+    """Mark the outlined worker ``b`` builds in as compiled for size. Its time goes to gemm
+    and to memcpy; LLVM's loop optimisations would only add compile time."""
+    if b.function.name.endswith("_worker"):
+        for attr in ("noinline", "optsize", "minsize"):
+            b.function.attributes.add(attr)
+
+
 def _gemm_call(b: ir.IRBuilder, gemm: ir.Function, dt: np.dtype, trans_a: bool, m: ir.Value,
                n: int, k: ir.Value, a: ir.Value, lda: int, bm: ir.Value, ldb: int,
                beta: ir.Value, c: ir.Value, ldc: int) -> None:
@@ -312,6 +328,7 @@ def _lower_patches(kb: KernelBuilder, op: Op, outs: list[ir.Value], g: _Conv) ->
 
     def run(bld: ir.IRBuilder, values: list[ir.Value], lo: ir.Value, hi: ir.Value) -> None:
         x, w, y = values
+        _compiled_for_size(bld)
         patches = ltypes.heap_alloc(bld, block * g.depth * dt.itemsize)
         staging = None if direct else ltypes.heap_alloc(bld, block * g.out_features
                                                         * dt.itemsize)
@@ -384,7 +401,6 @@ def _fill_turned(b: ir.IRBuilder, g: _Conv, lhs: ir.Value, block: ir.Value, firs
     """Rows ``first .. first + count`` of L: per (input feature, tap), the input under
     that tap at every (output position, batch)."""
     dt, columns = g.dtype, g.rows
-    zero = ltypes.const(dt, 0)
 
     def row(i: ir.Value, _: list) -> list:
         taps, feature = _unflatten(b, b.add(first, i), g.kernel)
@@ -395,8 +411,7 @@ def _fill_turned(b: ir.IRBuilder, g: _Conv, lhs: ir.Value, block: ir.Value, firs
             valid, offset = _source(b, g, qs, taps, base)
             column = _mul(b, _flatten(b, qs, g.out_sizes), g.batch)
             _copy_or_zero(b, dt, valid, ltypes.element_ptr(b, lhs, dt, offset), g.lhs[0],
-                          ltypes.element_ptr(b, block, dt, _add(b, dst_row, column)), g.batch,
-                          zero)
+                          ltypes.element_ptr(b, block, dt, _add(b, dst_row, column)), g.batch)
 
         loop_nest(b, list(g.out_sizes), position, name="q")
         return []
@@ -422,6 +437,7 @@ def _lower_turned(kb: KernelBuilder, op: Op, outs: list[ir.Value], g: _Conv) -> 
 
     def run(bld: ir.IRBuilder, values: list[ir.Value], lo: ir.Value, hi: ir.Value) -> None:
         x, w, acc = values
+        _compiled_for_size(bld)
         rows = ltypes.heap_alloc(bld, block * columns * dt.itemsize)
 
         def each_part(p: ir.Value, _: list) -> list:

@@ -498,3 +498,5 @@ def _add_parts(b: ir.IRBuilder, g: _Conv, sums: ir.Value, parts: int, out: ir.Va
 
 
 OPAQUE_RULES[P.conv_general_dilated] = _lower_conv
+# (Not in lower.OUTLINED: with the convolutions on the side thread too, the CNN's first
+# call took ~450 ms; with only the window ops there, ~350.)

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from llax.codegen import callbacks, native, target
+from llax.codegen import allocator, callbacks, native, target
 from llax.codegen.compiled import Compiled
 from llax.codegen.lower import lower_function
 from llax.ir.core import Function
@@ -59,6 +59,7 @@ def compile_native(traced: Function, optimized: Function,
     output computed in its buffer. The caller must pass those as arrays nothing else uses.
     """
     t0 = time.perf_counter()
+    allocator.keep_freed_buffers()
     kernel = lower_function(optimized, donated)
     module = kernel.module
     kernel_fn = module.get_global(kernel.name)

@@ -32,7 +32,7 @@ import numpy as np
 from llax.codegen import ltypes, parallel
 from llax.codegen.emitter import suffix_products
 from llax.codegen.loops import for_range, loop_nest
-from llax.codegen.lower import OPAQUE_RULES, KernelBuilder
+from llax.codegen.lower import OPAQUE_RULES, OUTLINED, KernelBuilder
 from llax.codegen.ltypes import I1, I64, i64
 from llax.codegen.numpy_routines import lower_by_reference
 from llax.ir import dtypes
@@ -41,6 +41,9 @@ from llax.ir.core import Op
 from llax.ir.prims.convolution import dilate_dim
 from llax.ir.reference_windows import identity
 
+# Longest contiguous row a select keeps its per-element best values and offsets for on the
+# stack (16 bytes per element).
+MAX_SELECT_ROW = 4096
 # Output elements times taps above which a window op is split over the thread pool.
 PARALLEL_MIN_WORK = 1 << 20
 _NATIVE_SELECT = frozenset(np.dtype(d) for d in (
@@ -86,6 +89,8 @@ def _window(op: Op, operand) -> _Window | None:
     native = _NATIVE if op.prim in P.REDUCE_WINDOWS else _NATIVE_SELECT
     if np.dtype(t.dtype) not in native:
         return None
+    if op.prim not in P.REDUCE_WINDOWS and t.ndim and t.shape[-1] > MAX_SELECT_ROW:
+        return None  # the per-row best values and offsets live on the stack
     p = op.rule_params
     ones = (1,) * t.ndim
     return _Window(np.dtype(t.dtype), t.shape, op.outputs[0].type.shape
@@ -170,8 +175,10 @@ def _taps(b: ir.IRBuilder, w: _Window, body: Callable[[list[ir.Value]], None]) -
 def _lower_reduce_window(kb: KernelBuilder, op: Op, outs: list[ir.Value]) -> None:
     (x,) = op.inputs
     w = _window(op, x)
-    if w is None or math.prod(w.out_shape) == 0:
+    if w is None:
         lower_by_reference(kb, op, outs)
+        return
+    if math.prod(w.out_shape) == 0:  # no windows: nothing to write
         return
     dt, row = w.dtype, w.row
     start = ltypes.const(dt, identity(op.prim.name, dt))
@@ -255,7 +262,7 @@ def _lower_select(kb: KernelBuilder, op: Op, outs: list[ir.Value],
     output), selected offset (-1: none), row element, output offset)``."""
     first, x = op.inputs
     w = _window(op, x)
-    if w is None or w.row > 4096:
+    if w is None:
         lower_by_reference(kb, op, outs)
         return
     (out,) = outs
@@ -319,6 +326,8 @@ def _scratch_at_entry(b: ir.IRBuilder, w: _Window) -> tuple[ir.Value, ir.Value]:
 
 for _prim in P.REDUCE_WINDOWS:
     OPAQUE_RULES[_prim] = _lower_reduce_window
+for _prim in (*P.REDUCE_WINDOWS, P.select_and_gather_add, P.select_and_scatter_add):
+    OUTLINED[_prim] = lambda op: _window(op, op.inputs[-1]) is not None
 OPAQUE_RULES[P.select_and_gather_add] = functools.partial(_lower_select, use=_gather_selected)
 OPAQUE_RULES[P.select_and_scatter_add] = functools.partial(_lower_select,
                                                            use=_scatter_to_selected)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import operator
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
@@ -241,48 +241,27 @@ def variance_scaling(
     return init
 
 
-def glorot_uniform(in_axis: Axes = -2, out_axis: Axes = -1, batch_axis: Axes = (),
-                   dtype: Any = None) -> Initializer:
-    """Glorot (Xavier) uniform: ``variance_scaling(1.0, "fan_avg", "uniform")``."""
-    return variance_scaling(1.0, "fan_avg", "uniform", in_axis=in_axis, out_axis=out_axis,
-                            batch_axis=batch_axis, dtype=dtype)
+def _scaling_family(name: str, scale: float, mode: str, distribution: str
+                    ) -> Callable[..., Initializer]:
+    """A named ``variance_scaling`` preset with JAX's signature ``(in_axis, out_axis,
+    batch_axis, dtype)``."""
 
-
-def glorot_normal(in_axis: Axes = -2, out_axis: Axes = -1, batch_axis: Axes = (),
-                  dtype: Any = None) -> Initializer:
-    """Glorot (Xavier) normal: ``variance_scaling(1.0, "fan_avg", "truncated_normal")``."""
-    return variance_scaling(1.0, "fan_avg", "truncated_normal", in_axis=in_axis,
-                            out_axis=out_axis, batch_axis=batch_axis, dtype=dtype)
-
-
-def lecun_uniform(in_axis: Axes = -2, out_axis: Axes = -1, batch_axis: Axes = (),
-                  dtype: Any = None) -> Initializer:
-    """LeCun uniform: ``variance_scaling(1.0, "fan_in", "uniform")``."""
-    return variance_scaling(1.0, "fan_in", "uniform", in_axis=in_axis, out_axis=out_axis,
-                            batch_axis=batch_axis, dtype=dtype)
-
-
-def lecun_normal(in_axis: Axes = -2, out_axis: Axes = -1, batch_axis: Axes = (),
-                 dtype: Any = None) -> Initializer:
-    """LeCun normal: ``variance_scaling(1.0, "fan_in", "truncated_normal")``."""
-    return variance_scaling(1.0, "fan_in", "truncated_normal", in_axis=in_axis,
-                            out_axis=out_axis, batch_axis=batch_axis, dtype=dtype)
-
-
-def he_uniform(in_axis: Axes = -2, out_axis: Axes = -1, batch_axis: Axes = (),
+    def preset(in_axis: Axes = -2, out_axis: Axes = -1, batch_axis: Axes = (),
                dtype: Any = None) -> Initializer:
-    """He (Kaiming) uniform: ``variance_scaling(2.0, "fan_in", "uniform")``."""
-    return variance_scaling(2.0, "fan_in", "uniform", in_axis=in_axis, out_axis=out_axis,
-                            batch_axis=batch_axis, dtype=dtype)
+        return variance_scaling(scale, mode, distribution, in_axis=in_axis,
+                                out_axis=out_axis, batch_axis=batch_axis, dtype=dtype)
+
+    preset.__name__ = preset.__qualname__ = name
+    preset.__doc__ = f"``variance_scaling({scale}, {mode!r}, {distribution!r})``."
+    return preset
 
 
-def he_normal(in_axis: Axes = -2, out_axis: Axes = -1, batch_axis: Axes = (),
-              dtype: Any = None) -> Initializer:
-    """He (Kaiming) normal: ``variance_scaling(2.0, "fan_in", "truncated_normal")``."""
-    return variance_scaling(2.0, "fan_in", "truncated_normal", in_axis=in_axis,
-                            out_axis=out_axis, batch_axis=batch_axis, dtype=dtype)
-
-
+glorot_uniform = _scaling_family("glorot_uniform", 1.0, "fan_avg", "uniform")
+glorot_normal = _scaling_family("glorot_normal", 1.0, "fan_avg", "truncated_normal")
+lecun_uniform = _scaling_family("lecun_uniform", 1.0, "fan_in", "uniform")
+lecun_normal = _scaling_family("lecun_normal", 1.0, "fan_in", "truncated_normal")
+he_uniform = _scaling_family("he_uniform", 2.0, "fan_in", "uniform")
+he_normal = _scaling_family("he_normal", 2.0, "fan_in", "truncated_normal")
 xavier_uniform = glorot_uniform
 xavier_normal = glorot_normal
 kaiming_uniform = he_uniform

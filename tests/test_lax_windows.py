@@ -239,3 +239,32 @@ def test_errors_match_jax(kwargs: dict, error: type) -> None:
     for L in (jax.lax, lax):
         with pytest.raises(error):
             L.reduce_window(x, np.float32(0), L.add, **kwargs)
+
+
+def test_ir_text_round_trip() -> None:
+    """Window params (pads, dilations, the select name) print and parse back equal."""
+    from llax.ir import prims as P
+    from llax.ir.core import Function, Op, Params, Var
+    from llax.ir.parser import parse_function
+    from llax.ir.primitive import infer_types
+    from llax.ir.printer import print_function
+    from llax.ir.types import TensorType
+    from llax.ir.verifier import verify
+
+    x = Var(TensorType((5, 8), np.dtype(np.float32)))
+    window = Params(window_dimensions=(2, 3), window_strides=(2, 1),
+                    padding=((1, 1), (0, -1)), base_dilation=(2, 1), window_dilation=(1, 2))
+    (pooled_t,) = infer_types(P.reduce_window_max, (x.type,), window)
+    pooled = Var(pooled_t)
+    t = Var(TensorType((5, 8), np.dtype(np.float32)))
+    gather_params = Params(select_prim="ge", **dict(window.items()))
+    (gathered_t,) = infer_types(P.select_and_gather_add, (t.type, x.type), gather_params)
+    gathered = Var(gathered_t)
+    fn = Function((x, t), (Op(P.reduce_window_max, (x,), (pooled,), window),
+                           Op(P.select_and_gather_add, (t, x), (gathered,), gather_params)),
+                  (pooled, gathered))
+    text = print_function(fn)
+    assert "padding=((1, 1), (0, -1))" in text and "select_prim" in text
+    back = parse_function(text)
+    assert print_function(back) == text
+    verify(back)

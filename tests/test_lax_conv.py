@@ -94,8 +94,14 @@ def _close(got: Any, want: Any, dtype: Any) -> None:
     np.testing.assert_allclose(got, want, rtol=tol, atol=tol * scale * 10)
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
-@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32], ids=["f32", "f64", "i32"])
+# Integers run the NumPy reference when compiled too: a few layouts are enough.
+INT_CASES = ("nchw_valid_strided", "lhs_rhs_dilation", "feature_groups", "batch_groups",
+             "empty_batch")
+
+
+@pytest.mark.parametrize("name, dtype", [(n, d) for n in sorted(CASES)
+                                         for d in (np.float32, np.float64, np.int32)
+                                         if d is not np.int32 or n in INT_CASES], ids=str)
 def test_values_vs_jax(name: str, dtype: Any) -> None:
     case = CASES[name]
     with x64_mode(dtype == np.float64):
@@ -112,7 +118,8 @@ def test_preferred_element_type_vs_jax() -> None:
     _close(llax.jit(_conv(llax, case))(x, w), _conv(jax, case)(x, w), np.float32)
 
 
-@pytest.mark.parametrize("name", [n for n in sorted(CASES) if not n.startswith("empty")])
+@pytest.mark.parametrize("name", [n for n in sorted(CASES)
+                                  if not n.startswith("empty") and n != "blocks_nchw_groups"])
 def test_grad_and_jvp_vs_jax(name: str) -> None:
     case = CASES[name]
     with x64_mode(True):
@@ -176,9 +183,11 @@ def test_wrappers_vs_jax() -> None:
         _close(lib_call(llax), lib_call(jax), np.float32)
 
 
-@pytest.mark.parametrize("padding", ["SAME", "VALID", ((1, 2), (0, 1))], ids=str)
+# (use_consistent_padding changes only how explicit pads are read.)
+@pytest.mark.parametrize("padding, consistent", [("SAME", False), ("VALID", False),
+                                                 (((1, 2), (0, 1)), False),
+                                                 (((1, 2), (0, 1)), True)], ids=str)
 @pytest.mark.parametrize("transpose_kernel", [False, True])
-@pytest.mark.parametrize("consistent", [False, True])
 def test_conv_transpose_vs_jax(padding, transpose_kernel: bool, consistent: bool) -> None:
     rng = np.random.default_rng(5)
     x = rng.standard_normal((2, 5, 6, 3)).astype(np.float32)

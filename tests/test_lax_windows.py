@@ -51,9 +51,11 @@ def _init(computation: str, dtype: Any) -> Any:
     return np.asarray(value, dtype)
 
 
-@pytest.mark.parametrize("name", sorted(WINDOWS))
-@pytest.mark.parametrize("computation", ["add", "max", "min", "mul"])
-@pytest.mark.parametrize("dtype", [np.float32, np.int32], ids=["f32", "i32"])
+@pytest.mark.parametrize("name, computation, dtype", [
+    (n, c, d) for n in sorted(WINDOWS) for c in ("add", "max", "min", "mul")
+    for d in (np.float32, np.int32)
+    # integers on the small windows only; the large pool's fold (mul) is slow to compile
+    if (d is np.float32 or n != "large_pool") and (c != "mul" or n != "large_pool")], ids=str)
 def test_values_vs_jax(name: str, computation: str, dtype: Any) -> None:
     case = WINDOWS[name]
     rng = np.random.default_rng(0)

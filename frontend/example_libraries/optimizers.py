@@ -136,6 +136,22 @@ def _zip(a: list[Any], b: list[Any]) -> zip:
 # evaluation order follow JAX's so that results agree to the last bit where the
 # primitives do.
 
+
+def _params(state: Any) -> Any:
+    """``get_params`` of the optimizers whose state is (params, their statistics...)."""
+    return state[0]
+
+
+def _with_zeros(x0: Any) -> Any:
+    """``init``: the params and one zeroed statistic of their shape."""
+    return x0, jnp.zeros_like(x0)
+
+
+def _with_two_zeros(x0: Any) -> Any:
+    """``init``: the params and two zeroed statistics of their shape."""
+    return x0, jnp.zeros_like(x0), jnp.zeros_like(x0)
+
+
 @optimizer
 def sgd(step_size: float | Schedule) -> tuple[Callable, Callable, Callable]:
     """Stochastic gradient descent: ``x -= step_size(i) * g``."""
@@ -158,18 +174,12 @@ def momentum(step_size: float | Schedule, mass: float) -> tuple[Callable, Callab
     """Heavy-ball momentum: ``v = mass * v + g; x -= step_size(i) * v``."""
     step_size = make_schedule(step_size)
 
-    def init(x0: Any) -> Any:
-        return x0, jnp.zeros_like(x0)
-
     def update(i: Step, g: Any, state: Any) -> Any:
         x, velocity = state
         velocity = mass * velocity + g
         return x - step_size(i) * velocity, velocity
 
-    def get_params(state: Any) -> Any:
-        return state[0]
-
-    return init, update, get_params
+    return _with_zeros, update, _params
 
 
 @optimizer
@@ -177,18 +187,12 @@ def nesterov(step_size: float | Schedule, mass: float) -> tuple[Callable, Callab
     """Nesterov momentum: the step looks ahead along the updated velocity."""
     step_size = make_schedule(step_size)
 
-    def init(x0: Any) -> Any:
-        return x0, jnp.zeros_like(x0)
-
     def update(i: Step, g: Any, state: Any) -> Any:
         x, velocity = state
         velocity = mass * velocity + g
         return x - step_size(i) * (mass * velocity + g), velocity
 
-    def get_params(state: Any) -> Any:
-        return state[0]
-
-    return init, update, get_params
+    return _with_zeros, update, _params
 
 
 @optimizer
@@ -198,9 +202,6 @@ def adagrad(step_size: float | Schedule, momentum: float = 0.9
     (0 where that sum is still 0), then averaged with momentum."""
     step_size = make_schedule(step_size)
 
-    def init(x0: Any) -> Any:
-        return x0, jnp.zeros_like(x0), jnp.zeros_like(x0)
-
     def update(i: Step, g: Any, state: Any) -> Any:
         x, g_sq, m = state
         g_sq = g_sq + jnp.square(g)
@@ -208,10 +209,7 @@ def adagrad(step_size: float | Schedule, momentum: float = 0.9
         m = (1.0 - momentum) * (g * g_sq_inv_sqrt) + momentum * m
         return x - step_size(i) * m, g_sq, m
 
-    def get_params(state: Any) -> Any:
-        return state[0]
-
-    return init, update, get_params
+    return _with_two_zeros, update, _params
 
 
 @optimizer
@@ -220,18 +218,12 @@ def rmsprop(step_size: float | Schedule, gamma: float = 0.9, eps: float = 1e-8
     """RMSProp: gradients divided by the root of a running mean of their squares."""
     step_size = make_schedule(step_size)
 
-    def init(x0: Any) -> Any:
-        return x0, jnp.zeros_like(x0)
-
     def update(i: Step, g: Any, state: Any) -> Any:
         x, avg_sq_grad = state
         avg_sq_grad = avg_sq_grad * gamma + jnp.square(g) * (1.0 - gamma)
         return x - step_size(i) * g / jnp.sqrt(avg_sq_grad + eps), avg_sq_grad
 
-    def get_params(state: Any) -> Any:
-        return state[0]
-
-    return init, update, get_params
+    return _with_zeros, update, _params
 
 
 @optimizer
@@ -240,19 +232,13 @@ def rmsprop_momentum(step_size: float | Schedule, gamma: float = 0.9, eps: float
     """RMSProp whose scaled steps accumulate with momentum."""
     step_size = make_schedule(step_size)
 
-    def init(x0: Any) -> Any:
-        return x0, jnp.zeros_like(x0), jnp.zeros_like(x0)
-
     def update(i: Step, g: Any, state: Any) -> Any:
         x, avg_sq_grad, mom = state
         avg_sq_grad = avg_sq_grad * gamma + jnp.square(g) * (1.0 - gamma)
         mom = momentum * mom + step_size(i) * g / jnp.sqrt(avg_sq_grad + eps)
         return x - mom, avg_sq_grad, mom
 
-    def get_params(state: Any) -> Any:
-        return state[0]
-
-    return init, update, get_params
+    return _with_two_zeros, update, _params
 
 
 @optimizer
@@ -260,9 +246,6 @@ def adam(step_size: float | Schedule, b1: float = 0.9, b2: float = 0.999, eps: f
          ) -> tuple[Callable, Callable, Callable]:
     """Adam (Kingma and Ba): bias-corrected running means of the gradient and its square."""
     step_size = make_schedule(step_size)
-
-    def init(x0: Any) -> Any:
-        return x0, jnp.zeros_like(x0), jnp.zeros_like(x0)
 
     def update(i: Step, g: Any, state: Any) -> Any:
         x, m, v = state
@@ -273,10 +256,7 @@ def adam(step_size: float | Schedule, b1: float = 0.9, b2: float = 0.999, eps: f
         vhat = v / (1 - jnp.asarray(b2, m.dtype) ** (i + 1))
         return x - step_size(i) * mhat / (jnp.sqrt(vhat) + eps), m, v
 
-    def get_params(state: Any) -> Any:
-        return state[0]
-
-    return init, update, get_params
+    return _with_two_zeros, update, _params
 
 
 @optimizer
@@ -285,9 +265,6 @@ def adamax(step_size: float | Schedule, b1: float = 0.9, b2: float = 0.999, eps:
     """AdaMax: Adam with the infinity norm in place of the second moment."""
     step_size = make_schedule(step_size)
 
-    def init(x0: Any) -> Any:
-        return x0, jnp.zeros_like(x0), jnp.zeros_like(x0)
-
     def update(i: Step, g: Any, state: Any) -> Any:
         x, m, u = state
         m = (1 - b1) * g + b1 * m
@@ -295,10 +272,7 @@ def adamax(step_size: float | Schedule, b1: float = 0.9, b2: float = 0.999, eps:
         x = x - step_size(i) / (1 - jnp.asarray(b1, m.dtype) ** (i + 1)) * m / (u + eps)
         return x, m, u
 
-    def get_params(state: Any) -> Any:
-        return state[0]
-
-    return init, update, get_params
+    return _with_two_zeros, update, _params
 
 
 @optimizer

@@ -1,30 +1,30 @@
-"""Lowering of ``conv_general_dilated``: im2col blocks feeding BLAS ``gemm``.
+"""Lowering of ``conv_general_dilated``: im2col blocks feeding a matrix-product kernel.
 
 The convolution of each feature group is one matrix product ``C = A B``:
 
 - ``A`` (the patches): a row per output position ``(n, p...)``, a column per filter tap
   and input feature ``(k..., c)``: the input element under that tap, or 0 where the tap
   falls on padding or on a hole of the input's dilation;
-- ``B`` (the filter): ``(k..., c)`` by the group's output features. A filter stored as
-  ``(spatial..., in, out)`` (HWIO) with one group already is that matrix; any other is
-  packed once per call;
+- ``B`` (the filter): ``(k..., c)`` by the group's output features, packed once per call
+  into the column panels of llax's own kernel (codegen/gemm.py);
 - ``C``: the output rows. An output stored as ``(batch, spatial..., feature)`` (NHWC)
   receives them in place (``ldc`` spans all groups' features); any other layout gets them
   through a block-sized buffer and a strided copy.
 
 ``A`` is never formed whole: blocks of ``ROWS_BYTES`` of it are filled and multiplied in
-turn, so the patches stay in cache, and the blocks are shared out over llax's thread pool
-(the BLAS instance is single-threaded, codegen/blas.py). Copying a tap's input features is
+turn, so the patches stay in cache, and the blocks are shared out over llax's thread pool.
+Copying a tap's input features is
 a unit-stride loop when the input stores features last (NHWC).
 
 A convolution with fewer output positions than the product contracts over (a filter
 gradient: the outputs are filter taps, the sum runs over every image position) is turned
-around instead: ``out = L^T R`` with ``L`` a row per (input feature, tap) and a column per
-(output position, batch), ``R`` the filter as (input feature, tap) by output features.
-Blocks of ``L`` are filled and multiplied in turn, each part of the contraction into its
-own sum (one per thread), and the parts are added at the end. For the NHWC filter gradient
-the filter operand (the forward's output cotangent) already is ``R`` and the batch of
-``L``'s columns is the input's contiguous feature axis.
+around instead, with BLAS's ``gemm`` (codegen/blas.py): ``out = L^T R`` with ``L`` a row
+per (input feature, tap) and a column per (output position, batch), ``R`` the filter as
+(input feature, tap) by output features. Blocks of ``L`` are filled and multiplied in
+turn, each part of the contraction into its own sum (one per thread), and the parts are
+added at the end. For the NHWC filter gradient the filter operand (the forward's output
+cotangent) already is ``R`` and the batch of ``L``'s columns is the input's contiguous
+feature axis.
 
 Other element types (integers, half precision, complex) and batch groups call the NumPy
 reference (llax.codegen.numpy_routines).
@@ -33,20 +33,21 @@ reference (llax.codegen.numpy_routines).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import llvmlite.ir as ir
 import numpy as np
 
-from llax.codegen import blas, ltypes, parallel
-from llax.codegen.emitter import suffix_products
+from llax.codegen import blas, gemm, ltypes, parallel
+from llax.codegen.emitter import Emitter, Index, suffix_products
 from llax.codegen.loops import for_range, loop_nest
-from llax.codegen.lower import OPAQUE_RULES, KernelBuilder
+from llax.codegen.lower import EPILOGUE_RULES, OPAQUE_RULES, KernelBuilder, local_values
 from llax.codegen.ltypes import I1, I32, i64
 from llax.codegen.numpy_routines import lower_by_reference
 from llax.ir import dtypes
 from llax.ir import prims as P
-from llax.ir.core import Op
+from llax.ir.core import Atom, Literal, Op, Var
 from llax.ir.prims.convolution import as_conv_dnums
 
 # Bytes of patches per block: small enough to stay in L2 beside gemm's packed panels. On
@@ -56,6 +57,11 @@ ROWS_BYTES = 1 << 17
 # Below this many multiply-adds a convolution stays on the calling thread.
 PARALLEL_MIN_FLOPS = 1 << 22
 _GEMM = {dtypes.float32: "sgemm", dtypes.float64: "dgemm"}
+
+
+def _blas_gemm(dtype: np.dtype) -> bool:
+    """Is BLAS's gemm there for the turned-around product?"""
+    return blas.available() and blas.register().has(_GEMM[dtype])
 
 
 @dataclass(frozen=True)
@@ -92,15 +98,6 @@ class _Conv:
         return self.batch * math.prod(self.out_sizes)
 
     @property
-    def filter_is_matrix(self) -> bool:
-        """Is the filter stored as B, (spatial..., in, out) row-major, one group?"""
-        b = self.rhs
-        taps_strides = suffix_products(self.kernel)[1:]
-        return (self.groups == 1 and b[0] == 1 and b[1] == self.out_features
-                and all(s == t * self.in_features * self.out_features
-                        for s, t, k in zip(b[2:], taps_strides, self.kernel) if k != 1))
-
-    @property
     def output_is_rows(self) -> bool:
         """Is the output stored as (batch, spatial..., feature) row-major?"""
         o, features = self.out, self.groups * self.out_features
@@ -116,8 +113,7 @@ def _geometry(op: Op) -> _Conv | None:
     out = op.outputs[0]
     p = op.rule_params
     dtype = np.dtype(lhs.type.dtype)
-    if (dtype not in _GEMM or out.type.dtype != dtype or p["batch_group_count"] != 1
-            or not blas.available() or not blas.register().has(_GEMM[dtype])):
+    if dtype not in gemm.DTYPES or out.type.dtype != dtype or p["batch_group_count"] != 1:
         return None
     dn = as_conv_dnums(p["dimension_numbers"])
 
@@ -154,17 +150,25 @@ def _add(b: ir.IRBuilder, *xs: ir.Value) -> ir.Value:
 
 
 def _pack_filter(kb: KernelBuilder, g: _Conv, rhs: ir.Value) -> ir.Value:
-    """B for every group, ``(groups, taps, in, out)`` row-major, in a new buffer."""
+    """B for every group in the panels ``gemm`` reads: per group and panel of
+    ``panel_width`` output features, the ``(k..., c)`` rows of those features, zero past
+    the group's last feature."""
     b, dt = kb.b, g.dtype
-    packed = ltypes.heap_alloc(b, g.groups * g.depth * g.out_features * dt.itemsize)
+    width = gemm.panel_width(dt)
+    panels = -(-g.out_features // width)
+    nbytes = g.groups * panels * g.depth * width * dt.itemsize
+    packed = ltypes.heap_alloc(b, nbytes)
+    if g.out_features % width:
+        _zero(b, packed, nbytes)
 
     def element(ivs: list[ir.Value]) -> None:
         grp, *taps, c, o = ivs
         src = _add(b, _mul(b, _add(b, _mul(b, grp, g.out_features), o), g.rhs[0]),
                    _mul(b, c, g.rhs[1]), *(_mul(b, k, s) for k, s in zip(taps, g.rhs[2:])))
-        tap = _flatten(b, taps, g.kernel)
-        dst = _add(b, _mul(b, _add(b, _mul(b, grp, g.taps), tap), g.in_features * g.out_features),
-                   _mul(b, c, g.out_features), o)
+        row = _add(b, _mul(b, _flatten(b, taps, g.kernel), g.in_features), c)
+        panel = _add(b, _mul(b, grp, panels), b.udiv(o, i64(width)))
+        dst = _add(b, _mul(b, _add(b, _mul(b, panel, g.depth), row), width),
+                   b.urem(o, i64(width)))
         ltypes.store(b, ltypes.load(b, ltypes.element_ptr(b, rhs, dt, src), dt),
                      ltypes.element_ptr(b, packed, dt, dst), dt)
 
@@ -285,14 +289,82 @@ def _scatter_rows(b: ir.IRBuilder, g: _Conv, rows: ir.Value, out: ir.Value, firs
     for_range(b, count, row, name="row")
 
 
+def _turned(g: _Conv) -> bool:
+    """Is the product better turned around (a filter gradient's shape)?"""
+    return g.groups == 1 and g.rows < g.depth and _blas_gemm(g.dtype)
+
+
 def _lower_conv(kb: KernelBuilder, op: Op, outs: list[ir.Value]) -> None:
     g = _geometry(op)
     if g is None:
         lower_by_reference(kb, op, outs)
-    elif g.groups == 1 and g.rows < g.depth:
+    elif _turned(g):
         _lower_turned(kb, op, outs, g)
     else:
-        _lower_patches(kb, op, outs, g)
+        lhs, rhs = (kb.buffer(x) for x in op.inputs)
+        _lower_patches(kb, g, lhs, rhs, outs[0])
+
+
+@dataclass
+class _Epilogue:
+    """Elementwise ops applied to each block of output rows as the products land in
+    ``results``' buffer of the convolution's own type (an epilogue region)."""
+
+    value: Var  # the convolution's output, read by ``ops``
+    ops: Sequence[Op]
+    sources: dict
+    results: Sequence[tuple[Atom, ir.Value]]
+    literal_ptr: Callable[[Literal], ir.Value]
+    axes: tuple[int, ...]  # logical axes of the output's batch, feature, spatial...
+
+    def apply(self, b: ir.IRBuilder, g: _Conv, pointers: dict[int, ir.Value],
+              rows_ptr: ir.Value, first: ir.Value, count: ir.Value) -> None:
+        """Rows ``first .. first + count`` of every result (``pointers`` maps the kernel's
+        pointers to the outlined loop's)."""
+        sources = {k: pointers.get(id(v), v) for k, v in self.sources.items()}
+        sources[self.value] = rows_ptr
+        results = [(a, pointers.get(id(p), p)) for a, p in self.results if a is not self.value]
+        em = Emitter(b, self.ops, sources, self.literal_ptr)
+        shape = self.value.type.shape
+
+        def row(i: ir.Value, _: list) -> list:
+            positions, n = _unflatten(b, b.add(first, i), g.out_sizes)
+
+            def feature(f: ir.Value, _: list) -> list:
+                dims: list[ir.Value] = [i64(0)] * len(shape)
+                for axis, v in zip(self.axes, [n, f, *positions]):
+                    dims[axis] = v
+                index = Index(b, shape, dims)
+                with em.scope():
+                    for atom, ptr in results:
+                        em.store(em.emit(atom, index), ptr, atom.type.dtype, index)
+                return []
+
+            for_range(b, g.groups * g.out_features, feature, name="ep")
+            return []
+
+        for_range(b, count, row, name="row")
+
+
+def _lower_with_epilogue(kb: KernelBuilder, op: Op, ops: Sequence[Op], sources: dict,
+                         results: Sequence[tuple[Atom, ir.Value]]) -> bool:
+    """The patches path with the epilogue applied per block (an NHWC-style output), else
+    False (lower.EPILOGUE_RULES)."""
+    g = _geometry(op)
+    if g is None or not g.output_is_rows or _turned(g):
+        return False
+    # Rows land in the producer's own output when it is a result, else in any result of
+    # its type (the epilogue reads each element before writing it).
+    value = op.outputs[0]
+    rows_ptr = next((p for a, p in results if a is value), None) or next(
+        (p for a, p in results if a.type.dtype == g.dtype), None)
+    if rows_ptr is None:
+        return False
+    lhs, rhs = (kb.buffer(a) if isinstance(a, Literal) else sources[a] for a in op.inputs)
+    axes = as_conv_dnums(op.rule_params["dimension_numbers"]).out_spec
+    epilogue = _Epilogue(value, ops, sources, results, kb.literal_ptr, tuple(axes))
+    _lower_patches(kb, g, lhs, rhs, rows_ptr, epilogue)
+    return True
 
 
 def _compiled_for_size(b: ir.IRBuilder) -> None:
@@ -314,22 +386,32 @@ def _gemm_call(b: ir.IRBuilder, gemm: ir.Function, dt: np.dtype, trans_a: bool, 
                   i64(ldb), beta, c, i64(ldc)])
 
 
-def _lower_patches(kb: KernelBuilder, op: Op, outs: list[ir.Value], g: _Conv) -> None:
-    """``C = A B`` per feature group, blocks of A's rows at a time."""
+def _lower_patches(kb: KernelBuilder, g: _Conv, lhs: ir.Value, rhs: ir.Value, out: ir.Value,
+                   epilogue: _Epilogue | None = None) -> None:
+    """``C = A B`` per feature group, blocks of A's rows at a time (codegen.gemm), then
+    the ``epilogue``'s ops over each block's rows."""
     b, dt = kb.b, g.dtype
-    lhs, rhs = (kb.buffer(x) for x in op.inputs)
-    (out,) = outs
-    filters = rhs if g.filter_is_matrix else _pack_filter(kb, g, rhs)
-    block = max(1, min(g.rows, ROWS_BYTES // (g.depth * dt.itemsize)))
+    filters = _pack_filter(kb, g, rhs)
+    group_panels = -(-g.out_features // gemm.panel_width(dt)) * gemm.panel_width(dt) * g.depth
+    # Whole register tiles of rows per block: gemm reads A's rows in ROWS at a time.
+    tiles = -(-g.rows // gemm.ROWS)
+    block = gemm.ROWS * max(1, min(tiles, ROWS_BYTES // (g.depth * dt.itemsize * gemm.ROWS)))
     blocks = -(-g.rows // block)
-    gemm = blas.declare(kb.module, _GEMM[dt])
     direct = g.output_is_rows
     ldc = g.groups * g.out_features if direct else g.out_features
+    shared = [lhs, filters, out]
+    if epilogue is not None:
+        shared += [v for v in local_values(epilogue.sources, epilogue.results)
+                   if not any(v is w for w in shared)]
 
     def run(bld: ir.IRBuilder, values: list[ir.Value], lo: ir.Value, hi: ir.Value) -> None:
-        x, w, y = values
-        _compiled_for_size(bld)
+        x, w, y = values[:3]
+        if epilogue is None:  # (an epilogue's loop is worth vectorising)
+            _compiled_for_size(bld)
+        kernel = gemm.declare(bld.module, dt)
         patches = ltypes.heap_alloc(bld, block * g.depth * dt.itemsize)
+        # The last block's rows past the end are read (and their products dropped): zeros.
+        _zero(bld, patches, block * g.depth * dt.itemsize)
         staging = None if direct else ltypes.heap_alloc(bld, block * g.out_features
                                                         * dt.itemsize)
 
@@ -340,20 +422,21 @@ def _lower_patches(kb: KernelBuilder, op: Op, outs: list[ir.Value], g: _Conv) ->
 
             def each_group(grp: ir.Value, _: list) -> list:
                 _fill_patches(bld, g, x, patches, first, count, grp)
-                b_ptr = ltypes.element_ptr(bld, w, dt, _mul(bld, grp, g.depth * g.out_features))
+                b_ptr = ltypes.element_ptr(bld, w, dt, _mul(bld, grp, group_panels))
                 if direct:
                     c_ptr = ltypes.element_ptr(bld, y, dt, _add(
                         bld, _mul(bld, first, ldc), _mul(bld, grp, g.out_features)))
                 else:
                     c_ptr = staging
-                _gemm_call(bld, gemm, dt, False, count, g.out_features, i64(g.depth), patches,
-                           g.depth, b_ptr, g.out_features, ir.Constant(ltypes.reg_type(dt), 0.0),
-                           c_ptr, ldc)
+                bld.call(kernel, [count, i64(g.out_features), i64(g.depth), patches,
+                                  i64(g.depth), b_ptr, c_ptr, i64(ldc)])
                 if not direct:
                     _scatter_rows(bld, g, staging, y, first, count, grp)
                 return []
 
             for_range(bld, g.groups, each_group, name="grp")
+            if epilogue is not None:
+                epilogue.apply(bld, g, dict(zip(map(id, shared), values)), y, first, count)
             return []
 
         for_range(bld, bld.sub(hi, lo), each_block, name="blk")
@@ -363,11 +446,15 @@ def _lower_patches(kb: KernelBuilder, op: Op, outs: list[ir.Value], g: _Conv) ->
 
     flops = g.rows * g.depth * g.out_features * g.groups
     if blocks > 1 and parallel.threads() > 1 and flops >= PARALLEL_MIN_FLOPS:
-        parallel.emit_parallel(b, blocks, [lhs, filters, out], run, align=1)
+        parallel.emit_parallel(b, blocks, shared, run, align=1)
     else:
-        run(b, [lhs, filters, out], i64(0), i64(blocks))
-    if filters is not rhs:
-        ltypes.heap_free(b, filters)
+        run(b, shared, i64(0), i64(blocks))
+    ltypes.heap_free(b, filters)
+
+
+def _zero(b: ir.IRBuilder, ptr: ir.Value, nbytes: int) -> None:
+    ltypes.intrinsic(b, "memset", [ptr, ir.Constant(ir.IntType(8), 0), i64(nbytes),
+                                   ir.Constant(I1, 0)], ir.VoidType(), [ltypes.PTR, ltypes.I64])
 
 
 def _turned_filter(kb: KernelBuilder, g: _Conv, rhs: ir.Value) -> tuple[ir.Value, int, bool]:
@@ -433,7 +520,7 @@ def _lower_turned(kb: KernelBuilder, op: Op, outs: list[ir.Value], g: _Conv) -> 
     per_part = -(-blocks // parts)
     partial_size = columns * g.out_features
     sums = ltypes.heap_alloc(b, parts * partial_size * dt.itemsize)
-    gemm = blas.declare(kb.module, _GEMM[dt])
+    blas_gemm = blas.declare(kb.module, _GEMM[dt])
 
     def run(bld: ir.IRBuilder, values: list[ir.Value], lo: ir.Value, hi: ir.Value) -> None:
         x, w, acc = values
@@ -454,7 +541,7 @@ def _lower_turned(kb: KernelBuilder, op: Op, outs: list[ir.Value], g: _Conv) -> 
                                                                            first)], ltypes.I64)
                 with bld.if_then(bld.icmp_signed(">", count, i64(0))):
                     _fill_turned(bld, g, x, rows, first, count)
-                    _gemm_call(bld, gemm, dt, True, i64(columns), g.out_features, count, rows,
+                    _gemm_call(bld, blas_gemm, dt, True, i64(columns), g.out_features, count, rows,
                                columns, ltypes.element_ptr(bld, w, dt, _mul(bld, first, ldr)),
                                ldr, ir.Constant(ltypes.reg_type(dt), 1.0), partial,
                                g.out_features)
@@ -498,5 +585,6 @@ def _add_parts(b: ir.IRBuilder, g: _Conv, sums: ir.Value, parts: int, out: ir.Va
 
 
 OPAQUE_RULES[P.conv_general_dilated] = _lower_conv
+EPILOGUE_RULES[P.conv_general_dilated] = _lower_with_epilogue
 # (Not in lower.OUTLINED: with the convolutions on the side thread too, the CNN's first
 # call took ~450 ms; with only the window ops there, ~350.)

@@ -52,6 +52,7 @@ from llax.codegen.storage import (
 from llax.ir import prims as P
 from llax.ir.core import Atom, Function, Literal, Op, Var
 from llax.ir.primitive import FusionClass, Primitive, fusion_class
+from llax.ir.prims.fusion import epilogue_head
 from llax.ir.structure import structure_key
 from llax.ir.types import TensorType
 
@@ -78,6 +79,13 @@ STACK_BYTES = 1 << 14
 
 OpaqueRule = Callable[["KernelBuilder", Op, list[ir.Value]], None]
 OPAQUE_RULES: dict[Primitive, OpaqueRule] = {}
+# Producers of epilogue regions (ir.prims.fusion) that apply the epilogue themselves:
+# ``rule(kb, producer, epilogue_ops, sources, results)`` lowers the region and returns
+# True, or returns False having emitted nothing (the producer is then lowered into a
+# temporary by its OPAQUE_RULES entry and the epilogue run as a group over it).
+EpilogueRule = Callable[["KernelBuilder", Op, Sequence[Op], dict,
+                         Sequence[tuple[Atom, ir.Value]]], bool]
+EPILOGUE_RULES: dict[Primitive, EpilogueRule] = {}
 # Opaque ops whose lowering of a given op is self-contained (its own loops and library
 # calls, nothing of the kernel's state such as host callbacks' flags): they are lowered as
 # groups too, functions of their buffers, which the side module can take (the window ops:
@@ -374,7 +382,12 @@ class KernelBuilder:
             sources: dict[Var, ir.Value | Literal] = {}
             for p, a in zip(region.params, op.inputs):
                 sources[p] = a if isinstance(a, Literal) else self.buffer(a)
-            self.lower_group(region.ops, sources, list(zip(region.results, outs)))
+            results = list(zip(region.results, outs))
+            head = epilogue_head(region)
+            if head is not None:
+                self._lower_epilogue_region(head, region.ops[1:], sources, results)
+            else:
+                self.lower_group(region.ops, sources, results)
             return
         cls = fusion_class.get(op.prim)
         if cls in (FusionClass.ELEMENTWISE, FusionClass.INDEX_MAP, FusionClass.REDUCTION):
@@ -385,6 +398,24 @@ class KernelBuilder:
         if rule is None:
             raise LoweringError(f"no lowering rule for primitive {op.prim.name!r}")
         rule(self, op, outs)
+
+    def _lower_epilogue_region(self, head: Op, ops: Sequence[Op], sources: dict,
+                               results: Sequence[tuple[Atom, ir.Value]]) -> None:
+        """``head`` then the elementwise ``ops`` over its output (an epilogue region)."""
+        rule = EPILOGUE_RULES.get(head.prim)
+        if rule is not None and rule(self, head, ops, sources, results):
+            return
+        (value,) = head.outputs
+        given = next((p for a, p in results if a is value), None)
+        temp = self.alloc(value.type) if given is None else given
+        saved = self.buffers
+        self.buffers = {**saved, **{p: self.buffer(a) if isinstance(a, Literal) else a
+                                    for p, a in sources.items()}}
+        self.lower_op_inline(head, [temp])
+        self.buffers = saved
+        self.lower_group(ops, {**sources, value: temp}, [r for r in results if r[0] is not value])
+        if given is None:
+            self.free(temp)
 
     def emitter(self, ops: Sequence[Op], sources: dict) -> Emitter:
         return Emitter(self.b, ops, sources, self.literal_ptr)
@@ -434,12 +465,12 @@ class KernelBuilder:
                 body(self.emitter(ops, sources), list(pointers), i64(0), n)
                 return
             given = [(None, p) for p in pointers]
-            local = _locals(sources, given)
+            local = local_values(sources, given)
 
             def build(b: ir.IRBuilder, values: list[ir.Value], lo: ir.Value,
                       hi: ir.Value) -> None:
-                srcs, remapped = _remap(local, values, sources, given)
-                body(Emitter(b, ops, srcs, self.literal_ptr), [p for _, p in remapped], lo,
+                srcs, moved = remapped(local, values, sources, given)
+                body(Emitter(b, ops, srcs, self.literal_ptr), [p for _, p in moved], lo,
                      b.sub(hi, lo))
 
             parallel.emit_parallel(self.b, n, local, build, align=1)
@@ -450,10 +481,10 @@ class KernelBuilder:
                        group: Sequence[tuple[Atom, ir.Value]], shape: tuple[int, ...], n: int,
                        sizes: list[int], interleave: int = 1, tile: int = 0) -> None:
         """The nest outlined and its outermost loop split across threads."""
-        local = _locals(sources, group)
+        local = local_values(sources, group)
 
         def build(b: ir.IRBuilder, values: list[ir.Value], lo: ir.Value, hi: ir.Value) -> None:
-            srcs, outs = _remap(local, values, sources, group)
+            srcs, outs = remapped(local, values, sources, group)
             em = Emitter(b, ops, srcs, self.literal_ptr)
             _elementwise_nest(b, em, outs, shape, n, sizes, lo, b.sub(hi, lo), interleave, tile)
 
@@ -473,8 +504,11 @@ _GROUP_CLASSES = (FusionClass.ELEMENTWISE, FusionClass.INDEX_MAP, FusionClass.RE
 
 
 def _is_group(op: Op) -> bool:
-    """Is ``op`` lowered as a function of its buffers (see ``call_group``)?"""
-    if op.prim is P.fusion or fusion_class.get(op.prim) in _GROUP_CLASSES:
+    """Is ``op`` lowered as a function of its buffers (see ``call_group``)? Not an
+    epilogue region: like its producer, it may use the kernel's own state (host calls)."""
+    if op.prim is P.fusion:
+        return epilogue_head(op.regions[0]) is None
+    if fusion_class.get(op.prim) in _GROUP_CLASSES:
         return True
     outlined = OUTLINED.get(op.prim)
     return outlined is not None and outlined(op)
@@ -524,7 +558,7 @@ def _group_key(op: Op) -> Hashable:
     return (op.prim, op.params, inputs, tuple(v.type for v in op.outputs), regions)
 
 
-def _locals(sources: dict, results: Sequence[tuple[Atom, ir.Value]]) -> list[ir.Value]:
+def local_values(sources: dict, results: Sequence[tuple[Atom, ir.Value]]) -> list[ir.Value]:
     """The kernel's own values among a group's pointers: an outlined (parallel) loop
     must receive them as arguments; globals and constants it can use directly."""
     local: list[ir.Value] = []
@@ -535,7 +569,7 @@ def _locals(sources: dict, results: Sequence[tuple[Atom, ir.Value]]) -> list[ir.
     return local
 
 
-def _remap(local: list[ir.Value], values: list[ir.Value], sources: dict,
+def remapped(local: list[ir.Value], values: list[ir.Value], sources: dict,
            results: Sequence[tuple[Atom, ir.Value]]) -> tuple[dict, list]:
     """``sources`` and ``results`` with each of ``local`` replaced by its ``values`` twin."""
     remap = dict(zip(map(id, local), values))

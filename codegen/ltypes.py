@@ -162,6 +162,8 @@ def _suffix(t: ir.Type) -> str:
         return f"i{t.width}"
     if isinstance(t, ir.PointerType):
         return "p0"
+    if isinstance(t, ir.VectorType):
+        return f"v{t.count}{_suffix(t.element)}"
     return {HALF: "f16", FLOAT: "f32", DOUBLE: "f64"}[t]
 
 

@@ -17,7 +17,7 @@ from llax.config import config
 from llax.ir.core import Function
 from llax.ir.interpreter import evaluate_function
 
-DEFAULT_PIPELINE = "simplify,cse,dce,fuse,inplace"
+DEFAULT_PIPELINE = "simplify,cse,dce,fuse,fuse-epilogue,inplace"
 
 
 def optimize(fn: Function, pipeline: str | None = None,

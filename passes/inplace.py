@@ -11,7 +11,8 @@ Which outputs may take which operand's buffer (``candidates``):
   operand's buffer, so an ``x.at[i].set(v)`` costs the update, not a copy of ``x``;
 - elementwise ops and single-result ``fusion`` ops without a reduction: an
   operand of the result's shape and dtype that is read only at the result's own
-  index (only elementwise ops read it inside the fusion);
+  index (only elementwise ops read it inside the fusion); not epilogue regions,
+  whose producer writes the result first;
 - ``while`` and ``scan``: each carry output takes its initial value's buffer.
 
 An alias is made only when the operand is dead after the op (no later op reads
@@ -37,7 +38,7 @@ from llax.ir.core import ALIASES, Function, Op, Var, alias_roots
 from llax.ir.graph import last_use
 from llax.ir.primitive import FusionClass, fusion_class
 from llax.ir.prims.control_flow import loop_carries
-from llax.ir.prims.fusion import reads_pointwise
+from llax.ir.prims.fusion import epilogue_head, reads_pointwise
 from llax.passes.manager import Pass, PassContext, register_pass
 
 UPDATES = frozenset({P.dynamic_update_slice, P.scatter, P.scatter_add, P.scatter_sub,
@@ -60,8 +61,11 @@ def candidates(op: Op) -> Iterator[tuple[int, int]]:
 
 
 def _pointwise_params(region: Function) -> Iterator[int]:
-    """Params of a fusion region without a reduction that reach its result pointwise."""
-    if any(fusion_class.get(op.prim) is FusionClass.REDUCTION for op in region.ops):
+    """Params of a fusion region without a reduction that reach its result pointwise. An
+    epilogue region has none: its producer writes the result before the epilogue reads
+    the other operands."""
+    if epilogue_head(region) is not None or any(
+            fusion_class.get(op.prim) is FusionClass.REDUCTION for op in region.ops):
         return
     for k, p in enumerate(region.params):
         if p not in region.results and any(p in op.inputs for op in region.ops) \

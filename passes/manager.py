@@ -51,7 +51,8 @@ ENTRY_POINT_GROUP = "llax.passes"
 # Imported on first use of the registry, so ``get_pass("dce")`` works even when only
 # this module was imported (frontend/compile.py imports it directly).
 _BUILTIN_MODULES = ("llax.passes.dce", "llax.passes.cse", "llax.passes.simplify",
-                    "llax.passes.fuse", "llax.passes.inline_calls", "llax.passes.inplace")
+                    "llax.passes.fuse", "llax.passes.fuse_epilogue", "llax.passes.inline_calls",
+                    "llax.passes.inplace")
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from typing import Any, NamedTuple
 
 from llax.ir import dtypes
 from llax.ir.primitive import FusionClass, abstract_eval, primitive
+from llax.ir.prims.fusion import EPILOGUE_PRODUCERS
 from llax.ir.types import TensorType
 
 __all__ = ["ConvDimensionNumbers", "as_conv_dnums", "conv_general_dilated", "conv_out_spatial",
@@ -49,6 +50,7 @@ def as_conv_dnums(dn: Any) -> ConvDimensionNumbers:
 
 
 conv_general_dilated = primitive("conv_general_dilated", fusion=FusionClass.OPAQUE)
+EPILOGUE_PRODUCERS.add(conv_general_dilated)
 
 
 def dilate_dim(size: int, dilation: int) -> int:

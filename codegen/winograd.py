@@ -1,0 +1,471 @@
+"""Winograd F(2x2, 3x3) convolution: 3x3 stride-1 filters with 16 multiplies per 2x2
+block of outputs and pair of features instead of 36 (Lavin & Gray 2015).
+
+With ``d`` a 4x4 tile of input (one feature), ``g`` a 3x3 filter (one input and one output
+feature), the 2x2 outputs of ``g`` over ``d`` are ``A^T [(G g G^T) * (B^T d B)] A`` with
+
+    B^T = [1  0 -1  0]     G = [ 1    0    0 ]     A^T = [1  1  1  0]
+          [0  1  1  0]         [1/2  1/2  1/2]           [0  1 -1 -1]
+          [0 -1  1  0]         [1/2 -1/2  1/2]
+          [0  1  0 -1]         [ 0    0    1 ]
+
+``*`` elementwise. Summed over input features, each of the 16 positions ``xi`` of the
+transformed tile is a matrix product: ``M_xi (tiles x k) = V_xi (tiles x c) U_xi (c x k)``,
+done by llax's own kernel (codegen/gemm.py). The transforms of the input (``V = B^T d B``)
+and of the products (``Y = A^T M A``) are additions only, vectorised along the feature axis,
+which NHWC stores contiguously; the 16 products are nearly all of the time.
+
+Two runtime functions per float type (``f32``, ``f64``), compiled once per process
+(codegen.runtime); every size is an argument:
+
+``void llax_winograd_filter_<t>(i64 c, i64 k, ptr w, i64 s_kh, i64 s_kw, i64 s_c, i64 s_k,
+ptr u)``
+    ``w``: the filter, tap ``(kh, kw)`` (each 0..2) of input feature ``ci`` and output
+    feature ``ko`` at element ``kh s_kh + kw s_kw + ci s_c + ko s_k`` (any layout, HWIO
+    included). ``u`` (``filter_bytes(c, k, dtype)`` bytes, every one written) receives
+    ``U = G g G^T``: 16 matrices ``U_xi``, ``xi = 4 row + column`` of the 4x4 transform,
+    one after another, each ``c`` x ``k`` in gemm's column panels (``ceil(k / pw)`` panels
+    of ``c`` rows by ``pw = gemm.panel_width(dtype)`` elements, zero past column ``k``).
+
+``void llax_winograd_<t>(i64 n, i64 h, i64 w, i64 c, i64 k, i64 pad_top, i64 pad_left,
+i64 oh, i64 ow, ptr x, ptr u, ptr y, i64 row_lo, i64 row_hi, ptr epilogue, ptr ctx)``
+    ``x``: the input, NHWC contiguous (``n, h, w, c``); ``u``: the transformed filter;
+    ``y``: the output, NHWC contiguous (``n, oh, ow, k``). Output pixel ``(i, j)`` is the
+    sum over taps ``(kh, kw)`` and features of input pixel ``(i - pad_top + kh, j - pad_left
+    + kw)``, zero outside the input, so SAME, VALID and any other padding (asymmetric or
+    wider than the filter) are all this. The work is cut into units, one per image ``b``
+    and tile row ``t`` (output rows ``2t`` and ``2t + 1``, only ``2t`` when that is the last
+    of an odd ``oh``), numbered ``b * ceil(oh / 2) + t``; the call does units
+    ``[row_lo, row_hi)`` and writes nothing else of ``y`` (threads take disjoint ranges).
+    After each unit, if ``epilogue`` is not null, it calls ``epilogue(ctx, first, count)``
+    (``void (ptr, i64, i64)``) with the unit's output rows as flattened ``(b, i, j)`` rows of
+    ``y`` (``k`` elements each): ``first = (b * oh + 2t) * ow``, ``count = rows * ow``:
+    what a fused bias or activation needs while the rows are in cache.
+
+Within a unit the tiles of the tile row go in blocks of whole gemm register tiles
+(``_BLOCK_BYTES``), so the transformed inputs and products of one block stay in L2 beside
+``U``. Scratch is allocated once per call.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+
+import llvmlite.ir as ir
+import numpy as np
+
+from llax.codegen import gemm, ltypes, target
+from llax.codegen.loops import for_range
+from llax.codegen.ltypes import I1, I32, I64, PTR, VOID, i64
+from llax.codegen.runtime import load_runtime
+from llax.ir import dtypes
+
+DTYPES = (dtypes.float32, dtypes.float64)
+POSITIONS = 16  # of the 4x4 transformed tile: one matrix product each
+# Scratch of one block of tiles (transformed inputs and products, all 16 positions). On the
+# 2-core dev machine (Zen 3, 512 KiB L2) 8x56x56x64 by 3x3x64x64 ran fastest from about 48
+# to 96 KiB: blocks of 6 tiles already reuse each U_xi panel enough, and a smaller block
+# leaves L2 to U (256 KiB there).
+_BLOCK_BYTES = 1 << 16
+
+
+def _suffix(dtype: np.dtype) -> str:
+    return np.dtype(dtype).name.replace("float", "f")
+
+
+def filter_symbol(dtype: np.dtype) -> str:
+    return f"llax_winograd_filter_{_suffix(dtype)}"
+
+
+def conv_symbol(dtype: np.dtype) -> str:
+    return f"llax_winograd_{_suffix(dtype)}"
+
+
+def filter_bytes(c: int, k: int, dtype: np.dtype) -> int:
+    """Bytes of the transformed filter ``u`` for ``c`` input and ``k`` output features."""
+    width = gemm.panel_width(dtype)
+    return POSITIONS * c * (-(-k // width) * width) * np.dtype(dtype).itemsize
+
+
+def units(n: int, oh: int) -> int:
+    """Work units of a convolution: tile rows (two output rows each) of every image."""
+    return n * -(-oh // 2)
+
+
+def load(dtype: np.dtype) -> target.CompiledModule:
+    """The runtime for ``dtype`` (both functions), compiled on the first call."""
+    dtype = np.dtype(dtype)
+    name = conv_symbol(dtype)
+    return load_runtime(name, functools.partial(_module, dtype),
+                        [filter_symbol(dtype), conv_symbol(dtype)])
+
+
+def declare_filter(module: ir.Module, dtype: np.dtype) -> ir.Function:
+    """``llax_winograd_filter_<t>``, declared in ``module`` and loaded into the process."""
+    load(dtype)
+    return _declare(module, filter_symbol(dtype), _filter_signature())
+
+
+def declare_conv(module: ir.Module, dtype: np.dtype) -> ir.Function:
+    """``llax_winograd_<t>``, declared in ``module`` and loaded into the process."""
+    load(dtype)
+    return _declare(module, conv_symbol(dtype), _conv_signature())
+
+
+def _declare(module: ir.Module, name: str, signature: ir.FunctionType) -> ir.Function:
+    fn = module.globals.get(name)
+    if fn is None:
+        fn = ir.Function(module, signature, name=name)
+    return fn
+
+
+def _filter_signature() -> ir.FunctionType:
+    # c, k, w, s_kh, s_kw, s_c, s_k, u
+    return ir.FunctionType(VOID, [I64, I64, PTR, I64, I64, I64, I64, PTR])
+
+
+def _conv_signature() -> ir.FunctionType:
+    # n, h, w, c, k, pad_top, pad_left, oh, ow, x, u, y, row_lo, row_hi, epilogue, ctx
+    return ir.FunctionType(VOID, [I64] * 9 + [PTR] * 3 + [I64, I64, PTR, PTR])
+
+
+_EPILOGUE = ir.FunctionType(VOID, [PTR, I64, I64])
+
+
+def _module(dtype: np.dtype) -> ir.Module:
+    host = target.host()
+    module = ir.Module(name=conv_symbol(dtype))
+    module.triple, module.data_layout = host.triple, host.data_layout
+    _emit_filter(module, dtype)
+    _emit_conv(module, dtype)
+    return module
+
+
+# -- the three transforms, on lists of values (scalars or vectors) -----------------------
+
+Values = list[ir.Value]
+Transform1d = Callable[[ir.IRBuilder, Values], Values]
+
+
+def _input_1d(b: ir.IRBuilder, d: Values) -> Values:
+    """``B^T d`` of one column of four."""
+    return [b.fsub(d[0], d[2]), b.fadd(d[1], d[2]), b.fsub(d[2], d[1]), b.fsub(d[1], d[3])]
+
+
+def _output_1d(b: ir.IRBuilder, m: Values) -> Values:
+    """``A^T m`` of one column of four."""
+    return [b.fadd(b.fadd(m[0], m[1]), m[2]), b.fsub(b.fsub(m[1], m[2]), m[3])]
+
+
+def _filter_1d(half: ir.Constant) -> Transform1d:
+    """``G g`` of one column of three."""
+
+    def apply(b: ir.IRBuilder, g: Values) -> Values:
+        outer = b.fadd(g[0], g[2])
+        return [g[0], b.fmul(b.fadd(outer, g[1]), half), b.fmul(b.fsub(outer, g[1]), half),
+                g[2]]
+
+    return apply
+
+
+def _both_axes(b: ir.IRBuilder, tile: list[Values], f: Transform1d) -> list[Values]:
+    """``F tile F^T`` for the 1-D transform ``F`` (``tile`` a list of rows)."""
+    columns = [f(b, [row[s] for row in tile]) for s in range(len(tile[0]))]  # (F tile)^T
+    return [f(b, [column[p] for column in columns]) for p in range(len(columns[0]))]
+
+
+# -- the filter ---------------------------------------------------------------------------
+
+def _emit_filter(module: ir.Module, dt: np.dtype) -> None:
+    fn = ir.Function(module, _filter_signature(), name=filter_symbol(dt))
+    fn.attributes.add("nounwind")
+    c, k, w, s_kh, s_kw, s_c, s_k, u = fn.args
+    w.attributes.add("noalias")
+    u.attributes.add("noalias")
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    width = gemm.panel_width(dt)
+    padded_k = _round_up(b, k, width)
+    matrix = b.mul(c, padded_k)  # elements of one U_xi
+    # The panels' columns past k must be zero; the rest is overwritten below.
+    _memset_zero(b, u, b.mul(i64(POSITIONS * dt.itemsize), matrix))
+    half = ltypes.const(dt, 0.5)
+
+    def each_input(ci: ir.Value, _: list) -> list:
+        def each_output(ko: ir.Value, _: list) -> list:
+            base = b.add(b.mul(ci, s_c), b.mul(ko, s_k))
+            taps = [[ltypes.load(b, ltypes.element_ptr(
+                b, w, dt, b.add(base, b.add(b.mul(i64(r), s_kh), b.mul(i64(s), s_kw)))), dt)
+                for s in range(3)] for r in range(3)]
+            transformed = _both_axes(b, taps, _filter_1d(half))
+            # Panel ko // width, row ci, column ko % width of every U_xi.
+            at = b.add(b.mul(b.add(b.mul(b.udiv(ko, i64(width)), c), ci), i64(width)),
+                       b.urem(ko, i64(width)))
+            for xi in range(POSITIONS):
+                ltypes.store(b, transformed[xi // 4][xi % 4], ltypes.element_ptr(
+                    b, u, dt, b.add(b.mul(i64(xi), matrix), at)), dt)
+            return []
+
+        for_range(b, k, each_output, name="ko")
+        return []
+
+    for_range(b, c, each_input, name="ci")
+    b.ret_void()
+
+
+# -- the convolution ----------------------------------------------------------------------
+
+class _Vectors:
+    """Loops along a contiguous feature axis in vectors of the host's width, the last
+    partial vector through masked loads and stores."""
+
+    def __init__(self, b: ir.IRBuilder, dt: np.dtype) -> None:
+        self.b, self.dt = b, dt
+        self.width = gemm.lanes(dt)
+        self.vec = ir.VectorType(ltypes.reg_type(dt), self.width)
+        self.mask_type = ir.VectorType(I1, self.width)
+
+    def each(self, count: ir.Value,
+             body: Callable[[ir.Value, ir.Value | None], None]) -> None:
+        """``body(offset, mask)`` for each vector of ``count`` elements (``mask``: None for
+        a whole vector, else which lanes of the last one are there)."""
+        b, w = self.b, self.width
+        whole = b.udiv(count, i64(w))
+        for_range(b, whole, lambda v, _: (body(b.mul(v, i64(w), flags=["nuw", "nsw"]), None),
+                                          [])[1], name="vec")
+        left = b.urem(count, i64(w))
+        with b.if_then(b.icmp_unsigned("!=", left, i64(0))):
+            lanes = ir.Constant(ir.VectorType(I64, w), list(range(w)))
+            splat = b.insert_element(ir.Constant(ir.VectorType(I64, w), None), left,
+                                     ir.Constant(I32, 0))
+            splat = b.shuffle_vector(splat, ir.Constant(ir.VectorType(I64, w), None),
+                                     ir.Constant(ir.VectorType(I32, w), [0] * w))
+            body(b.mul(whole, i64(w)), b.icmp_signed("<", lanes, splat))
+
+    def load(self, ptr: ir.Value, mask: ir.Value | None) -> ir.Value:
+        b, align = self.b, self.dt.itemsize
+        if mask is None:
+            return b.load(ptr, typ=self.vec, align=align)
+        zero = ir.Constant(self.vec, [0.0] * self.width)
+        return ltypes.intrinsic(b, "masked.load", [ptr, ir.Constant(I32, align), mask, zero],
+                                self.vec, [self.vec, PTR])
+
+    def store(self, value: ir.Value, ptr: ir.Value, mask: ir.Value | None) -> None:
+        b, align = self.b, self.dt.itemsize
+        if mask is None:
+            b.store(value, ptr, align=align)
+        else:
+            ltypes.intrinsic(b, "masked.store", [value, ptr, ir.Constant(I32, align), mask],
+                             VOID, [self.vec, PTR])
+
+
+def _emit_conv(module: ir.Module, dt: np.dtype) -> None:
+    fn = ir.Function(module, _conv_signature(), name=conv_symbol(dt))
+    fn.attributes.add("nounwind")
+    args = fn.args
+    for arg in args[9:12]:
+        arg.attributes.add("captures(none)")
+    args[11].attributes.add("noalias")  # y: written, never read
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    _Conv(b, dt, gemm.declare(module, dt), args).run()
+    b.ret_void()
+
+
+class _Conv:
+    """Emits ``llax_winograd_<t>``'s body."""
+
+    def __init__(self, b: ir.IRBuilder, dt: np.dtype, kernel: ir.Function,
+                 args: Sequence[ir.Value]) -> None:
+        self.b, self.dt, self.kernel = b, dt, kernel
+        (self.n, self.h, self.w, self.c, self.k, self.pad_top, self.pad_left, self.oh, self.ow,
+         self.x, self.u, self.y, self.row_lo, self.row_hi, self.epilogue, self.ctx) = args
+        self.vectors = _Vectors(b, dt)
+
+    def run(self) -> None:
+        b, dt = self.b, self.dt
+        item = dt.itemsize
+        self.tiles = b.udiv(b.add(self.ow, i64(1)), i64(2))  # per tile row
+        tile_rows = b.udiv(b.add(self.oh, i64(1)), i64(2))
+        # Tiles per block: whole register tiles of gemm's rows, as many as _BLOCK_BYTES of
+        # scratch holds (at least one register tile), no more than the tile row needs.
+        per_tile = b.mul(b.add(self.c, self.k), i64(POSITIONS * item))
+        fit = b.mul(b.udiv(b.udiv(i64(_BLOCK_BYTES), per_tile), i64(gemm.ROWS)), i64(gemm.ROWS))
+        needed = _round_up(b, self.tiles, gemm.ROWS)
+        self.block = _umax(b, i64(gemm.ROWS), _umin(b, fit, needed))
+        # Scratch: V (16 x block x c), M (16 x block x k), a pixel of zeros (the input's
+        # padding) and a pixel to drop outputs into (past an odd oh or ow), each 64-byte
+        # aligned.
+        self.v_stride = b.mul(self.block, self.c)
+        self.m_stride = b.mul(self.block, self.k)
+        sizes = [b.mul(i64(POSITIONS * item), self.v_stride),
+                 b.mul(i64(POSITIONS * item), self.m_stride),
+                 b.mul(self.c, i64(item)), b.mul(self.k, i64(item))]
+        offsets, total = [], i64(0)
+        for size in sizes:
+            offsets.append(total)
+            total = b.add(total, _round_up(b, size, 64))
+        scratch = _aligned_alloc(b, total)
+        self.v, self.m, self.zeros, self.trash = (b.gep(scratch, [o], source_etype=ltypes.I8)
+                                                  for o in offsets)
+        # V's rows past a block's last tile are read by gemm (products dropped): zeros, not
+        # whatever the allocator left (denormals would slow the products down).
+        _memset_zero(b, self.v, sizes[0])
+        _memset_zero(b, self.zeros, sizes[2])
+
+        def each_unit(i: ir.Value, _: list) -> list:
+            unit = b.add(self.row_lo, i)
+            self.unit(b.udiv(unit, tile_rows), b.urem(unit, tile_rows))
+            return []
+
+        for_range(b, b.sub(self.row_hi, self.row_lo), each_unit, name="unit")
+        b.call(ltypes.external(b, "free", VOID, [PTR]), [scratch])
+
+    def unit(self, image: ir.Value, t: ir.Value) -> None:
+        b = self.b
+        top = b.mul(t, i64(2))  # first output row
+        blocks = b.udiv(b.add(self.tiles, b.sub(self.block, i64(1))), self.block)
+        # The four input rows of the tile row (None-free: a row outside points nowhere and
+        # is flagged so).
+        in_rows = []
+        for q in range(4):
+            r = b.add(b.sub(top, self.pad_top), i64(q))
+            inside = b.and_(b.icmp_signed(">=", r, i64(0)), b.icmp_signed("<", r, self.h))
+            start = b.mul(b.add(b.mul(image, self.h), r), b.mul(self.w, self.c))
+            in_rows.append((inside, start))
+        out_rows = []
+        for q in range(2):
+            r = b.add(top, i64(q))
+            out_rows.append((b.icmp_signed("<", r, self.oh),
+                             b.mul(b.add(b.mul(image, self.oh), r), b.mul(self.ow, self.k))))
+
+        def each_block(j: ir.Value, _: list) -> list:
+            first = b.mul(j, self.block)
+            count = _umin(b, self.block, b.sub(self.tiles, first))
+            self.transform_input(in_rows, first, count)
+            self.products(count)
+            self.transform_output(out_rows, first, count)
+            return []
+
+        for_range(b, blocks, each_block, name="blk")
+        with b.if_then(b.icmp_unsigned("!=", self.epilogue, ir.Constant(PTR, None))):
+            rows = _umin(b, i64(2), b.sub(self.oh, top))
+            first_row = b.mul(b.add(b.mul(image, self.oh), top), self.ow)
+            callee = b.inttoptr(b.ptrtoint(self.epilogue, I64), _EPILOGUE.as_pointer())
+            b.call(callee, [self.ctx, first_row, b.mul(rows, self.ow)])
+
+    def transform_input(self, in_rows: list[tuple[ir.Value, ir.Value]], first: ir.Value,
+                        count: ir.Value) -> None:
+        """V_xi's rows for tiles ``first .. first + count`` of the tile row."""
+        b, dt, vec = self.b, self.dt, self.vectors
+
+        def each_tile(i: ir.Value, _: list) -> list:
+            left = b.sub(b.mul(b.add(first, i), i64(2)), self.pad_left)  # first input column
+            sources = []
+            for inside, start in in_rows:
+                row = []
+                for s in range(4):
+                    col = b.add(left, i64(s))
+                    ok = b.and_(inside, b.and_(b.icmp_signed(">=", col, i64(0)),
+                                               b.icmp_signed("<", col, self.w)))
+                    # (not inbounds: outside the input the address is computed, not used)
+                    at = b.gep(self.x, [b.add(start, b.mul(col, self.c))],
+                               source_etype=ltypes.mem_type(dt))
+                    row.append(b.select(ok, at, self.zeros))
+                sources.append(row)
+            tile_at = b.mul(i, self.c)
+            targets = [ltypes.element_ptr(b, self.v, dt, b.add(b.mul(i64(xi), self.v_stride),
+                                                               tile_at))
+                       for xi in range(POSITIONS)]
+
+            def each_vector(off: ir.Value, mask: ir.Value | None) -> None:
+                d = [[vec.load(ltypes.element_ptr(b, p, dt, off), mask) for p in row]
+                     for row in sources]
+                v = _both_axes(b, d, _input_1d)
+                for xi in range(POSITIONS):
+                    vec.store(v[xi // 4][xi % 4], ltypes.element_ptr(b, targets[xi], dt, off),
+                              mask)
+
+            vec.each(self.c, each_vector)
+            return []
+
+        for_range(b, count, each_tile, name="tin")
+
+    def products(self, count: ir.Value) -> None:
+        """``M_xi = V_xi U_xi`` for the block's ``count`` tiles, every xi."""
+        b, dt = self.b, self.dt
+        u_stride = b.mul(self.c, _round_up(b, self.k, gemm.panel_width(dt)))
+
+        def each_position(xi: ir.Value, _: list) -> list:
+            b.call(self.kernel, [count, self.k, self.c,
+                                 ltypes.element_ptr(b, self.v, dt, b.mul(xi, self.v_stride)),
+                                 self.c,
+                                 ltypes.element_ptr(b, self.u, dt, b.mul(xi, u_stride)),
+                                 ltypes.element_ptr(b, self.m, dt, b.mul(xi, self.m_stride)),
+                                 self.k])
+            return []
+
+        for_range(b, i64(POSITIONS), each_position, name="xi")
+
+    def transform_output(self, out_rows: list[tuple[ir.Value, ir.Value]], first: ir.Value,
+                         count: ir.Value) -> None:
+        """``Y = A^T M A`` into y for tiles ``first .. first + count`` of the tile row."""
+        b, dt, vec = self.b, self.dt, self.vectors
+
+        def each_tile(i: ir.Value, _: list) -> list:
+            left = b.mul(b.add(first, i), i64(2))  # first output column
+            targets = []
+            for inside, start in out_rows:
+                row = []
+                for s in range(2):
+                    col = b.add(left, i64(s))
+                    ok = b.and_(inside, b.icmp_signed("<", col, self.ow))
+                    at = b.gep(self.y, [b.add(start, b.mul(col, self.k))],
+                               source_etype=ltypes.mem_type(dt))
+                    row.append(b.select(ok, at, self.trash))
+                targets.append(row)
+            tile_at = b.mul(i, self.k)
+            sources = [ltypes.element_ptr(b, self.m, dt, b.add(b.mul(i64(xi), self.m_stride),
+                                                               tile_at))
+                       for xi in range(POSITIONS)]
+
+            def each_vector(off: ir.Value, mask: ir.Value | None) -> None:
+                m = [[vec.load(ltypes.element_ptr(b, sources[4 * p + q], dt, off), mask)
+                      for q in range(4)] for p in range(4)]
+                out = _both_axes(b, m, _output_1d)
+                for p in range(2):
+                    for q in range(2):
+                        vec.store(out[p][q], ltypes.element_ptr(b, targets[p][q], dt, off), mask)
+
+            vec.each(self.k, each_vector)
+            return []
+
+        for_range(b, count, each_tile, name="tout")
+
+
+# -- small helpers ------------------------------------------------------------------------
+
+def _round_up(b: ir.IRBuilder, x: ir.Value, multiple: int) -> ir.Value:
+    return b.mul(b.udiv(b.add(x, i64(multiple - 1)), i64(multiple)), i64(multiple))
+
+
+def _umin(b: ir.IRBuilder, x: ir.Value, y: ir.Value) -> ir.Value:
+    return ltypes.intrinsic(b, "umin", [x, y], I64)
+
+
+def _umax(b: ir.IRBuilder, x: ir.Value, y: ir.Value) -> ir.Value:
+    return ltypes.intrinsic(b, "umax", [x, y], I64)
+
+
+def _memset_zero(b: ir.IRBuilder, ptr: ir.Value, nbytes: ir.Value) -> None:
+    ltypes.intrinsic(b, "memset", [ptr, ir.Constant(ltypes.I8, 0), nbytes, ir.Constant(I1, 0)],
+                     VOID, [PTR, I64])
+
+
+def _aligned_alloc(b: ir.IRBuilder, nbytes: ir.Value) -> ir.Value:
+    """``nbytes`` (a multiple of 64, possibly 0) of 64-byte aligned heap memory."""
+    size = _umax(b, nbytes, i64(64))  # never a zero-size request (may return null)
+    ptr = b.call(ltypes.external(b, "aligned_alloc", PTR, [I64, I64]), [i64(64), size])
+    # No error channel from a void function: stop rather than write through null.
+    with b.if_then(b.icmp_unsigned("==", ptr, ir.Constant(PTR, None)), likely=False):
+        ltypes.intrinsic(b, "trap", [], VOID, [])
+    return ptr

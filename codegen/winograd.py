@@ -37,14 +37,18 @@ i64 oh, i64 ow, ptr x, ptr u, ptr y, i64 row_lo, i64 row_hi, ptr epilogue, ptr c
     and tile row ``t`` (output rows ``2t`` and ``2t + 1``, only ``2t`` when that is the last
     of an odd ``oh``), numbered ``b * ceil(oh / 2) + t``; the call does units
     ``[row_lo, row_hi)`` and writes nothing else of ``y`` (threads take disjoint ranges).
-    After each unit, if ``epilogue`` is not null, it calls ``epilogue(ctx, first, count)``
-    (``void (ptr, i64, i64)``) with the unit's output rows as flattened ``(b, i, j)`` rows of
-    ``y`` (``k`` elements each): ``first = (b * oh + 2t) * ow``, ``count = rows * ow``:
-    what a fused bias or activation needs while the rows are in cache.
+    Once a unit's rows of ``y`` are final (units in order, as soon as the block of tiles
+    holding its last tile is done), if ``epilogue`` is not null, the call runs
+    ``epilogue(ctx, first, count)`` (``void (ptr, i64, i64)``) with the unit's output rows as
+    flattened ``(b, i, j)`` rows of ``y`` (``k`` elements each): ``first = (b * oh + 2t) *
+    ow``, ``count = rows * ow``: what a fused bias or activation needs while the rows are
+    in cache.
 
-Within a unit the tiles of the tile row go in blocks of whole gemm register tiles
-(``_BLOCK_BYTES``), so the transformed inputs and products of one block stay in L2 beside
-``U``. Scratch is allocated once per call.
+The call's tiles (tile row after tile row of its units) go in blocks of whole gemm
+register tiles (``_BLOCK_BYTES``), a block free to end inside a unit: only the call's last
+block computes spare gemm rows (blocks of one tile row each would waste 2 of every 30 rows
+at ``ow = 56``). The transformed inputs and products of a block stay in cache beside ``U``.
+Scratch is allocated once per call.
 """
 
 from __future__ import annotations
@@ -64,10 +68,10 @@ from llax.ir import dtypes
 DTYPES = (dtypes.float32, dtypes.float64)
 POSITIONS = 16  # of the 4x4 transformed tile: one matrix product each
 # Scratch of one block of tiles (transformed inputs and products, all 16 positions). On the
-# 2-core dev machine (Zen 3, 512 KiB L2) 8x56x56x64 by 3x3x64x64 ran fastest from about 48
-# to 96 KiB: blocks of 6 tiles already reuse each U_xi panel enough, and a smaller block
-# leaves L2 to U (256 KiB there).
-_BLOCK_BYTES = 1 << 16
+# 2-core dev machine (Zen 3: 32 KiB L1d, 512 KiB L2), 8x56x56x64 by 3x3x64x64 single-threaded
+# took 10.5 ms with 128 KiB (blocks of 12 tiles), 11.0 with 64 KiB (6 tiles), 10.7 with
+# 256 KiB (30 tiles); the direct im2col path 21.4 ms.
+_BLOCK_BYTES = 1 << 17
 
 
 def _suffix(dtype: np.dtype) -> str:
@@ -272,7 +276,12 @@ def _emit_conv(module: ir.Module, dt: np.dtype) -> None:
 
 
 class _Conv:
-    """Emits ``llax_winograd_<t>``'s body."""
+    """Emits ``llax_winograd_<t>``'s body.
+
+    The call's tiles are one stream: tile row after tile row of its units, cut into blocks
+    of ``self.block`` tiles whatever the tile rows (a block may end inside a unit), so only
+    the call's last block has gemm rows to spare. Each tile carries its position
+    ``(image, tile row, tile)``, advanced by one per tile rather than divided out."""
 
     def __init__(self, b: ir.IRBuilder, dt: np.dtype, kernel: ir.Function,
                  args: Sequence[ir.Value]) -> None:
@@ -285,13 +294,13 @@ class _Conv:
         b, dt = self.b, self.dt
         item = dt.itemsize
         self.tiles = b.udiv(b.add(self.ow, i64(1)), i64(2))  # per tile row
-        tile_rows = b.udiv(b.add(self.oh, i64(1)), i64(2))
+        self.tile_rows = b.udiv(b.add(self.oh, i64(1)), i64(2))  # per image
+        total = b.mul(b.sub(self.row_hi, self.row_lo), self.tiles)
         # Tiles per block: whole register tiles of gemm's rows, as many as _BLOCK_BYTES of
-        # scratch holds (at least one register tile), no more than the tile row needs.
+        # scratch holds (at least one register tile), no more than the call has.
         per_tile = b.mul(b.add(self.c, self.k), i64(POSITIONS * item))
         fit = b.mul(b.udiv(b.udiv(i64(_BLOCK_BYTES), per_tile), i64(gemm.ROWS)), i64(gemm.ROWS))
-        needed = _round_up(b, self.tiles, gemm.ROWS)
-        self.block = _umax(b, i64(gemm.ROWS), _umin(b, fit, needed))
+        self.block = _umax(b, i64(gemm.ROWS), _umin(b, fit, _round_up(b, total, gemm.ROWS)))
         # Scratch: V (16 x block x c), M (16 x block x k), a pixel of zeros (the input's
         # padding) and a pixel to drop outputs into (past an odd oh or ow), each 64-byte
         # aligned.
@@ -300,77 +309,83 @@ class _Conv:
         sizes = [b.mul(i64(POSITIONS * item), self.v_stride),
                  b.mul(i64(POSITIONS * item), self.m_stride),
                  b.mul(self.c, i64(item)), b.mul(self.k, i64(item))]
-        offsets, total = [], i64(0)
+        offsets, nbytes = [], i64(0)
         for size in sizes:
-            offsets.append(total)
-            total = b.add(total, _round_up(b, size, 64))
-        scratch = _aligned_alloc(b, total)
+            offsets.append(nbytes)
+            nbytes = b.add(nbytes, _round_up(b, size, 64))
+        scratch = _aligned_alloc(b, nbytes)
         self.v, self.m, self.zeros, self.trash = (b.gep(scratch, [o], source_etype=ltypes.I8)
                                                   for o in offsets)
-        # V's rows past a block's last tile are read by gemm (products dropped): zeros, not
-        # whatever the allocator left (denormals would slow the products down).
+        # V's rows past the last block's last tile are read by gemm (products dropped):
+        # zeros, not whatever the allocator left (denormals would slow the products down).
         _memset_zero(b, self.v, sizes[0])
         _memset_zero(b, self.zeros, sizes[2])
+        blocks = b.udiv(b.add(total, b.sub(self.block, i64(1))), self.block)
 
-        def each_unit(i: ir.Value, _: list) -> list:
-            unit = b.add(self.row_lo, i)
-            self.unit(b.udiv(unit, tile_rows), b.urem(unit, tile_rows))
-            return []
+        def each_block(j: ir.Value, carried: list) -> list:
+            (reported,) = carried
+            first = b.mul(j, self.block)
+            count = _umin(b, self.block, b.sub(total, first))
+            unit, tile = b.udiv(first, self.tiles), b.urem(first, self.tiles)
+            unit = b.add(self.row_lo, unit)
+            position = [b.udiv(unit, self.tile_rows), b.urem(unit, self.tile_rows), tile]
+            self.transform_input(position, count)
+            self.products(count)
+            self.transform_output(position, count)
+            # The epilogue of every unit whose last tile was in this block.
+            done = b.add(self.row_lo, b.udiv(b.add(first, count), self.tiles))
+            for_range(b, b.sub(done, reported),
+                      lambda i, _: (self.call_epilogue(b.add(reported, i)), [])[1], name="ep")
+            return [done]
 
-        for_range(b, b.sub(self.row_hi, self.row_lo), each_unit, name="unit")
+        for_range(b, blocks, each_block, init=[self.row_lo], name="blk")
         b.call(ltypes.external(b, "free", VOID, [PTR]), [scratch])
 
-    def unit(self, image: ir.Value, t: ir.Value) -> None:
+    def advance(self, position: list[ir.Value]) -> list[ir.Value]:
+        """The position of the tile after ``position`` in the stream."""
         b = self.b
-        top = b.mul(t, i64(2))  # first output row
-        blocks = b.udiv(b.add(self.tiles, b.sub(self.block, i64(1))), self.block)
-        # The four input rows of the tile row (None-free: a row outside points nowhere and
-        # is flagged so).
-        in_rows = []
-        for q in range(4):
-            r = b.add(b.sub(top, self.pad_top), i64(q))
-            inside = b.and_(b.icmp_signed(">=", r, i64(0)), b.icmp_signed("<", r, self.h))
-            start = b.mul(b.add(b.mul(image, self.h), r), b.mul(self.w, self.c))
-            in_rows.append((inside, start))
-        out_rows = []
-        for q in range(2):
-            r = b.add(top, i64(q))
-            out_rows.append((b.icmp_signed("<", r, self.oh),
-                             b.mul(b.add(b.mul(image, self.oh), r), b.mul(self.ow, self.k))))
+        image, t, tile = position
+        tile = b.add(tile, i64(1))
+        new_row = b.icmp_unsigned("==", tile, self.tiles)
+        t = b.select(new_row, b.add(t, i64(1)), t)
+        new_image = b.icmp_unsigned("==", t, self.tile_rows)
+        return [b.select(new_image, b.add(image, i64(1)), image),
+                b.select(new_image, i64(0), t), b.select(new_row, i64(0), tile)]
 
-        def each_block(j: ir.Value, _: list) -> list:
-            first = b.mul(j, self.block)
-            count = _umin(b, self.block, b.sub(self.tiles, first))
-            self.transform_input(in_rows, first, count)
-            self.products(count)
-            self.transform_output(out_rows, first, count)
-            return []
-
-        for_range(b, blocks, each_block, name="blk")
+    def call_epilogue(self, unit: ir.Value) -> None:
+        b = self.b
         with b.if_then(b.icmp_unsigned("!=", self.epilogue, ir.Constant(PTR, None))):
+            image, t = b.udiv(unit, self.tile_rows), b.urem(unit, self.tile_rows)
+            top = b.mul(t, i64(2))
             rows = _umin(b, i64(2), b.sub(self.oh, top))
             first_row = b.mul(b.add(b.mul(image, self.oh), top), self.ow)
+            # (a typed function pointer, which llvmlite needs to call it; LLVM reads it as ptr)
             callee = b.inttoptr(b.ptrtoint(self.epilogue, I64), _EPILOGUE.as_pointer())
             b.call(callee, [self.ctx, first_row, b.mul(rows, self.ow)])
 
-    def transform_input(self, in_rows: list[tuple[ir.Value, ir.Value]], first: ir.Value,
-                        count: ir.Value) -> None:
-        """V_xi's rows for tiles ``first .. first + count`` of the tile row."""
+    def transform_input(self, position: list[ir.Value], count: ir.Value) -> None:
+        """V_xi's rows for the block's ``count`` tiles, the first at ``position``."""
         b, dt, vec = self.b, self.dt, self.vectors
+        pixel = b.mul(self.w, self.c)  # elements of an input row
 
-        def each_tile(i: ir.Value, _: list) -> list:
-            left = b.sub(b.mul(b.add(first, i), i64(2)), self.pad_left)  # first input column
+        def each_tile(i: ir.Value, at: list) -> list:
+            image, t, tile = at
+            top = b.sub(b.mul(t, i64(2)), self.pad_top)  # first input row and column
+            left = b.sub(b.mul(tile, i64(2)), self.pad_left)
             sources = []
-            for inside, start in in_rows:
+            for q in range(4):
+                r = b.add(top, i64(q))
+                row_ok = b.and_(b.icmp_signed(">=", r, i64(0)), b.icmp_signed("<", r, self.h))
+                start = b.mul(b.add(b.mul(image, self.h), r), pixel)
                 row = []
                 for s in range(4):
                     col = b.add(left, i64(s))
-                    ok = b.and_(inside, b.and_(b.icmp_signed(">=", col, i64(0)),
+                    ok = b.and_(row_ok, b.and_(b.icmp_signed(">=", col, i64(0)),
                                                b.icmp_signed("<", col, self.w)))
                     # (not inbounds: outside the input the address is computed, not used)
-                    at = b.gep(self.x, [b.add(start, b.mul(col, self.c))],
-                               source_etype=ltypes.mem_type(dt))
-                    row.append(b.select(ok, at, self.zeros))
+                    ptr = b.gep(self.x, [b.add(start, b.mul(col, self.c))],
+                                source_etype=ltypes.mem_type(dt))
+                    row.append(b.select(ok, ptr, self.zeros))
                 sources.append(row)
             tile_at = b.mul(i, self.c)
             targets = [ltypes.element_ptr(b, self.v, dt, b.add(b.mul(i64(xi), self.v_stride),
@@ -386,9 +401,9 @@ class _Conv:
                               mask)
 
             vec.each(self.c, each_vector)
-            return []
+            return self.advance(at)
 
-        for_range(b, count, each_tile, name="tin")
+        for_range(b, count, each_tile, init=position, name="tin")
 
     def products(self, count: ir.Value) -> None:
         """``M_xi = V_xi U_xi`` for the block's ``count`` tiles, every xi."""
@@ -406,22 +421,27 @@ class _Conv:
 
         for_range(b, i64(POSITIONS), each_position, name="xi")
 
-    def transform_output(self, out_rows: list[tuple[ir.Value, ir.Value]], first: ir.Value,
-                         count: ir.Value) -> None:
-        """``Y = A^T M A`` into y for tiles ``first .. first + count`` of the tile row."""
+    def transform_output(self, position: list[ir.Value], count: ir.Value) -> None:
+        """``Y = A^T M A`` into y for the block's ``count`` tiles, the first at
+        ``position``."""
         b, dt, vec = self.b, self.dt, self.vectors
 
-        def each_tile(i: ir.Value, _: list) -> list:
-            left = b.mul(b.add(first, i), i64(2))  # first output column
+        def each_tile(i: ir.Value, at: list) -> list:
+            image, t, tile = at
+            top, left = b.mul(t, i64(2)), b.mul(tile, i64(2))  # first output row and column
             targets = []
-            for inside, start in out_rows:
+            for q in range(2):
+                r = b.add(top, i64(q))
+                row_ok = b.icmp_signed("<", r, self.oh)
+                start = b.mul(b.add(b.mul(image, self.oh), r), self.ow)
                 row = []
                 for s in range(2):
                     col = b.add(left, i64(s))
-                    ok = b.and_(inside, b.icmp_signed("<", col, self.ow))
-                    at = b.gep(self.y, [b.add(start, b.mul(col, self.k))],
-                               source_etype=ltypes.mem_type(dt))
-                    row.append(b.select(ok, at, self.trash))
+                    ok = b.and_(row_ok, b.icmp_signed("<", col, self.ow))
+                    ptr = b.gep(self.y, [b.mul(b.add(start, col), self.k)],
+                                source_etype=ltypes.mem_type(dt))
+                    # An output past an odd oh or ow is computed all the same, and dropped.
+                    row.append(b.select(ok, ptr, self.trash))
                 targets.append(row)
             tile_at = b.mul(i, self.k)
             sources = [ltypes.element_ptr(b, self.m, dt, b.add(b.mul(i64(xi), self.m_stride),
@@ -437,9 +457,9 @@ class _Conv:
                         vec.store(out[p][q], ltypes.element_ptr(b, targets[p][q], dt, off), mask)
 
             vec.each(self.k, each_vector)
-            return []
+            return self.advance(at)
 
-        for_range(b, count, each_tile, name="tout")
+        for_range(b, count, each_tile, init=position, name="tout")
 
 
 # -- small helpers ------------------------------------------------------------------------

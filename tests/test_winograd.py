@@ -144,32 +144,45 @@ def test_sub_range_writes_only_its_rows(dtype) -> None:
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_epilogue_sees_each_unit_once_written(dtype) -> None:
-    """The callback gets ctx and each unit's (first row, row count) in order, after the
+@pytest.mark.parametrize("c, k", [(4, 5), (64, 64)])  # one block of tiles; blocks across units
+def test_epilogue_sees_each_unit_once_written(dtype, c: int, k: int) -> None:
+    """The callback gets ctx and each unit's (first row, row count) in order, once the
     unit's rows hold their final values."""
     dtype = np.dtype(dtype)
-    n, h, w, c, k = 2, 5, 3, 4, 5
-    oh, ow = 5, 3
+    n, h, w = 2, 5, 13
+    oh, ow = 5, 13
     x, f = _case(dtype, n, h, w, c, k, seed=5)
     want = _direct(x, f, 1, 1, oh, ow).reshape(n * oh * ow, k)
     calls: list[tuple[int, int, int]] = []
-    y_holder: list[np.ndarray] = []
-    seen_ok: list[bool] = []
+    final: list[bool] = []
+    y = np.full((n, oh, ow, k), -7.0, dtype)
 
     def record(ctx, first: int, count: int) -> None:
         calls.append((ctx or 0, first, count))
-        rows = y_holder[0].reshape(n * oh * ow, k)[first:first + count]
-        seen_ok.append(bool(np.abs(rows - want[first:first + count]).max()
-                            <= TOLERANCE[dtype] * max(np.abs(want).max(), 1.0)))
+        rows = y.reshape(n * oh * ow, k)[first:first + count]
+        final.append(bool(np.abs(rows - want[first:first + count]).max()
+                          <= TOLERANCE[dtype] * max(np.abs(want).max(), 1.0)))
 
     callback = EPILOGUE(record)
     u = _transformed(f)
     _, conv = _functions(dtype)
-    y = np.full((n, oh, ow, k), -7.0, dtype)
-    y_holder.append(y)
     conv(n, h, w, c, k, 1, 1, oh, ow, x.ctypes.data, u.ctypes.data, y.ctypes.data, 1, 6,
          callback, 1234)
     # Units 1..5: image 0 tile rows 1, 2 (the last a single row), image 1 tile rows 0..2.
     assert calls == [(1234, 2 * ow, 2 * ow), (1234, 4 * ow, ow), (1234, 5 * ow, 2 * ow),
                      (1234, 7 * ow, 2 * ow), (1234, 9 * ow, ow)]
-    assert all(seen_ok)
+    assert all(final)
+    assert (y.reshape(n * oh, ow, k)[:2] == -7).all()  # unit 0: not in the range
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_no_epilogue_without_units(dtype) -> None:
+    dtype = np.dtype(dtype)
+    x, f = _case(dtype, 1, 4, 4, 3, 3, seed=2)
+    calls: list[tuple[int, int]] = []
+    callback = EPILOGUE(lambda ctx, first, count: calls.append((first, count)))
+    _, conv = _functions(dtype)
+    y = np.full((1, 4, 4, 3), -7.0, dtype)
+    conv(1, 4, 4, 3, 3, 1, 1, 4, 4, x.ctypes.data, _transformed(f).ctypes.data, y.ctypes.data,
+         1, 1, callback, None)
+    assert calls == [] and (y == -7).all()

@@ -195,25 +195,35 @@ def _emit_filter(module: ir.Module, dt: np.dtype) -> None:
     _memset_zero(b, u, b.mul(i64(POSITIONS * dt.itemsize), matrix))
     half = ltypes.const(dt, 0.5)
 
-    def each_input(ci: ir.Value, _: list) -> list:
-        def each_output(ko: ir.Value, _: list) -> list:
-            base = b.add(b.mul(ci, s_c), b.mul(ko, s_k))
-            taps = [[ltypes.load(b, ltypes.element_ptr(
-                b, w, dt, b.add(base, b.add(b.mul(i64(r), s_kh), b.mul(i64(s), s_kw)))), dt)
-                for s in range(3)] for r in range(3)]
-            transformed = _both_axes(b, taps, _filter_1d(half))
-            # Panel ko // width, row ci, column ko % width of every U_xi.
-            at = b.add(b.mul(b.add(b.mul(b.udiv(ko, i64(width)), c), ci), i64(width)),
-                       b.urem(ko, i64(width)))
-            for xi in range(POSITIONS):
-                ltypes.store(b, transformed[xi // 4][xi % 4], ltypes.element_ptr(
-                    b, u, dt, b.add(b.mul(i64(xi), matrix), at)), dt)
+    # Panel by panel, so the innermost loop (a panel's columns) stores contiguously and,
+    # when the filter's output features are contiguous (HWIO), loads so too: LLVM
+    # vectorises it (checking s_k == 1 at run time).
+    def each_panel(p: ir.Value, _: list) -> list:
+        first = b.mul(p, i64(width))
+        columns = _umin(b, i64(width), b.sub(k, first))
+
+        def each_input(ci: ir.Value, _: list) -> list:
+            row = b.mul(b.add(b.mul(p, c), ci), i64(width))  # of this panel, in every U_xi
+
+            def each_column(j: ir.Value, _: list) -> list:
+                base = b.add(b.mul(ci, s_c), b.mul(b.add(first, j), s_k))
+                taps = [[ltypes.load(b, ltypes.element_ptr(
+                    b, w, dt, b.add(base, b.add(b.mul(i64(r), s_kh), b.mul(i64(s), s_kw)))),
+                    dt) for s in range(3)] for r in range(3)]
+                transformed = _both_axes(b, taps, _filter_1d(half))
+                at = b.add(row, j)
+                for xi in range(POSITIONS):
+                    ltypes.store(b, transformed[xi // 4][xi % 4], ltypes.element_ptr(
+                        b, u, dt, b.add(b.mul(i64(xi), matrix), at)), dt)
+                return []
+
+            for_range(b, columns, each_column, name="col")
             return []
 
-        for_range(b, k, each_output, name="ko")
+        for_range(b, c, each_input, name="ci")
         return []
 
-    for_range(b, c, each_input, name="ci")
+    for_range(b, b.udiv(padded_k, i64(width)), each_panel, name="panel")
     b.ret_void()
 
 
@@ -269,7 +279,8 @@ def _emit_conv(module: ir.Module, dt: np.dtype) -> None:
     args = fn.args
     for arg in args[9:12]:
         arg.attributes.add("captures(none)")
-    args[11].attributes.add("noalias")  # y: written, never read
+    # (y is not noalias: the epilogue reads and writes it through pointers of its own, and
+    # LLVM could otherwise move stores to y past the call.)
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     _Conv(b, dt, gemm.declare(module, dt), args).run()
     b.ret_void()

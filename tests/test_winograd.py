@@ -186,3 +186,24 @@ def test_no_epilogue_without_units(dtype) -> None:
     conv(1, 4, 4, 3, 3, 1, 1, 4, 4, x.ctypes.data, _transformed(f).ctypes.data, y.ctypes.data,
          1, 1, callback, None)
     assert calls == [] and (y == -7).all()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_transforms_vectorised_at_the_host_width(dtype) -> None:
+    """The input and output transforms add vectors as wide as gemm's (the host's), the
+    feature axis's remainder through masked loads and stores."""
+    import llvmlite.binding as llvm
+
+    from llax.codegen import target
+
+    dtype = np.dtype(dtype)
+    module = llvm.parse_assembly(str(winograd._module(dtype)))
+    target.optimize(module)
+    text = str(module.get_function(winograd.conv_symbol(dtype)))
+    lanes = gemm.lanes(dtype)
+    scalar = {4: "float", 8: "double"}[dtype.itemsize]
+    for op in ("fadd", "fsub"):
+        assert f"{op} <{lanes} x {scalar}>" in text
+    assert f"masked.load.v{lanes}f{8 * dtype.itemsize}" in text
+    assert f"masked.store.v{lanes}f{8 * dtype.itemsize}" in text
+    assert f"<{2 * lanes} x {scalar}>" not in text

@@ -13,8 +13,9 @@ The convolution of each feature group is one matrix product ``C = A B``:
 
 ``A`` is never formed whole: blocks of ``ROWS_BYTES`` of it are filled and multiplied in
 turn, so the patches stay in cache, and the blocks are shared out over llax's thread pool.
-Copying a tap's input features is
-a unit-stride loop when the input stores features last (NHWC).
+Elementwise ops fused after the convolution (an epilogue region, passes/fuse_epilogue.py)
+run on each block's rows right after its product, while they are in cache. Copying a
+tap's input features is one ``memcpy`` when the input stores features last (NHWC).
 
 A convolution with fewer output positions than the product contracts over (a filter
 gradient: the outputs are filter taps, the sum runs over every image position) is turned
@@ -26,12 +27,18 @@ added at the end. For the NHWC filter gradient the filter operand (the forward's
 cotangent) already is ``R`` and the batch of ``L``'s columns is the input's contiguous
 feature axis.
 
-Other element types (integers, half precision, complex) and batch groups call the NumPy
-reference (llax.codegen.numpy_routines).
+The loops themselves are compiled once per process (codegen/conv_kernels.py) and read
+each convolution's sizes from a descriptor: a program's code for a convolution is a
+descriptor, a few calls and its epilogue.
+
+Other element types (integers, half precision, complex), batch groups and more than
+``conv_kernels.SPATIAL`` spatial axes call the NumPy reference
+(llax.codegen.numpy_routines).
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -39,11 +46,17 @@ from dataclasses import dataclass
 import llvmlite.ir as ir
 import numpy as np
 
-from llax.codegen import blas, gemm, ltypes, parallel
+from llax.codegen import blas, conv_kernels, gemm, ltypes, parallel
 from llax.codegen.emitter import Emitter, Index, suffix_products
-from llax.codegen.loops import for_range, loop_nest
-from llax.codegen.lower import EPILOGUE_RULES, OPAQUE_RULES, KernelBuilder, local_values
-from llax.codegen.ltypes import I1, I32, i64
+from llax.codegen.loops import for_range
+from llax.codegen.lower import (
+    EPILOGUE_RULES,
+    OPAQUE_RULES,
+    OUTLINED,
+    KernelBuilder,
+    local_values,
+)
+from llax.codegen.ltypes import i64
 from llax.codegen.numpy_routines import lower_by_reference
 from llax.ir import dtypes
 from llax.ir import prims as P
@@ -97,6 +110,26 @@ class _Conv:
     def rows(self) -> int:
         return self.batch * math.prod(self.out_sizes)
 
+    def descriptor(self, block: int = 0) -> dict[str, int]:
+        """The fields of ``conv_kernels.FIELDS`` (spatial axes padded to SPATIAL)."""
+        pad = conv_kernels.SPATIAL - len(self.in_sizes)
+        per_axis = {"in_size": self.in_sizes, "kernel": self.kernel, "out_size": self.out_sizes,
+                    "stride": self.strides, "lhs_dilation": self.lhs_dilation,
+                    "rhs_dilation": self.rhs_dilation}
+        values = {f"{name}{d}": v for name, axis in per_axis.items()
+                  for d, v in enumerate((*axis, *(1,) * pad))}
+        values.update({f"pad_lo{d}": v for d, v in enumerate((*self.pad_lo, *(0,) * pad))})
+        for name, strides, first in (("lhs", self.lhs, ("lhs_batch", "lhs_feature")),
+                                     ("rhs", self.rhs, ("rhs_out", "rhs_in")),
+                                     ("out", self.out, ("out_batch", "out_feature"))):
+            values.update(zip(first, strides[:2]))
+            values.update({f"{name}{d}": v for d, v in enumerate((*strides[2:], *(0,) * pad))})
+        direct = self.output_is_rows
+        values.update(batch=self.batch, groups=self.groups, in_features=self.in_features,
+                      out_features=self.out_features, block=block, direct=int(direct),
+                      ldc=self.groups * self.out_features if direct else self.out_features)
+        return values
+
     @property
     def output_is_rows(self) -> bool:
         """Is the output stored as (batch, spatial..., feature) row-major?"""
@@ -113,7 +146,8 @@ def _geometry(op: Op) -> _Conv | None:
     out = op.outputs[0]
     p = op.rule_params
     dtype = np.dtype(lhs.type.dtype)
-    if dtype not in gemm.DTYPES or out.type.dtype != dtype or p["batch_group_count"] != 1:
+    if (dtype not in gemm.DTYPES or out.type.dtype != dtype or p["batch_group_count"] != 1
+            or len(p["window_strides"]) > conv_kernels.SPATIAL):
         return None
     dn = as_conv_dnums(p["dimension_numbers"])
 
@@ -138,157 +172,6 @@ def _geometry(op: Op) -> _Conv | None:
     return geometry
 
 
-def _mul(b: ir.IRBuilder, x: ir.Value, k: int) -> ir.Value:
-    return b.mul(x, i64(k), flags=["nsw"])
-
-
-def _add(b: ir.IRBuilder, *xs: ir.Value) -> ir.Value:
-    total = xs[0]
-    for x in xs[1:]:
-        total = b.add(total, x, flags=["nsw"])
-    return total
-
-
-def _pack_filter(kb: KernelBuilder, g: _Conv, rhs: ir.Value) -> ir.Value:
-    """B for every group in the panels ``gemm`` reads: per group and panel of
-    ``panel_width`` output features, the ``(k..., c)`` rows of those features, zero past
-    the group's last feature."""
-    b, dt = kb.b, g.dtype
-    width = gemm.panel_width(dt)
-    panels = -(-g.out_features // width)
-    nbytes = g.groups * panels * g.depth * width * dt.itemsize
-    packed = ltypes.heap_alloc(b, nbytes)
-    if g.out_features % width:
-        _zero(b, packed, nbytes)
-
-    def element(ivs: list[ir.Value]) -> None:
-        grp, *taps, c, o = ivs
-        src = _add(b, _mul(b, _add(b, _mul(b, grp, g.out_features), o), g.rhs[0]),
-                   _mul(b, c, g.rhs[1]), *(_mul(b, k, s) for k, s in zip(taps, g.rhs[2:])))
-        row = _add(b, _mul(b, _flatten(b, taps, g.kernel), g.in_features), c)
-        panel = _add(b, _mul(b, grp, panels), b.udiv(o, i64(width)))
-        dst = _add(b, _mul(b, _add(b, _mul(b, panel, g.depth), row), width),
-                   b.urem(o, i64(width)))
-        ltypes.store(b, ltypes.load(b, ltypes.element_ptr(b, rhs, dt, src), dt),
-                     ltypes.element_ptr(b, packed, dt, dst), dt)
-
-    loop_nest(b, [g.groups, *g.kernel, g.in_features, g.out_features], element, name="f")
-    return packed
-
-
-def _unflatten(b: ir.IRBuilder, flat: ir.Value, sizes: tuple[int, ...]
-               ) -> tuple[list[ir.Value], ir.Value]:
-    """The row-major indices over ``sizes`` of ``flat``'s trailing part, and what is left
-    of it (the index along the axes before them)."""
-    indices = []
-    for n in reversed(sizes):
-        indices.append(b.urem(flat, i64(n)))
-        flat = b.udiv(flat, i64(n))
-    return indices[::-1], flat
-
-
-def _flatten(b: ir.IRBuilder, indices: list[ir.Value], sizes: tuple[int, ...]) -> ir.Value:
-    flat = i64(0)
-    for i, n in zip(indices, sizes):
-        flat = _add(b, _mul(b, flat, n), i)
-    return flat
-
-
-def _source(b: ir.IRBuilder, g: _Conv, positions: list[ir.Value], taps: list[ir.Value],
-            base: ir.Value) -> tuple[ir.Value, ir.Value]:
-    """(inside?, element offset from ``base``) of the input under ``taps`` at output
-    ``positions``."""
-    valid: ir.Value = ir.Constant(I1, 1)
-    offset = base
-    for d, (p, k) in enumerate(zip(positions, taps)):
-        inside, at = _input_index(b, g, d, p, k)
-        valid = b.and_(valid, inside)
-        offset = _add(b, offset, _mul(b, at, g.lhs[2 + d]))
-    return valid, offset
-
-
-def _input_index(b: ir.IRBuilder, g: _Conv, d: int, position: ir.Value, tap: ir.Value
-                 ) -> tuple[ir.Value, ir.Value]:
-    """(inside?, index along spatial axis ``d`` of the input) of ``tap`` at output
-    ``position``: a tap on padding or on a hole of the input's dilation is outside."""
-    at = b.sub(_add(b, _mul(b, position, g.strides[d]), _mul(b, tap, g.rhs_dilation[d])),
-               i64(g.pad_lo[d]))
-    inside = b.icmp_signed(">=", at, i64(0))
-    dilation = g.lhs_dilation[d]
-    if dilation > 1:
-        inside = b.and_(inside, b.icmp_signed("==", b.srem(at, i64(dilation)), i64(0)))
-        at = b.sdiv(at, i64(dilation))
-    return b.and_(inside, b.icmp_signed("<", at, i64(g.in_sizes[d]))), at
-
-
-def _copy_or_zero(b: ir.IRBuilder, dt: np.dtype, valid: ir.Value, src: ir.Value, stride: int,
-                  dst: ir.Value, count: int) -> None:
-    """``dst[:count]`` = ``src[::stride][:count]`` if ``valid``, else zeros. A unit stride is
-    a ``memcpy``/``memset``: as fast as a vectorised loop, and nothing for LLVM to vectorise
-    (the loops cost compile time on every convolution)."""
-    nbytes = i64(count * dt.itemsize)
-    with b.if_else(valid) as (then, otherwise):
-        with then:
-            if stride == 1:
-                ltypes.intrinsic(b, "memcpy", [dst, src, nbytes, ir.Constant(I1, 0)],
-                                 ir.VoidType(), [ltypes.PTR, ltypes.PTR, ltypes.I64])
-            else:
-                for_range(b, count, lambda c, _: (ltypes.store(b, ltypes.load(
-                    b, ltypes.element_ptr(b, src, dt, _mul(b, c, stride)), dt),
-                    ltypes.element_ptr(b, dst, dt, c), dt), [])[1], name="c")
-        with otherwise:
-            ltypes.intrinsic(b, "memset", [dst, ir.Constant(ir.IntType(8), 0), nbytes,
-                                           ir.Constant(I1, 0)], ir.VoidType(),
-                             [ltypes.PTR, ltypes.I64])
-
-
-def _fill_patches(b: ir.IRBuilder, g: _Conv, lhs: ir.Value, patches: ir.Value,
-                  first: ir.Value, count: ir.Value, group: ir.Value) -> None:
-    """Rows ``first .. first + count`` of group ``group``'s A into ``patches``."""
-    dt = g.dtype
-    channel0 = _mul(b, group, g.in_features * g.lhs[1])
-
-    def row(i: ir.Value, _: list) -> list:
-        positions, n = _unflatten(b, b.add(first, i), g.out_sizes)
-        base = _add(b, _mul(b, n, g.lhs[0]), channel0)
-        dst_row = _mul(b, i, g.depth)
-
-        def tap(ks: list[ir.Value]) -> None:
-            valid, offset = _source(b, g, positions, ks, base)
-            column = _mul(b, _flatten(b, ks, g.kernel), g.in_features)
-            _copy_or_zero(b, dt, valid, ltypes.element_ptr(b, lhs, dt, offset), g.lhs[1],
-                          ltypes.element_ptr(b, patches, dt, _add(b, dst_row, column)),
-                          g.in_features)
-
-        loop_nest(b, list(g.kernel), tap, name="k")
-        return []
-
-    for_range(b, count, row, name="row")
-
-
-def _scatter_rows(b: ir.IRBuilder, g: _Conv, rows: ir.Value, out: ir.Value, first: ir.Value,
-                  count: ir.Value, group: ir.Value) -> None:
-    """The block's C (``count`` x group features) into the output's own layout."""
-    dt = g.dtype
-
-    def row(i: ir.Value, _: list) -> list:
-        positions, n = _unflatten(b, b.add(first, i), g.out_sizes)
-        offset = _add(b, _mul(b, group, g.out_features * g.out[1]), _mul(b, n, g.out[0]),
-                      *(_mul(b, p, s) for p, s in zip(positions, g.out[2:])))
-
-        def feature(o: ir.Value, _: list) -> list:
-            value = ltypes.load(b, ltypes.element_ptr(
-                b, rows, dt, _add(b, _mul(b, i, g.out_features), o)), dt)
-            ltypes.store(b, value, ltypes.element_ptr(
-                b, out, dt, _add(b, offset, _mul(b, o, g.out[1]))), dt)
-            return []
-
-        for_range(b, g.out_features, feature, name="o")
-        return []
-
-    for_range(b, count, row, name="row")
-
-
 def _turned(g: _Conv) -> bool:
     """Is the product better turned around (a filter gradient's shape)?"""
     return g.groups == 1 and g.rows < g.depth and _blas_gemm(g.dtype)
@@ -305,6 +188,9 @@ def _lower_conv(kb: KernelBuilder, op: Op, outs: list[ir.Value]) -> None:
         _lower_patches(kb, g, lhs, rhs, outs[0])
 
 
+_epilogue_ids = itertools.count()
+
+
 @dataclass
 class _Epilogue:
     """Elementwise ops applied to each block of output rows as the products land in
@@ -317,12 +203,21 @@ class _Epilogue:
     literal_ptr: Callable[[Literal], ir.Value]
     axes: tuple[int, ...]  # logical axes of the output's batch, feature, spatial...
 
-    def apply(self, b: ir.IRBuilder, g: _Conv, pointers: dict[int, ir.Value],
-              rows_ptr: ir.Value, first: ir.Value, count: ir.Value) -> None:
-        """Rows ``first .. first + count`` of every result (``pointers`` maps the kernel's
-        pointers to the outlined loop's)."""
+    def function(self, module: ir.Module, g: _Conv, shared: list[ir.Value],
+                 rows_ptr: ir.Value) -> ir.Function:
+        """``void (ptr ctx, i64 first, i64 count)``: rows ``first .. first + count`` of
+        every result; ``ctx`` holds ``shared``'s pointers."""
+        fn = ir.Function(module, conv_kernels.EPILOGUE_TYPE,
+                         name=f"llax_conv_epilogue{next(_epilogue_ids)}")
+        fn.linkage = "internal"
+        for attr in ("nounwind", "noinline"):
+            fn.attributes.add(attr)
+        b = ir.IRBuilder(fn.append_basic_block("entry"))
+        ctx, first, count = fn.args
+        pointers = {id(v): b.load(b.gep(ctx, [i64(j)], source_etype=ltypes.PTR),
+                                  typ=ltypes.PTR) for j, v in enumerate(shared)}
         sources = {k: pointers.get(id(v), v) for k, v in self.sources.items()}
-        sources[self.value] = rows_ptr
+        sources[self.value] = pointers[id(rows_ptr)]
         results = [(a, pointers.get(id(p), p)) for a, p in self.results if a is not self.value]
         em = Emitter(b, self.ops, sources, self.literal_ptr)
         shape = self.value.type.shape
@@ -344,6 +239,8 @@ class _Epilogue:
             return []
 
         for_range(b, count, row, name="row")
+        b.ret_void()
+        return fn
 
 
 def _lower_with_epilogue(kb: KernelBuilder, op: Op, ops: Sequence[Op], sources: dict,
@@ -367,143 +264,63 @@ def _lower_with_epilogue(kb: KernelBuilder, op: Op, ops: Sequence[Op], sources: 
     return True
 
 
-def _compiled_for_size(b: ir.IRBuilder) -> None:
-    """Mark the outlined worker ``b`` builds in as compiled for size. Its time goes to gemm
-    and to memcpy; LLVM's loop optimisations would only add compile time."""
-    if b.function.name.endswith("_worker"):
-        for attr in ("noinline", "optsize", "minsize"):
-            b.function.attributes.add(attr)
+def _unflatten(b: ir.IRBuilder, flat: ir.Value, sizes: tuple[int, ...]
+               ) -> tuple[list[ir.Value], ir.Value]:
+    """The row-major indices over ``sizes`` of ``flat``'s trailing part, and what is left
+    of it (the index along the axes before them)."""
+    indices = []
+    for n in reversed(sizes):
+        indices.append(b.urem(flat, i64(n)))
+        flat = b.udiv(flat, i64(n))
+    return indices[::-1], flat
 
 
-def _gemm_call(b: ir.IRBuilder, gemm: ir.Function, dt: np.dtype, trans_a: bool, m: ir.Value,
-               n: int, k: ir.Value, a: ir.Value, lda: int, bm: ir.Value, ldb: int,
-               beta: ir.Value, c: ir.Value, ldc: int) -> None:
-    """``C = op(A) B + beta C``, row-major."""
-    one = ir.Constant(ltypes.reg_type(dt), 1.0)
-    b.call(gemm, [ir.Constant(I32, blas.ROW_MAJOR),
-                  ir.Constant(I32, blas.TRANS if trans_a else blas.NO_TRANS),
-                  ir.Constant(I32, blas.NO_TRANS), m, i64(n), k, one, a, i64(lda), bm,
-                  i64(ldb), beta, c, i64(ldc)])
+def _pointer_array(kb: KernelBuilder, values: Sequence[ir.Value]) -> ir.Value:
+    """A stack array (in the kernel's entry block) holding ``values`` (stored here)."""
+    b = kb.b
+    entry = b.function.entry_basic_block
+    with b.goto_block(entry):
+        b.position_at_start(entry)
+        array = b.bitcast(b.alloca(ltypes.PTR, size=max(1, len(values))), ltypes.PTR)
+    for j, v in enumerate(values):
+        b.store(v, b.gep(array, [i64(j)], source_etype=ltypes.PTR))
+    return array
 
 
 def _lower_patches(kb: KernelBuilder, g: _Conv, lhs: ir.Value, rhs: ir.Value, out: ir.Value,
                    epilogue: _Epilogue | None = None) -> None:
-    """``C = A B`` per feature group, blocks of A's rows at a time (codegen.gemm), then
-    the ``epilogue``'s ops over each block's rows."""
+    """``C = A B`` per feature group, blocks of A's rows at a time (conv_kernels ``rows``),
+    then the ``epilogue``'s ops over each block's rows."""
     b, dt = kb.b, g.dtype
-    filters = _pack_filter(kb, g, rhs)
-    group_panels = -(-g.out_features // gemm.panel_width(dt)) * gemm.panel_width(dt) * g.depth
-    # Whole register tiles of rows per block: gemm reads A's rows in ROWS at a time.
+    width = gemm.panel_width(dt)
+    # Whole register tiles of rows per block: gemm reads A's rows ROWS at a time.
     tiles = -(-g.rows // gemm.ROWS)
     block = gemm.ROWS * max(1, min(tiles, ROWS_BYTES // (g.depth * dt.itemsize * gemm.ROWS)))
     blocks = -(-g.rows // block)
-    direct = g.output_is_rows
-    ldc = g.groups * g.out_features if direct else g.out_features
-    shared = [lhs, filters, out]
-    if epilogue is not None:
-        shared += [v for v in local_values(epilogue.sources, epilogue.results)
-                   if not any(v is w for w in shared)]
+    desc = conv_kernels.descriptor(kb.module, g.descriptor(block))
+    panels = ltypes.heap_alloc(b, g.groups * -(-g.out_features // width) * width * g.depth
+                               * dt.itemsize)
+    b.call(conv_kernels.declare(kb.module, "pack", dt), [desc, rhs, panels])
+    null = ir.Constant(ltypes.PTR, None)
+    if epilogue is None:
+        ep_fn, ctx = null, null
+    else:
+        shared = [out, *(v for v in local_values(epilogue.sources, epilogue.results)
+                         if v is not out)]
+        ep_fn = epilogue.function(kb.module, g, shared, out)
+        ctx = _pointer_array(kb, shared)
+    rows = conv_kernels.declare(kb.module, "rows", dt)
 
     def run(bld: ir.IRBuilder, values: list[ir.Value], lo: ir.Value, hi: ir.Value) -> None:
-        x, w, y = values[:3]
-        if epilogue is None:  # (an epilogue's loop is worth vectorising)
-            _compiled_for_size(bld)
-        kernel = gemm.declare(bld.module, dt)
-        patches = ltypes.heap_alloc(bld, block * g.depth * dt.itemsize)
-        # The last block's rows past the end are read (and their products dropped): zeros.
-        _zero(bld, patches, block * g.depth * dt.itemsize)
-        staging = None if direct else ltypes.heap_alloc(bld, block * g.out_features
-                                                        * dt.itemsize)
-
-        def each_block(j: ir.Value, _: list) -> list:
-            first = _mul(bld, bld.add(lo, j), block)
-            count = ltypes.intrinsic(bld, "smin", [i64(block), bld.sub(i64(g.rows), first)],
-                                     ltypes.I64)
-
-            def each_group(grp: ir.Value, _: list) -> list:
-                _fill_patches(bld, g, x, patches, first, count, grp)
-                b_ptr = ltypes.element_ptr(bld, w, dt, _mul(bld, grp, group_panels))
-                if direct:
-                    c_ptr = ltypes.element_ptr(bld, y, dt, _add(
-                        bld, _mul(bld, first, ldc), _mul(bld, grp, g.out_features)))
-                else:
-                    c_ptr = staging
-                bld.call(kernel, [count, i64(g.out_features), i64(g.depth), patches,
-                                  i64(g.depth), b_ptr, c_ptr, i64(ldc)])
-                if not direct:
-                    _scatter_rows(bld, g, staging, y, first, count, grp)
-                return []
-
-            for_range(bld, g.groups, each_group, name="grp")
-            if epilogue is not None:
-                epilogue.apply(bld, g, dict(zip(map(id, shared), values)), y, first, count)
-            return []
-
-        for_range(bld, bld.sub(hi, lo), each_block, name="blk")
-        ltypes.heap_free(bld, patches)
-        if staging is not None:
-            ltypes.heap_free(bld, staging)
+        x, w, y, c = values
+        bld.call(rows, [desc, x, w, y, lo, hi, ep_fn, c])
 
     flops = g.rows * g.depth * g.out_features * g.groups
     if blocks > 1 and parallel.threads() > 1 and flops >= PARALLEL_MIN_FLOPS:
-        parallel.emit_parallel(b, blocks, shared, run, align=1)
+        parallel.emit_parallel(b, blocks, [lhs, panels, out, ctx], run, align=1)
     else:
-        run(b, shared, i64(0), i64(blocks))
-    ltypes.heap_free(b, filters)
-
-
-def _zero(b: ir.IRBuilder, ptr: ir.Value, nbytes: int) -> None:
-    ltypes.intrinsic(b, "memset", [ptr, ir.Constant(ir.IntType(8), 0), i64(nbytes),
-                                   ir.Constant(I1, 0)], ir.VoidType(), [ltypes.PTR, ltypes.I64])
-
-
-def _turned_filter(kb: KernelBuilder, g: _Conv, rhs: ir.Value) -> tuple[ir.Value, int, bool]:
-    """R, (input feature, tap) by output feature: the filter itself when it is stored so
-    (output features contiguous, rows a uniform stride apart), else a packed copy; returns
-    (pointer, row stride, whether it is a copy to free)."""
-    b, dt = kb.b, g.dtype
-    taps = suffix_products(g.kernel)
-    ld = g.rhs[1] // g.taps if g.taps and g.rhs[1] % g.taps == 0 else 0
-    stored = (g.rhs[0] == 1 and ld >= g.out_features
-              and all(s == ld * t for s, t, k in zip(g.rhs[2:], taps[1:], g.kernel) if k != 1))
-    if stored:
-        return rhs, ld, False
-    packed = ltypes.heap_alloc(b, g.depth * g.out_features * dt.itemsize)
-
-    def element(ivs: list[ir.Value]) -> None:
-        f, *ts, o = ivs
-        src = _add(b, _mul(b, o, g.rhs[0]), _mul(b, f, g.rhs[1]),
-                   *(_mul(b, t, s) for t, s in zip(ts, g.rhs[2:])))
-        row = _add(b, _mul(b, f, g.taps), _flatten(b, ts, g.kernel))
-        ltypes.store(b, ltypes.load(b, ltypes.element_ptr(b, rhs, dt, src), dt),
-                     ltypes.element_ptr(b, packed, dt, _add(b, _mul(b, row, g.out_features), o)),
-                     dt)
-
-    loop_nest(b, [g.in_features, *g.kernel, g.out_features], element, name="f")
-    return packed, g.out_features, True
-
-
-def _fill_turned(b: ir.IRBuilder, g: _Conv, lhs: ir.Value, block: ir.Value, first: ir.Value,
-                 count: ir.Value) -> None:
-    """Rows ``first .. first + count`` of L: per (input feature, tap), the input under
-    that tap at every (output position, batch)."""
-    dt, columns = g.dtype, g.rows
-
-    def row(i: ir.Value, _: list) -> list:
-        taps, feature = _unflatten(b, b.add(first, i), g.kernel)
-        base = _mul(b, feature, g.lhs[1])
-        dst_row = _mul(b, i, columns)
-
-        def position(qs: list[ir.Value]) -> None:
-            valid, offset = _source(b, g, qs, taps, base)
-            column = _mul(b, _flatten(b, qs, g.out_sizes), g.batch)
-            _copy_or_zero(b, dt, valid, ltypes.element_ptr(b, lhs, dt, offset), g.lhs[0],
-                          ltypes.element_ptr(b, block, dt, _add(b, dst_row, column)), g.batch)
-
-        loop_nest(b, list(g.out_sizes), position, name="q")
-        return []
-
-    for_range(b, count, row, name="row")
+        run(b, [lhs, panels, out, ctx], i64(0), i64(blocks))
+    ltypes.heap_free(b, panels)
 
 
 def _lower_turned(kb: KernelBuilder, op: Op, outs: list[ir.Value], g: _Conv) -> None:
@@ -511,80 +328,44 @@ def _lower_turned(kb: KernelBuilder, op: Op, outs: list[ir.Value], g: _Conv) -> 
     b, dt = kb.b, g.dtype
     lhs, rhs = (kb.buffer(x) for x in op.inputs)
     (out,) = outs
-    filters, ldr, packed = _turned_filter(kb, g, rhs)
+    desc = conv_kernels.descriptor(kb.module, g.descriptor())
+    # R is the filter itself when it is stored so: output features contiguous, rows (input
+    # feature, tap) a uniform stride apart; else a copy.
+    taps = suffix_products(g.kernel)
+    ldr = g.rhs[1] // g.taps if g.taps and g.rhs[1] % g.taps == 0 else 0
+    stored = (g.rhs[0] == 1 and ldr >= g.out_features
+              and all(s == ldr * t for s, t, k in zip(g.rhs[2:], taps[1:], g.kernel) if k != 1))
+    if stored:
+        filters = rhs
+    else:
+        ldr = g.out_features
+        filters = ltypes.heap_alloc(b, g.depth * g.out_features * dt.itemsize)
+        b.call(conv_kernels.declare(kb.module, "turn", dt), [desc, rhs, filters])
     columns = g.rows
     block = max(1, min(g.depth, ROWS_BYTES // (columns * dt.itemsize)))
     blocks = -(-g.depth // block)
     flops = g.rows * g.depth * g.out_features
     parts = min(blocks, parallel.threads()) if flops >= PARALLEL_MIN_FLOPS else 1
     per_part = -(-blocks // parts)
-    partial_size = columns * g.out_features
-    sums = ltypes.heap_alloc(b, parts * partial_size * dt.itemsize)
-    blas_gemm = blas.declare(kb.module, _GEMM[dt])
+    sums = ltypes.heap_alloc(b, parts * columns * g.out_features * dt.itemsize)
+    turned = conv_kernels.declare(kb.module, "turned", dt)
 
     def run(bld: ir.IRBuilder, values: list[ir.Value], lo: ir.Value, hi: ir.Value) -> None:
         x, w, acc = values
-        _compiled_for_size(bld)
-        rows = ltypes.heap_alloc(bld, block * columns * dt.itemsize)
-
-        def each_part(p: ir.Value, _: list) -> list:
-            part = bld.add(lo, p)
-            partial = ltypes.element_ptr(bld, acc, dt, _mul(bld, part, partial_size))
-            ltypes.intrinsic(bld, "memset", [partial, ir.Constant(ir.IntType(8), 0),
-                                             i64(partial_size * dt.itemsize),
-                                             ir.Constant(I1, 0)], ir.VoidType(),
-                             [ltypes.PTR, ltypes.I64])
-
-            def each_block(j: ir.Value, _: list) -> list:
-                first = _mul(bld, _add(bld, _mul(bld, part, per_part), j), block)
-                count = ltypes.intrinsic(bld, "smin", [i64(block), bld.sub(i64(g.depth),
-                                                                           first)], ltypes.I64)
-                with bld.if_then(bld.icmp_signed(">", count, i64(0))):
-                    _fill_turned(bld, g, x, rows, first, count)
-                    _gemm_call(bld, blas_gemm, dt, True, i64(columns), g.out_features, count, rows,
-                               columns, ltypes.element_ptr(bld, w, dt, _mul(bld, first, ldr)),
-                               ldr, ir.Constant(ltypes.reg_type(dt), 1.0), partial,
-                               g.out_features)
-                return []
-
-            for_range(bld, per_part, each_block, name="blk")
-            return []
-
-        for_range(bld, bld.sub(hi, lo), each_part, name="part")
-        ltypes.heap_free(bld, rows)
+        bld.call(turned, [desc, x, w, i64(ldr), acc, lo, hi, i64(block), i64(per_part)])
 
     if parts > 1:
         parallel.emit_parallel(b, parts, [lhs, filters, sums], run, align=1)
     else:
         run(b, [lhs, filters, sums], i64(0), i64(1))
-    _add_parts(b, g, sums, parts, out)
+    b.call(conv_kernels.declare(kb.module, "add_parts", dt), [desc, sums, i64(parts), out])
     ltypes.heap_free(b, sums)
-    if packed:
+    if not stored:
         ltypes.heap_free(b, filters)
-
-
-def _add_parts(b: ir.IRBuilder, g: _Conv, sums: ir.Value, parts: int, out: ir.Value) -> None:
-    """``out[batch, feature, position...]`` = the parts' sums, each (position, batch) by
-    feature."""
-    dt = g.dtype
-    partial_size = g.rows * g.out_features
-
-    def element(ivs: list[ir.Value]) -> None:
-        *qs, n, o = ivs
-        flat = _flatten(b, qs, g.out_sizes)
-        at = _add(b, _mul(b, _add(b, _mul(b, flat, g.batch), n), g.out_features), o)
-        total = ltypes.load(b, ltypes.element_ptr(b, sums, dt, at), dt)
-        for p in range(1, parts):
-            total = b.fadd(total, ltypes.load(b, ltypes.element_ptr(
-                b, sums, dt, _add(b, at, i64(p * partial_size))), dt))
-        dst = _add(b, _mul(b, n, g.out[0]), _mul(b, o, g.out[1]),
-                   *(_mul(b, q, s) for q, s in zip(qs, g.out[2:])))
-        ltypes.store(b, total, ltypes.element_ptr(b, out, dt, dst), dt)
-
-    loop_nest(b, [*g.out_sizes, g.batch, g.out_features], element, name="sum")
 
 
 OPAQUE_RULES[P.conv_general_dilated] = _lower_conv
 EPILOGUE_RULES[P.conv_general_dilated] = _lower_with_epilogue
-# (Not in lower.OUTLINED: with the convolutions on the side thread too, the CNN's first
-# call took ~450 ms; with only the window ops there, ~350.)
+# Self-contained (runtime calls, no host call): lowered as groups, which the side module
+# may take. The reference path (a host call) needs the kernel's state.
+OUTLINED[P.conv_general_dilated] = lambda op: _geometry(op) is not None

@@ -354,6 +354,7 @@ class KernelBuilder:
             # Nests run in a loop stay here, where they can be inlined.
             to_side = self.side is not None and not in_loop and self._sizes[1] <= self._sizes[0]
             module = self.side if to_side else self.module
+            before = {f.name for f in module.functions}
             fn = ir.Function(module, ir.FunctionType(VOID, [PTR] * len(types)),
                              name=f"{self.group_prefix}_group{len(self._groups)}")
             if not to_side:
@@ -370,7 +371,9 @@ class KernelBuilder:
             self.lower_op_inline(op, [args[o] for o in range(len(op.outputs))])
             self.b.ret_void()
             self.b, self.buffers, self.module, self._literals = saved
-            self._sizes[to_side] += sum(len(block.instructions) for block in fn.blocks)
+            # (with the functions the nest made: its parallel worker, say)
+            self._sizes[to_side] += sum(len(block.instructions) for f in module.functions
+                                        if f.name not in before for block in f.blocks)
             callee = ir.Function(self.module, fn.function_type, name=fn.name) if to_side else fn
             group = self._groups[key] = _Group(fn, callee, _elements(op, types), in_loop)
         group.calls += 1
@@ -407,7 +410,10 @@ class KernelBuilder:
             return
         (value,) = head.outputs
         given = next((p for a, p in results if a is value), None)
-        temp = self.alloc(value.type) if given is None else given
+        # In a group's own function (call_group) the kernel's stack slots are out of reach.
+        in_kernel = self.b.function is self.func
+        temp = (given if given is not None else self.alloc(value.type) if in_kernel
+                else ltypes.heap_alloc(self.b, max(1, value.type.nbytes)))
         saved = self.buffers
         self.buffers = {**saved, **{p: self.buffer(a) if isinstance(a, Literal) else a
                                     for p, a in sources.items()}}
@@ -415,7 +421,10 @@ class KernelBuilder:
         self.buffers = saved
         self.lower_group(ops, {**sources, value: temp}, [r for r in results if r[0] is not value])
         if given is None:
-            self.free(temp)
+            if in_kernel:
+                self.free(temp)
+            else:
+                ltypes.heap_free(self.b, temp)
 
     def emitter(self, ops: Sequence[Op], sources: dict) -> Emitter:
         return Emitter(self.b, ops, sources, self.literal_ptr)
@@ -504,10 +513,13 @@ _GROUP_CLASSES = (FusionClass.ELEMENTWISE, FusionClass.INDEX_MAP, FusionClass.RE
 
 
 def _is_group(op: Op) -> bool:
-    """Is ``op`` lowered as a function of its buffers (see ``call_group``)? Not an
-    epilogue region: like its producer, it may use the kernel's own state (host calls)."""
+    """Is ``op`` lowered as a function of its buffers (see ``call_group``)? An epilogue
+    region is when its producer would be (OUTLINED)."""
     if op.prim is P.fusion:
-        return epilogue_head(op.regions[0]) is None
+        head = epilogue_head(op.regions[0])
+        if head is None:
+            return True
+        op = head
     if fusion_class.get(op.prim) in _GROUP_CLASSES:
         return True
     outlined = OUTLINED.get(op.prim)

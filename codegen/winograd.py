@@ -72,6 +72,12 @@ POSITIONS = 16  # of the 4x4 transformed tile: one matrix product each
 # took 10.5 ms with 128 KiB (blocks of 12 tiles), 11.0 with 64 KiB (6 tiles), 10.7 with
 # 256 KiB (30 tiles); the direct im2col path 21.4 ms.
 _BLOCK_BYTES = 1 << 17
+# A transformed filter larger than this (about L2) is read from L3 or memory once per block:
+# then blocks of at least _LARGE_FILTER_TILES tiles, whatever their scratch, so that each
+# element of U read serves enough products. 8x7x7x512 by 3x3x512x512 (16 MiB of U) took
+# 20-25 ms single-threaded with blocks of 6 tiles, 18-19 with 30 to 60 (machine under load).
+_FILTER_CACHE_BYTES = 1 << 19
+_LARGE_FILTER_TILES = 5 * gemm.ROWS
 
 
 def _suffix(dtype: np.dtype) -> str:
@@ -308,10 +314,16 @@ class _Conv:
         self.tile_rows = b.udiv(b.add(self.oh, i64(1)), i64(2))  # per image
         total = b.mul(b.sub(self.row_hi, self.row_lo), self.tiles)
         # Tiles per block: whole register tiles of gemm's rows, as many as _BLOCK_BYTES of
-        # scratch holds (at least one register tile), no more than the call has.
+        # scratch holds (at least one register tile, or _LARGE_FILTER_TILES for a filter
+        # beyond _FILTER_CACHE_BYTES), no more than the call has.
         per_tile = b.mul(b.add(self.c, self.k), i64(POSITIONS * item))
         fit = b.mul(b.udiv(b.udiv(i64(_BLOCK_BYTES), per_tile), i64(gemm.ROWS)), i64(gemm.ROWS))
-        self.block = _umax(b, i64(gemm.ROWS), _umin(b, fit, _round_up(b, total, gemm.ROWS)))
+        u_bytes = b.mul(b.mul(self.c, _round_up(b, self.k, gemm.panel_width(dt))),
+                        i64(POSITIONS * item))
+        least = b.select(b.icmp_unsigned(">", u_bytes, i64(_FILTER_CACHE_BYTES)),
+                         i64(_LARGE_FILTER_TILES), i64(gemm.ROWS))
+        self.block = _umax(b, i64(gemm.ROWS), _umin(b, _umax(b, least, fit),
+                                                    _round_up(b, total, gemm.ROWS)))
         # Scratch: V (16 x block x c), M (16 x block x k), a pixel of zeros (the input's
         # padding) and a pixel to drop outputs into (past an odd oh or ow), each 64-byte
         # aligned.

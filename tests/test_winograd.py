@@ -90,6 +90,7 @@ CASES = [
     (1, 6, 7, 3, 32, (2, 1, 1, 2)),  # asymmetric: oh = 7, ow = 8
     (1, 2, 3, 5, 4, (1, 0, 0, 1)),  # oh = 1, ow = 2
     (1, 4, 15, 64, 64, (1, 1, 1, 1)),  # 8 tiles a row: several blocks of tiles
+    (1, 12, 12, 96, 96, (1, 1, 1, 1)),  # a filter beyond L2: blocks of 30 tiles
 ]
 
 

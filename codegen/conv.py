@@ -46,7 +46,7 @@ from dataclasses import dataclass
 import llvmlite.ir as ir
 import numpy as np
 
-from llax.codegen import blas, conv_kernels, gemm, ltypes, parallel
+from llax.codegen import blas, conv_kernels, gemm, ltypes, parallel, winograd
 from llax.codegen.emitter import Emitter, Index, suffix_products
 from llax.codegen.loops import for_range
 from llax.codegen.lower import (
@@ -185,7 +185,7 @@ def _lower_conv(kb: KernelBuilder, op: Op, outs: list[ir.Value]) -> None:
         _lower_turned(kb, op, outs, g)
     else:
         lhs, rhs = (kb.buffer(x) for x in op.inputs)
-        _lower_patches(kb, g, lhs, rhs, outs[0])
+        _lower_rows(kb, g, lhs, rhs, outs[0])
 
 
 _epilogue_ids = itertools.count()
@@ -260,7 +260,7 @@ def _lower_with_epilogue(kb: KernelBuilder, op: Op, ops: Sequence[Op], sources: 
     lhs, rhs = (kb.buffer(a) if isinstance(a, Literal) else sources[a] for a in op.inputs)
     axes = as_conv_dnums(op.rule_params["dimension_numbers"]).out_spec
     epilogue = _Epilogue(value, ops, sources, results, kb.literal_ptr, tuple(axes))
-    _lower_patches(kb, g, lhs, rhs, rows_ptr, epilogue)
+    _lower_rows(kb, g, lhs, rhs, rows_ptr, epilogue)
     return True
 
 
@@ -287,40 +287,91 @@ def _pointer_array(kb: KernelBuilder, values: Sequence[ir.Value]) -> ir.Value:
     return array
 
 
+def _lower_rows(kb: KernelBuilder, g: _Conv, lhs: ir.Value, rhs: ir.Value, out: ir.Value,
+                epilogue: _Epilogue | None = None) -> None:
+    """The output's rows by Winograd's algorithm where it applies, else patches times the
+    filter; then the ``epilogue``'s ops over each finished run of rows."""
+    if _winograd(g):
+        _lower_winograd(kb, g, lhs, rhs, out, epilogue)
+    else:
+        _lower_patches(kb, g, lhs, rhs, out, epilogue)
+
+
 def _lower_patches(kb: KernelBuilder, g: _Conv, lhs: ir.Value, rhs: ir.Value, out: ir.Value,
-                   epilogue: _Epilogue | None = None) -> None:
-    """``C = A B`` per feature group, blocks of A's rows at a time (conv_kernels ``rows``),
-    then the ``epilogue``'s ops over each block's rows."""
+                   epilogue: _Epilogue | None) -> None:
+    """``C = A B`` per feature group, blocks of A's rows at a time (conv_kernels ``rows``)."""
     b, dt = kb.b, g.dtype
     width = gemm.panel_width(dt)
     # Whole register tiles of rows per block: gemm reads A's rows ROWS at a time.
     tiles = -(-g.rows // gemm.ROWS)
     block = gemm.ROWS * max(1, min(tiles, ROWS_BYTES // (g.depth * dt.itemsize * gemm.ROWS)))
-    blocks = -(-g.rows // block)
     desc = conv_kernels.descriptor(kb.module, g.descriptor(block))
     panels = ltypes.heap_alloc(b, g.groups * -(-g.out_features // width) * width * g.depth
                                * dt.itemsize)
     b.call(conv_kernels.declare(kb.module, "pack", dt), [desc, rhs, panels])
+    rows = conv_kernels.declare(kb.module, "rows", dt)
+    _run_units(kb, g, -(-g.rows // block), [lhs, panels, out], epilogue,
+               lambda bld, x, w, y, lo, hi, ep, ctx: bld.call(rows, [desc, x, w, y, lo, hi,
+                                                                     ep, ctx]))
+    ltypes.heap_free(b, panels)
+
+
+# Winograd F(2x2, 3x3) (codegen/winograd.py) needs this many input and output features to
+# pay for its transforms: a first layer's single input feature is a poor product for gemm.
+WINOGRAD_MIN_FEATURES = 16
+
+
+def _winograd(g: _Conv) -> bool:
+    """A 3x3 stride-1 convolution of NHWC rows without dilation or groups?"""
+    if not (g.dtype in winograd.DTYPES and g.kernel == (3, 3) and g.strides == (1, 1)
+            and g.lhs_dilation == (1, 1) and g.rhs_dilation == (1, 1) and g.groups == 1
+            and all(0 <= p <= 2 for p in g.pad_lo) and g.output_is_rows
+            and min(g.in_features, g.out_features) >= WINOGRAD_MIN_FEATURES):
+        return False
+    h, w = g.in_sizes
+    c = g.in_features
+    return g.lhs == (h * w * c, 1, w * c, c) or (g.batch == 1 and g.lhs[1:] == (1, w * c, c))
+
+
+def _lower_winograd(kb: KernelBuilder, g: _Conv, lhs: ir.Value, rhs: ir.Value, out: ir.Value,
+                    epilogue: _Epilogue | None) -> None:
+    b, dt = kb.b, g.dtype
+    c, k = g.in_features, g.out_features
+    u = ltypes.heap_alloc(b, winograd.filter_bytes(c, k, dt))
+    s_k, s_c, s_kh, s_kw = g.rhs
+    b.call(winograd.declare_filter(kb.module, dt),
+           [i64(c), i64(k), rhs, i64(s_kh), i64(s_kw), i64(s_c), i64(s_k), u])
+    conv = winograd.declare_conv(kb.module, dt)
+    sizes = [i64(v) for v in (g.batch, *g.in_sizes, c, k, *g.pad_lo, *g.out_sizes)]
+    _run_units(kb, g, winograd.units(g.batch, g.out_sizes[0]), [lhs, u, out], epilogue,
+               lambda bld, x, w, y, lo, hi, ep, ctx: bld.call(conv, [*sizes, x, w, y, lo, hi,
+                                                                     ep, ctx]))
+    ltypes.heap_free(b, u)
+
+
+def _run_units(kb: KernelBuilder, g: _Conv, units: int, pointers: list[ir.Value],
+               epilogue: _Epilogue | None, call: Callable[..., object]) -> None:
+    """``call(builder, *pointers, lo, hi, epilogue_fn, ctx)`` over ``[0, units)``, split
+    over the thread pool when there is enough work; ``pointers[-1]`` is the output."""
+    b = kb.b
     null = ir.Constant(ltypes.PTR, None)
     if epilogue is None:
         ep_fn, ctx = null, null
     else:
+        out = pointers[-1]
         shared = [out, *(v for v in local_values(epilogue.sources, epilogue.results)
                          if v is not out)]
         ep_fn = epilogue.function(kb.module, g, shared, out)
         ctx = _pointer_array(kb, shared)
-    rows = conv_kernels.declare(kb.module, "rows", dt)
 
     def run(bld: ir.IRBuilder, values: list[ir.Value], lo: ir.Value, hi: ir.Value) -> None:
-        x, w, y, c = values
-        bld.call(rows, [desc, x, w, y, lo, hi, ep_fn, c])
+        call(bld, *values[:-1], lo, hi, ep_fn, values[-1])
 
     flops = g.rows * g.depth * g.out_features * g.groups
-    if blocks > 1 and parallel.threads() > 1 and flops >= PARALLEL_MIN_FLOPS:
-        parallel.emit_parallel(b, blocks, [lhs, panels, out, ctx], run, align=1)
+    if units > 1 and parallel.threads() > 1 and flops >= PARALLEL_MIN_FLOPS:
+        parallel.emit_parallel(b, units, [*pointers, ctx], run, align=1)
     else:
-        run(b, [lhs, panels, out, ctx], i64(0), i64(blocks))
-    ltypes.heap_free(b, panels)
+        run(b, [*pointers, ctx], i64(0), i64(units))
 
 
 def _lower_turned(kb: KernelBuilder, op: Op, outs: list[ir.Value], g: _Conv) -> None:

@@ -73,10 +73,11 @@ def compile_native(traced: Function, optimized: Function,
         [(t.shape, t.dtype) for t in kernel.in_types],
         [(t.shape, t.dtype) for t in kernel.out_types],
         name=name, release_gil=release_gil, reuse=kernel.reuse)
+    main_ir = str(module)  # (printing a module is a few ms per 10 KB: once)
     side_ir = [str(m) for m in kernel.side_modules]
-    llvm_ir = "\n".join([str(module), *side_ir])
+    llvm_ir = "\n".join([main_ir, *side_ir])
     t1 = time.perf_counter()
-    compiled = target.compile_module(str(module), name, side_modules=side_ir)
+    compiled = target.compile_module(main_ir, name, side_modules=side_ir)
     fn = native.make_callable(compiled, entry, kernel.callbacks)
     if kernel.callbacks is not None:
         fn = _raising_callback_errors(fn)

@@ -68,6 +68,11 @@ CASES = {
     # place (NHWC) and through the staging buffer (NCHW).
     "blocks_nhwc": Case((4, 16, 16, 32), (3, 3, 32, 32), (1, 1), "SAME", NHWC),
     "blocks_nchw_groups": Case((4, 32, 16, 16), (32, 16, 3, 3), (1, 1), "SAME", groups=2),
+    # Winograd's algorithm (3x3, stride 1, NHWC, 16+ features): odd output sizes, a filter
+    # in another layout, asymmetric padding.
+    "winograd_valid_odd": Case((2, 13, 11, 16), (3, 3, 16, 20), (1, 1), "VALID", NHWC),
+    "winograd_pads_oihw": Case((2, 12, 10, 17), (20, 17, 3, 3), (1, 1), ((2, 1), (0, 2)),
+                               ("NHWC", "OIHW", "NHWC")),
 }
 
 
@@ -249,6 +254,19 @@ def test_dtype_mismatch_is_an_error() -> None:
     with pytest.raises(TypeError, match="same dtype"):
         lax.conv(jnp.ones((1, 1, 3, 3), jnp.float32), jnp.ones((1, 1, 2, 2), jnp.int32),
                  (1, 1), "VALID")
+
+
+@pytest.mark.parametrize("name, winograd", [("blocks_nhwc", True), ("winograd_valid_odd", True),
+                                            ("winograd_pads_oihw", True), ("nhwc_same", False),
+                                            ("nhwc_strided_same_lower", False)])
+def test_which_convolutions_take_winograd(name: str, winograd: bool) -> None:
+    """3x3 stride-1 NHWC convolutions with enough features use Winograd's algorithm (their
+    values are checked against JAX above); others the patches."""
+    from llax.codegen.winograd import conv_symbol
+
+    x, w = _args(CASES[name], np.float32)
+    text = llax.jit(_conv(llax, CASES[name])).lower(x, w).as_text("llvm")
+    assert (conv_symbol(np.float32) in text) == winograd
 
 
 def test_ir_text_round_trip() -> None:

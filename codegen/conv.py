@@ -48,7 +48,7 @@ import numpy as np
 
 from llax.codegen import blas, conv_kernels, gemm, ltypes, parallel, winograd
 from llax.codegen.emitter import Emitter, Index, suffix_products
-from llax.codegen.loops import for_range
+from llax.codegen.loops import for_range, loop_nest
 from llax.codegen.lower import (
     EPILOGUE_RULES,
     OPAQUE_RULES,
@@ -56,7 +56,7 @@ from llax.codegen.lower import (
     KernelBuilder,
     local_values,
 )
-from llax.codegen.ltypes import i64
+from llax.codegen.ltypes import I1, i64
 from llax.codegen.numpy_routines import lower_by_reference
 from llax.ir import dtypes
 from llax.ir import prims as P
@@ -311,10 +311,111 @@ def _lower_patches(kb: KernelBuilder, g: _Conv, lhs: ir.Value, rhs: ir.Value, ou
                                * dt.itemsize)
     b.call(conv_kernels.declare(kb.module, "pack", dt), [desc, rhs, panels])
     rows = conv_kernels.declare(kb.module, "rows", dt)
+    fill = _fill_function(kb.module, g)
     _run_units(kb, g, -(-g.rows // block), [lhs, panels, out], epilogue,
                lambda bld, x, w, y, lo, hi, ep, ctx: bld.call(rows, [desc, x, w, y, lo, hi,
-                                                                     ep, ctx]))
+                                                                     fill, ep, ctx]))
     ltypes.heap_free(b, panels)
+
+
+_fill_ids = itertools.count()
+
+
+def _fill_function(module: ir.Module, g: _Conv) -> ir.Function:
+    """``conv_kernels.FILL_TYPE``: rows ``first .. first + count`` of group ``group``'s
+    patches, this convolution's sizes constants (compiled for size: its time is memcpy)."""
+    fn = ir.Function(module, conv_kernels.FILL_TYPE, name=f"llax_conv_fill{next(_fill_ids)}")
+    fn.linkage = "internal"
+    for attr in ("nounwind", "noinline", "optsize", "minsize"):
+        fn.attributes.add(attr)
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    lhs, patches, first, count, group = fn.args
+    dt = g.dtype
+    channel0 = _mul(b, group, g.in_features * g.lhs[1])
+
+    def row(i: ir.Value, _: list) -> list:
+        positions, n = _unflatten(b, b.add(first, i), g.out_sizes)
+        base = _add(b, _mul(b, n, g.lhs[0]), channel0)
+        dst_row = _mul(b, i, g.depth)
+
+        def tap(ks: list[ir.Value]) -> None:
+            valid, offset = _source(b, g, positions, ks, base)
+            column = _mul(b, _flatten(b, ks, g.kernel), g.in_features)
+            _copy_or_zero(b, dt, valid, ltypes.element_ptr(b, lhs, dt, offset), g.lhs[1],
+                          ltypes.element_ptr(b, patches, dt, _add(b, dst_row, column)),
+                          g.in_features)
+
+        loop_nest(b, list(g.kernel), tap, name="k")
+        return []
+
+    for_range(b, count, row, name="row")
+    b.ret_void()
+    return fn
+
+
+def _mul(b: ir.IRBuilder, x: ir.Value, k: int) -> ir.Value:
+    return b.mul(x, i64(k), flags=["nsw"])
+
+
+def _add(b: ir.IRBuilder, *xs: ir.Value) -> ir.Value:
+    total = xs[0]
+    for x in xs[1:]:
+        total = b.add(total, x, flags=["nsw"])
+    return total
+
+
+def _flatten(b: ir.IRBuilder, indices: list[ir.Value], sizes: tuple[int, ...]) -> ir.Value:
+    flat = i64(0)
+    for i, n in zip(indices, sizes):
+        flat = _add(b, _mul(b, flat, n), i)
+    return flat
+
+
+def _source(b: ir.IRBuilder, g: _Conv, positions: list[ir.Value], taps: list[ir.Value],
+            base: ir.Value) -> tuple[ir.Value, ir.Value]:
+    """(inside?, element offset from ``base``) of the input under ``taps`` at output
+    ``positions``."""
+    valid: ir.Value = ir.Constant(I1, 1)
+    offset = base
+    for d, (p, k) in enumerate(zip(positions, taps)):
+        inside, at = _input_index(b, g, d, p, k)
+        valid = b.and_(valid, inside)
+        offset = _add(b, offset, _mul(b, at, g.lhs[2 + d]))
+    return valid, offset
+
+
+def _input_index(b: ir.IRBuilder, g: _Conv, d: int, position: ir.Value, tap: ir.Value
+                 ) -> tuple[ir.Value, ir.Value]:
+    """(inside?, index along spatial axis ``d`` of the input) of ``tap`` at output
+    ``position``: a tap on padding or on a hole of the input's dilation is outside."""
+    at = b.sub(_add(b, _mul(b, position, g.strides[d]), _mul(b, tap, g.rhs_dilation[d])),
+               i64(g.pad_lo[d]))
+    inside = b.icmp_signed(">=", at, i64(0))
+    dilation = g.lhs_dilation[d]
+    if dilation > 1:
+        inside = b.and_(inside, b.icmp_signed("==", b.srem(at, i64(dilation)), i64(0)))
+        at = b.sdiv(at, i64(dilation))
+    return b.and_(inside, b.icmp_signed("<", at, i64(g.in_sizes[d]))), at
+
+
+def _copy_or_zero(b: ir.IRBuilder, dt: np.dtype, valid: ir.Value, src: ir.Value, stride: int,
+                  dst: ir.Value, count: int) -> None:
+    """``dst[:count]`` = ``src[::stride][:count]`` if ``valid``, else zeros. A unit stride is
+    a ``memcpy``/``memset`` of a constant size (a few moves when small)."""
+    nbytes = i64(count * dt.itemsize)
+    with b.if_else(valid) as (then, otherwise):
+        with then:
+            if stride == 1:
+                ltypes.intrinsic(b, "memcpy", [dst, src, nbytes, ir.Constant(I1, 0)],
+                                 ir.VoidType(), [ltypes.PTR, ltypes.PTR, ltypes.I64])
+            else:
+                for_range(b, count, lambda c, _: (ltypes.store(b, ltypes.load(
+                    b, ltypes.element_ptr(b, src, dt, _mul(b, c, stride)), dt),
+                    ltypes.element_ptr(b, dst, dt, c), dt), [])[1], name="c")
+        with otherwise:
+            ltypes.intrinsic(b, "memset", [dst, ir.Constant(ir.IntType(8), 0), nbytes,
+                                           ir.Constant(I1, 0)], ir.VoidType(),
+                             [ltypes.PTR, ltypes.I64])
 
 
 # Winograd F(2x2, 3x3) (codegen/winograd.py) needs this many input and output features to

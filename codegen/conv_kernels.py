@@ -12,10 +12,11 @@ Entry points, ``<op>_<f32|f64>`` (``symbol``), every pointer to the element type
 
 - ``llax_conv_pack(desc, rhs, panels)``: the filter as codegen/gemm.py's column panels,
   per group, rows ``(tap, input feature)``;
-- ``llax_conv_rows(desc, lhs, panels, out, block_lo, block_hi, epilogue, ctx)``: blocks
-  ``[block_lo, block_hi)`` of ``block`` output rows each: fill the block's patches, multiply
-  (gemm.py), move the rows into ``out`` (in place when ``direct``), then call
-  ``epilogue(ctx, first_row, count)`` if it is not null;
+- ``llax_conv_rows(desc, lhs, panels, out, block_lo, block_hi, fill, epilogue, ctx)``:
+  blocks ``[block_lo, block_hi)`` of ``block`` output rows each: ``fill`` the block's
+  patches (the caller's code, ``FILL_TYPE``), multiply (gemm.py), move the rows into
+  ``out`` (in place when ``direct``), then call ``epilogue(ctx, first_row, count)`` if it
+  is not null;
 - ``llax_conv_turn(desc, rhs, r)``: the filter as the turned product's R, (input feature,
   tap) by output feature;
 - ``llax_conv_turned(desc, lhs, r, ldr, sums, part_lo, part_hi, block, per_part)``: parts
@@ -52,12 +53,16 @@ _SMALL_COPY = 8
 
 _SIGNATURES = {
     "pack": [PTR, PTR, PTR],
-    "rows": [PTR, PTR, PTR, PTR, I64, I64, PTR, PTR],
+    "rows": [PTR, PTR, PTR, PTR, I64, I64, PTR, PTR, PTR],
     "turn": [PTR, PTR, PTR],
     "turned": [PTR, PTR, PTR, I64, PTR, I64, I64, I64, I64],
     "add_parts": [PTR, PTR, I64, PTR],
 }
 EPILOGUE_TYPE = ir.FunctionType(VOID, [PTR, I64, I64])
+# fill(lhs, patches, first_row, count, group): the caller's own code for its patches, where
+# its sizes are constants (a tap's copy is then a few moves, not a loop around memcpy:
+# a first layer's convolution ran 4x slower with the generic loop).
+FILL_TYPE = ir.FunctionType(VOID, [PTR, PTR, I64, I64, I64])
 
 
 def symbol(op: str, dtype: np.dtype) -> str:
@@ -250,7 +255,11 @@ def _module(dtype: np.dtype) -> ir.Module:
     module.triple, module.data_layout = host.triple, host.data_layout
     for op, build in _BUILDERS.items():
         fn = ir.Function(module, ir.FunctionType(VOID, _SIGNATURES[op]), name=symbol(op, dtype))
-        fn.attributes.add("nounwind")
+        # Compiled for size: the time goes to gemm and memcpy, and LLVM's loop optimisations
+        # of these runtime-sized loops took ~0.5 s for nothing (once per process, but on a
+        # first call).
+        for attr in ("nounwind", "optsize", "minsize"):
+            fn.attributes.add(attr)
         b = ir.IRBuilder(fn.append_basic_block("entry"))
         build(b, dtype, _Desc(b, fn.args[0]), *fn.args[1:])
         b.ret_void()
@@ -296,32 +305,6 @@ def _pack(b: ir.IRBuilder, dt: np.dtype, g: _Desc, rhs: ir.Value, packed: ir.Val
     for_range(b, g["groups"], each_group, name="grp")
 
 
-def _fill_patches(b: ir.IRBuilder, dt: np.dtype, g: _Desc, lhs: ir.Value, patches: ir.Value,
-                  first: ir.Value, count: ir.Value, group: ir.Value) -> None:
-    """Rows ``first .. first + count`` of group ``group``'s patches."""
-    n_in = g["in_features"]
-    depth, kernel, out_sizes = g.depth, g.axes("kernel"), g.axes("out_size")
-    channel0 = b.mul(b.mul(group, n_in), g["lhs_feature"])
-    positions, n = _unflatten(b, first, out_sizes)
-
-    def row(i: ir.Value, at: list[ir.Value]) -> list[ir.Value]:
-        image, *where = at
-        base = b.add(b.mul(image, g["lhs_batch"]), channel0)
-        dst_row = b.mul(i, depth)
-
-        def tap(ks: list[ir.Value]) -> None:
-            valid, offset = _source(b, g, where, ks, base)
-            column = b.mul(_add(b, b.mul(_add(b, b.mul(ks[0], kernel[1]), ks[1]), kernel[2]),
-                                ks[2]), n_in)
-            _copy_or_zero(b, dt, valid, ltypes.element_ptr(b, lhs, dt, offset), g["lhs_feature"],
-                          ltypes.element_ptr(b, patches, dt, b.add(dst_row, column)), n_in)
-
-        _loop3(b, kernel, tap, "k")
-        return _next(b, at, out_sizes)
-
-    for_range(b, count, row, init=[n, *positions], name="row")
-
-
 def _scatter_rows(b: ir.IRBuilder, dt: np.dtype, g: _Desc, rows: ir.Value, out: ir.Value,
                   first: ir.Value, count: ir.Value, group: ir.Value) -> None:
     """A block's rows (``count`` x group features) into the output's own layout."""
@@ -347,7 +330,8 @@ def _scatter_rows(b: ir.IRBuilder, dt: np.dtype, g: _Desc, rows: ir.Value, out: 
 
 
 def _rows(b: ir.IRBuilder, dt: np.dtype, g: _Desc, lhs: ir.Value, panels: ir.Value,
-          out: ir.Value, lo: ir.Value, hi: ir.Value, epilogue: ir.Value, ctx: ir.Value) -> None:
+          out: ir.Value, lo: ir.Value, hi: ir.Value, fill: ir.Value, epilogue: ir.Value,
+          ctx: ir.Value) -> None:
     kernel = gemm.declare(b.module, dt)
     width = gemm.panel_width(dt)
     n_out, depth, block, total = g["out_features"], g.depth, g["block"], g.rows
@@ -366,7 +350,7 @@ def _rows(b: ir.IRBuilder, dt: np.dtype, g: _Desc, lhs: ir.Value, panels: ir.Val
         count = ltypes.intrinsic(b, "smin", [block, b.sub(total, first)], I64)
 
         def each_group(grp: ir.Value, _: list) -> list:
-            _fill_patches(b, dt, g, lhs, patches, first, count, grp)
+            b.call(_typed(b, fill, FILL_TYPE), [lhs, patches, first, count, grp])
             b_ptr = ltypes.element_ptr(b, panels, dt, b.mul(grp, group_panels))
             in_place = ltypes.element_ptr(b, out, dt, b.add(b.mul(first, ldc), b.mul(grp, n_out)))
             c_ptr = b.select(direct, in_place, staging)
@@ -378,14 +362,17 @@ def _rows(b: ir.IRBuilder, dt: np.dtype, g: _Desc, lhs: ir.Value, panels: ir.Val
 
         for_range(b, g["groups"], each_group, name="grp")
         with b.if_then(b.icmp_unsigned("!=", epilogue, ir.Constant(PTR, None))):
-            # (a typed function pointer, which llvmlite needs to call it)
-            b.call(b.inttoptr(b.ptrtoint(epilogue, I64), EPILOGUE_TYPE.as_pointer()),
-                   [ctx, first, count])
+            b.call(_typed(b, epilogue, EPILOGUE_TYPE), [ctx, first, count])
         return []
 
     for_range(b, b.sub(hi, lo), lambda j, c: each_block(b.add(lo, j), c), name="blk")
     ltypes.heap_free(b, patches)
     ltypes.heap_free(b, staging)
+
+
+def _typed(b: ir.IRBuilder, fn: ir.Value, ty: ir.FunctionType) -> ir.Value:
+    """A function pointer typed as ``ty``, which llvmlite needs to call it."""
+    return b.inttoptr(b.ptrtoint(fn, I64), ty.as_pointer())
 
 
 def _alloc(b: ir.IRBuilder, nbytes: ir.Value) -> ir.Value:

@@ -173,12 +173,13 @@ def test_training_step_gradient_vs_jax() -> None:
 
 def test_program_code_calls_the_runtimes() -> None:
     """A program's code for a convolution is calls into the conv and gemm runtimes (compiled
-    once per process) and, when fused, its epilogue function: no copy of the loops."""
+    once per process), its own patch filling (its sizes constants) and, when fused, its
+    epilogue function: no copy of the other loops."""
     from llax.codegen import conv_kernels
 
     x, w, b = _args()
     text = llax.jit(lambda x, w, b: bias_relu(LLAX, x, w, b)).lower(x, w, b).as_text("llvm")
     for op in ("pack", "rows"):
         assert f'@"{conv_kernels.symbol(op, np.float32)}"' in text
-    assert "llax_conv_epilogue" in text
-    assert "memcpy" not in text and "llax_gemm" not in text  # patches are the runtime's
+    assert "llax_conv_epilogue" in text and "llax_conv_fill" in text
+    assert "llax_gemm" not in text  # the products are the runtime's

@@ -33,7 +33,7 @@ import llvmlite.ir as ir
 import numpy as np
 
 from llax.codegen import blas, gemm, ltypes
-from llax.codegen.loops import for_range
+from llax.codegen.loops import for_range, loop_nest
 from llax.codegen.ltypes import I1, I8, I32, I64, PTR, VOID, i64
 from llax.codegen.runtime import load_runtime
 
@@ -231,20 +231,6 @@ def _copy_or_zero(b: ir.IRBuilder, dt: np.dtype, valid: ir.Value, src: ir.Value,
             _zero(b, dst, nbytes)
 
 
-def _loop3(b: ir.IRBuilder, sizes: Sequence[ir.Value],
-           body: Callable[[list[ir.Value]], None], name: str) -> None:
-    """Nested loops over three runtime extents."""
-
-    def level(k: int, ivs: list[ir.Value]) -> None:
-        if k == len(sizes):
-            body(ivs)
-            return
-        for_range(b, sizes[k], lambda iv, _: (level(k + 1, [*ivs, iv]), [])[1],
-                  name=f"{name}{k}")
-
-    level(0, [])
-
-
 # --- the runtime module ---------------------------------------------------------------------
 
 def _module(dtype: np.dtype) -> ir.Module:
@@ -266,6 +252,37 @@ def _module(dtype: np.dtype) -> ir.Module:
     return module
 
 
+def _copy_filter(b: ir.IRBuilder, dt: np.dtype, g: _Desc, rhs: ir.Value, dst: ir.Value,
+                 where: Callable[[ir.Value, ir.Value, ir.Value, ir.Value], ir.Value]) -> None:
+    """Every filter element, (group, tap, input feature, output feature), copied to ``dst``
+    at ``where(group, tap, input feature, output feature)``."""
+    n_out, kernel = g["out_features"], g.axes("kernel")
+
+    def each_group(grp: ir.Value, _: list) -> list:
+        def tap(ks: list[ir.Value]) -> None:
+            t = _add(b, b.mul(_add(b, b.mul(ks[0], kernel[1]), ks[1]), kernel[2]), ks[2])
+            spatial = _dot(b, ks, g.axes("rhs"))
+
+            def feature(c: ir.Value, _: list) -> list:
+                src0 = b.add(spatial, b.mul(c, g["rhs_in"]))
+
+                def output(o: ir.Value, _: list) -> list:
+                    src = b.add(src0, b.mul(b.add(b.mul(grp, n_out), o), g["rhs_out"]))
+                    ltypes.store(b, ltypes.load(b, ltypes.element_ptr(b, rhs, dt, src), dt),
+                                 ltypes.element_ptr(b, dst, dt, where(grp, t, c, o)), dt)
+                    return []
+
+                for_range(b, n_out, output, name="o")
+                return []
+
+            for_range(b, g["in_features"], feature, name="c")
+
+        loop_nest(b, kernel, tap, name="k")
+        return []
+
+    for_range(b, g["groups"], each_group, name="grp")
+
+
 def _pack(b: ir.IRBuilder, dt: np.dtype, g: _Desc, rhs: ir.Value, packed: ir.Value) -> None:
     width = gemm.panel_width(dt)
     n_in, n_out = g["in_features"], g["out_features"]
@@ -274,35 +291,13 @@ def _pack(b: ir.IRBuilder, dt: np.dtype, g: _Desc, rhs: ir.Value, packed: ir.Val
     with b.if_then(b.icmp_unsigned("!=", b.urem(n_out, i64(width)), i64(0))):
         _zero(b, packed, _add(b, b.mul(b.mul(b.mul(g["groups"], panels), depth),
                                        i64(width * dt.itemsize))))
-    kernel = g.axes("kernel")
 
-    def each_group(grp: ir.Value, _: list) -> list:
-        def tap(ks: list[ir.Value]) -> None:
-            tap_index = _add(b, b.mul(_add(b, b.mul(ks[0], kernel[1]), ks[1]), kernel[2]), ks[2])
-            spatial = _dot(b, ks, g.axes("rhs"))
+    def where(grp: ir.Value, tap: ir.Value, c: ir.Value, o: ir.Value) -> ir.Value:
+        row = b.add(b.mul(tap, n_in), c)
+        panel = b.add(b.mul(grp, panels), b.udiv(o, i64(width)))
+        return b.add(b.mul(b.add(b.mul(panel, depth), row), i64(width)), b.urem(o, i64(width)))
 
-            def feature(c: ir.Value, _: list) -> list:
-                row = b.add(b.mul(tap_index, n_in), c)
-                src0 = b.add(spatial, b.mul(c, g["rhs_in"]))
-
-                def output(o: ir.Value, _: list) -> list:
-                    src = b.add(src0, b.mul(b.add(b.mul(grp, n_out), o), g["rhs_out"]))
-                    panel = b.add(b.mul(grp, panels), b.udiv(o, i64(width)))
-                    dst = b.add(b.mul(b.add(b.mul(panel, depth), row), i64(width)),
-                                b.urem(o, i64(width)))
-                    ltypes.store(b, ltypes.load(b, ltypes.element_ptr(b, rhs, dt, src), dt),
-                                 ltypes.element_ptr(b, packed, dt, dst), dt)
-                    return []
-
-                for_range(b, n_out, output, name="o")
-                return []
-
-            for_range(b, n_in, feature, name="c")
-
-        _loop3(b, kernel, tap, "k")
-        return []
-
-    for_range(b, g["groups"], each_group, name="grp")
+    _copy_filter(b, dt, g, rhs, packed, where)
 
 
 def _scatter_rows(b: ir.IRBuilder, dt: np.dtype, g: _Desc, rows: ir.Value, out: ir.Value,
@@ -385,28 +380,9 @@ def _alloc(b: ir.IRBuilder, nbytes: ir.Value) -> ir.Value:
 
 
 def _turn(b: ir.IRBuilder, dt: np.dtype, g: _Desc, rhs: ir.Value, r: ir.Value) -> None:
-    n_out, kernel = g["out_features"], g.axes("kernel")
-    taps = g.taps
-
-    def feature(f: ir.Value, _: list) -> list:
-        def tap(ks: list[ir.Value]) -> None:
-            t = _add(b, b.mul(_add(b, b.mul(ks[0], kernel[1]), ks[1]), kernel[2]), ks[2])
-            src0 = b.add(b.mul(f, g["rhs_in"]), _dot(b, ks, g.axes("rhs")))
-            row = b.add(b.mul(f, taps), t)
-
-            def output(o: ir.Value, _: list) -> list:
-                value = ltypes.load(b, ltypes.element_ptr(
-                    b, rhs, dt, b.add(src0, b.mul(o, g["rhs_out"]))), dt)
-                ltypes.store(b, value, ltypes.element_ptr(
-                    b, r, dt, b.add(b.mul(row, n_out), o)), dt)
-                return []
-
-            for_range(b, n_out, output, name="o")
-
-        _loop3(b, kernel, tap, "k")
-        return []
-
-    for_range(b, g["in_features"], feature, name="f")
+    n_out, taps = g["out_features"], g.taps
+    _copy_filter(b, dt, g, rhs, r, lambda grp, tap, c, o: b.add(
+        b.mul(b.add(b.mul(c, taps), tap), n_out), o))
 
 
 def _fill_turned(b: ir.IRBuilder, dt: np.dtype, g: _Desc, lhs: ir.Value, block: ir.Value,
@@ -428,7 +404,7 @@ def _fill_turned(b: ir.IRBuilder, dt: np.dtype, g: _Desc, lhs: ir.Value, block: 
                           ltypes.element_ptr(b, block, dt, b.add(dst_row, b.mul(flat, batch))),
                           batch)
 
-        _loop3(b, out_sizes, position, "q")
+        loop_nest(b, out_sizes, position, name="q")
         return []
 
     for_range(b, count, row, name="row")
@@ -501,7 +477,7 @@ def _add_parts(b: ir.IRBuilder, dt: np.dtype, g: _Desc, sums: ir.Value, parts: i
 
         for_range(b, batch, image, name="n")
 
-    _loop3(b, out_sizes, position, "q")
+    loop_nest(b, out_sizes, position, name="q")
 
 
 _BUILDERS = {"pack": _pack, "rows": _rows, "turn": _turn, "turned": _turned,

@@ -98,9 +98,10 @@ def _for_range_split(b: ir.IRBuilder, n: int | ir.Value, body: Body, init: Seque
     return join(result)
 
 
-def loop_nest(b: ir.IRBuilder, sizes: Sequence[int], body: Callable[[list[ir.Value]], None],
-              name: str = "i") -> None:
-    """Nested loops over ``sizes`` (outermost first); ``body(ivs)`` emits the innermost body."""
+def loop_nest(b: ir.IRBuilder, sizes: Sequence[int | ir.Value],
+              body: Callable[[list[ir.Value]], None], name: str = "i") -> None:
+    """Nested loops over ``sizes`` (static or runtime trip counts, outermost first);
+    ``body(ivs)`` emits the innermost body."""
 
     def level(k: int, ivs: list[ir.Value]) -> None:
         if k == len(sizes):

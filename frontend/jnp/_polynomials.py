@@ -47,13 +47,11 @@ def _numeric(name: str, *args: Any) -> list[Any]:
 
 
 def _sliding_dot(x: Any, y: Any, low: int, high: int, preferred: Any) -> Any:
-    """``out[i] = sum_j xpad[i + j] * y[j]`` with ``x`` padded by ``low``/``high`` zeros."""
-    padded = jnp.pad(x, [(low, high)]) if low or high else x
-    count = padded.shape[0] - y.shape[0] + 1
-    starts = np.arange(count)[:, None] + np.arange(y.shape[0])[None, :]
-    windows = jnp.take(padded, jnp.asarray(starts.astype(np.int32)), axis=0)
-    return lax.dot_general(windows, y, (((1,), (0,)), ((), ())),
-                           preferred_element_type=preferred)
+    """``out[i] = sum_j xpad[i + j] * y[j]`` with ``x`` padded by ``low``/``high`` zeros: a
+    one-dimensional ``conv_general_dilated``, as JAX builds it."""
+    out = lax.conv_general_dilated(x[None, None, :], y[None, None, :], (1,), [(low, high)],
+                                   preferred_element_type=preferred)
+    return out[0, 0]
 
 
 def _conv(name: str, a: Any, v: Any, mode: str, preferred_element_type: Any) -> Any:

@@ -14,7 +14,7 @@ config.update("llax_verify", True)
 
 _FUZZ_HEALTH = [HealthCheck.too_slow, HealthCheck.data_too_large,
                 HealthCheck.large_base_example]
-settings.register_profile("ci", max_examples=50, derandomize=True, deadline=None,
+settings.register_profile("ci", max_examples=25, derandomize=True, deadline=None,
                           database=None, print_blob=True,
                           suppress_health_check=_FUZZ_HEALTH)
 settings.register_profile("long", max_examples=4000, deadline=None, print_blob=True,

@@ -26,6 +26,7 @@ from llax.ir import prims as P
 from llax.ir.primitive import FusionClass, fusion_class, infer_types
 from llax.ir.reference import reference
 from llax.ir.types import TensorType
+from tests.pairwise import pairwise
 
 jnp = jax.numpy
 
@@ -278,9 +279,15 @@ UPDATE_CASES = [
 METHODS = ["set", "add", "multiply", "mul", "min", "max", "subtract"]
 
 
-@pytest.mark.parametrize("method", METHODS)
-@pytest.mark.parametrize("case", range(len(UPDATE_CASES)),
-                         ids=[_case_id(c) for c in UPDATE_CASES])
+# Every case with set and add, and with one of the other methods in turn (each meets five
+# or six cases): the index lowering is shared by every method, which picks the scatter
+# primitive (each primitive on its own is checked by the scatter tests below).
+AT_ROWS = [(m, c) for c in range(len(UPDATE_CASES))
+           for m in ("set", "add", METHODS[2:][c % len(METHODS[2:])])]
+
+
+@pytest.mark.parametrize("method, case", AT_ROWS,
+                         ids=[f"{m}-{_case_id(UPDATE_CASES[c])}" for m, c in AT_ROWS])
 def test_at_updates_match_jax(method, case):
     shape, idx, values = UPDATE_CASES[case]
     x_np = arange(shape)
@@ -471,9 +478,17 @@ GATHERS = [
 INDEX_DTYPES = [np.int32, np.uint32, np.uint8, np.int8]
 
 
-@pytest.mark.parametrize("index_dtype", INDEX_DTYPES, ids=lambda t: np.dtype(t).name)
-@pytest.mark.parametrize("mode", list(GatherScatterMode))
-@pytest.mark.parametrize("case", range(len(GATHERS)))
+def _ids(row) -> str:
+    return "-".join(np.dtype(v).name if isinstance(v, type) else getattr(v, "name", str(v))
+                    for v in row)
+
+
+# Every case meets every mode and every index dtype, and every mode every index dtype
+# (pairwise, not the full product: each row compiles a program, here and in JAX).
+GATHER_ROWS = pairwise(range(len(GATHERS)), list(GatherScatterMode), INDEX_DTYPES)
+
+
+@pytest.mark.parametrize("case, mode, index_dtype", GATHER_ROWS, ids=map(_ids, GATHER_ROWS))
 def test_gather_reference_matches_lax(case, mode, index_dtype):
     shape, indices, dn, sizes = GATHERS[case]
     operand = arange(shape)
@@ -504,11 +519,15 @@ SCATTERS = [
 ]
 
 
-@pytest.mark.parametrize("index_dtype", INDEX_DTYPES, ids=lambda t: np.dtype(t).name)
-@pytest.mark.parametrize("prim", P.SCATTERS, ids=lambda p: p.name)
-@pytest.mark.parametrize("mode", [GatherScatterMode.CLIP, GatherScatterMode.FILL_OR_DROP])
 # XLA rejects a scatter into a rank-0 operand: those cases are covered by the native tests.
-@pytest.mark.parametrize("case", [i for i, c in enumerate(SCATTERS) if c[0] != ()])
+# Pairwise over case, mode, primitive and index dtype (see GATHER_ROWS).
+SCATTER_ROWS = pairwise([i for i, c in enumerate(SCATTERS) if c[0] != ()],
+                        [GatherScatterMode.CLIP, GatherScatterMode.FILL_OR_DROP], P.SCATTERS,
+                        INDEX_DTYPES)
+
+
+@pytest.mark.parametrize("case, mode, prim, index_dtype", SCATTER_ROWS,
+                         ids=map(_ids, SCATTER_ROWS))
 def test_scatter_reference_matches_lax(case, mode, prim, index_dtype):
     shape, indices, ushape, dn = SCATTERS[case]
     operand = arange(shape)
@@ -622,9 +641,13 @@ def _single(prim, args, **params):
     return Function(ins, (Op(prim, ins, outs, p),), outs)
 
 
-@pytest.mark.parametrize("mode", list(GatherScatterMode))
-@pytest.mark.parametrize("dtype", [np.float32, np.int32, np.bool_, np.float16, np.uint8])
-@pytest.mark.parametrize("case", range(len(GATHERS)))
+NATIVE_GATHER_ROWS = pairwise(range(len(GATHERS)),
+                              [np.float32, np.int32, np.bool_, np.float16, np.uint8],
+                              list(GatherScatterMode))
+
+
+@pytest.mark.parametrize("case, dtype, mode", NATIVE_GATHER_ROWS,
+                         ids=map(_ids, NATIVE_GATHER_ROWS))
 def test_gather_native_matches_reference(case, dtype, mode):
     shape, indices, dn, sizes = GATHERS[case]
     args = [arange(shape, dtype), indices.astype(np.int32)]
@@ -632,13 +655,17 @@ def test_gather_native_matches_reference(case, dtype, mode):
                   args)
 
 
-@pytest.mark.parametrize("prim", P.SCATTERS, ids=lambda p: p.name)
-@pytest.mark.parametrize("mode", [GatherScatterMode.CLIP, GatherScatterMode.FILL_OR_DROP])
-@pytest.mark.parametrize("dtype", [np.float32, np.int32, np.float16, np.uint8, np.bool_])
-@pytest.mark.parametrize("case", range(len(SCATTERS)))
+# Booleans have no add, sub or mul scatter.
+NATIVE_SCATTER_ROWS = pairwise(
+    range(len(SCATTERS)), [np.float32, np.int32, np.float16, np.uint8, np.bool_],
+    [GatherScatterMode.CLIP, GatherScatterMode.FILL_OR_DROP], P.SCATTERS,
+    valid=lambda case, dtype, mode, prim: not (
+        dtype == np.bool_ and prim in (P.scatter_add, P.scatter_sub, P.scatter_mul)))
+
+
+@pytest.mark.parametrize("case, dtype, mode, prim", NATIVE_SCATTER_ROWS,
+                         ids=map(_ids, NATIVE_SCATTER_ROWS))
 def test_scatter_native_matches_reference(case, dtype, mode, prim):
-    if dtype == np.bool_ and prim in (P.scatter_add, P.scatter_sub, P.scatter_mul):
-        return
     shape, indices, ushape, dn = SCATTERS[case]
     updates = (np.arange(int(np.prod(ushape))) % 7 - 2).reshape(ushape)
     updates = (updates > 0) if dtype == np.bool_ else updates.astype(dtype)

@@ -69,7 +69,9 @@ def calls(m, dtype):
 @pytest.mark.parametrize("name,dtype", [
     *[(n, F32) for n in ["t", "chisquare", "f", "binomial", "binomial_p_edges",
                          "generalized_normal", "ball", "ball_p2"]],
-    *[(n, F64) for n in ["t", "f", "binomial", "ball"]]])
+    # float64: t and ball through float64 gamma (f composes two such chi-squares as in
+    # float32), binomial's own loops.
+    *[(n, F64) for n in ["t", "binomial", "ball"]]])
 def test_values_vs_jax(name, dtype):
     with x64_mode(dtype == F64):
         want = arr(calls(jax, dtype)[name][0](jax.random.key(3)))
@@ -85,9 +87,16 @@ def test_values_vs_jax(name, dtype):
             assert eq.mean() > 0.5 and ulps(want, got) <= 16
 
 
-@pytest.mark.parametrize("shape", [(), (0,), (7,), (3, 5)])
+# Each (sampler, shape) is a separate compile, here and in JAX: both samplers on the scalar
+# shape, then one each on the others, so each meets a batch shape and an empty or 2-d one.
+SHAPE_SAMPLERS = {(): ("t", "binomial"), (0,): ("t",), (7,): ("binomial",), (3, 5): ("t",)}
+
+
+@pytest.mark.parametrize("shape", list(SHAPE_SAMPLERS))
 def test_shapes_vs_jax(shape):
     for name, args in [("t", (2.5,)), ("binomial", (12.0, 0.3))]:
+        if name not in SHAPE_SAMPLERS[shape]:
+            continue
         want = arr(getattr(jax.random, name)(jax.random.key(1), *args, shape))
         got = arr(getattr(random, name)(random.key(1), *args, shape))
         assert got.shape == want.shape == shape and got.dtype == want.dtype

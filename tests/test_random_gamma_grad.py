@@ -188,9 +188,11 @@ def _sampler_losses(m):
     }
 
 
+# float64 for gamma and loggamma (its own log-space draw); beta and dirichlet are ratios of
+# those gamma draws, in float32.
 @pytest.mark.parametrize("which,dtype", [("gamma", F32), ("gamma", F64), ("loggamma", F32),
                                          ("loggamma", F64), ("gamma_shape", F32),
-                                         ("beta", F32), ("beta", F64), ("dirichlet", F32)])
+                                         ("beta", F32), ("dirichlet", F32)])
 def test_sampler_grads_vs_jax(which, dtype):
     with x64_mode(dtype == F64):
         a = ALPHAS.astype(dtype)

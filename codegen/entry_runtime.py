@@ -187,7 +187,9 @@ def _runtime_module() -> lir.Module:
 def ensure_runtime() -> target.CompiledModule:
     """Compile the two functions (once) and make their names resolvable by later modules
     (a runtime: see llax.codegen.runtime)."""
-    return load_runtime("llax_entry_runtime", _runtime_module, (CHECK_INPUTS, ALLOC_OUTPUTS))
+    # (Not cached on disk: the code holds this process's address of NumPy's array type.)
+    return load_runtime("llax_entry_runtime", _runtime_module, (CHECK_INPUTS, ALLOC_OUTPUTS),
+                        cache=False)
 
 
 def input_table(specs: Sequence) -> list[int]:

@@ -158,15 +158,17 @@ def optimize(module_ref: llvm.ModuleRef, machine: llvm.TargetMachine | None = No
 
 def _object_code(ir: str | lir.Module | llvm.ModuleRef, machine: llvm.TargetMachine,
                  triple: str, data_layout: str, *, opt: bool = True, rename: bool = False,
-                 keep_text: bool = False) -> tuple[bytes, dict[str, tuple[str, bool]], str | None]:
+                 keep_text: bool = False, suffix: str | None = None
+                 ) -> tuple[bytes, dict[str, tuple[str, bool]], str | None]:
     """Optimise ``ir`` in a context of its own and emit its object code; with ``rename``,
-    give its definitions a per-compile suffix (see ``_rename_definitions``). Returns the
-    object code, the renamed symbols and (with ``keep_text``) the IR text as given."""
+    give its definitions a per-compile suffix (see ``_rename_definitions``; ``suffix``:
+    this one instead). Returns the object code, the renamed symbols and (with
+    ``keep_text``) the IR text as given."""
     with _parsed(ir, triple, data_layout) as mod:
         text = (ir if isinstance(ir, str) else str(mod)) if keep_text else None
         if opt:
             optimize(mod, machine)
-        symbols = _rename_definitions(mod) if rename else {}
+        symbols = _rename_definitions(mod, suffix) if rename else {}
         return machine.emit_object(mod), symbols, text
 
 
@@ -366,10 +368,11 @@ class _SideCompile(threading.Thread):
             _skipping.on = False
 
 
-def _rename_definitions(mod: llvm.ModuleRef) -> dict[str, tuple[str, bool]]:
-    """Give every definition a per-compile suffix, unique within the shared engine; returns
-    original name -> (name in the engine, is a function)."""
-    suffix = f".llax{next(_suffix)}"
+def _rename_definitions(mod: llvm.ModuleRef, suffix: str | None = None
+                        ) -> dict[str, tuple[str, bool]]:
+    """Give every definition a per-compile suffix (or ``suffix``), unique within the shared
+    engine; returns original name -> (name in the engine, is a function)."""
+    suffix = suffix or f".llax{next(_suffix)}"
     symbols: dict[str, tuple[str, bool]] = {}
     for is_function, values in ((True, mod.functions), (False, mod.global_variables)):
         for value in values:
@@ -379,6 +382,25 @@ def _rename_definitions(mod: llvm.ModuleRef) -> dict[str, tuple[str, bool]]:
             value.name = original + suffix
             symbols[original] = (value.name, is_function)
     return symbols
+
+
+def object_code(ir: str, suffix: str, opt: bool = True
+                ) -> tuple[bytes, dict[str, tuple[str, bool]]]:
+    """``ir`` compiled (``opt``: optimised) to object code for this host, its definitions
+    renamed with ``suffix`` (which must be unique in the process); and the renamed symbols,
+    for ``load_object``. For code that outlives the process (codegen/runtime.py's cache)."""
+    with deferred_interrupts():
+        target = host()
+        obj, symbols, _ = _object_code(ir, target.machine, target.triple, target.data_layout,
+                                       opt=opt, rename=True, suffix=suffix)
+        return obj, symbols
+
+
+def load_object(name: str, obj: bytes, symbols: dict[str, tuple[str, bool]]) -> CompiledModule:
+    """Object code from ``object_code`` (this process's or an earlier one's), loaded."""
+    with deferred_interrupts():
+        _engines_to_free.clear()
+        return CompiledModule(name, _add_to_engine([obj]), symbols, None)
 
 
 def compile_module(ir: str | lir.Module | llvm.ModuleRef, name: str, *,

@@ -1,14 +1,23 @@
 """Test-wide settings: the IR verifier runs after every pass in every test.
 
+Runtimes' disk cache (codegen/runtime.py) goes to a directory of the test runs' own
+in the temporary directory, shared by xdist's workers, not the user's cache, unless
+``LLAX_CACHE_DIR`` says otherwise.
+
 Hypothesis profiles for the differential fuzzer (tests/test_fuzz.py): "ci", fixed and
 fast, is what the fuzz tests use unless "long" is asked for with
 ``--hypothesis-profile=long`` (thousands of programs, random each run). Other tests
 keep Hypothesis's defaults.
 """
 
+import os
+import tempfile
+
 from hypothesis import HealthCheck, settings
 
 from llax.config import config
+
+os.environ.setdefault("LLAX_CACHE_DIR", os.path.join(tempfile.gettempdir(), "llax-test-cache"))
 
 config.update("llax_verify", True)
 

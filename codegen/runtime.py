@@ -111,10 +111,15 @@ def _cached_compile(name: str, text: str, opt: bool, cache: bool) -> target.Comp
     return target.load_object(name, obj, symbols)
 
 
+def _with(path: Path, extension: str) -> Path:
+    # (not Path.with_suffix: a runtime's name may hold dots, "test.rare.f64")
+    return path.with_name(path.name + extension)
+
+
 def _read(path: Path) -> tuple[bytes, dict[str, tuple[str, bool]]] | None:
     try:
-        meta = json.loads(path.with_suffix(".json").read_text())
-        obj = path.with_suffix(".o").read_bytes()
+        meta = json.loads(_with(path, ".json").read_text())
+        obj = _with(path, ".o").read_bytes()
     except (OSError, ValueError):
         return None
     if not isinstance(meta, dict) or meta.get("sha256") != hashlib.sha256(obj).hexdigest():
@@ -136,7 +141,7 @@ def _write(path: Path, obj: bytes, symbols: dict[str, tuple[str, bool]]) -> None
             try:
                 with os.fdopen(fd, "wb") as f:
                     f.write(data)
-                os.replace(tmp, path.with_suffix(suffix))
+                os.replace(tmp, _with(path, suffix))
             except BaseException:
                 os.unlink(tmp)
                 raise

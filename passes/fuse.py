@@ -232,8 +232,10 @@ def plan_groups(fn: Function, max_ops: int = MAX_OPS) -> list[Group]:
             # several indices (two of its outputs read through different index maps).
             reuse = len(at) > 1 or any(reused[u] or reuses_operand(ops[u], v) for u, v in reads)
             cheap = op.prim in CHEAP
-            outside = [v for v in op.outputs
-                       if v in results or any(owner.get(u) != gid for u in users[v])]
+            # (A pinned op is read from outside by another group's copy of a cheap op: every
+            # output must then be in memory, written by this group if it owns the op.)
+            outside = [v for v in op.outputs if v in results or j in pinned
+                       or any(owner.get(u) != gid for u in users[v])]
             all_inside = not outside and j not in pinned
             if all_inside and (cheap or not reuse):
                 group.owned.add(j)

@@ -47,6 +47,7 @@ import llvmlite.ir as ir
 import numpy as np
 
 from llax.codegen import blas, conv_kernels, gemm, ltypes, parallel, winograd
+from llax.codegen.conv_kernels import flatten, unflatten
 from llax.codegen.emitter import Emitter, Index, suffix_products
 from llax.codegen.loops import for_range, loop_nest
 from llax.codegen.lower import (
@@ -224,7 +225,7 @@ class _Epilogue:
         shape = self.value.type.shape
 
         def row(i: ir.Value, _: list) -> list:
-            positions, n = _unflatten(b, b.add(first, i), g.out_sizes)
+            positions, n = unflatten(b, b.add(first, i), g.out_sizes)
 
             def feature(f: ir.Value, _: list) -> list:
                 dims: list[ir.Value] = [i64(0)] * len(shape)
@@ -263,29 +264,6 @@ def _lower_with_epilogue(kb: KernelBuilder, op: Op, ops: Sequence[Op], sources: 
     epilogue = _Epilogue(value, ops, sources, results, kb.literal_ptr, tuple(axes))
     _lower_rows(kb, g, lhs, rhs, rows_ptr, epilogue)
     return True
-
-
-def _unflatten(b: ir.IRBuilder, flat: ir.Value, sizes: tuple[int, ...]
-               ) -> tuple[list[ir.Value], ir.Value]:
-    """The row-major indices over ``sizes`` of ``flat``'s trailing part, and what is left
-    of it (the index along the axes before them)."""
-    indices = []
-    for n in reversed(sizes):
-        indices.append(b.urem(flat, i64(n)))
-        flat = b.udiv(flat, i64(n))
-    return indices[::-1], flat
-
-
-def _pointer_array(kb: KernelBuilder, values: Sequence[ir.Value]) -> ir.Value:
-    """A stack array (in the kernel's entry block) holding ``values`` (stored here)."""
-    b = kb.b
-    entry = b.function.entry_basic_block
-    with b.goto_block(entry):
-        b.position_at_start(entry)
-        array = b.bitcast(b.alloca(ltypes.PTR, size=max(1, len(values))), ltypes.PTR)
-    for j, v in enumerate(values):
-        b.store(v, b.gep(array, [i64(j)], source_etype=ltypes.PTR))
-    return array
 
 
 def _lower_rows(kb: KernelBuilder, g: _Conv, lhs: ir.Value, rhs: ir.Value, out: ir.Value,
@@ -334,13 +312,13 @@ def _fill_function(module: ir.Module, g: _Conv) -> ir.Function:
     channel0 = _mul(b, group, g.in_features * g.lhs[1])
 
     def row(i: ir.Value, _: list) -> list:
-        positions, n = _unflatten(b, b.add(first, i), g.out_sizes)
+        positions, n = unflatten(b, b.add(first, i), g.out_sizes)
         base = _add(b, _mul(b, n, g.lhs[0]), channel0)
         dst_row = _mul(b, i, g.depth)
 
         def tap(ks: list[ir.Value]) -> None:
             valid, offset = _source(b, g, positions, ks, base)
-            column = _mul(b, _flatten(b, ks, g.kernel), g.in_features)
+            column = _mul(b, flatten(b, ks, g.kernel), g.in_features)
             _copy_or_zero(b, dt, valid, ltypes.element_ptr(b, lhs, dt, offset), g.lhs[1],
                           ltypes.element_ptr(b, patches, dt, _add(b, dst_row, column)),
                           g.in_features)
@@ -362,13 +340,6 @@ def _add(b: ir.IRBuilder, *xs: ir.Value) -> ir.Value:
     for x in xs[1:]:
         total = b.add(total, x, flags=["nsw"])
     return total
-
-
-def _flatten(b: ir.IRBuilder, indices: list[ir.Value], sizes: tuple[int, ...]) -> ir.Value:
-    flat = i64(0)
-    for i, n in zip(indices, sizes):
-        flat = _add(b, _mul(b, flat, n), i)
-    return flat
 
 
 def _source(b: ir.IRBuilder, g: _Conv, positions: list[ir.Value], taps: list[ir.Value],
@@ -464,7 +435,7 @@ def _run_units(kb: KernelBuilder, g: _Conv, units: int, pointers: list[ir.Value]
         shared = [out, *(v for v in local_values(epilogue.sources, epilogue.results)
                          if v is not out)]
         ep_fn = epilogue.function(kb.module, g, shared, out)
-        ctx = _pointer_array(kb, shared)
+        ctx = ltypes.pointer_array(kb.b, shared)
 
     def run(bld: ir.IRBuilder, values: list[ir.Value], lo: ir.Value, hi: ir.Value) -> None:
         call(bld, *values[:-1], lo, hi, ep_fn, values[-1])

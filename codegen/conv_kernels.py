@@ -140,14 +140,28 @@ def _dot(b: ir.IRBuilder, xs: Sequence[ir.Value], ys: Sequence[ir.Value]) -> ir.
     return _add(b, *(b.mul(x, y) for x, y in zip(xs, ys)))
 
 
-def _unflatten(b: ir.IRBuilder, flat: ir.Value, sizes: Sequence[ir.Value]
-               ) -> tuple[list[ir.Value], ir.Value]:
-    """Row-major indices over ``sizes`` of ``flat``'s trailing part, and what is left."""
+def flatten(b: ir.IRBuilder, indices: Sequence[ir.Value], sizes: Sequence[int | ir.Value]
+            ) -> ir.Value:
+    """The row-major linear index of ``indices`` over ``sizes`` (static or runtime)."""
+    flat = i64(0)
+    for i, n in zip(indices, sizes):
+        flat = b.add(b.mul(flat, _value(n), flags=["nsw"]), i, flags=["nsw"])
+    return flat
+
+
+def unflatten(b: ir.IRBuilder, flat: ir.Value, sizes: Sequence[int | ir.Value]
+              ) -> tuple[list[ir.Value], ir.Value]:
+    """Row-major indices over ``sizes`` (static or runtime) of ``flat``'s trailing part,
+    and what is left of it (the index along the axes before them)."""
     indices = []
     for n in reversed(sizes):
-        indices.append(b.urem(flat, n))
-        flat = b.udiv(flat, n)
+        indices.append(b.urem(flat, _value(n)))
+        flat = b.udiv(flat, _value(n))
     return indices[::-1], flat
+
+
+def _value(n: int | ir.Value) -> ir.Value:
+    return i64(n) if isinstance(n, int) else n
 
 
 def _next(b: ir.IRBuilder, indices: Sequence[ir.Value], sizes: Sequence[ir.Value]
@@ -260,7 +274,7 @@ def _copy_filter(b: ir.IRBuilder, dt: np.dtype, g: _Desc, rhs: ir.Value, dst: ir
 
     def each_group(grp: ir.Value, _: list) -> list:
         def tap(ks: list[ir.Value]) -> None:
-            t = _add(b, b.mul(_add(b, b.mul(ks[0], kernel[1]), ks[1]), kernel[2]), ks[2])
+            t = flatten(b, ks, kernel)
             spatial = _dot(b, ks, g.axes("rhs"))
 
             def feature(c: ir.Value, _: list) -> list:
@@ -304,7 +318,7 @@ def _scatter_rows(b: ir.IRBuilder, dt: np.dtype, g: _Desc, rows: ir.Value, out: 
                   first: ir.Value, count: ir.Value, group: ir.Value) -> None:
     """A block's rows (``count`` x group features) into the output's own layout."""
     n_out, out_sizes = g["out_features"], g.axes("out_size")
-    positions, n = _unflatten(b, first, out_sizes)
+    positions, n = unflatten(b, first, out_sizes)
     group0 = b.mul(b.mul(group, n_out), g["out_feature"])
 
     def row(i: ir.Value, at: list[ir.Value]) -> list[ir.Value]:
@@ -393,13 +407,13 @@ def _fill_turned(b: ir.IRBuilder, dt: np.dtype, g: _Desc, lhs: ir.Value, block: 
     kernel, out_sizes = g.axes("kernel"), g.axes("out_size")
 
     def row(i: ir.Value, _: list) -> list:
-        taps, feature = _unflatten(b, b.add(first, i), kernel)
+        taps, feature = unflatten(b, b.add(first, i), kernel)
         base = b.mul(feature, g["lhs_feature"])
         dst_row = b.mul(i, columns)
 
         def position(qs: list[ir.Value]) -> None:
             valid, offset = _source(b, g, qs, taps, base)
-            flat = _add(b, b.mul(_add(b, b.mul(qs[0], out_sizes[1]), qs[1]), out_sizes[2]), qs[2])
+            flat = flatten(b, qs, out_sizes)
             _copy_or_zero(b, dt, valid, ltypes.element_ptr(b, lhs, dt, offset), g["lhs_batch"],
                           ltypes.element_ptr(b, block, dt, b.add(dst_row, b.mul(flat, batch))),
                           batch)
@@ -451,7 +465,7 @@ def _add_parts(b: ir.IRBuilder, dt: np.dtype, g: _Desc, sums: ir.Value, parts: i
     partial_size = b.mul(g.rows, n_out)
 
     def position(qs: list[ir.Value]) -> None:
-        flat = _add(b, b.mul(_add(b, b.mul(qs[0], out_sizes[1]), qs[1]), out_sizes[2]), qs[2])
+        flat = flatten(b, qs, out_sizes)
         dst0 = _dot(b, qs, g.axes("out"))
 
         def image(n: ir.Value, _: list) -> list:

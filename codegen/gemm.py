@@ -149,7 +149,7 @@ class _Tile:
             out = []
             for r in range(ROWS):
                 x = ltypes.load(b, ltypes.element_ptr(b, a_rows[r], dt, p), dt)
-                splat = self._splat(x)
+                splat = ltypes.splat(b, x, w)
                 for v in range(VECTORS):
                     out.append(ltypes.intrinsic(b, "fmuladd", [splat, cols[v],
                                                                acc[r * VECTORS + v]], self.vec,
@@ -170,11 +170,8 @@ class _Tile:
                     for v in range(VECTORS):
                         self._store(acc[r * VECTORS + v], row0, r, col0, v, None)
             with part:
-                lane = ir.Constant(ir.VectorType(I64, w), list(range(w)))
-                masks = []
-                for v in range(VECTORS):
-                    left = b.sub(cols, i64(v * w))
-                    masks.append(b.icmp_signed("<", lane, self._splat_int(left)))
+                masks = [ltypes.lanes_below(b, b.sub(cols, i64(v * w)), w)
+                         for v in range(VECTORS)]
                 for r in range(ROWS):
                     with b.if_then(b.icmp_signed("<", i64(r), rows)):
                         for v in range(VECTORS):
@@ -198,17 +195,3 @@ class _Tile:
         ld = self.b.load(ptr, typ=self.vec)
         ld.align = self.dt.itemsize
         return ld
-
-    def _splat(self, x: ir.Value) -> ir.Value:
-        b = self.b
-        one = b.insert_element(ir.Constant(self.vec, None), x, ir.Constant(ltypes.I32, 0))
-        return b.shuffle_vector(one, ir.Constant(self.vec, None),
-                                ir.Constant(ir.VectorType(ltypes.I32, self.width),
-                                            [0] * self.width))
-
-    def _splat_int(self, x: ir.Value) -> ir.Value:
-        b, vec = self.b, ir.VectorType(I64, self.width)
-        one = b.insert_element(ir.Constant(vec, None), x, ir.Constant(ltypes.I32, 0))
-        return b.shuffle_vector(one, ir.Constant(vec, None),
-                                ir.Constant(ir.VectorType(ltypes.I32, self.width),
-                                            [0] * self.width))

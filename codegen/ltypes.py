@@ -14,6 +14,8 @@ instcombine folds the struct's ``insertvalue``/``extractvalue`` pairs away befor
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import llvmlite.ir as ir
 import numpy as np
 
@@ -185,6 +187,33 @@ def external(b: ir.IRBuilder, name: str, ret: ir.Type, arg_types: list[ir.Type])
     if fn is None:
         fn = ir.Function(b.module, ir.FunctionType(ret, arg_types), name=name)
     return fn
+
+
+def splat(b: ir.IRBuilder, x: ir.Value, lanes: int) -> ir.Value:
+    """A vector of ``lanes`` copies of scalar ``x``."""
+    vec = ir.VectorType(x.type, lanes)
+    one = b.insert_element(ir.Constant(vec, None), x, ir.Constant(I32, 0))
+    return b.shuffle_vector(one, ir.Constant(vec, None),
+                            ir.Constant(ir.VectorType(I32, lanes), [0] * lanes))
+
+
+def lanes_below(b: ir.IRBuilder, n: ir.Value, lanes: int) -> ir.Value:
+    """The ``<lanes x i1>`` mask of lanes ``k < n`` (``n`` an i64): a vector's first ``n``."""
+    lane = ir.Constant(ir.VectorType(I64, lanes), list(range(lanes)))
+    return b.icmp_signed("<", lane, splat(b, n, lanes))
+
+
+def pointer_array(b: ir.IRBuilder, values: Sequence[ir.Value]) -> ir.Value:
+    """A stack array of ``values`` (at least one slot): allocated in the function's entry
+    block, once however often this code runs, and filled at the builder."""
+    entry = b.function.entry_basic_block
+    with b.goto_block(entry):
+        b.position_at_start(entry)
+        # (llvmlite types an alloca's result; the cast makes it a plain opaque ptr)
+        array = b.bitcast(b.alloca(PTR, size=max(1, len(values))), PTR)
+    for j, v in enumerate(values):
+        b.store(v, b.gep(array, [i64(j)], source_etype=PTR))
+    return array
 
 
 def heap_alloc(b: ir.IRBuilder, nbytes: int, align: int = 64) -> ir.Value:

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING
 
 import llvmlite.ir as ir
 
-from llax.codegen.ltypes import I32, I64, PTR, VOID, i64
+from llax.codegen.ltypes import I32, I64, PTR, VOID, i64, pointer_array
 from llax.codegen.runtime import load_runtime
 
 if TYPE_CHECKING:
@@ -127,14 +127,7 @@ def emit_parallel(b: ir.IRBuilder, n: int, values: Sequence[ir.Value],
     tb.call(worker, [*ptrs, lo, hi])
     tb.ret_void()
 
-    # The pointers go into a stack array (allocated once, in the entry block).
-    entry = b.function.entry_basic_block
-    with b.goto_block(entry):
-        b.position_at_start(entry)
-        # (llvmlite types an alloca's result; the cast makes it a plain opaque ptr)
-        ctx_arr = b.bitcast(b.alloca(PTR, size=max(k, 1)), PTR)
-    for j, v in enumerate(values):
-        b.store(v, b.gep(ctx_arr, [i64(j)], source_etype=PTR))
+    ctx_arr = pointer_array(b, values)
     per = -(-n // (threads() * CHUNKS_PER_THREAD))
     chunk = max(align, -(-per // align) * align)
     runtime = module.globals.get(_RUNTIME) or ir.Function(

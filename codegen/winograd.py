@@ -258,12 +258,7 @@ class _Vectors:
                                           [])[1], name="vec")
         left = b.urem(count, i64(w))
         with b.if_then(b.icmp_unsigned("!=", left, i64(0))):
-            lanes = ir.Constant(ir.VectorType(I64, w), list(range(w)))
-            splat = b.insert_element(ir.Constant(ir.VectorType(I64, w), None), left,
-                                     ir.Constant(I32, 0))
-            splat = b.shuffle_vector(splat, ir.Constant(ir.VectorType(I64, w), None),
-                                     ir.Constant(ir.VectorType(I32, w), [0] * w))
-            body(b.mul(whole, i64(w)), b.icmp_signed("<", lanes, splat))
+            body(b.mul(whole, i64(w)), ltypes.lanes_below(b, left, w))
 
     def load(self, ptr: ir.Value, mask: ir.Value | None) -> ir.Value:
         b, align = self.b, self.dt.itemsize

@@ -259,7 +259,7 @@ def _lower_with_epilogue(kb: KernelBuilder, op: Op, ops: Sequence[Op], sources: 
         (p for a, p in results if a.type.dtype == g.dtype), None)
     if rows_ptr is None:
         return False
-    lhs, rhs = (kb.buffer(a) if isinstance(a, Literal) else sources[a] for a in op.inputs)
+    lhs, rhs = (kb.source_pointer(sources[a]) for a in op.inputs)
     axes = as_conv_dnums(op.rule_params["dimension_numbers"]).out_spec
     epilogue = _Epilogue(value, ops, sources, results, kb.literal_ptr, tuple(axes))
     _lower_rows(kb, g, lhs, rhs, rows_ptr, epilogue)

@@ -193,6 +193,10 @@ class KernelBuilder:
             return self.literal_ptr(atom)
         return self.buffers[atom]
 
+    def source_pointer(self, source: ir.Value | Literal) -> ir.Value:
+        """A group source (a pointer, or a Literal given inline) as a pointer."""
+        return self.literal_ptr(source) if isinstance(source, Literal) else source
+
     def alloc(self, t: TensorType) -> ir.Value:
         """A temporary buffer of type ``t`` from the current scope (``free`` gives it back)."""
         return self.scope.alloc(t)
@@ -415,8 +419,7 @@ class KernelBuilder:
         temp = (given if given is not None else self.alloc(value.type) if in_kernel
                 else ltypes.heap_alloc(self.b, max(1, value.type.nbytes)))
         saved = self.buffers
-        self.buffers = {**saved, **{p: self.buffer(a) if isinstance(a, Literal) else a
-                                    for p, a in sources.items()}}
+        self.buffers = {**saved, **{p: self.source_pointer(a) for p, a in sources.items()}}
         self.lower_op_inline(head, [temp])
         self.buffers = saved
         self.lower_group(ops, {**sources, value: temp}, [r for r in results if r[0] is not value])

@@ -183,3 +183,23 @@ def test_program_code_calls_the_runtimes() -> None:
         assert f'@"{conv_kernels.symbol(op, np.float32)}"' in text
     assert "llax_conv_epilogue" in text and "llax_conv_fill" in text
     assert "llax_gemm" not in text  # the products are the runtime's
+
+
+def test_a_literal_filter_in_an_epilogue_region() -> None:
+    """A convolution whose filter is a Literal (given inline to the fusion op, not a
+    buffer) still compiles and matches the interpreter."""
+    from llax.codegen import compile_native
+    from llax.ir.core import Function, Literal
+
+    x, w, b = _args()
+    traced, _ = _optimised(bias_relu, (x, w, b))
+    w_param = traced.params[1]
+    inline = {w_param: Literal.of(w, w_param.type)}
+    fn = Function((traced.params[0], traced.params[2]),
+                  tuple(op.replace(inputs=tuple(inline.get(a, a) for a in op.inputs))
+                        for op in traced.ops), traced.results)
+    optimised = run_pipeline(fn, "simplify,cse,dce,fuse,fuse-epilogue,inplace")
+    assert _fused(optimised)
+    want = evaluate_function(fn, [x, b])[0]
+    got = compile_native(fn, optimised).call([x, b])[0]
+    np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=2e-5, atol=1e-5)

@@ -384,9 +384,7 @@ def _copy_or_zero(b: ir.IRBuilder, dt: np.dtype, valid: ir.Value, src: ir.Value,
                     b, ltypes.element_ptr(b, src, dt, _mul(b, c, stride)), dt),
                     ltypes.element_ptr(b, dst, dt, c), dt), [])[1], name="c")
         with otherwise:
-            ltypes.intrinsic(b, "memset", [dst, ir.Constant(ir.IntType(8), 0), nbytes,
-                                           ir.Constant(I1, 0)], ir.VoidType(),
-                             [ltypes.PTR, ltypes.I64])
+            ltypes.zero_fill(b, dst, nbytes)
 
 
 # Winograd F(2x2, 3x3) (codegen/winograd.py) needs this many input and output features to

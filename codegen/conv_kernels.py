@@ -34,7 +34,7 @@ import numpy as np
 
 from llax.codegen import blas, gemm, ltypes
 from llax.codegen.loops import for_range, loop_nest
-from llax.codegen.ltypes import I1, I8, I32, I64, PTR, VOID, i64
+from llax.codegen.ltypes import I1, I32, I64, PTR, VOID, i64
 from llax.codegen.runtime import load_runtime
 
 SPATIAL = 3
@@ -216,11 +216,6 @@ def _source(b: ir.IRBuilder, g: _Desc, positions: Sequence[ir.Value],
     return valid, offset
 
 
-def _zero(b: ir.IRBuilder, ptr: ir.Value, nbytes: ir.Value) -> None:
-    ltypes.intrinsic(b, "memset", [ptr, ir.Constant(I8, 0), nbytes, ir.Constant(I1, 0)],
-                     VOID, [PTR, I64])
-
-
 def _copy_or_zero(b: ir.IRBuilder, dt: np.dtype, valid: ir.Value, src: ir.Value,
                   stride: ir.Value, dst: ir.Value, count: ir.Value) -> None:
     """``dst[:count]`` = ``src[::stride][:count]`` if ``valid``, else zeros."""
@@ -242,7 +237,7 @@ def _copy_or_zero(b: ir.IRBuilder, dt: np.dtype, valid: ir.Value, src: ir.Value,
 
                     for_range(b, count, element, name="c")
         with otherwise:
-            _zero(b, dst, nbytes)
+            ltypes.zero_fill(b, dst, nbytes)
 
 
 # --- the runtime module ---------------------------------------------------------------------
@@ -303,7 +298,7 @@ def _pack(b: ir.IRBuilder, dt: np.dtype, g: _Desc, rhs: ir.Value, packed: ir.Val
     panels = b.udiv(b.add(n_out, i64(width - 1)), i64(width))
     depth = g.depth
     with b.if_then(b.icmp_unsigned("!=", b.urem(n_out, i64(width)), i64(0))):
-        _zero(b, packed, _add(b, b.mul(b.mul(b.mul(g["groups"], panels), depth),
+        ltypes.zero_fill(b, packed, _add(b, b.mul(b.mul(b.mul(g["groups"], panels), depth),
                                        i64(width * dt.itemsize))))
 
     def where(grp: ir.Value, tap: ir.Value, c: ir.Value, o: ir.Value) -> ir.Value:
@@ -349,10 +344,10 @@ def _rows(b: ir.IRBuilder, dt: np.dtype, g: _Desc, lhs: ir.Value, panels: ir.Val
     direct = b.icmp_signed("!=", g["direct"], i64(0))
     ldc = g["ldc"]
     patch_bytes = b.mul(b.mul(block, depth), i64(dt.itemsize))
-    patches = _alloc(b, patch_bytes)
+    patches = ltypes.heap_alloc(b, patch_bytes)
     # The last block's rows past the end are read by gemm (products dropped): zeros.
-    _zero(b, patches, patch_bytes)
-    staging = _alloc(b, b.mul(b.mul(block, n_out), i64(dt.itemsize)))
+    ltypes.zero_fill(b, patches, patch_bytes)
+    staging = ltypes.heap_alloc(b, b.mul(b.mul(block, n_out), i64(dt.itemsize)))
 
     def each_block(j: ir.Value, _: list) -> list:
         first = b.mul(j, block)
@@ -382,15 +377,6 @@ def _rows(b: ir.IRBuilder, dt: np.dtype, g: _Desc, lhs: ir.Value, panels: ir.Val
 def _typed(b: ir.IRBuilder, fn: ir.Value, ty: ir.FunctionType) -> ir.Value:
     """A function pointer typed as ``ty``, which llvmlite needs to call it."""
     return b.inttoptr(b.ptrtoint(fn, I64), ty.as_pointer())
-
-
-def _alloc(b: ir.IRBuilder, nbytes: ir.Value) -> ir.Value:
-    """``nbytes`` (a runtime size) of 64-byte aligned heap memory; traps when there is none."""
-    size = b.and_(b.add(nbytes, i64(64)), i64(-64))  # a nonzero multiple of 64
-    ptr = b.call(ltypes.external(b, "aligned_alloc", PTR, [I64, I64]), [i64(64), size])
-    with b.if_then(b.icmp_unsigned("==", ptr, ir.Constant(PTR, None)), likely=False):
-        ltypes.intrinsic(b, "trap", [], VOID, [])
-    return ptr
 
 
 def _turn(b: ir.IRBuilder, dt: np.dtype, g: _Desc, rhs: ir.Value, r: ir.Value) -> None:
@@ -431,13 +417,13 @@ def _turned(b: ir.IRBuilder, dt: np.dtype, g: _Desc, lhs: ir.Value, r: ir.Value,
     gemm_fn = blas.declare(b.module, routine)
     columns, n_out, depth = g.rows, g["out_features"], g.depth
     partial_size = b.mul(columns, n_out)
-    rows = _alloc(b, b.mul(b.mul(block, columns), i64(dt.itemsize)))
+    rows = ltypes.heap_alloc(b, b.mul(b.mul(block, columns), i64(dt.itemsize)))
     one = ir.Constant(ltypes.reg_type(dt), 1.0)
 
     def each_part(p: ir.Value, _: list) -> list:
         part = b.add(lo, p)
         partial = ltypes.element_ptr(b, sums, dt, b.mul(part, partial_size))
-        _zero(b, partial, b.mul(partial_size, i64(dt.itemsize)))
+        ltypes.zero_fill(b, partial, b.mul(partial_size, i64(dt.itemsize)))
 
         def each_block(j: ir.Value, _: list) -> list:
             first = b.mul(b.add(b.mul(part, per_part), j), block)

@@ -216,15 +216,28 @@ def pointer_array(b: ir.IRBuilder, values: Sequence[ir.Value]) -> ir.Value:
     return array
 
 
-def heap_alloc(b: ir.IRBuilder, nbytes: int, align: int = 64) -> ir.Value:
-    """``nbytes`` of heap memory aligned to ``align`` bytes, released by ``heap_free``."""
-    size = -(-nbytes // align) * align  # aligned_alloc wants a multiple of the alignment
-    ptr = b.call(external(b, "aligned_alloc", PTR, [I64, I64]), [i64(align), i64(size)])
+def heap_alloc(b: ir.IRBuilder, nbytes: int | ir.Value, align: int = 64) -> ir.Value:
+    """``nbytes`` (static or an i64) of heap memory aligned to ``align`` bytes (a power of
+    two), released by ``heap_free``."""
+    # aligned_alloc wants a multiple of the alignment, and never 0 (it may return null)
+    if isinstance(nbytes, int):
+        size = i64(max(align, -(-nbytes // align) * align))
+    else:
+        rounded = b.and_(b.add(nbytes, i64(align - 1)), i64(-align))
+        size = intrinsic(b, "umax", [rounded, i64(align)], I64)
+    ptr = b.call(external(b, "aligned_alloc", PTR, [I64, I64]), [i64(align), size])
     # Out of memory has no error channel from a void kernel: stop rather than write
     # through null.
     with b.if_then(b.icmp_unsigned("==", ptr, ir.Constant(PTR, None)), likely=False):
         intrinsic(b, "trap", [], VOID, [])
     return ptr
+
+
+def zero_fill(b: ir.IRBuilder, ptr: ir.Value, nbytes: int | ir.Value) -> None:
+    """``memset(ptr, 0, nbytes)``, ``nbytes`` static or an i64."""
+    count = i64(nbytes) if isinstance(nbytes, int) else nbytes
+    intrinsic(b, "memset", [ptr, ir.Constant(I8, 0), count, ir.Constant(I1, 0)], VOID,
+              [PTR, I64])
 
 
 def heap_free(b: ir.IRBuilder, ptr: ir.Value) -> None:

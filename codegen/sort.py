@@ -192,9 +192,7 @@ class RowSorter:
         """LSD radix sort: one read counts every digit's buckets, then a stable scatter
         per digit, skipped where every record has the same digit."""
         b, n, digits = self.b, self.n, self.digits
-        ltypes.intrinsic(b, "memset", [self.hist, ir.Constant(ltypes.I8, 0),
-                                       i64(8 * BUCKETS * len(digits)), ir.Constant(ltypes.I1, 0)],
-                         ltypes.VOID, [ltypes.PTR, I64])
+        ltypes.zero_fill(b, self.hist, 8 * BUCKETS * len(digits))
 
         def count(i: ir.Value, _: list) -> list:
             rec = self.load(a, i)

@@ -268,9 +268,7 @@ def _lower_select(kb: KernelBuilder, op: Op, outs: list[ir.Value],
     (out,) = outs
     scatter = op.prim is P.select_and_scatter_add
     if scatter:  # the output gathers sums: it starts at zero
-        ltypes.intrinsic(kb.b, "memset", [out, ir.Constant(ir.IntType(8), 0),
-                                          i64(x.type.nbytes), ir.Constant(I1, 0)],
-                         ir.VoidType(), [ltypes.PTR, I64])
+        ltypes.zero_fill(kb.b, out, x.type.nbytes)
     if math.prod(w.out_shape) == 0:  # no windows: nothing gathered, nothing scattered
         return
     select_prim = op.rule_params["select_prim"]

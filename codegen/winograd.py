@@ -201,7 +201,7 @@ def _emit_filter(module: ir.Module, dt: np.dtype) -> None:
     padded_k = _round_up(b, k, width)
     matrix = b.mul(c, padded_k)  # elements of one U_xi
     # The panels' columns past k must be zero; the rest is overwritten below.
-    _memset_zero(b, u, b.mul(i64(POSITIONS * dt.itemsize), matrix))
+    ltypes.zero_fill(b, u, b.mul(i64(POSITIONS * dt.itemsize), matrix))
     half = ltypes.const(dt, 0.5)
 
     # Panel by panel, so the innermost loop (a panel's columns) stores contiguously and,
@@ -334,13 +334,13 @@ class _Conv:
         for size in sizes:
             offsets.append(nbytes)
             nbytes = b.add(nbytes, _round_up(b, size, 64))
-        scratch = _aligned_alloc(b, nbytes)
+        scratch = ltypes.heap_alloc(b, nbytes)
         self.v, self.m, self.zeros, self.trash = (b.gep(scratch, [o], source_etype=ltypes.I8)
                                                   for o in offsets)
         # V's rows past the last block's last tile are read by gemm (products dropped):
         # zeros, not whatever the allocator left (denormals would slow the products down).
-        _memset_zero(b, self.v, sizes[0])
-        _memset_zero(b, self.zeros, sizes[2])
+        ltypes.zero_fill(b, self.v, sizes[0])
+        ltypes.zero_fill(b, self.zeros, sizes[2])
         blocks = b.udiv(b.add(total, b.sub(self.block, i64(1))), self.block)
 
         def each_block(j: ir.Value, carried: list) -> list:
@@ -495,18 +495,3 @@ def _umin(b: ir.IRBuilder, x: ir.Value, y: ir.Value) -> ir.Value:
 
 def _umax(b: ir.IRBuilder, x: ir.Value, y: ir.Value) -> ir.Value:
     return ltypes.intrinsic(b, "umax", [x, y], I64)
-
-
-def _memset_zero(b: ir.IRBuilder, ptr: ir.Value, nbytes: ir.Value) -> None:
-    ltypes.intrinsic(b, "memset", [ptr, ir.Constant(ltypes.I8, 0), nbytes, ir.Constant(I1, 0)],
-                     VOID, [PTR, I64])
-
-
-def _aligned_alloc(b: ir.IRBuilder, nbytes: ir.Value) -> ir.Value:
-    """``nbytes`` (a multiple of 64, possibly 0) of 64-byte aligned heap memory."""
-    size = _umax(b, nbytes, i64(64))  # never a zero-size request (may return null)
-    ptr = b.call(ltypes.external(b, "aligned_alloc", PTR, [I64, I64]), [i64(64), size])
-    # No error channel from a void function: stop rather than write through null.
-    with b.if_then(b.icmp_unsigned("==", ptr, ir.Constant(PTR, None)), likely=False):
-        ltypes.intrinsic(b, "trap", [], VOID, [])
-    return ptr

@@ -34,40 +34,32 @@ from llax.ir.prims.fusion import EPILOGUE_PRODUCERS, reads_pointwise
 from llax.passes.manager import Pass, PassContext, map_regions, register_pass
 
 
-def _as_region(op: Op) -> Function:
-    """The consumer as a region: a fusion op's own, or a lone elementwise op wrapped."""
+def _as_region(op: Op) -> tuple[Function, tuple[Atom, ...]]:
+    """The consumer as a region and the values bound to its parameters: a fusion op's own,
+    or a lone elementwise op wrapped."""
     if op.prim is P.fusion:
-        return op.regions[0]
+        return op.regions[0], op.inputs
     params = {a: Var(a.type) for a in dict.fromkeys(op.inputs) if isinstance(a, Var)}
     inner = op.replace(inputs=tuple(params.get(a, a) for a in op.inputs),
                        outputs=tuple(Var(v.type) for v in op.outputs))
-    return Function(tuple(params.values()), (inner,), inner.outputs, "epilogue")
+    return (Function(tuple(params.values()), (inner,), inner.outputs, "epilogue"),
+            tuple(params))
 
 
-def _consumer_inputs(op: Op) -> tuple[Atom, ...]:
-    """The values bound to ``_as_region(op)``'s parameters."""
-    if op.prim is P.fusion:
-        return op.inputs
-    return tuple(a for a in dict.fromkeys(op.inputs) if isinstance(a, Var))
-
-
-def _fusible(value: Var, consumer: Op) -> bool:
-    if consumer.prim is not P.fusion and (
-            fusion_class.get(consumer.prim) is not FusionClass.ELEMENTWISE or consumer.regions):
-        return False
-    region = _as_region(consumer)
-    inputs = _consumer_inputs(consumer)
-    return (not any(fusion_class.get(op.prim) is FusionClass.REDUCTION for op in region.ops)
+def _fusible(value: Var, consumer: Op, region: Function, inputs: tuple[Atom, ...]) -> bool:
+    # Elementwise and index-map ops only: no reduction, and no producer already at the head
+    # (the pass may run twice, and a consumer may read two convolutions).
+    return (all(fusion_class.get(op.prim) in (FusionClass.ELEMENTWISE, FusionClass.INDEX_MAP)
+                for op in region.ops)
             and all(v.type.shape == value.type.shape for v in consumer.outputs)
             and all(reads_pointwise(region, k) for k, a in enumerate(inputs) if a is value))
 
 
-def _merge(producer: Op, consumer: Op, keep_output: bool) -> Op:
-    """One fusion op: ``producer`` first in ``consumer``'s region, reading new params;
-    ``keep_output``: the producer's output is its last result."""
+def _merge(producer: Op, consumer: Op, region: Function, inputs: tuple[Atom, ...],
+           keep_output: bool) -> Op:
+    """One fusion op: ``producer`` first in ``consumer``'s region (bound to ``inputs``),
+    reading new params; ``keep_output``: the producer's output is its last result."""
     (value,) = producer.outputs
-    region = _as_region(consumer)
-    inputs = _consumer_inputs(consumer)
     head_params = tuple(Var(a.type) for a in producer.inputs)
     inner_out = Var(value.type)
     head = producer.replace(inputs=head_params, outputs=(inner_out,))
@@ -97,10 +89,14 @@ def fuse_epilogues(fn: Function) -> Function:
             continue
         (value,) = op.outputs
         readers = users.get(value, [])
-        if not readers or id(readers[0]) in merged or not _fusible(value, readers[0]):
+        if not readers or id(readers[0]) in merged:
+            continue
+        consumer = readers[0]
+        region, inputs = _as_region(consumer)
+        if not _fusible(value, consumer, region, inputs):
             continue
         keep = value in results or len(readers) > 1
-        merged[id(readers[0])] = _merge(op, readers[0], keep)
+        merged[id(consumer)] = _merge(op, consumer, region, inputs, keep)
         dropped.add(id(op))
     if not merged:
         return fn

@@ -203,3 +203,23 @@ def test_a_literal_filter_in_an_epilogue_region() -> None:
     want = evaluate_function(fn, [x, b])[0]
     got = compile_native(fn, optimised).call([x, b])[0]
     np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=2e-5, atol=1e-5)
+
+
+def test_a_region_takes_one_producer_even_when_the_pass_runs_twice() -> None:
+    """A sum of two convolutions: the first joins the sum's region; the second, on another
+    run of the pass, must not be put in front of it (a region has one producer)."""
+    x, w, b = _args(features=6)
+
+    def two(lib, x, w, b):
+        return _conv(lib, x, w) + _conv(lib, x * 2, w) + b
+
+    pipeline = "simplify,cse,dce,fuse,fuse-epilogue,fuse-epilogue,inplace"
+    traced = llax.make_jaxpr(lambda *a: two(LLAX, *a))(x, w, b).jaxpr.function
+    optimised = run_pipeline(traced, pipeline)
+    heads = [op for op in optimised.ops if op.prim is P.fusion
+             and op.regions[0].ops[0].prim is P.conv_general_dilated]
+    assert len(heads) == 1
+    assert sum(o.prim is P.conv_general_dilated for o in heads[0].regions[0].ops) == 1
+    got = llax.jit(lambda *a: two(LLAX, *a), pipeline=pipeline)(x, w, b)
+    want = jax.jit(lambda *a: two(JAX, *a))(x, w, b)
+    np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=2e-5, atol=1e-4)

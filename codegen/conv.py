@@ -216,8 +216,7 @@ class _Epilogue:
             fn.attributes.add(attr)
         b = ir.IRBuilder(fn.append_basic_block("entry"))
         ctx, first, count = fn.args
-        pointers = {id(v): b.load(b.gep(ctx, [i64(j)], source_etype=ltypes.PTR),
-                                  typ=ltypes.PTR) for j, v in enumerate(shared)}
+        pointers = dict(zip(map(id, shared), ltypes.pointers_in(b, ctx, len(shared))))
         sources = {k: pointers.get(id(v), v) for k, v in self.sources.items()}
         sources[self.value] = pointers[id(rows_ptr)]
         results = [(a, pointers.get(id(p), p)) for a, p in self.results if a is not self.value]

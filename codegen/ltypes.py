@@ -216,6 +216,11 @@ def pointer_array(b: ir.IRBuilder, values: Sequence[ir.Value]) -> ir.Value:
     return array
 
 
+def pointers_in(b: ir.IRBuilder, array: ir.Value, count: int) -> list[ir.Value]:
+    """The first ``count`` pointers of a ``pointer_array`` (in the function given it)."""
+    return [b.load(b.gep(array, [i64(j)], source_etype=PTR), typ=PTR) for j in range(count)]
+
+
 def heap_alloc(b: ir.IRBuilder, nbytes: int | ir.Value, align: int = 64) -> ir.Value:
     """``nbytes`` (static or an i64) of heap memory aligned to ``align`` bytes (a power of
     two), released by ``heap_free``."""

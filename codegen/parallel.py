@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING
 
 import llvmlite.ir as ir
 
-from llax.codegen.ltypes import I32, I64, PTR, VOID, i64, pointer_array
+from llax.codegen.ltypes import I32, I64, PTR, VOID, i64, pointer_array, pointers_in
 from llax.codegen.runtime import load_runtime
 
 if TYPE_CHECKING:
@@ -123,7 +123,7 @@ def emit_parallel(b: ir.IRBuilder, n: int, values: Sequence[ir.Value],
     task.attributes.add("nounwind")
     tb = ir.IRBuilder(task.append_basic_block("entry"))
     ctx, lo, hi = task.args
-    ptrs = [tb.load(tb.gep(ctx, [i64(j)], source_etype=PTR), typ=PTR) for j in range(k)]
+    ptrs = pointers_in(tb, ctx, k)
     tb.call(worker, [*ptrs, lo, hi])
     tb.ret_void()
 

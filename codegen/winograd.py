@@ -387,27 +387,14 @@ class _Conv:
     def transform_input(self, position: list[ir.Value], count: ir.Value) -> None:
         """V_xi's rows for the block's ``count`` tiles, the first at ``position``."""
         b, dt, vec = self.b, self.dt, self.vectors
-        pixel = b.mul(self.w, self.c)  # elements of an input row
 
         def each_tile(i: ir.Value, at: list) -> list:
             image, t, tile = at
             top = b.sub(b.mul(t, i64(2)), self.pad_top)  # first input row and column
             left = b.sub(b.mul(tile, i64(2)), self.pad_left)
-            sources = []
-            for q in range(4):
-                r = b.add(top, i64(q))
-                row_ok = b.and_(b.icmp_signed(">=", r, i64(0)), b.icmp_signed("<", r, self.h))
-                start = b.mul(b.add(b.mul(image, self.h), r), pixel)
-                row = []
-                for s in range(4):
-                    col = b.add(left, i64(s))
-                    ok = b.and_(row_ok, b.and_(b.icmp_signed(">=", col, i64(0)),
-                                               b.icmp_signed("<", col, self.w)))
-                    # (not inbounds: outside the input the address is computed, not used)
-                    ptr = b.gep(self.x, [b.add(start, b.mul(col, self.c))],
-                                source_etype=ltypes.mem_type(dt))
-                    row.append(b.select(ok, ptr, self.zeros))
-                sources.append(row)
+            # Pixels outside the input (padding) read zeros.
+            sources = _pixels(b, dt, self.x, image, top, left, 4, self.h, self.w, self.c,
+                              self.zeros)
             tile_at = b.mul(i, self.c)
             targets = [ltypes.element_ptr(b, self.v, dt, b.add(b.mul(i64(xi), self.v_stride),
                                                                tile_at))
@@ -450,20 +437,9 @@ class _Conv:
         def each_tile(i: ir.Value, at: list) -> list:
             image, t, tile = at
             top, left = b.mul(t, i64(2)), b.mul(tile, i64(2))  # first output row and column
-            targets = []
-            for q in range(2):
-                r = b.add(top, i64(q))
-                row_ok = b.icmp_signed("<", r, self.oh)
-                start = b.mul(b.add(b.mul(image, self.oh), r), self.ow)
-                row = []
-                for s in range(2):
-                    col = b.add(left, i64(s))
-                    ok = b.and_(row_ok, b.icmp_signed("<", col, self.ow))
-                    ptr = b.gep(self.y, [b.mul(b.add(start, col), self.k)],
-                                source_etype=ltypes.mem_type(dt))
-                    # An output past an odd oh or ow is computed all the same, and dropped.
-                    row.append(b.select(ok, ptr, self.trash))
-                targets.append(row)
+            # An output past an odd oh or ow is computed all the same, and dropped.
+            targets = _pixels(b, dt, self.y, image, top, left, 2, self.oh, self.ow, self.k,
+                              self.trash)
             tile_at = b.mul(i, self.k)
             sources = [ltypes.element_ptr(b, self.m, dt, b.add(b.mul(i64(xi), self.m_stride),
                                                                tile_at))
@@ -484,6 +460,30 @@ class _Conv:
 
 
 # -- small helpers ------------------------------------------------------------------------
+
+def _pixels(b: ir.IRBuilder, dt: np.dtype, base: ir.Value, image: ir.Value, top: ir.Value,
+            left: ir.Value, side: int, height: ir.Value, width: ir.Value,
+            features: ir.Value, outside: ir.Value) -> list[list[ir.Value]]:
+    """Pointers to the ``side`` x ``side`` pixels from (``top``, ``left``) of ``image`` in
+    an NHWC array ``base`` (``features`` elements a pixel); ``outside`` for a pixel off the
+    image."""
+    grid = []
+    for q in range(side):
+        r = b.add(top, i64(q))
+        row_ok = b.and_(b.icmp_signed(">=", r, i64(0)), b.icmp_signed("<", r, height))
+        start = b.mul(b.add(b.mul(image, height), r), width)
+        row = []
+        for s in range(side):
+            col = b.add(left, i64(s))
+            ok = b.and_(row_ok, b.and_(b.icmp_signed(">=", col, i64(0)),
+                                       b.icmp_signed("<", col, width)))
+            # (not inbounds: off the image the address is computed, not used)
+            ptr = b.gep(base, [b.mul(b.add(start, col), features)],
+                        source_etype=ltypes.mem_type(dt))
+            row.append(b.select(ok, ptr, outside))
+        grid.append(row)
+    return grid
+
 
 def _round_up(b: ir.IRBuilder, x: ir.Value, multiple: int) -> ir.Value:
     return b.mul(b.udiv(b.add(x, i64(multiple - 1)), i64(multiple)), i64(multiple))

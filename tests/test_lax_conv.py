@@ -286,3 +286,28 @@ def test_ir_text_round_trip() -> None:
     back = parse_function(text)
     assert print_function(back) == text
     verify(back)
+
+
+@pytest.mark.parametrize("special", ["inf", "nan", "huge", "tiny"])
+def test_winograd_case_on_awkward_values_vs_jax(special: str) -> None:
+    """A convolution Winograd's algorithm would take, on an infinite or NaN element, on
+    magnitudes near float32's largest (where its transforms would overflow into NaN) and on
+    subnormals: the same infs, NaNs and numbers as JAX (operands its transforms cannot
+    take exactly go to the patches)."""
+    case = CASES["blocks_nhwc"]
+    x, w = _args(case, np.float32)
+    if special in ("inf", "nan"):
+        x.flat[x.size // 3] = np.inf if special == "inf" else np.nan
+        x.flat[x.size // 2] = -np.inf if special == "inf" else np.nan
+    else:
+        x *= np.float32(3e37 if special == "huge" else 1e-40)
+    got = np.asarray(llax.jit(_conv(llax, case))(x, w))
+    want = np.asarray(jax.jit(_conv(jax, case))(x, w))
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    np.testing.assert_array_equal(np.isinf(got), np.isinf(want))
+    np.testing.assert_array_equal(got[np.isinf(want)], want[np.isinf(want)])
+    finite = np.isfinite(want)
+    scale = float(np.abs(want[finite]).max(initial=0))
+    # (XLA flushes subnormal results to zero: an absolute bound covers those)
+    np.testing.assert_allclose(got[finite], want[finite], rtol=2e-5,
+                               atol=max(2e-5 * scale, 1e-36))
